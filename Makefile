@@ -1,0 +1,38 @@
+# Two entry points that do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench system clean
+
+demo: $(STAMP) system
+	$(BIN)/crmreport demo --out out/demo
+
+test: $(STAMP) system
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP) system
+	$(BIN)/python -m bench
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# Debian packages: chromium renders the report charts to SVG, fonts make PDFs legible.
+system:
+	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi dejavu || { \
+	  echo "installing chromium and fonts with apt-get" >&2; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium fonts-dejavu-core fonts-liberation >/dev/null; }
+
+clean:
+	rm -rf out .venv .pytest_cache .mypy_cache .ruff_cache

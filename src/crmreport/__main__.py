@@ -1,0 +1,3 @@
+from crmreport.cli import main
+
+main()

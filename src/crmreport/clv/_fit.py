@@ -1,0 +1,126 @@
+"""Shared fitting machinery: input checks, compression and a robust optimiser."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import minimize
+
+from crmreport.errors import CrmError, DataError
+
+FloatArray = NDArray[np.float64]
+# Objective: log-parameters -> (negative mean log-likelihood, gradient).
+Objective = Callable[[FloatArray], tuple[float, FloatArray]]
+
+# Log-parameters are boxed so exp() cannot overflow; an optimum on the box means the data
+# do not identify the parameter.
+LOG_BOUND = 25.0
+# Tight tolerances: published parameters are matched to 3-4 significant digits.
+_LBFGS = {"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9}
+
+
+class ConvergenceError(CrmError):
+    """A CLV model fit did not converge to a usable optimum.
+
+    `theta` holds the log-parameters where the optimiser stopped, if it got that far.
+    """
+
+    def __init__(self, message: str, theta: FloatArray | None = None):
+        super().__init__(message)
+        self.theta = theta
+
+
+class NotFittedError(CrmError):
+    """A model was asked for a prediction before it was fitted."""
+
+
+def as_float(values: ArrayLike, name: str) -> FloatArray:
+    """Return `values` as a 1-d float array, rejecting NaN and infinities."""
+    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    bad = int(np.count_nonzero(~np.isfinite(arr)))
+    if bad:
+        raise DataError(f"{name}: {bad} value(s) are missing or infinite; drop or fill them first")
+    return arr
+
+
+def check(condition: NDArray[np.bool_], message: str) -> None:
+    """Raise a DataError naming how many rows break `condition`."""
+    bad = int(np.count_nonzero(~condition))
+    if bad:
+        raise DataError(f"{bad} row(s): {message}")
+
+
+def compress(
+    columns: tuple[FloatArray, ...], weights: ArrayLike | None
+) -> tuple[tuple[FloatArray, ...], FloatArray]:
+    """Merge identical rows, summing their weights (default weight 1 per row).
+
+    Likelihoods depend only on the row values, so a million customers collapse to the few
+    thousand distinct (x, t_x, T) combinations that day-level data can produce.
+    """
+    n = columns[0].size
+    w = np.ones(n) if weights is None else as_float(weights, "weights")
+    if w.size != n:
+        raise DataError(f"weights has {w.size} values but the data has {n} rows")
+    check(w >= 0, "weights must be non-negative")
+    unique, inverse = unique_rows(columns)
+    summed = np.asarray(np.bincount(inverse, weights=w, minlength=unique[0].size), dtype=np.float64)
+    keep = summed > 0
+    if not keep.any():
+        raise DataError("no customers with positive weight to fit")
+    return tuple(col[keep] for col in unique), summed[keep]
+
+
+def unique_rows(columns: tuple[FloatArray, ...]) -> tuple[tuple[FloatArray, ...], NDArray[np.intp]]:
+    """Distinct rows of equal-length columns and each row's index into them.
+
+    Per-column integer codes are folded into one key, several times faster than
+    np.unique(axis=0), which sorts whole rows as opaque bytes.
+    """
+    key = np.zeros(columns[0].size, dtype=np.int64)
+    for col in columns:
+        values, codes = np.unique(col, return_inverse=True)
+        # Re-coding after each column keeps the key below the row count: no overflow.
+        key = np.unique(key * values.size + codes.reshape(-1), return_inverse=True)[1]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return tuple(col[first] for col in columns), inverse.reshape(-1)
+
+
+def maximise(objective: Objective, start: FloatArray, model: str, hint: str) -> FloatArray:
+    """Minimise `objective` in log-parameter space; raise ConvergenceError on failure.
+
+    L-BFGS-B with the analytic gradient first; if it stops early, Nelder-Mead (no gradient
+    needed) and an L-BFGS-B polish from where it ended.
+    """
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * start.size
+    res = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds, options=_LBFGS)
+    if not _converged(res):
+        res = minimize(
+            lambda p: objective(p)[0],
+            res.x if np.all(np.isfinite(res.x)) else start,
+            method="Nelder-Mead",
+            options={"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-12},
+        )
+        polish_start = np.clip(res.x, -LOG_BOUND, LOG_BOUND)
+        res = minimize(
+            objective, polish_start, jac=True, method="L-BFGS-B", bounds=bounds, options=_LBFGS
+        )
+    if not _converged(res):
+        raise ConvergenceError(
+            f"{model} fit did not converge ({res.message}); {hint}", np.asarray(res.x)
+        )
+    theta = np.asarray(res.x, dtype=np.float64)
+    if np.any(np.abs(theta) > LOG_BOUND - 1):
+        raise ConvergenceError(
+            f"{model} fit ran to a parameter bound (a parameter went to 0 or infinity); {hint}",
+            theta,
+        )
+    return theta
+
+
+def _converged(res: object) -> bool:
+    fun = getattr(res, "fun", np.nan)
+    jac = np.asarray(getattr(res, "jac", np.nan))
+    return bool(np.isfinite(fun) and np.all(np.isfinite(jac)) and np.max(np.abs(jac)) < 1e-4)

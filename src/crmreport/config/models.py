@@ -1,0 +1,123 @@
+"""Typed campaign and report definitions. The JSON Schema editors use is generated from these."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Identifier = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+]
+Channel = Literal["email", "letter"]
+TableName = Literal["customers", "orders", "order_lines", "suppressions", "contacts"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Source(Model):
+    """One input file and how its columns map onto a canonical table."""
+
+    path: str
+    mapping: str | dict[str, str] = Field(
+        "crmreport", description="a preset name, or {canonical column: column in the file}"
+    )
+
+
+class Data(Model):
+    customers: Source
+    orders: Source
+    order_lines: Source | None = None
+    contacts: str | None = Field(
+        None, description="the contact history: read for caps and response, appended by build"
+    )
+    suppressions: list[Source] = []
+
+
+class Segment(Model):
+    id: Identifier
+    when: str = Field(description="SQL condition over the customer features")
+    description: str = ""
+
+
+class Offer(Model):
+    id: Identifier
+    segments: list[Identifier] = Field(min_length=1)
+    when: str = "TRUE"
+    priority: int = 0
+    value: float = Field(0.0, ge=0, description="expected value of a response, breaks ties")
+    channels: list[Channel] = Field(min_length=1, description="in order of preference")
+    templates: dict[Channel, str]
+
+
+class Cap(Model):
+    count: int = Field(ge=1)
+    days: int = Field(ge=1)
+
+
+class Policy(Model):
+    max_contacts: Cap | None = None
+    control_group: float = Field(0.1, ge=0.0, le=0.5)
+    seed: str = Field(min_length=1)
+
+
+class EmailChannel(Model):
+    sender: str = Field(alias="from")
+    reply_to: str | None = None
+    unsubscribe_url: str = Field(description="https URL; {token} is replaced per recipient")
+    unsubscribe_mailto: str = Field(description="mailto address for List-Unsubscribe")
+    cost: float = Field(0.0, ge=0)
+    max_bytes: int = Field(102_000, description="warn above this size (Gmail clips)")
+
+
+class LetterChannel(Model):
+    layout: Literal["din5008a", "din5008b"] = "din5008b"
+    return_address: str = Field(description="the sender line above the address window")
+    cost: float = Field(0.0, ge=0)
+
+
+class Channels(Model):
+    email: EmailChannel | None = None
+    letter: LetterChannel | None = None
+
+
+class Response(Model):
+    window_days: int = Field(30, ge=1, le=365)
+
+
+class Campaign(Model):
+    campaign: Identifier
+    as_of: dt.date
+    locale: str = "de_DE"
+    currency: str = Field("EUR", pattern=r"^[A-Z]{3}$")
+    template_dir: str = "../templates"
+    data: Data
+    segments: list[Segment] = Field(min_length=1)
+    offers: list[Offer] = []
+    policy: Policy
+    channels: Channels
+    response: Response = Response()
+
+
+class Branding(Model):
+    name: str = "crmreport"
+    primary_color: str = Field("#1f4e79", pattern=r"^#[0-9a-fA-F]{6}$")
+    accent_color: str = Field("#e07b00", pattern=r"^#[0-9a-fA-F]{6}$")
+    font_family: str = "DejaVu Sans, Liberation Sans, sans-serif"
+    logo: str | None = None
+
+
+ReportSection = Literal["summary", "response", "retention", "segments", "data_quality"]
+
+
+class Report(Model):
+    report: Identifier
+    title: str
+    language: Literal["en", "de"] = "en"
+    min_cell_size: int = Field(10, ge=1)
+    cohort_months: int = Field(12, ge=2, le=36)
+    branding: Branding = Branding()
+    sections: list[ReportSection] = ["summary", "response", "retention", "segments", "data_quality"]

@@ -1,0 +1,136 @@
+"""RFM features, scores and named segments in SQL over the canonical tables.
+
+Only completed orders dated before ``as_of`` count. Scores are tie-aware quintiles: customers
+with equal values always get the same score (rank-based, so the result does not depend on row
+order), 5 is best. Customers without orders have NULL scores: a rule such as
+``r_score >= 4`` is then false for them, as SQL's three-valued logic says.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from crmreport.engine import Connection
+
+# Column -> what it means; shown by `crmreport check` and used to suggest names in rule errors.
+FEATURE_DOCS: dict[str, str] = {
+    "customer_id": "the customer's id",
+    "country": "ISO 3166 alpha-2 country",
+    "locale": "language and region, e.g. de_DE",
+    "email_consent": "'yes', 'no' or 'unknown'",
+    "mail_objection": "true if the customer objected to postal mail",
+    "has_email": "true if a valid email address is known",
+    "has_address": "true if street, postal code and city are known",
+    "signup_days": "days since sign-up",
+    "orders": "completed orders before as_of",
+    "frequency": "repeat orders (completed orders minus one)",
+    "monetary": "net revenue of completed orders",
+    "avg_order_value": "monetary / orders",
+    "cancelled_orders": "cancelled or refunded orders",
+    "first_order_date": "date of the first completed order",
+    "last_order_date": "date of the last completed order",
+    "recency_days": "days since the last completed order",
+    "tenure_days": "days since the first completed order",
+    "r_score": "recency quintile, 5 = most recent",
+    "f_score": "frequency quintile, 5 = most orders",
+    "m_score": "monetary quintile, 5 = highest revenue",
+    "rfm_segment": "named RFM segment (champions, loyal, new, promising, needs_attention, "
+                   "at_risk, cant_lose, hibernating, lost, prospect)",
+    "top_category": "category with the highest spend",
+    "days_since_contact": "days since the last campaign contact (NULL if never)",
+    "contacts_365d": "campaign contacts in the last 365 days",
+}
+
+# (name, condition on r and f scores); first match wins.
+RFM_SEGMENTS: list[tuple[str, str]] = [
+    ("prospect", "r_score IS NULL"),
+    ("champions", "r_score >= 4 AND f_score >= 4"),
+    ("loyal", "r_score >= 3 AND f_score >= 3"),
+    ("new", "r_score >= 4 AND tenure_days <= 90"),
+    ("promising", "r_score >= 4"),
+    ("needs_attention", "r_score = 3"),
+    ("cant_lose", "r_score = 1 AND f_score >= 4"),
+    ("at_risk", "f_score >= 3"),
+    ("hibernating", "r_score = 2"),
+    ("lost", "TRUE"),
+]
+
+
+def build_features(con: Connection, as_of: dt.date) -> None:
+    """Create the ``features`` table: one row per customer, columns as in FEATURE_DOCS."""
+    day = f"DATE '{as_of.isoformat()}'"
+    con.execute(_base_sql(day))
+    con.execute(_scores_sql())
+
+
+def _quintile(column: str, order: str) -> str:
+    # rank() gives ties the same rank, so equal values never straddle a score boundary.
+    return (f"CASE WHEN {column} IS NOT NULL THEN least(5, 1 + floor(5 * (rank() OVER "
+            f"(PARTITION BY {column} IS NULL ORDER BY {column} {order}) - 1) / "
+            f"count(*) OVER (PARTITION BY {column} IS NULL)))::INTEGER END")
+
+
+def _base_sql(day: str) -> str:
+    return f"""
+    CREATE OR REPLACE TEMP TABLE base_features AS
+    WITH o AS (
+        SELECT customer_id,
+               count(*) FILTER (WHERE status = 'completed') AS orders,
+               coalesce(sum(amount) FILTER (WHERE status = 'completed'), 0) AS monetary,
+               count(*) FILTER (WHERE status <> 'completed') AS cancelled_orders,
+               min(order_date) FILTER (WHERE status = 'completed') AS first_order_date,
+               max(order_date) FILTER (WHERE status = 'completed') AS last_order_date
+        FROM orders WHERE customer_id IS NOT NULL AND order_date < {day}
+        GROUP BY customer_id
+    ), cat AS (
+        SELECT customer_id, arg_max(category, (spend, category)) AS top_category FROM (
+            SELECT o.customer_id, l.category,
+                   sum(l.quantity * coalesce(l.unit_price, 0)) AS spend
+            FROM order_lines l JOIN orders o USING (order_id)
+            WHERE o.status = 'completed' AND o.customer_id IS NOT NULL
+              AND o.order_date < {day} AND l.category IS NOT NULL
+            GROUP BY ALL)
+        GROUP BY customer_id
+    ), k AS (
+        SELECT customer_id, max(contacted_at) AS last_contact,
+               count(*) FILTER (WHERE contacted_at >= {day} - 365) AS contacts_365d
+        FROM contacts WHERE test_group = 'treatment' AND contacted_at < {day}
+        GROUP BY customer_id
+    )
+    SELECT c.customer_id, c.country, c.locale, c.email_consent, c.mail_objection,
+           c.email IS NOT NULL AS has_email,
+           (c.street IS NOT NULL AND c.postal_code IS NOT NULL AND c.city IS NOT NULL)
+               AS has_address,
+           date_diff('day', c.signup_date, {day}) AS signup_days,
+           coalesce(o.orders, 0)::INTEGER AS orders,
+           greatest(coalesce(o.orders, 0) - 1, 0)::INTEGER AS frequency,
+           coalesce(o.monetary, 0)::DECIMAL(18,2) AS monetary,
+           CASE WHEN o.orders > 0 THEN round(o.monetary / o.orders, 2) END::DECIMAL(18,2)
+               AS avg_order_value,
+           coalesce(o.cancelled_orders, 0)::INTEGER AS cancelled_orders,
+           o.first_order_date, o.last_order_date,
+           date_diff('day', o.last_order_date, {day})::INTEGER AS recency_days,
+           date_diff('day', o.first_order_date, {day})::INTEGER AS tenure_days,
+           cat.top_category,
+           date_diff('day', k.last_contact, {day})::INTEGER AS days_since_contact,
+           coalesce(k.contacts_365d, 0)::INTEGER AS contacts_365d
+    FROM customers c
+    LEFT JOIN o USING (customer_id)
+    LEFT JOIN cat USING (customer_id)
+    LEFT JOIN k USING (customer_id)
+    """
+
+
+def _scores_sql() -> str:
+    named = " ".join(f"WHEN {cond} THEN '{name}'" for name, cond in RFM_SEGMENTS)
+    return f"""
+    CREATE OR REPLACE TABLE features AS
+    WITH s AS (
+        SELECT *,
+               {_quintile('recency_days', 'DESC')} AS r_score,
+               {_quintile('CASE WHEN orders > 0 THEN orders END', 'ASC')} AS f_score,
+               {_quintile('CASE WHEN orders > 0 THEN monetary END', 'ASC')} AS m_score
+        FROM base_features
+    )
+    SELECT *, CASE {named} END AS rfm_segment FROM s ORDER BY customer_id
+    """

@@ -1,0 +1,206 @@
+"""The cleaning SQL per canonical table and the bookkeeping that accounts for every row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from crmreport.engine import Connection
+from crmreport.identify import normalise as n
+from crmreport.ingest.account import Account
+from crmreport.tables import TABLES
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one raw table becomes its canonical table."""
+
+    table: str
+    columns: dict[str, str]  # canonical column -> SQL over raw_<table>
+    checks: list[tuple[str, str]]  # (reason code, SQL true when the row must be quarantined)
+    flags: list[tuple[str, str]] = field(default_factory=list)  # (code, SQL) on loaded rows
+    key: str | None = None  # duplicates on this key are merged into the first row
+
+
+def build_tables(con: Connection, account: Account, currency: str) -> None:
+    """Create customers, orders, order_lines, suppressions and contacts; fill in the account."""
+    con.execute("CREATE OR REPLACE TABLE quarantine (tbl VARCHAR, _file INTEGER, _row BIGINT, "
+                "reason VARCHAR)")
+    for spec in _specs(currency):
+        _settle(con, account, spec)
+
+
+def _specs(currency: str) -> list[Spec]:
+    return [_customers(), _orders(currency), _order_lines(), _suppressions(), _contacts()]
+
+
+def _customers() -> Spec:
+    email = n.email("email")
+    return Spec(
+        table="customers",
+        columns={
+            "customer_id": n.text("customer_id"),
+            "email": f"CASE WHEN {n.valid_email(email)} THEN {email} END",
+            **{c: n.text(c) for c in ("salutation", "first_name", "last_name", "company",
+                                      "street", "city", "locale")},
+            "postal_code": n.postal_code("postal_code"),
+            "country": f"upper({n.text('country')})",
+            "signup_date": n.date("signup_date"),
+            "email_consent": n.consent("email_consent"),
+            "mail_objection": n.flag("mail_objection"),
+        },
+        checks=[
+            ("missing_customer_id", f"{n.text('customer_id')} IS NULL"),
+            ("mangled_customer_id", f"regexp_matches(trim(customer_id), '{n.MANGLED_ID}')"),
+        ],
+        flags=[
+            ("invalid_email", f"{email} IS NOT NULL AND NOT {n.valid_email(email)}"),
+            ("unrecognised_consent", n.unrecognised_consent("email_consent")),
+            ("bad_signup_date", f"{n.text('signup_date')} IS NOT NULL AND "
+                                f"{n.date('signup_date')} IS NULL"),
+        ],
+        key="customer_id",
+    )
+
+
+def _orders(currency: str) -> Spec:
+    day = f"coalesce({n.date('order_date')}, {n.date('ordered_at')})"
+    return Spec(
+        table="orders",
+        columns={
+            "order_id": n.text("order_id"),
+            "customer_id": n.text("customer_id"),
+            "ordered_at": f"coalesce(TRY_CAST({n.text('ordered_at')} AS TIMESTAMPTZ), "
+                          f"CAST({day} AS TIMESTAMPTZ))",
+            "order_date": day,
+            "amount": n.decimal("amount"),
+            "currency": f"coalesce(upper({n.text('currency')}), '{currency}')",
+            "status": f"coalesce({n.mapped('status', n.STATUS)}, 'completed')",
+            "channel": f"lower({n.text('channel')})",
+        },
+        checks=[
+            ("missing_order_id", f"{n.text('order_id')} IS NULL"),
+            ("bad_order_date", f"{day} IS NULL"),
+            ("bad_amount", f"{n.decimal('amount')} IS NULL"),
+            ("unknown_status", f"{n.text('status')} IS NOT NULL AND "
+                               f"{n.mapped('status', n.STATUS)} IS NULL"),
+            ("other_currency", f"coalesce(upper({n.text('currency')}), '{currency}') "
+                               f"<> '{currency}'"),
+        ],
+        flags=[
+            ("guest_order", f"{n.text('customer_id')} IS NULL"),
+            ("unknown_customer", f"{n.text('customer_id')} NOT IN "
+                                 "(SELECT customer_id FROM customers)"),
+        ],
+        key="order_id",
+    )
+
+
+def _order_lines() -> Spec:
+    return Spec(
+        table="order_lines",
+        columns={
+            "order_id": n.text("order_id"),
+            "sku": n.text("sku"),
+            "product": n.text("product"),
+            "category": f"lower({n.text('category')})",
+            "quantity": f"coalesce(TRY_CAST({n.text('quantity')} AS INTEGER), 1)",
+            "unit_price": n.decimal("unit_price"),
+        },
+        checks=[
+            ("unknown_order", f"{n.text('order_id')} IS NULL OR {n.text('order_id')} NOT IN "
+                              "(SELECT order_id FROM orders)"),
+        ],
+    )
+
+
+def _suppressions() -> Spec:
+    return Spec(
+        table="suppressions",
+        columns={
+            "customer_id": n.text("customer_id"),
+            "email": n.email("email"),
+            "channel": f"coalesce({n.mapped('channel', n.CHANNEL)}, 'all')",
+            "reason": f"coalesce({n.text('reason')}, 'unspecified')",
+            "since": n.date("since"),
+        },
+        checks=[
+            ("no_identifier", f"{n.text('customer_id')} IS NULL AND {n.text('email')} IS NULL"),
+            ("unknown_channel", f"{n.text('channel')} IS NOT NULL AND "
+                                f"{n.mapped('channel', n.CHANNEL)} IS NULL"),
+        ],
+    )
+
+
+def _contacts() -> Spec:
+    group = f"lower({n.text('test_group')})"
+    return Spec(
+        table="contacts",
+        columns={
+            **{c: n.text(c) for c in ("run_id", "campaign", "customer_id", "segment", "offer",
+                                      "variant", "content_hash")},
+            "contacted_at": n.date("contacted_at"),
+            "channel": n.mapped("channel", {"email": n.CHANNEL["email"],
+                                            "letter": n.CHANNEL["letter"]}),
+            "test_group": group,
+        },
+        checks=[
+            ("incomplete_contact", f"{n.text('campaign')} IS NULL OR "
+                                   f"{n.text('customer_id')} IS NULL OR "
+                                   f"{n.date('contacted_at')} IS NULL"),
+            ("unknown_group", f"{group} IS NULL OR {group} NOT IN ('treatment', 'control')"),
+        ],
+    )
+
+
+def _settle(con: Connection, account: Account, spec: Spec) -> None:
+    """Stage, quarantine, merge and type one table, recording each step per source file."""
+    reason = " ".join(f"WHEN {sql} THEN '{code}'" for code, sql in spec.checks)
+    flags = "".join(f", ({sql}) AS _flag_{code}" for code, sql in spec.flags)
+    columns = ", ".join(f"{sql} AS {name}" for name, sql in spec.columns.items())
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE stage AS
+        SELECT _file, _row, (_file::BIGINT << 40) + _row AS _ord, {columns},
+               CASE {reason} END AS _reason {flags}
+        FROM raw_{spec.table}"""
+    )
+    con.execute(f"""INSERT INTO quarantine SELECT '{spec.table}', _file, _row, _reason
+                    FROM stage WHERE _reason IS NOT NULL ORDER BY _ord""")
+    _count(con, account, spec)
+    con.execute(f"CREATE OR REPLACE TABLE {spec.table} AS {_final_select(spec)}")
+    con.execute("DROP TABLE stage")
+
+
+def _final_select(spec: Spec) -> str:
+    types = TABLES[spec.table]
+    if spec.key is None:
+        cols = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types.items())
+        return f"SELECT {cols} FROM stage WHERE _reason IS NULL ORDER BY _ord"
+    cols = ", ".join(
+        f"CAST({c} AS {t}) AS {c}" if c == spec.key
+        else f"CAST(arg_min({c}, _ord) FILTER (WHERE {c} IS NOT NULL) AS {t}) AS {c}"
+        for c, t in types.items()
+    )
+    return (f"SELECT {cols} FROM stage WHERE _reason IS NULL "
+            f"GROUP BY {spec.key} ORDER BY min(_ord)")
+
+
+def _count(con: Connection, account: Account, spec: Spec) -> None:
+    for file_index, code, count in con.execute(
+        "SELECT _file, _reason, count(*) FROM stage WHERE _reason IS NOT NULL GROUP BY ALL"
+    ).fetchall():
+        account.files[file_index].quarantine(code, count)
+    if spec.key:
+        for file_index, count in con.execute(
+            f"""SELECT _file, count(*) FROM (SELECT _file, row_number() OVER
+                (PARTITION BY {spec.key} ORDER BY _ord) AS k FROM stage WHERE _reason IS NULL)
+                WHERE k > 1 GROUP BY _file"""
+        ).fetchall():
+            account.files[file_index].merge(f"duplicate_{spec.key}", count)
+    for code, _ in spec.flags:
+        for file_index, count in con.execute(
+            f"SELECT _file, count(*) FROM stage WHERE _reason IS NULL AND _flag_{code} "
+            "GROUP BY _file"
+        ).fetchall():
+            account.files[file_index].flag(code, count)
+    for entry in account.for_table(spec.table):
+        entry.loaded = entry.rows_in - entry.merged - entry.quarantined

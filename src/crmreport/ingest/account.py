@@ -1,0 +1,68 @@
+"""The data-quality account: what happened to every input row, with reason codes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class FileAccount:
+    """One input file. Invariant: rows_in == loaded + merged + quarantined."""
+
+    path: str
+    table: str
+    rows_in: int = 0
+    loaded: int = 0
+    merged: int = 0
+    quarantined: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    # Rows loaded with a repair or a warning (guest order, blanked invalid email...).
+    flags: Counter[str] = field(default_factory=Counter)
+
+    def quarantine(self, reason: str, count: int) -> None:
+        if count:
+            self.quarantined += count
+            self.reasons[reason] += count
+
+    def merge(self, reason: str, count: int) -> None:
+        if count:
+            self.merged += count
+            self.reasons[reason] += count
+
+    def flag(self, code: str, count: int) -> None:
+        if count:
+            self.flags[code] += count
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_in == self.loaded + self.merged + self.quarantined
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "table": self.table,
+            "rows_in": self.rows_in,
+            "loaded": self.loaded,
+            "merged": self.merged,
+            "quarantined": self.quarantined,
+            "reasons": dict(sorted(self.reasons.items())),
+            "flags": dict(sorted(self.flags.items())),
+        }
+
+
+@dataclass
+class Account:
+    files: list[FileAccount] = field(default_factory=list)
+
+    def add(self, path: str, table: str) -> FileAccount:
+        entry = FileAccount(path=path, table=table)
+        self.files.append(entry)
+        return entry
+
+    def for_table(self, table: str) -> list[FileAccount]:
+        return [f for f in self.files if f.table == table]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"files": [f.as_dict() for f in self.files]}

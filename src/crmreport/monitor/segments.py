@@ -1,0 +1,45 @@
+"""The current campaign's segmentation, summarised per segment."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+NO_OFFER = "(none)"
+OFFER_PREFIX = "offer:"
+
+_SQL = """
+SELECT segment, count(*) AS customers,
+       sum(recency_days) AS recency_sum, sum(frequency) AS frequency_sum,
+       CAST(sum(monetary) AS DOUBLE) AS total_monetary
+FROM assignments GROUP BY segment ORDER BY segment
+"""
+
+_OFFERS = f"""
+SELECT segment, coalesce(offer, '{NO_OFFER}') AS offer, count(*) AS n
+FROM assignments GROUP BY ALL ORDER BY ALL
+"""
+
+
+def segment_overview(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per segment: customers, share, avg recency/frequency/monetary, total monetary, and one
+    ``offer:<id>`` count column per offer (``offer:(none)`` for customers without one)."""
+    frame = con.execute(_SQL).df()
+    customers = frame["customers"].astype(int)
+    # Sums are exact in SQL; dividing here keeps the averages independent of thread order.
+    out = pd.DataFrame({
+        "segment": frame["segment"],
+        "customers": customers,
+        "share": customers / max(int(customers.sum()), 1),
+        "avg_recency_days": frame["recency_sum"].astype(float) / customers,
+        "avg_frequency": frame["frequency_sum"].astype(float) / customers,
+        "avg_monetary": frame["total_monetary"] / customers,
+        "total_monetary": frame["total_monetary"],
+    })
+    offers = con.execute(_OFFERS).df()
+    wide = offers.pivot(index="segment", columns="offer", values="n").fillna(0).astype(int)
+    wide = wide[sorted(wide.columns, key=lambda o: (o == NO_OFFER, o))]
+    wide.columns = [OFFER_PREFIX + str(c) for c in wide.columns]
+    return out.merge(wide, left_on="segment", right_index=True, how="left").reset_index(
+        drop=True
+    )

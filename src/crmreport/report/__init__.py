@@ -1,0 +1,49 @@
+"""Report: the monitoring results as one self-contained HTML file and a PDF (DESIGN §8).
+
+Reports carry aggregates only; cells about fewer than ``min_cell_size`` customers are
+suppressed once, here, before either format sees them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from crmreport.config.models import Report
+from crmreport.errors import RenderError
+from crmreport.monitor import Monitoring
+from crmreport.report.format import suppress_small
+
+FORMATS = ("html", "pdf")
+
+__all__ = ["FORMATS", "write_report"]
+
+
+def write_report(
+    monitoring: Monitoring,
+    definition: Report,
+    out_dir: Path,
+    formats: Sequence[str] = FORMATS,
+    *,
+    base_dir: Path | None = None,
+    template_dir: Path | None = None,
+) -> list[Path]:
+    """Write report.html and/or report.pdf into ``out_dir``; return the paths written.
+
+    ``base_dir`` resolves a relative branding logo (default: the working directory);
+    ``template_dir`` overrides the bundled templates/report.
+    """
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise RenderError(f"unknown report format {', '.join(unknown)}; use html or pdf")
+    safe = suppress_small(monitoring, definition.min_cell_size)
+    written: list[Path] = []
+    if "html" in formats:
+        from crmreport.report.html import write_html
+
+        written.append(write_html(safe, definition, out_dir, base_dir, template_dir))
+    if "pdf" in formats:
+        from crmreport.report.pdf import write_pdf
+
+        written.append(write_pdf(safe, definition, out_dir, base_dir, template_dir))
+    return written

@@ -1,0 +1,139 @@
+"""The report's plotly figures, built from suppressed aggregates only.
+
+Deterministic by construction: fixed colours from the Branding, explicit layout (no theme
+template, whose defaults can change between plotly versions), no random ids. Suppressed or
+undefined figures are plotted as gaps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from crmreport.config.models import Branding
+from crmreport.monitor import Monitoring
+from crmreport.report.format import LABELS, SUPPRESSED, Formatter, as_float
+
+GREY = "#9aa5b1"
+GRID = "#e3e7eb"
+INCOMPLETE = "#fff4e0"
+
+
+def build_charts(m: Monitoring, branding: Branding, fmt: Formatter) -> dict[str, go.Figure]:
+    """Every chart of the report by stable name (also the div id in the HTML)."""
+    return {
+        "chart-uplift": uplift_chart(m.response, branding, fmt),
+        "chart-rates": rates_chart(m.response, branding, fmt),
+        "chart-cohorts": cohort_heatmap(m.cohorts, branding, fmt),
+        "chart-retention": retention_chart(m.retention, branding, fmt),
+        "chart-segments": segment_chart(m.segments, branding, fmt),
+    }
+
+
+def _layout(fig: go.Figure, branding: Branding, fmt: Formatter, title: str) -> go.Figure:
+    fig.update_layout(
+        template="none",
+        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
+        font={"family": branding.font_family, "size": 12, "color": "#222222"},
+        paper_bgcolor="#ffffff",
+        plot_bgcolor="#ffffff",
+        separators=fmt.plotly_separators,
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        legend={"orientation": "h", "y": -0.18},
+        height=380,
+    )
+    fig.update_xaxes(showgrid=False, linecolor=GREY, automargin=True)
+    fig.update_yaxes(gridcolor=GRID, zerolinecolor=GREY, automargin=True)
+    return fig
+
+
+def _totals(response: pd.DataFrame) -> pd.DataFrame:
+    return response[response["is_total"].astype(bool)]
+
+
+def _floats(values: Any) -> list[float | None]:
+    return [as_float(v) for v in values]
+
+
+def _minus(a: float | None, b: float | None) -> float | None:
+    return a - b if a is not None and b is not None else None
+
+
+def uplift_chart(response: pd.DataFrame, branding: Branding, fmt: Formatter) -> go.Figure:
+    totals = _totals(response)
+    mid = _floats(totals["uplift_abs"])
+    low, high = _floats(totals["ci_low"]), _floats(totals["ci_high"])
+    up = [_minus(h, m) for h, m in zip(high, mid, strict=True)]
+    down = [_minus(m, lo) for lo, m in zip(low, mid, strict=True)]
+    fig = go.Figure(go.Bar(
+        x=list(totals["campaign"]), y=mid, marker_color=branding.primary_color,
+        error_y={"type": "data", "array": up, "arrayminus": down, "color": "#333333"},
+        name=LABELS[fmt.language]["uplift"],
+    ))
+    fig.update_yaxes(tickformat=".0%", title=LABELS[fmt.language]["uplift"])
+    return _layout(fig, branding, fmt, LABELS[fmt.language]["uplift_chart"])
+
+
+def rates_chart(response: pd.DataFrame, branding: Branding, fmt: Formatter) -> go.Figure:
+    totals, t = _totals(response), LABELS[fmt.language]
+    fig = go.Figure([
+        go.Bar(x=list(totals["campaign"]), y=_floats(totals["rate_t"]), name=t["treatment"],
+               marker_color=branding.primary_color),
+        go.Bar(x=list(totals["campaign"]), y=_floats(totals["rate_c"]), name=t["control"],
+               marker_color=GREY),
+    ])
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(tickformat=".0%")
+    return _layout(fig, branding, fmt, t["rates_chart"])
+
+
+def cohort_heatmap(cohorts: pd.DataFrame, branding: Branding, fmt: Formatter) -> go.Figure:
+    """Shares by cohort (rows) and month k (columns); incomplete cells carry a '*'."""
+    t = LABELS[fmt.language]
+    rows = sorted(set(cohorts["cohort"]))
+    ks = sorted(set(cohorts["k"]))
+    z: list[list[float | None]] = [[None] * len(ks) for _ in rows]
+    text = [[""] * len(ks) for _ in rows]
+    for r in cohorts.itertuples():
+        i, j = rows.index(r.cohort), ks.index(r.k)
+        z[i][j] = as_float(r.share)
+        label = "–" if r.share is SUPPRESSED else fmt.percent(r.share, 0)
+        text[i][j] = label + ("*" if not r.complete else "")
+    fig = go.Figure(go.Heatmap(
+        z=z, x=[str(k) for k in ks], y=[fmt.month(c) for c in rows], text=text,
+        texttemplate="%{text}", zmin=0, zmax=1, hoverongaps=False, xgap=1, ygap=1,
+        colorscale=[[0, "#ffffff"], [1, branding.primary_color]],
+        colorbar={"tickformat": ".0%"},
+    ))
+    fig.update_yaxes(autorange="reversed", type="category", title=t["cohort"])
+    fig.update_xaxes(type="category", title=t["month_k"])
+    fig = _layout(fig, branding, fmt, t["cohort_chart"])
+    fig.update_layout(height=max(300, 60 + 26 * len(rows)))
+    return fig
+
+
+def retention_chart(curve: pd.DataFrame, branding: Branding, fmt: Formatter) -> go.Figure:
+    t = LABELS[fmt.language]
+    later = curve[curve["k"] > 0]  # month 0 is 100% by definition
+    fig = go.Figure(go.Scatter(
+        x=list(later["k"]), y=_floats(later["retention"]), mode="lines+markers",
+        line={"color": branding.primary_color}, name=t["retention_rate"],
+    ))
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    fig.update_xaxes(title=t["month_k"], dtick=1)
+    return _layout(fig, branding, fmt, t["curve_chart"])
+
+
+def segment_chart(segments: pd.DataFrame, branding: Branding, fmt: Formatter) -> go.Figure:
+    t = LABELS[fmt.language]
+    rows = segments[~segments["is_total"].astype(bool)]
+    names = list(rows["segment"])
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(t["customers"], t["total_monetary"]))
+    fig.add_trace(go.Bar(x=names, y=_floats(rows["customers"]), showlegend=False,
+                         marker_color=branding.primary_color), row=1, col=1)
+    fig.add_trace(go.Bar(x=names, y=_floats(rows["total_monetary"]), showlegend=False,
+                         marker_color=branding.accent_color), row=1, col=2)
+    return _layout(fig, branding, fmt, t["segment_chart"])

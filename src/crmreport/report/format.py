@@ -1,0 +1,245 @@
+"""Labels, number/date formats (en/de) and small-cell suppression for the report.
+
+Suppression happens once, in :func:`suppress_small`, before any table or chart sees the
+figures: a figure about a group of fewer than ``min_cell_size`` customers becomes
+:data:`SUPPRESSED`, which formats as "–" and charts as a gap. Rule per figure: its base is
+the group it describes (treated, control, cohort, segment); uplift-type figures need both
+groups; a customer count in 1..min_cell_size-1 is itself suppressed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from crmreport.monitor import Monitoring
+
+
+class _Suppressed:
+    """The marker for a figure hidden because its group is too small."""
+
+    _instance: _Suppressed | None = None
+
+    def __new__(cls) -> _Suppressed:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "SUPPRESSED"
+
+
+SUPPRESSED = _Suppressed()
+
+_TREATED = ["contacted", "responders_t", "rate_t", "rev_per_contact_t", "cost"]
+_CONTROL = ["control", "responders_c", "rate_c", "rev_per_contact_c"]
+_BOTH = ["uplift_abs", "uplift_rel", "ci_low", "ci_high", "p_value",
+         "incremental_revenue", "roi"]
+
+
+def is_missing(value: Any) -> bool:
+    """True for None/NaN (undefined figures), not for SUPPRESSED."""
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def as_float(value: Any) -> float | None:
+    """A chartable number, or None for suppressed/undefined."""
+    if value is SUPPRESSED or is_missing(value):
+        return None
+    return float(value)
+
+
+def suppress_small(monitoring: Monitoring, min_cell_size: int) -> Monitoring:
+    """The only place small cells are removed; everything the report shows passes here."""
+    k = min_cell_size
+    response = monitoring.response.astype(object)
+    for i, row in response.iterrows():
+        few_t, few_c = row["contacted"] < k, row["control"] < k
+        _hide(response, i, _TREATED if few_t else [])
+        _hide(response, i, _CONTROL if few_c else [])
+        _hide(response, i, _BOTH if few_t or few_c else [])
+    cohorts = monitoring.cohorts.astype(object)
+    _hide_rows(cohorts, cohorts["cohort_size"] < k, ["cohort_size", "active", "share"])
+    curve = monitoring.retention.astype(object)
+    _hide_rows(curve, curve["customers"] < k, ["customers", "active", "retention", "churn"])
+    segments = _with_total(monitoring.segments).astype(object)
+    numeric = [c for c in segments.columns if c not in ("segment", "is_total")]
+    _hide_rows(segments, segments["customers"] < k, numeric)
+    for col in (c for c in numeric if c.startswith("offer:")):
+        small = segments[col].map(lambda v: isinstance(v, int | float) and 0 < v < k)
+        _hide_rows(segments, small, [col])
+    return dataclasses.replace(
+        monitoring, response=response, cohorts=cohorts, retention=curve, segments=segments
+    )
+
+
+def _hide(frame: pd.DataFrame, index: Any, columns: list[str]) -> None:
+    marker: Any = SUPPRESSED  # object columns hold it; pandas-stubs only know scalars
+    for col in columns:
+        frame.at[index, col] = marker
+
+
+def _hide_rows(frame: pd.DataFrame, mask: pd.Series, columns: list[str]) -> None:
+    for i in frame.index[mask.astype(bool)]:
+        _hide(frame, i, columns)
+
+
+def _with_total(segments: pd.DataFrame) -> pd.DataFrame:
+    """Append the all-segments row so the summary never re-adds suppressed cells."""
+    total: dict[str, Any] = {"segment": None}
+    n = int(segments["customers"].sum())
+    for col in segments.columns[1:]:
+        total[col] = segments[col].sum() if col != "share" else 1.0
+    for col in ("avg_recency_days", "avg_frequency", "avg_monetary"):
+        weighted = (segments[col] * segments["customers"]).sum()
+        total[col] = weighted / n if n else None
+    out = segments.assign(is_total=False)
+    return pd.concat([out, pd.DataFrame([total | {"is_total": True}])], ignore_index=True)
+
+
+LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "summary": "Executive summary", "response": "Campaign response",
+        "retention": "Retention", "segments": "Segments", "data_quality": "Data quality",
+        "as_of": "As of", "window": "Response window", "days": "days",
+        "campaign": "Campaign", "segment": "Segment", "channel": "Channel", "total": "Total",
+        "contacted": "Contacted", "control": "Control", "responders": "Responders",
+        "rate_t": "Rate (treatment)", "rate_c": "Rate (control)", "uplift": "Uplift",
+        "uplift_rel": "Relative uplift", "ci": "95% CI", "p_value": "p-value",
+        "rev_t": "Revenue / contact (treatment)", "rev_c": "Revenue / contact (control)",
+        "incremental": "Incremental revenue", "cost": "Cost", "roi": "ROI",
+        "treatment": "Treatment", "cohort": "Cohort", "cohort_size": "Customers",
+        "month_k": "Months since first order", "retention_rate": "Retention",
+        "churn": "Churn", "customers": "Customers", "share": "Share",
+        "avg_recency": "Avg. recency (days)", "avg_frequency": "Avg. frequency",
+        "avg_monetary": "Avg. value", "total_monetary": "Total value", "offers": "Offers",
+        "file": "File", "table": "Table", "rows_in": "Rows in", "loaded": "Loaded",
+        "merged": "Merged", "quarantined": "Quarantined", "reasons": "Reasons",
+        "balanced": "Adds up", "yes": "yes", "no": "NO",
+        "dq_ok": "Every input row is accounted for: rows in = loaded + merged + quarantined.",
+        "dq_bad": "Some files do not add up: rows in ≠ loaded + merged + quarantined.",
+        "dq_none": "No input files recorded.",
+        "suppressed_note": "– = fewer than {k} customers, suppressed. n/a = not defined.",
+        "incomplete_note": "* month not yet complete at the as-of date; the share may grow.",
+        "key_figures": "Key figures", "customers_segmented": "Customers segmented",
+        "month1": "Retention in month 1", "rows_quarantined": "Input rows quarantined",
+        "no_data": "No data.", "definition": "Definition",
+        "uplift_chart": "Uplift by campaign (95% CI)",
+        "rates_chart": "Response rate: treatment vs control",
+        "cohort_chart": "Cohort retention", "curve_chart": "Retention by months since first order",
+        "segment_chart": "Segment sizes and value", "pp": "pp", "generated": "Generated by",
+        "no_offer": "no offer",
+    },
+    "de": {
+        "summary": "Zusammenfassung", "response": "Kampagnenerfolg",
+        "retention": "Kundenbindung", "segments": "Segmente", "data_quality": "Datenqualität",
+        "as_of": "Stand", "window": "Reaktionsfenster", "days": "Tage",
+        "campaign": "Kampagne", "segment": "Segment", "channel": "Kanal", "total": "Gesamt",
+        "contacted": "Kontaktiert", "control": "Kontrollgruppe", "responders": "Reagierer",
+        "rate_t": "Quote (Test)", "rate_c": "Quote (Kontrolle)", "uplift": "Uplift",
+        "uplift_rel": "Relativer Uplift", "ci": "95%-KI", "p_value": "p-Wert",
+        "rev_t": "Umsatz / Kontakt (Test)", "rev_c": "Umsatz / Kontakt (Kontrolle)",
+        "incremental": "Zusatzumsatz", "cost": "Kosten", "roi": "ROI",
+        "treatment": "Test", "cohort": "Kohorte", "cohort_size": "Kunden",
+        "month_k": "Monate seit Erstkauf", "retention_rate": "Bindungsquote",
+        "churn": "Abwanderung", "customers": "Kunden", "share": "Anteil",
+        "avg_recency": "Ø Recency (Tage)", "avg_frequency": "Ø Frequenz",
+        "avg_monetary": "Ø Wert", "total_monetary": "Gesamtwert", "offers": "Angebote",
+        "file": "Datei", "table": "Tabelle", "rows_in": "Zeilen ein", "loaded": "Geladen",
+        "merged": "Zusammengeführt", "quarantined": "Quarantäne", "reasons": "Gründe",
+        "balanced": "Stimmt", "yes": "ja", "no": "NEIN",
+        "dq_ok": "Jede Eingabezeile ist erfasst: Zeilen ein = geladen + zusammengeführt + "
+                 "Quarantäne.",
+        "dq_bad": "Einige Dateien gehen nicht auf: Zeilen ein ≠ geladen + zusammengeführt + "
+                  "Quarantäne.",
+        "dq_none": "Keine Eingabedateien erfasst.",
+        "suppressed_note": "– = weniger als {k} Kunden, unterdrückt. k. A. = nicht definiert.",
+        "incomplete_note": "* Monat zum Stichtag noch nicht abgeschlossen; der Anteil kann "
+                           "noch steigen.",
+        "key_figures": "Kennzahlen", "customers_segmented": "Segmentierte Kunden",
+        "month1": "Bindung im Monat 1", "rows_quarantined": "Eingabezeilen in Quarantäne",
+        "no_data": "Keine Daten.", "definition": "Definition",
+        "uplift_chart": "Uplift je Kampagne (95%-KI)",
+        "rates_chart": "Reaktionsquote: Test vs. Kontrolle",
+        "cohort_chart": "Kohorten-Bindung", "curve_chart": "Bindung nach Monaten seit Erstkauf",
+        "segment_chart": "Segmentgrößen und Wert", "pp": "Pp.", "generated": "Erstellt mit",
+        "no_offer": "kein Angebot",
+    },
+}
+
+DEFINITIONS = {
+    "en": "Cohort = calendar month of a customer's first completed order. Cell (cohort, "
+          "month k) = share of the cohort with at least one completed order in calendar month "
+          "cohort + k. Only orders before the as-of date count; guest orders belong to no "
+          "cohort.",
+    "de": "Kohorte = Kalendermonat des ersten abgeschlossenen Kaufs. Zelle (Kohorte, Monat k) "
+          "= Anteil der Kohorte mit mindestens einem abgeschlossenen Kauf im Kalendermonat "
+          "Kohorte + k. Es zählen nur Käufe vor dem Stichtag; Gastbestellungen gehören zu "
+          "keiner Kohorte.",
+}
+
+_MONTHS = {
+    "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+    "de": ["Jan", "Feb", "Mär", "Apr", "Mai", "Jun", "Jul", "Aug", "Sep", "Okt", "Nov", "Dez"],
+}
+
+
+@dataclass(frozen=True)
+class Formatter:
+    """en: 1,234.5 and 2026-03-01; de: 1.234,5 and 01.03.2026."""
+
+    language: str = "en"
+
+    @property
+    def missing(self) -> str:
+        return "k. A." if self.language == "de" else "n/a"
+
+    def number(self, value: Any, decimals: int = 0) -> str:
+        if value is SUPPRESSED:
+            return "–"
+        if is_missing(value):
+            return self.missing
+        number = float(value)
+        if round(number, decimals) == 0:
+            number = 0.0  # no "-0.0"
+        text = f"{number:,.{decimals}f}"
+        return text.translate(str.maketrans(",.", ".,")) if self.language == "de" else text
+
+    def integer(self, value: Any) -> str:
+        return self.number(value, 0)
+
+    def percent(self, value: Any, decimals: int = 1) -> str:
+        if value is SUPPRESSED or is_missing(value):
+            return self.number(value)
+        text = self.number(float(value) * 100, decimals)
+        return f"{text} %" if self.language == "de" else f"{text}%"
+
+    def points(self, value: Any, decimals: int = 1) -> str:
+        """A difference of rates in percentage points, signed."""
+        if value is SUPPRESSED or is_missing(value):
+            return self.number(value)
+        text = self.number(float(value) * 100, decimals)
+        sign = "+" if float(value) * 100 >= 0.5 * 10**-decimals else ""
+        return f"{sign}{text} {LABELS[self.language]['pp']}"
+
+    def pvalue(self, value: Any) -> str:
+        if value is SUPPRESSED or is_missing(value):
+            return self.number(value)
+        if float(value) < 0.001:
+            return "< " + self.number(0.001, 3)
+        return self.number(value, 3)
+
+    def date(self, value: dt.date) -> str:
+        return value.strftime("%d.%m.%Y") if self.language == "de" else value.isoformat()
+
+    def month(self, value: dt.date) -> str:
+        return f"{_MONTHS[self.language][value.month - 1]} {value.year}"
+
+    @property
+    def plotly_separators(self) -> str:
+        return ",." if self.language == "de" else ".,"

@@ -1,0 +1,215 @@
+"""The report as one self-contained HTML file, and the shared page context the PDF reuses.
+
+Everything shown is formatted here from suppressed aggregates, so the templates only place
+strings. plotly.js is inlined once in <head>; each chart is a div with a stable id.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.offline
+from markupsafe import Markup
+
+from crmreport.config.models import Report
+from crmreport.errors import RenderError
+from crmreport.files import write_text
+from crmreport.monitor import Monitoring
+from crmreport.report.charts import build_charts
+from crmreport.report.format import DEFINITIONS, LABELS, SUPPRESSED, Formatter
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "templates" / "report"
+
+
+def write_html(
+    monitoring: Monitoring, definition: Report, out_dir: Path, base_dir: Path | None = None,
+    template_dir: Path | None = None,
+) -> Path:
+    """Write ``report.html``; ``monitoring`` must already be suppressed."""
+    fmt = Formatter(definition.language)
+    charts = {
+        name: _chart_div(fig, name)
+        for name, fig in build_charts(monitoring, definition.branding, fmt).items()
+    }
+    context = page_context(monitoring, definition, charts, base_dir)
+    context["plotlyjs"] = plotly.offline.get_plotlyjs()
+    path = out_dir / "report.html"
+    write_text(path, render(context, "html", template_dir))
+    return path
+
+
+def _chart_div(fig: go.Figure, name: str) -> str:
+    return str(fig.to_html(full_html=False, include_plotlyjs=False, div_id=name,
+                           config={"displaylogo": False, "responsive": True}))
+
+
+def render(context: Mapping[str, Any], mode: str, template_dir: Path | None = None) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir or TEMPLATE_DIR)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    try:
+        return env.get_template("report.html.j2").render(**context, mode=mode)
+    except jinja2.TemplateNotFound as exc:
+        raise RenderError(
+            f"report template {exc.name} not found in {template_dir or TEMPLATE_DIR}; "
+            "pass template_dir or reinstall crmreport from its repository"
+        ) from None
+
+
+def page_context(
+    m: Monitoring, definition: Report, charts: Mapping[str, str], base_dir: Path | None
+) -> dict[str, Any]:
+    fmt, t = Formatter(definition.language), LABELS[definition.language]
+    return {
+        "title": definition.title,
+        "lang": definition.language,
+        "branding": definition.branding,
+        "css_font": _css_font(definition.branding.font_family),
+        "css_name": _css_string(definition.branding.name),
+        "logo": _logo(definition.branding.logo, base_dir),
+        "t": t,
+        "as_of": fmt.date(m.as_of),
+        "as_of_iso": m.as_of.isoformat(),
+        "window_days": m.window_days,
+        "sections": list(definition.sections),
+        "suppressed_note": t["suppressed_note"].format(k=definition.min_cell_size),
+        "charts": charts,
+        "generator": "crmreport",
+        "summary": _summary(m, fmt, t),
+        "response": [_response_row(r, fmt, t) for r in m.response.to_dict("records")],
+        "definition": DEFINITIONS[definition.language],
+        "retention": [
+            {"k": int(r["k"]), "customers": fmt.integer(r["customers"]),
+             "retention": fmt.percent(r["retention"]), "churn": fmt.percent(r["churn"])}
+            for r in m.retention.to_dict("records")
+        ],
+        "cohort_sizes": _cohort_sizes(m.cohorts, fmt),
+        "segments": _segments(m.segments, fmt, t),
+        "quality": _quality(m, fmt, t),
+    }
+
+
+def _css_font(family: str) -> Markup:
+    """A font-family list fit for a <style> block: entities are not decoded there."""
+    return Markup(re.sub(r"[^\w ,.'\"-]", "", family))
+
+
+def _css_string(text: str) -> Markup:
+    """A quoted CSS string (for @page margin boxes), safe inside <style>."""
+    return Markup('"' + "".join(c if c.isalnum() or c in " .,-_&" else f"\\{ord(c):x} "
+                                for c in text) + '"')
+
+
+def _logo(logo: str | None, base_dir: Path | None) -> str | None:
+    """The logo as a data URI, so the HTML stays one file."""
+    if not logo:
+        return None
+    path = Path(logo) if Path(logo).is_absolute() else (base_dir or Path.cwd()) / logo
+    if not path.is_file():
+        raise RenderError(f"branding logo {path} not found; fix branding.logo in the report file")
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def _response_row(r: Mapping[Any, Any], fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any]:
+    total = bool(r["is_total"])
+    return {
+        "total": total,
+        "campaign": r["campaign"],
+        "segment": t["total"] if total else r["segment"],
+        "channel": "" if total else r["channel"],
+        "contacted": fmt.integer(r["contacted"]),
+        "control": fmt.integer(r["control"]),
+        "responders_t": fmt.integer(r["responders_t"]),
+        "responders_c": fmt.integer(r["responders_c"]),
+        "rate_t": fmt.percent(r["rate_t"]),
+        "rate_c": fmt.percent(r["rate_c"]),
+        "uplift": fmt.points(r["uplift_abs"]),
+        "uplift_rel": fmt.percent(r["uplift_rel"], 0),
+        "ci": _interval(r["ci_low"], r["ci_high"], fmt),
+        "p_value": fmt.pvalue(r["p_value"]),
+        "rev_t": fmt.number(r["rev_per_contact_t"], 2),
+        "rev_c": fmt.number(r["rev_per_contact_c"], 2),
+        "incremental": fmt.number(r["incremental_revenue"], 0),
+        "cost": fmt.number(r["cost"], 0),
+        "roi": fmt.percent(r["roi"], 0),
+    }
+
+
+def _interval(low: Any, high: Any, fmt: Formatter) -> str:
+    """The CI of a rate difference, in percentage points like the uplift beside it."""
+    if low is SUPPRESSED or high is SUPPRESSED:
+        return "–"
+    if low is None or high is None:
+        return fmt.missing
+    unit = LABELS[fmt.language]["pp"]
+    return f"[{fmt.number(low * 100, 1)}; {fmt.number(high * 100, 1)}] {unit}"
+
+
+def _cohort_sizes(cohorts: pd.DataFrame, fmt: Formatter) -> list[dict[str, str]]:
+    first = cohorts[cohorts["k"] == 0]
+    return [{"cohort": fmt.month(r["cohort"]), "size": fmt.integer(r["cohort_size"])}
+            for r in first.to_dict("records")]
+
+
+def _segments(segments: pd.DataFrame, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any]:
+    offers = [c for c in segments.columns if c.startswith("offer:")]
+    rows = []
+    for r in segments.to_dict("records"):
+        rows.append({
+            "total": bool(r["is_total"]),
+            "segment": t["total"] if r["is_total"] else r["segment"],
+            "customers": fmt.integer(r["customers"]),
+            "share": fmt.percent(r["share"]),
+            "avg_recency": fmt.number(r["avg_recency_days"], 0),
+            "avg_frequency": fmt.number(r["avg_frequency"], 1),
+            "avg_monetary": fmt.number(r["avg_monetary"], 2),
+            "total_monetary": fmt.number(r["total_monetary"], 0),
+            "offers": [fmt.integer(r[c]) for c in offers],
+        })
+    names = [c.removeprefix("offer:") for c in offers]
+    names = [t["no_offer"] if n == "(none)" else n for n in names]
+    return {"rows": rows, "offers": names}
+
+
+def _quality(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any]:
+    files = m.account.files
+    rows = [{
+        "path": f.path, "table": f.table, "rows_in": fmt.integer(f.rows_in),
+        "loaded": fmt.integer(f.loaded), "merged": fmt.integer(f.merged),
+        "quarantined": fmt.integer(f.quarantined),
+        "reasons": [f"{reason}: {fmt.integer(n)}" for reason, n in sorted(f.reasons.items())],
+        "balanced": t["yes"] if f.balanced else t["no"], "ok": f.balanced,
+    } for f in files]
+    ok = all(f.balanced for f in files)
+    status = t["dq_none"] if not files else t["dq_ok"] if ok else t["dq_bad"]
+    return {"rows": rows, "ok": ok, "status": status}
+
+
+def _summary(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any]:
+    segments = m.segments[m.segments["is_total"].astype(bool)]
+    customers = segments["customers"].iloc[0] if len(segments) else None
+    month1 = m.retention[m.retention["k"] == 1]["retention"]
+    files = m.account.files
+    rows_in = sum(f.rows_in for f in files)
+    quarantined = sum(f.quarantined for f in files)
+    figures = [
+        (t["customers_segmented"], fmt.integer(customers)),
+        (t["month1"], fmt.percent(month1.iloc[0]) if len(month1) else fmt.missing),
+        (t["rows_quarantined"],
+         f"{fmt.integer(quarantined)} / {fmt.integer(rows_in)}" if files else fmt.missing),
+    ]
+    campaigns = [row for row in (_response_row(r, fmt, t) for r in m.response.to_dict("records"))
+                 if row["total"]]
+    return {"figures": figures, "campaigns": campaigns}

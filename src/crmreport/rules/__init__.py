@@ -1,0 +1,15 @@
+"""Customize: segment and offer rules from the campaign YAML, checked before they run."""
+
+from crmreport.rules.assign import UNASSIGNED, CompiledRules, assign, compile_rules
+from crmreport.rules.expressions import HELPERS, RuleProblem, check, compile_condition
+
+__all__ = [
+    "HELPERS",
+    "UNASSIGNED",
+    "CompiledRules",
+    "RuleProblem",
+    "assign",
+    "check",
+    "compile_condition",
+    "compile_rules",
+]

@@ -1,0 +1,162 @@
+"""The rule language: SQL boolean expressions over the feature table, checked by allowlist.
+
+A condition is parsed with sqlglot and every node must be of an allowed kind: columns of the
+feature table (unqualified), literals, comparison, boolean and arithmetic operators, IN with a
+list, BETWEEN, IS [NOT] NULL, [I]LIKE, a few scalar functions, and the named helpers below.
+Everything else (statements, subqueries, casts, unknown functions, qualified names, comments,
+several statements) is rejected with the rule's id and the offending text. The SQL that runs
+is generated from the checked tree, never the user's text, and never through pandas eval.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+from crmreport.errors import closest
+
+ALLOWED_NODES: tuple[type[exp.Expr], ...] = (
+    exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Tuple,
+    exp.And, exp.Or, exp.Not, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE,
+    exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg,
+    exp.In, exp.Between, exp.Is, exp.Like, exp.ILike,
+    exp.Coalesce, exp.Abs, exp.Lower, exp.Upper, exp.Least, exp.Greatest, exp.Round,
+)
+
+
+@dataclass(frozen=True)
+class Helper:
+    """A named function usable in rules; ``expand`` turns checked literal arguments into SQL."""
+
+    signature: str
+    arg_types: tuple[type, ...]
+    expand: Callable[[tuple[object, ...], dt.date], str]
+
+
+def _bought(column: str) -> Callable[[tuple[object, ...], dt.date], str]:
+    def expand(args: tuple[object, ...], as_of: dt.date) -> str:
+        value, days = args
+        return (
+            "customer_id IN (SELECT o.customer_id FROM orders o JOIN order_lines l "
+            # Guest orders have no customer_id; a NULL in the list would make NOT IN unknown.
+            f"USING (order_id) WHERE o.customer_id IS NOT NULL AND o.status = 'completed' "
+            f"AND lower(l.{column}) = "
+            f"{exp.Literal.string(str(value).lower()).sql()} AND o.order_date >= "
+            f"DATE '{as_of.isoformat()}' - {int(str(days))} AND "
+            f"o.order_date < DATE '{as_of.isoformat()}')"
+        )
+    return expand
+
+
+HELPERS: dict[str, Helper] = {
+    "bought_category": Helper("bought_category('<category>', <days>)", (str, int),
+                              _bought("category")),
+    "bought_product": Helper("bought_product('<sku>', <days>)", (str, int), _bought("sku")),
+}
+
+
+class RuleProblem(Exception):
+    """One reason a rule is rejected; the caller adds the rule id and location."""
+
+    def __init__(self, message: str, fix: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+
+def check(text: str, columns: Collection[str]) -> exp.Expr:
+    """Parse and check one condition; raise RuleProblem with a fix on the first violation."""
+    tree = _parse(text)
+    for node in tree.walk():
+        _check_node(node, columns)
+    return tree
+
+
+def compile_condition(tree: exp.Expr, as_of: dt.date) -> str:
+    """DuckDB SQL for a checked condition, with helpers expanded."""
+
+    def expand(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Anonymous):
+            helper = HELPERS[str(node.name).lower()]
+            args = tuple(_literal_value(a) for a in node.expressions)
+            return sqlglot.parse_one(helper.expand(args, as_of), read="duckdb")
+        return node
+
+    return f"({tree.copy().transform(expand).sql(dialect='duckdb')})"
+
+
+def _parse(text: str) -> exp.Expr:
+    if not text.strip():
+        raise RuleProblem("the condition is empty", "write a condition such as TRUE")
+    try:
+        statements = sqlglot.parse(text, read="duckdb")
+    except sqlglot.errors.SqlglotError as exc:
+        raise RuleProblem(f"cannot parse '{text}': {str(exc).splitlines()[0]}",
+                          "check quotes and parentheses") from None
+    if len(statements) != 1 or statements[0] is None:
+        raise RuleProblem(f"'{text}' holds {len(statements)} statements",
+                          "write a single condition, without ';'")
+    return statements[0]
+
+
+def _check_node(node: exp.Expr, columns: Collection[str]) -> None:
+    if node.comments:
+        raise RuleProblem("comments are not allowed in conditions", "remove the -- or /* */ part")
+    if isinstance(node, exp.Anonymous):
+        _check_helper(node)
+    elif isinstance(node, exp.Column):
+        _check_column(node, columns)
+    elif isinstance(node, exp.Func) and not isinstance(node, ALLOWED_NODES):
+        raise RuleProblem(f"unknown function '{node.sql_name().lower()}'",
+                          f"use one of {', '.join(h.signature for h in HELPERS.values())}")
+    elif not isinstance(node, ALLOWED_NODES):
+        raise RuleProblem(f"'{node.sql(dialect='duckdb')}' is not allowed ({_kind(node)})",
+                          "use comparisons, AND/OR/NOT, IN, BETWEEN, IS NULL, LIKE and "
+                          f"the helpers {', '.join(h.signature for h in HELPERS.values())}")
+
+
+def _check_column(node: exp.Column, columns: Collection[str]) -> None:
+    if node.table:
+        raise RuleProblem(f"'{node.sql()}' names a table", f"write just '{node.name}'")
+    name = node.name
+    if name not in columns:
+        close = closest(name, list(columns))
+        fix = f"did you mean '{close}'?" if close else "run `crmreport check` to list columns"
+        raise RuleProblem(f"unknown column '{name}'", fix)
+
+
+def _check_helper(node: exp.Anonymous) -> None:
+    name = str(node.name).lower()
+    helper = HELPERS.get(name)
+    if helper is None:
+        close = closest(name, list(HELPERS))
+        fix = f"did you mean '{close}'?" if close else f"known: {', '.join(HELPERS)}"
+        raise RuleProblem(f"unknown function '{node.name}'", fix)
+    args = node.expressions
+    if len(args) != len(helper.arg_types) or not all(
+        isinstance(a, exp.Literal) and isinstance(_literal_value(a), t)
+        for a, t in zip(args, helper.arg_types, strict=False)
+    ):
+        raise RuleProblem(f"'{node.sql()}' has the wrong arguments",
+                          f"write {helper.signature} with literal values")
+
+
+def _literal_value(node: exp.Expr) -> object:
+    if isinstance(node, exp.Literal):
+        if node.is_string:
+            return node.this
+        text = str(node.this)
+        return int(text) if text.lstrip("-").isdigit() else float(text)
+    return None
+
+
+def _kind(node: exp.Expr) -> str:
+    if isinstance(node, exp.Query | exp.Subquery):
+        return "subqueries are not allowed"
+    if not isinstance(node, exp.Condition):
+        return "statements are not allowed"
+    return f"{type(node).__name__} is not in the rule language"

@@ -1,0 +1,73 @@
+from decimal import Decimal
+from pathlib import Path
+
+from crmreport.engine import connect
+from crmreport.identify import build_tables
+from crmreport.ingest import SourceFile, load_sources
+
+CUSTOMERS = """\
+customer_id,email,postal_code,email_consent,mail_objection,first_name
+C1, Anna@Example.DE ,'01067,Ja,,Anna
+C2,not-an-email,12345,,x,
+C1,,,nein,,Annette
+C3,c@example.de,04109,vielleicht,0,
+,x@example.de,1,1,,
+1.67E+13,y@example.de,,,,
+"""
+
+ORDERS = """\
+order_id,customer_id,order_date,amount,status,currency
+O1,C1,2025-01-02,10.50,paid,
+O2,,2025-01-03,5,,EUR
+O3,C2,2025-13-01,5,,
+O4,C9,2025-01-01,abc,,
+O1,C1,2025-01-02,10.50,,
+O5,C1,2025-01-02,1,,USD
+O6,C2,2025-02-01,-3.20,returned,EUR
+O7,C1,2025-02-01,2.00,lost in space,EUR
+"""
+
+
+def _build(tmp_path: Path) -> tuple:
+    (tmp_path / "c.csv").write_text(CUSTOMERS)
+    (tmp_path / "o.csv").write_text(ORDERS)
+    con = connect()
+    account = load_sources(con, [SourceFile("customers", tmp_path / "c.csv"),
+                                 SourceFile("orders", tmp_path / "o.csv")])
+    build_tables(con, account, "EUR")
+    return con, account
+
+
+def test_customers_are_normalised_and_merged_by_the_stated_rule(tmp_path: Path) -> None:
+    con, account = _build(tmp_path)
+    rows = con.execute("SELECT customer_id, email, postal_code, email_consent, mail_objection, "
+                       "first_name FROM customers ORDER BY customer_id").fetchall()
+    assert rows == [
+        ("C1", "anna@example.de", "01067", "yes", False, "Anna"),  # first row wins, 'Ja' = yes
+        ("C2", None, "12345", "unknown", True, None),  # invalid email blanked, missing = unknown
+        ("C3", "c@example.de", "04109", "unknown", False, None),
+    ]
+    entry = account.files[0]
+    assert (entry.rows_in, entry.loaded, entry.merged, entry.quarantined) == (6, 3, 1, 2)
+    assert entry.reasons == {"duplicate_customer_id": 1, "missing_customer_id": 1,
+                             "mangled_customer_id": 1}
+    assert entry.flags == {"invalid_email": 1, "unrecognised_consent": 1}
+
+
+def test_orders_keep_guests_apart_and_never_mix_currencies(tmp_path: Path) -> None:
+    con, account = _build(tmp_path)
+    rows = con.execute("SELECT order_id, customer_id, amount, status FROM orders "
+                       "ORDER BY order_id").fetchall()
+    assert rows == [
+        ("O1", "C1", Decimal("10.50"), "completed"),
+        ("O2", None, Decimal("5.00"), "completed"),
+        ("O6", "C2", Decimal("-3.20"), "refunded"),
+    ]
+    entry = account.files[1]
+    assert entry.balanced and entry.rows_in == 8
+    assert entry.reasons == {"bad_order_date": 1, "bad_amount": 1, "duplicate_order_id": 1,
+                             "other_currency": 1, "unknown_status": 1}
+    assert entry.flags == {"guest_order": 1}
+    quarantined = con.execute("SELECT tbl, _row, reason FROM quarantine WHERE tbl = 'orders' "
+                              "ORDER BY _row").fetchall()
+    assert [r[1] for r in quarantined] == [3, 4, 6, 8]

@@ -1,0 +1,103 @@
+import math
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.conftest import write_shop
+
+from crmreport.config import load_campaign
+from crmreport.interact import is_control
+from crmreport.pipeline import prepare
+
+
+def _plan_rows(folder: Path) -> dict[str, tuple]:
+    run = prepare(load_campaign(folder / "campaign.yaml"))
+    rows = run.con.execute("SELECT customer_id, channel, test_group, excluded "
+                           "FROM contact_plan").fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_consent_decides_the_channel(shop: Path) -> None:
+    rows = _plan_rows(shop)
+    assert rows == {
+        "C1": ("email", "treatment", None),  # consent yes
+        "C3": (None, None, "no_permission"),  # no email, objected to mail
+        "C5": ("email", "treatment", None),  # consent yes, no postal address needed
+    }
+
+
+def test_suppression_falls_back_to_letter_or_excludes(shop: Path) -> None:
+    (shop / "unsubscribes.csv").write_text("email,channel,reason\nANNA@example.de,email,bounce\n")
+    assert _plan_rows(shop)["C1"] == ("letter", "treatment", None)
+    (shop / "unsubscribes.csv").write_text("customer_id,channel,reason\nC1,all,objection\n")
+    assert _plan_rows(shop)["C1"] == (None, None, "suppressed")
+
+
+def test_caps_and_earlier_contacts_in_the_same_campaign(shop: Path) -> None:
+    history = ("run_id,campaign,customer_id,contacted_at,channel,segment,offer,variant,"
+               "test_group,content_hash\n"
+               "r1,test-campaign,C1,2026-02-01,email,recent,vip-preview,A,control,\n"
+               "r0,old,C5,2026-01-15,email,recent,x,A,treatment,abc\n")
+    (shop / "contacts.csv").write_text(history)
+    text = (shop / "campaign.yaml").read_text().replace(
+        "policy: {", "policy: {max_contacts: {count: 1, days: 60}, ")
+    (shop / "campaign.yaml").write_text(text)
+    rows = _plan_rows(shop)
+    assert rows["C1"][2] == "already_contacted"  # held out before: stays out of this campaign
+    assert rows["C5"][2] == "frequency_cap"
+
+
+people = st.lists(
+    st.fixed_dictionaries({
+        "consent": st.sampled_from(["yes", "no", "", "ja", "nein", "maybe"]),
+        "email": st.booleans(), "address": st.booleans(), "objection": st.booleans(),
+        "suppress": st.sampled_from(["", "email", "letter", "all"]),
+    }), min_size=1, max_size=25)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(people)
+def test_no_contact_without_permission_on_any_input(customers: list[dict]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_shop(Path(tmp), control=0.3)
+        lines, orders, supp = [], [], []
+        for i, p in enumerate(customers):
+            email = f"p{i}@example.de" if p["email"] else ""
+            street = "Weg 1,01067,Dresden" if p["address"] else ",,"
+            lines.append(f"P{i},{email},,,,,{street},DE,de_DE,,{p['consent']},{p['objection']}")
+            orders.append(f"X{i},P{i},,2026-02-20,10.00,EUR,completed,online")
+            if p["suppress"]:
+                supp.append(f"P{i},,{p['suppress']},test")
+        header = (folder / "customers.csv").read_text().splitlines()[0]
+        (folder / "customers.csv").write_text("\n".join([header, *lines]) + "\n")
+        (folder / "orders.csv").write_text(
+            "order_id,customer_id,ordered_at,order_date,amount,currency,status,channel\n"
+            + "\n".join(orders) + "\n")
+        (folder / "order_lines.csv").write_text("order_id,category\n")
+        (folder / "unsubscribes.csv").write_text(
+            "customer_id,email,channel,reason\n" + "\n".join(supp) + "\n")
+        rows = _plan_rows(folder)
+    for i, p in enumerate(customers):
+        channel, group, excluded = rows[f"P{i}"]
+        if channel == "email":
+            assert p["consent"] in ("yes", "ja") and p["email"]
+            assert p["suppress"] not in ("email", "all")
+        if channel == "letter":
+            assert p["address"] and not p["objection"]
+            assert p["suppress"] not in ("letter", "all")
+        if excluded is None:
+            assert group == ("control" if is_control("test", f"P{i}", 0.3) else "treatment")
+
+
+def test_control_share_per_segment_on_the_demo_data(tmp_path: Path) -> None:
+    from crmreport.demo import generate
+
+    root = Path(__file__).resolve().parents[2]
+    generate(tmp_path, customers=6000)
+    run = prepare(load_campaign(root / "campaigns" / "demo.yaml", data_dir=tmp_path))
+    share = run.loaded.config.policy.control_group
+    for segment, n, held in run.con.execute(
+        "SELECT segment, count(*), count(*) FILTER (WHERE test_group = 'control') "
+        "FROM contact_plan WHERE excluded IS NULL GROUP BY 1").fetchall():
+        assert abs(held / n - share) < 3.5 * math.sqrt(share * (1 - share) / n) + 1 / n, segment

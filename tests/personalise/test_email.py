@@ -1,0 +1,215 @@
+"""build_emails: hand-assembled .eml files that standard parsers read as intended."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import hashlib
+from collections.abc import Mapping
+from decimal import Decimal
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crmreport.errors import ConfigError, DataError, TemplateError
+from crmreport.personalise import EmailBatch, EmailSettings, build_emails, make_environment
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS = EmailSettings(
+    sender="Schöner Laden <news@shop.example>", reply_to="Service <service@shop.example>",
+    unsubscribe_url="https://shop.example/unsubscribe?t={token}",
+    unsubscribe_mailto="unsubscribe@shop.example", max_bytes=102_000,
+    date=dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC), seed="spring-2026")
+ANNA = {"customer_id": "C1", "email": "anna@example.de", "salutation": "Frau",
+        "first_name": "Anna", "last_name": "Müller", "locale": "de_DE", "template": "vip",
+        "monetary": Decimal("1234.50"), "currency": "EUR", "campaign": "spring-2026",
+        "as_of": dt.date(2026, 3, 1)}
+BEN = {"customer_id": "C2", "email": "ben@example.co.uk", "salutation": "Mr",
+       "first_name": "Ben", "last_name": "Smith", "locale": "en_GB", "template": "winback",
+       "coupon": "BACK-15-XYZ", "recency_days": 120}
+
+
+def _build(tmp_path: Path, recipients: list[Mapping[str, Any]],
+           settings: EmailSettings = SETTINGS, templates: Path = ROOT / "templates"
+           ) -> tuple[EmailBatch, Path]:
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    batch = build_emails(recipients, make_environment(templates), settings, out)
+    return batch, out
+
+
+def _parse(path: Path) -> EmailMessage:
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def _parts(message: EmailMessage) -> tuple[str, str]:
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None and html is not None
+    # The parser keeps the wire's CRLF line ends in decoded text.
+    return (text.get_content().replace("\r\n", "\n"),
+            html.get_content().replace("\r\n", "\n"))
+
+
+def test_eml_is_multipart_alternative_with_text_then_html(tmp_path: Path) -> None:
+    batch, out = _build(tmp_path, [ANNA, BEN])
+    assert batch.count == 2 and batch.oversize == []
+    message = _parse(out / "C1.eml")
+    assert message.get_content_type() == "multipart/alternative"
+    types = [part.get_content_type() for part in message.iter_parts()]
+    assert types == ["text/plain", "text/html"]
+    assert not message.defects and all(not p.defects for p in message.iter_parts())
+
+
+def test_headers_decode_and_carry_unsubscribe(tmp_path: Path) -> None:
+    _, out = _build(tmp_path, [ANNA])
+    raw = (out / "C1.eml").read_bytes()
+    assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+    message = _parse(out / "C1.eml")
+    assert message["Subject"] == "Exklusiv für Sie: Ihr früher Zugang zur neuen Kollektion"
+    assert message["To"].addresses[0].display_name == "Anna Müller"
+    assert message["To"].addresses[0].addr_spec == "anna@example.de"
+    assert message["From"].addresses[0].display_name == "Schöner Laden"
+    assert message["Reply-To"].addresses[0].addr_spec == "service@shop.example"
+    token = hashlib.sha256(b"spring-2026:C1").hexdigest()[:20]
+    unsubscribe = message["List-Unsubscribe"]
+    assert f"<https://shop.example/unsubscribe?t={token}>" in unsubscribe
+    assert "<mailto:unsubscribe@shop.example?subject=unsubscribe>" in unsubscribe
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["Date"].datetime == SETTINGS.date
+    assert message["Message-ID"].endswith("@shop.example>")
+    assert message["MIME-Version"] == "1.0"
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n"))
+
+
+def test_bodies_are_personal_and_german(tmp_path: Path) -> None:
+    _, out = _build(tmp_path, [ANNA])
+    text, html = _parts(_parse(out / "C1.eml"))
+    assert text.startswith("Sehr geehrte Frau Müller,\n")
+    assert "1.234,50\u00a0€" in text
+    token = hashlib.sha256(b"spring-2026:C1").hexdigest()[:20]
+    assert token in text and token in html
+    assert "Sehr geehrte Frau Müller," in html
+    # The CSS is inlined; only the @media rule stays in a <style> element.
+    assert 'style="' in html and "border-bottom: 3px solid #1f4e79" in html
+    assert ".card {" not in html and "@media" in html
+
+
+def test_english_winback_uses_coupon_and_fallbacks(tmp_path: Path) -> None:
+    plain = {k: v for k, v in BEN.items() if k not in ("salutation", "coupon")}
+    _, out = _build(tmp_path, [BEN, {**plain, "customer_id": "C3"}])
+    text, html = _parts(_parse(out / "C2.eml"))
+    assert "Dear Mr Smith," in text and "BACK-15-XYZ" in text and "BACK-15-XYZ" in html
+    assert _parse(out / "C2.eml")["Subject"] == "We miss you - here is 15% off your next order"
+    text, _ = _parts(_parse(out / "C3.eml"))
+    assert text.startswith("Dear customer,") and "Dear ," not in text
+    assert "applied at checkout" in text
+
+
+@pytest.mark.parametrize("template", ["vip", "winback", "welcome"])
+@pytest.mark.parametrize("locale", ["de_AT", "en_GB"])
+def test_every_template_renders_with_minimal_data(tmp_path: Path, template: str,
+                                                  locale: str) -> None:
+    bare = {"customer_id": "C5", "email": "x@example.org", "locale": locale,
+            "template": template}
+    batch, out = _build(tmp_path, [bare])
+    text, html = _parts(_parse(out / "C5.eml"))
+    greeting = "Guten Tag," if locale.startswith("de") else "Dear customer,"
+    assert text.startswith(greeting) and greeting in html
+    assert (out / "C5.eml").stat().st_size < 20_000 and batch.oversize == []
+
+
+def test_header_injection_in_a_name_creates_no_header(tmp_path: Path) -> None:
+    evil = {**BEN, "first_name": "Ben\r\nBcc: victim@example.com\r\nX-Evil: 1",
+            "last_name": "Smith\nSubject: spam"}
+    _, out = _build(tmp_path, [evil])
+    message = _parse(out / "C2.eml")
+    assert message["Bcc"] is None and message["X-Evil"] is None
+    assert len(message.get_all("Subject") or []) == 1
+    assert "victim@example.com" in message["To"].addresses[0].display_name
+    assert [a.addr_spec for a in message["To"].addresses] == ["ben@example.co.uk"]
+
+
+def test_injection_through_the_address_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="customer C2 has no valid email address"):
+        _build(tmp_path, [{**BEN, "email": "ben@example.co.uk\r\nBcc: x@example.com"}])
+
+
+def test_html_part_escapes_markup_but_text_part_keeps_it(tmp_path: Path) -> None:
+    _, out = _build(tmp_path, [{**ANNA, "last_name": "<script>alert(1)</script>"}])
+    text, html = _parts(_parse(out / "C1.eml"))
+    assert "Frau <script>alert(1)</script>," in text
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_missing_field_is_a_template_error_with_location(tmp_path: Path) -> None:
+    root = tmp_path / "templates"
+    (root / "email" / "de").mkdir(parents=True)
+    (root / "email" / "de" / "t.txt.j2").write_text(
+        "{% block subject %}Hallo{% endblock %}\n{% block body %}\nHallo\n{{ first_name }}\n"
+        "{% endblock %}", encoding="utf-8")
+    (root / "email" / "de" / "t.html.j2").write_text("<p>ok</p>", encoding="utf-8")
+    recipient = {"customer_id": "C000123", "email": "a@example.de", "locale": "de_DE",
+                 "template": "t", "last_name": "Müller"}
+    with pytest.raises(TemplateError) as info:
+        _build(tmp_path, [recipient], templates=root)
+    message = str(info.value)
+    assert "templates/email/de/t.txt.j2 line 4: 'first_name' is undefined" in message
+    assert "customer C000123" in message and "Müller" not in message
+
+
+def test_sandbox_escape_in_a_template_is_a_template_error(tmp_path: Path) -> None:
+    root = tmp_path / "templates"
+    (root / "email").mkdir(parents=True)
+    (root / "email" / "t.txt.j2").write_text(
+        "{% block subject %}{{ ''.__class__.__mro__[1].__subclasses__() }}{% endblock %}"
+        "{% block body %}x{% endblock %}", encoding="utf-8")
+    (root / "email" / "t.html.j2").write_text("<p>ok</p>", encoding="utf-8")
+    with pytest.raises(TemplateError, match=r"sandbox.*customer C1"):
+        _build(tmp_path, [{"customer_id": "C1", "email": "a@example.de", "template": "t"}],
+               templates=root)
+
+
+def test_same_input_gives_byte_identical_files(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, out1 = _build(tmp_path / "a", [ANNA, BEN])
+    second, out2 = _build(tmp_path / "b", [ANNA, BEN])
+    assert first.hashes == second.hashes
+    for name in ("C1.eml", "C2.eml"):
+        assert (out1 / name).read_bytes() == (out2 / name).read_bytes()
+    assert first.hashes["C1"] == hashlib.sha256((out1 / "C1.eml").read_bytes()).hexdigest()
+
+
+def test_merge_rows_are_rectangular_and_textual(tmp_path: Path) -> None:
+    batch, _ = _build(tmp_path, [ANNA, BEN])
+    assert [row["customer_id"] for row in batch.merge_rows] == ["C1", "C2"]
+    assert batch.merge_rows[0].keys() == batch.merge_rows[1].keys()
+    assert batch.merge_rows[0]["monetary"] == "1234.50"
+    assert batch.merge_rows[0]["as_of"] == "2026-03-01"
+    assert batch.merge_rows[0]["coupon"] == ""
+    assert batch.merge_rows[1]["subject"].startswith("We miss you")
+    assert batch.merge_rows[1]["unsubscribe_url"].startswith("https://shop.example/")
+
+
+def test_oversize_emails_are_reported(tmp_path: Path) -> None:
+    small = EmailSettings(**{**SETTINGS.__dict__, "max_bytes": 1000})
+    batch, out = _build(tmp_path, [ANNA], settings=small)
+    assert batch.oversize == ["C1"] and (out / "C1.eml").exists()
+
+
+def test_duplicate_customer_files_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="appears twice"):
+        _build(tmp_path, [ANNA, ANNA])
+    with pytest.raises(DataError, match="share file name"):
+        _build(tmp_path, [{**ANNA, "customer_id": "a/b"}, {**ANNA, "customer_id": "a_b"}])
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(ConfigError, match="unsubscribe_url"):
+        EmailSettings(**{**SETTINGS.__dict__, "unsubscribe_url": "http://x.example/u"})

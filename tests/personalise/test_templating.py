@@ -1,0 +1,177 @@
+"""The sandboxed environment: filters, template choice, and errors that locate the problem."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from crmreport.errors import TemplateError
+from crmreport.personalise.templating import (
+    TemplateCache,
+    load_template,
+    make_environment,
+    render,
+    template_candidates,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _templates(tmp_path: Path, files: dict[str, str]) -> Path:
+    root = tmp_path / "templates"
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def _render_string(source: str, **context: object) -> str:
+    env = make_environment(ROOT / "templates")
+    return env.from_string(source).render(**context)
+
+
+@pytest.mark.parametrize(("locale", "expected"), [("de_DE", "1.234,50\u00a0€"),
+                                                  ("en_GB", "€1,234.50")])
+def test_money_formats_per_locale(locale: str, expected: str) -> None:
+    text = _render_string("{{ amount | money('EUR', locale) }}", amount=1234.5, locale=locale)
+    assert text == expected
+
+
+def test_money_takes_currency_and_locale_from_the_data() -> None:
+    text = _render_string("{{ amount | money }}", amount=Decimal("-1000000.005"),
+                          currency="GBP", locale="en_GB")
+    assert text == "-£1,000,000.01"
+
+
+@pytest.mark.parametrize(("locale", "expected"), [("de_AT", "01.03.2026"),
+                                                  ("en_GB", "1 March 2026")])
+def test_date_formats_per_locale(locale: str, expected: str) -> None:
+    assert _render_string("{{ d | date(locale) }}", d=dt.date(2026, 3, 1),
+                          locale=locale) == expected
+
+
+def test_language_folder_first_then_the_kind_folder(tmp_path: Path) -> None:
+    root = _templates(tmp_path, {"email/de/n.txt.j2": "de", "email/n.txt.j2": "plain"})
+    cache = TemplateCache(make_environment(root), "email")
+    assert template_candidates("email", "n", "txt", "de_AT")[0] == "email/de/n.txt.j2"
+    assert cache.get({"template": "n", "locale": "de_AT"}, "txt").render() == "de"
+    assert cache.get({"template": "n", "locale": "fr_FR"}, "txt").render() == "plain"
+    assert cache.get({"template": "n"}, "txt").render() == "plain"
+
+
+def test_templates_are_compiled_once_per_batch(tmp_path: Path) -> None:
+    root = _templates(tmp_path, {"email/en/n.txt.j2": "x"})
+    cache = TemplateCache(make_environment(root), "email")
+    first = cache.get({"template": "n", "locale": "en_GB"}, "txt")
+    assert cache.get({"template": "n", "locale": "en_US"}, "txt") is first
+
+
+def test_autoescape_in_html_but_not_in_text(tmp_path: Path) -> None:
+    root = _templates(tmp_path, {"a.html.j2": "{{ v }}", "a.txt.j2": "{{ v }}"})
+    env = make_environment(root)
+    assert env.get_template("a.html.j2").render(v="<b>&") == "&lt;b&gt;&amp;"
+    assert env.get_template("a.txt.j2").render(v="<b>&") == "<b>&"
+
+
+def test_missing_field_names_template_line_field_and_customer(tmp_path: Path) -> None:
+    root = _templates(tmp_path, {"email/de/vip.html.j2": "Hallo\n\n{{ first_name }}\n"})
+    env = make_environment(root)
+    template = load_template(env, ["email/de/vip.html.j2"])
+    with pytest.raises(TemplateError) as info:
+        render(template, {"customer_id": "C000123", "last_name": "Müller"})
+    message = str(info.value)
+    assert message.startswith("templates/email/de/vip.html.j2 line 3: 'first_name' is undefined")
+    assert "customer C000123" in message
+    assert "default(" in message
+    assert "Müller" not in message
+
+
+def test_missing_field_inside_a_block_and_a_parent_is_located(tmp_path: Path) -> None:
+    root = _templates(tmp_path, {
+        "base.html.j2": "<p>\n{% block b %}{% endblock %}\n{{ footer_text }}</p>",
+        "child.html.j2": '{% extends "base.html.j2" %}{% block b %}ok{% endblock %}',
+        "t.txt.j2": "{% block subject %}\n\n{{ offer.name }}{% endblock %}",
+    })
+    env = make_environment(root)
+    with pytest.raises(TemplateError, match=r"base\.html\.j2 line 3 .*child\.html\.j2.*C9"):
+        render(env.get_template("child.html.j2"), {"customer_id": "C9"})
+    with pytest.raises(TemplateError, match=r"t\.txt\.j2 line 3: 'offer' is undefined"):
+        render(env.get_template("t.txt.j2"), {"customer_id": "C9"}, block="subject")
+
+
+def test_error_messages_do_not_repeat_customer_values(tmp_path: Path) -> None:
+    root = _templates(tmp_path, {"a.txt.j2": "{{ nicknames[first_name] }}",
+                                 "b.txt.j2": "{{ first_name | attr(last_name) }}"})
+    env = make_environment(root)
+    for name in ("a.txt.j2", "b.txt.j2"):
+        with pytest.raises(TemplateError) as info:
+            render(env.get_template(name), {"customer_id": "C1", "first_name": "Jürgen",
+                                            "last_name": "Weiß", "nicknames": {}})
+        assert "Jürgen" not in str(info.value) and "Weiß" not in str(info.value)
+        assert "customer C1" in str(info.value)
+
+
+@pytest.mark.parametrize("source", [
+    "{{ ''.__class__.__mro__ }}",
+    "{{ first_name.__class__.__subclasses__() }}",
+    "{{ cycler.__init__.__globals__ }}",
+    "{% set x = [] %}{{ x.append(1) }}",
+    "{{ 'a' * 100000000 }}",
+])
+def test_sandbox_violations_raise_template_error(tmp_path: Path, source: str) -> None:
+    root = _templates(tmp_path, {"evil.txt.j2": source})
+    env = make_environment(root)
+    with pytest.raises(TemplateError, match=r"templates/evil\.txt\.j2 line 1: .*C7"):
+        render(env.get_template("evil.txt.j2"), {"customer_id": "C7", "first_name": "x"})
+
+
+def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    root = _templates(tmp_path, {"email/en/bad.txt.j2": "line one\n{% if %}\n"})
+    env = make_environment(root)
+    with pytest.raises(TemplateError, match=r"templates/email/en/bad\.txt\.j2 line 2: syntax"):
+        load_template(env, ["email/en/bad.txt.j2"])
+
+
+def test_missing_template_lists_where_it_looked(tmp_path: Path) -> None:
+    env = make_environment(_templates(tmp_path, {}))
+    cache = TemplateCache(env, "letter")
+    with pytest.raises(TemplateError, match=r"letter/de/nope\.html\.j2, templates/letter/nope"):
+        cache.get({"template": "nope", "locale": "de_DE", "customer_id": "C1"}, "html")
+    with pytest.raises(TemplateError, match="customer C1 has no letter template"):
+        cache.get({"customer_id": "C1"}, "html")
+
+
+@pytest.mark.parametrize(("lang", "fields", "expected"), [
+    ("de", {"salutation": "Frau", "last_name": "Müller"}, "Sehr geehrte Frau Müller,"),
+    ("de", {"salutation": "Herr", "last_name": "Weiß"}, "Sehr geehrter Herr Weiß,"),
+    ("de", {"salutation": "Herr"}, "Guten Tag,"),
+    ("de", {"last_name": "Weiß"}, "Guten Tag,"),
+    ("de", {"salutation": "Mx", "last_name": "Weiß"}, "Guten Tag,"),
+    ("en", {"salutation": "Ms", "last_name": "Smith"}, "Dear Ms Smith,"),
+    ("en", {"salutation": "Herr", "last_name": "Smith"}, "Dear Mr Smith,"),
+    ("en", {"salutation": "Mx", "last_name": "Smith"}, "Dear Mx Smith,"),
+    ("en", {}, "Dear customer,"),
+])
+def test_greeting_macro_never_leaves_a_gap(lang: str, fields: dict[str, str],
+                                           expected: str) -> None:
+    source = ('{% import "macros.txt.j2" as m %}'
+              "{{ m.greeting(lang, salutation | default(''), last_name | default('')) }}")
+    assert _render_string(source, lang=lang, **fields) == expected
+
+
+def test_shared_macros_escape_in_html_and_stay_plain_in_text(tmp_path: Path) -> None:
+    call = "{{ m.greeting('en', 'Ms', last_name) }}"
+    root = _templates(tmp_path, {
+        "macros.j2": (ROOT / "templates" / "macros.j2").read_text(encoding="utf-8"),
+        "a.html.j2": '{% import "macros.html.j2" as m %}' + call,
+        "a.txt.j2": '{% import "macros.txt.j2" as m %}' + call,
+    })
+    env = make_environment(root)
+    name = "O'Brien <b>"
+    assert env.get_template("a.html.j2").render(last_name=name) == \
+        "Dear Ms O&#39;Brien &lt;b&gt;,"
+    assert env.get_template("a.txt.j2").render(last_name=name) == "Dear Ms O'Brien <b>,"

@@ -1,0 +1,175 @@
+import datetime as dt
+import io
+import re
+from collections import Counter
+
+import duckdb
+import plotly.offline
+import pytest
+from pypdf import PdfReader
+
+from crmreport.config.models import Branding, Report
+from crmreport.ingest.account import Account, FileAccount
+from crmreport.monitor import collect
+from crmreport.report import write_report
+from crmreport.report.format import SUPPRESSED, Formatter
+from crmreport.tables import CONTACTS, CUSTOMERS, ORDERS
+
+AS_OF = dt.date(2026, 3, 1)
+SEGMENTS = {"vip": 30, "regular": 40, "tiny": 3}  # tiny is below min_cell_size
+DEFINITION = Report(
+    report="weekly", title="Weekly test report", language="en", min_cell_size=10,
+    cohort_months=6, branding=Branding(name="Demo Shop"),
+)
+HEADINGS = ["Executive summary", "Campaign response", "Retention", "Segments", "Data quality"]
+
+
+def _create(con, name, cols):
+    con.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in cols.items())})")
+
+
+def _build_connection() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    for name, cols in (("customers", CUSTOMERS), ("orders", ORDERS), ("contacts", CONTACTS)):
+        _create(con, name, cols)
+    con.execute("CREATE TABLE assignments (customer_id VARCHAR, segment VARCHAR, offer VARCHAR,"
+                " recency_days INTEGER, frequency INTEGER, monetary DECIMAL(18,2))")
+    n = 0
+    for segment, size in SEGMENTS.items():
+        for i in range(size):
+            n += 1
+            cid = f"CUST-{n:05d}"
+            con.execute("INSERT INTO customers (customer_id, email) VALUES (?, ?)",
+                        [cid, f"person{n}@example.org"])
+            offer = None if i % 4 == 0 else "gift"
+            con.execute("INSERT INTO assignments VALUES (?, ?, ?, ?, ?, ?)",
+                        [cid, segment, offer, 10 + n, 1 + n % 5, 777.77])
+            first = dt.date(2025, 9 + n % 4, 1 + n % 27)
+            con.execute("INSERT INTO orders (order_id, customer_id, order_date, amount, status)"
+                        " VALUES (?, ?, ?, 25.00, 'completed')", [f"o{n}a", cid, first])
+            group = "control" if i % 3 == 0 else "treatment"
+            contacted = dt.date(2026, 1, 15)  # its 30-day window closed before AS_OF
+            con.execute("INSERT INTO contacts (run_id, campaign, customer_id, contacted_at,"
+                        " channel, segment, test_group) VALUES ('r1', 'spring', ?, ?, ?, ?, ?)",
+                        [cid, contacted, "email" if i % 2 else "letter", segment, group])
+            if i % (2 if group == "treatment" else 4) == 0:
+                con.execute("INSERT INTO orders (order_id, customer_id, order_date, amount,"
+                            " status) VALUES (?, ?, ?, 40.00, 'completed')",
+                            [f"o{n}b", cid, contacted + dt.timedelta(days=1 + n % 20)])
+    return con
+
+
+def _account() -> Account:
+    customers = FileAccount("data/customers.csv", "customers", rows_in=80, loaded=73, merged=5)
+    customers.quarantine("missing_customer_id", 2)
+    customers.reasons["duplicate_email"] += 5
+    orders = FileAccount("data/orders.csv", "orders", rows_in=150, loaded=150)
+    return Account(files=[customers, orders])
+
+
+@pytest.fixture(scope="module")
+def monitoring():
+    con = _build_connection()
+    return collect(con, AS_OF, 30, {"email": 0.002, "letter": 0.85}, _account(), months=6)
+
+
+@pytest.fixture(scope="module")
+def outputs(monitoring, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    paths = write_report(monitoring, DEFINITION, out)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    pdf_text = "\n".join(p.extract_text() for p in PdfReader(out / "report.pdf").pages)
+    return paths, html, pdf_text, out
+
+
+def test_writes_both_files(outputs):
+    paths, _, _, out = outputs
+    assert [p.name for p in paths] == ["report.html", "report.pdf"]
+    assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_html_is_self_contained(outputs):
+    html = outputs[1]
+    plotlyjs = plotly.offline.get_plotlyjs()
+    assert html.count(plotlyjs[:200]) == 1
+    assert html.index(plotlyjs[:200]) < html.index("</head>")
+    assert not re.search(r"<script[^>]+src=", html)
+    ours = html.replace(plotlyjs, "")  # plotly.js itself mentions URLs in strings
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", ours)
+    for div in ("chart-uplift", "chart-rates", "chart-cohorts", "chart-retention",
+                "chart-segments"):
+        assert f'id="{div}"' in html
+
+
+def test_every_section_heading(outputs):
+    _, html, pdf_text, _ = outputs
+    for heading in HEADINGS:
+        assert f">{heading}</h2>" in html
+        assert heading in pdf_text
+
+
+def test_no_personal_data(outputs):
+    _, html, pdf_text, _ = outputs
+    for text in (html, pdf_text):
+        assert "CUST-" not in text
+        assert "@example.org" not in text
+        assert "person1" not in text
+
+
+def test_small_cells_suppressed(outputs, monitoring):
+    html = outputs[1]
+    tiny = re.search(r'<td class="l">tiny</td>(.*?)</tr>', html, re.S).group(1)
+    assert set(re.findall(r"<td>(.*?)</td>", tiny)) == {"–"}
+    # The response row of tiny (3 customers) shows no figures either.
+    row = re.search(r'<td class="l">spring</td><td class="l">tiny</td>(.*?)</tr>', html, re.S)
+    cells = re.findall(r"<td>(.*?)</td>", row.group(1))
+    assert set(cells) == {"–"}
+    raw = monitoring.segments.set_index("segment")
+    assert raw.loc["tiny", "customers"] == 3  # suppression happens in the report only
+
+
+def test_data_quality_adds_up(outputs):
+    html = outputs[1]
+    assert "Every input row is accounted for" in html
+    assert "duplicate_email: 5" in html and "missing_customer_id: 2" in html
+
+
+def test_html_is_byte_identical(monitoring, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    write_report(monitoring, DEFINITION, a, formats=("html",))
+    write_report(monitoring, DEFINITION, b, formats=("html",))
+    assert (a / "report.html").read_bytes() == (b / "report.html").read_bytes()
+
+
+def test_pdf_is_byte_identical(monitoring, outputs, tmp_path):
+    write_report(monitoring, DEFINITION, tmp_path, formats=("pdf",))
+    assert (tmp_path / "report.pdf").read_bytes() == (outputs[3] / "report.pdf").read_bytes()
+
+
+def test_pdf_opens_and_has_metadata(outputs):
+    reader = PdfReader(io.BytesIO((outputs[3] / "report.pdf").read_bytes()))
+    assert len(reader.pages) >= 3
+    assert reader.metadata.title == "Weekly test report"
+
+
+def test_german_labels_and_numbers(monitoring, tmp_path):
+    german = DEFINITION.model_copy(update={"language": "de"})
+    write_report(monitoring, german, tmp_path, formats=("html",))
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert ">Zusammenfassung</h2>" in html and ">Datenqualität</h2>" in html
+    assert '"separators":",."' in html
+
+
+def test_formatter():
+    en, de = Formatter("en"), Formatter("de")
+    assert en.number(1234.5, 1) == "1,234.5" and de.number(1234.5, 1) == "1.234,5"
+    assert en.percent(0.1234) == "12.3%" and de.percent(0.1234) == "12,3 %"
+    assert en.points(0.3) == "+30.0 pp" and de.points(-0.05) == "-5,0 Pp."
+    assert en.number(SUPPRESSED) == "–" and en.number(None) == "n/a"
+    assert en.number(-0.0001, 2) == "0.00"
+    assert de.date(AS_OF) == "01.03.2026" and en.month(AS_OF) == "Mar 2026"
+    assert en.pvalue(0.0001) == "< 0.001" and de.pvalue(0.0456) == "0,046"
+
+
+def test_reasons_counter_type():
+    assert isinstance(_account().files[0].reasons, Counter)

@@ -1,0 +1,92 @@
+import email
+import email.policy
+import shutil
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from crmreport import pipeline
+from crmreport.config import load_campaign
+
+
+def _build(shop: Path, out: Path) -> pipeline.BuildResult:
+    return pipeline.build(load_campaign(shop / "campaign.yaml"), out)
+
+
+def test_build_writes_consented_emails_and_letters(shop: Path, tmp_path: Path) -> None:
+    (shop / "unsubscribes.csv").write_text("email,channel\nanna@example.de,email\n")
+    result = _build(shop, tmp_path / "out")
+    folder = tmp_path / "out" / "test-campaign"
+    # C1 unsubscribed from email -> letter; C3 objected to mail, no email; C5 email
+    assert result.emails == 1 and result.letters == 1
+    assert [p.name for p in (folder / "emails").iterdir()] == ["C5.eml"]
+    message = email.message_from_bytes((folder / "emails" / "C5.eml").read_bytes(),
+                                       policy=email.policy.default)
+    assert message.get_content_type() == "multipart/alternative"
+    assert message["To"].addresses[0].addr_spec == "eve@example.de"
+    assert message.get_body(("plain",)).get_content().startswith("Guten Tag,")  # no salutation
+    letters = PdfReader(folder / "letters.pdf")
+    assert len(letters.pages) == 1
+    text = letters.pages[0].extract_text()
+    assert "Müller" in text and "01067" in text
+    assert (folder / "print.csv").read_text().splitlines()[1].startswith("C1,Frau,Anna")
+
+
+def test_rerun_adds_no_contacts_and_leaves_outputs(shop: Path, tmp_path: Path) -> None:
+    first = _build(shop, tmp_path / "out")
+    history = (shop / "contacts.csv").read_bytes()
+    manifest = (tmp_path / "out" / "test-campaign" / "manifest.json").read_bytes()
+    assert first.contacts_added == 2
+    second = _build(shop, tmp_path / "out")
+    assert second.run_id is None and second.contacts_added == 0
+    assert second.plan.excluded["already_contacted"] == 2
+    assert (shop / "contacts.csv").read_bytes() == history
+    assert (tmp_path / "out" / "test-campaign" / "manifest.json").read_bytes() == manifest
+
+
+def test_a_crash_while_rendering_leaves_history_and_outputs_as_before(
+    shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (shop / "contacts.csv").write_text("run_id,campaign,customer_id,contacted_at,channel,"
+                                       "segment,offer,variant,test_group,content_hash\n")
+    before = (shop / "contacts.csv").read_bytes()
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("printer on fire")
+
+    monkeypatch.setattr("crmreport.personalise.build_emails", explode)
+    with pytest.raises(RuntimeError):
+        _build(shop, tmp_path / "out")
+    assert (shop / "contacts.csv").read_bytes() == before
+    assert not (tmp_path / "out" / "test-campaign").exists()
+    assert [p.name for p in (tmp_path / "out").iterdir()] == []
+
+
+def test_same_inputs_give_byte_identical_outputs(shop: Path, tmp_path: Path) -> None:
+    twin = tmp_path / "twin"
+    shutil.copytree(shop, twin)
+    _build(shop, tmp_path / "a")
+    _build(twin, tmp_path / "b")
+    for name in ("manifest.json", "contacts.csv", "esp.csv", "emails/C1.eml"):
+        a = (tmp_path / "a" / "test-campaign" / name).read_bytes()
+        b = (tmp_path / "b" / "test-campaign" / name).read_bytes()
+        assert a.replace(str(shop).encode(), b"") == b.replace(str(twin).encode(), b""), name
+
+
+def test_demo_end_to_end(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    result = pipeline.demo(tmp_path, root / "campaigns" / "demo.yaml",
+                           root / "reports" / "weekly.yaml", customers=1500)
+    built = result.build
+    folder = tmp_path / "spring-2026"
+    assert built.emails == len(list((folder / "emails").glob("*.eml"))) > 0
+    assert len(PdfReader(folder / "letters.pdf").pages) == built.letters > 0
+    print_rows = (folder / "print.csv").read_text().splitlines()
+    assert len(print_rows) == built.letters + 1
+    assert {p.name for p in result.reports} == {"report.html", "report.pdf"}
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("plotly.js v") <= 2 and "autumn-2025" in html
+    contacts = (tmp_path / "data" / "contacts.csv").read_text().splitlines()
+    assert sum("spring-2026" in line for line in contacts) == built.plan.treatment + sum(
+        g.get("control", 0) for ch in built.plan.final.values() for g in ch.values())
