@@ -1,3 +1,4 @@
+import csv
 import json
 from pathlib import Path
 
@@ -51,3 +52,73 @@ def test_usage_errors_exit_2() -> None:
 def test_schema_is_json() -> None:
     result = CliRunner().invoke(main, ["schema"])
     assert json.loads(result.stdout)["title"] == "Campaign"
+
+
+def test_clv_without_enough_repeat_buyers_says_why(shop: Path) -> None:
+    result = CliRunner().invoke(main, ["clv", str(shop / "campaign.yaml"),
+                                       "--out", str(shop / "clv.csv")])
+    assert result.exit_code == 1
+    assert "customer value is unavailable" in result.stderr and "repeat buyers" in result.stderr
+    assert not (shop / "clv.csv").exists()
+
+
+def test_clv_writes_predictions_for_every_buyer(tmp_path: Path) -> None:
+    from crmreport.demo import generate
+
+    generate(tmp_path, customers=1500)
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "clv.csv"
+    result = CliRunner().invoke(main, ["clv", str(root / "campaigns" / "demo.yaml"),
+                                       "--data-dir", str(tmp_path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert set(summary["bgnbd"]) == {"r", "alpha", "a", "b"}
+    lines = out.read_text().splitlines()
+    assert len(lines) - 1 == summary["customers"] > 1000
+    values = [float(line.split(",")[-1]) for line in lines[1:]]
+    assert min(values) >= 0 and abs(sum(values) - summary["customer_equity_52w"]) < 0.01
+
+
+def test_explain_prints_verdicts_and_reason_without_personal_data(shop: Path) -> None:
+    result = CliRunner().invoke(main, ["explain", str(shop / "campaign.yaml"),
+                                       "--customer", "C3"])
+    assert result.exit_code == 0, result.output
+    assert "recent               true" in result.stdout
+    assert ("decision: excluded: no_permission: no valid email address and a letter is not "
+            "allowed: mail_objection") in result.stdout
+    assert "Weiß" not in result.stdout and "Ringweg" not in result.stdout
+    as_json = CliRunner().invoke(main, ["explain", str(shop / "campaign.yaml"),
+                                        "--customer", "C1", "--json"])
+    assert json.loads(as_json.stdout)["decision"]["channel"] == "email"
+    missing = CliRunner().invoke(main, ["explain", str(shop / "campaign.yaml"),
+                                        "--customer", "nobody"])
+    assert missing.exit_code == 1 and "customer nobody" in missing.stderr
+
+
+def test_plan_diffs_against_the_last_build_or_the_history(shop: Path, tmp_path: Path) -> None:
+    config = str(shop / "campaign.yaml")
+    first = json.loads(CliRunner().invoke(main, ["plan", config, "--json"]).stdout)
+    assert first["diff"] == {"against": None, "changes": {}}
+    assert CliRunner().invoke(main, ["build", config, "--out", str(tmp_path)]).exit_code == 0
+    history = json.loads(CliRunner().invoke(main, ["plan", config, "--json"]).stdout)["diff"]
+    assert history["against"].startswith("history run test-campaign-20260301-")
+    assert history["changes"]["to contact"] == {"before": 2, "now": 0, "change": -2}
+    before = sorted(p.name for p in (tmp_path / "test-campaign").iterdir())
+    result = CliRunner().invoke(main, ["plan", config, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "change against" in result.stdout and "excluded.already_contacted" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "test-campaign").iterdir()) == before
+
+
+def test_check_writes_quarantined_rows_with_their_reason(shop: Path) -> None:
+    with (shop / "orders.csv").open("a") as handle:
+        handle.write("O9,C1,,not-a-date,=1+1,EUR,completed,online\n")
+    out = shop / "quarantine.csv"
+    result = CliRunner().invoke(main, ["check", str(shop / "campaign.yaml"),
+                                       "--quarantine", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(out.open()))
+    assert len(rows) == 2 and rows[1][:5] == ["orders", "orders.csv", "8", "", "bad_order_date"]
+    assert json.loads(rows[1][5])["amount"] == "=1+1"  # kept for fixing, inside a JSON cell
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in rows[1])
+    assert "1 quarantined rows written" in result.stderr

@@ -1,5 +1,7 @@
+import csv
 import email
 import email.policy
+import json
 import shutil
 from pathlib import Path
 
@@ -8,6 +10,8 @@ from pypdf import PdfReader
 
 from crmreport import pipeline
 from crmreport.config import load_campaign
+from crmreport.errors import CrmError
+from crmreport.interact import pick_variant
 
 
 def _build(shop: Path, out: Path) -> pipeline.BuildResult:
@@ -87,6 +91,77 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert {p.name for p in result.reports} == {"report.html", "report.pdf"}
     html = (tmp_path / "report.html").read_text()
     assert html.count("plotly.js v") <= 2 and "autumn-2025" in html
+    assert "Customer equity (52 weeks)" in html and "chart-fit" in html
     contacts = (tmp_path / "data" / "contacts.csv").read_text().splitlines()
     assert sum("spring-2026" in line for line in contacts) == built.plan.treatment + sum(
         g.get("control", 0) for ch in built.plan.final.values() for g in ch.values())
+
+
+HOSTILE = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1", "-1", "@SUM(A1:A2)"]
+
+
+def test_exported_csvs_are_formula_safe_and_file_names_sanitised(
+    shop: Path, tmp_path: Path
+) -> None:
+    text = (shop / "customers.csv").read_text()
+    quoted = '"' + HOSTILE[0].replace('"', '""') + '"'
+    text = text.replace("C1,anna@example.de,Frau,Anna,Müller,",
+                        f"../../etc/passwd,anna@example.de,Frau,{quoted},{HOSTILE[1]},")
+    text = text.replace("C5,eve@example.de,,Eve,Lang,,,,,",
+                        f"a/b,eve@example.de,,{HOSTILE[2]},{HOSTILE[3]},,,,,")
+    (shop / "customers.csv").write_text(text)
+    orders = (shop / "orders.csv").read_text().replace(",C1,", ",../../etc/passwd,")
+    (shop / "orders.csv").write_text(orders.replace(",C5,", ",a/b,"))
+    _build(shop, tmp_path / "out")
+    folder = tmp_path / "out" / "test-campaign"
+    assert sorted(p.name for p in (folder / "emails").iterdir()) == ["a_b.eml", "etc_passwd.eml"]
+    assert not (tmp_path / "etc").exists()
+    for name in ("esp.csv", "contacts.csv", "print.csv"):
+        with (folder / name).open(newline="") as handle:
+            for row in csv.reader(handle):
+                for cell in row:
+                    assert not cell.startswith(("=", "+", "-", "@")), (name, cell)
+    esp = (folder / "esp.csv").read_text()
+    assert "'=HYPERLINK" in esp and "'+1" in esp and "'-1" in esp and "'@SUM" in esp
+
+
+VARIANTS = """\
+    variants:
+      - {id: A, share: 0.5}
+      - {id: B, share: 0.5, templates: {email: welcome}}
+"""
+
+
+def test_variants_pick_templates_and_are_recorded(shop: Path, tmp_path: Path) -> None:
+    text = (shop / "campaign.yaml").read_text().replace(
+        "    templates: {email: vip, letter: vip}\n",
+        "    templates: {email: vip, letter: vip}\n" + VARIANTS)
+    (shop / "campaign.yaml").write_text(text)
+    result = _build(shop, tmp_path / "out")
+    folder = tmp_path / "out" / "test-campaign"
+    history = list(csv.DictReader((shop / "contacts.csv").open(newline="")))
+    variants = {r["customer_id"]: r["variant"] for r in history}
+    assert variants == {c: pick_variant("test", c, [("A", 0.5), ("B", 0.5)]) for c in variants}
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["variants"] == result.plan.variants
+    subjects = {cid: next(line for line in (folder / "emails" / f"{cid}.eml").read_text()
+                          .splitlines() if line.startswith("Subject:")) for cid in variants}
+    if len(set(variants.values())) == 2:
+        assert len(set(subjects.values())) == 2
+
+
+def test_explain_says_why_for_contacted_and_excluded(shop: Path) -> None:
+    loaded = load_campaign(shop / "campaign.yaml")
+    contacted = pipeline.explain(loaded, "C1")
+    assert contacted["segment"] == "recent"
+    assert [s["verdict"] for s in contacted["segments"]] == [True, True]
+    assert contacted["decision"]["status"] == "contact"
+    assert contacted["decision"]["channel"] == "email"
+    assert "email" not in contacted["features"] and "last_name" not in contacted["features"]
+    excluded = pipeline.explain(loaded, "C3")["decision"]
+    assert excluded["reason"] == ("no_permission: no valid email address and a letter is not "
+                                  "allowed: mail_objection")
+    never = pipeline.explain(loaded, "C2")
+    assert never["segments"][0]["verdict"] is False and never["decision"]["status"] == "no_offer"
+    with pytest.raises(CrmError, match="customer nobody is not in the customers file"):
+        pipeline.explain(loaded, "nobody")

@@ -91,14 +91,19 @@ def demo(out: Path, campaign: Path, report_path: Path, customers: int) -> None:
 @CONFIG
 @DATA_DIR
 @AS_JSON
+@click.option("--quarantine", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write every quarantined row, with its values and reason, to this CSV.")
 @_handles_errors
-def check(config: Path, data_dir: Path | None, as_json: bool) -> None:
+def check(config: Path, data_dir: Path | None, as_json: bool, quarantine: Path | None) -> None:
     """Check a campaign: configuration, rules, and an account of every input row.
 
     \b
     Example:  crmreport check campaigns/demo.yaml --data-dir out/demo/data
     """
     run = pipeline.prepare(load_campaign(config, data_dir))
+    if quarantine:
+        count = pipeline.write_quarantine_file(run, quarantine)
+        _say(f"{count:,} quarantined rows written to {quarantine}", "yellow")
     account = run.account.as_dict()
     if as_json:
         click.echo(json.dumps(account, indent=2, sort_keys=True))
@@ -117,18 +122,26 @@ def check(config: Path, data_dir: Path | None, as_json: bool) -> None:
 @CONFIG
 @DATA_DIR
 @AS_JSON
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Compare with the plan.json of the last build in OUT/<campaign>/ "
+                   "(default: with the campaign's last run in the contact history).")
 @_handles_errors
-def plan(config: Path, data_dir: Path | None, as_json: bool) -> None:
-    """Show who would be contacted, step by step, writing nothing.
+def plan(config: Path, data_dir: Path | None, as_json: bool, out: Path | None) -> None:
+    """Show who would be contacted, step by step, and the change since the last run;
+    writing nothing.
 
     \b
     Example:  crmreport plan campaigns/demo.yaml --data-dir out/demo/data --json
     """
-    result = pipeline.prepare(load_campaign(config, data_dir)).plan
+    result = pipeline.plan(load_campaign(config, data_dir), out)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
     else:
         _print_plan(result)
+    short = [f"{o}: {c.needed - c.available:,} codes short in {c.pool}"
+             for o, c in result.coupons.items() if c.short]
+    if short:
+        _say("error: coupon pool too small, build would refuse: " + "; ".join(short), "red")
 
 
 def _print_plan(result: Plan) -> None:
@@ -139,10 +152,87 @@ def _print_plan(result: Plan) -> None:
         click.echo(f"  {step:<28} {count:>9,}")
     for reason, count in result.excluded.items():
         click.echo(f"  excluded {reason:<19} {count:>9,}")
+        if reason == "suppressed":
+            for code, n in result.suppression_reasons.items():
+                click.echo(f"    {code:<25} {n:>9,}")
     for offer, channels in result.final.items():
         for channel, groups in channels.items():
             click.echo(f"  {offer} / {channel}: {groups.get('treatment', 0):,} to contact, "
                        f"{groups.get('control', 0):,} held out")
+    for offer, variants in result.variants.items():
+        if len(variants) > 1:
+            click.echo(f"  {offer} variants: " + ", ".join(
+                f"{v} {g.get('treatment', 0):,}+{g.get('control', 0):,}"
+                for v, g in variants.items()))
+    for offer, c in result.coupons.items():
+        click.echo(f"  {offer} coupons: {c.assigned:,} of {c.available:,} unused codes in "
+                   f"{c.pool}" + (f" ({c.short:,} SHORT)" if c.short else ""))
+    diff = result.diff or {}
+    if diff.get("against"):
+        changes = diff["changes"]
+        click.echo(f"change against {diff['against']} ({diff.get('as_of')}): "
+                   + ("none" if not changes else ""))
+        for key, d in changes.items():
+            click.echo(f"  {key:<40} {d['before']:>9,} -> {d['now']:>9,} ({d['change']:+,})")
+    else:
+        click.echo("change against the last run: no earlier run of this campaign")
+
+
+@main.command()
+@CONFIG
+@DATA_DIR
+@AS_JSON
+@click.option("--customer", "customer_id", required=True,
+              help="The customer id to explain (as in the customers file).")
+@_handles_errors
+def explain(config: Path, data_dir: Path | None, as_json: bool, customer_id: str) -> None:
+    """Explain one customer: features, each rule's verdict, the offer and channel, or why
+    they are excluded. Shows features only, never name, email or address.
+
+    \b
+    Example:  crmreport explain campaigns/demo.yaml --data-dir out/demo/data --customer C000042
+    """
+    result = pipeline.explain(load_campaign(config, data_dir), customer_id)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
+        return
+    _print_explanation(result)
+
+
+def _verdict(value: bool | None) -> str:
+    return {True: "true", False: "false", None: "null"}[value]
+
+
+def _print_explanation(r: dict[str, Any]) -> None:
+    click.echo(f"customer {r['customer_id']} in campaign {r['campaign']} as of {r['as_of']}")
+    click.echo("features:")
+    for key, value in r["features"].items():
+        click.echo(f"  {key:<24} {'NULL' if value is None else value}")
+    click.echo("segments (first match wins):")
+    for seg in r["segments"]:
+        mark = "  <- segment" if seg["id"] == r["segment"] else ""
+        click.echo(f"  {seg['id']:<20} {_verdict(seg['verdict']):<5}  {seg['when']}{mark}")
+    click.echo("offers:")
+    for o in r["offers"]:
+        where = "in segment" if o["in_segment"] else "not in its segments"
+        mark = "  <- offer" if o["id"] == r["offer"] else ""
+        click.echo(f"  {o['id']:<20} {'eligible' if o['eligible'] else 'not eligible':<12} "
+                   f"{where}; when {_verdict(o['verdict'])}: {o['when']}; priority "
+                   f"{o['priority']}, value {o['value']}{mark}")
+    d = r["decision"]
+    for channel, c in d.get("channels", {}).items():
+        click.echo(f"  {channel:<8} {c['why']}")
+    if "why_offer" in d:
+        click.echo(f"offer: {d['why_offer']}")
+    if d["status"] in ("contact", "control"):
+        click.echo(f"decision: {d['status']} by {d['channel']}, group {d['test_group']}, "
+                   f"variant {d['variant']}"
+                   + (f", coupon {d['coupon']}" if d.get("coupon") else "")
+                   + (f", suggests {d['suggested_category']}"
+                      if d.get("suggested_category") else ""))
+        click.echo(f"why: {d['reason']}")
+    else:
+        click.echo(f"decision: {d['status']}: {d['reason']}")
 
 
 @main.command()
@@ -194,3 +284,40 @@ def report(config: Path, data_dir: Path | None, definition: Path, out: Path) -> 
 def schema_command() -> None:
     """Print the JSON Schema of campaign files (for editor completion and checking)."""
     click.echo(schema())
+
+
+@main.command("clv")
+@CONFIG
+@DATA_DIR
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
+              default=Path("out/clv.csv"), show_default=True,
+              help="CSV of per-customer predictions.")
+@_handles_errors
+def clv_command(config: Path, data_dir: Path | None, out: Path) -> None:
+    """Fit BG/NBD and Gamma-Gamma; write each customer's P(alive) and 52-week CLV.
+
+    Prints the fitted parameters, log-likelihood and customer equity as JSON.
+
+    \b
+    Example:  crmreport clv campaigns/demo.yaml --data-dir out/demo/data --out out/clv.csv
+    """
+    summary = pipeline.customer_value(load_campaign(config, data_dir), out)
+    click.echo(json.dumps(summary, indent=2, sort_keys=True))
+    _say(f"{summary['customers']:,} customers written to {out}", "green")
+
+
+@main.command()
+def doctor() -> None:
+    """Check this machine: the SQL engine, PDF fonts and rendering, the chart browser.
+
+    \b
+    Example:  crmreport doctor
+    """
+    from crmreport.doctor import run_checks
+
+    checks = run_checks()
+    for check in checks:
+        click.echo(f"{'ok ' if check.ok else 'FAIL'} {check.name:<8} {check.detail}")
+    if not all(c.ok for c in checks):
+        _say("some checks failed: `make demo` or `make test` install what is missing", "red")
+        sys.exit(1)

@@ -12,6 +12,7 @@ def connect(memory_limit: str = "4GB", threads: int | None = None) -> Connection
     con = duckdb.connect(":memory:")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET preserve_insertion_order = true")
+    con.execute("SET TimeZone = 'UTC'")  # timestamps without an offset must not follow the host
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con

@@ -1,4 +1,9 @@
-"""The jobs crmreport does, each wiring the stages in order: check, plan, build, report, demo."""
+"""The jobs crmreport does, each wiring the stages in order: check, plan, build, report, demo.
+
+The rendering stages (personalise, monitor, report) are imported where they are used: their
+libraries (WeasyPrint, plotly) add about half a second to every start, which check and plan
+do not need.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,21 @@ from typing import Any
 
 from crmreport.config import LoadedCampaign, Report, load_campaign, load_report
 from crmreport.engine import Connection, connect
-from crmreport.features import FEATURE_DOCS, build_features
+from crmreport.errors import CrmError, DataError
+from crmreport.features import FEATURE_DOCS, ValueModel, build_features
+from crmreport.features.value import ANNUAL_DISCOUNT, HORIZON_WEEKS
 from crmreport.files import atomic_dir, write_safe_csv, write_text
-from crmreport.identify import build_tables
+from crmreport.identify import build_tables, write_quarantine
 from crmreport.ingest import Account, SourceFile, load_sources
-from crmreport.interact import Plan, history, plan_contacts
+from crmreport.interact import (
+    Plan,
+    diff_counts,
+    final_counts,
+    history,
+    plan_contacts,
+    shortage_message,
+)
+from crmreport.interact.explain import explain_customer
 from crmreport.rules import assign, compile_rules
 from crmreport.tables import CUSTOMERS
 
@@ -30,6 +45,7 @@ class Run:
     con: Connection
     account: Account
     plan: Plan
+    value: ValueModel
 
 
 @dataclass
@@ -64,10 +80,97 @@ def prepare(loaded: LoadedCampaign) -> Run:
     con = connect()
     account = load_sources(con, sources(loaded))
     build_tables(con, account, config.currency)
-    build_features(con, config.as_of)
+    value = build_features(con, config.as_of)
     columns = [r[0] for r in con.execute("DESCRIBE features").fetchall()]
     assign(con, compile_rules(loaded, columns))
-    return Run(loaded, con, account, plan_contacts(con, config))
+    return Run(loaded, con, account, _plan(loaded, con), value)
+
+
+def _plan(loaded: LoadedCampaign, con: Connection) -> Plan:
+    """The contact plan, with coupon pools resolved and the history's codes kept out."""
+    config = loaded.config
+    pools = {o.id: loaded.data_path(o.coupons.pool) for o in config.offers if o.coupons}
+    used = (history.used_coupons(loaded.data_path(config.data.contacts))
+            if pools and config.data.contacts else set())
+    return plan_contacts(con, config, pools, used)
+
+
+def plan(loaded: LoadedCampaign, out_dir: Path | None = None) -> Plan:
+    """The dry run: counts at every step and the difference against the last run.
+
+    The baseline is the plan.json of the previous build in ``out_dir/<campaign>/`` when
+    ``out_dir`` is given and holds one (every count compared); otherwise the last run of
+    this campaign in the contact history (contacts per offer, channel and group).
+    """
+    result = prepare(loaded).plan
+    result.diff = _diff(loaded, result, out_dir)
+    return result
+
+
+def _diff(loaded: LoadedCampaign, now: Plan, out_dir: Path | None) -> dict[str, Any]:
+    previous = out_dir / loaded.config.campaign / "plan.json" if out_dir else None
+    if previous and previous.is_file():
+        try:
+            before = json.loads(previous.read_text(encoding="utf-8"))
+            counts = _plan_counts(before)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise DataError(f"{previous}: not a plan written by crmreport build; remove it "
+                            "or point --out elsewhere") from None
+        return {"against": str(previous), "as_of": before.get("as_of"),
+                "changes": diff_counts(counts, now.counts())}
+    last = _last_run(loaded)
+    if last is None:
+        return {"against": None, "changes": {}}
+    run_id, contacted_at, final = last
+    mine = {k: v for k, v in now.counts().items() if k.startswith("final.")}
+    mine["to contact"] = now.treatment
+    theirs = final_counts(final)
+    theirs["to contact"] = sum(n for k, n in theirs.items() if k.endswith(".treatment"))
+    return {"against": f"history run {run_id}", "as_of": contacted_at,
+            "changes": diff_counts(theirs, mine)}
+
+
+def _plan_counts(data: dict[str, Any]) -> dict[str, int]:
+    """Plan.counts() of a plan.json."""
+    old = Plan(campaign=data["campaign"], as_of=data["as_of"], customers=data["customers"],
+               segments=data["segments"], offers=data["offers"],
+               steps=[(s["step"], s["customers"]) for s in data["steps"]],
+               excluded=data["excluded"],
+               suppression_reasons=data.get("suppression_reasons", {}), final=data["final"])
+    return old.counts()
+
+
+Final = dict[str, dict[str, dict[str, int]]]  # offer -> channel -> group -> customers
+
+
+def _last_run(loaded: LoadedCampaign) -> tuple[str, str, Final] | None:
+    """The last run of this campaign in the history: id, date, counts per offer/channel/group."""
+    path = loaded.config.data.contacts
+    if not path or not loaded.data_path(path).is_file():
+        return None
+    con = connect()
+    source = str(loaded.data_path(path)).replace("'", "''")
+    rows = con.execute(f"""
+        WITH h AS (SELECT * FROM read_csv('{source}', all_varchar = true, header = true)
+                   WHERE campaign = ?),
+        last AS (SELECT run_id, contacted_at FROM h ORDER BY contacted_at DESC, run_id DESC
+                 LIMIT 1)
+        SELECT run_id, contacted_at, offer, channel, test_group, count(*)
+        FROM h JOIN last USING (run_id, contacted_at) GROUP BY ALL ORDER BY ALL""",
+                       [loaded.config.campaign]).fetchall()
+    if not rows:
+        return None
+    final: Final = {}
+    for _, _, offer, channel, group, count in rows:
+        final.setdefault(offer, {}).setdefault(channel, {})[group] = count
+    return rows[0][0], rows[0][1], final
+
+
+def explain(loaded: LoadedCampaign, customer_id: str) -> dict[str, Any]:
+    """Every verdict about one customer: features, segment rules, offers, channel, group."""
+    run = prepare(loaded)
+    columns = [r[0] for r in run.con.execute("DESCRIBE features").fetchall()]
+    return explain_customer(run.con, loaded.config, compile_rules(loaded, columns), customer_id)
 
 
 def feature_columns(run: Run) -> list[tuple[str, str]]:
@@ -81,6 +184,9 @@ def build(loaded: LoadedCampaign, out_dir: Path) -> BuildResult:
     after, atomically, and never twice for one run. A rerun with no one new writes nothing.
     """
     run = prepare(loaded)
+    short = shortage_message(run.plan.coupons)
+    if short:
+        raise DataError(short)
     rows = _contact_rows(run.con)
     target = out_dir / loaded.config.campaign
     if not rows:
@@ -90,9 +196,10 @@ def build(loaded: LoadedCampaign, out_dir: Path) -> BuildResult:
     with atomic_dir(target) as tmp:
         hashes = _render(run, tmp, result)
         contacts = [(run_id, loaded.config.campaign, cid, loaded.config.as_of.isoformat(),
-                     channel, segment, offer, variant, group, hashes.get(cid, ""))
-                    for cid, segment, offer, channel, variant, group in rows]
+                     channel, segment, offer, variant, group, hashes.get(cid, ""), coupon)
+                    for cid, segment, offer, channel, variant, group, coupon in rows]
         write_safe_csv(tmp / "contacts.csv", history.COLUMNS, contacts)
+        write_quarantine_file(run, tmp / "quarantine.csv")
         write_text(tmp / "plan.json", _json(run.plan.as_dict()))
         write_text(tmp / "manifest.json", _json(_manifest(loaded, run, result, tmp)))
     if loaded.config.data.contacts:
@@ -101,10 +208,15 @@ def build(loaded: LoadedCampaign, out_dir: Path) -> BuildResult:
     return result
 
 
+def write_quarantine_file(run: Run, path: Path) -> int:
+    """Every quarantined input row, with its values and reason, for the user to fix."""
+    return write_quarantine(run.con, path, [Path(f.path).name for f in run.account.files])
+
+
 def _contact_rows(con: Connection) -> list[tuple[str, ...]]:
     return [tuple(r) for r in con.execute(
-        "SELECT customer_id, segment, offer, channel, variant, test_group FROM contact_plan "
-        "WHERE excluded IS NULL ORDER BY customer_id").fetchall()]
+        "SELECT customer_id, segment, offer, channel, variant, test_group, coupon "
+        "FROM contact_plan WHERE excluded IS NULL ORDER BY customer_id").fetchall()]
 
 
 def _run_id(loaded: LoadedCampaign, rows: Sequence[tuple[str, ...]]) -> str:
@@ -116,9 +228,11 @@ def recipients(con: Connection, channel: str) -> Iterator[dict[str, Any]]:
     """Merge fields for each treated customer on ``channel``; missing values are left out."""
     features = ", ".join(f"a.{c}" for c in FEATURE_DOCS if c not in CUSTOMERS)
     cursor = con.execute(
-        f"""SELECT c.*, p.segment, p.offer, {features}
+        f"""SELECT c.*, p.segment, p.offer, p.variant, p.coupon, {features},
+                  x.suggested_category
            FROM contact_plan p JOIN customers c USING (customer_id)
            JOIN assignments a USING (customer_id)
+           LEFT JOIN suggestions x USING (customer_id)
            WHERE p.excluded IS NULL AND p.test_group = 'treatment' AND p.channel = ?
            ORDER BY customer_id""", [channel])
     names = [d[0] for d in cursor.description or []]
@@ -139,7 +253,13 @@ def _render(run: Run, out: Path, result: BuildResult) -> dict[str, str]:
 
     config = run.loaded.config
     env = make_environment(run.loaded.template_dir)
-    templates = {o.id: {str(ch): name for ch, name in o.templates.items()} for o in config.offers}
+    templates: dict[tuple[str, str], dict[str, str]] = {}
+    for o in config.offers:
+        variants = o.variants if o.variants is not None else config.variants
+        templates[o.id, "A"] = {str(ch): name for ch, name in o.templates.items()}
+        for v in variants:  # a variant's templates replace the offer's per channel
+            templates[o.id, v.id] = {str(ch): name for ch, name in
+                                     {**o.templates, **v.templates}.items()}
     common = {"campaign": config.campaign, "as_of": config.as_of, "currency": config.currency}
     hashes: dict[str, str] = {}
     sent_at = dt.datetime.combine(config.as_of, dt.time(8, 0), tzinfo=dt.UTC)
@@ -147,7 +267,7 @@ def _render(run: Run, out: Path, result: BuildResult) -> dict[str, str]:
 
     def with_template(channel: str) -> Iterator[dict[str, Any]]:
         for r in recipients(run.con, channel):
-            yield {**common, **r, "template": templates[r["offer"]][channel]}
+            yield {**common, **r, "template": templates[r["offer"], r["variant"]][channel]}
 
     if email_cfg:
         (out / "emails").mkdir()
@@ -176,7 +296,7 @@ def _write_esp(path: Path, rows: list[dict[str, str]]) -> None:
 
 
 PRINT_COLUMNS = ["customer_id", "salutation", "first_name", "last_name", "company", "street",
-                 "postal_code", "city", "country", "offer"]
+                 "postal_code", "city", "country", "offer", "variant", "coupon"]
 
 
 def _write_print(path: Path, letters: list[dict[str, Any]]) -> None:
@@ -195,6 +315,9 @@ def _manifest(loaded: LoadedCampaign, run: Run, result: BuildResult, out: Path) 
         "as_of": loaded.config.as_of.isoformat(),
         "counts": {"emails": result.emails, "letters": result.letters,
                    "contacts": run.plan.treatment, "oversize_emails": len(result.oversize)},
+        "variants": run.plan.variants,
+        "coupons": {o: {"pool": c.pool, "assigned": c.assigned}
+                    for o, c in run.plan.coupons.items()},
         "config_sha256": _sha256(loaded.path),
         "inputs": {Path(f.path).name: _sha256(Path(f.path)) for f in run.account.files},
         "files": files, "emails": {"count": len(emails), "sha256": combined},
@@ -229,7 +352,7 @@ def report(loaded: LoadedCampaign, definition: Report, out_dir: Path) -> list[Pa
     costs = {name: getattr(config.channels, name).cost
              for name in ("email", "letter") if getattr(config.channels, name)}
     monitoring = collect(run.con, config.as_of, config.response.window_days, costs,
-                         run.account, definition.cohort_months)
+                         run.account, definition.cohort_months, run.value)
     return write_report(monitoring, definition, out_dir,
                         template_dir=loaded.template_dir / "report")
 
@@ -253,3 +376,27 @@ def demo(
     definition = load_report(report_path)
     built = build(loaded, out_dir)
     return DemoResult(data_dir, built, report(loaded, definition, out_dir))
+
+
+CLV_COLUMNS = ["customer_id", "orders", "frequency", "recency_days", "tenure_days", "monetary",
+               "p_alive", "churn_risk", "expected_orders_52w", "expected_spend", "clv_52w"]
+
+
+def customer_value(loaded: LoadedCampaign, out: Path) -> dict[str, Any]:
+    """Write per-customer value predictions to ``out`` (CSV); return the model summary.
+
+    Raises CrmError with the reason when the models cannot be fitted on this data.
+    """
+    run = prepare(loaded)
+    if not run.value.available:
+        raise CrmError(f"customer value is unavailable: {run.value.reason}")
+    rows = run.con.execute(f"SELECT {', '.join(CLV_COLUMNS)} FROM features "
+                           "WHERE clv_52w IS NOT NULL ORDER BY customer_id").fetchall()
+    write_safe_csv(out, CLV_COLUMNS, rows)
+    equity = sum(r[-1] for r in rows)
+    return {"as_of": loaded.config.as_of.isoformat(), "customers": len(rows),
+            "repeat_buyers": run.value.repeat_buyers, "bgnbd": run.value.bgnbd,
+            "gammagamma": run.value.gammagamma, "log_likelihood": run.value.log_likelihood,
+            "customer_equity_52w": round(equity, 2), "time_unit": "week (7 days)",
+            "horizon_weeks": HORIZON_WEEKS, "annual_discount": ANNUAL_DISCOUNT,
+            "file": str(out)}

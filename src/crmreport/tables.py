@@ -54,6 +54,7 @@ CONTACTS: dict[str, str] = {
     "variant": "VARCHAR",
     "test_group": "VARCHAR",  # 'treatment' | 'control'
     "content_hash": "VARCHAR",
+    "coupon": "VARCHAR",  # the code a treated customer got, if the offer has a pool
 }
 
 SUPPRESSIONS: dict[str, str] = {

@@ -86,3 +86,29 @@ def test_as_of_today_only_when_written(tmp_path: Path) -> None:
 def test_schema_is_json_schema_with_aliases() -> None:
     text = schema()
     assert '"$defs"' in text and '"from"' in text
+
+
+def test_variant_shares_ids_and_channels_are_checked(tmp_path: Path) -> None:
+    text = (ROOT / "campaigns" / "demo.yaml").read_text().replace(
+        "      - {id: B, share: 0.5}    #",
+        "      - {id: A, share: 0.3}    #")
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_campaign(path)
+    message = str(info.value)
+    assert "id 'A' is used twice" in message and "variant shares add up to 0.8, not 1" in message
+    path.write_text(text.replace("{id: A, share: 0.3}", "{id: B, share: 0.5, "
+                                                         "templates: {sms: x}}"))
+    with pytest.raises(ConfigError, match=r"templates\.sms"):
+        load_campaign(path)
+
+
+def test_offer_value_is_a_number_or_an_expression(tmp_path: Path) -> None:
+    text = (ROOT / "campaigns" / "demo.yaml").read_text().replace("value: 40", "value: -1")
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="value"):
+        load_campaign(path)
+    loaded = load_campaign(ROOT / "campaigns" / "demo.yaml")
+    assert any(isinstance(o.value, str) for o in loaded.config.offers)

@@ -101,3 +101,29 @@ def test_control_share_per_segment_on_the_demo_data(tmp_path: Path) -> None:
         "SELECT segment, count(*), count(*) FILTER (WHERE test_group = 'control') "
         "FROM contact_plan WHERE excluded IS NULL GROUP BY 1").fetchall():
         assert abs(held / n - share) < 3.5 * math.sqrt(share * (1 - share) / n) + 1 / n, segment
+
+
+HISTORY = ("run_id,campaign,customer_id,contacted_at,channel,segment,offer,variant,test_group,"
+           "content_hash\n")
+
+
+def test_quiet_period_excludes_recent_contacts_of_any_campaign(shop: Path) -> None:
+    (shop / "contacts.csv").write_text(
+        HISTORY + "r0,other,C1,2026-02-20,email,s,x,A,treatment,h\n"
+                  "r0,other,C5,2026-02-20,email,s,x,A,control,\n"
+                  "r1,other,C5,2026-02-01,email,s,x,A,treatment,h\n")
+    text = (shop / "campaign.yaml").read_text().replace("policy: {", "policy: {quiet_days: 14, ")
+    (shop / "campaign.yaml").write_text(text)
+    rows = _plan_rows(shop)
+    assert rows["C1"][2] == "quiet_period"  # 9 days ago
+    assert rows["C5"][2] is None  # the control holdout 9 days ago was no contact; 28 days ok
+
+
+def test_suppressions_are_counted_per_reason(shop: Path) -> None:
+    (shop / "unsubscribes.csv").write_text(
+        "customer_id,email,channel,reason\nC1,,all,objection\n,eve@example.de,email,bounce\n"
+        ",eve@example.de,all,unsubscribe\n")
+    plan = prepare(load_campaign(shop / "campaign.yaml")).plan
+    assert plan.excluded["suppressed"] == 2
+    assert plan.suppression_reasons == {"bounce": 1, "objection": 1}  # first reason per person
+    assert sum(plan.suppression_reasons.values()) == plan.excluded["suppressed"]

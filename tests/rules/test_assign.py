@@ -64,3 +64,80 @@ def test_rule_errors_name_rule_file_and_line_all_at_once(shop: Path) -> None:
     assert first.line == 11 and "segment 'recent': unknown column 'recency'" in first.message
     assert first.fix == "did you mean 'recency_days'?"
     assert second.line == 12 and "segment 'others'" in second.message
+
+
+OFFER_CAMPAIGN = """\
+campaign: offers
+as_of: 2026-03-01
+data: {{customers: {{path: c.csv}}, orders: {{path: o.csv}}}}
+lists: {{vip-list: vip.csv}}
+segments:
+  - {{id: all, when: "TRUE"}}
+offers:
+{offers}
+policy: {{seed: s}}
+channels: {{email: {{from: "a <a@b.example>", unsubscribe_url: "https://b.example/{{token}}",
+          unsubscribe_mailto: "u@b.example"}}}}
+"""
+
+
+def _offer(ident: str, priority: int, value: str, when: str = "TRUE") -> str:
+    return (f"  - {{id: {ident}, segments: [all], priority: {priority}, value: {value}, "
+            f"when: \"{when}\", channels: [email], templates: {{email: x}}}}")
+
+
+values = st.sampled_from(["0", "5", "10", "'frequency * 2'", "'coalesce(recency_days, 7)'",
+                          "'recency_days'"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), values), min_size=1, max_size=4),
+       customers)
+def test_offer_choice_is_priority_then_value_then_file_order(
+    offers: list[tuple[int, str]], people: list[tuple[int | None, int]]
+) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "c.yaml"
+        path.write_text(OFFER_CAMPAIGN.format(offers="\n".join(
+            _offer(f"o{i}", p, v) for i, (p, v) in enumerate(offers))))
+        (Path(tmp) / "vip.csv").write_text("customer_id\nC0\n")
+        rules = compile_rules(load_campaign(path), COLUMNS)
+    con = _features([(f"C{i}", r, f) for i, (r, f) in enumerate(people)])
+    assign(con, rules)
+    got = dict(con.execute("SELECT customer_id, offer FROM assignments").fetchall())
+    for i, (recency, frequency) in enumerate(people):
+        def worth(v: str, r: int | None = recency, f: int = frequency) -> float:
+            text = v.strip("'")
+            if text == "frequency * 2":
+                return f * 2
+            if text.startswith("coalesce"):
+                return r if r is not None else 7
+            if text == "recency_days":
+                return r if r is not None else 0  # NULL counts as 0
+            return float(text)
+        best = min(range(len(offers)), key=lambda j: (-offers[j][0], -worth(offers[j][1]), j))
+        assert got[f"C{i}"] == f"o{best}"
+
+
+def test_in_list_reads_the_named_column_else_the_first(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(OFFER_CAMPAIGN.format(offers=_offer(
+        "vip", 1, "0", "in_list('vip-list', customer_id)")))
+    (tmp_path / "vip.csv").write_text("email,Customer_ID\nx@example.de, C2 \n,\n")
+    con = _features([("C1", 1, 1), ("C2", 1, 1)])
+    assign(con, compile_rules(load_campaign(path), COLUMNS))
+    assert con.execute("SELECT customer_id FROM assignments WHERE offer = 'vip'").fetchall() == [
+        ("C2",)]
+
+
+def test_missing_list_file_and_bad_value_expression_are_rule_errors(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(OFFER_CAMPAIGN.format(offers=_offer(
+        "vip", 1, "'clv_12 * 0.1'", "in_list('vip-list', customer_id)")))
+    with pytest.raises(RuleError) as info:
+        compile_rules(load_campaign(path), [*COLUMNS, "clv_12m"])
+    text = str(info.value)
+    assert "value of offer 'vip': unknown column 'clv_12'" in text and "clv_12m" in text
+    assert "list 'vip-list': file" in text and "does not exist" in text

@@ -55,3 +55,51 @@ def test_hostile_or_wrong_conditions_are_rejected(text: str, needle: str) -> Non
 def test_helper_expands_to_checked_sql_with_escaped_literal() -> None:
     sql = compile_condition(check("bought_category('o''neil', 30)", COLUMNS), AS_OF)
     assert "'o''neil'" in sql and "2026-03-01" in sql and "NOT o.customer_id IS NULL" in sql
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("contacted_within('30')", "write contacted_within(<days>) with literal values"),
+        ("contacted_within(-30)", "wrong arguments"),
+        ("contacted_within(30.5)", "wrong arguments"),
+        ("contacted_in(2025)", "wrong arguments"),
+        ("in_list(customer_id, 'vip-list')", "with a column name"),
+        ("in_list('vip-list', 'C1')", "with a column name"),
+        ("in_list('vip-list', f.customer_id)", "wrong arguments"),
+        ("in_list('vip-lsit', customer_id)", "did you mean 'vip-list'"),
+        ("in_list('nope', customer_id)", "declare it under lists"),
+        ("in_list('vip-list', no_such_column)", "unknown column 'no_such_column'"),
+        ("in_list('vip-list', (SELECT 1))", "wrong arguments"),
+        ("contacted_within(30) OR read_parquet('x') IS NULL", "unknown function"),
+    ],
+)
+def test_helpers_reject_wrong_arguments_and_unknown_lists(text: str, needle: str) -> None:
+    with pytest.raises(RuleProblem) as info:
+        check(text, COLUMNS, ["vip-list"])
+    assert needle in f"{info.value.message} {info.value.fix}"
+
+
+def test_contact_and_list_helpers_run_against_history_and_lists() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE features AS SELECT * FROM (VALUES ('C1'), ('C2'), ('C3')) "
+                "t(customer_id)")
+    con.execute("CREATE TABLE contacts AS SELECT * FROM (VALUES "
+                "('C1', 'spring', DATE '2026-02-20', 'treatment'), "
+                "('C2', 'spring', DATE '2026-02-20', 'control'), "
+                "('C3', 'autumn', DATE '2025-10-01', 'treatment'), "
+                "(NULL, 'autumn', DATE '2026-02-28', 'treatment')) "
+                "t(customer_id, campaign, contacted_at, test_group)")
+    con.execute("CREATE TABLE rule_lists AS SELECT 'vip-list' AS list, 'customer_id' AS col, "
+                "'C2' AS value")
+
+    def who(text: str) -> list[str]:
+        sql = compile_condition(check(text, COLUMNS, ["vip-list"]), AS_OF)
+        return [r[0] for r in con.execute(
+            f"SELECT customer_id FROM features WHERE {sql} ORDER BY 1").fetchall()]
+
+    assert who("contacted_within(30)") == ["C1"]  # control is not a contact
+    assert who("NOT contacted_within(30)") == ["C2", "C3"]  # a NULL id never poisons NOT IN
+    assert who("contacted_in('autumn')") == ["C3"]
+    assert who("in_list('vip-list', customer_id)") == ["C2"]
+    assert who("NOT in_list('vip-list', customer_id)") == ["C1", "C3"]

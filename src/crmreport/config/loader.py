@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from crmreport.config.models import Campaign, Report
+from crmreport.config.models import Campaign, Report, Variant
 from crmreport.config.yamlsource import KeyPath, LineMap, load_yaml
 from crmreport.errors import ConfigError, Problem, closest
 
@@ -152,15 +153,43 @@ def _cross_check(campaign: Campaign, lines: LineMap) -> list[Problem]:
                 problems.append(lines.problem(("offers", i, "templates"),
                                               f"no template for channel '{channel}'",
                                               f"add templates.{channel}"))
+        if offer.variants is not None:
+            problems += _check_variants(offer.variants, ("offers", i, "variants"), lines,
+                                        offer.channels)
+    if campaign.variants:
+        channels = sorted({ch for o in campaign.offers for ch in o.channels})
+        problems += _check_variants(campaign.variants, ("variants",), lines, channels)
     return problems
 
 
-def _duplicates(section: str, ids: list[str], lines: LineMap) -> list[Problem]:
+def _check_variants(variants: list[Variant], path: KeyPath, lines: LineMap,
+                    channels: Sequence[str]) -> list[Problem]:
+    """Variant ids unique, shares adding up to 1, templates only for channels in use."""
+    problems = _duplicates_at(path, [v.id for v in variants], lines)
+    total = sum(v.share for v in variants)
+    if variants and abs(total - 1.0) > 1e-9:
+        problems.append(lines.problem(path, f"variant shares add up to {total:g}, not 1",
+                                      "make the shares add up to 1, e.g. 0.5 and 0.5"))
+    for j, variant in enumerate(variants):
+        for channel in variant.templates:
+            if channel not in channels:
+                problems.append(lines.problem(
+                    (*path, j, "templates", channel),
+                    f"variant '{variant.id}' has a template for channel '{channel}', "
+                    "which the offer does not use", f"use one of {', '.join(channels)}"))
+    return problems
+
+
+def _duplicates_at(path: KeyPath, ids: list[str], lines: LineMap) -> list[Problem]:
     seen: set[str] = set()
     out = []
     for i, ident in enumerate(ids):
         if ident in seen:
-            out.append(lines.problem((section, i, "id"), f"id '{ident}' is used twice",
+            out.append(lines.problem((*path, i, "id"), f"id '{ident}' is used twice",
                                      "give each entry its own id"))
         seen.add(ident)
     return out
+
+
+def _duplicates(section: str, ids: list[str], lines: LineMap) -> list[Problem]:
+    return _duplicates_at((section,), ids, lines)

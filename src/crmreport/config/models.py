@@ -43,14 +43,38 @@ class Segment(Model):
     description: str = ""
 
 
+VariantId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]
+
+
+class Variant(Model):
+    """One arm of an A/B/n test: drawn per customer from md5("<seed>:variant:<customer_id>")."""
+
+    id: VariantId
+    share: float = Field(gt=0.0, le=1.0, description="share of the offer's customers")
+    templates: dict[Channel, str] = Field(
+        {}, description="templates of this variant per channel; the offer's are the default")
+
+
+class Coupons(Model):
+    """A pool of unique codes; each treated customer gets one never recorded in the history."""
+
+    pool: str = Field(description="CSV with a 'code' column (else the first column), one a row")
+
+
 class Offer(Model):
     id: Identifier
     segments: list[Identifier] = Field(min_length=1)
     when: str = "TRUE"
     priority: int = 0
-    value: float = Field(0.0, ge=0, description="expected value of a response, breaks ties")
+    value: Annotated[float, Field(ge=0)] | str = Field(
+        0.0, description="expected value of a response, breaks ties within a priority: a number, "
+                         "or an expression per customer such as 'coalesce(clv_12m * 0.1, 5)' "
+                         "(NULL counts as 0)")
     channels: list[Channel] = Field(min_length=1, description="in order of preference")
     templates: dict[Channel, str]
+    coupons: Coupons | None = None
+    variants: list[Variant] | None = Field(
+        None, description="A/B/n variants of this offer (default: the campaign's variants)")
 
 
 class Cap(Model):
@@ -60,6 +84,9 @@ class Cap(Model):
 
 class Policy(Model):
     max_contacts: Cap | None = None
+    quiet_days: int | None = Field(
+        None, ge=1, description="no contact within this many days of the last contact of any "
+                                "campaign")
     control_group: float = Field(0.1, ge=0.0, le=0.5)
     seed: str = Field(min_length=1)
 
@@ -97,6 +124,10 @@ class Campaign(Model):
     data: Data
     segments: list[Segment] = Field(min_length=1)
     offers: list[Offer] = []
+    lists: dict[Identifier, str] = Field(
+        {}, description="named lists for in_list('<name>', <column>): name -> CSV path")
+    variants: list[Variant] = Field(
+        [], description="A/B/n variants for every offer without its own")
     policy: Policy
     channels: Channels
     response: Response = Response()
@@ -110,7 +141,7 @@ class Branding(Model):
     logo: str | None = None
 
 
-ReportSection = Literal["summary", "response", "retention", "segments", "data_quality"]
+ReportSection = Literal["summary", "response", "retention", "segments", "clv", "data_quality"]
 
 
 class Report(Model):
@@ -120,4 +151,5 @@ class Report(Model):
     min_cell_size: int = Field(10, ge=1)
     cohort_months: int = Field(12, ge=2, le=36)
     branding: Branding = Branding()
-    sections: list[ReportSection] = ["summary", "response", "retention", "segments", "data_quality"]
+    sections: list[ReportSection] = [
+        "summary", "response", "retention", "segments", "clv", "data_quality"]

@@ -56,11 +56,12 @@ RFM_SEGMENTS: list[tuple[str, str]] = [
 ]
 
 
-def build_features(con: Connection, as_of: dt.date) -> None:
-    """Create the ``features`` table: one row per customer, columns as in FEATURE_DOCS."""
+def build_rfm(con: Connection, as_of: dt.date) -> None:
+    """Create the ``rfm`` table: one row per customer, columns as in FEATURE_DOCS."""
     day = f"DATE '{as_of.isoformat()}'"
     con.execute(_base_sql(day))
     con.execute(_scores_sql())
+    con.execute("DROP TABLE base_features")
 
 
 def _quintile(column: str, order: str) -> str:
@@ -124,7 +125,7 @@ def _base_sql(day: str) -> str:
 def _scores_sql() -> str:
     named = " ".join(f"WHEN {cond} THEN '{name}'" for name, cond in RFM_SEGMENTS)
     return f"""
-    CREATE OR REPLACE TABLE features AS
+    CREATE OR REPLACE TABLE rfm AS
     WITH s AS (
         SELECT *,
                {_quintile('recency_days', 'DESC')} AS r_score,

@@ -12,6 +12,28 @@ The rules, stated once:
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from crmreport.engine import Connection
+from crmreport.files import write_safe_csv
 from crmreport.identify.build import build_tables
 
-__all__ = ["build_tables"]
+__all__ = ["QUARANTINE_HEADER", "build_tables", "write_quarantine"]
+
+QUARANTINE_HEADER = ("table", "file", "row", "line", "reason", "values")
+
+
+def write_quarantine(con: Connection, path: Path, files: list[str] | None = None) -> int:
+    """Write every quarantined row to ``path`` (formula-safe CSV); return the row count.
+
+    Columns: the table it was meant for, the source file (``files[i]`` when given, else the
+    file's index in the account), the data row within the file (1 = first row below the
+    header), the physical line for rows the parser rejected, the reason code, and the row's
+    values (JSON under canonical names; the line as written for a rejected row). This file is
+    for the user to fix their data, so it holds the values; logs never do.
+    """
+    rows = con.execute("SELECT tbl, _file, _row, line, reason, data FROM quarantine "
+                       "ORDER BY _file, coalesce(_row, 0), coalesce(line, 0)").fetchall()
+    out = ((t, files[f] if files and f is not None and f < len(files) else f, r, ln, why, d)
+           for t, f, r, ln, why, d in rows)
+    return write_safe_csv(path, QUARANTINE_HEADER, out)

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-YES = ("yes", "y", "true", "t", "1", "ja", "j", "x", "opt-in", "opted-in", "subscribed")
-NO = ("no", "n", "false", "f", "0", "nein", "opt-out", "opted-out", "unsubscribed")
+YES = ("yes", "y", "true", "t", "1", "ja", "j", "x", "opt-in", "opted-in", "opted in",
+       "subscribed", "granted", "accepted", "on", "oui", "si", "wahr", "angemeldet",
+       "einwilligung", "confirmed")
+NO = ("no", "n", "false", "f", "0", "nein", "opt-out", "opted-out", "opted out",
+      "unsubscribed", "not subscribed", "not_subscribed", "denied", "declined", "revoked",
+      "off", "non", "falsch", "abgemeldet", "widerrufen")
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 STATUS = {
-    "completed": ("completed", "complete", "paid", "fulfilled", "shipped", "delivered", "closed"),
-    "cancelled": ("cancelled", "canceled", "voided", "void"),
-    "refunded": ("refunded", "returned", "refund", "return"),
+    "completed": ("completed", "complete", "paid", "fulfilled", "shipped", "delivered", "closed",
+                  "abgeschlossen", "bezahlt", "geliefert", "erledigt", "versendet"),
+    "cancelled": ("cancelled", "canceled", "voided", "void", "storniert", "storno"),
+    "refunded": ("refunded", "returned", "refund", "return", "gutschrift", "retoure",
+                 "erstattet"),
 }
 CHANNEL = {"email": ("email", "e-mail", "mail-electronic"), "letter": ("letter", "mail", "post"),
            "all": ("all", "any", "*")}
@@ -57,18 +63,72 @@ def postal_code(column: str) -> str:
 
 
 def mapped(column: str, table: Mapping[str, tuple[str, ...]]) -> str:
-    value = f"lower({text(column)})"
-    whens = " ".join(f"WHEN {value} IN ({in_list(v)}) THEN '{k}'" for k, v in table.items())
-    return f"CASE {whens} END"
+    """The canonical value for a column's text; NULL when unknown.
+
+    Canonical values as written take a fast path; others go through one MAP lookup (one
+    lower/trim per row, not one per alternative: this is on every row of the orders table).
+    """
+    pairs = ", ".join(f"'{v}': '{k}'" for k, values in table.items() for v in values)
+    return (f"CASE WHEN {column} IN ({in_list(tuple(table))}) THEN {column} "
+            f"ELSE MAP {{{pairs}}}[lower(trim({column}))] END")
 
 
 def decimal(column: str) -> str:
     return f"TRY_CAST({text(column)} AS DECIMAL(18,2))"
 
 
+DATE_FORMATS = ("%d.%m.%Y", "%Y%m%d", "%d.%m.%y")
+
+
 def date(column: str) -> str:
-    return f"TRY_CAST(left({text(column)}, 10) AS DATE)"
+    """ISO dates (and the date part of ISO timestamps); German 31.12.2024; CDNOW 20241231."""
+    value = text(column)
+    fmts = ", ".join(f"'{f}'" for f in DATE_FORMATS)
+    return (f"coalesce(TRY_CAST(left({value}, 10) AS DATE), "
+            f"CAST(try_strptime(split_part({value}, ' ', 1), [{fmts}]) AS DATE))")
+
+
+def timestamp(column: str) -> str:
+    """A timestamp with its UTC offset as written ('2024-03-30 23:15:00 +0100' included)."""
+    value = text(column)
+    return (f"coalesce(TRY_CAST({value} AS TIMESTAMPTZ), TRY_CAST(regexp_replace({value}, "
+            f"'\\s+([+-][0-9]{{2}}):?([0-9]{{2}})$', '\\1\\2') AS TIMESTAMPTZ))")
+
+
+COUNTRIES = {
+    "DE": ("germany", "deutschland"), "AT": ("austria", "österreich", "oesterreich"),
+    "CH": ("switzerland", "schweiz", "suisse"), "GB": ("united kingdom", "uk", "great britain",
+                                                       "england", "scotland", "wales"),
+    "IE": ("ireland", "eire"), "US": ("united states", "usa", "united states of america"),
+    "FR": ("france", "frankreich"), "NL": ("netherlands", "niederlande", "holland"),
+    "BE": ("belgium", "belgien"), "IT": ("italy", "italien"), "ES": ("spain", "spanien"),
+    "PT": ("portugal",), "PL": ("poland", "polen"), "DK": ("denmark", "dänemark"),
+    "SE": ("sweden", "schweden"), "NO": ("norway", "norwegen"), "FI": ("finland", "finnland"),
+    "IS": ("iceland",), "LT": ("lithuania",), "CY": ("cyprus",), "GR": ("greece",),
+    "MT": ("malta",), "CZ": ("czech republic", "czechia", "tschechien"), "JP": ("japan",),
+    "AU": ("australia",), "CA": ("canada",), "BR": ("brazil",), "IL": ("israel",),
+    "BH": ("bahrain",), "HK": ("hong kong",), "SG": ("singapore",), "LB": ("lebanon",),
+    "AE": ("united arab emirates",), "SA": ("saudi arabia",), "ZA": ("south africa", "rsa"),
+    "LU": ("luxembourg", "luxemburg"),
+}
+
+
+def country(column: str) -> str:
+    """ISO 3166 alpha-2: two letters as given, common English and German names mapped."""
+    value = text(column)
+    names = " ".join(f"WHEN lower({value}) IN ({in_list(v)}) THEN '{k}'"
+                     for k, v in COUNTRIES.items())
+    return (f"CASE WHEN regexp_matches({value}, '^[A-Za-z]{{2}}$') THEN upper({value}) "
+            f"{names} END")
 
 
 # An id that a spreadsheet turned into a float, e.g. 1.67E+13: not guessable, so quarantined.
-MANGLED_ID = r"^[0-9]+(\.[0-9]+)?[eE]\+?[0-9]+$"
+MANGLED_ID = r"^[0-9]+([.,][0-9]+)?[eE]\+?[0-9]+$"
+
+
+def test_record(email_sql: str, *name_columns: str) -> str:
+    """A record that looks like a test: test@..., ...+test@..., or a name 'Test'."""
+    names = " OR ".join(f"lower({text(c)}) IN ('test', 'testing', 'tester')"
+                        for c in name_columns)
+    return (f"(coalesce(regexp_matches({email_sql}, '^(test|testing|tester)[0-9._+-]*@|\\+test@'),"
+            f" false) OR coalesce({names or 'false'}, false))")

@@ -12,7 +12,7 @@ class FileAccount:
     """One input file. Invariant: rows_in == loaded + merged + quarantined."""
 
     path: str
-    table: str
+    table: str  # the table the file was declared for; its rows are counted there
     rows_in: int = 0
     loaded: int = 0
     merged: int = 0
@@ -20,6 +20,11 @@ class FileAccount:
     reasons: Counter[str] = field(default_factory=Counter)
     # Rows loaded with a repair or a warning (guest order, blanked invalid email...).
     flags: Counter[str] = field(default_factory=Counter)
+    # Every canonical table the file feeds (an order export feeds orders and order_lines).
+    tables: list[str] = field(default_factory=list)
+    preset: str | None = None  # the mapping preset used (named or detected)
+    # How the file was read: encoding, delimiter, decimal separator, info and footer lines.
+    read: dict[str, Any] = field(default_factory=dict)
 
     def quarantine(self, reason: str, count: int) -> None:
         if count:
@@ -49,6 +54,9 @@ class FileAccount:
             "quarantined": self.quarantined,
             "reasons": dict(sorted(self.reasons.items())),
             "flags": dict(sorted(self.flags.items())),
+            "tables": list(self.tables or [self.table]),
+            "preset": self.preset,
+            "read": dict(sorted(self.read.items())),
         }
 
 

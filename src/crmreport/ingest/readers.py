@@ -1,55 +1,389 @@
-"""Reading source files into DuckDB as raw text tables, with every row numbered and counted."""
+"""Reading source files into DuckDB as raw text tables, with every row numbered and counted.
+
+Formats: delimited text (CSV/TSV/semicolon, any of UTF-8, UTF-8 with BOM, UTF-16, cp1252;
+info lines above the header and footer lines below the data; gzip), whitespace-separated
+text (CDNOW), Excel .xlsx, Parquet and JSON lines. Text is parsed by DuckDB's streaming CSV
+reader; only files DuckDB cannot read as they are (cp1252, UTF-16, a footer) are transcoded
+first, line by line, into a temporary UTF-8 file, so memory stays bounded.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import gzip
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
+from typing import IO, Any
 
 from crmreport.engine import Connection
 from crmreport.errors import DataError
+from crmreport.ingest import sniff as sn
 
-SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
+FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".tab": "csv",
+           ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel", ".xlsm": "excel",
+           ".jsonl": "json", ".ndjson": "json", ".json": "json"}
+MAGIC = ((b"PK\x03\x04", "a ZIP archive (an Excel .xlsx file renamed?)"), (b"%PDF", "a PDF"),
+         (b"PAR1", "a Parquet file"), (b"\xd0\xcf\x11\xe0", "an old Excel .xls file"))
 
 
-def read_raw(con: Connection, path: Path, table: str) -> tuple[list[str], int]:
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a file; None means: sniff it."""
+
+    format: str | None = None  # csv, whitespace, excel, parquet, json
+    delimiter: str | None = None
+    encoding: str | None = None
+    decimal: str | None = None
+    skip: int | None = None
+    sheet: str | None = None
+
+
+@dataclass
+class RawRead:
+    """What reading one file found: its columns, rows the parser rejected, and what it did."""
+
+    columns: list[str]
+    rejected: int = 0
+    decimal: str = "."
+    notes: dict[str, Any] = field(default_factory=dict)  # encoding, delimiter, info/footer lines
+    # Rejected rows by reason code (malformed_row, wrong_encoding); sums to ``rejected``.
+    rejected_by: dict[str, int] = field(default_factory=dict)
+
+
+def file_format(path: Path, given: str | None = None) -> str:
+    if given:
+        return given
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    kind = FORMATS.get(suffixes[-1]) if suffixes else None
+    if kind is None:
+        raise DataError(f"{path}: unsupported file type '{path.suffix}'; use CSV, TSV, Excel "
+                        "(.xlsx), Parquet or JSON lines (.jsonl)")
+    return kind
+
+
+def read_raw(con: Connection, path: Path, table: str,
+             options: ReadOptions | None = None) -> RawRead:
     """Create ``table`` holding the file's columns as VARCHAR plus ``_row`` (1-based data row).
 
-    Returns the source column names and the number of malformed rows the CSV parser rejected
-    (they are counted by the caller as quarantined, never silently dropped).
+    Rows the parser rejects (ragged rows) are counted in ``rejected``; the caller records them
+    as quarantined, never silently dropped.
     """
+    options = options or ReadOptions()
     if not path.is_file():
         raise DataError(f"{path}: file not found; check the path in the campaign's data section")
-    kind = SUFFIXES.get(path.suffix.lower())
-    if kind is None:
-        raise DataError(f"{path}: unsupported file type '{path.suffix}'; use CSV or Parquet")
     if path.stat().st_size == 0:
-        raise DataError(f"{path}: the file is empty; export it again with a header row")
-    if kind == "csv" and b"\x00" in path.open("rb").read(8192):
-        raise DataError(f"{path}: cannot be read as CSV: it holds binary data (NUL bytes); "
-                        "export it as CSV text, or as Parquet")
+        raise DataError(f"{path}: the file is empty (0 bytes); export it again with a header row")
+    kind = file_format(path, options.format)
+    _check_magic(path, kind)
     try:
-        rejected = _read_csv(con, path, table) if kind == "csv" else _read_parquet(con, path, table)
-    except Exception as exc:  # DuckDB raises many types; all mean the file is unreadable
-        if isinstance(exc, DataError):
-            raise
-        raise DataError(f"{path}: cannot be read as {kind.upper()}: {_first_line(exc)}") from None
-    columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "_row"]
-    return columns, rejected
+        if kind == "csv":
+            result = _read_csv(con, path, table, options)
+        elif kind == "whitespace":
+            result = _read_whitespace(con, path, table)
+        elif kind == "excel":
+            result = _read_excel(con, path, table, options)
+        elif kind == "parquet":
+            result = _read_parquet(con, path, table)
+        else:
+            result = _read_json(con, path, table)
+    except DataError:
+        raise
+    except Exception as exc:  # DuckDB and the file libraries raise many types
+        raise DataError(f"{path}: cannot be read as {kind.upper()}: {_why(exc)}") from None
+    if not result.columns:
+        raise DataError(f"{path}: no columns found; export it again with a header row")
+    return result
 
 
-def _read_csv(con: Connection, path: Path, table: str) -> int:
+def count_rows(con: Connection, table: str) -> int:
+    rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
+def _check_magic(path: Path, kind: str) -> None:
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    if head.startswith(b"\x1f\x8b"):
+        if kind in ("excel", "parquet"):
+            raise DataError(f"{path}: is gzip-compressed; unpack it first")
+        return
+    for magic, what in MAGIC:
+        expected = (kind == "excel" and magic == b"PK\x03\x04") or (
+            kind == "parquet" and magic == b"PAR1")
+        if head.startswith(magic) and not expected:
+            raise DataError(f"{path}: cannot be read as {kind.upper()}: it is {what}, binary "
+                            "data; export it as CSV, Excel (.xlsx), Parquet or JSON lines")
+
+
+def _why(exc: Exception) -> str:
+    text = str(exc).strip()
+    lowered = text.lower()
+    if "unicode" in lowered or "utf-8" in lowered or "encoding" in lowered:
+        return ("wrong encoding: it is not valid UTF-8 throughout (mixed encodings?); "
+                "export it again as UTF-8")
+    if any(w in lowered for w in ("truncated", "unexpected end", "eof", "corrupt", "magic")):
+        return f"the file looks truncated or corrupt ({text.splitlines()[0]})"
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# --- delimited text -----------------------------------------------------------------------
+
+def _open_head(path: Path) -> bytes:
+    if path.suffix.lower() == ".gz":
+        with gzip.open(path, "rb") as handle:
+            try:
+                return handle.read(sn.HEAD_BYTES)
+            except (EOFError, OSError) as exc:
+                raise DataError(f"{path}: the gzip file looks truncated or corrupt ({exc}); "
+                                "copy or export it again") from None
+    return sn.read_head(path)
+
+
+def layout_of(path: Path, options: ReadOptions) -> sn.Layout:
+    if path.suffix.lower() == ".gz":  # no cheap tail: no footer detection
+        head = _open_head(path)
+        encoding = options.encoding or sn.sniff_encoding(head, path)
+        lines = sn.split_lines(sn.decode(head, encoding, cut=len(head) >= sn.HEAD_BYTES))
+        delimiter = options.delimiter or sn._sniff_delimiter(lines)
+        skip = options.skip if options.skip is not None else sn._header_index(lines, delimiter)
+        decimal = options.decimal or ("," if delimiter == ";" else ".")
+        return sn.Layout(encoding, delimiter, skip, 0, decimal)
+    return sn.sniff(path, options.delimiter, options.encoding, options.decimal, options.skip)
+
+
+def _read_csv(con: Connection, path: Path, table: str, options: ReadOptions) -> RawRead:
+    layout = layout_of(path, options)
+    _check_truncated(path, layout)
+    notes: dict[str, Any] = {"encoding": layout.encoding, "delimiter": layout.delimiter,
+                             "decimal": layout.decimal}
+    if layout.skip:
+        notes["info_lines"] = layout.skip
+    if layout.footer:
+        notes["footer_lines"] = layout.footer
+    with _utf8(path, layout) as (source, skip):
+        rejected = _duckdb_csv(con, source, table, layout.delimiter, skip)
+    columns = _columns(con, table)
+    by = dict(con.execute(f"""SELECT CASE WHEN error = 'INVALID ENCODING' THEN 'wrong_encoding'
+                               ELSE 'malformed_row' END, count(*) FROM {table}_rej
+                               GROUP BY ALL""").fetchall())
+    return RawRead(columns, rejected, layout.decimal, notes, by)
+
+
+@contextlib.contextmanager
+def _utf8(path: Path, layout: sn.Layout) -> Iterator[tuple[str, int]]:
+    """The file as DuckDB can read it: itself, or a transcoded temporary UTF-8 copy."""
+    if layout.native:
+        yield str(path), layout.skip
+        return
+    folder = tempfile.mkdtemp(prefix="crmreport-")
+    target = Path(folder) / "transcoded.csv"
+    try:
+        _transcode(path, layout, target)
+        yield str(target), 0
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _transcode(path: Path, layout: sn.Layout, target: Path) -> None:
+    """Stream ``path`` to UTF-8, without its info lines and footer lines."""
+    opener: Any = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", encoding=layout.encoding, newline="") as src, \
+            target.open("w", encoding="utf-8", newline="") as dst:
+        _copy_lines(src, dst, layout.skip, layout.footer)
+
+
+def _copy_lines(src: IO[str], dst: IO[str], skip: int, footer: int) -> None:
+    window: list[str] = []
+    for number, line in enumerate(src):
+        if number < skip:
+            continue
+        if number == skip and line.startswith("\ufeff"):
+            line = line[1:]
+        window.append(line)
+        if len(window) > max(footer, 0) + 4096:
+            dst.writelines(window[: len(window) - footer])
+            window = window[len(window) - footer:]
+    dst.writelines(window[: len(window) - footer] if footer else window)
+
+
+def _duckdb_csv(con: Connection, source: str, table: str, delimiter: str, skip: int) -> int:
     con.execute(
         f"""CREATE OR REPLACE TABLE {table} AS
-        SELECT row_number() OVER () AS _row, * FROM read_csv(?, all_varchar = true, header = true,
-            store_rejects = true, rejects_table = '{table}_rejects',
+        SELECT row_number() OVER () AS _row, * FROM read_csv(?, all_varchar = true,
+            header = true, delim = ?, quote = '"', escape = '"', skip = ?,
+            null_padding = false, store_rejects = true, rejects_table = '{table}_rejects',
             rejects_scan = '{table}_scans')""",
-        [str(path)],
+        [source, delimiter, skip],
     )
-    row = con.execute(f"SELECT count(DISTINCT line) FROM {table}_rejects").fetchone()
+    # The rejected lines, as written, for the quarantine file (one row per line).
+    con.execute(f"""CREATE OR REPLACE TABLE {table}_rej AS SELECT line,
+                    arg_min(csv_line, column_idx) AS csv_line,
+                    arg_min(error_type, column_idx)::VARCHAR AS error
+                    FROM {table}_rejects GROUP BY line ORDER BY line""")
     con.execute(f"DROP TABLE IF EXISTS {table}_rejects; DROP TABLE IF EXISTS {table}_scans")
-    return int(row[0]) if row else 0
+    return count_rows(con, f"{table}_rej")
 
 
-def _read_parquet(con: Connection, path: Path, table: str) -> int:
+def _check_truncated(path: Path, layout: sn.Layout) -> None:
+    """A text file cut off mid-row: no final line end and a short or unterminated last line."""
+    if path.suffix.lower() == ".gz" or layout.footer:
+        return
+    tail = sn.read_tail(path)
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return
+    lines = sn.split_lines(sn.decode(tail, layout.encoding, cut=False))
+    last = lines[-1] if lines else ""
+    head_lines = sn.split_lines(sn.decode(sn.read_head(path)[:65536], layout.encoding,
+                                          cut=False))
+    header = head_lines[layout.skip] if layout.skip < len(head_lines) else ""
+    width = len(sn._fields(header, layout.delimiter))
+    if last.count('"') % 2 or len(sn._fields(last, layout.delimiter)) < width:
+        raise DataError(f"{path}: the file looks truncated: its last line has no line end and "
+                        f"{len(sn._fields(last, layout.delimiter))} of {width} fields; copy or "
+                        "export it again")
+
+
+# --- whitespace-separated text (CDNOW) ------------------------------------------------------
+
+def _read_whitespace(con: Connection, path: Path, table: str) -> RawRead:
+    """Fields separated by runs of blanks, no quoting. A first line that is not numeric is the
+    header; otherwise columns are named column1..N by the first line's width."""
+    head = sn.split_lines(sn.decode(_open_head(path)[:65536], "utf-8", cut=True))
+    first = next((line for line in head if line.strip()), "")
+    tokens = first.split()
+    has_header = bool(tokens) and not tokens[0].replace(".", "").isdigit()
+    if has_header:
+        names = tokens
+        sample = next((line for line in head[head.index(first) + 1:] if line.strip()), "")
+        if len(sample.split()) != len(names):
+            names = [f"column{i + 1}" for i in range(len(sample.split()))]
+    else:
+        names = [f"column{i + 1}" for i in range(len(tokens))]
+    parts = ", ".join(f"f[{i + 1}] AS \"{n}\"" for i, n in enumerate(names))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {table}_lines AS
+        SELECT row_number() OVER () AS _row, string_split_regex(trim(line), '\\s+') AS f
+        FROM read_csv(?, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\\x1f',
+                      quote = '', escape = '', skip = ?)
+        WHERE trim(line) <> ''""",
+        [str(path), 1 if has_header else 0],
+    )
+    con.execute(f"""CREATE OR REPLACE TABLE {table} AS SELECT row_number() OVER (ORDER BY _row)
+                    AS _row, {parts} FROM {table}_lines WHERE len(f) = {len(names)}
+                    ORDER BY _row""")
+    rejected = count_rows(con, f"{table}_lines") - count_rows(con, table)
+    con.execute(f"DROP TABLE {table}_lines")
+    return RawRead(names, rejected, ".", {"format": "whitespace"}, {"malformed_row": rejected})
+
+
+# --- Excel ----------------------------------------------------------------------------------
+
+def _read_excel(con: Connection, path: Path, table: str, options: ReadOptions) -> RawRead:
+    """The first (or named) sheet; info rows above the header and footer rows are skipped.
+
+    Cells are rendered as text: integral numbers without '.0' (ids never become floats),
+    other numbers in their shortest exact form, dates as ISO 8601.
+    """
+    import openpyxl  # type: ignore[import-untyped]  # only Excel users pay for it
+    import pyarrow as pa
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise DataError(f"{path}: cannot be read as Excel: the file looks truncated or is "
+                        f"not an .xlsx workbook ({exc}); save it again as .xlsx") from None
+    try:
+        sheet = book[options.sheet] if options.sheet else book.worksheets[0]
+        rows = [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    finally:
+        book.close()
+    widths = [sum(v is not None for v in row) for row in rows]
+    if not any(widths):
+        raise DataError(f"{path}: the workbook's first sheet is empty; export it again with "
+                        "a header row")
+    width = max(widths)
+    start = next((i for i, w in enumerate(widths) if w == width), 0)
+    if options.skip is not None:
+        start = options.skip
+    header = rows[start]
+    last = len(header)
+    while last and header[last - 1] is None:
+        last -= 1
+    names = [h if h is not None else f"column{i + 1}" for i, h in enumerate(header[:last])]
+    body = [r[:last] + [None] * (last - len(r)) for r in rows[start + 1:]]
+    footer = _excel_footer(body)
+    body = body[: len(body) - footer]
+    kept = [(i + 1, r) for i, r in enumerate(body) if any(v is not None for v in r)]
+    arrays = {"_row": pa.array([i for i, _ in kept], pa.int64())}
+    for j, name in enumerate(names):
+        arrays[name] = pa.array([r[j] for _, r in kept], pa.string())
+    data = pa.table(arrays)
+    con.register(f"{table}_arrow", data)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table}_arrow")
+    finally:
+        con.unregister(f"{table}_arrow")
+    notes: dict[str, Any] = {"format": "excel"}
+    if start:
+        notes["info_lines"] = start
+    if footer:
+        notes["footer_lines"] = footer
+    blank = len(body) - len(kept)
+    if blank:
+        notes["blank_rows"] = blank
+    return RawRead(names, 0, ".", notes)
+
+
+def _excel_footer(body: list[list[str | None]]) -> int:
+    """Trailing rows that are blank or hold one cell, once a blank row separates them."""
+    count = 0
+    text_seen = False
+    for row in reversed(body):
+        filled = sum(v is not None for v in row)
+        if filled == 0:
+            if text_seen:
+                return count + 1
+            count += 1
+        elif filled == 1 and row[0] is not None:
+            count += 1
+            text_seen = True
+        else:
+            break
+    return 0
+
+
+def _cell(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    text = str(value)
+    return text if text.strip() else None
+
+
+# --- Parquet and JSON lines -----------------------------------------------------------------
+
+def _read_parquet(con: Connection, path: Path, table: str) -> RawRead:
     described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
     names = [r[0] for r in described]
     casts = ", ".join(f'CAST("{n}" AS VARCHAR) AS "{n}"' for n in names)
@@ -59,8 +393,20 @@ def _read_parquet(con: Connection, path: Path, table: str) -> int:
         FROM read_parquet(?, file_row_number = true)""",
         [str(path)],
     )
-    return 0
+    return RawRead(names, 0, ".", {"format": "parquet"})
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _read_json(con: Connection, path: Path, table: str) -> RawRead:
+    source = "read_json(?, format = 'newline_delimited', sample_size = -1)"
+    described = con.execute(f"DESCRIBE SELECT * FROM {source}", [str(path)]).fetchall()
+    names = [r[0] for r in described]
+    casts = ", ".join(
+        f'json_extract_string("{n}", \'$\') AS "{n}"' if t == "JSON"
+        else f'CAST("{n}" AS VARCHAR) AS "{n}"' for n, t, *_ in described)
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT row_number() OVER () AS _row, "
+                f"{casts} FROM {source}", [str(path)])
+    return RawRead(names, 0, ".", {"format": "json"})
+
+
+def _columns(con: Connection, table: str) -> list[str]:
+    return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "_row"]

@@ -1,5 +1,10 @@
 """The contact history: an append-only CSV. Appends rewrite the file atomically, so a crash
-mid-run leaves it exactly as it was, and rows of a run already recorded are never added again."""
+mid-run leaves it exactly as it was, and rows of a run already recorded are never added again.
+
+Its columns are the canonical contacts table's, ``coupon`` included (the code a treated
+customer got; empty otherwise). A history written before coupons existed gets the column on
+its next append, its rows otherwise unchanged. Codes in the history are never handed out again.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +20,20 @@ from crmreport.tables import CONTACTS
 COLUMNS = list(CONTACTS)
 
 
-def recorded_runs(path: Path) -> set[str]:
+def _rows(path: Path) -> list[dict[str, str]]:
     if not path.exists():
-        return set()
+        return []
     with path.open(encoding="utf-8", newline="") as handle:
-        return {row.get("run_id") or "" for row in csv.DictReader(handle)}
+        return list(csv.DictReader(handle))
+
+
+def recorded_runs(path: Path) -> set[str]:
+    return {row.get("run_id") or "" for row in _rows(path)}
+
+
+def used_coupons(path: Path) -> set[str]:
+    """Every coupon code recorded in the history at ``path``."""
+    return {code.strip() for row in _rows(path) if (code := row.get("coupon") or "").strip()}
 
 
 def append(path: Path, rows: Sequence[Sequence[object]]) -> int:
@@ -32,12 +46,35 @@ def append(path: Path, rows: Sequence[Sequence[object]]) -> int:
     if run_ids & recorded_runs(path):
         return 0
     existing = path.read_bytes() if path.exists() else b""
+    header = _header(existing) if existing.strip() else []
+    target = [*COLUMNS, *(c for c in header if c not in COLUMNS)]  # other columns kept, last
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    if not existing:
+    if not header:
+        existing = b""
         writer.writerow(COLUMNS)
+    elif header != target:
+        existing = _widened(path, header, target)
     elif not existing.endswith(b"\n"):
         buffer.write("\n")
-    writer.writerows(["" if v is None else str(v) for v in row] for row in rows)
+    pad = [""] * (len(target) - len(COLUMNS)) if header else []
+    writer.writerows(["" if v is None else str(v) for v in row] + pad for row in rows)
     write_bytes(path, existing + buffer.getvalue().encode("utf-8"))
     return len(rows)
+
+
+def _header(data: bytes) -> list[str]:
+    first = data.split(b"\n", 1)[0].decode("utf-8-sig").strip("\r")
+    return next(csv.reader([first]), [])
+
+
+def _widened(path: Path, header: list[str], target: list[str]) -> bytes:
+    """The history rewritten with the ``target`` columns (a column it lacked left empty)."""
+    if not set(header) & set(COLUMNS):
+        raise DataError(f"{path}: does not look like a contact history; expected the columns "
+                        f"{', '.join(COLUMNS)}")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(target)
+    writer.writerows([row.get(c) or "" for c in target] for row in _rows(path))
+    return buffer.getvalue().encode("utf-8")

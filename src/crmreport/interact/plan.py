@@ -9,21 +9,32 @@ checked in this order (the first that applies is counted):
 3. duplicate_email  another customer already gets an email at the same address
 4. already_contacted  contacted (or held out) in this campaign before: reruns add no one
 5. frequency_cap    the contact policy's cap on recent contacts is reached
+6. quiet_period     contacted by any campaign within the policy's quiet_days
 
-Consent and suppression cannot be overridden by any rule or option.
+Consent and suppression cannot be overridden by any rule or option. Customers excluded as
+suppressed are also counted by the suppression list's reason code (unsubscribe, bounce,
+objection, ...; one reason per customer, the alphabetically first of those that apply).
+Those left get a test group (control or treatment, per customer from the seed), a variant
+(an independent draw, see groups), a coupon code if the offer has a pool (treatment only),
+and a cross-sell suggestion.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from crmreport.config import Campaign
+from crmreport.config import Campaign, Offer
 from crmreport.engine import Connection
-from crmreport.interact.groups import draw_sql
+from crmreport.interact.coupons import CouponCount, assign_coupons
+from crmreport.interact.crosssell import suggest
+from crmreport.interact.groups import draw_sql, variant_sql
 
 REASONS = ("no_permission", "suppressed", "duplicate_email", "already_contacted",
-           "frequency_cap")
+           "frequency_cap", "quiet_period")
+STEP_LABELS = ("permitted", "not suppressed", "unique email address", "new to this campaign",
+               "under the contact cap", "outside the quiet period")
 
 
 @dataclass
@@ -37,7 +48,11 @@ class Plan:
     offers: dict[str, dict[str, int]] = field(default_factory=dict)  # offer -> eligible, chosen
     steps: list[tuple[str, int]] = field(default_factory=list)
     excluded: dict[str, int] = field(default_factory=dict)
+    suppression_reasons: dict[str, int] = field(default_factory=dict)
     final: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    variants: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    coupons: dict[str, CouponCount] = field(default_factory=dict)
+    diff: dict[str, Any] | None = None  # against the last run; set by the pipeline
 
     @property
     def treatment(self) -> int:
@@ -48,15 +63,64 @@ class Plan:
             "campaign": self.campaign, "as_of": self.as_of, "customers": self.customers,
             "segments": self.segments, "offers": self.offers,
             "steps": [{"step": s, "customers": n} for s, n in self.steps],
-            "excluded": self.excluded, "final": self.final,
+            "excluded": self.excluded, "suppression_reasons": self.suppression_reasons,
+            "final": self.final, "variants": self.variants,
+            "coupons": {o: c.as_dict() for o, c in self.coupons.items()},
+            **({"diff": self.diff} if self.diff is not None else {}),
         }
 
+    def counts(self) -> dict[str, int]:
+        """Every count under a flat key, for comparing two plans."""
+        flat = {"customers": self.customers, "to contact": self.treatment}
+        flat |= {f"segments.{k}": v for k, v in self.segments.items()}
+        flat |= {f"offers.{o}.{k}": v for o, d in self.offers.items() for k, v in d.items()}
+        flat |= {f"steps.{s}": n for s, n in self.steps}
+        flat |= {f"excluded.{k}": v for k, v in self.excluded.items()}
+        flat |= {f"suppression_reasons.{k}": v for k, v in self.suppression_reasons.items()}
+        flat |= final_counts(self.final)
+        return flat
 
-def plan_contacts(con: Connection, campaign: Campaign) -> Plan:
-    """Create ``contact_plan`` (one row per customer with an offer) and count every step."""
+
+def final_counts(final: dict[str, dict[str, dict[str, int]]]) -> dict[str, int]:
+    return {f"final.{o}.{ch}.{g}": n for o, chs in final.items() for ch, gs in chs.items()
+            for g, n in gs.items()}
+
+
+def diff_counts(before: dict[str, int], now: dict[str, int]) -> dict[str, dict[str, int]]:
+    """Keys whose count changed (a key missing on one side counts as 0 there)."""
+    return {k: {"before": before.get(k, 0), "now": now.get(k, 0),
+                "change": now.get(k, 0) - before.get(k, 0)}
+            for k in sorted(set(before) | set(now)) if before.get(k, 0) != now.get(k, 0)}
+
+
+def plan_contacts(con: Connection, campaign: Campaign, pools: dict[str, Path] | None = None,
+                  used_coupons: set[str] | None = None) -> Plan:
+    """Create ``contact_plan`` (one row per customer with an offer) and count every step.
+
+    ``pools`` maps offer id -> coupon pool file; ``used_coupons`` are the codes in the
+    history. ``suggestions`` (cross-sell per customer) is created alongside.
+    """
     con.execute(_permissions_sql(campaign))
     con.execute(_plan_sql(campaign))
-    return _count(con, campaign)
+    coupons = assign_coupons(con, pools or {}, used_coupons or set(),
+                             [o.id for o in campaign.offers])
+    suggest(con, campaign.as_of)
+    plan = _count(con, campaign)
+    plan.coupons = coupons
+    return plan
+
+
+def offer_variants(campaign: Campaign, offer: Offer) -> list[tuple[str, float]]:
+    """The offer's variants as (id, share), the campaign's if it has none; else one, 'A'."""
+    variants = offer.variants if offer.variants is not None else campaign.variants
+    return [(v.id, v.share) for v in variants] or [("A", 1.0)]
+
+
+def _variant_choice(campaign: Campaign) -> str:
+    seed = campaign.policy.seed
+    whens = [f"WHEN offer = '{o.id}' THEN {variant_sql(seed, offer_variants(campaign, o))}"
+             for o in campaign.offers]
+    return f"CASE {' '.join(whens)} END" if whens else "CAST(NULL AS VARCHAR)"
 
 
 def _channel_choice(campaign: Campaign) -> str:
@@ -76,53 +140,83 @@ def _any_allowed(campaign: Campaign) -> str:
 
 
 def _permissions_sql(campaign: Campaign) -> str:
-    def suppressed(channel: str) -> str:
-        return (f"EXISTS (SELECT 1 FROM suppressions s WHERE s.channel IN ('{channel}', 'all') "
-                "AND (s.customer_id = a.customer_id OR s.email = c.email))")
+    """Per customer with an offer: may we email, may we write, and the suppression reasons."""
+    def reason(channel: str) -> str:
+        return (f"min(s.reason) FILTER (WHERE s.channel IN ('{channel}', 'all')) "
+                f"AS {channel}_suppression")
 
     return f"""
     CREATE OR REPLACE TEMP TABLE permissions AS
-    SELECT a.customer_id, a.segment, a.offer, c.email,
-           (c.email_consent = 'yes' AND c.email IS NOT NULL) AS email_ok,
-           (NOT c.mail_objection AND a.has_address) AS letter_ok,
-           {suppressed('email')} AS email_suppressed,
-           {suppressed('letter')} AS letter_suppressed
-    FROM assignments a JOIN customers c USING (customer_id)
-    WHERE a.offer IS NOT NULL
+    WITH b AS (
+        SELECT a.customer_id, a.segment, a.offer, c.email,
+               coalesce(c.email_consent = 'yes' AND c.email IS NOT NULL, false) AS email_ok,
+               coalesce(NOT c.mail_objection AND a.has_address, false) AS letter_ok
+        FROM assignments a JOIN customers c USING (customer_id)
+        WHERE a.offer IS NOT NULL
+    ), hits AS (
+        SELECT b.customer_id, s.channel, s.reason FROM b JOIN suppressions s
+            ON s.customer_id = b.customer_id
+        UNION ALL
+        SELECT b.customer_id, s.channel, s.reason FROM b JOIN suppressions s ON s.email = b.email
+    ), sup AS (
+        SELECT customer_id, {reason('email')}, {reason('letter')} FROM hits s GROUP BY 1
+    )
+    SELECT b.*, sup.email_suppression, sup.letter_suppression,
+           sup.email_suppression IS NOT NULL AS email_suppressed,
+           sup.letter_suppression IS NOT NULL AS letter_suppressed
+    FROM b LEFT JOIN sup USING (customer_id) ORDER BY customer_id
     """
+
+
+def _suppression_reason(campaign: Campaign) -> str:
+    """For a suppressed customer: the first reason among the offer's allowed channels."""
+    whens = []
+    for offer in campaign.offers:
+        parts = [f"CASE WHEN {ch}_ok THEN {ch}_suppression END" for ch in offer.channels]
+        whens.append(f"WHEN offer = '{offer.id}' THEN "
+                     + (f"least({', '.join(parts)})" if len(parts) > 1 else parts[0]))
+    return f"CASE {' '.join(whens)} END" if whens else "CAST(NULL AS VARCHAR)"
 
 
 def _plan_sql(campaign: Campaign) -> str:
     day = f"DATE '{campaign.as_of.isoformat()}'"
-    cap = campaign.policy.max_contacts
-    capped = (f"(SELECT count(*) FROM contacts h WHERE h.customer_id = p.customer_id AND "
-              f"h.test_group = 'treatment' AND h.contacted_at >= {day} - {cap.days} AND "
-              f"h.contacted_at < {day}) >= {cap.count}") if cap else "false"
+    cap, quiet = campaign.policy.max_contacts, campaign.policy.quiet_days
+    recent = ("FROM contacts h WHERE h.customer_id = p.customer_id AND "
+              f"h.test_group = 'treatment' AND h.contacted_at < {day}")
+    capped = (f"(SELECT count(*) {recent} AND h.contacted_at >= {day} - {cap.days}) "
+              f">= {cap.count}") if cap else "false"
+    quieted = (f"EXISTS (SELECT 1 {recent} AND h.contacted_at >= {day} - {quiet})"
+               if quiet else "false")
     return f"""
     CREATE OR REPLACE TABLE contact_plan AS
     WITH p AS (
-        SELECT *, {_channel_choice(campaign)} AS chosen, {_any_allowed(campaign)} AS allowed
+        SELECT *, {_channel_choice(campaign)} AS chosen, {_any_allowed(campaign)} AS allowed,
+               {_suppression_reason(campaign)} AS suppression
         FROM permissions
     ), d AS (
         SELECT *, chosen = 'email' AND row_number() OVER (PARTITION BY
                   CASE WHEN chosen = 'email' THEN email END ORDER BY customer_id) > 1 AS dup
         FROM p
     ), r AS (
-        SELECT customer_id, segment, offer, chosen AS channel,
+        SELECT customer_id, segment, offer, chosen AS channel, suppression,
                CASE WHEN NOT coalesce(allowed, false) THEN 'no_permission'
                     WHEN chosen IS NULL THEN 'suppressed'
                     WHEN dup THEN 'duplicate_email'
                     WHEN customer_id IN (SELECT customer_id FROM contacts
-                                         WHERE campaign = '{campaign.campaign}')
+                                         WHERE campaign = '{campaign.campaign}'
+                                           AND customer_id IS NOT NULL)
                         THEN 'already_contacted'
-                    WHEN {capped} THEN 'frequency_cap' END AS excluded
+                    WHEN {capped} THEN 'frequency_cap'
+                    WHEN {quieted} THEN 'quiet_period' END AS excluded
         FROM d p
     )
-    SELECT customer_id, segment, offer, channel, 'A' AS variant,
+    SELECT customer_id, segment, offer, channel,
+           CASE WHEN excluded IS NULL THEN {_variant_choice(campaign)} END AS variant,
            CASE WHEN excluded IS NULL THEN
                CASE WHEN {draw_sql(campaign.policy.seed)} < {campaign.policy.control_group}
                     THEN 'control' ELSE 'treatment' END END AS test_group,
-           excluded
+           excluded,
+           CASE WHEN excluded = 'suppressed' THEN suppression END AS suppression_reason
     FROM r ORDER BY customer_id
     """
 
@@ -142,20 +236,24 @@ def _count(con: Connection, campaign: Campaign) -> Plan:
         "SELECT excluded, count(*) FROM contact_plan WHERE excluded IS NOT NULL GROUP BY 1"
     ).fetchall())
     plan.excluded = {r: excluded.get(r, 0) for r in REASONS}
+    plan.suppression_reasons = dict(con.execute(
+        "SELECT coalesce(suppression_reason, 'unspecified'), count(*) FROM contact_plan "
+        "WHERE excluded = 'suppressed' GROUP BY 1 ORDER BY 1").fetchall())
     remaining = _scalar(con, "SELECT count(*) FROM contact_plan")
     plan.steps = [("with an offer", remaining)]
-    for reason, label in zip(REASONS, ("permitted", "not suppressed", "unique email address",
-                                       "new to this campaign", "under the contact cap"),
-                             strict=True):
+    for reason, label in zip(REASONS, STEP_LABELS, strict=True):
         remaining -= plan.excluded[reason]
         plan.steps.append((label, remaining))
-    groups = con.execute("SELECT offer, channel, test_group, count(*) FROM contact_plan "
+    groups = con.execute("SELECT offer, channel, variant, test_group, count(*) FROM contact_plan "
                          "WHERE excluded IS NULL GROUP BY ALL ORDER BY ALL").fetchall()
-    for offer_id, channel, group, count in groups:
-        plan.final.setdefault(offer_id, {}).setdefault(channel, {})[group] = count
+    for offer_id, channel, variant, group, count in groups:
+        by_channel = plan.final.setdefault(offer_id, {}).setdefault(channel, {})
+        by_channel[group] = by_channel.get(group, 0) + count
+        by_variant = plan.variants.setdefault(offer_id, {}).setdefault(variant, {})
+        by_variant[group] = by_variant.get(group, 0) + count
     plan.steps.append(("held out as control",
-                       sum(n for _, _, g, n in groups if g == "control")))
-    plan.steps.append(("to contact", sum(n for _, _, g, n in groups if g == "treatment")))
+                       sum(n for *_, g, n in groups if g == "control")))
+    plan.steps.append(("to contact", sum(n for *_, g, n in groups if g == "treatment")))
     return plan
 
 

@@ -7,19 +7,29 @@ returns are small aggregates. Suppressing small cells is the report's job, done 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import pandas as pd
 
+from crmreport.features import ValueModel
 from crmreport.ingest.account import Account
 from crmreport.monitor.response import Uplift, response_table, uplift
 from crmreport.monitor.retention import cohort_matrix, retention_curve
 from crmreport.monitor.segments import segment_overview
+from crmreport.monitor.value import ValueSummary, value_summary
 
 __all__ = [
-    "Monitoring", "Uplift", "cohort_matrix", "collect", "response_table", "retention_curve",
-    "segment_overview", "uplift",
+    "Monitoring",
+    "Uplift",
+    "ValueSummary",
+    "cohort_matrix",
+    "collect",
+    "response_table",
+    "retention_curve",
+    "segment_overview",
+    "uplift",
+    "value_summary",
 ]
 
 
@@ -32,6 +42,7 @@ class Monitoring:
     retention: pd.DataFrame
     segments: pd.DataFrame
     account: Account
+    value: ValueSummary = field(default_factory=lambda: ValueSummary(reason="not computed"))
 
 
 def collect(
@@ -41,6 +52,7 @@ def collect(
     costs: dict[str, float],
     account: Account,
     months: int,
+    value_model: ValueModel | None = None,
 ) -> Monitoring:
     cohorts = cohort_matrix(con, as_of, months)
     return Monitoring(
@@ -51,4 +63,6 @@ def collect(
         retention=retention_curve(cohorts),
         segments=segment_overview(con),
         account=account,
+        value=value_summary(con, as_of, value_model) if value_model else
+        ValueSummary(reason="not computed"),
     )

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from crmreport.config.models import Branding
-from crmreport.monitor import Monitoring
+from crmreport.monitor import Monitoring, ValueSummary
 from crmreport.report.format import LABELS, SUPPRESSED, Formatter, as_float
 
 GREY = "#9aa5b1"
@@ -30,6 +30,7 @@ def build_charts(m: Monitoring, branding: Branding, fmt: Formatter) -> dict[str,
         "chart-cohorts": cohort_heatmap(m.cohorts, branding, fmt),
         "chart-retention": retention_chart(m.retention, branding, fmt),
         "chart-segments": segment_chart(m.segments, branding, fmt),
+        **(value_charts(m.value, branding, fmt) if m.value.reason is None else {}),
     }
 
 
@@ -137,3 +138,43 @@ def segment_chart(segments: pd.DataFrame, branding: Branding, fmt: Formatter) ->
     fig.add_trace(go.Bar(x=names, y=_floats(rows["total_monetary"]), showlegend=False,
                          marker_color=branding.accent_color), row=1, col=2)
     return _layout(fig, branding, fmt, t["segment_chart"])
+
+
+def value_charts(value: ValueSummary, branding: Branding, fmt: Formatter) -> dict[str, go.Figure]:
+    t = LABELS[fmt.language]
+    bands = [f"{fmt.integer(lo)}–{fmt.integer(hi)}" if hi == hi and hi is not None
+             else f"≥ {fmt.integer(lo)}" for lo, hi in zip(value.distribution["low"],
+                                                          value.distribution["high"],
+                                                          strict=True)]
+    dist = go.Figure(go.Bar(x=bands, y=_floats(value.distribution["customers"]),
+                            marker_color=branding.primary_color))
+    dist.update_xaxes(title=t["clv_band"], type="category")
+    seg = value.by_segment
+    by_segment = make_subplots(rows=1, cols=2, subplot_titles=(t["avg_clv"], t["avg_p_alive"]))
+    by_segment.add_trace(go.Bar(x=list(seg["segment"]), y=_floats(seg["avg_clv"]),
+                                showlegend=False, marker_color=branding.primary_color),
+                         row=1, col=1)
+    by_segment.add_trace(go.Bar(x=list(seg["segment"]), y=_floats(seg["avg_p_alive"]),
+                                showlegend=False, marker_color=branding.accent_color),
+                         row=1, col=2)
+    charts = {"chart-clv": _layout(dist, branding, fmt, t["clv_chart"]),
+              "chart-clv-segments": _layout(by_segment, branding, fmt, t["clv_segment_chart"])}
+    if len(value.fit):
+        charts["chart-fit"] = _fit_chart(value.fit, branding, fmt)
+    return charts
+
+
+def _fit_chart(fit: pd.DataFrame, branding: Branding, fmt: Formatter) -> go.Figure:
+    from crmreport.monitor.value import HOLDOUT_WEEKS
+
+    t = LABELS[fmt.language]
+    labels = list(fit["calibration_frequency"])
+    fig = go.Figure([
+        go.Bar(name=t["actual"], x=labels, y=_floats(fit["actual"]),
+               marker_color=branding.primary_color),
+        go.Bar(name=t["predicted"], x=labels, y=_floats(fit["predicted"]),
+               marker_color=branding.accent_color),
+    ])
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title=t["calibration_frequency"], type="category")
+    return _layout(fig, branding, fmt, t["fit_chart"].format(weeks=HOLDOUT_WEEKS))

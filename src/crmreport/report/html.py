@@ -97,6 +97,7 @@ def page_context(
         "cohort_sizes": _cohort_sizes(m.cohorts, fmt),
         "segments": _segments(m.segments, fmt, t),
         "quality": _quality(m, fmt, t),
+        "value": _value(m, fmt, t),
     }
 
 
@@ -181,6 +182,28 @@ def _segments(segments: pd.DataFrame, fmt: Formatter, t: Mapping[str, str]) -> d
     names = [c.removeprefix("offer:") for c in offers]
     names = [t["no_offer"] if n == "(none)" else n for n in names]
     return {"rows": rows, "offers": names}
+
+
+def _value(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any]:
+    from crmreport.monitor.value import HOLDOUT_WEEKS
+
+    v = m.value
+    if v.reason is not None:
+        return {"unavailable": t["clv_unavailable"].format(reason=v.reason)}
+    customers = sum(n for n in v.by_segment["customers"] if n is not SUPPRESSED)
+    figures = [(t["equity"], fmt.number(v.equity, 0)),
+               (t["avg_clv"], fmt.number(v.equity / customers if customers else None, 2)),
+               (t["customers"], fmt.integer(customers))]
+    rows = [{"segment": r["segment"], "customers": fmt.integer(r["customers"]),
+             "avg_p_alive": fmt.percent(r["avg_p_alive"]), "avg_clv": fmt.number(r["avg_clv"], 2),
+             "equity": fmt.number(r["equity"], 0)} for r in v.by_segment.to_dict("records")]
+    fit = [{"frequency": r["calibration_frequency"], "customers": fmt.integer(r["customers"]),
+            "actual": fmt.number(r["actual"], 2), "predicted": fmt.number(r["predicted"], 2)}
+           for r in v.fit.to_dict("records")]
+    params = ", ".join(f"{k} = {fmt.number(val, 3)}" for k, val in v.params.items())
+    return {"unavailable": None, "figures": figures, "rows": rows, "fit": fit,
+            "fit_reason": v.fit_reason, "params": params,
+            "definition": t["clv_definition"].format(weeks=HOLDOUT_WEEKS)}
 
 
 def _quality(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any]:

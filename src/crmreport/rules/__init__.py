@@ -1,7 +1,13 @@
 """Customize: segment and offer rules from the campaign YAML, checked before they run."""
 
-from crmreport.rules.assign import UNASSIGNED, CompiledRules, assign, compile_rules
-from crmreport.rules.expressions import HELPERS, RuleProblem, check, compile_condition
+from crmreport.rules.assign import UNASSIGNED, CompiledRules, assign, compile_rules, load_lists
+from crmreport.rules.expressions import (
+    HELPERS,
+    RuleProblem,
+    check,
+    compile_condition,
+    used_lists,
+)
 
 __all__ = [
     "HELPERS",
@@ -12,4 +18,6 @@ __all__ = [
     "check",
     "compile_condition",
     "compile_rules",
+    "load_lists",
+    "used_lists",
 ]

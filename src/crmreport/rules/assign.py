@@ -1,14 +1,22 @@
-"""Segments and offers per customer: ordered segment rules (first match wins) and offer choice."""
+"""Segments and offers per customer: ordered segment rules (first match wins) and offer choice.
+
+Offer choice: among the offers a customer is eligible for (segment listed and condition
+true), the highest ``priority`` wins; within a priority the highest expected ``value`` for
+this customer (a number, or an expression such as ``coalesce(clv_12m * 0.1, 5)``; NULL
+counts as 0); then the offer listed first. "Never offer what was just bought" is written as
+a condition: ``when: "NOT bought_category('outdoor', 60)"``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from crmreport.config import LoadedCampaign, Offer
 from crmreport.engine import Connection
-from crmreport.errors import Problem, RuleError
-from crmreport.rules.expressions import RuleProblem, check, compile_condition
+from crmreport.errors import DataError, Problem, RuleError
+from crmreport.rules.expressions import RuleProblem, check, compile_condition, used_lists
 
 UNASSIGNED = "unassigned"  # customers no segment rule matched; counted, never contacted
 
@@ -16,54 +24,109 @@ UNASSIGNED = "unassigned"  # customers no segment rule matched; counted, never c
 @dataclass(frozen=True)
 class CompiledRules:
     segments: list[tuple[str, str]]  # (segment id, SQL condition), in file order
-    offers: list[tuple[Offer, str]]  # (offer, SQL condition), best first
+    offers: list[tuple[Offer, str]]  # (offer, SQL condition), best first (priority, file order)
+    values: dict[str, str] = field(default_factory=dict)  # offer id -> SQL of its value
+    lists: dict[tuple[str, str], Path] = field(default_factory=dict)  # (list, column) -> file
 
 
 def compile_rules(loaded: LoadedCampaign, columns: Collection[str]) -> CompiledRules:
     """Check every condition against the feature columns; report all problems at once."""
     config, problems = loaded.config, list[Problem]()
-    as_of = config.as_of
-    segments = []
-    for i, seg in enumerate(config.segments):
-        sql = _compile(seg.when, columns, as_of, loaded, ("segments", i, "when"), "segment",
-                       seg.id, problems)
-        segments.append((seg.id, sql))
-    offers = []
+    lists: dict[tuple[str, str], Path] = {}
+    names = list(config.lists)
+
+    def compile_one(text: str, path: tuple[str | int, ...], what: str) -> str:
+        try:
+            tree = check(text, columns, names)
+        except RuleProblem as exc:
+            problems.append(loaded.lines.problem(path, f"{what}: {exc.message}", exc.fix))
+            return "FALSE"
+        for name, column in used_lists(tree):
+            lists[(name, column)] = loaded.data_path(config.lists[name])
+        return compile_condition(tree, config.as_of)
+
+    segments = [(seg.id, compile_one(seg.when, ("segments", i, "when"), f"segment '{seg.id}'"))
+                for i, seg in enumerate(config.segments)]
+    offers, values = [], {}
     for i, offer in enumerate(config.offers):
-        sql = _compile(offer.when, columns, as_of, loaded, ("offers", i, "when"), "offer",
-                       offer.id, problems)
+        sql = compile_one(offer.when, ("offers", i, "when"), f"offer '{offer.id}'")
         offers.append((i, offer, sql))
+        if isinstance(offer.value, str):
+            value = compile_one(offer.value, ("offers", i, "value"), f"value of offer '{offer.id}'")
+            values[offer.id] = f"coalesce(TRY_CAST({value} AS DOUBLE), 0)"
+        else:
+            values[offer.id] = repr(float(offer.value))
+    for (name, _), path in sorted(lists.items()):
+        if not path.is_file():
+            problems.append(loaded.lines.problem(("lists", name), f"list '{name}': file {path} "
+                                                 "does not exist", "check the path; relative "
+                                                 "paths start at --data-dir"))
     if problems:
         raise RuleError(problems)
-    # Offer choice: priority, then expected value, then order in the file.
-    offers.sort(key=lambda t: (-t[1].priority, -t[1].value, t[0]))
-    return CompiledRules(segments, [(o, sql) for _, o, sql in offers])
+    offers.sort(key=lambda t: (-t[1].priority, t[0]))
+    return CompiledRules(segments, [(o, sql) for _, o, sql in offers], values, lists)
 
 
-def _compile(text: str, columns: Collection[str], as_of: object, loaded: LoadedCampaign,
-             path: tuple[str | int, ...], kind: str, ident: str, problems: list[Problem]) -> str:
-    try:
-        tree = check(text, columns)
-    except RuleProblem as exc:
-        problems.append(loaded.lines.problem(path, f"{kind} '{ident}': {exc.message}", exc.fix))
-        return "FALSE"
-    return compile_condition(tree, loaded.config.as_of)
+def load_lists(con: Connection, lists: dict[tuple[str, str], Path]) -> None:
+    """``rule_lists(list, col, value)``: per (list, column) the file's column of that name
+    (case-insensitive), else its first column; values trimmed, blanks dropped."""
+    con.execute("CREATE OR REPLACE TEMP TABLE rule_lists (list VARCHAR, col VARCHAR, "
+                "value VARCHAR)")
+    for (name, column), path in sorted(lists.items()):
+        source = str(path).replace("'", "''")
+        try:
+            found = [r[0] for r in con.execute(
+                f"DESCRIBE SELECT * FROM read_csv('{source}', all_varchar = true, "
+                "header = true)").fetchall()]
+        except Exception as exc:  # duckdb raises several kinds for unreadable files
+            raise DataError(f"{path}: list '{name}' cannot be read: "
+                            f"{str(exc).splitlines()[0]}") from None
+        if not found:
+            raise DataError(f"{path}: list '{name}' has no columns; write a header row first")
+        pick = next((c for c in found if c.strip().lower() == column.lower()), found[0])
+        quoted = pick.replace('"', '""')
+        con.execute(f"""INSERT INTO rule_lists SELECT DISTINCT ?, ?, trim("{quoted}")
+                        FROM read_csv('{source}', all_varchar = true, header = true)
+                        WHERE nullif(trim("{quoted}"), '') IS NOT NULL""", [name, column])
 
 
 def assign(con: Connection, rules: CompiledRules) -> None:
-    """Create ``assignments``: features plus segment, offer, and one eligibility flag per offer."""
+    """Create ``assignments``: features plus segment, chosen offer, and per offer its
+    eligibility flag ``"eligible:<id>"`` and expected value ``"value:<id>"``."""
+    load_lists(con, rules.lists)
     segment = " ".join(f"WHEN {sql} THEN '{sid}'" for sid, sql in rules.segments)
-    eligible = [
-        f"(seg IN ({', '.join(repr(s) for s in offer.segments)}) AND coalesce({sql}, false))"
-        for offer, sql in rules.offers
-    ]
-    flags = "".join(f", {e} AS \"eligible:{o.id}\"" for e, (o, _) in
-                    zip(eligible, rules.offers, strict=True))
-    choice = " ".join(f"WHEN {e} THEN '{o.id}'" for e, (o, _) in
-                      zip(eligible, rules.offers, strict=True))
-    offer = f"CASE {choice} END" if choice else "CAST(NULL AS VARCHAR)"
+    flags, values = [], []
+    for offer, sql in rules.offers:
+        segments = ", ".join(repr(s) for s in offer.segments)
+        flags.append(f', (seg IN ({segments}) AND coalesce({sql}, false)) AS "eligible:{offer.id}"')
+        values.append(f', {rules.values.get(offer.id, "0.0")} AS "value:{offer.id}"')
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE rule_verdicts AS
+        WITH s AS (SELECT *, coalesce(CASE {segment} END, '{UNASSIGNED}') AS seg FROM features)
+        SELECT * {''.join(flags)} {''.join(values)} FROM s""")
     con.execute(f"""
         CREATE OR REPLACE TABLE assignments AS
-        WITH s AS (SELECT *, coalesce(CASE {segment} END, '{UNASSIGNED}') AS seg FROM features)
-        SELECT * EXCLUDE (seg), seg AS segment, {offer} AS offer {flags}
-        FROM s ORDER BY customer_id""")
+        SELECT * EXCLUDE (seg), seg AS segment, {_choice(rules)} AS offer
+        FROM rule_verdicts ORDER BY customer_id""")
+    con.execute("DROP TABLE rule_verdicts")
+
+
+def _choice(rules: CompiledRules) -> str:
+    """The best eligible offer: priority, then this customer's value, then file order.
+
+    ``rules.offers`` is sorted by priority then file order, so an offer wins unless an
+    earlier one of equal priority is worth at least as much, or a later one strictly more.
+    """
+    whens = []
+    for i, (offer, _) in enumerate(rules.offers):
+        beaten = []
+        for j, (other, _) in enumerate(rules.offers):
+            if j == i or other.priority != offer.priority:
+                continue
+            cmp = ">=" if j < i else ">"
+            beaten.append(f'("eligible:{other.id}" AND "value:{other.id}" {cmp} '
+                          f'"value:{offer.id}")')
+        higher = [f'"eligible:{o.id}"' for o, _ in rules.offers if o.priority > offer.priority]
+        losing = " OR ".join(higher + beaten) or "false"
+        whens.append(f'WHEN "eligible:{offer.id}" AND NOT ({losing}) THEN \'{offer.id}\'')
+    return f"CASE {' '.join(whens)} END" if whens else "CAST(NULL AS VARCHAR)"

@@ -28,16 +28,27 @@ ALLOWED_NODES: tuple[type[exp.Expr], ...] = (
 )
 
 
+COLUMN = "<column>"  # an argument that must be a feature column, not a literal
+
+# Helper arguments: str or int literals, or COLUMN. Expanded SQL sees only checked values.
+Expand = Callable[[tuple[object, ...], dt.date], str]
+
+
 @dataclass(frozen=True)
 class Helper:
-    """A named function usable in rules; ``expand`` turns checked literal arguments into SQL."""
+    """A named function usable in rules; ``expand`` turns checked arguments into SQL."""
 
     signature: str
-    arg_types: tuple[type, ...]
-    expand: Callable[[tuple[object, ...], dt.date], str]
+    arg_types: tuple[type | str, ...]
+    expand: Expand
+    doc: str = ""
 
 
-def _bought(column: str) -> Callable[[tuple[object, ...], dt.date], str]:
+def _string(value: object) -> str:
+    return exp.Literal.string(str(value)).sql(dialect="duckdb")
+
+
+def _bought(column: str) -> Expand:
     def expand(args: tuple[object, ...], as_of: dt.date) -> str:
         value, days = args
         return (
@@ -52,10 +63,40 @@ def _bought(column: str) -> Callable[[tuple[object, ...], dt.date], str]:
     return expand
 
 
+def _contacted(where: str, as_of: dt.date) -> str:
+    """Customers with a treatment contact before as_of matching ``where`` (never NULL ids)."""
+    return ("customer_id IN (SELECT h.customer_id FROM contacts h WHERE h.customer_id IS NOT "
+            f"NULL AND h.test_group = 'treatment' AND h.contacted_at < "
+            f"DATE '{as_of.isoformat()}' AND {where})")
+
+
+def _contacted_within(args: tuple[object, ...], as_of: dt.date) -> str:
+    return _contacted(f"h.contacted_at >= DATE '{as_of.isoformat()}' - {int(str(args[0]))}",
+                      as_of)
+
+
+def _contacted_in(args: tuple[object, ...], as_of: dt.date) -> str:
+    return _contacted(f"h.campaign = {_string(args[0])}", as_of)
+
+
+def _in_list(args: tuple[object, ...], as_of: dt.date) -> str:
+    name, column = args
+    return (f"CAST({column} AS VARCHAR) IN (SELECT value FROM rule_lists WHERE list = "
+            f"{_string(name)} AND col = {_string(str(column).strip(chr(34)))})")
+
+
 HELPERS: dict[str, Helper] = {
     "bought_category": Helper("bought_category('<category>', <days>)", (str, int),
-                              _bought("category")),
-    "bought_product": Helper("bought_product('<sku>', <days>)", (str, int), _bought("sku")),
+                              _bought("category"),
+                              "a completed order with this category in the last <days> days"),
+    "bought_product": Helper("bought_product('<sku>', <days>)", (str, int), _bought("sku"),
+                             "a completed order with this SKU in the last <days> days"),
+    "contacted_within": Helper("contacted_within(<days>)", (int,), _contacted_within,
+                               "contacted (treatment) by any campaign in the last <days> days"),
+    "contacted_in": Helper("contacted_in('<campaign>')", (str,), _contacted_in,
+                           "contacted (treatment) in the named campaign before as_of"),
+    "in_list": Helper("in_list('<list>', <column>)", (str, COLUMN), _in_list,
+                      "the column's value is in the named list (campaign key 'lists')"),
 }
 
 
@@ -68,12 +109,21 @@ class RuleProblem(Exception):
         self.fix = fix
 
 
-def check(text: str, columns: Collection[str]) -> exp.Expr:
-    """Parse and check one condition; raise RuleProblem with a fix on the first violation."""
+def check(text: str, columns: Collection[str], lists: Collection[str] = ()) -> exp.Expr:
+    """Parse and check one condition; raise RuleProblem with a fix on the first violation.
+
+    ``lists`` are the names ``in_list`` may use (the campaign's ``lists``).
+    """
     tree = _parse(text)
     for node in tree.walk():
-        _check_node(node, columns)
+        _check_node(node, columns, lists)
     return tree
+
+
+def used_lists(tree: exp.Expr) -> set[tuple[str, str]]:
+    """The (list name, column) pairs a checked condition reads with in_list."""
+    return {(str(_literal_value(n.expressions[0])), str(n.expressions[1].name))
+            for n in tree.find_all(exp.Anonymous) if str(n.name).lower() == "in_list"}
 
 
 def compile_condition(tree: exp.Expr, as_of: dt.date) -> str:
@@ -82,7 +132,7 @@ def compile_condition(tree: exp.Expr, as_of: dt.date) -> str:
     def expand(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Anonymous):
             helper = HELPERS[str(node.name).lower()]
-            args = tuple(_literal_value(a) for a in node.expressions)
+            args = tuple(_arg_value(a) for a in node.expressions)
             return sqlglot.parse_one(helper.expand(args, as_of), read="duckdb")
         return node
 
@@ -103,11 +153,11 @@ def _parse(text: str) -> exp.Expr:
     return statements[0]
 
 
-def _check_node(node: exp.Expr, columns: Collection[str]) -> None:
+def _check_node(node: exp.Expr, columns: Collection[str], lists: Collection[str]) -> None:
     if node.comments:
         raise RuleProblem("comments are not allowed in conditions", "remove the -- or /* */ part")
     if isinstance(node, exp.Anonymous):
-        _check_helper(node)
+        _check_helper(node, lists)
     elif isinstance(node, exp.Column):
         _check_column(node, columns)
     elif isinstance(node, exp.Func) and not isinstance(node, ALLOWED_NODES):
@@ -129,7 +179,7 @@ def _check_column(node: exp.Column, columns: Collection[str]) -> None:
         raise RuleProblem(f"unknown column '{name}'", fix)
 
 
-def _check_helper(node: exp.Anonymous) -> None:
+def _check_helper(node: exp.Anonymous, lists: Collection[str]) -> None:
     name = str(node.name).lower()
     helper = HELPERS.get(name)
     if helper is None:
@@ -138,11 +188,33 @@ def _check_helper(node: exp.Anonymous) -> None:
         raise RuleProblem(f"unknown function '{node.name}'", fix)
     args = node.expressions
     if len(args) != len(helper.arg_types) or not all(
-        isinstance(a, exp.Literal) and isinstance(_literal_value(a), t)
-        for a, t in zip(args, helper.arg_types, strict=False)
+        _fits(a, t) for a, t in zip(args, helper.arg_types, strict=False)
     ):
+        what = "a column name" if COLUMN in helper.arg_types else "literal values"
         raise RuleProblem(f"'{node.sql()}' has the wrong arguments",
-                          f"write {helper.signature} with literal values")
+                          f"write {helper.signature} with {what}")
+    if name == "in_list":
+        list_name = str(_literal_value(args[0]))
+        if list_name not in lists:
+            close = closest(list_name, list(lists))
+            fix = (f"did you mean '{close}'?" if close else
+                   f"declare it under lists, e.g. lists: {{{list_name}: {list_name}.csv}}")
+            raise RuleProblem(f"unknown list '{list_name}'", fix)
+
+
+def _fits(arg: exp.Expr, kind: type | str) -> bool:
+    if kind == COLUMN:
+        return isinstance(arg, exp.Column) and not arg.table
+    value = _literal_value(arg)
+    if not isinstance(arg, exp.Literal) or not isinstance(kind, type):
+        return False
+    return isinstance(value, kind) and not (isinstance(value, int) and value < 0)
+
+
+def _arg_value(node: exp.Expr) -> object:
+    if isinstance(node, exp.Column):
+        return exp.column(node.name, quoted=True).sql(dialect="duckdb")
+    return _literal_value(node)
 
 
 def _literal_value(node: exp.Expr) -> object:

@@ -1,0 +1,93 @@
+"""Ingest + identify of a large orders CSV against DuckDB's own plain read_csv of the same file.
+
+    python bench/bench_ingest.py                # 20M rows (about 1.3 GB in bench/.data/)
+    python bench/bench_ingest.py --rows 2000000
+
+The file is generated once with DuckDB COPY (deterministic) and kept in bench/.data/
+(git-ignored). Both timings run in this process on fresh connections with the same settings:
+the baseline is ``CREATE TABLE t AS SELECT * FROM read_csv(file)`` (typed auto-detection);
+crmreport is ``load_sources`` + ``build_tables`` (all-VARCHAR staging, row numbers, mapping,
+typing with TRY_CAST, quarantine checks, flags, duplicate-key detection, the account).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from crmreport.engine import connect  # noqa: E402
+from crmreport.identify import build_tables  # noqa: E402
+from crmreport.ingest import SourceFile, load_sources  # noqa: E402
+
+
+def generate(path: Path, rows: int) -> None:
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = connect()
+    tmp = path.with_suffix(".tmp")
+    con.execute(f"""COPY (
+        SELECT 'O' || lpad(i::VARCHAR, 9, '0') AS order_id,
+               CASE WHEN i % 50 = 0 THEN NULL ELSE 'C' || lpad((hash(i) % 1000000)::VARCHAR, 7,
+                    '0') END AS customer_id,
+               strftime(TIMESTAMP '2022-01-01' + to_seconds((hash(i * 7) % 94608000)::BIGINT),
+                        '%Y-%m-%dT%H:%M:%S') || '+01:00' AS ordered_at,
+               strftime(TIMESTAMP '2022-01-01' + to_seconds((hash(i * 7) % 94608000)::BIGINT),
+                        '%Y-%m-%d') AS order_date,
+               ((hash(i * 13) % 50000) / 100.0 + 1)::DECIMAL(10,2) AS amount,
+               'EUR' AS currency,
+               CASE WHEN i % 40 = 0 THEN 'cancelled' WHEN i % 97 = 0 THEN 'refunded'
+                    ELSE 'completed' END AS status,
+               CASE WHEN i % 5 = 0 THEN 'store' ELSE 'online' END AS channel
+        FROM range({rows}) t(i)) TO '{tmp}' (HEADER, DELIMITER ',')""")
+    tmp.rename(path)
+
+
+def plain(path: Path) -> tuple[float, int]:
+    con = connect()
+    start = time.perf_counter()
+    con.execute("CREATE TABLE t AS SELECT * FROM read_csv(?)", [str(path)])
+    elapsed = time.perf_counter() - start
+    return elapsed, con.execute("SELECT count(*) FROM t").fetchall()[0][0]
+
+
+def ours(path: Path) -> tuple[float, int, dict[str, float]]:
+    con = connect()
+    steps: dict[str, float] = {}
+    start = time.perf_counter()
+    account = load_sources(con, [SourceFile("orders", path)])
+    steps["ingest"] = time.perf_counter() - start
+    build_tables(con, account, "EUR")
+    elapsed = time.perf_counter() - start
+    steps["identify"] = elapsed - steps["ingest"]
+    entry = account.files[0]
+    assert entry.balanced, entry.as_dict()
+    return elapsed, con.execute("SELECT count(*) FROM orders").fetchall()[0][0], steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=20_000_000)
+    args = parser.parse_args()
+    path = ROOT / "bench" / ".data" / f"orders_{args.rows}.csv"
+    start = time.perf_counter()
+    generate(path, args.rows)
+    print(f"file: {path} ({path.stat().st_size / 1e9:.2f} GB, {args.rows:,} rows; "
+          f"ready in {time.perf_counter() - start:.1f} s)")
+    base, base_rows = plain(path)
+    print(f"DuckDB read_csv (typed, plain):   {base:6.2f} s  {base_rows:,} rows")
+    total, rows, steps = ours(path)
+    print(f"crmreport ingest + identify:      {total:6.2f} s  {rows:,} orders "
+          f"(ingest {steps['ingest']:.2f} s, identify {steps['identify']:.2f} s)")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"ratio: {total / base:.2f}x   peak RSS {rss:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""Why one customer gets this offer on this channel, or why not: every verdict in order.
+
+Shows the customer's features (never name, email or address), each segment rule's verdict
+(true, false or null), each offer's eligibility and value, the channel decision with its
+reasons, and the test group, variant and coupon, or the exclusion with its reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from crmreport.config import Campaign, Offer
+from crmreport.engine import Connection
+from crmreport.errors import DataError
+from crmreport.rules import CompiledRules
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _row(con: Connection, sql: str, params: list[Any]) -> dict[str, Any] | None:
+    cursor = con.execute(sql, params)
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return {d[0]: v for d, v in zip(cursor.description or [], row, strict=True)}
+
+
+def explain_customer(con: Connection, campaign: Campaign, rules: CompiledRules,
+                     customer_id: str) -> dict[str, Any]:
+    """Every decision about ``customer_id`` in this campaign, as plain data."""
+    features = _row(con, "SELECT * FROM features WHERE customer_id = ?", [customer_id])
+    if features is None:
+        raise DataError(f"customer {customer_id} is not in the customers file (after "
+                        "cleaning); run `crmreport check` to see quarantined rows")
+
+    def verdict(sql: str) -> bool | None:
+        row = con.execute(f"SELECT {sql} FROM features WHERE customer_id = ?",
+                          [customer_id]).fetchone()
+        return None if row is None or row[0] is None else bool(row[0])
+
+    assigned = _row(con, "SELECT * FROM assignments WHERE customer_id = ?", [customer_id]) or {}
+    when = {s.id: s.when for s in campaign.segments}
+    segments = [{"id": sid, "when": when[sid], "verdict": verdict(sql)}
+                for sid, sql in rules.segments]
+    order = {o.id: i for i, o in enumerate(campaign.offers)}
+    offers = []
+    for offer, sql in sorted(rules.offers, key=lambda t: order[t[0].id]):
+        offers.append({
+            "id": offer.id, "segments": offer.segments,
+            "in_segment": assigned.get("segment") in offer.segments,
+            "when": offer.when, "verdict": verdict(sql),
+            "eligible": bool(assigned.get(f"eligible:{offer.id}")),
+            "priority": offer.priority, "value": assigned.get(f"value:{offer.id}"),
+        })
+    result: dict[str, Any] = {
+        "customer_id": customer_id, "campaign": campaign.campaign,
+        "as_of": campaign.as_of.isoformat(),
+        "features": {k: _plain(v) for k, v in features.items()},
+        "segments": segments, "segment": assigned.get("segment"),
+        "offers": offers, "offer": assigned.get("offer"),
+    }
+    result["decision"] = _decision(con, campaign, customer_id, features, result)
+    return result
+
+
+def _decision(con: Connection, campaign: Campaign, cid: str, features: dict[str, Any],
+              result: dict[str, Any]) -> dict[str, Any]:
+    if result["segment"] == "unassigned":
+        return {"status": "unassigned", "reason": "no segment rule matched"}
+    offer_id = result["offer"]
+    if offer_id is None:
+        return {"status": "no_offer",
+                "reason": f"no offer is eligible in segment '{result['segment']}'"}
+    offer = next(o for o in campaign.offers if o.id == offer_id)
+    perm = _row(con, "SELECT * FROM permissions WHERE customer_id = ?", [cid]) or {}
+    plan = _row(con, "SELECT * FROM contact_plan WHERE customer_id = ?", [cid]) or {}
+    channels = {ch: _channel(ch, offer, features, perm) for ch in ("email", "letter")}
+    out: dict[str, Any] = {"channels": channels, "why_offer": _why_offer(result, offer)}
+    excluded = plan.get("excluded")
+    if excluded:
+        out |= {"status": "excluded", "excluded": excluded,
+                "reason": f"{excluded}: {_exclusion(con, campaign, cid, offer, channels)}"}
+        return out
+    suggestion = con.execute("SELECT suggested_category FROM suggestions WHERE customer_id = ?",
+                             [cid]).fetchone()
+    channel = plan["channel"]
+    earlier = offer.channels[:offer.channels.index(channel)]
+    why = (f"{channel}: the offer's first channel and allowed" if not earlier else
+           f"{channel}: fallback, " + "; ".join(f"{ch}: {channels[ch]['why']}" for ch in earlier))
+    out |= {"status": "control" if plan["test_group"] == "control" else "contact",
+            "channel": channel, "test_group": plan["test_group"], "variant": plan["variant"],
+            "coupon": plan.get("coupon"),
+            "suggested_category": suggestion[0] if suggestion else None,
+            "reason": why + ("; held out as control (no contact, measured against)"
+                             if plan["test_group"] == "control" else "")}
+    return out
+
+
+def _channel(channel: str, offer: Offer, features: dict[str, Any],
+             perm: dict[str, Any]) -> dict[str, Any]:
+    if channel == "email":
+        ok = bool(perm.get("email_ok"))
+        why = ("no valid email address" if not features.get("has_email")
+               else f"email_consent is {features.get('email_consent') or 'unknown'}")
+    else:
+        ok = bool(perm.get("letter_ok"))
+        why = "a letter is not allowed: " + ("mail_objection" if features.get("mail_objection")
+                                              else "incomplete postal address")
+    suppression = perm.get(f"{channel}_suppression")
+    if channel not in offer.channels:
+        return {"in_offer": False, "allowed": ok, "suppressed": suppression,
+                "why": f"offer '{offer.id}' has no {channel} channel"}
+    if ok and suppression:
+        why = f"suppressed: {suppression}"
+    return {"in_offer": True, "allowed": ok, "suppressed": suppression,
+            "why": "allowed" if ok and not suppression else why}
+
+
+def _why_offer(result: dict[str, Any], offer: Offer) -> str:
+    others = [o for o in result["offers"] if o["eligible"] and o["id"] != offer.id]
+    mine = next(o for o in result["offers"] if o["id"] == offer.id)
+    text = f"eligible for '{offer.id}' (priority {offer.priority}, value {mine['value']:g})"
+    if others:
+        text += "; preferred over " + ", ".join(
+            f"'{o['id']}' (priority {o['priority']}, value {o['value']:g})" for o in others)
+    return text
+
+
+def _exclusion(con: Connection, campaign: Campaign, cid: str, offer: Offer,
+               channels: dict[str, dict[str, Any]]) -> str:
+    excluded = con.execute("SELECT excluded FROM contact_plan WHERE customer_id = ?",
+                           [cid]).fetchone()
+    reason = excluded[0] if excluded else ""
+    if reason == "no_permission":
+        whys = [channels[ch]["why"] for ch in offer.channels]
+        missing = [ch for ch in ("email", "letter") if ch not in offer.channels]
+        tail = f" (offer '{offer.id}' has no {' or '.join(missing)} channel)" if missing else ""
+        return " and ".join(whys) + tail
+    if reason == "suppressed":
+        return "; ".join(f"{ch} suppressed: {channels[ch]['suppressed']}"
+                         for ch in offer.channels if channels[ch]["allowed"])
+    if reason == "duplicate_email":
+        return "another customer with the same email address gets this email"
+    day = f"DATE '{campaign.as_of.isoformat()}'"
+    if reason == "already_contacted":
+        row = con.execute("SELECT run_id, contacted_at, test_group FROM contacts WHERE "
+                          "customer_id = ? AND campaign = ? ORDER BY contacted_at, run_id "
+                          "LIMIT 1", [cid, campaign.campaign]).fetchone()
+        return (f"in run {row[0]} on {row[1]} ({row[2]}); a campaign contacts each customer "
+                "once" if row else "already in this campaign's history")
+    last = con.execute(f"SELECT max(contacted_at), count(*) FILTER (WHERE contacted_at >= "
+                       f"{day} - ?) FROM contacts WHERE customer_id = ? AND test_group = "
+                       f"'treatment' AND contacted_at < {day}",
+                       [campaign.policy.max_contacts.days if campaign.policy.max_contacts
+                        else 0, cid]).fetchone()
+    if reason == "frequency_cap" and campaign.policy.max_contacts and last:
+        cap = campaign.policy.max_contacts
+        return (f"{last[1]} contacts in the last {cap.days} days (cap {cap.count} in "
+                f"{cap.days} days)")
+    if reason == "quiet_period" and last and last[0]:
+        days = (campaign.as_of - last[0]).days
+        return (f"last contact {days} days ago, on {last[0]} "
+                f"(quiet_days {campaign.policy.quiet_days})")
+    return reason

@@ -1,0 +1,81 @@
+"""Customer value for the report: equity, CLV by segment and distribution, and the model's fit
+against a holdout period (fit on all but the last 26 weeks, predict those weeks, compare)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from crmreport.clv import holdout_fit_by_frequency
+from crmreport.engine import Connection
+from crmreport.errors import CrmError
+from crmreport.features.value import ValueModel, fit_models, summary_sql
+
+HOLDOUT_WEEKS = 26
+BINS = (0, 10, 25, 50, 100, 250, 500, 1000, 2500)  # CLV bands in the shop's currency
+
+
+@dataclass(frozen=True)
+class ValueSummary:
+    """Aggregates only. ``reason`` says why there are no figures when the model is missing."""
+
+    reason: str | None
+    params: dict[str, float] = field(default_factory=dict)
+    customers: int = 0
+    equity: float | None = None
+    by_segment: pd.DataFrame = field(default_factory=pd.DataFrame)
+    distribution: pd.DataFrame = field(default_factory=pd.DataFrame)
+    fit: pd.DataFrame = field(default_factory=pd.DataFrame)
+    fit_reason: str | None = None
+
+
+def value_summary(con: Connection, as_of: dt.date, model: ValueModel) -> ValueSummary:
+    if not model.available:
+        return ValueSummary(reason=model.reason)
+    by_segment = con.execute("""
+        SELECT segment, count(*) AS customers, avg(p_alive) AS avg_p_alive,
+               avg(clv_52w) AS avg_clv, sum(clv_52w) AS equity
+        FROM assignments WHERE clv_52w IS NOT NULL GROUP BY segment ORDER BY segment""").df()
+    fit, fit_reason = _holdout_fit(con, as_of)
+    return ValueSummary(
+        reason=None,
+        params={**model.bgnbd, **model.gammagamma},
+        customers=int(by_segment["customers"].sum()),
+        equity=float(by_segment["equity"].sum()),
+        by_segment=by_segment,
+        distribution=_distribution(con),
+        fit=fit,
+        fit_reason=fit_reason,
+    )
+
+
+def _distribution(con: Connection) -> pd.DataFrame:
+    edges = list(BINS)
+    cases = " ".join(f"WHEN clv_52w < {hi} THEN {lo}" for lo, hi in itertools.pairwise(edges))
+    counts = dict(con.execute(f"""SELECT CASE {cases} ELSE {edges[-1]} END AS low, count(*)
+        FROM assignments WHERE clv_52w IS NOT NULL GROUP BY 1""").fetchall())
+    highs: list[float | None] = [*edges[1:], None]
+    return pd.DataFrame({"low": edges, "high": highs,
+                         "customers": [counts.get(lo, 0) for lo in edges]})
+
+
+def _holdout_fit(con: Connection, as_of: dt.date) -> tuple[pd.DataFrame, str | None]:
+    """Mean actual vs predicted purchases in the holdout weeks, by calibration frequency."""
+    end = as_of - dt.timedelta(weeks=HOLDOUT_WEEKS)
+    data = con.execute(summary_sql(f"DATE '{end.isoformat()}'",
+                                   f"DATE '{as_of.isoformat()}'")).df()
+    try:
+        bgnbd, _ = fit_models(*(data[c].to_numpy(dtype=float)
+                                for c in ("frequency", "recency", "T", "monetary")))
+    except CrmError as exc:
+        return pd.DataFrame(), str(exc)
+    table = data.rename(columns={"holdout": "frequency_holdout"}).assign(
+        duration_holdout=float(HOLDOUT_WEEKS))
+    fit = holdout_fit_by_frequency(bgnbd, table).reset_index()
+    fit["calibration_frequency"] = fit["calibration_frequency"].astype(str)
+    fit["predicted"] = np.round(fit["predicted"].astype(float), 6)
+    return fit, None

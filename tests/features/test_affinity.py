@@ -1,0 +1,28 @@
+import datetime as dt
+
+import duckdb
+import pytest
+
+from crmreport.features.affinity import build_co_purchase
+
+
+def test_lift_by_hand() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE orders (order_id VARCHAR, customer_id VARCHAR, order_date DATE, "
+                "status VARCHAR)")
+    con.execute("CREATE TABLE order_lines (order_id VARCHAR, category VARCHAR)")
+    baskets = {"A": ["tent", "boots"], "B": ["tent", "boots"], "C": ["tent"], "D": ["books"]}
+    for cid, cats in baskets.items():
+        for i, cat in enumerate(cats):
+            con.execute("INSERT INTO orders VALUES (?, ?, DATE '2026-01-01', 'completed')",
+                        [f"{cid}{i}", cid])
+            con.execute("INSERT INTO order_lines VALUES (?, ?)", [f"{cid}{i}", cat])
+    con.execute("INSERT INTO orders VALUES ('X', NULL, DATE '2026-01-01', 'completed')")
+    con.execute("INSERT INTO order_lines VALUES ('X', 'books')")  # a guest counts for no one
+    build_co_purchase(con, dt.date(2026, 3, 1))
+    rows = {(a, b): (n, s, c, lift) for a, b, n, s, c, lift in
+            con.execute("SELECT * FROM co_purchase").fetchall()}
+    # 4 buyers; tent 3, boots 2; both 2 -> support 0.5, P(boots|tent) 2/3, lift (2/3)/(2/4)
+    assert rows[("tent", "boots")] == (2, 0.5, pytest.approx(0.666667), pytest.approx(1.333333))
+    assert rows[("boots", "tent")] == (2, 0.5, 1.0, pytest.approx(1.333333))
+    assert set(rows) == {("tent", "boots"), ("boots", "tent")}

@@ -1,0 +1,60 @@
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from crmreport.features.value import build_value, summary_sql
+
+CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
+
+
+def _orders(rows: list[tuple[str, dt.date, float]]) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE orders (order_id VARCHAR, customer_id VARCHAR, order_date DATE, "
+                "amount DECIMAL(18,2), status VARCHAR)")
+    con.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, 'completed')",
+                    [(f"O{i}", c, d, a) for i, (c, d, a) in enumerate(rows)])
+    return con
+
+
+def _cdnow() -> duckdb.DuckDBPyConnection:
+    rows = []
+    for line in CDNOW.read_text().splitlines():
+        _, customer, day, _, dollars = line.split()
+        rows.append((customer, dt.datetime.strptime(day, "%Y%m%d").date(), float(dollars)))
+    return _orders(rows)
+
+
+def test_summary_by_hand() -> None:
+    con = _orders([("A", dt.date(2026, 1, 1), 10), ("A", dt.date(2026, 1, 1), 5),
+                   ("A", dt.date(2026, 1, 15), 30), ("A", dt.date(2026, 1, 29), 50),
+                   ("B", dt.date(2026, 2, 27), 20)])
+    rows = con.execute(summary_sql("DATE '2026-03-01'")).fetchall()
+    # A: 3 purchase days (same day merged) -> 2 repeats over 4 weeks, T = 58 days / 7
+    assert rows[0] == ("A", 2, 4.0, pytest.approx(58 / 7), 40.0)
+    assert rows[1] == ("B", 0, 0.0, pytest.approx(1 / 7), 0.0)
+
+
+def test_sql_summary_reproduces_the_published_cdnow_fits() -> None:
+    con = _cdnow()
+    # 39-week calibration from 1997-01-01: the last observed day is 1997-09-30
+    model = build_value(con, dt.date(1997, 10, 1))
+    assert model.customers == 2357 and model.repeat_buyers == 946
+    r, alpha, a, b = (model.bgnbd[k] for k in ("r", "alpha", "a", "b"))
+    assert (round(r, 3), round(alpha, 3), round(a, 3), round(b, 3)) == (0.243, 4.414, 0.793,
+                                                                          2.426)
+    assert round(model.log_likelihood or 0, 1) == -9582.4
+    p, q, gamma = (model.gammagamma[k] for k in ("p", "q", "gamma"))
+    assert (round(p, 2), round(q, 2), round(gamma, 2)) == (6.25, 3.74, 15.44)
+    bad = con.execute("SELECT count(*) FROM customer_value WHERE NOT (p_alive BETWEEN 0 AND 1) "
+                      "OR clv_52w < 0 OR clv_52w IS NULL OR isnan(clv_52w)").fetchone()
+    assert bad == (0,)
+
+
+def test_too_little_data_gives_a_reason_and_null_values() -> None:
+    con = _orders([("A", dt.date(2026, 1, 1), 10), ("A", dt.date(2026, 1, 9), 10)])
+    model = build_value(con, dt.date(2026, 3, 1))
+    assert not model.available and "repeat buyers" in (model.reason or "")
+    assert con.execute("SELECT p_alive, clv_52w FROM customer_value").fetchall() == [
+        (None, None)]

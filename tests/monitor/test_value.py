@@ -1,0 +1,49 @@
+import datetime as dt
+from collections import defaultdict
+from pathlib import Path
+
+import duckdb
+
+from crmreport.features.value import ValueModel, build_value
+from crmreport.monitor.value import HOLDOUT_WEEKS, value_summary
+
+CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
+AS_OF = dt.date(1998, 7, 1)  # the end of the 78 weeks of CDNOW data
+
+
+def _cdnow() -> tuple[duckdb.DuckDBPyConnection, list[tuple[str, dt.date]]]:
+    rows = []
+    for line in CDNOW.read_text().splitlines():
+        _, customer, day, _, dollars = line.split()
+        rows.append((customer, dt.datetime.strptime(day, "%Y%m%d").date(), float(dollars)))
+    con = duckdb.connect()
+    con.execute("CREATE TABLE orders (order_id VARCHAR, customer_id VARCHAR, order_date DATE, "
+                "amount DECIMAL(18,2), status VARCHAR)")
+    con.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, 'completed')",
+                    [(f"O{i}", c, d, a) for i, (c, d, a) in enumerate(rows)])
+    return con, [(c, d) for c, d, _ in rows]
+
+
+def test_holdout_check_counts_actual_purchases_independently() -> None:
+    con, purchases = _cdnow()
+    model = build_value(con, AS_OF)
+    con.execute("CREATE TABLE assignments AS SELECT f.*, 'all' AS segment FROM customer_value f")
+    summary = value_summary(con, AS_OF, model)
+    end = AS_OF - dt.timedelta(weeks=HOLDOUT_WEEKS)
+    days: dict[str, set[dt.date]] = defaultdict(set)
+    for customer, day in purchases:
+        days[customer].add(day)
+    before = {c: sorted(d for d in ds if d < end) for c, ds in days.items()}
+    one_timers = [c for c, ds in before.items() if len(ds) == 1]
+    later = sum(len([d for d in days[c] if end <= d < AS_OF]) for c in one_timers)
+    row = summary.fit[summary.fit["calibration_frequency"] == "0"].iloc[0]
+    assert row["customers"] == len(one_timers)
+    assert abs(row["actual"] - later / len(one_timers)) < 1e-12
+    assert summary.fit["customers"].sum() == sum(1 for ds in before.values() if ds)
+    assert summary.customers == 2357 and summary.equity and summary.equity > 0
+    assert summary.distribution["customers"].sum() == 2357
+
+
+def test_unavailable_model_gives_its_reason() -> None:
+    summary = value_summary(duckdb.connect(), AS_OF, ValueModel(reason="only 3 repeat buyers"))
+    assert summary.reason == "only 3 repeat buyers" and summary.fit.empty
