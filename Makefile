@@ -19,7 +19,9 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP) system
-	$(BIN)/python -m bench
+	$(BIN)/python bench/bench_demo.py
+	$(BIN)/python bench/bench_clv.py
+	$(BIN)/python bench/bench_ingest.py
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

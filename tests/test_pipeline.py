@@ -95,6 +95,9 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     contacts = (tmp_path / "data" / "contacts.csv").read_text().splitlines()
     assert sum("spring-2026" in line for line in contacts) == built.plan.treatment + sum(
         g.get("control", 0) for ch in built.plan.final.values() for g in ch.values())
+    codes = [line.split(",")[-1] for line in contacts if "spring-2026" in line]
+    given = [c for c in codes if c]
+    assert given and len(given) == len(set(given))  # the winback offer draws from the pool
 
 
 HOSTILE = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1", "-1", "@SUM(A1:A2)"]

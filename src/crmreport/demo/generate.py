@@ -211,6 +211,7 @@ class DemoFiles:
     order_lines: Path
     contacts: Path
     unsubscribes: Path
+    coupons: Path
 
 
 @dataclass
@@ -284,11 +285,13 @@ def generate(
     order_frame, line_frame = _finish_orders(rng, orders, cust, start)
     contacts = pd.concat(contact_frames, ignore_index=True) if contact_frames else (
         pd.DataFrame({c: [] for c in _CONTACT_COLUMNS}, dtype=str))
-    files = DemoFiles(*(out_dir / f"{name}.csv" for name in
-                        ("customers", "orders", "order_lines", "contacts", "unsubscribes")))
+    files = DemoFiles(*(out_dir / f"{name}.csv" for name in ("customers", "orders", "order_lines",
+                                                               "contacts", "unsubscribes",
+                                                               "coupons")))
     for path, frame in zip(
-        (files.customers, files.orders, files.order_lines, files.contacts, files.unsubscribes),
-        (cust.frame, order_frame, line_frame, contacts, unsub_frame),
+        (files.customers, files.orders, files.order_lines, files.contacts, files.unsubscribes,
+         files.coupons),
+        (cust.frame, order_frame, line_frame, contacts, unsub_frame, _coupon_pool(rng, customers)),
         strict=True,
     ):
         write_text(path, frame.to_csv(index=False, lineterminator="\n"))
@@ -693,3 +696,16 @@ def _run_campaign(
     responders = who[respond].astype(np.int64)
     when = day + rng.integers(1, RESPONSE_DAYS, len(responders))
     return frame, _new_orders(rng, responders, when)
+
+
+def _coupon_pool(rng: np.random.Generator, customers: int) -> pd.DataFrame:
+    """Unique come-back codes, one for every tenth customer: plenty for one campaign."""
+    alphabet = np.array(list("ABCDEFGHJKLMNPQRSTUVWXYZ23456789"))  # no 0/O, 1/I look-alikes
+    codes: list[str] = []
+    seen: set[str] = set()
+    while len(codes) < max(customers // 10, 10):
+        code = "BACK-" + "".join(rng.choice(alphabet, 8))
+        if code not in seen:
+            seen.add(code)
+            codes.append(code)
+    return pd.DataFrame({"code": codes})
