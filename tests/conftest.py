@@ -84,3 +84,9 @@ def write_shop(folder: Path, control: float = 0.0, campaign: str | None = None) 
     body = campaign or CAMPAIGN.format(templates=ROOT / "templates", control=control)
     (folder / "campaign.yaml").write_text(textwrap.dedent(body), encoding="utf-8")
     return folder
+
+
+@pytest.fixture(autouse=True)
+def unsubscribe_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Builds key their unsubscribe tokens with CRMREPORT_SECRET; tests use a fixed one."""
+    monkeypatch.setenv("CRMREPORT_SECRET", "test-secret-0123456789abcdef")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,6 +36,10 @@ from crmreport.interact import (
 from crmreport.interact.explain import explain_customer
 from crmreport.rules import assign, compile_rules
 from crmreport.tables import CUSTOMERS
+
+SECRET_VARIABLE = "CRMREPORT_SECRET"
+# The demo's own key: its unsubscribe links point at shop.example and protect nothing.
+DEMO_SECRET = "crmreport-demo-key-not-for-real-campaigns"
 
 
 @dataclass
@@ -102,12 +107,13 @@ def plan(loaded: LoadedCampaign, out_dir: Path | None = None) -> Plan:
     ``out_dir`` is given and holds one (every count compared); otherwise the last run of
     this campaign in the contact history (contacts per offer, channel and group).
     """
-    result = prepare(loaded).plan
-    result.diff = _diff(loaded, result, out_dir)
-    return result
+    run = prepare(loaded)
+    run.plan.diff = _diff(run, out_dir)
+    return run.plan
 
 
-def _diff(loaded: LoadedCampaign, now: Plan, out_dir: Path | None) -> dict[str, Any]:
+def _diff(run: Run, out_dir: Path | None) -> dict[str, Any]:
+    loaded, now = run.loaded, run.plan
     previous = out_dir / loaded.config.campaign / "plan.json" if out_dir else None
     if previous and previous.is_file():
         try:
@@ -118,7 +124,7 @@ def _diff(loaded: LoadedCampaign, now: Plan, out_dir: Path | None) -> dict[str, 
                             "or point --out elsewhere") from None
         return {"against": str(previous), "as_of": before.get("as_of"),
                 "changes": diff_counts(counts, now.counts())}
-    last = _last_run(loaded)
+    last = _last_run(run.con, loaded.config.campaign)
     if last is None:
         return {"against": None, "changes": {}}
     run_id, contacted_at, final = last
@@ -143,21 +149,15 @@ def _plan_counts(data: dict[str, Any]) -> dict[str, int]:
 Final = dict[str, dict[str, dict[str, int]]]  # offer -> channel -> group -> customers
 
 
-def _last_run(loaded: LoadedCampaign) -> tuple[str, str, Final] | None:
+def _last_run(con: Connection, campaign: str) -> tuple[str, str, Final] | None:
     """The last run of this campaign in the history: id, date, counts per offer/channel/group."""
-    path = loaded.config.data.contacts
-    if not path or not loaded.data_path(path).is_file():
-        return None
-    con = connect()
-    source = str(loaded.data_path(path)).replace("'", "''")
-    rows = con.execute(f"""
-        WITH h AS (SELECT * FROM read_csv('{source}', all_varchar = true, header = true)
-                   WHERE campaign = ?),
+    rows = con.execute("""
+        WITH h AS (SELECT * FROM contacts WHERE campaign = ?),
         last AS (SELECT run_id, contacted_at FROM h ORDER BY contacted_at DESC, run_id DESC
                  LIMIT 1)
-        SELECT run_id, contacted_at, offer, channel, test_group, count(*)
+        SELECT run_id, contacted_at::VARCHAR, offer, channel, test_group, count(*)
         FROM h JOIN last USING (run_id, contacted_at) GROUP BY ALL ORDER BY ALL""",
-                       [loaded.config.campaign]).fetchall()
+                       [campaign]).fetchall()
     if not rows:
         return None
     final: Final = {}
@@ -173,16 +173,18 @@ def explain(loaded: LoadedCampaign, customer_id: str) -> dict[str, Any]:
     return explain_customer(run.con, loaded.config, compile_rules(loaded, columns), customer_id)
 
 
-def feature_columns(run: Run) -> list[tuple[str, str]]:
-    return [(r[0], r[1]) for r in run.con.execute("DESCRIBE features").fetchall()]
-
-
-def build(loaded: LoadedCampaign, out_dir: Path) -> BuildResult:
+def build(loaded: LoadedCampaign, out_dir: Path, secret: str | None = None) -> BuildResult:
     """Write the campaign's outputs under out_dir/<campaign>/, then append the contact history.
 
     The folder is filled beside the old one and swapped in whole; the history is appended
     after, atomically, and never twice for one run. A rerun with no one new writes nothing.
+    ``secret`` keys the unsubscribe tokens (default: the CRMREPORT_SECRET environment
+    variable); keep it private and the same from run to run.
     """
+    if not loaded.config.data.contacts:
+        raise DataError(f"{loaded.path}: build needs data.contacts, the contact history; "
+                        "without it a rerun would contact everyone again (add "
+                        "contacts: contacts.csv)")
     run = prepare(loaded)
     short = shortage_message(run.plan.coupons)
     if short:
@@ -194,7 +196,7 @@ def build(loaded: LoadedCampaign, out_dir: Path) -> BuildResult:
     run_id = _run_id(loaded, rows)
     result = BuildResult(run_id, target, run.plan)
     with atomic_dir(target) as tmp:
-        hashes = _render(run, tmp, result)
+        hashes = _render(run, tmp, result, secret or os.environ.get(SECRET_VARIABLE, ""))
         contacts = [(run_id, loaded.config.campaign, cid, loaded.config.as_of.isoformat(),
                      channel, segment, offer, variant, group, hashes.get(cid, ""), coupon)
                     for cid, segment, offer, channel, variant, group, coupon in rows]
@@ -202,9 +204,8 @@ def build(loaded: LoadedCampaign, out_dir: Path) -> BuildResult:
         write_quarantine_file(run, tmp / "quarantine.csv")
         write_text(tmp / "plan.json", _json(run.plan.as_dict()))
         write_text(tmp / "manifest.json", _json(_manifest(loaded, run, result, tmp)))
-    if loaded.config.data.contacts:
-        result.contacts_added = history.append(loaded.data_path(loaded.config.data.contacts),
-                                                contacts)
+    result.contacts_added = history.append(loaded.data_path(loaded.config.data.contacts),
+                                            contacts)
     return result
 
 
@@ -241,7 +242,7 @@ def recipients(con: Connection, channel: str) -> Iterator[dict[str, Any]]:
             yield {k: v for k, v in zip(names, row, strict=True) if v is not None}
 
 
-def _render(run: Run, out: Path, result: BuildResult) -> dict[str, str]:
+def _render(run: Run, out: Path, result: BuildResult, secret: str) -> dict[str, str]:
     """Emails and letters for the treatment group; returns customer_id -> content hash."""
     from crmreport.personalise import (
         EmailSettings,
@@ -275,7 +276,7 @@ def _render(run: Run, out: Path, result: BuildResult) -> dict[str, str]:
             sender=email_cfg.sender, reply_to=email_cfg.reply_to,
             unsubscribe_url=email_cfg.unsubscribe_url,
             unsubscribe_mailto=email_cfg.unsubscribe_mailto, max_bytes=email_cfg.max_bytes,
-            date=sent_at, seed=config.policy.seed), out / "emails")
+            date=sent_at, secret=secret), out / "emails")
         result.emails, result.oversize = batch.count, batch.oversize
         hashes.update(batch.hashes)
         _write_esp(out / "esp.csv", batch.merge_rows)
@@ -374,7 +375,7 @@ def demo(
     generate(data_dir, customers=customers)
     loaded = load_campaign(campaign_path, data_dir=data_dir)
     definition = load_report(report_path)
-    built = build(loaded, out_dir)
+    built = build(loaded, out_dir, os.environ.get(SECRET_VARIABLE) or DEMO_SECRET)
     return DemoResult(data_dir, built, report(loaded, definition, out_dir))
 
 

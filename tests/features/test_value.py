@@ -58,3 +58,20 @@ def test_too_little_data_gives_a_reason_and_null_values() -> None:
     assert not model.available and "repeat buyers" in (model.reason or "")
     assert con.execute("SELECT p_alive, clv_52w FROM customer_value").fetchall() == [
         (None, None)]
+
+
+def test_a_model_that_predicts_no_finite_value_is_unavailable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from crmreport.clv import BGNBD
+
+    rows = [(f"C{i}", dt.date(2026, 1, 1) + dt.timedelta(days=i % 30), 10.0) for i in range(60)]
+    rows += [(f"C{i}", dt.date(2026, 2, 1) + dt.timedelta(days=i % 20), 5.0 + (i * 37) % 50)
+             for i in range(40)]
+    con = _orders(rows)
+    monkeypatch.setattr(BGNBD, "conditional_expected_purchases",
+                        lambda self, t, x, tx, T: x * float("nan"))
+    model = build_value(con, dt.date(2026, 3, 1))
+    assert not model.available and "no finite" in (model.reason or "")
+    assert con.execute("SELECT count(*) FROM customer_value WHERE clv_52w IS NOT NULL"
+                       ).fetchall() == [(0,)]

@@ -43,7 +43,8 @@ def test_customers_are_normalised_and_merged_by_the_stated_rule(tmp_path: Path) 
     rows = con.execute("SELECT customer_id, email, postal_code, email_consent, mail_objection, "
                        "first_name FROM customers ORDER BY customer_id").fetchall()
     assert rows == [
-        ("C1", "anna@example.de", "01067", "yes", False, "Anna"),  # first row wins, 'Ja' = yes
+        # first row wins its fields, but a later 'nein' withdraws the consent ('Ja' = yes)
+        ("C1", "anna@example.de", "01067", "no", False, "Anna"),
         ("C2", None, "12345", "unknown", True, None),  # invalid email blanked, missing = unknown
         ("C3", "c@example.de", "04109", "unknown", False, None),
     ]
@@ -71,3 +72,22 @@ def test_orders_keep_guests_apart_and_never_mix_currencies(tmp_path: Path) -> No
     quarantined = con.execute("SELECT tbl, _row, reason FROM quarantine WHERE tbl = 'orders' "
                               "ORDER BY _row").fetchall()
     assert [r[1] for r in quarantined] == [3, 4, 6, 8]
+
+
+def test_merging_duplicates_never_assembles_permission_from_different_rows(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "c.csv").write_text(
+        "customer_id,email,email_consent,mail_objection\n"
+        "C1,,yes,\n"  # consent without an address
+        "C1,new@example.de,no,yes\n"  # the address, refused, and an objection
+        "C2,b@example.de,yes,\n"
+        "C2,,,\n")
+    (tmp_path / "o.csv").write_text("order_id,customer_id,order_date,amount\nO1,C1,2026-01-01,1\n")
+    con = connect()
+    account = load_sources(con, [SourceFile("customers", tmp_path / "c.csv"),
+                                 SourceFile("orders", tmp_path / "o.csv")])
+    build_tables(con, account, "EUR")
+    rows = con.execute("SELECT customer_id, email, email_consent, mail_objection "
+                       "FROM customers ORDER BY 1").fetchall()
+    assert rows == [("C1", "new@example.de", "no", True), ("C2", "b@example.de", "yes", False)]

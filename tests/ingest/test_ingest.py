@@ -61,3 +61,14 @@ def test_unknown_preset_and_unknown_mapped_column(tmp_path: Path) -> None:
         load_sources(connect(), [SourceFile("customers", path, "crmreprt")])
     with pytest.raises(DataError, match="unknown customers column"):
         load_sources(connect(), [SourceFile("customers", path, {"kunde": "customer_id"})])
+
+
+def test_a_missing_header_row_is_named_without_echoing_the_customer(tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text("C1,Anna,Schmidt,anna.schmidt@example.de,Hauptstr 5\n"
+                    "C2,Ben,Lang,ben@example.de,Weg 1\n")
+    with pytest.raises(DataError) as info:
+        load_sources(connect(), [SourceFile("customers", path)])
+    message = str(info.value)
+    assert "looks like data, not a header row" in message
+    assert "anna" not in message.lower() and "Schmidt" not in message

@@ -127,3 +127,25 @@ def test_suppressions_are_counted_per_reason(shop: Path) -> None:
     assert plan.excluded["suppressed"] == 2
     assert plan.suppression_reasons == {"bounce": 1, "objection": 1}  # first reason per person
     assert sum(plan.suppression_reasons.values()) == plan.excluded["suppressed"]
+
+
+def test_a_suppressed_customer_keeps_a_shared_address_suppressed(shop: Path) -> None:
+    customers = (shop / "customers.csv").read_text().replace(
+        "C5,eve@example.de", "C5,anna@example.de")  # C5 shares C1's address
+    (shop / "customers.csv").write_text(customers)
+    (shop / "unsubscribes.csv").write_text("customer_id,channel,reason\nC1,email,unsubscribe\n")
+    rows = _plan_rows(shop)
+    assert rows["C1"] == ("letter", "treatment", None)
+    assert rows["C5"] == (None, None, "suppressed")  # not emailed through the shared address
+
+
+def test_a_contact_by_another_campaign_on_the_same_day_counts(shop: Path) -> None:
+    (shop / "contacts.csv").write_text(
+        "run_id,campaign,customer_id,contacted_at,channel,segment,offer,variant,test_group,"
+        "content_hash\nr0,other,C1,2026-03-01,email,x,y,A,treatment,h\n"
+        "r0,other,C5,2026-02-19,email,x,y,A,treatment,h\n")  # 10 days before as_of
+    text = (shop / "campaign.yaml").read_text()
+    (shop / "campaign.yaml").write_text(text.replace("policy: {", "policy: {quiet_days: 10, "))
+    rows = _plan_rows(shop)
+    assert rows["C1"][2] == "quiet_period"  # same day
+    assert rows["C5"][2] is None  # 10 days ago lies outside the last 10 days (as_of - 10, as_of]

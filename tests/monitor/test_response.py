@@ -20,13 +20,29 @@ def test_uplift_matches_hand_computation():
     u = uplift(10, 4, 10, 1)
     assert u.absolute == pytest.approx(0.30)
     assert u.relative == pytest.approx(3.0)
-    half = 1.96 * math.sqrt(0.4 * 0.6 / 10 + 0.1 * 0.9 / 10)
-    assert u.ci_low == pytest.approx(0.30 - half, abs=1e-4)
-    assert u.ci_high == pytest.approx(0.30 + half, abs=1e-4)
-    assert round(u.ci_low, 4) == -0.0560 and round(u.ci_high, 4) == 0.6560
+    # Wilson bounds by hand: 4/10 -> [0.168177, 0.687337], 1/10 -> [0.017876, 0.404150]
+    low = 0.30 - math.hypot(0.4 - 0.168177, 0.404150 - 0.1)
+    high = 0.30 + math.hypot(0.687337 - 0.4, 0.1 - 0.017876)
+    assert u.ci_low == pytest.approx(low, abs=5e-5) and u.ci_high == pytest.approx(high, abs=5e-5)
     pooled = 5 / 20
     z = 0.30 / math.sqrt(pooled * (1 - pooled) * (1 / 10 + 1 / 10))
     assert u.p_value == pytest.approx(math.erfc(z / math.sqrt(2)))
+
+
+@pytest.mark.parametrize(
+    ("counts", "published"),
+    [((70, 56, 80, 48), (0.0524, 0.3339)), ((10, 9, 10, 3), (0.1705, 0.8090))],
+)
+def test_interval_reproduces_newcombe_1998(counts, published):
+    # Newcombe, "Interval estimation for the difference between independent proportions",
+    # Statistics in Medicine 17 (1998), method 10, examples (a) and (b)
+    u = uplift(*counts)
+    assert (round(u.ci_low, 4), round(u.ci_high, 4)) == published
+
+
+def test_interval_agrees_with_the_test_when_a_group_has_no_responders():
+    u = uplift(1000, 50, 20, 0)
+    assert u.p_value > 0.05 and u.ci_low < 0 < u.ci_high  # Wald would say [3.6; 6.4] pp
 
 
 def test_uplift_edge_cases():

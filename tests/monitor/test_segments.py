@@ -21,3 +21,16 @@ def test_segment_overview():
     assert vip["avg_monetary"] == pytest.approx(53.5)
     assert list(out.columns[-3:]) == ["offer:gift", "offer:winback", "offer:(none)"]
     assert (vip["offer:gift"], vip["offer:winback"], vip["offer:(none)"]) == (2, 0, 1)
+
+
+def test_average_recency_counts_only_customers_who_bought():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE assignments (customer_id VARCHAR, segment VARCHAR, offer VARCHAR, "
+                "recency_days INTEGER, frequency INTEGER, monetary DECIMAL(18,2))")
+    con.execute("INSERT INTO assignments SELECT 'P' || i, 'a', NULL, NULL, 0, 0 "
+                "FROM range(50) t(i)")  # prospects: no recency
+    con.execute("INSERT INTO assignments SELECT 'B' || i, 'a', NULL, 100, 1, 10 "
+                "FROM range(50) t(i)")
+    row = segment_overview(con).iloc[0]
+    assert row["customers"] == 100 and row["buyers"] == 50
+    assert row["avg_recency_days"] == 100.0

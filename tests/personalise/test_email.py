@@ -6,6 +6,7 @@ import datetime as dt
 import email
 import email.policy
 import hashlib
+import hmac
 from collections.abc import Mapping
 from decimal import Decimal
 from email.message import EmailMessage
@@ -22,7 +23,7 @@ SETTINGS = EmailSettings(
     sender="Schöner Laden <news@shop.example>", reply_to="Service <service@shop.example>",
     unsubscribe_url="https://shop.example/unsubscribe?t={token}",
     unsubscribe_mailto="unsubscribe@shop.example", max_bytes=102_000,
-    date=dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC), seed="spring-2026")
+    date=dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC), secret="k3y-0f-th3-t3st-shop-2026")
 ANNA = {"customer_id": "C1", "email": "anna@example.de", "salutation": "Frau",
         "first_name": "Anna", "last_name": "Müller", "locale": "de_DE", "template": "vip",
         "monetary": Decimal("1234.50"), "currency": "EUR", "campaign": "spring-2026",
@@ -39,6 +40,14 @@ def _build(tmp_path: Path, recipients: list[Mapping[str, Any]],
     out.mkdir(exist_ok=True)
     batch = build_emails(recipients, make_environment(templates), settings, out)
     return batch, out
+
+
+def _token(cid: str, secret: str = SETTINGS.secret) -> str:
+    return hmac.new(secret.encode(), cid.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _header_lines(path: Path) -> list[bytes]:
+    return path.read_bytes().split(b"\r\n\r\n", 1)[0].split(b"\r\n")
 
 
 def _parse(path: Path) -> EmailMessage:
@@ -76,7 +85,7 @@ def test_headers_decode_and_carry_unsubscribe(tmp_path: Path) -> None:
     assert message["To"].addresses[0].addr_spec == "anna@example.de"
     assert message["From"].addresses[0].display_name == "Schöner Laden"
     assert message["Reply-To"].addresses[0].addr_spec == "service@shop.example"
-    token = hashlib.sha256(b"spring-2026:C1").hexdigest()[:20]
+    token = _token("C1")
     unsubscribe = message["List-Unsubscribe"]
     assert f"<https://shop.example/unsubscribe?t={token}>" in unsubscribe
     assert "<mailto:unsubscribe@shop.example?subject=unsubscribe>" in unsubscribe
@@ -92,7 +101,7 @@ def test_bodies_are_personal_and_german(tmp_path: Path) -> None:
     text, html = _parts(_parse(out / "C1.eml"))
     assert text.startswith("Sehr geehrte Frau Müller,\n")
     assert "1.234,50\u00a0€" in text
-    token = hashlib.sha256(b"spring-2026:C1").hexdigest()[:20]
+    token = _token("C1")
     assert token in text and token in html
     assert "Sehr geehrte Frau Müller," in html
     # The CSS is inlined; only the @media rule stays in a <style> element.
@@ -213,3 +222,78 @@ def test_duplicate_customer_files_are_refused(tmp_path: Path) -> None:
 def test_settings_are_checked() -> None:
     with pytest.raises(ConfigError, match="unsubscribe_url"):
         EmailSettings(**{**SETTINGS.__dict__, "unsubscribe_url": "http://x.example/u"})
+
+
+def test_unsubscribe_token_is_an_hmac_only_the_secret_holder_can_make(tmp_path: Path) -> None:
+    _, out = _build(tmp_path, [ANNA])
+    message = _parse(out / "C1.eml")
+    token = _token("C1")
+    assert len(token) == 32 and f"t={token}>" in message["List-Unsubscribe"]
+    # Not the old sha256("<public control-group seed>:<customer id>") a reader could compute.
+    assert hashlib.sha256(b"spring-2026:C1").hexdigest()[:20] not in message["List-Unsubscribe"]
+    # Neither the Message-ID nor the boundary gives the token away.
+    boundary = message.get_boundary()
+    assert boundary is not None and token[:8] not in boundary
+    assert token[:8] not in message["Message-ID"]
+    other = EmailSettings(**{**SETTINGS.__dict__, "secret": "another-secret-0123456789"})
+    (tmp_path / "other").mkdir()
+    _, out2 = _build(tmp_path / "other", [ANNA], settings=other)
+    moved = _parse(out2 / "C1.eml")["List-Unsubscribe"]
+    assert token not in moved and _token("C1", other.secret) in moved
+    assert "k3y-0f" not in repr(SETTINGS)
+
+
+@pytest.mark.parametrize("secret", ["", "   ", "too-short-15chr"])
+def test_an_empty_or_short_secret_is_refused(secret: str) -> None:
+    with pytest.raises(ConfigError, match=r"CRMREPORT_SECRET.*set CRMREPORT_SECRET to a long "
+                                          r"random string; it keeps unsubscribe links from "
+                                          r"being forged"):
+        EmailSettings(**{**SETTINGS.__dict__, "secret": secret})
+
+
+def test_long_display_names_are_capped_and_every_header_line_folded(tmp_path: Path) -> None:
+    long_ascii = {**BEN, "customer_id": "C4", "first_name": "Alexander " * 120,
+                  "last_name": "Smith"}
+    solid = {**BEN, "customer_id": "C5", "first_name": "X" * 1500}
+    quoted = {**BEN, "customer_id": "C6", "first_name": 'Ben "the (shop) fan", ' * 20}
+    german = {**ANNA, "customer_id": "C7", "first_name": "Jürgen-Maximilian " * 30}
+    long_local = {**BEN, "customer_id": "C8", "email": "a" * 64 + "@" + "mail." * 12 + "example"}
+    _, out = _build(tmp_path, [long_ascii, solid, quoted, german, long_local])
+    for cid in ("C4", "C5", "C6", "C7", "C8"):
+        lines = _header_lines(out / f"{cid}.eml")
+        assert all(len(line) <= 998 for line in lines)
+        message = _parse(out / f"{cid}.eml")
+        assert not message.defects
+        to = message["To"].addresses[0]
+        assert len(to.display_name) <= 64
+    assert all(len(line) <= 78 for cid in ("C4", "C5", "C6", "C7")
+               for line in _header_lines(out / f"{cid}.eml"))
+    # An address too long for one line gets a line of its own: nothing left to fold.
+    too_long = [line for line in _header_lines(out / "C8.eml") if len(line) > 78]
+    assert too_long == [f" <{long_local['email']}>".encode()]
+    names = {cid: _parse(out / f"{cid}.eml")["To"].addresses[0].display_name
+             for cid in ("C4", "C5", "C6", "C7")}
+    assert names["C4"] == ("Alexander " * 6).strip()  # cut at a word boundary
+    assert names["C5"] == "X" * 64
+    assert names["C6"].startswith('Ben "the (shop) fan", Ben')
+    assert names["C7"].startswith("Jürgen-Maximilian Jürgen") and "  " not in names["C7"]
+    assert _parse(out / "C8.eml")["To"].addresses[0].addr_spec == long_local["email"]
+
+
+def test_a_long_unbreakable_subject_is_folded(tmp_path: Path) -> None:
+    root = tmp_path / "templates"
+    (root / "email").mkdir(parents=True)
+    (root / "email" / "t.txt.j2").write_text(
+        "{% block subject %}Hello {{ first_name }}{% endblock %}{% block body %}x{% endblock %}",
+        encoding="utf-8")
+    (root / "email" / "t.html.j2").write_text("<p>ok</p>", encoding="utf-8")
+    recipient = {"customer_id": "C1", "email": "a@example.de", "template": "t",
+                 "first_name": "Y" * 2000}
+    _, out = _build(tmp_path, [recipient], templates=root)
+    assert all(len(line) <= 78 for line in _header_lines(out / "C1.eml"))
+    assert _parse(out / "C1.eml")["Subject"] == "Hello " + "Y" * 2000
+
+
+def test_an_address_over_254_characters_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="customer C2 has no valid email address"):
+        _build(tmp_path, [{**BEN, "email": "b" * 250 + "@example.com"}])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -120,3 +121,56 @@ def test_empty_batch_writes_nothing(tmp_path: Path) -> None:
 def test_unknown_layout_is_refused() -> None:
     with pytest.raises(ValueError, match="din5008a, din5008b"):
         LetterSettings(layout="din5008c", return_address="x", date=dt.date(2026, 3, 1))
+
+
+def test_a_single_letter_over_one_page_is_a_render_error(tmp_path: Path) -> None:
+    # Alone, or with every other letter as long, a two-page letter has nothing to differ from.
+    long = {**BEN, "customer_id": "C9", "coupon": "VERY-LONG-CODE " * 250}
+    with pytest.raises(RenderError, match=r"customer C9 \(templates/letter/en/winback\.html\.j2\) "
+                                          r"takes 2 pages; every letter must fit on one page"):
+        _build(tmp_path, [long])
+    with pytest.raises(RenderError, match=r"customer C9 .* takes 2 pages"):
+        _build(tmp_path, [long, {**long, "customer_id": "C10"}])
+    assert not (tmp_path / "letters.pdf").exists()
+
+
+def test_an_address_the_window_would_clip_is_a_render_error(tmp_path: Path) -> None:
+    wordy = {**ANNA, "customer_id": "C7", "country": "AT",
+             "company": "Vereinigte Sanitär-, Heizungs- und Klimatechnik Handelsgesellschaft "
+                        "für Mittel- und Ostdeutschland mbH & Co. KG Niederlassung Dresden"}
+    with pytest.raises(RenderError, match=r"address for customer C7 \(templates/letter/de/vip"
+                                          r"\.html\.j2\).*needs 7 lines.*at most 6 lines"):
+        _build(tmp_path, [ANNA, wordy])
+    assert not (tmp_path / "letters.pdf").exists()
+
+
+def test_an_unbreakable_company_name_is_not_clipped_at_the_side(tmp_path: Path) -> None:
+    solid = {**ANNA, "customer_id": "C8", "company": "X" * 160}
+    with pytest.raises(RenderError, match=r"address for customer C8 .*shorten the company"):
+        _build(tmp_path, [solid])
+
+
+def test_a_six_line_address_fits_the_window(tmp_path: Path) -> None:
+    full = {**ANNA, "country": "AT",
+            "company": "Vereinigte Sanitär- und Heizungstechnik Handelsgesellschaft mbH"}
+    batch, out = _build(tmp_path, [full])
+    assert batch.pages_per_letter == 1
+    text = PdfReader(out).pages[0].extract_text()
+    assert "ÖSTERREICH" in text and "01067 Dresden" in text
+
+
+def test_a_style_block_may_not_use_recipient_fields(tmp_path: Path) -> None:
+    # The stylesheet is shared by all letters: a footer with a name would print the first
+    # recipient's name on every letter.
+    root = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", root)
+    (root / "letter" / "de" / "own.html.j2").write_text(
+        '{% extends "letter/base.html.j2" %}{% block lang %}de{% endblock %}'
+        "{% block footer %}{{ last_name | css_string }}{% endblock %}"
+        "{% block subject %}Hallo{% endblock %}{% block body %}<p>x</p>{% endblock %}",
+        encoding="utf-8")
+    own = [{**ANNA, "template": "own"}, {**ANNA, "customer_id": "C2", "template": "own",
+                                          "last_name": "Schmidt"}]
+    with pytest.raises(TemplateError, match=r"templates/letter/de/own\.html\.j2: the style "
+                                            r"block .*only layout, return_address"):
+        build_letters(own, make_environment(root), SETTINGS, tmp_path / "letters.pdf")

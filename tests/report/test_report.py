@@ -173,3 +173,26 @@ def test_formatter():
 
 def test_reasons_counter_type():
     assert isinstance(_account().files[0].reasons, Counter)
+
+
+def test_no_hidden_cell_can_be_recovered_by_subtraction():
+    import pandas as pd
+
+    from crmreport.monitor import Monitoring
+    from crmreport.report.format import SUPPRESSED, suppress_small
+
+    segments = pd.DataFrame({
+        "segment": ["a", "b", "c"], "customers": [100, 4, 50], "buyers": [100, 4, 50],
+        "share": [0.65, 0.03, 0.32], "avg_recency_days": [10.0, 20.0, 30.0],
+        "avg_frequency": [1.0, 1.0, 1.0], "avg_monetary": [5.0, 5.0, 5.0],
+        "total_monetary": [500.0, 20.0, 250.0], "offer:x": [97, 0, 50], "offer:(none)": [3, 4, 0],
+    })
+    m = Monitoring(as_of=AS_OF, window_days=30, response=pd.DataFrame(columns=[
+        "campaign", "is_total", "contacted", "control", "responders_t", "responders_c"]),
+        cohorts=pd.DataFrame(columns=["cohort", "cohort_size", "k", "month", "active", "share",
+                                      "complete"]),
+        retention=pd.DataFrame(), segments=segments, account=_account())
+    shown = suppress_small(m, 10).segments.set_index("segment")
+    assert shown.loc["b", "customers"] is SUPPRESSED  # 4 customers
+    assert shown.loc["c", "customers"] is SUPPRESSED  # the smallest other: total - a - c = b
+    assert shown.loc["a", "offer:(none)"] is SUPPRESSED  # 3 people

@@ -39,7 +39,7 @@ def clv(
     times = _grid(float(horizon), float(step))
     factor = _discounted_purchases(bgnbd, x, t_end, times, float(discount_rate))
     value = bgnbd.probability_alive(x, tx, t_end) * factor * spend
-    return np.asarray(np.maximum(np.nan_to_num(value, nan=0.0, posinf=0.0), 0.0), dtype=np.float64)
+    return np.asarray(np.maximum(value, 0.0), dtype=np.float64)
 
 
 def _grid(horizon: float, step: float) -> FloatArray:

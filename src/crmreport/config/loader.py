@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from crmreport.config.models import Campaign, Report, Variant
+from crmreport.config.models import UNASSIGNED, Campaign, Report, Variant
 from crmreport.config.yamlsource import KeyPath, LineMap, load_yaml
 from crmreport.errors import ConfigError, Problem, closest
 
@@ -136,6 +136,12 @@ def _cross_check(campaign: Campaign, lines: LineMap) -> list[Problem]:
     problems: list[Problem] = []
     segment_ids = [s.id for s in campaign.segments]
     problems += _duplicates("segments", segment_ids, lines)
+    problems += _history_problems(campaign, lines)
+    for i, ident in enumerate(segment_ids):
+        if ident == UNASSIGNED:
+            problems.append(lines.problem(("segments", i, "id"), f"'{UNASSIGNED}' is reserved "
+                                          "for customers no segment rule matches",
+                                          "give the segment another id"))
     problems += _duplicates("offers", [o.id for o in campaign.offers], lines)
     for i, offer in enumerate(campaign.offers):
         for j, seg in enumerate(offer.segments):
@@ -189,6 +195,20 @@ def _duplicates_at(path: KeyPath, ids: list[str], lines: LineMap) -> list[Proble
                                      "give each entry its own id"))
         seen.add(ident)
     return out
+
+
+def _history_problems(campaign: Campaign, lines: LineMap) -> list[Problem]:
+    """The contact history is what keeps reruns and coupon codes from repeating."""
+    history = campaign.data.contacts
+    if history is None:
+        pools = [i for i, o in enumerate(campaign.offers) if o.coupons]
+        return [lines.problem(("offers", i, "coupons"), "coupon codes need a contact history "
+                              "to stay unique across runs", "add data.contacts: contacts.csv")
+                for i in pools[:1]]
+    if not history.lower().endswith(".csv"):
+        return [lines.problem(("data", "contacts"), "the contact history must be a .csv file",
+                              "use a .csv path, e.g. contacts.csv")]
+    return []
 
 
 def _duplicates(section: str, ids: list[str], lines: LineMap) -> list[Problem]:

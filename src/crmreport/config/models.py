@@ -14,6 +14,10 @@ Channel = Literal["email", "letter"]
 TableName = Literal["customers", "orders", "order_lines", "suppressions", "contacts"]
 
 
+# The segment of customers no rule matched; they are counted and never contacted.
+UNASSIGNED = "unassigned"
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -66,10 +70,10 @@ class Offer(Model):
     segments: list[Identifier] = Field(min_length=1)
     when: str = "TRUE"
     priority: int = 0
-    value: Annotated[float, Field(ge=0)] | str = Field(
+    value: Annotated[float, Field(ge=0, allow_inf_nan=False)] | str = Field(
         0.0, description="expected value of a response, breaks ties within a priority: a number, "
-                         "or an expression per customer such as 'coalesce(clv_12m * 0.1, 5)' "
-                         "(NULL counts as 0)")
+                         "or an expression per customer such as 'coalesce(clv_52w * 0.1, 5)' "
+                         "(NULL, NaN and infinity count as 0)")
     channels: list[Channel] = Field(min_length=1, description="in order of preference")
     templates: dict[Channel, str]
     coupons: Coupons | None = None

@@ -94,8 +94,8 @@ def _base_sql(day: str) -> str:
         GROUP BY customer_id
     ), k AS (
         SELECT customer_id, max(contacted_at) AS last_contact,
-               count(*) FILTER (WHERE contacted_at >= {day} - 365) AS contacts_365d
-        FROM contacts WHERE test_group = 'treatment' AND contacted_at < {day}
+               count(*) FILTER (WHERE contacted_at > {day} - 365) AS contacts_365d
+        FROM contacts WHERE test_group = 'treatment' AND contacted_at <= {day}
         GROUP BY customer_id
     )
     SELECT c.customer_id, c.country, c.locale, c.email_consent, c.mail_objection,

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from crmreport.clv import BGNBD, GammaGamma, clv
 from crmreport.engine import Connection
-from crmreport.errors import CrmError
+from crmreport.errors import CrmError, DataError
 
 HORIZON_WEEKS = 52
 ANNUAL_DISCOUNT = 0.10
@@ -78,15 +78,20 @@ def summary_sql(end: str, holdout_end: str | None = None) -> str:
     FROM d {holdout} ORDER BY customer_id"""
 
 
+def fit_purchases(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> BGNBD:
+    """Fit BG/NBD; raise CrmError with the reason when the data cannot support it."""
+    repeat = int((frequency > 0).sum())
+    if repeat < MIN_REPEAT_BUYERS:
+        raise CrmError(f"only {repeat} repeat buyers; at least {MIN_REPEAT_BUYERS} are needed "
+                       "to fit the value models")
+    return BGNBD().fit(frequency, recency, T)
+
+
 def fit_models(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray,
                monetary: np.ndarray) -> tuple[BGNBD, GammaGamma]:
     """Fit both models; raise CrmError with the reason when the data cannot support them."""
-    repeat = frequency > 0
-    if repeat.sum() < MIN_REPEAT_BUYERS:
-        raise CrmError(f"only {int(repeat.sum())} repeat buyers; at least "
-                       f"{MIN_REPEAT_BUYERS} are needed to fit the value models")
-    bgnbd = BGNBD().fit(frequency, recency, T)
-    positive = repeat & (monetary > 0)
+    bgnbd = fit_purchases(frequency, recency, T)
+    positive = (frequency > 0) & (monetary > 0)
     gammagamma = GammaGamma().fit(frequency[positive], monetary[positive])
     return bgnbd, gammagamma
 
@@ -99,21 +104,39 @@ def build_value(con: Connection, as_of: dt.date) -> ValueModel:
                                                                "monetary"))
     try:
         bgnbd, gammagamma = fit_models(x, tx, t, m)
+        columns = _predict(bgnbd, gammagamma, x, tx, t, m)
     except CrmError as exc:
         _store(con, ids, None)
         return ValueModel(reason=str(exc), customers=len(ids), repeat_buyers=int((x > 0).sum()))
-    alive = bgnbd.probability_alive(x, tx, t)
-    columns = {
-        "p_alive": alive,
-        "churn_risk": 1 - alive,
-        "expected_orders_52w": bgnbd.conditional_expected_purchases(HORIZON_WEEKS, x, tx, t),
-        "expected_spend": gammagamma.conditional_expected_spend(x, m),
-        "clv_52w": clv(bgnbd, gammagamma, x, tx, t, m, HORIZON_WEEKS, WEEKLY_DISCOUNT),
-    }
     _store(con, ids, {k: np.round(v, 6) for k, v in columns.items()})
     return ValueModel(customers=len(ids), repeat_buyers=int((x > 0).sum()),
                       bgnbd=bgnbd.params, gammagamma=gammagamma.params,
                       log_likelihood=bgnbd.log_likelihood)
+
+
+def _predict(bgnbd: BGNBD, gammagamma: GammaGamma, x: np.ndarray, tx: np.ndarray,
+             t: np.ndarray, m: np.ndarray) -> dict[str, np.ndarray]:
+    """Every value column; a non-finite result means the fitted model is unusable here."""
+    alive = bgnbd.probability_alive(x, tx, t)
+    spend = np.maximum(m, 0)  # a repeat buyer's net spend can be <= 0 after refunds
+    columns = {
+        "p_alive": alive,
+        "churn_risk": 1 - alive,
+        "expected_orders_52w": bgnbd.conditional_expected_purchases(HORIZON_WEEKS, x, tx, t),
+        "expected_spend": gammagamma.conditional_expected_spend(x, spend),
+    }
+    broken = [name for name, values in columns.items() if not np.isfinite(values).all()]
+    if not broken:
+        try:
+            columns["clv_52w"] = clv(bgnbd, gammagamma, x, tx, t, spend, HORIZON_WEEKS,
+                                     WEEKLY_DISCOUNT)
+        except DataError:  # clv's own check of the expected purchases it sums
+            broken = ["clv_52w"]
+    if broken:
+        raise CrmError(f"the fitted models give no finite {', '.join(broken)} for some "
+                       "customers (parameters at the edge of their range); the value figures "
+                       "are left out")
+    return columns
 
 
 def _store(con: Connection, ids: np.ndarray, columns: dict[str, np.ndarray] | None) -> None:

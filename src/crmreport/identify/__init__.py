@@ -2,8 +2,10 @@
 
 The rules, stated once:
 - customers: one row per customer_id; later duplicate rows are merged into the first one
-  (file order), filling only its empty fields. Emails are trimmed and lower-cased; an
-  invalid email is blanked (flagged). Consent is yes/no/unknown; missing is unknown.
+  (file order), filling only its empty fields; permission is merged restrictively: any
+  mail objection counts, and email consent is 'yes' only if the row that gives the address
+  says yes and no row says no. Emails are trimmed and lower-cased; an invalid email is
+  blanked (flagged). Consent is yes/no/unknown; missing is unknown.
 - orders: an empty customer_id is a guest checkout, kept apart with a NULL customer_id.
   Amounts are DECIMAL; an order in another currency than the campaign's is quarantined
   rather than added. Duplicate order ids are merged into the first.

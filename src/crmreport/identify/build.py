@@ -19,6 +19,8 @@ class Spec:
     checks: list[tuple[str, str]]  # (reason code, SQL true when the row must be quarantined)
     flags: list[tuple[str, str]] = field(default_factory=list)  # (code, SQL) on loaded rows
     key: str | None = None  # duplicates on this key are merged into the first row
+    # Columns merged by their own aggregate instead of "first non-empty value".
+    merge: dict[str, str] = field(default_factory=dict)
 
 
 def build_tables(con: Connection, account: Account, currency: str) -> None:
@@ -77,6 +79,14 @@ def _customers() -> Spec:
             ("test_customer", n.test_record(email, "first_name", "last_name")),
         ],
         key="customer_id",
+        # Permission is never assembled from different rows: any objection counts, and email
+        # consent is 'yes' only if the row giving the address says so and no row says no.
+        merge={
+            "mail_objection": "bool_or(mail_objection)",
+            "email_consent": "CASE WHEN bool_or(email_consent = 'no') THEN 'no' ELSE "
+                             "coalesce(arg_min(email_consent, _ord) FILTER (WHERE email IS NOT "
+                             "NULL), 'unknown') END",
+        },
     )
 
 
@@ -223,7 +233,8 @@ def _final_select(spec: Spec, dups: bool) -> str:
     assert spec.key is not None
     merged = ", ".join(
         f"CAST({c} AS {t}) AS {c}" if c == spec.key
-        else f"CAST(arg_min({c}, _ord) FILTER (WHERE {c} IS NOT NULL) AS {t}) AS {c}"
+        else f"CAST({spec.merge.get(c, f'arg_min({c}, _ord) FILTER (WHERE {c} IS NOT NULL)')} "
+             f"AS {t}) AS {c}"
         for c, t in types.items()
     )
     key = spec.key

@@ -121,8 +121,10 @@ def _drop_staging(con: Connection, staged: list[str]) -> None:
 
 def _check_rows(source: SourceFile, read: RawRead, rows: int) -> None:
     if rows == 0 and read.rejected == 0 and source.table in NEEDS_ROWS:
-        raise DataError(f"{source.path}: the file has a header but no data rows "
-                        f"(columns: {', '.join(read.columns)}); export it again with its data")
+        columns = ("" if mappings.looks_like_data(read.columns)
+                   else f" (columns: {', '.join(read.columns)})")
+        raise DataError(f"{source.path}: the file has a header but no data rows{columns}; "
+                        "export it again with its data")
     if read.rejected and read.rejected > rows:
         raise DataError(
             f"{source.path}: most rows are ragged ({read.rejected:,} of "

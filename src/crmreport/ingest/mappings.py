@@ -75,10 +75,20 @@ def resolve(preset: Preset, table: str, found: list[str], path: str) -> dict[str
     return resolved
 
 
+def looks_like_data(header: list[str]) -> bool:
+    """A header that is really a customer's row must not be echoed into messages and logs."""
+    numeric = sum(cell.strip().replace(".", "").replace(",", "").replace("-", "").isdigit()
+                  for cell in header)
+    return any("@" in cell for cell in header) or numeric * 2 > len(header)
+
+
 def _missing_message(
     path: str, table: str, missing: list[str], wanted: dict[str, str | tuple[str, ...]],
     found: list[str], preset: Preset,
 ) -> str:
+    if looks_like_data(found):
+        return (f"{path}: the first line looks like data, not a header row (it holds an email "
+                "address or mostly numbers); add the header row the export left out")
     parts = []
     for canonical in missing:
         sources = wanted.get(canonical, canonical)

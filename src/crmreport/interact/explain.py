@@ -156,9 +156,9 @@ def _exclusion(con: Connection, campaign: Campaign, cid: str, offer: Offer,
                           "LIMIT 1", [cid, campaign.campaign]).fetchone()
         return (f"in run {row[0]} on {row[1]} ({row[2]}); a campaign contacts each customer "
                 "once" if row else "already in this campaign's history")
-    last = con.execute(f"SELECT max(contacted_at), count(*) FILTER (WHERE contacted_at >= "
+    last = con.execute(f"SELECT max(contacted_at), count(*) FILTER (WHERE contacted_at > "
                        f"{day} - ?) FROM contacts WHERE customer_id = ? AND test_group = "
-                       f"'treatment' AND contacted_at < {day}",
+                       f"'treatment' AND contacted_at <= {day}",
                        [campaign.policy.max_contacts.days if campaign.policy.max_contacts
                         else 0, cid]).fetchone()
     if reason == "frequency_cap" and campaign.policy.max_contacts and last:

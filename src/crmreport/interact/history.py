@@ -23,7 +23,7 @@ COLUMNS = list(CONTACTS)
 def _rows(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         return []
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:  # Excel saves with a BOM
         return list(csv.DictReader(handle))
 
 

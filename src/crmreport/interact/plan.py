@@ -158,6 +158,10 @@ def _permissions_sql(campaign: Campaign) -> str:
             ON s.customer_id = b.customer_id
         UNION ALL
         SELECT b.customer_id, s.channel, s.reason FROM b JOIN suppressions s ON s.email = b.email
+        UNION ALL  -- an address suppressed through its customer is suppressed for everyone
+        SELECT b.customer_id, s.channel, s.reason FROM b
+        JOIN customers c2 ON c2.email = b.email AND c2.customer_id <> b.customer_id
+        JOIN suppressions s ON s.customer_id = c2.customer_id AND s.channel IN ('email', 'all')
     ), sup AS (
         SELECT customer_id, {reason('email')}, {reason('letter')} FROM hits s GROUP BY 1
     )
@@ -182,10 +186,11 @@ def _plan_sql(campaign: Campaign) -> str:
     day = f"DATE '{campaign.as_of.isoformat()}'"
     cap, quiet = campaign.policy.max_contacts, campaign.policy.quiet_days
     recent = ("FROM contacts h WHERE h.customer_id = p.customer_id AND "
-              f"h.test_group = 'treatment' AND h.contacted_at < {day}")
-    capped = (f"(SELECT count(*) {recent} AND h.contacted_at >= {day} - {cap.days}) "
+              f"h.test_group = 'treatment' AND h.contacted_at <= {day}")
+    # "the last N days" is (as_of - N, as_of]: a contact on as_of by another campaign counts
+    capped = (f"(SELECT count(*) {recent} AND h.contacted_at > {day} - {cap.days}) "
               f">= {cap.count}") if cap else "false"
-    quieted = (f"EXISTS (SELECT 1 {recent} AND h.contacted_at >= {day} - {quiet})"
+    quieted = (f"EXISTS (SELECT 1 {recent} AND h.contacted_at > {day} - {quiet})"
                if quiet else "false")
     return f"""
     CREATE OR REPLACE TABLE contact_plan AS

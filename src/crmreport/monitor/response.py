@@ -23,15 +23,13 @@ Z95 = float(norm.ppf(0.975))
 # Per campaign x segment x channel, both groups; GROUPING SETS adds the per-campaign total.
 _SQL = """
 WITH first_contact AS (
-    SELECT campaign, customer_id,
-           arg_min(contacted_at, contacted_at) AS contacted_at,
-           arg_min(segment, contacted_at) AS segment,
-           arg_min(channel, contacted_at) AS channel,
-           arg_min(test_group, contacted_at) AS test_group
+    -- one whole row per (campaign, customer): its first contact, ties broken by run and channel
+    SELECT campaign, customer_id, contacted_at, segment, channel, test_group
     FROM contacts
     WHERE customer_id IS NOT NULL
-    GROUP BY campaign, customer_id
-    HAVING $as_of IS NULL OR min(contacted_at) + $window < $as_of
+    QUALIFY row_number() OVER (PARTITION BY campaign, customer_id
+                               ORDER BY contacted_at, run_id, channel, test_group) = 1
+       AND ($as_of IS NULL OR contacted_at + $window < $as_of)
 ),
 outcome AS (
     SELECT c.campaign, c.customer_id, c.segment, c.channel, c.test_group,
@@ -72,12 +70,18 @@ class Uplift:
 
 
 def uplift(n_t: int, x_t: int, n_c: int, x_c: int) -> Uplift:
-    """Difference of two proportions: Wald 95% CI (unpooled SE), two-sided pooled z-test."""
+    """Difference of two proportions with a 95% interval and a two-sided pooled z-test.
+
+    The interval is Newcombe's hybrid score interval (1998, method 10), built from the two
+    groups' Wilson intervals: unlike the simple Wald interval it stays sensible when a group
+    has no responders or only responders, which small control groups often do.
+    """
     if n_t <= 0 or n_c <= 0:
         raise ValueError("uplift needs at least one customer in each group")
     rate_t, rate_c = x_t / n_t, x_c / n_c
     diff = rate_t - rate_c
-    se = math.sqrt(rate_t * (1 - rate_t) / n_t + rate_c * (1 - rate_c) / n_c)
+    low_t, high_t = _wilson(x_t, n_t)
+    low_c, high_c = _wilson(x_c, n_c)
     pooled = (x_t + x_c) / (n_t + n_c)
     se0 = math.sqrt(pooled * (1 - pooled) * (1 / n_t + 1 / n_c))
     # Both groups all-or-nothing: the test has no variance to work with.
@@ -87,10 +91,18 @@ def uplift(n_t: int, x_t: int, n_c: int, x_c: int) -> Uplift:
         rate_c=rate_c,
         absolute=diff,
         relative=diff / rate_c if rate_c else None,
-        ci_low=diff - Z95 * se,
-        ci_high=diff + Z95 * se,
+        ci_low=diff - math.hypot(rate_t - low_t, high_c - rate_c),
+        ci_high=diff + math.hypot(high_t - rate_t, rate_c - low_c),
         p_value=p_value,
     )
+
+
+def _wilson(x: int, n: int) -> tuple[float, float]:
+    """The Wilson score interval of x successes in n trials."""
+    z2 = Z95 * Z95
+    centre = (x + z2 / 2) / (n + z2)
+    half = Z95 * math.sqrt(x * (n - x) / n + z2 / 4) / (n + z2)
+    return centre - half, centre + half
 
 
 COLUMNS = [

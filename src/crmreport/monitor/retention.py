@@ -79,7 +79,7 @@ def retention_curve(matrix: pd.DataFrame) -> pd.DataFrame:
     retention_k = customers active in month k / size of the cohorts that have seen month k;
     churn_k = 1 - retention_k (share of those cohorts not buying in month k).
     """
-    done = matrix[matrix["complete"]]
+    done = matrix[matrix["complete"].astype(bool)]
     curve = done.groupby("k", sort=True).agg(
         cohorts=("cohort", "count"), customers=("cohort_size", "sum"), active=("active", "sum")
     ).reset_index()

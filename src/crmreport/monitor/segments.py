@@ -9,7 +9,7 @@ NO_OFFER = "(none)"
 OFFER_PREFIX = "offer:"
 
 _SQL = """
-SELECT segment, count(*) AS customers,
+SELECT segment, count(*) AS customers, count(recency_days) AS buyers,
        sum(recency_days) AS recency_sum, sum(frequency) AS frequency_sum,
        CAST(sum(monetary) AS DOUBLE) AS total_monetary
 FROM assignments GROUP BY segment ORDER BY segment
@@ -31,7 +31,10 @@ def segment_overview(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         "segment": frame["segment"],
         "customers": customers,
         "share": customers / max(int(customers.sum()), 1),
-        "avg_recency_days": frame["recency_sum"].astype(float) / customers,
+        # recency exists only for customers who bought; prospects must not dilute it
+        "buyers": frame["buyers"].astype(int),
+        "avg_recency_days": frame["recency_sum"].astype(float) / frame["buyers"].where(
+            frame["buyers"] > 0),
         "avg_frequency": frame["frequency_sum"].astype(float) / customers,
         "avg_monetary": frame["total_monetary"] / customers,
         "total_monetary": frame["total_monetary"],

@@ -13,7 +13,7 @@ import pandas as pd
 from crmreport.clv import holdout_fit_by_frequency
 from crmreport.engine import Connection
 from crmreport.errors import CrmError
-from crmreport.features.value import ValueModel, fit_models, summary_sql
+from crmreport.features.value import ValueModel, fit_purchases, summary_sql
 
 HOLDOUT_WEEKS = 26
 BINS = (0, 10, 25, 50, 100, 250, 500, 1000, 2500)  # CLV bands in the shop's currency
@@ -68,9 +68,9 @@ def _holdout_fit(con: Connection, as_of: dt.date) -> tuple[pd.DataFrame, str | N
     end = as_of - dt.timedelta(weeks=HOLDOUT_WEEKS)
     data = con.execute(summary_sql(f"DATE '{end.isoformat()}'",
                                    f"DATE '{as_of.isoformat()}'")).df()
-    try:
-        bgnbd, _ = fit_models(*(data[c].to_numpy(dtype=float)
-                                for c in ("frequency", "recency", "T", "monetary")))
+    try:  # the check is about purchase counts: the spend model plays no part
+        bgnbd = fit_purchases(*(data[c].to_numpy(dtype=float) for c in ("frequency", "recency",
+                                                                        "T")))
     except CrmError as exc:
         return pd.DataFrame(), str(exc)
     table = data.rename(columns={"holdout": "frequency_holdout"}).assign(

@@ -4,6 +4,12 @@ The stdlib email package manages about 380 messages/s, which would bound a large
 structure here is fixed (two quoted-printable parts), so the bytes are written directly.
 Everything that depends on a customer is either encoded (RFC 2047) or stripped of control
 characters before it reaches a header, so no merge value can start a header of its own.
+Headers are folded so no line exceeds 78 characters (display names are capped at 64).
+
+The unsubscribe token is HMAC-SHA256(key=secret, msg=customer_id), first 32 hex digits: only
+whoever holds the secret can make one, so nobody can unsubscribe someone else. Message-ID and
+boundary are plain sha256 hashes of the message's own content (not keyed with the secret):
+as deterministic as the bytes, and no hash can be turned back into the token it covers.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import hmac
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +41,13 @@ _SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
 _BLANK_RUNS = re.compile(r"\n{3,}")
 # 39 bytes -> 52 base64 characters: each encoded-word line stays within 78 characters.
 _WORD_BYTES = 39
+_MAX_NAME = 64  # display name characters; longer names are cut at a word boundary
+_MAX_ADDRESS = 254  # RFC 5321's limit on a forward path
+_LINE = 78  # RFC 5322's recommended line length; 998 is the hard limit
+_TOKEN_CHARS = 32
+MIN_SECRET = 16
+_SECRET_FIX = ("set CRMREPORT_SECRET to a long random string; it keeps unsubscribe links "
+               "from being forged")
 _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
@@ -45,10 +59,17 @@ class EmailSettings:
     unsubscribe_mailto: str
     max_bytes: int
     date: dt.datetime
-    seed: str
+    # Key of the unsubscribe tokens (HMAC-SHA256 of the customer id); at least 16 characters,
+    # kept private and the same from run to run so earlier links keep working.
+    secret: str = field(repr=False)
 
     def __post_init__(self) -> None:
         problems = []
+        if len(self.secret.strip()) < MIN_SECRET:
+            what = "is empty" if not self.secret.strip() else \
+                f"is shorter than {MIN_SECRET} characters"
+            problems.append(Problem(file="environment", line=None, key="CRMREPORT_SECRET",
+                                    message=f"the unsubscribe secret {what}", fix=_SECRET_FIX))
         if not self.unsubscribe_url.startswith("https://") or "{token}" not in self.unsubscribe_url:
             problems.append(_problem("unsubscribe_url", "must be an https URL containing {token}",
                                      "e.g. https://shop.example/unsubscribe?t={token}"))
@@ -136,7 +157,7 @@ class _Builder:
 
     def build(self, recipient: Mapping[str, Any]) -> tuple[bytes, dict[str, str]]:
         cid = str(recipient["customer_id"])
-        token = self._digest("unsubscribe", cid)[:20]
+        token = unsubscribe_token(self.settings.secret, cid)
         unsubscribe = self.settings.unsubscribe_url.replace("{token}", token)
         context = {"shop_url": self.shop_url, **recipient, **self.extras,
                    "unsubscribe_url": unsubscribe}
@@ -145,25 +166,27 @@ class _Builder:
         subject = " ".join(render(text_t, context, "subject").split())
         text = _tidy_text(render(text_t, context, "body"))
         html = _inline(html_t, render(html_t, context), cid)
-        message_id = f"<{self._digest('message-id', cid)[:32]}@{self.domain}>"
+        content = self._content_hash(cid, subject, text, html)
+        message_id = f"<{_label('message-id', content)[:32]}@{self.domain}>"
         headers = self._headers(recipient, cid, subject, message_id, unsubscribe)
-        boundary = "=_crm_" + self._digest("boundary", cid)[:24]
+        boundary = "=_crm_" + _label("boundary", content)[:24]
         data = _assemble(headers, boundary, text, html)
         merge = _merge_row(recipient, subject=subject, unsubscribe_url=unsubscribe,
                            message_id=message_id)
         return data, merge
 
-    def _digest(self, purpose: str, cid: str) -> str:
-        # The unsubscribe token is sha256("seed:customer_id"); other ids are salted apart
-        # so the token cannot be read off the Message-ID or boundary.
-        key = f"{self.settings.seed}:{cid}" if purpose == "unsubscribe" else \
-            f"{purpose}:{self.settings.seed}:{cid}:{self.settings.date.isoformat()}"
-        return hashlib.sha256(key.encode()).hexdigest()
+    def _content_hash(self, cid: str, subject: str, text: str, html: str) -> str:
+        """sha256 of what the message says (not keyed with the secret): same content, same ids."""
+        digest = hashlib.sha256()
+        for part in (cid, self.settings.date.isoformat(), self.common, subject, text, html):
+            digest.update(part.encode())
+            digest.update(b"\x00")
+        return digest.hexdigest()
 
     def _headers(self, recipient: Mapping[str, Any], cid: str, subject: str,
                  message_id: str, unsubscribe: str) -> str:
         addr = _clean(str(recipient.get("email", "")))
-        if not _ADDRESS.match(addr):
+        if len(addr) > _MAX_ADDRESS or not _ADDRESS.match(addr):
             raise DataError(f"customer {cid} has no valid email address; fix or drop it "
                             "before building emails")
         return "".join([
@@ -171,11 +194,20 @@ class _Builder:
             _header("To", _address(_display_name(recipient), addr)),
             _header("Subject", _header_text(subject)),
             _header("Message-ID", message_id),
-            _header("List-Unsubscribe",
-                    f"<{_clean(unsubscribe)}>,\r\n <mailto:{self.mailto}?subject=unsubscribe>"),
+            _unsubscribe_header(unsubscribe, self.mailto),
             _header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
             "MIME-Version: 1.0\r\n",
         ])
+
+
+def unsubscribe_token(secret: str, customer_id: str) -> str:
+    """HMAC-SHA256(key=secret, msg=customer_id) as hex, first 32 digits (128 bits)."""
+    mac = hmac.new(secret.encode(), customer_id.encode(), hashlib.sha256)
+    return mac.hexdigest()[:_TOKEN_CHARS]
+
+
+def _label(purpose: str, content: str) -> str:
+    return hashlib.sha256(f"{purpose}:{content}".encode()).hexdigest()
 
 
 def _inline(template: Template, html: str, cid: str) -> str:
@@ -224,20 +256,43 @@ def _header(name: str, value: str) -> str:
 
 
 def _address(name: str, addr: str) -> str:
-    name = _clean(name)
+    """``name <addr>``, the name capped and quoted or encoded, folded before ``<addr>``."""
+    name = _cap(_clean(name))
     if not name:
         return addr
-    if not name.isascii() or "=?" in name:
-        return f"{_encoded_words(name)} <{addr}>"
-    if _SPECIALS.search(name):
-        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return f"{name} <{addr}>"
+    if not name.isascii() or "=?" in name or '"' in name or "\\" in name:
+        phrase = _encoded_words(name)  # folds itself; no quoting or escaping needed
+    elif _SPECIALS.search(name):
+        phrase = f'"{name}"'
+    else:
+        phrase = name
+    last = phrase.rsplit("\r\n", 1)[-1]
+    # "To: " or "Reply-To: " precedes the first line: leave room for the longest.
+    prefix = 0 if "\r\n" in phrase else len("Reply-To: ")
+    joint = " " if prefix + len(last) + len(addr) + 3 <= _LINE else "\r\n "
+    return f"{phrase}{joint}<{addr}>"
+
+
+def _cap(name: str) -> str:
+    """At most _MAX_NAME characters, cut at the last space that leaves some of the name."""
+    if len(name) <= _MAX_NAME:
+        return name
+    cut = name[:_MAX_NAME + 1].rfind(" ")
+    return name[:cut] if cut >= _MAX_NAME // 2 else name[:_MAX_NAME]
+
+
+def _unsubscribe_header(url: str, mailto: str) -> str:
+    """The https and mailto links, one a line; the https one on a line of its own if long."""
+    https = f"<{_clean(url)}>,"
+    joint = " " if len("List-Unsubscribe: ") + len(https) <= _LINE else "\r\n "
+    return f"List-Unsubscribe:{joint}{https}\r\n <mailto:{_clean(mailto)}?subject=unsubscribe>\r\n"
 
 
 def _header_text(text: str) -> str:
     """Unstructured header text: ASCII folded at spaces, anything else RFC 2047 encoded."""
     text = _clean(text)
-    if not text.isascii() or "=?" in text:
+    # A word too long to fold after "Subject: " is encoded, and encoded words fold anywhere.
+    if not text.isascii() or "=?" in text or any(len(w) > 66 for w in text.split(" ")):
         return _encoded_words(text)
     lines: list[str] = []
     line = ""

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from crmreport.monitor import Monitoring, ValueSummary
+from crmreport.monitor import Monitoring, ValueSummary, retention_curve
 
 
 class _Suppressed:
@@ -57,22 +57,23 @@ def as_float(value: Any) -> float | None:
 def suppress_small(monitoring: Monitoring, min_cell_size: int) -> Monitoring:
     """The only place small cells are removed; everything the report shows passes here."""
     k = min_cell_size
-    response = monitoring.response.astype(object)
-    for i, row in response.iterrows():
-        few_t, few_c = row["contacted"] < k, row["control"] < k
-        _hide(response, i, _TREATED if few_t else [])
-        _hide(response, i, _CONTROL if few_c else [])
-        _hide(response, i, _BOTH if few_t or few_c else [])
+    response = _suppress_response(monitoring.response, k)
     cohorts = monitoring.cohorts.astype(object)
-    _hide_rows(cohorts, cohorts["cohort_size"] < k, ["cohort_size", "active", "share"])
-    curve = monitoring.retention.astype(object)
+    small_cohort = cohorts["cohort_size"] < k
+    _hide_rows(cohorts, small_cohort, ["cohort_size", "active", "share"])
+    _hide_rows(cohorts, _few(cohorts["active"], k), ["active", "share"])
+    # The curve sums cohorts; built from the shown ones only, no difference reveals a hidden one.
+    shown = monitoring.cohorts[~small_cohort.to_numpy(dtype=bool)]
+    curve = retention_curve(shown).astype(object)
     _hide_rows(curve, curve["customers"] < k, ["customers", "active", "retention", "churn"])
-    segments = _with_total(monitoring.segments).astype(object)
+    totals = _with_total(monitoring.segments)
+    segments = totals.astype(object)
     numeric = [c for c in segments.columns if c not in ("segment", "is_total")]
-    _hide_rows(segments, segments["customers"] < k, numeric)
+    small = totals["customers"] < k
+    _hide_rows(segments, small, numeric)
+    _complement(segments, ~totals["is_total"].astype(bool), small, totals["customers"], numeric)
     for col in (c for c in numeric if c.startswith("offer:")):
-        small = segments[col].map(lambda v: isinstance(v, int | float) and 0 < v < k)
-        _hide_rows(segments, small, [col])
+        _hide_rows(segments, _few(segments[col], k), [col])
     return dataclasses.replace(
         monitoring, response=response, cohorts=cohorts, retention=curve, segments=segments,
         value=_suppress_value(monitoring.value, k),
@@ -82,13 +83,52 @@ def suppress_small(monitoring: Monitoring, min_cell_size: int) -> Monitoring:
 def _suppress_value(value: ValueSummary, k: int) -> ValueSummary:
     frames = {}
     for name in ("by_segment", "distribution", "fit"):
-        frame = getattr(value, name).astype(object)
+        raw = getattr(value, name)
+        frame = raw.astype(object)
         if len(frame):
             numeric = [c for c in frame.columns if c not in ("segment", "calibration_frequency",
                                                              "low", "high")]
-            _hide_rows(frame, frame["customers"] < k, numeric)
+            small = raw["customers"] < k
+            _hide_rows(frame, small, numeric)
+            everything = pd.Series(True, index=frame.index)  # the report shows their totals
+            _complement(frame, everything, small, raw["customers"], numeric)
         frames[name] = frame
     return dataclasses.replace(value, **frames)
+
+
+def _suppress_response(frame: pd.DataFrame, k: int) -> pd.DataFrame:
+    response = frame.astype(object)
+    few_t, few_c = frame["contacted"] < k, frame["control"] < k
+    for i in response.index:
+        _hide(response, i, _TREATED if few_t[i] else [])
+        _hide(response, i, _CONTROL if few_c[i] else [])
+        _hide(response, i, _BOTH if few_t[i] or few_c[i] else [])
+    # Money made by fewer than k responders would show what a handful of people spent.
+    for responders, money in (("responders_t", "rev_per_contact_t"),
+                              ("responders_c", "rev_per_contact_c")):
+        _hide_rows(response, _few(frame[responders], k),
+                   [responders, money, "incremental_revenue", "roi"])
+    for campaign in frame["campaign"].unique():
+        detail = (frame["campaign"] == campaign) & ~frame["is_total"].astype(bool)
+        _complement(response, detail, few_t, frame["contacted"], _TREATED + _BOTH)
+        _complement(response, detail, few_c, frame["control"], _CONTROL + _BOTH)
+    return response
+
+
+def _few(values: pd.Series, k: int) -> pd.Series:
+    """Counts of 1..k-1 people; zero reveals no one."""
+    return values.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool)
+                      and 0 < v < k)
+
+
+def _complement(frame: pd.DataFrame, detail: pd.Series, hidden: pd.Series,
+                sizes: pd.Series, columns: list[str]) -> None:
+    """Secondary suppression: a single hidden row beside a shown total could be recovered by
+    subtraction, so the smallest other row of the same group (by ``sizes``) is hidden too."""
+    hidden = hidden.astype(bool)
+    others = (detail & ~hidden).astype(bool)
+    if int((detail & hidden).sum()) == 1 and others.any():
+        _hide(frame, sizes[others].astype(float).idxmin(), columns)
 
 
 def _hide(frame: pd.DataFrame, index: Any, columns: list[str]) -> None:
@@ -105,12 +145,12 @@ def _hide_rows(frame: pd.DataFrame, mask: pd.Series, columns: list[str]) -> None
 def _with_total(segments: pd.DataFrame) -> pd.DataFrame:
     """Append the all-segments row so the summary never re-adds suppressed cells."""
     total: dict[str, Any] = {"segment": None}
-    n = int(segments["customers"].sum())
     for col in segments.columns[1:]:
         total[col] = segments[col].sum() if col != "share" else 1.0
-    for col in ("avg_recency_days", "avg_frequency", "avg_monetary"):
-        weighted = (segments[col] * segments["customers"]).sum()
-        total[col] = weighted / n if n else None
+    for col, base in (("avg_recency_days", "buyers"), ("avg_frequency", "customers"),
+                      ("avg_monetary", "customers")):
+        weight = segments[base]
+        total[col] = (segments[col] * weight).sum() / weight.sum() if weight.sum() else None
     out = segments.assign(is_total=False)
     return pd.concat([out, pd.DataFrame([total | {"is_total": True}])], ignore_index=True)
 

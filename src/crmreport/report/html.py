@@ -190,10 +190,11 @@ def _value(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any
     v = m.value
     if v.reason is not None:
         return {"unavailable": t["clv_unavailable"].format(reason=v.reason)}
-    customers = sum(n for n in v.by_segment["customers"] if n is not SUPPRESSED)
+    # Totals over every valued customer; hidden segments are in them, not beside them.
     figures = [(t["equity"], fmt.number(v.equity, 0)),
-               (t["avg_clv"], fmt.number(v.equity / customers if customers else None, 2)),
-               (t["customers"], fmt.integer(customers))]
+               (t["avg_clv"], fmt.number(v.equity / v.customers
+                                         if v.customers and v.equity is not None else None, 2)),
+               (t["customers"], fmt.integer(v.customers))]
     rows = [{"segment": r["segment"], "customers": fmt.integer(r["customers"]),
              "avg_p_alive": fmt.percent(r["avg_p_alive"]), "avg_clv": fmt.number(r["avg_clv"], 2),
              "equity": fmt.number(r["equity"], 0)} for r in v.by_segment.to_dict("records")]

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crmreport.config import LoadedCampaign, Offer
+from crmreport.config.models import UNASSIGNED
 from crmreport.engine import Connection
 from crmreport.errors import DataError, Problem, RuleError
 from crmreport.rules.expressions import RuleProblem, check, compile_condition, used_lists
-
-UNASSIGNED = "unassigned"  # customers no segment rule matched; counted, never contacted
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,9 @@ def compile_rules(loaded: LoadedCampaign, columns: Collection[str]) -> CompiledR
         offers.append((i, offer, sql))
         if isinstance(offer.value, str):
             value = compile_one(offer.value, ("offers", i, "value"), f"value of offer '{offer.id}'")
-            values[offer.id] = f"coalesce(TRY_CAST({value} AS DOUBLE), 0)"
+            # NULL, NaN and infinity (0/0, x/0) count as 0: they must not win the choice.
+            number = f"TRY_CAST({value} AS DOUBLE)"
+            values[offer.id] = f"coalesce(CASE WHEN isfinite({number}) THEN {number} END, 0)"
         else:
             values[offer.id] = repr(float(offer.value))
     for (name, _), path in sorted(lists.items()):

@@ -64,14 +64,17 @@ def _bought(column: str) -> Expand:
 
 
 def _contacted(where: str, as_of: dt.date) -> str:
-    """Customers with a treatment contact before as_of matching ``where`` (never NULL ids)."""
+    """Customers with a treatment contact up to as_of matching ``where`` (never NULL ids).
+
+    A contact dated on as_of itself counts: another campaign may have gone out that day."""
     return ("customer_id IN (SELECT h.customer_id FROM contacts h WHERE h.customer_id IS NOT "
-            f"NULL AND h.test_group = 'treatment' AND h.contacted_at < "
+            f"NULL AND h.test_group = 'treatment' AND h.contacted_at <= "
             f"DATE '{as_of.isoformat()}' AND {where})")
 
 
 def _contacted_within(args: tuple[object, ...], as_of: dt.date) -> str:
-    return _contacted(f"h.contacted_at >= DATE '{as_of.isoformat()}' - {int(str(args[0]))}",
+    # the last N days: (as_of - N, as_of]
+    return _contacted(f"h.contacted_at > DATE '{as_of.isoformat()}' - {int(str(args[0]))}",
                       as_of)
 
 
@@ -179,6 +182,9 @@ def _check_column(node: exp.Column, columns: Collection[str]) -> None:
         raise RuleProblem(f"unknown column '{name}'", fix)
 
 
+MAX_DAYS = 36_500
+
+
 def _check_helper(node: exp.Anonymous, lists: Collection[str]) -> None:
     name = str(node.name).lower()
     helper = HELPERS.get(name)
@@ -208,7 +214,9 @@ def _fits(arg: exp.Expr, kind: type | str) -> bool:
     value = _literal_value(arg)
     if not isinstance(arg, exp.Literal) or not isinstance(kind, type):
         return False
-    return isinstance(value, kind) and not (isinstance(value, int) and value < 0)
+    # Day counts are 0..MAX_DAYS: beyond a century the engine's date arithmetic overflows.
+    return isinstance(value, kind) and not (isinstance(value, int)
+                                            and not 0 <= value <= MAX_DAYS)
 
 
 def _arg_value(node: exp.Expr) -> object:
