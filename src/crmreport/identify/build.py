@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from crmreport.engine import Connection
 from crmreport.identify import normalise as n
+from crmreport.ingest import release_raw
 from crmreport.ingest.account import Account
 from crmreport.tables import TABLES
 
@@ -30,6 +31,7 @@ def build_tables(con: Connection, account: Account, currency: str) -> None:
     _rejects(con, account)
     for spec in _specs(currency):
         _settle(con, account, spec)
+    release_raw(con)  # the staged text is no longer needed: free its memory
 
 
 def _rejects(con: Connection, account: Account) -> None:

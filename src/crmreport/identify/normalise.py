@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-YES = ("yes", "y", "true", "t", "1", "ja", "j", "x", "opt-in", "opted-in", "opted in",
-       "subscribed", "granted", "accepted", "on", "oui", "si", "wahr", "angemeldet",
-       "einwilligung", "confirmed")
-NO = ("no", "n", "false", "f", "0", "nein", "opt-out", "opted-out", "opted out",
-      "unsubscribed", "not subscribed", "not_subscribed", "denied", "declined", "revoked",
-      "off", "non", "falsch", "abgemeldet", "widerrufen")
+from crmreport.vocabulary import NO, YES, in_list
+
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 STATUS = {
     "completed": ("completed", "complete", "paid", "fulfilled", "shipped", "delivered", "closed",
@@ -25,10 +21,6 @@ CHANNEL = {"email": ("email", "e-mail", "mail-electronic"), "letter": ("letter",
 def text(column: str) -> str:
     """Trimmed text, empty -> NULL."""
     return f"nullif(trim({column}), '')"
-
-
-def in_list(values: tuple[str, ...]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
 
 
 def consent(column: str) -> str:

@@ -21,10 +21,10 @@ from crmreport.ingest import mappings
 from crmreport.ingest.account import Account, FileAccount
 from crmreport.ingest.presets import PRESETS, Feed, Preset, Stage
 from crmreport.ingest.presets.base import META, META_TYPES
-from crmreport.ingest.readers import RawRead, ReadOptions, count_rows, read_raw
+from crmreport.ingest.readers import RawRead, ReadOptions, count_rows, drop_object, read_raw
 from crmreport.tables import TABLES
 
-__all__ = ["PRESETS", "Account", "FileAccount", "SourceFile", "load_sources"]
+__all__ = ["PRESETS", "Account", "FileAccount", "SourceFile", "load_sources", "release_raw"]
 
 # Tables whose source must hold data rows: a header-only export of these is a failed export.
 NEEDS_ROWS = ("customers", "orders")
@@ -52,12 +52,28 @@ def load_sources(con: Connection, sources: list[SourceFile]) -> Account:
         for feed in feeds:
             parts[feed.table].append(_select(feed, index))
     for table, selects in parts.items():
+        # A view, not a copy: identify reads each staged file once, then calls release_raw.
         body = " UNION ALL ".join(f"({s})" for s in selects) if selects else _empty(table)
-        con.execute(f"CREATE OR REPLACE TABLE raw_{table} AS {body}")
+        con.execute(f"CREATE OR REPLACE VIEW raw_{table} AS {body}")
     _check_counted(con, account)
     _keep_rejects(con, staged)
-    _drop_staging(con, staged)
     return account
+
+
+def release_raw(con: Connection) -> None:
+    """Drop the raw views and the staged files under them, once identify has read them."""
+    for table in TABLES:
+        drop_object(con, f"raw_{table}")
+    views = [r[0] for r in con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal AND view_name LIKE 'src\\_%' "
+        "ESCAPE '\\'").fetchall()]
+    for name in sorted(views, reverse=True):
+        con.execute(f"DROP VIEW {name}")
+    tables = [r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'src\\_%' "
+        "ESCAPE '\\'").fetchall()]
+    for name in tables:
+        con.execute(f"DROP TABLE {name}")
 
 
 def _stage(con: Connection, source: SourceFile, entry: FileAccount,
@@ -109,14 +125,6 @@ def _keep_rejects(con: Connection, staged: list[str]) -> None:
         "SELECT 0 AS _file, 0::BIGINT AS line, ''::VARCHAR AS csv_line, ''::VARCHAR AS error "
         "WHERE false")
     con.execute(f"CREATE OR REPLACE TABLE raw_rejects AS {body}")
-
-
-def _drop_staging(con: Connection, staged: list[str]) -> None:
-    """Drop the staged files and the intermediates transforms named after them."""
-    names = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
-    for name in names:
-        if any(name == s or name.startswith(f"{s}_") for s in staged):
-            con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def _check_rows(source: SourceFile, read: RawRead, rows: int) -> None:

@@ -7,8 +7,8 @@ anything else, including a merely "Marketing contact", is unknown, never consent
 
 from __future__ import annotations
 
-from crmreport.identify.normalise import NO, YES, in_list
 from crmreport.ingest.presets.base import Feed, Preset, Stage
+from crmreport.vocabulary import NO, YES, in_list
 
 CUSTOMERS: dict[str, str | tuple[str, ...]] = {
     "customer_id": ("Record ID", "Contact ID", "Record ID - Contact"),

@@ -9,8 +9,8 @@ the en_US form (12/31/2024) and ISO. Email Opt Out 1/true -> no consent; 0 is un
 
 from __future__ import annotations
 
-from crmreport.identify.normalise import YES, in_list
 from crmreport.ingest.presets.base import Feed, Preset, Stage
+from crmreport.vocabulary import YES, in_list
 
 CUSTOMERS: dict[str, str | tuple[str, ...]] = {
     "customer_id": ("Contact ID", "Contact: Contact ID", "Lead ID"),

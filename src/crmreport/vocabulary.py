@@ -1,0 +1,15 @@
+"""Words exports use for yes and no (consent, flags), shared by the readers and identify."""
+
+from __future__ import annotations
+
+YES = ("yes", "y", "true", "t", "1", "ja", "j", "x", "opt-in", "opted-in", "opted in",
+       "subscribed", "granted", "accepted", "on", "oui", "si", "wahr", "angemeldet",
+       "einwilligung", "confirmed")
+NO = ("no", "n", "false", "f", "0", "nein", "opt-out", "opted-out", "opted out",
+      "unsubscribed", "not subscribed", "not_subscribed", "denied", "declined", "revoked",
+      "off", "non", "falsch", "abgemeldet", "widerrufen")
+
+
+def in_list(values: tuple[str, ...]) -> str:
+    """An SQL list of literals; the values are this module's own words, never user text."""
+    return ", ".join(f"'{v}'" for v in values)
