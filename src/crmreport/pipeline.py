@@ -34,7 +34,7 @@ from crmreport.interact import (
     shortage_message,
 )
 from crmreport.interact.explain import explain_customer
-from crmreport.rules import assign, compile_rules
+from crmreport.rules import CompiledRules, assign, compile_rules
 from crmreport.tables import CUSTOMERS
 
 SECRET_VARIABLE = "CRMREPORT_SECRET"
@@ -51,6 +51,7 @@ class Run:
     account: Account
     plan: Plan
     value: ValueModel
+    rules: CompiledRules
 
 
 @dataclass
@@ -87,8 +88,9 @@ def prepare(loaded: LoadedCampaign) -> Run:
     build_tables(con, account, config.currency)
     value = build_features(con, config.as_of)
     columns = [r[0] for r in con.execute("DESCRIBE features").fetchall()]
-    assign(con, compile_rules(loaded, columns))
-    return Run(loaded, con, account, _plan(loaded, con), value)
+    rules = compile_rules(loaded, columns)
+    assign(con, rules)
+    return Run(loaded, con, account, _plan(loaded, con), value, rules)
 
 
 def _plan(loaded: LoadedCampaign, con: Connection) -> Plan:
@@ -169,8 +171,7 @@ def _last_run(con: Connection, campaign: str) -> tuple[str, str, Final] | None:
 def explain(loaded: LoadedCampaign, customer_id: str) -> dict[str, Any]:
     """Every verdict about one customer: features, segment rules, offers, channel, group."""
     run = prepare(loaded)
-    columns = [r[0] for r in run.con.execute("DESCRIBE features").fetchall()]
-    return explain_customer(run.con, loaded.config, compile_rules(loaded, columns), customer_id)
+    return explain_customer(run.con, loaded.config, run.rules, customer_id)
 
 
 def build(loaded: LoadedCampaign, out_dir: Path, secret: str | None = None) -> BuildResult:

@@ -91,3 +91,16 @@ def test_merging_duplicates_never_assembles_permission_from_different_rows(
     rows = con.execute("SELECT customer_id, email, email_consent, mail_objection "
                        "FROM customers ORDER BY 1").fetchall()
     assert rows == [("C1", "new@example.de", "no", True), ("C2", "b@example.de", "yes", False)]
+
+
+def test_a_quantity_that_is_not_a_number_is_flagged(tmp_path: Path) -> None:
+    (tmp_path / "c.csv").write_text("customer_id\nC1\n")
+    (tmp_path / "o.csv").write_text("order_id,customer_id,order_date,amount\n"
+                                    "O1,C1,2026-01-01,5\n")
+    (tmp_path / "l.csv").write_text("order_id,category,quantity\nO1,books,abc\nO1,toys,\n")
+    con = connect()
+    account = load_sources(con, [SourceFile("customers", tmp_path / "c.csv"),
+                                 SourceFile("orders", tmp_path / "o.csv"),
+                                 SourceFile("order_lines", tmp_path / "l.csv")])
+    build_tables(con, account, "EUR")
+    assert account.files[2].flags == {"bad_quantity": 1}  # the empty one means one item

@@ -140,6 +140,9 @@ def _order_lines() -> Spec:
             ("unknown_order", f"{n.text('order_id')} IS NULL OR {n.text('order_id')} NOT IN "
                               "(SELECT order_id FROM orders)"),
         ],
+        # An empty quantity means one item; one that is not a whole number is shown, not hidden.
+        flags=[("bad_quantity", f"{n.text('quantity')} IS NOT NULL AND "
+                                f"TRY_CAST({n.text('quantity')} AS INTEGER) IS NULL")],
     )
 
 
