@@ -61,12 +61,12 @@ def ours(path: Path) -> tuple[float, int, dict[str, float]]:
     con = connect()
     steps: dict[str, float] = {}
     start = time.perf_counter()
-    account = load_sources(con, [SourceFile("orders", path)])
+    staged = load_sources(con, [SourceFile("orders", path)])
     steps["ingest"] = time.perf_counter() - start
-    build_tables(con, account, "EUR")
+    build_tables(con, staged, "EUR")
     elapsed = time.perf_counter() - start
     steps["identify"] = elapsed - steps["ingest"]
-    entry = account.files[0]
+    entry = staged.account.files[0]
     assert entry.balanced, entry.as_dict()
     return elapsed, con.execute("SELECT count(*) FROM orders").fetchall()[0][0], steps
 

@@ -84,8 +84,9 @@ def prepare(loaded: LoadedCampaign) -> Run:
     """Identify, differentiate, customize and plan: everything up to writing."""
     config = loaded.config
     con = connect()
-    account = load_sources(con, sources(loaded))
-    build_tables(con, account, config.currency)
+    staged = load_sources(con, sources(loaded))
+    build_tables(con, staged, config.currency)
+    account = staged.account
     value = build_features(con, config.as_of)
     columns = [r[0] for r in con.execute("DESCRIBE features").fetchall()]
     rules = compile_rules(loaded, columns)

@@ -10,10 +10,10 @@ from crmreport.ingest import SourceFile, load_sources
 
 def _features(shop: Path) -> dict[str, dict]:
     con = connect()
-    account = load_sources(con, [SourceFile("customers", shop / "customers.csv"),
+    staged = load_sources(con, [SourceFile("customers", shop / "customers.csv"),
                                  SourceFile("orders", shop / "orders.csv"),
                                  SourceFile("order_lines", shop / "order_lines.csv")])
-    build_tables(con, account, "EUR")
+    build_tables(con, staged, "EUR")
     build_features(con, dt.date(2026, 3, 1))
     cursor = con.execute("SELECT * FROM features")
     names = [d[0] for d in cursor.description]

@@ -32,9 +32,10 @@ def _build(tmp_path: Path) -> tuple:
     (tmp_path / "c.csv").write_text(CUSTOMERS)
     (tmp_path / "o.csv").write_text(ORDERS)
     con = connect()
-    account = load_sources(con, [SourceFile("customers", tmp_path / "c.csv"),
+    staged = load_sources(con, [SourceFile("customers", tmp_path / "c.csv"),
                                  SourceFile("orders", tmp_path / "o.csv")])
-    build_tables(con, account, "EUR")
+    build_tables(con, staged, "EUR")
+    account = staged.account
     return con, account
 
 
@@ -85,9 +86,9 @@ def test_merging_duplicates_never_assembles_permission_from_different_rows(
         "C2,,,\n")
     (tmp_path / "o.csv").write_text("order_id,customer_id,order_date,amount\nO1,C1,2026-01-01,1\n")
     con = connect()
-    account = load_sources(con, [SourceFile("customers", tmp_path / "c.csv"),
+    staged = load_sources(con, [SourceFile("customers", tmp_path / "c.csv"),
                                  SourceFile("orders", tmp_path / "o.csv")])
-    build_tables(con, account, "EUR")
+    build_tables(con, staged, "EUR")
     rows = con.execute("SELECT customer_id, email, email_consent, mail_objection "
                        "FROM customers ORDER BY 1").fetchall()
     assert rows == [("C1", "new@example.de", "no", True), ("C2", "b@example.de", "yes", False)]
@@ -99,8 +100,40 @@ def test_a_quantity_that_is_not_a_number_is_flagged(tmp_path: Path) -> None:
                                     "O1,C1,2026-01-01,5\n")
     (tmp_path / "l.csv").write_text("order_id,category,quantity\nO1,books,abc\nO1,toys,\n")
     con = connect()
-    account = load_sources(con, [SourceFile("customers", tmp_path / "c.csv"),
+    staged = load_sources(con, [SourceFile("customers", tmp_path / "c.csv"),
                                  SourceFile("orders", tmp_path / "o.csv"),
                                  SourceFile("order_lines", tmp_path / "l.csv")])
-    build_tables(con, account, "EUR")
+    build_tables(con, staged, "EUR")
+    account = staged.account
     assert account.files[2].flags == {"bad_quantity": 1}  # the empty one means one item
+
+
+def test_a_large_export_is_staged_in_file_order(tmp_path: Path) -> None:
+    """Big enough for the parallel reader to split it: rows keep their order and numbers,
+    the first of two rows with one order id wins, and checks against the customers table
+    (a join, which keeps no order) are judged after staging."""
+    rows = 1_000_000
+    orders = tmp_path / "orders.csv"
+    con = connect()
+    con.execute(f"""COPY (SELECT 'O' || lpad(i::VARCHAR, 7, '0') AS order_id,
+                    'C' || (i % 1000) AS customer_id,
+                    DATE '2025-01-01' + (i % 300)::INTEGER AS order_date,
+                    CASE WHEN i = {rows - 10} THEN 'n/a' ELSE (i % 90 + 1)::VARCHAR END AS amount
+                    FROM range({rows}) t(i)
+                    UNION ALL SELECT 'O0000007', 'C7', DATE '2026-01-01', '99')
+                    TO '{orders}' (HEADER)""")
+    (tmp_path / "customers.csv").write_text("customer_id\n" + "".join(
+        f"C{i}\n" for i in range(0, 1000, 2)))
+    staged = load_sources(con, [SourceFile("customers", tmp_path / "customers.csv"),
+                                SourceFile("orders", orders)])
+    build_tables(con, staged, "EUR")
+    ids = [r[0] for r in con.execute("SELECT order_id FROM orders").fetchall()]
+    assert ids == sorted(ids) and len(ids) == rows - 1
+    assert con.execute("SELECT amount FROM orders WHERE order_id = 'O0000007'").fetchall() == [
+        (Decimal("8.00"),)]  # the first row wins, not the appended duplicate
+    assert con.execute("SELECT _row, reason FROM quarantine").fetchall() == [
+        (rows - 9, "bad_amount")]  # data row numbers count from 1 below the header
+    entry = staged.account.files[1]
+    assert (entry.rows_in, entry.loaded, entry.merged, entry.quarantined) == (
+        rows + 1, rows - 1, 1, 1)
+    assert entry.flags["unknown_customer"] == rows // 2

@@ -7,15 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from crmreport.engine import connect
+from crmreport.engine import Connection, connect
 from crmreport.errors import DataError
-from crmreport.ingest import SourceFile, load_sources
+from crmreport.identify import build_tables
+from crmreport.ingest import Account, SourceFile, load_sources
 
 GOOD = "customer_id,email,first_name\nC1,a@example.de,Anna\nC2,b@example.de,Ben\n"
 
 
-def load(path: Path, table: str = "customers") -> object:
-    return load_sources(connect(), [SourceFile(table, path)])
+def load(*paths: Path, table: str = "customers", con: Connection | None = None) -> Account:
+    """Read and identify: a large text file is only read, and counted, by identify."""
+    con = con or connect()
+    staged = load_sources(con, [SourceFile(table, path) for path in paths])
+    build_tables(con, staged, "EUR")
+    return staged.account
 
 
 def _xlsx(path: Path) -> bytes:
@@ -63,10 +68,9 @@ def test_encodings_are_detected(tmp_path: Path, encoding: str, prefix: bytes) ->
     path = tmp_path / "k.csv"
     path.write_bytes(prefix + text.encode(encoding))
     con = connect()
-    account = load_sources(con, [SourceFile("customers", path)])
+    account = load(path, con=con)
     assert account.files[0].read["delimiter"] == ";"
-    rows = con.execute("SELECT customer_id, last_name, city FROM raw_customers "
-                       "ORDER BY _row").fetchall()
+    rows = con.execute("SELECT customer_id, last_name, city FROM customers").fetchall()
     assert rows[0] == ("C1", "„Weiß“ €", "Köln")
 
 
@@ -77,9 +81,9 @@ def test_tab_separated_json_lines_and_parquet(tmp_path: Path) -> None:
     jsonl.write_text('{"customer_id": "C2", "email": "b@example.de"}\n'
                      '{"customer_id": 3, "email": null}\n')
     con = connect()
-    account = load_sources(con, [SourceFile("customers", tsv), SourceFile("customers", jsonl)])
+    account = load(tsv, jsonl, con=con)
     assert [f.rows_in for f in account.files] == [1, 2]
-    assert con.execute("SELECT customer_id FROM raw_customers ORDER BY _file, _row").fetchall() \
+    assert con.execute("SELECT customer_id FROM customers").fetchall() \
         == [("C1",), ("C2",), ("3",)]
 
 
@@ -88,6 +92,6 @@ def test_a_line_in_another_encoding_is_quarantined_not_lost(tmp_path: Path) -> N
     path = tmp_path / "mixed.csv"
     path.write_bytes(("customer_id,email\n" + "C1,a@example.de\n" * 20000).encode()
                      + "C3,Gr\xfc\xdfe@x.de\n".encode("cp1252"))
-    account = load_sources(connect(), [SourceFile("customers", path)])
-    assert account.files[0].reasons == {"wrong_encoding": 1}
+    account = load(path)
+    assert account.files[0].reasons == {"wrong_encoding": 1, "duplicate_customer_id": 19999}
     assert account.files[0].rows_in == 20001

@@ -6,6 +6,7 @@ import pytest
 
 from crmreport.engine import connect
 from crmreport.errors import DataError
+from crmreport.identify import build_tables
 from crmreport.ingest import SourceFile, load_sources
 
 
@@ -25,22 +26,26 @@ def test_ragged_rows_are_counted_as_quarantined(tmp_path: Path) -> None:
     path = tmp_path / "customers.csv"
     path.write_text('customer_id,email\nC1,a@b.de\nC2,b@b.de,extra\n"C3","multi\nline"\nC4\n')
     con = connect()
-    account = load_sources(con, [SourceFile("customers", path)])
-    entry = account.files[0]
+    staged = load_sources(con, [SourceFile("customers", path)])
+    build_tables(con, staged, "EUR")
+    entry = staged.account.files[0]
     assert entry.rows_in == 4
-    assert entry.reasons["malformed_row"] == 2
-    assert con.execute("SELECT customer_id FROM raw_customers ORDER BY _row").fetchall() == [
-        ("C1",), ("C3",)]
+    assert entry.reasons == {"malformed_row": 2}
+    assert con.execute("SELECT customer_id FROM customers").fetchall() == [("C1",), ("C3",)]
+    rejected = con.execute("SELECT line, reason FROM quarantine ORDER BY line").fetchall()
+    # Records as the parser counts them: the header is 1, a quoted line break does not count.
+    assert rejected == [(3, "malformed_row"), (5, "malformed_row")]
 
 
 def test_explicit_mapping_and_parquet(tmp_path: Path) -> None:
     path = tmp_path / "kunden.parquet"
     pq.write_table(pa.table({"Kundennummer": [1, 2], "Mail": ["a@b.de", None]}), path)
     con = connect()
-    load_sources(con, [SourceFile("customers", path, {"customer_id": "Kundennummer",
-                                                      "email": "Mail"})])
-    rows = con.execute("SELECT _row, customer_id, email FROM raw_customers").fetchall()
-    assert rows == [(1, "1", "a@b.de"), (2, "2", None)]
+    staged = load_sources(con, [SourceFile("customers", path, {"customer_id": "Kundennummer",
+                                                               "email": "Mail"})])
+    build_tables(con, staged, "EUR")
+    rows = con.execute("SELECT customer_id, email FROM customers").fetchall()
+    assert rows == [("1", "a@b.de"), ("2", None)]
 
 
 @pytest.mark.parametrize(

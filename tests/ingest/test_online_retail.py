@@ -53,8 +53,9 @@ def independent(path: Path) -> dict[str, int]:
 
 def run(path: Path) -> tuple:
     con = connect()
-    account = load_sources(con, [SourceFile("orders", path, "online-retail")])
-    build_tables(con, account, "GBP")
+    staged = load_sources(con, [SourceFile("orders", path, "online-retail")])
+    build_tables(con, staged, "GBP")
+    account = staged.account
     return con, account.files[0]
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from crmreport.engine import connect
 from crmreport.identify import build_tables
 from crmreport.ingest import Account, SourceFile, load_sources
+from crmreport.ingest.presets.base import number
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 PRESETS = DATA / "presets"
@@ -15,8 +18,9 @@ PRESETS = DATA / "presets"
 
 def run(*sources: tuple[str, str, str], currency: str = "EUR") -> tuple:
     con = connect()
-    account = load_sources(con, [SourceFile(t, PRESETS / f, m) for t, f, m in sources])
-    build_tables(con, account, currency)
+    staged = load_sources(con, [SourceFile(t, PRESETS / f, m) for t, f, m in sources])
+    build_tables(con, staged, currency)
+    account = staged.account
     assert all(f.balanced for f in account.files)
     return con, account
 
@@ -116,8 +120,9 @@ def test_de_erp_csv_cp1252_semicolon_decimal_comma_and_excel() -> None:
 def test_cdnow_master_header_and_sample_without_one(tmp_path: Path) -> None:
     sample = DATA / "cdnow" / "CDNOW_sample.txt"
     con = connect()
-    account = load_sources(con, [SourceFile("orders", sample, "crmreport")])
-    build_tables(con, account, "USD")
+    staged = load_sources(con, [SourceFile("orders", sample, "crmreport")])
+    build_tables(con, staged, "USD")
+    account = staged.account
     entry = account.files[0]
     lines = [line.split() for line in sample.read_text().splitlines() if line.strip()]
     days = {(f[0], f[2]) for f in lines}
@@ -132,8 +137,22 @@ def test_cdnow_master_header_and_sample_without_one(tmp_path: Path) -> None:
                       " 00001 19970101  1   11.77\r\n 00002 19970112  1   12.00\r\n"
                       " 00002 19970112  5   77.00\r\n")
     con = connect()
-    account = load_sources(con, [SourceFile("orders", master, "cdnow")])
-    build_tables(con, account, "USD")
+    staged = load_sources(con, [SourceFile("orders", master, "cdnow")])
+    build_tables(con, staged, "USD")
+    account = staged.account
     assert (account.files[0].rows_in, account.files[0].loaded) == (3, 2)
     assert con.execute("SELECT amount FROM orders WHERE customer_id = '00002'").fetchone() == (
         Decimal("89.00"),)
+
+
+@pytest.mark.parametrize(("decimal", "written", "canonical"), [
+    (".", "1,234.56", "1234.56"), (".", "€ 12.50", "12.50"), (".", "$1,234", "1234"),
+    (".", "-3.20", "-3.20"), (".", "1,5", "1,5"), (".", "EUR 1,5", "EUR 1,5"),
+    (",", "1.234,56", "1234.56"), (",", "€ 1.234,56", "1234.56"), (",", "12,50 EUR", "12.50"),
+    (",", "1.2,3", "1.2,3"),
+])
+def test_numbers_are_made_canonical_and_ambiguous_ones_left_to_fail(
+        decimal: str, written: str, canonical: str) -> None:
+    """A group separator counts only in strict groups of three: '1,5' never becomes 15."""
+    sql = f"SELECT {number('x', decimal)} FROM (SELECT ?::VARCHAR AS x)"
+    assert connect().execute(sql, [written]).fetchall() == [(canonical,)]

@@ -30,7 +30,8 @@ def write_quarantine(con: Connection, path: Path, files: list[str] | None = None
 
     Columns: the table it was meant for, the source file (``files[i]`` when given, else the
     file's index in the account), the data row within the file (1 = first row below the
-    header), the physical line for rows the parser rejected, the reason code, and the row's
+    header), the record number the parser gives a row it rejected (the header is
+    1; a quoted line break does not count), the reason code, and the row's
     values (JSON under canonical names; the line as written for a rejected row). This file is
     for the user to fix their data, so it holds the values; logs never do.
     """

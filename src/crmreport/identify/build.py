@@ -6,31 +6,48 @@ from dataclasses import dataclass, field
 
 from crmreport.engine import Connection
 from crmreport.identify import normalise as n
-from crmreport.ingest import release_raw
+from crmreport.ingest import RawPart, Sources, release_raw
 from crmreport.ingest.account import Account
 from crmreport.tables import TABLES
+
+# Each table is staged under this name with its canonical columns first, then bookkeeping;
+# the stage becomes the table itself (bookkeeping dropped) unless rows must be merged.
+STAGE = "stage"
+META = {"_file": "INTEGER", "_row": "BIGINT", "_counted": "BOOLEAN", "_merge": "VARCHAR",
+        "_dup": "VARCHAR", "_flags": "VARCHAR[]", "_reason": "VARCHAR"}
+KEPT = "_reason IS NULL AND _merge IS NULL"
 
 
 @dataclass(frozen=True)
 class Spec:
-    """How one raw table becomes its canonical table."""
+    """How a table's raw parts become the canonical table.
+
+    ``values``, ``columns``, ``checks`` and ``flags`` are SQL over one row of raw text, judged
+    in the one pass that stages a part: no subqueries there, since a join would not keep file
+    order. ``values`` are parsed once per row and named (``v_...``) for the others to use.
+    What needs other rows or tables is judged afterwards over the staged, typed columns
+    (``against`` and ``across``).
+    """
 
     table: str
-    columns: dict[str, str]  # canonical column -> SQL over raw_<table>
+    columns: dict[str, str]  # canonical column -> SQL over the raw row and values
     checks: list[tuple[str, str]]  # (reason code, SQL true when the row must be quarantined)
     flags: list[tuple[str, str]] = field(default_factory=list)  # (code, SQL) on loaded rows
+    against: list[tuple[str, str]] = field(default_factory=list)  # checks over staged rows
+    across: list[tuple[str, str]] = field(default_factory=list)  # flags over staged rows
     key: str | None = None  # duplicates on this key are merged into the first row
     # Columns merged by their own aggregate instead of "first non-empty value".
     merge: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)  # v_name -> SQL over the raw row
 
 
-def build_tables(con: Connection, account: Account, currency: str) -> None:
+def build_tables(con: Connection, sources: Sources, currency: str) -> None:
     """Create customers, orders, order_lines, suppressions and contacts; fill in the account."""
     con.execute("CREATE OR REPLACE TABLE quarantine (tbl VARCHAR, _file INTEGER, _row BIGINT, "
                 "line BIGINT, reason VARCHAR, data VARCHAR)")
-    _rejects(con, account)
     for spec in _specs(currency):
-        _settle(con, account, spec)
+        _settle(con, sources, spec)
+    _rejects(con, sources.account)  # known once every file has been read
     release_raw(con)  # the staged text is no longer needed: free its memory
 
 
@@ -49,78 +66,78 @@ def _specs(currency: str) -> list[Spec]:
 
 
 def _customers() -> Spec:
-    email = n.email("email")
     return Spec(
         table="customers",
+        values={"v_id": n.text("customer_id"), "v_email": n.email("email"),
+                "v_country": n.country("country"), "v_signup": n.date("signup_date")},
         columns={
-            "customer_id": n.text("customer_id"),
-            "email": f"CASE WHEN {n.valid_email(email)} THEN {email} END",
+            "customer_id": "v_id",
+            "email": f"CASE WHEN {n.valid_email('v_email')} THEN v_email END",
             **{c: n.text(c) for c in ("salutation", "first_name", "last_name", "company",
                                       "street", "city", "locale")},
             "postal_code": n.postal_code("postal_code"),
-            "country": n.country("country"),
-            "signup_date": n.date("signup_date"),
+            "country": "v_country",
+            "signup_date": "v_signup",
             "email_consent": n.consent("email_consent"),
             "mail_objection": n.flag("mail_objection"),
         },
         checks=[
-            ("missing_customer_id", f"{n.text('customer_id')} IS NULL"),
-            ("mangled_customer_id", f"regexp_matches(trim(customer_id), '{n.MANGLED_ID}')"),
+            ("missing_customer_id", "v_id IS NULL"),
+            ("mangled_customer_id", n.mangled_id("v_id")),
         ],
         flags=[
-            ("invalid_email", f"{email} IS NOT NULL AND NOT {n.valid_email(email)}"),
+            ("invalid_email", f"v_email IS NOT NULL AND NOT {n.valid_email('v_email')}"),
             ("unrecognised_consent", n.unrecognised_consent("email_consent")),
-            ("bad_signup_date", f"{n.text('signup_date')} IS NOT NULL AND "
-                                f"{n.date('signup_date')} IS NULL"),
-            ("unknown_country", f"{n.text('country')} IS NOT NULL AND "
-                                f"{n.country('country')} IS NULL"),
-            # The same address on two customer ids: both kept, neither merged by guesswork.
-            ("shared_email", f"{email} IN (SELECT {email} FROM raw_customers WHERE _reason IS "
-                             f"NULL AND _merge IS NULL AND {n.valid_email(email)} GROUP BY 1 "
-                             f"HAVING count(DISTINCT {n.text('customer_id')}) > 1)"),
-            ("test_customer", n.test_record(email, "first_name", "last_name")),
+            ("bad_signup_date", f"{n.text('signup_date')} IS NOT NULL AND v_signup IS NULL"),
+            ("unknown_country", f"{n.text('country')} IS NOT NULL AND v_country IS NULL"),
+            ("test_customer", n.test_record("v_email", "first_name", "last_name")),
         ],
+        # The same address on two customer ids: both kept, neither merged by guesswork.
+        across=[("shared_email", f"email IN (SELECT email FROM {STAGE} WHERE {KEPT} GROUP BY "
+                                 "email HAVING count(DISTINCT customer_id) > 1)")],
         key="customer_id",
         # Permission is never assembled from different rows: any objection counts, and email
         # consent is 'yes' only if the row giving the address says so and no row says no.
         merge={
             "mail_objection": "bool_or(mail_objection)",
             "email_consent": "CASE WHEN bool_or(email_consent = 'no') THEN 'no' ELSE "
-                             "coalesce(arg_min(email_consent, _ord) FILTER (WHERE email IS NOT "
+                             "coalesce(arg_min(email_consent, rowid) FILTER (WHERE email IS NOT "
                              "NULL), 'unknown') END",
         },
     )
 
 
 def _orders(currency: str) -> Spec:
-    day = f"coalesce({n.date('order_date')}, {n.date('ordered_at')})"
     return Spec(
         table="orders",
+        values={
+            "v_id": n.text("order_id"),
+            "v_customer": n.text("customer_id"),
+            "v_day": f"coalesce({n.date('order_date')}, {n.date('ordered_at')})",
+            "v_amount": n.decimal("amount"),
+            "v_currency": f"coalesce(upper({n.text('currency')}), '{currency}')",
+            "v_status": n.mapped("status", n.STATUS),
+        },
         columns={
-            "order_id": n.text("order_id"),
-            "customer_id": n.text("customer_id"),
-            "ordered_at": f"coalesce({n.timestamp('ordered_at')}, CAST({day} AS TIMESTAMPTZ))",
-            "order_date": day,
-            "amount": n.decimal("amount"),
-            "currency": f"coalesce(upper({n.text('currency')}), '{currency}')",
-            "status": f"coalesce({n.mapped('status', n.STATUS)}, 'completed')",
+            "order_id": "v_id",
+            "customer_id": "v_customer",
+            "ordered_at": f"coalesce({n.timestamp('ordered_at')}, CAST(v_day AS TIMESTAMPTZ))",
+            "order_date": "v_day",
+            "amount": "v_amount",
+            "currency": "v_currency",
+            "status": "coalesce(v_status, 'completed')",
             "channel": f"lower({n.text('channel')})",
         },
         checks=[
-            ("missing_order_id", f"{n.text('order_id')} IS NULL"),
-            ("mangled_customer_id", f"regexp_matches(trim(customer_id), '{n.MANGLED_ID}')"),
-            ("bad_order_date", f"{day} IS NULL"),
-            ("bad_amount", f"{n.decimal('amount')} IS NULL"),
-            ("unknown_status", f"{n.text('status')} IS NOT NULL AND "
-                               f"{n.mapped('status', n.STATUS)} IS NULL"),
-            ("other_currency", f"coalesce(upper({n.text('currency')}), '{currency}') "
-                               f"<> '{currency}'"),
+            ("missing_order_id", "v_id IS NULL"),
+            ("mangled_customer_id", n.mangled_id("v_customer")),
+            ("bad_order_date", "v_day IS NULL"),
+            ("bad_amount", "v_amount IS NULL"),
+            ("unknown_status", f"{n.text('status')} IS NOT NULL AND v_status IS NULL"),
+            ("other_currency", f"v_currency <> '{currency}'"),
         ],
-        flags=[
-            ("guest_order", f"{n.text('customer_id')} IS NULL"),
-            ("unknown_customer", f"{n.text('customer_id')} NOT IN "
-                                 "(SELECT customer_id FROM customers)"),
-        ],
+        flags=[("guest_order", "v_customer IS NULL")],
+        across=[("unknown_customer", "customer_id NOT IN (SELECT customer_id FROM customers)")],
         key="order_id",
     )
 
@@ -128,21 +145,20 @@ def _orders(currency: str) -> Spec:
 def _order_lines() -> Spec:
     return Spec(
         table="order_lines",
+        values={"v_id": n.text("order_id"), "v_quantity": n.text("quantity")},
         columns={
-            "order_id": n.text("order_id"),
+            "order_id": "v_id",
             "sku": n.text("sku"),
             "product": n.text("product"),
             "category": f"lower({n.text('category')})",
-            "quantity": f"coalesce(TRY_CAST({n.text('quantity')} AS INTEGER), 1)",
+            "quantity": "coalesce(TRY_CAST(v_quantity AS INTEGER), 1)",
             "unit_price": n.decimal("unit_price"),
         },
-        checks=[
-            ("unknown_order", f"{n.text('order_id')} IS NULL OR {n.text('order_id')} NOT IN "
-                              "(SELECT order_id FROM orders)"),
-        ],
+        checks=[("missing_order_id", "v_id IS NULL")],
+        against=[("unknown_order", "order_id NOT IN (SELECT order_id FROM orders)")],
         # An empty quantity means one item; one that is not a whole number is shown, not hidden.
-        flags=[("bad_quantity", f"{n.text('quantity')} IS NOT NULL AND "
-                                f"TRY_CAST({n.text('quantity')} AS INTEGER) IS NULL")],
+        flags=[("bad_quantity", "v_quantity IS NOT NULL AND "
+                                "TRY_CAST(v_quantity AS INTEGER) IS NULL")],
     )
 
 
@@ -185,101 +201,174 @@ def _contacts() -> Spec:
     )
 
 
-def _settle(con: Connection, account: Account, spec: Spec) -> None:
+def _settle(con: Connection, sources: Sources, spec: Spec) -> None:
     """Stage, quarantine, merge and type one table, recording each step per source file.
 
     Order of judgement per row: a preset's quarantine reason, a preset's merge (the row's
     data is held by another row), the table's checks; then duplicates of the key merge into
-    the first row by file order.
+    the first row by file order. The staged rows are in file order (parts are stored one
+    after another, each in its file's order), so a row's rowid is its place in that order.
     """
-    reason = " ".join(f"WHEN {sql} THEN '{code}'" for code, sql in spec.checks)
-    flags = "".join(f", ({sql}) AS _flag_{code}" for code, sql in spec.flags)
-    columns = ", ".join(f"{sql} AS {name}" for name, sql in spec.columns.items())
-    raw_values = ", ".join(f"'{c}', r.{c}" for c in TABLES[spec.table])
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE stage AS
-        SELECT _file, _row, _counted, _merge, _dup, _flags,
-               (_file::BIGINT << 40) + _row AS _ord, {columns},
-               CASE WHEN _reason IS NOT NULL THEN _reason WHEN _merge IS NOT NULL THEN NULL
-                    {reason} END AS _reason {flags}
-        FROM raw_{spec.table}"""
-    )
-    con.execute(f"""INSERT INTO quarantine
-        SELECT '{spec.table}', q._file, q._row, NULL, q._reason, json_object({raw_values})::VARCHAR
-        FROM (SELECT _file, _row, _reason, _ord FROM stage
-              WHERE _reason IS NOT NULL AND _counted) q
-        JOIN raw_{spec.table} r ON r._file = q._file AND r._row = q._row AND r._counted
-        ORDER BY q._ord""")
+    con.execute(f"CREATE OR REPLACE TABLE {STAGE} ({_stage_columns(spec)})")
+    starts: dict[int, int] = {}  # file -> rowid of its first staged row
+    stored = 0
+    for part in sources.parts[spec.table]:
+        starts[part.file] = stored
+        stored += sources.scan(con, part, f"INSERT INTO {STAGE} {_stage_select(spec, part)}")
+    _check_counted(con, sources.account, spec.table)
+    if stored:  # a check against another table reads all of that table
+        for code, sql in spec.against:
+            _judge(con, spec, code, sql)
+    if starts:
+        _quarantine(con, spec, starts)
     dups = _duplicates(con, spec)
-    _count(con, account, spec, dups)
-    con.execute(f"CREATE OR REPLACE TABLE {spec.table} AS {_final_select(spec, dups)}")
-    con.execute("DROP TABLE stage")
-    con.execute("DROP TABLE IF EXISTS stage_dups")
+    _count(con, sources.account, spec, dups)
+    _finish(con, spec, dups)
 
 
-KEPT = "_reason IS NULL AND _merge IS NULL"
+def _stage_columns(spec: Spec) -> str:
+    columns = {**TABLES[spec.table], **META, **{f"_flag_{c}": "BOOLEAN" for c, _ in spec.flags},
+               "_raw": "VARCHAR"}
+    return ", ".join(f"{name} {kind}" for name, kind in columns.items())
+
+
+def _stage_select(spec: Spec, part: RawPart) -> str:
+    """One pass over a part: typed columns, the verdict, flags, and a quarantined row's values
+    as written (JSON), in the stage's column order."""
+    types = TABLES[spec.table]
+    columns = ", ".join(f"CAST({spec.columns[name]} AS {kind})" for name, kind in types.items())
+    reason = " ".join(f"WHEN {sql} THEN '{code}'" for code, sql in spec.checks)
+    flags = "".join(f", ({sql})" for _, sql in spec.flags)
+    # A transform's windows may move rows; projections of one scan keep them in file order.
+    order = " ORDER BY _row" if part.reordered else ""
+    values = "".join(f", {sql} AS {name}" for name, sql in spec.values.items())
+    return f"""SELECT {columns}, _file, _row, _counted, _merge, _dup, _flags, _why {flags},
+        CASE WHEN _why IS NOT NULL AND _counted THEN {_json(types)} END
+        FROM (SELECT *, CASE WHEN _reason IS NOT NULL THEN _reason
+                             WHEN _merge IS NOT NULL THEN NULL {reason} END AS _why
+              FROM (SELECT *{values} FROM ({part.select}))){order}"""
+
+
+def _json(columns: dict[str, str]) -> str:
+    """A row's values as JSON text under canonical names."""
+    return "json_object(" + ", ".join(f"'{c}', {c}::VARCHAR" for c in columns) + ")::VARCHAR"
+
+
+def _judge(con: Connection, spec: Spec, code: str, sql: str) -> None:
+    """Quarantine staged rows that fail a check against other rows or tables."""
+    con.execute(f"UPDATE {STAGE} SET _reason = '{code}', _raw = {_json(TABLES[spec.table])} "
+                f"WHERE {KEPT} AND ({sql})")
+
+
+def _check_counted(con: Connection, account: Account, table: str) -> None:
+    """Every stored row of a file is counted once, in its declared table (a self-check)."""
+    for index, count in con.execute(
+        f"SELECT _file, count(*) FROM {STAGE} WHERE _counted GROUP BY _file"
+    ).fetchall():
+        entry = account.files[index]
+        expected = entry.rows_in - entry.reasons.get("malformed_row", 0) - \
+            entry.reasons.get("wrong_encoding", 0)
+        if entry.table != table or count != expected:
+            raise AssertionError(f"{entry.path}: {count} rows counted in {table}, "
+                                 f"expected {expected} in {entry.table}")
+
+
+def _quarantine(con: Connection, spec: Spec, starts: dict[int, int]) -> None:
+    # A lazily read file has no row numbers of its own: its rows are numbered by position.
+    first = " ".join(f"WHEN {index} THEN {start}" for index, start in starts.items())
+    con.execute(f"""INSERT INTO quarantine
+        SELECT '{spec.table}', _file, coalesce(_row, rowid + 1 - CASE _file {first} END), NULL,
+               _reason, _raw
+        FROM {STAGE} WHERE _reason IS NOT NULL AND _counted ORDER BY rowid""")
 
 
 def _duplicates(con: Connection, spec: Spec) -> bool:
     """Collect the keys held by more than one kept row; True when there are any."""
-    if spec.key is None:
+    if spec.key is None or _strictly_ordered(con, spec.key):
         return False
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE stage_dups AS SELECT {spec.key} FROM stage
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE stage_dups AS SELECT {spec.key} FROM {STAGE}
                     WHERE {KEPT} GROUP BY {spec.key} HAVING count(*) > 1""")
     rows = con.execute("SELECT count(*) FROM stage_dups").fetchall()
     return bool(rows and rows[0][0])
 
 
-def _final_select(spec: Spec, dups: bool) -> str:
+def _strictly_ordered(con: Connection, key: str) -> bool:
+    """Whether the kept keys rise or fall strictly in file order, as text or by length then
+    text (#999 before #1000); if so, none repeats. Exports are usually sorted by their id,
+    and one ordered pass is far cheaper than hashing every key. (A window with an empty
+    OVER keeps the table's order.)"""
+    shorter = "(length(k) < length(p) OR (length(k) = length(p) AND k < p))"
+    longer = "(length(k) > length(p) OR (length(k) = length(p) AND k > p))"
+    counts = con.execute(f"""SELECT count_if(NOT k > p), count_if(NOT k < p),
+                             count_if(NOT {longer}), count_if(NOT {shorter})
+                             FROM (SELECT {key} AS k, lag({key}) OVER () AS p
+                                   FROM {STAGE} WHERE {KEPT})""").fetchall()[0]
+    return 0 in counts
+
+
+def _finish(con: Connection, spec: Spec, dups: bool) -> None:
+    """The stage becomes the table: kept rows, canonical columns; duplicates merged."""
+    con.execute(f"DROP TABLE IF EXISTS {spec.table}")
+    if dups:
+        con.execute(f"CREATE TABLE {spec.table} AS {_merged_select(spec)}")
+        con.execute(f"DROP TABLE {STAGE}")
+        con.execute("DROP TABLE stage_dups")
+        return
+    con.execute(f"DELETE FROM {STAGE} WHERE NOT ({KEPT})")
+    for column in _stage_columns(spec).split(", ")[len(TABLES[spec.table]):]:
+        con.execute(f"ALTER TABLE {STAGE} DROP COLUMN {column.split()[0]}")
+    con.execute(f"ALTER TABLE {STAGE} RENAME TO {spec.table}")
+
+
+def _merged_select(spec: Spec) -> str:
     types = TABLES[spec.table]
-    plain = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types.items())
-    if not dups:
-        return f"SELECT {plain} FROM stage WHERE {KEPT}"
-    assert spec.key is not None
+    key = spec.key
+    assert key is not None
+    plain = ", ".join(types)
     merged = ", ".join(
-        f"CAST({c} AS {t}) AS {c}" if c == spec.key
-        else f"CAST({spec.merge.get(c, f'arg_min({c}, _ord) FILTER (WHERE {c} IS NOT NULL)')} "
+        c if c == key
+        else f"CAST({spec.merge.get(c, f'arg_min({c}, rowid) FILTER (WHERE {c} IS NOT NULL)')} "
              f"AS {t}) AS {c}"
         for c, t in types.items()
     )
-    key = spec.key
     return (f"SELECT * EXCLUDE (_o) FROM ("
-            f"SELECT {plain}, _ord AS _o FROM stage WHERE {KEPT} "
+            f"SELECT {plain}, rowid AS _o FROM {STAGE} WHERE {KEPT} "
             f"AND {key} NOT IN (SELECT {key} FROM stage_dups) "
-            f"UNION ALL SELECT {merged}, min(_ord) AS _o FROM stage WHERE {KEPT} "
+            f"UNION ALL SELECT {merged}, min(rowid) AS _o FROM {STAGE} WHERE {KEPT} "
             f"AND {key} IN (SELECT {key} FROM stage_dups) GROUP BY {key}) ORDER BY _o")
 
 
 def _count(con: Connection, account: Account, spec: Spec, dups: bool) -> None:
     for file_index, code, count in con.execute(
-        "SELECT _file, _reason, count(*) FROM stage WHERE _reason IS NOT NULL AND _counted "
+        f"SELECT _file, _reason, count(*) FROM {STAGE} WHERE _reason IS NOT NULL AND _counted "
         "GROUP BY ALL"
     ).fetchall():
         account.files[file_index].quarantine(code, count)
     for file_index, code, count in con.execute(
-        "SELECT _file, _merge, count(*) FROM stage WHERE _reason IS NULL AND _merge IS NOT NULL "
-        "AND _counted GROUP BY ALL"
+        f"SELECT _file, _merge, count(*) FROM {STAGE} WHERE _reason IS NULL AND _merge IS NOT "
+        "NULL AND _counted GROUP BY ALL"
     ).fetchall():
         account.files[file_index].merge(code, count)
     if dups:
         for file_index, code, count in con.execute(
             f"""SELECT _file, coalesce(_dup, 'duplicate_{spec.key}'), count(*) FROM (
                 SELECT _file, _dup, _counted, row_number() OVER
-                (PARTITION BY {spec.key} ORDER BY _ord) AS k FROM stage WHERE {KEPT}
+                (PARTITION BY {spec.key} ORDER BY rowid) AS k FROM {STAGE} WHERE {KEPT}
                 AND {spec.key} IN (SELECT {spec.key} FROM stage_dups))
                 WHERE k > 1 AND _counted GROUP BY ALL"""
         ).fetchall():
             account.files[file_index].merge(code, count)
     first = (f"{KEPT} AND _counted" if not dups else
              f"{KEPT} AND _counted AND ({spec.key} NOT IN (SELECT {spec.key} FROM stage_dups) "
-             f"OR _ord IN (SELECT min(_ord) FROM stage WHERE {KEPT} GROUP BY {spec.key}))")
-    for code, _ in spec.flags:
+             f"OR rowid IN (SELECT min(rowid) FROM {STAGE} WHERE {KEPT} GROUP BY {spec.key}))")
+    judged = [(code, f"_flag_{code}") for code, _ in spec.flags] + spec.across
+    for code, sql in judged:
         for file_index, count in con.execute(
-            f"SELECT _file, count(*) FROM stage WHERE {first} AND _flag_{code} GROUP BY _file"
+            f"SELECT _file, count(*) FROM {STAGE} WHERE {first} AND ({sql}) GROUP BY _file"
         ).fetchall():
             account.files[file_index].flag(code, count)
     for file_index, code, count in con.execute(
-        "SELECT _file, code, count(*) FROM (SELECT _file, unnest(_flags) AS code FROM stage "
+        f"SELECT _file, code, count(*) FROM (SELECT _file, unnest(_flags) AS code FROM {STAGE} "
         "WHERE _reason IS NULL AND _counted AND _flags IS NOT NULL) GROUP BY ALL"
     ).fetchall():
         account.files[file_index].flag(code, count)

@@ -1,9 +1,11 @@
-"""Ingest: source files -> raw_<table> tables in canonical column names, all text, rows counted.
+"""Ingest: source files -> per canonical table, SELECTs in canonical column names, all text.
 
-Each raw table has the canonical columns of its table (VARCHAR; NULL where the source has no
-such column), ``_file`` (index into the account), ``_row`` (the row within that file) and
-the bookkeeping columns a preset may set (see ``presets.base``): ``_counted``, ``_reason``,
-``_merge``, ``_dup``, ``_flags``. Typing, cleaning and quarantining happen in identify.
+Each part selects the canonical columns of its table (VARCHAR; NULL where the source has no
+such column), ``_file`` (index into the account), ``_row`` (the row within that file; NULL
+for a lazily read file, whose rows are numbered by where identify stores them) and the
+bookkeeping columns a preset may set (see ``presets.base``): ``_counted``, ``_reason``,
+``_merge``, ``_dup``, ``_flags``. Typing, cleaning and quarantining happen in identify,
+which reads each part once through ``Sources.scan``.
 
 A file is declared for one table and its input rows are counted there; a preset may feed
 further tables from it (an order export feeds order_lines too) with uncounted rows, so every
@@ -12,8 +14,10 @@ input row is loaded, merged or quarantined exactly once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import duckdb
 
 from crmreport.engine import Connection
 from crmreport.errors import DataError
@@ -21,10 +25,19 @@ from crmreport.ingest import mappings
 from crmreport.ingest.account import Account, FileAccount
 from crmreport.ingest.presets import PRESETS, Feed, Preset, Stage
 from crmreport.ingest.presets.base import META, META_TYPES
-from crmreport.ingest.readers import RawRead, ReadOptions, count_rows, drop_object, read_raw
+from crmreport.ingest.readers import (
+    RawRead,
+    ReadOptions,
+    count_rows,
+    materialise,
+    read_raw,
+    take_rejects,
+    why,
+)
 from crmreport.tables import TABLES
 
-__all__ = ["PRESETS", "Account", "FileAccount", "SourceFile", "load_sources", "release_raw"]
+__all__ = ["PRESETS", "Account", "FileAccount", "RawPart", "SourceFile", "Sources",
+           "load_sources", "release_raw"]
 
 # Tables whose source must hold data rows: a header-only export of these is a failed export.
 NEEDS_ROWS = ("customers", "orders")
@@ -37,33 +50,67 @@ class SourceFile:
     mapping: str | dict[str, str] = "crmreport"
 
 
-def load_sources(con: Connection, sources: list[SourceFile]) -> Account:
-    """Read every source into raw_<table>; tables with no source exist empty."""
+@dataclass(frozen=True)
+class RawPart:
+    """One feed of a canonical table: a SELECT over one staged file."""
+
+    file: int  # index into the account
+    select: str
+    lazy: bool  # the file itself is read when this part is scanned
+    reordered: bool  # rows may come out of file order (a transform's windows): sort by _row
+
+
+@dataclass
+class Sources:
+    """What ``load_sources`` staged: the account and each canonical table's parts in file order.
+
+    A lazily read file is counted when its part is scanned; its account is complete then.
+    """
+
+    account: Account
+    parts: dict[str, list[RawPart]]
+    reads: dict[int, tuple[SourceFile, RawRead]] = field(default_factory=dict)  # lazy ones
+
+    def scan(self, con: Connection, part: RawPart, sql: str) -> int:
+        """Run ``sql``, which reads ``part.select`` once and returns a row count (an INSERT)."""
+        if not part.lazy:
+            return int(con.execute(sql).fetchall()[0][0])
+        source, read = self.reads.pop(part.file)
+        try:
+            rows = int(con.execute(sql).fetchall()[0][0])
+        except duckdb.Error as exc:  # a problem past the sniffed head of the file
+            raise DataError(f"{source.path}: cannot be read as CSV: {why(exc)}") from None
+        by = take_rejects(con, f"src_{part.file}")
+        read.rejected, read.rejected_by = sum(by.values()), by
+        _count_read(self.account.files[part.file], source, read, rows)
+        _keep_rejects(con, part.file)
+        return rows
+
+
+def load_sources(con: Connection, sources: list[SourceFile]) -> Sources:
+    """Stage every source; tables with no source get no parts."""
     account = Account()
-    parts: dict[str, list[str]] = {t: [] for t in TABLES}
-    staged: list[str] = []
+    staged = Sources(account, {t: [] for t in TABLES})
+    con.execute("CREATE OR REPLACE TABLE raw_rejects (_file INTEGER, line BIGINT, "
+                "csv_line VARCHAR, error VARCHAR)")
     for source in sources:
         entry = account.add(str(source.path), source.table)
         index = len(account.files) - 1
-        setup, feeds = _stage(con, source, entry, index)
-        staged.append(f"src_{index}")
+        setup, feeds, read = _stage(con, source, entry, index)
         for statement in setup:
             con.execute(statement)
         for feed in feeds:
-            parts[feed.table].append(_select(feed, index))
-    for table, selects in parts.items():
-        # A view, not a copy: identify reads each staged file once, then calls release_raw.
-        body = " UNION ALL ".join(f"({s})" for s in selects) if selects else _empty(table)
-        con.execute(f"CREATE OR REPLACE VIEW raw_{table} AS {body}")
-    _check_counted(con, account)
-    _keep_rejects(con, staged)
-    return account
+            staged.parts[feed.table].append(
+                RawPart(index, _select(feed, index), read.lazy, feed.reordered))
+        if read.lazy:
+            staged.reads[index] = (source, read)
+        else:
+            _keep_rejects(con, index)
+    return staged
 
 
 def release_raw(con: Connection) -> None:
-    """Drop the raw views and the staged files under them, once identify has read them."""
-    for table in TABLES:
-        drop_object(con, f"raw_{table}")
+    """Drop the staged files, once identify has read them."""
     views = [r[0] for r in con.execute(
         "SELECT view_name FROM duckdb_views() WHERE NOT internal AND view_name LIKE 'src\\_%' "
         "ESCAPE '\\'").fetchall()]
@@ -72,13 +119,14 @@ def release_raw(con: Connection) -> None:
     tables = [r[0] for r in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'src\\_%' "
         "ESCAPE '\\'").fetchall()]
-    for name in tables:
-        con.execute(f"DROP TABLE {name}")
+    for name in [*tables, "raw_rejects"]:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def _stage(con: Connection, source: SourceFile, entry: FileAccount,
-           index: int) -> tuple[list[str], list[Feed]]:
-    """Read one file; return the SQL to run and the feeds that map it onto canonical tables."""
+           index: int) -> tuple[list[str], list[Feed], RawRead]:
+    """Read one file; return the SQL to run, the feeds that map it onto canonical tables and
+    what reading found."""
     path, table = str(source.path), source.table
     staging = f"src_{index}"
     if isinstance(source.mapping, dict):
@@ -97,34 +145,40 @@ def _stage(con: Connection, source: SourceFile, entry: FileAccount,
             if detected.read != ReadOptions():
                 read = read_raw(con, source.path, staging, detected.read)
     found = mappings.resolve(preset, table, read.columns, path)
-    rows = count_rows(con, staging)
+    transform = preset.transforms.get(table)
+    if transform is not None:  # its windows need numbered rows
+        read = materialise(con, staging, read)
+    if not read.lazy:
+        _count_read(entry, source, read, count_rows(con, staging))
+    entry.preset = preset.name if preset.name != "explicit" else None
+    entry.read = read.notes
+    stage = Stage(table, staging, found, read.decimal, preset.date_formats)
+    if transform is None:
+        numbered = {} if read.lazy else {"_row": "_row"}
+        setup: list[str] = []
+        feeds = [Feed(table, {**numbered, **stage.mapped_columns(table, list(found))},
+                      staging, reordered=False)]
+    else:
+        setup, feeds = transform(stage)
+    entry.tables = [table, *sorted({f.table for f in feeds} - {table})]
+    return setup, feeds, read
+
+
+def _count_read(entry: FileAccount, source: SourceFile, read: RawRead, rows: int) -> None:
+    """The file's input rows: those stored plus those the parser rejected (quarantined)."""
     _check_rows(source, read, rows)
     entry.rows_in = rows + read.rejected
     for code, count in sorted(read.rejected_by.items()):
         entry.quarantine(code, count)
-    entry.preset = preset.name if preset.name != "explicit" else None
-    entry.read = read.notes
-    stage = Stage(table, staging, found, read.decimal, preset.date_formats)
-    transform = preset.transforms.get(table)
-    if transform is None:
-        setup: list[str] = []
-        feeds = [Feed(table, {"_row": "_row", **stage.mapped_columns(table, list(found))},
-                      staging, ordered=False)]
-    else:
-        setup, feeds = transform(stage)
-    entry.tables = [table, *sorted({f.table for f in feeds} - {table})]
-    return setup, feeds
 
 
-def _keep_rejects(con: Connection, staged: list[str]) -> None:
+def _keep_rejects(con: Connection, index: int) -> None:
     """Lines the parser rejected, as written, for the quarantine file."""
-    names = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    parts = [f"SELECT {i} AS _file, line, csv_line, error FROM {s}_rej"
-             for i, s in enumerate(staged) if f"{s}_rej" in names]
-    body = " UNION ALL ".join(parts) if parts else (
-        "SELECT 0 AS _file, 0::BIGINT AS line, ''::VARCHAR AS csv_line, ''::VARCHAR AS error "
-        "WHERE false")
-    con.execute(f"CREATE OR REPLACE TABLE raw_rejects AS {body}")
+    staged = f"src_{index}_rej"
+    if con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [staged]).fetchall():
+        con.execute(f"INSERT INTO raw_rejects SELECT {index}, line, csv_line, error "
+                    f"FROM {staged} ORDER BY line")
+        con.execute(f"DROP TABLE {staged}")
 
 
 def _check_rows(source: SourceFile, read: RawRead, rows: int) -> None:
@@ -154,29 +208,7 @@ def _select(feed: Feed, index: int) -> str:
         else f"CAST(NULL AS VARCHAR) AS {c}"
         for c in TABLES[feed.table]
     ]
-    # A transform's windows may reorder rows; raw tables stay in file order (determinism).
-    order = " ORDER BY _row" if feed.ordered else ""
-    return f"SELECT {index} AS _file, {', '.join(meta + columns)} FROM {feed.source}{order}"
-
-
-def _empty(table: str) -> str:
-    meta = ", ".join(f"CAST(NULL AS {META_TYPES[m]}) AS {m}" for m in META)
-    columns = ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in TABLES[table])
-    return f"SELECT 0 AS _file, {meta}, {columns} WHERE false"
-
-
-def _check_counted(con: Connection, account: Account) -> None:
-    """Every staged row of a file is counted once, in its declared table (a self-check)."""
-    for table in TABLES:
-        for file_index, count in con.execute(
-            f"SELECT _file, count(*) FROM raw_{table} WHERE _counted GROUP BY _file"
-        ).fetchall():
-            entry = account.files[file_index]
-            expected = entry.rows_in - entry.reasons.get("malformed_row", 0) - \
-                entry.reasons.get("wrong_encoding", 0)
-            if entry.table != table or count != expected:
-                raise AssertionError(f"{entry.path}: {count} rows counted in {table}, "
-                                     f"expected {expected} in {entry.table}")
+    return f"SELECT {index} AS _file, {', '.join(meta + columns)} FROM {feed.source}"
 
 
 def preset_names() -> list[str]:

@@ -1,10 +1,15 @@
-"""Reading source files into DuckDB as raw text tables, with every row numbered and counted.
+"""Reading source files into DuckDB as raw text, with every row numbered and counted.
 
 Formats: delimited text (CSV/TSV/semicolon, any of UTF-8, UTF-8 with BOM, UTF-16, cp1252;
 info lines above the header and footer lines below the data; gzip), whitespace-separated
-text (CDNOW), Excel .xlsx, Parquet and JSON lines. Text is parsed by DuckDB's streaming CSV
-reader; only files DuckDB cannot read as they are (cp1252, UTF-16, a footer) are transcoded
-first, line by line, into a temporary UTF-8 file, so memory stays bounded.
+text (CDNOW), Excel .xlsx, Parquet and JSON lines.
+
+A text file DuckDB can parse as it is stays a *lazy* view over DuckDB's streaming CSV
+reader: it is read once, when identify types it, so a large export is never held as text.
+Its rows are numbered by their position in what that read stores and counted then. Files
+DuckDB cannot read as they are (cp1252, UTF-16, a footer) are transcoded first, line by
+line, into a temporary UTF-8 file and stored; so are files a preset's transform reads with
+window functions (see ``materialise``).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -54,6 +59,8 @@ class RawRead:
     notes: dict[str, Any] = field(default_factory=dict)  # encoding, delimiter, info/footer lines
     # Rejected rows by reason code (malformed_row, wrong_encoding); sums to ``rejected``.
     rejected_by: dict[str, int] = field(default_factory=dict)
+    # A view over the file, not yet read: no ``_row``; rows and rejects are known once read.
+    lazy: bool = False
 
 
 def file_format(path: Path, given: str | None = None) -> str:
@@ -71,10 +78,12 @@ def file_format(path: Path, given: str | None = None) -> str:
 
 def read_raw(con: Connection, path: Path, table: str,
              options: ReadOptions | None = None) -> RawRead:
-    """Create ``table`` holding the file's columns as VARCHAR plus ``_row`` (1-based data row).
+    """Create ``table`` holding the file's columns as VARCHAR plus ``_row`` (1-based data row),
+    or, for a lazy read, a view of the file's columns alone.
 
-    Rows the parser rejects (ragged rows) are counted in ``rejected``; the caller records them
-    as quarantined, never silently dropped.
+    Rows the parser rejects (ragged rows) are counted in ``rejected`` (for a lazy read, by
+    ``take_rejects`` once the file has been read); the caller records them as quarantined,
+    never silently dropped.
     """
     options = options or ReadOptions()
     drop_object(con, table)  # a second read of the same file (another preset) starts afresh
@@ -98,7 +107,7 @@ def read_raw(con: Connection, path: Path, table: str,
     except DataError:
         raise
     except Exception as exc:  # DuckDB and the file libraries raise many types
-        raise DataError(f"{path}: cannot be read as {kind.upper()}: {_why(exc)}") from None
+        raise DataError(f"{path}: cannot be read as {kind.upper()}: {why(exc)}") from None
     if not result.columns:
         raise DataError(f"{path}: no columns found; export it again with a header row")
     return result
@@ -132,7 +141,7 @@ def _check_magic(path: Path, kind: str) -> None:
                             "data; export it as CSV, Excel (.xlsx), Parquet or JSON lines")
 
 
-def _why(exc: Exception) -> str:
+def why(exc: Exception) -> str:
     text = str(exc).strip()
     lowered = text.lower()
     if "unicode" in lowered or "utf-8" in lowered or "encoding" in lowered:
@@ -177,26 +186,60 @@ def _read_csv(con: Connection, path: Path, table: str, options: ReadOptions) -> 
         notes["info_lines"] = layout.skip
     if layout.footer:
         notes["footer_lines"] = layout.footer
-    with _utf8(path, layout) as (source, skip):
-        rejected = _duckdb_csv(con, source, table, layout.delimiter, skip)
-    columns = _columns(con, table)
-    by = dict(con.execute(f"""SELECT CASE WHEN error = 'INVALID ENCODING' THEN 'wrong_encoding'
-                               ELSE 'malformed_row' END, count(*) FROM {table}_rej
-                               GROUP BY ALL""").fetchall())
-    return RawRead(columns, rejected, layout.decimal, notes, by)
+    if layout.native:
+        _csv_view(con, str(path), table, layout.delimiter, layout.skip)
+        return RawRead(_columns(con, table), 0, layout.decimal, notes, lazy=True)
+    with _utf8(path, layout) as source:  # the copy is gone afterwards: store what it holds
+        _csv_view(con, source, table, layout.delimiter, 0)
+        read = materialise(con, table, RawRead(_columns(con, table), 0, layout.decimal, notes,
+                                               lazy=True))
+    return read
+
+
+def materialise(con: Connection, table: str, read: RawRead) -> RawRead:
+    """Store a lazy read as ``{table}_csv`` and make ``table`` that store, rows numbered.
+
+    The rows are numbered by the stored table's rowid, which follows file order under
+    preserve_insertion_order: a row_number() window would cost a third of the read.
+    """
+    if not read.lazy:
+        return read
+    con.execute(f"CREATE OR REPLACE TABLE {table}_csv AS SELECT * FROM {table}")
+    con.execute(f"DROP VIEW {table}")
+    con.execute(f"CREATE VIEW {table} AS SELECT rowid + 1 AS _row, * FROM {table}_csv")
+    by = take_rejects(con, table)
+    return replace(read, rejected=sum(by.values()), rejected_by=by, lazy=False)
+
+
+def take_rejects(con: Connection, table: str) -> dict[str, int]:
+    """After the file under ``table`` was read: its rejected lines, as written, one row per
+    line in ``{table}_rej`` (line, csv_line, error), and their count per reason code."""
+    names = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if f"{table}_rejects" not in names:  # nothing rejected, or nothing read
+        con.execute(f"CREATE OR REPLACE TABLE {table}_rej (line BIGINT, csv_line VARCHAR, "
+                    "error VARCHAR)")
+        return {}
+    # Only the latest read counts: the table keeps the rejects of every read of the view.
+    con.execute(f"""CREATE OR REPLACE TABLE {table}_rej AS SELECT line,
+                    arg_min(csv_line, column_idx) AS csv_line,
+                    arg_min(error_type, column_idx)::VARCHAR AS error
+                    FROM {table}_rejects
+                    WHERE scan_id = (SELECT max(scan_id) FROM {table}_rejects)
+                    GROUP BY line ORDER BY line""")
+    con.execute(f"DROP TABLE IF EXISTS {table}_rejects; DROP TABLE IF EXISTS {table}_scans")
+    return dict(con.execute(f"""SELECT CASE WHEN error = 'INVALID ENCODING'
+                                THEN 'wrong_encoding' ELSE 'malformed_row' END, count(*)
+                                FROM {table}_rej GROUP BY ALL""").fetchall())
 
 
 @contextlib.contextmanager
-def _utf8(path: Path, layout: sn.Layout) -> Iterator[tuple[str, int]]:
-    """The file as DuckDB can read it: itself, or a transcoded temporary UTF-8 copy."""
-    if layout.native:
-        yield str(path), layout.skip
-        return
+def _utf8(path: Path, layout: sn.Layout) -> Iterator[str]:
+    """The file transcoded to a temporary UTF-8 copy without info and footer lines."""
     folder = tempfile.mkdtemp(prefix="crmreport-")
     target = Path(folder) / "transcoded.csv"
     try:
         _transcode(path, layout, target)
-        yield str(target), 0
+        yield str(target)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -223,25 +266,20 @@ def _copy_lines(src: IO[str], dst: IO[str], skip: int, footer: int) -> None:
     dst.writelines(window[: len(window) - footer] if footer else window)
 
 
-def _duckdb_csv(con: Connection, source: str, table: str, delimiter: str, skip: int) -> int:
-    # The rows are numbered by the stored table's rowid, which follows file order under
-    # preserve_insertion_order: a row_number() window would cost a third of the read.
+def _csv_view(con: Connection, source: str, table: str, delimiter: str, skip: int) -> None:
+    """``table`` as a view reading ``source`` as text; rejected lines go to ``{table}_rejects``."""
     con.execute(
-        f"""CREATE OR REPLACE TABLE {table}_csv AS
-        SELECT * FROM read_csv(?, all_varchar = true,
-            header = true, delim = ?, quote = '"', escape = '"', skip = ?,
-            null_padding = false, store_rejects = true, rejects_table = '{table}_rejects',
-            rejects_scan = '{table}_scans')""",
-        [source, delimiter, skip],
+        f"""CREATE OR REPLACE VIEW {table} AS
+        SELECT * FROM read_csv('{_literal(source)}', all_varchar = true,
+            header = true, delim = '{_literal(delimiter)}', quote = '"', escape = '"',
+            skip = {int(skip)}, null_padding = false, store_rejects = true,
+            rejects_table = '{table}_rejects', rejects_scan = '{table}_scans')"""
     )
-    con.execute(f"CREATE VIEW {table} AS SELECT rowid + 1 AS _row, * FROM {table}_csv")
-    # The rejected lines, as written, for the quarantine file (one row per line).
-    con.execute(f"""CREATE OR REPLACE TABLE {table}_rej AS SELECT line,
-                    arg_min(csv_line, column_idx) AS csv_line,
-                    arg_min(error_type, column_idx)::VARCHAR AS error
-                    FROM {table}_rejects GROUP BY line ORDER BY line""")
-    con.execute(f"DROP TABLE IF EXISTS {table}_rejects; DROP TABLE IF EXISTS {table}_scans")
-    return count_rows(con, f"{table}_rej")
+
+
+def _literal(text: str) -> str:
+    """Text inside a SQL string literal (a view cannot take parameters)."""
+    return text.replace("'", "''")
 
 
 def _check_truncated(path: Path, layout: sn.Layout) -> None:

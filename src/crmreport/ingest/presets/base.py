@@ -36,7 +36,7 @@ class Feed:
     columns: dict[str, str]
     source: str
     counted: bool = True
-    ordered: bool = True  # sort by _row (needed after window functions)
+    reordered: bool = True  # rows may leave file order (window functions): sort by _row
 
 
 @dataclass(frozen=True)
@@ -126,8 +126,8 @@ def number(expr: str, decimal: str) -> str:
                 f" OR regexp_matches({x}, '^[+-]?[0-9]+(,[0-9]+)?$') "
                 f"THEN replace(replace({x}, '.', ''), ',', '.') "
                 f"ELSE {_strip_currency(x, decimal)} END")
-    return (f"CASE WHEN NOT contains({x}, ',') AND NOT regexp_matches({x}, '[^0-9.+-]') "
-            f"THEN {x} "
+    # Most values are plain numbers already: one cast decides, the patterns run on the rest.
+    return (f"CASE WHEN TRY_CAST({expr} AS DECIMAL(18,2)) IS NOT NULL THEN {expr} "
             f"WHEN regexp_matches({x}, '^[+-]?[0-9]{{1,3}}(,[0-9]{{3}})+(\\.[0-9]+)?$') "
             f"THEN replace({x}, ',', '') ELSE {_strip_currency(x, decimal)} END")
 
@@ -135,11 +135,13 @@ def number(expr: str, decimal: str) -> str:
 def _strip_currency(x: str, decimal: str) -> str:
     bare = (f"trim(regexp_replace({x}, '^(€|\\$|£|EUR|USD|GBP|CHF)\\s*|\\s*(€|\\$|£|EUR|USD|GBP"
             f"|CHF)$', '', 'g'))")
+    group, point = (".", ",") if decimal == "," else (",", ".")
+    # Group separators only in strict groups of three: '1,5' is not 15.
+    pattern = (f"^[+-]?([0-9]{{1,3}}(\\{group}[0-9]{{3}})+|[0-9]+)(\\{point}[0-9]+)?$")
+    canonical = f"replace({bare}, '{group}', '')"
     if decimal == ",":
-        return (f"CASE WHEN regexp_matches({bare}, '^[+-]?[0-9.]*[0-9](,[0-9]+)?$') "
-                f"THEN replace(replace({bare}, '.', ''), ',', '.') ELSE {x} END")
-    return (f"CASE WHEN regexp_matches({bare}, '^[+-]?[0-9,]*[0-9](\\.[0-9]+)?$') "
-            f"THEN replace({bare}, ',', '') ELSE {x} END")
+        canonical = f"replace({canonical}, ',', '.')"
+    return f"CASE WHEN regexp_matches({bare}, '{pattern}') THEN {canonical} ELSE {x} END"
 
 
 def date_text(expr: str, formats: tuple[str, ...]) -> str:
