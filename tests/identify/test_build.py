@@ -69,7 +69,7 @@ def test_orders_keep_guests_apart_and_never_mix_currencies(tmp_path: Path) -> No
     assert entry.balanced and entry.rows_in == 8
     assert entry.reasons == {"bad_order_date": 1, "bad_amount": 1, "duplicate_order_id": 1,
                              "other_currency": 1, "unknown_status": 1}
-    assert entry.flags == {"guest_order": 1}
+    assert entry.flags == {"guest_order": 1, "missing_status": 1}  # O2, read as completed
     quarantined = con.execute("SELECT tbl, _row, reason FROM quarantine WHERE tbl = 'orders' "
                               "ORDER BY _row").fetchall()
     assert [r[1] for r in quarantined] == [3, 4, 6, 8]

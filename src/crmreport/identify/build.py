@@ -133,10 +133,12 @@ def _orders(currency: str) -> Spec:
             ("mangled_customer_id", n.mangled_id("v_customer")),
             ("bad_order_date", "v_day IS NULL"),
             ("bad_amount", "v_amount IS NULL"),
-            ("unknown_status", f"{n.text('status')} IS NOT NULL AND v_status IS NULL"),
+            ("unknown_status", f"v_status IS NULL AND {n.text('status')} IS NOT NULL"),
             ("other_currency", f"v_currency <> '{currency}'"),
         ],
-        flags=[("guest_order", "v_customer IS NULL")],
+        # An empty status is read as completed, and shown.
+        flags=[("guest_order", "v_customer IS NULL"),
+               ("missing_status", f"v_status IS NULL AND {n.text('status')} IS NULL")],
         across=[("unknown_customer", "customer_id NOT IN (SELECT customer_id FROM customers)")],
         key="order_id",
     )
