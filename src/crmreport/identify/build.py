@@ -52,7 +52,8 @@ def build_tables(con: Connection, sources: Sources, currency: str) -> None:
 
 
 def _rejects(con: Connection, account: Account) -> None:
-    """Rows the parser rejected (counted at ingest) go to the quarantine file as written."""
+    """Rows the parser rejected (counted when their file was read) go to the quarantine file
+    as written."""
     con.execute("""INSERT INTO quarantine SELECT NULL, _file, NULL, line,
                    CASE WHEN error = 'INVALID ENCODING' THEN 'wrong_encoding'
                    ELSE 'malformed_row' END, csv_line FROM raw_rejects ORDER BY _file, line""")
@@ -257,7 +258,8 @@ def _json(columns: dict[str, str]) -> str:
 
 
 def _judge(con: Connection, spec: Spec, code: str, sql: str) -> None:
-    """Quarantine staged rows that fail a check against other rows or tables."""
+    """Quarantine staged rows that fail a check against other rows or tables; their values
+    are shown as staged (the raw text is kept only for rows quarantined in the pass)."""
     con.execute(f"UPDATE {STAGE} SET _reason = '{code}', _raw = {_json(TABLES[spec.table])} "
                 f"WHERE {KEPT} AND ({sql})")
 
