@@ -8,13 +8,13 @@ from crmreport.engine import Connection
 from crmreport.identify import normalise as n
 from crmreport.ingest import RawPart, Sources, release_raw
 from crmreport.ingest.account import Account
+from crmreport.ingest.presets.base import META_TYPES
 from crmreport.tables import TABLES
 
 # Each table is staged under this name with its canonical columns first, then bookkeeping;
 # the stage becomes the table itself (bookkeeping dropped) unless rows must be merged.
 STAGE = "stage"
-META = {"_file": "INTEGER", "_row": "BIGINT", "_counted": "BOOLEAN", "_merge": "VARCHAR",
-        "_dup": "VARCHAR", "_flags": "VARCHAR[]", "_reason": "VARCHAR"}
+META = {"_file": "INTEGER", **META_TYPES}  # _reason holds the verdict once staged
 KEPT = "_reason IS NULL AND _merge IS NULL"
 
 
@@ -212,7 +212,8 @@ def _settle(con: Connection, sources: Sources, spec: Spec) -> None:
     the first row by file order. The staged rows are in file order (parts are stored one
     after another, each in its file's order), so a row's rowid is its place in that order.
     """
-    con.execute(f"CREATE OR REPLACE TABLE {STAGE} ({_stage_columns(spec)})")
+    columns = ", ".join(f"{name} {kind}" for name, kind in _stage_types(spec).items())
+    con.execute(f"CREATE OR REPLACE TABLE {STAGE} ({columns})")
     starts: dict[int, int] = {}  # file -> rowid of its first staged row
     stored = 0
     for part in sources.parts[spec.table]:
@@ -229,10 +230,9 @@ def _settle(con: Connection, sources: Sources, spec: Spec) -> None:
     _finish(con, spec, dups)
 
 
-def _stage_columns(spec: Spec) -> str:
-    columns = {**TABLES[spec.table], **META, **{f"_flag_{c}": "BOOLEAN" for c, _ in spec.flags},
-               "_raw": "VARCHAR"}
-    return ", ".join(f"{name} {kind}" for name, kind in columns.items())
+def _stage_types(spec: Spec) -> dict[str, str]:
+    return {**TABLES[spec.table], **META, **{f"_flag_{c}": "BOOLEAN" for c, _ in spec.flags},
+            "_raw": "VARCHAR"}
 
 
 def _stage_select(spec: Spec, part: RawPart) -> str:
@@ -245,7 +245,8 @@ def _stage_select(spec: Spec, part: RawPart) -> str:
     # A transform's windows may move rows; projections of one scan keep them in file order.
     order = " ORDER BY _row" if part.reordered else ""
     values = "".join(f", {sql} AS {name}" for name, sql in spec.values.items())
-    return f"""SELECT {columns}, _file, _row, _counted, _merge, _dup, _flags, _why {flags},
+    meta = ", ".join("_why" if name == "_reason" else name for name in META)
+    return f"""SELECT {columns}, {meta} {flags},
         CASE WHEN _why IS NOT NULL AND _counted THEN {_json(types)} END
         FROM (SELECT *, CASE WHEN _reason IS NOT NULL THEN _reason
                              WHEN _merge IS NOT NULL THEN NULL {reason} END AS _why
@@ -319,8 +320,8 @@ def _finish(con: Connection, spec: Spec, dups: bool) -> None:
         con.execute("DROP TABLE stage_dups")
         return
     con.execute(f"DELETE FROM {STAGE} WHERE NOT ({KEPT})")
-    for column in _stage_columns(spec).split(", ")[len(TABLES[spec.table]):]:
-        con.execute(f"ALTER TABLE {STAGE} DROP COLUMN {column.split()[0]}")
+    for column in [c for c in _stage_types(spec) if c not in TABLES[spec.table]]:
+        con.execute(f"ALTER TABLE {STAGE} DROP COLUMN {column}")
     con.execute(f"ALTER TABLE {STAGE} RENAME TO {spec.table}")
 
 

@@ -14,7 +14,7 @@ input row is loaded, merged or quarantined exactly once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -81,7 +81,7 @@ class Sources:
         except duckdb.Error as exc:  # a problem past the sniffed head of the file
             raise DataError(f"{source.path}: cannot be read as CSV: {why(exc)}") from None
         by = take_rejects(con, f"src_{part.file}")
-        read.rejected, read.rejected_by = sum(by.values()), by
+        read = replace(read, rejected=sum(by.values()), rejected_by=by)
         _count_read(self.account.files[part.file], source, read, rows)
         _keep_rejects(con, part.file)
         return rows
