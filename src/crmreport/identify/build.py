@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 
 from crmreport.engine import Connection
 from crmreport.identify import normalise as n
+from crmreport.identify.lane import Lane, settle, strictly_ordered
 from crmreport.ingest import RawPart, Sources, release_raw
 from crmreport.ingest.account import Account
 from crmreport.ingest.presets.base import META_TYPES
 from crmreport.tables import TABLES
+from crmreport.vocabulary import in_list
 
 # Each table is staged under this name with its canonical columns first, then bookkeeping;
 # the stage becomes the table itself (bookkeeping dropped) unless rows must be merged.
@@ -39,6 +41,7 @@ class Spec:
     # Columns merged by their own aggregate instead of "first non-empty value".
     merge: dict[str, str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)  # v_name -> SQL over the raw row
+    lane: Lane | None = None  # how a clean plain file skips staging (see ``lane``)
 
 
 def build_tables(con: Connection, sources: Sources, currency: str) -> None:
@@ -109,6 +112,7 @@ def _customers() -> Spec:
 
 
 def _orders(currency: str) -> Spec:
+    across = [("unknown_customer", "customer_id NOT IN (SELECT customer_id FROM customers)")]
     return Spec(
         table="orders",
         values={
@@ -140,8 +144,26 @@ def _orders(currency: str) -> Spec:
         # An empty status is read as completed, and shown.
         flags=[("guest_order", "v_customer IS NULL"),
                ("missing_status", f"v_status IS NULL AND {n.text('status')} IS NULL")],
-        across=[("unknown_customer", "customer_id NOT IN (SELECT customer_id FROM customers)")],
+        across=across,
         key="order_id",
+        lane=Lane(
+            types={"ordered_at": "TIMESTAMPTZ", "order_date": "DATE", "amount": "DECIMAL(18,2)"},
+            # Text as staging makes it. A missing timestamp is the order's day, as staged; the
+            # day itself must be given (staging would take the timestamp's day as written,
+            # which the typed value lost).
+            columns={"order_id": n.text("order_id"), "customer_id": n.text("customer_id"),
+                     "ordered_at": "coalesce(ordered_at, CAST(order_date AS TIMESTAMPTZ))",
+                     "currency": f"coalesce(currency, '{currency}')",
+                     "channel": f"lower({n.text('channel')})"},
+            clean=[
+                "order_id IS NOT NULL AND order_date IS NOT NULL AND amount IS NOT NULL",
+                f"currency = '{currency}' AND status IN ({in_list(tuple(n.STATUS))})",
+                # the pattern only where it could match: ids starting with a digit
+                f"NOT coalesce(CASE WHEN customer_id < ':' THEN "
+                f"{n.mangled_id('customer_id')} END, false)",
+            ],
+            flags=[("guest_order", "customer_id IS NULL")],
+        ),
     )
 
 
@@ -212,6 +234,8 @@ def _settle(con: Connection, sources: Sources, spec: Spec) -> None:
     the first row by file order. The staged rows are in file order (parts are stored one
     after another, each in its file's order), so a row's rowid is its place in that order.
     """
+    if spec.lane is not None and settle(con, sources, spec, spec.lane):
+        return
     columns = ", ".join(f"{name} {kind}" for name, kind in _stage_types(spec).items())
     con.execute(f"CREATE OR REPLACE TABLE {STAGE} ({columns})")
     starts: dict[int, int] = {}  # file -> rowid of its first staged row
@@ -289,26 +313,12 @@ def _quarantine(con: Connection, spec: Spec, starts: dict[int, int]) -> None:
 
 def _duplicates(con: Connection, spec: Spec) -> bool:
     """Collect the keys held by more than one kept row; True when there are any."""
-    if spec.key is None or _strictly_ordered(con, spec.key):
+    if spec.key is None or strictly_ordered(con, STAGE, spec.key, KEPT):
         return False
     con.execute(f"""CREATE OR REPLACE TEMP TABLE stage_dups AS SELECT {spec.key} FROM {STAGE}
                     WHERE {KEPT} GROUP BY {spec.key} HAVING count(*) > 1""")
     rows = con.execute("SELECT count(*) FROM stage_dups").fetchall()
     return bool(rows and rows[0][0])
-
-
-def _strictly_ordered(con: Connection, key: str) -> bool:
-    """Whether the kept keys rise or fall strictly in file order, as text or by length then
-    text (#999 before #1000); if so, none repeats. Exports are usually sorted by their id,
-    and one ordered pass is far cheaper than hashing every key. (A window with an empty
-    OVER keeps the table's order.)"""
-    shorter = "(length(k) < length(p) OR (length(k) = length(p) AND k < p))"
-    longer = "(length(k) > length(p) OR (length(k) = length(p) AND k > p))"
-    counts = con.execute(f"""SELECT count_if(NOT k > p), count_if(NOT k < p),
-                             count_if(NOT {longer}), count_if(NOT {shorter})
-                             FROM (SELECT {key} AS k, lag({key}) OVER () AS p
-                                   FROM {STAGE} WHERE {KEPT})""").fetchall()[0]
-    return 0 in counts
 
 
 def _finish(con: Connection, spec: Spec, dups: bool) -> None:

@@ -122,8 +122,7 @@ MANGLED_ID = r"^[0-9]+([.,][0-9]+)?[eE]\+?[0-9]+$"
 
 def mangled_id(expr: str) -> str:
     """Whether a trimmed id looks like 1.67E+13 (the pattern only where an E could match)."""
-    return (f"((contains({expr}, 'E') OR contains({expr}, 'e')) AND "
-            f"regexp_matches({expr}, '{MANGLED_ID}'))")
+    return f"({expr} ILIKE '%e%' AND regexp_matches({expr}, '{MANGLED_ID}'))"
 
 
 def test_record(email_sql: str, *name_columns: str) -> str:

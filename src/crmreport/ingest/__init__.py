@@ -32,6 +32,7 @@ from crmreport.ingest.readers import (
     materialise,
     read_raw,
     take_rejects,
+    typed_csv,
     why,
 )
 from crmreport.tables import TABLES
@@ -58,6 +59,9 @@ class RawPart:
     select: str
     lazy: bool  # the file itself is read when this part is scanned
     reordered: bool  # rows may come out of file order (a transform's windows): sort by _row
+    # canonical column -> the file's column, for a lazily read text file whose columns map
+    # one to one with nothing to rewrite (decimal point, ISO dates): DuckDB can type it
+    plain: dict[str, str] | None = None
 
 
 @dataclass
@@ -86,6 +90,30 @@ class Sources:
         _keep_rejects(con, part.file)
         return rows
 
+    def typed(self, table: str, part: RawPart, types: dict[str, str]) -> str | None:
+        """A SELECT of the part's ``table`` columns straight from its file, those in
+        ``types`` typed by DuckDB's reader (others text, NULL where the file lacks them);
+        None unless the part is plain and not yet read. A line the reader cannot split,
+        decode or type fails the statement; ``scan`` can still read the part afterwards."""
+        if part.plain is None or part.file not in self.reads:
+            return None
+        read = self.reads[part.file][1]
+        by_column: dict[str, str] = {}
+        for canonical, column in part.plain.items():
+            if by_column.setdefault(column, types.get(canonical, "VARCHAR")) != \
+                    types.get(canonical, "VARCHAR"):
+                return None  # one column mapped twice, as two types
+        columns = ", ".join(
+            f"{_quoted(part.plain[c])} AS {c}" if c in part.plain
+            else f"CAST(NULL AS {types.get(c, 'VARCHAR')}) AS {c}" for c in TABLES[table])
+        assert read.csv is not None
+        return f"SELECT {columns} FROM {typed_csv(read.csv, read.columns, by_column)}"
+
+    def count_typed(self, part: RawPart, rows: int) -> None:
+        """Account for a part that ``typed`` read in full: every row stored, none rejected."""
+        source, read = self.reads.pop(part.file)
+        _count_read(self.account.files[part.file], source, read, rows)
+
 
 def load_sources(con: Connection, sources: list[SourceFile]) -> Sources:
     """Stage every source; tables with no source get no parts."""
@@ -96,12 +124,12 @@ def load_sources(con: Connection, sources: list[SourceFile]) -> Sources:
     for source in sources:
         entry = account.add(str(source.path), source.table)
         index = len(account.files) - 1
-        setup, feeds, read = _stage(con, source, entry, index)
+        setup, feeds, read, plain = _stage(con, source, entry, index)
         for statement in setup:
             con.execute(statement)
         for feed in feeds:
             staged.parts[feed.table].append(
-                RawPart(index, _select(feed, index), read.lazy, feed.reordered))
+                RawPart(index, _select(feed, index), read.lazy, feed.reordered, plain))
         if read.lazy:
             staged.reads[index] = (source, read)
         else:
@@ -124,9 +152,9 @@ def release_raw(con: Connection) -> None:
 
 
 def _stage(con: Connection, source: SourceFile, entry: FileAccount,
-           index: int) -> tuple[list[str], list[Feed], RawRead]:
-    """Read one file; return the SQL to run, the feeds that map it onto canonical tables and
-    what reading found."""
+           index: int) -> tuple[list[str], list[Feed], RawRead, dict[str, str] | None]:
+    """Read one file; return the SQL to run, the feeds that map it onto canonical tables,
+    what reading found and, for a plain file, its column mapping (see ``RawPart.plain``)."""
     path, table = str(source.path), source.table
     staging = f"src_{index}"
     if isinstance(source.mapping, dict):
@@ -153,6 +181,10 @@ def _stage(con: Connection, source: SourceFile, entry: FileAccount,
     entry.preset = preset.name if preset.name != "explicit" else None
     entry.read = read.notes
     stage = Stage(table, staging, found, read.decimal, preset.date_formats)
+    plain = None
+    if transform is None and read.csv is not None and read.decimal == "." and \
+            not preset.date_formats:
+        plain = found
     if transform is None:
         numbered = {} if read.lazy else {"_row": "_row"}
         setup: list[str] = []
@@ -161,7 +193,7 @@ def _stage(con: Connection, source: SourceFile, entry: FileAccount,
     else:
         setup, feeds = transform(stage)
     entry.tables = [table, *sorted({f.table for f in feeds} - {table})]
-    return setup, feeds, read
+    return setup, feeds, read, plain
 
 
 def _count_read(entry: FileAccount, source: SourceFile, read: RawRead, rows: int) -> None:
@@ -209,6 +241,10 @@ def _select(feed: Feed, index: int) -> str:
         for c in TABLES[feed.table]
     ]
     return f"SELECT {index} AS _file, {', '.join(meta + columns)} FROM {feed.source}"
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
 
 
 def preset_names() -> list[str]:

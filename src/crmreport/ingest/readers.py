@@ -49,6 +49,15 @@ class ReadOptions:
     sheet: str | None = None
 
 
+@dataclass(frozen=True)
+class CsvFile:
+    """A text export DuckDB reads as it is: where, and how it is split."""
+
+    path: str
+    delimiter: str
+    skip: int  # info lines above the header
+
+
 @dataclass
 class RawRead:
     """What reading one file found: its columns, rows the parser rejected, and what it did."""
@@ -61,6 +70,7 @@ class RawRead:
     rejected_by: dict[str, int] = field(default_factory=dict)
     # A view over the file, not yet read: no ``_row``; rows and rejects are known once read.
     lazy: bool = False
+    csv: CsvFile | None = None  # a lazy read's file, for a typed read of it (``typed_csv``)
 
 
 def file_format(path: Path, given: str | None = None) -> str:
@@ -187,8 +197,9 @@ def _read_csv(con: Connection, path: Path, table: str, options: ReadOptions) -> 
     if layout.footer:
         notes["footer_lines"] = layout.footer
     if layout.native:
-        _csv_view(con, str(path), table, layout.delimiter, layout.skip)
-        return RawRead(_columns(con, table), 0, layout.decimal, notes, lazy=True)
+        csv = CsvFile(str(path), layout.delimiter, layout.skip)
+        _csv_view(con, csv.path, table, csv.delimiter, csv.skip)
+        return RawRead(_columns(con, table), 0, layout.decimal, notes, lazy=True, csv=csv)
     with _utf8(path, layout) as source:  # the copy is gone afterwards: store what it holds
         _csv_view(con, source, table, layout.delimiter, 0)
         read = materialise(con, table, RawRead(_columns(con, table), 0, layout.decimal, notes,
@@ -208,7 +219,7 @@ def materialise(con: Connection, table: str, read: RawRead) -> RawRead:
     con.execute(f"DROP VIEW {table}")
     con.execute(f"CREATE VIEW {table} AS SELECT rowid + 1 AS _row, * FROM {table}_csv")
     by = take_rejects(con, table)
-    return replace(read, rejected=sum(by.values()), rejected_by=by, lazy=False)
+    return replace(read, rejected=sum(by.values()), rejected_by=by, lazy=False, csv=None)
 
 
 def take_rejects(con: Connection, table: str) -> dict[str, int]:
@@ -275,6 +286,16 @@ def _csv_view(con: Connection, source: str, table: str, delimiter: str, skip: in
             skip = {int(skip)}, null_padding = false, store_rejects = true,
             rejects_table = '{table}_rejects', rejects_scan = '{table}_scans')"""
     )
+
+
+def typed_csv(csv: CsvFile, columns: list[str], types: dict[str, str]) -> str:
+    """A strict read of the file, the columns in ``types`` typed by DuckDB's reader and the
+    others text: a line the reader cannot split, decode or type fails the statement. Nothing
+    is sniffed again, so the columns and dialect are those the lazy read found."""
+    spec = ", ".join(f"'{_literal(c)}': '{types.get(c, 'VARCHAR')}'" for c in columns)
+    return (f"read_csv('{_literal(csv.path)}', columns = {{{spec}}}, header = true, "
+            f"auto_detect = false, delim = '{_literal(csv.delimiter)}', quote = '\"', "
+            f"escape = '\"', skip = {int(csv.skip)}, null_padding = false)")
 
 
 def _literal(text: str) -> str:

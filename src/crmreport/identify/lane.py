@@ -1,0 +1,114 @@
+"""The typed lane: a clean export read straight into its table, typed by DuckDB's reader.
+
+Staging reads every value as text and parses, checks and flags it in SQL: right for any
+export, but about twice the cost of DuckDB's own typed read. Most large exports are clean
+(ISO dates, plain amounts, canonical statuses, ids as written), and for those the lane lets
+DuckDB's reader type the dates, amounts and timestamps, stores the columns as read, and then
+checks in one scan that staging would have kept every row with exactly these values.
+
+The lane is abandoned, and the table staged as usual, when the reader fails on any line (a
+value it cannot type, a ragged or wrongly encoded line), when any row is not clean, when a
+check against another table fails or when a key repeats. Either way the table and the
+account are the same; a clean file is just read faster. ``tests/identify/test_lane.py``
+holds both ways to the same results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from crmreport.engine import Connection
+from crmreport.ingest import Sources
+from crmreport.tables import TABLES
+
+if TYPE_CHECKING:
+    from crmreport.identify.build import Spec
+
+TYPED = "typed_stage"
+
+
+@dataclass(frozen=True)
+class Lane:
+    """How a table is read straight from one clean plain file.
+
+    ``clean`` must hold only for a row that staging keeps unchanged: no check fails on it,
+    no value is rewritten, and each flag staging could raise on it is in ``flags``.
+    """
+
+    types: dict[str, str]  # canonical columns DuckDB's reader types
+    clean: list[str]  # SQL over a row of the table, all true for a row kept as it is
+    flags: list[tuple[str, str]] = field(default_factory=list)  # (code, SQL) over a row
+    columns: dict[str, str] = field(default_factory=dict)  # canonical column -> SQL, if not as read
+
+
+def settle(con: Connection, sources: Sources, spec: Spec, lane: Lane) -> bool:
+    """Read the table's one plain part through the lane; False (nothing changed, the part
+    unread) when the lane does not apply or is abandoned."""
+    parts = sources.parts[spec.table]
+    read = sources.typed(spec.table, parts[0], lane.types) if len(parts) == 1 else None
+    if read is None:
+        return False
+    rows = _store(con, spec.table, lane, read)
+    if not rows or _fails(con, spec) or _repeats(con, spec.key):
+        return _abandon(con)  # an empty file is staged, to be refused with its reason
+    sources.count_typed(parts[0], rows)
+    entry = sources.account.files[parts[0].file]
+    for code, sql in [*lane.flags, *spec.across]:
+        count = con.execute(f"SELECT count(*) FROM {TYPED} WHERE {sql}").fetchall()[0][0]
+        if count:
+            entry.flag(code, count)
+    entry.loaded = entry.rows_in
+    con.execute(f"DROP TABLE IF EXISTS {spec.table}")
+    con.execute(f"ALTER TABLE {TYPED} RENAME TO {spec.table}")
+    return True
+
+
+def _store(con: Connection, table: str, lane: Lane, read: str) -> int:
+    """Store the read as the table; its row count, or 0 when the reader failed on a line or
+    a row is not clean. The first such row stops the read (a messy file costs little here),
+    and no verdict is stored (cheaper than a column, or a second scan)."""
+    types = TABLES[table]
+    columns = ", ".join(f"CAST({lane.columns.get(c, c)} AS {t}) AS {c}" for c, t in types.items())
+    clean = " AND ".join(f"({sql})" for sql in lane.clean)
+    try:
+        return int(con.execute(
+            f"CREATE OR REPLACE TABLE {TYPED} AS SELECT * FROM (SELECT {columns} FROM ({read})) "
+            f"WHERE ({clean}) OR error('not clean: staged instead')").fetchall()[0][0])
+    except duckdb.Error:  # that error, or a line the reader cannot split, decode or type
+        return 0
+
+
+def _abandon(con: Connection) -> bool:
+    con.execute(f"DROP TABLE IF EXISTS {TYPED}")
+    return False
+
+
+def _fails(con: Connection, spec: Spec) -> bool:
+    """Whether a row fails a check against another table (staging would quarantine it)."""
+    return any(con.execute(f"SELECT count(*) FROM {TYPED} WHERE {sql}").fetchall()[0][0]
+               for _, sql in spec.against)
+
+
+def _repeats(con: Connection, key: str | None) -> bool:
+    """Whether a key repeats (staging would merge the rows)."""
+    if key is None or strictly_ordered(con, TYPED, key, "true"):
+        return False
+    return bool(con.execute(f"SELECT count(*) FROM (SELECT {key} FROM {TYPED} GROUP BY {key} "
+                            "HAVING count(*) > 1)").fetchall()[0][0])
+
+
+def strictly_ordered(con: Connection, table: str, key: str, where: str) -> bool:
+    """Whether the key rises or falls strictly in the table's order, as text or else by
+    length then text (#999 before #1000); if so, none repeats. Exports are usually sorted by
+    their id, and an ordered pass is far cheaper than hashing every key. Each order is
+    tried alone, rising text first (the usual one). (A window with an empty OVER keeps the
+    table's order.)"""
+    shorter = "(length(k) < length(p) OR (length(k) = length(p) AND k < p))"
+    longer = "(length(k) > length(p) OR (length(k) = length(p) AND k > p))"
+    return any(
+        not con.execute(f"""SELECT count_if(NOT {order}) FROM (SELECT {key} AS k,
+                            lag({key}) OVER () AS p FROM {table} WHERE {where})""").fetchall()[0][0]
+        for order in ("k > p", "k < p", longer, shorter))

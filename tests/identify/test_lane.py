@@ -1,0 +1,106 @@
+"""The typed lane must give exactly what staging gives: same table, same order, same account.
+
+Each case is built twice on fresh connections, once as it comes (the lane where it applies)
+and once with the lane switched off, and the two results are compared.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crmreport.engine import connect
+from crmreport.errors import DataError
+from crmreport.identify import build, build_tables
+from crmreport.ingest import SourceFile, load_sources
+
+CUSTOMERS = "customer_id,email\nC1,a@example.de\nC2,b@example.de\n"
+HEADER = "order_id,customer_id,ordered_at,order_date,amount,currency,status,channel\n"
+CLEAN = HEADER + """\
+O1,C1,2025-01-02T23:30:00+02:00,2025-01-02,10.50,EUR,completed,online
+ O2 ,,,2025-01-03,12.345,,cancelled,
+O3,C9,2025-01-04 08:00:00,2025-01-04,1e3,EUR,refunded, Store
+O4,C2,,2025-01-05T10:00:00+01:00, 7 ,EUR,completed,Online
+"0005",C1,2025-01-06 10:00:00 CET, 2025-01-06 ,-0,,completed,phone
+"""
+
+
+def _run(tmp_path: Path, orders: str, lane: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
+    (tmp_path / "c.csv").write_text(CUSTOMERS)
+    (tmp_path / "o.csv").write_bytes(orders.encode("utf-8", "surrogateescape"))
+    used: list[bool] = []
+    settle = build.settle
+
+    def spy(*args: Any) -> bool:
+        used.append(lane and settle(*args))
+        return used[-1]
+
+    monkeypatch.setattr(build, "settle", spy)
+    con = connect()
+    sources = load_sources(con, [SourceFile("customers", tmp_path / "c.csv"),
+                                 SourceFile("orders", tmp_path / "o.csv")])
+    try:
+        build_tables(con, sources, "EUR")
+    except DataError as exc:
+        return used == [True], str(exc)
+    rows = con.execute("SELECT * REPLACE (ordered_at::VARCHAR AS ordered_at) FROM orders "
+                       "ORDER BY rowid").fetchall()
+    quarantine = con.execute("SELECT * FROM quarantine ORDER BY ALL").fetchall()
+    return used == [True], (rows, quarantine, [f.as_dict() for f in sources.account.files])
+
+
+def _both(tmp_path: Path, orders: str, monkeypatch: pytest.MonkeyPatch) -> tuple[bool, Any]:
+    used, result = _run(tmp_path, orders, True, monkeypatch)
+    assert _run(tmp_path, orders, False, monkeypatch) == (False, result)
+    return used, result
+
+
+def test_a_clean_export_takes_the_lane_with_the_same_result(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    used, (rows, quarantine, files) = _both(tmp_path, CLEAN, monkeypatch)
+    assert used
+    assert [r[0] for r in rows] == ["O1", "O2", "O3", "O4", "0005"]  # file order, trimmed
+    assert str(rows[0][4]) == "10.50" and str(rows[1][4]) == "12.35"  # rounded like staging
+    assert quarantine == []
+    assert files[1]["loaded"] == 5
+    assert files[1]["flags"] == {"guest_order": 1, "unknown_customer": 1}
+
+
+@pytest.mark.parametrize("order_ids", [("O3", "O2", "O1"), ("O2", "O10", "O1")])
+def test_keys_in_any_order_take_the_lane(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         order_ids: tuple[str, ...]) -> None:
+    lines = "".join(f"{o},C1,,2025-01-0{i + 1},1,EUR,completed,\n"
+                    for i, o in enumerate(order_ids))
+    used, (rows, _, _) = _both(tmp_path, HEADER + lines, monkeypatch)
+    assert used and [r[0] for r in rows] == list(order_ids)
+
+
+@pytest.mark.parametrize("line", [
+    "O9,C1,,2025-01-09,5,EUR,Paid,",  # a status staging maps
+    "O9,C1,,2025-01-09,5,EUR,lost,",  # a status staging quarantines
+    "O9,C1,,2025-01-09,5,EUR,,",  # an empty status, read as completed and flagged
+    "O9,C1,,2025-01-09,5,eur,completed,",
+    "O9,C1,,2025-01-09,5,USD,completed,",
+    'O9,C1,,2025-01-09,"1,234.50",EUR,completed,',
+    "O9,C1,,2025-01-09,€5,EUR,completed,",
+    "O9,C1,,2025-01-09,,EUR,completed,",
+    "O9,C1,,31.12.2024,5,EUR,completed,",
+    "O9,C1,2025-03-30 23:15:00 +0100,,5,EUR,completed,",  # the day from the timestamp
+    "O9,C1,2025-01-09T23:30:00-05:00,,5,EUR,completed,",  # as written, not in UTC
+    "O9,C1,yesterday,2025-01-09,5,EUR,completed,",
+    "O1,C1,,2025-01-09,5,EUR,completed,",  # a repeated order id
+    "O9,1.67E+13,,2025-01-09,5,EUR,completed,",
+    ",C1,,2025-01-09,5,EUR,completed,",
+    "O9,C1,,2025-01-09,5,EUR,completed,,extra",  # ragged
+    "O9,C\udce9,,2025-01-09,5,EUR,completed,",  # a cp1252 byte in a UTF-8 file
+])
+def test_a_row_staging_would_change_sends_the_file_through_staging(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str) -> None:
+    used, _ = _both(tmp_path, CLEAN + line + "\n", monkeypatch)
+    assert not used
+
+
+def test_a_header_only_export_is_refused_as_before(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    used, message = _both(tmp_path, HEADER, monkeypatch)
+    assert not used and "header but no data rows" in message
