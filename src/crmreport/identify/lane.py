@@ -2,15 +2,19 @@
 
 Staging reads every value as text and parses, checks and flags it in SQL: right for any
 export, but about twice the cost of DuckDB's own typed read. Most large exports are clean
-(ISO dates, plain amounts, canonical statuses, ids as written), and for those the lane lets
-DuckDB's reader type the dates, amounts and timestamps, stores the columns as read, and then
-checks in one scan that staging would have kept every row with exactly these values.
+(ISO dates, plain amounts, canonical statuses), and for those the lane lets DuckDB's reader
+type the dates, amounts and timestamps (its casts are the ones staging tries first), makes
+the text columns as staging makes them, and stores the rows if each is clean: one staging
+would keep, with these values, without a flag the lane cannot count afterwards.
 
 The lane is abandoned, and the table staged as usual, when the reader fails on any line (a
-value it cannot type, a ragged or wrongly encoded line), when any row is not clean, when a
-check against another table fails or when a key repeats. Either way the table and the
-account are the same; a clean file is just read faster. ``tests/identify/test_lane.py``
-holds both ways to the same results.
+value it cannot type, a ragged or wrongly encoded line; the first one stops the read), when
+a row is not clean, when a check against another table fails or when a key repeats. Either
+way the table and the account are the same; ``tests/identify/test_lane.py`` holds both ways
+to the same results.
+
+Never cast a column the reader types to text in the lane: DuckDB pushes such a cast into
+the reader, which then hands over the text unchecked.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ TYPED = "typed_stage"
 class Lane:
     """How a table is read straight from one clean plain file.
 
-    ``clean`` must hold only for a row that staging keeps unchanged: no check fails on it,
-    no value is rewritten, and each flag staging could raise on it is in ``flags``.
+    ``clean`` must hold only for a row that staging keeps with the lane's values: no check
+    fails on it, and each flag staging could raise on it is in ``flags`` (or the spec's
+    ``across``).
     """
 
     types: dict[str, str]  # canonical columns DuckDB's reader types

@@ -5,7 +5,8 @@ such column), ``_file`` (index into the account), ``_row`` (the row within that 
 for a lazily read file, whose rows are numbered by where identify stores them) and the
 bookkeeping columns a preset may set (see ``presets.base``): ``_counted``, ``_reason``,
 ``_merge``, ``_dup``, ``_flags``. Typing, cleaning and quarantining happen in identify,
-which reads each part once through ``Sources.scan``.
+which reads each part once through ``Sources.scan``, or a plain file through
+``Sources.typed`` (its typed lane) first.
 
 A file is declared for one table and its input rows are counted there; a preset may feed
 further tables from it (an order export feeds order_lines too) with uncounted rows, so every
@@ -100,9 +101,9 @@ class Sources:
         read = self.reads[part.file][1]
         by_column: dict[str, str] = {}
         for canonical, column in part.plain.items():
-            if by_column.setdefault(column, types.get(canonical, "VARCHAR")) != \
-                    types.get(canonical, "VARCHAR"):
-                return None  # one column mapped twice, as two types
+            kind = types.get(canonical, "VARCHAR")
+            if by_column.setdefault(column, kind) != kind:
+                return None  # one column of the file read as two types
         columns = ", ".join(
             f"{_quoted(part.plain[c])} AS {c}" if c in part.plain
             else f"CAST(NULL AS {types.get(c, 'VARCHAR')}) AS {c}" for c in TABLES[table])

@@ -9,7 +9,8 @@ reader: it is read once, when identify types it, so a large export is never held
 Its rows are numbered by their position in what that read stores and counted then. Files
 DuckDB cannot read as they are (cp1252, UTF-16, a footer) are transcoded first, line by
 line, into a temporary UTF-8 file and stored; so are files a preset's transform reads with
-window functions (see ``materialise``).
+window functions (see ``materialise``). ``typed_csv`` reads a lazy file again with DuckDB
+typing some of its columns, strictly (identify's typed lane).
 """
 
 from __future__ import annotations
