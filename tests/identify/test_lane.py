@@ -25,40 +25,47 @@ O4,C2,,2025-01-05T10:00:00+01:00, 7 ,EUR,completed,Online
 """
 
 
-def _run(tmp_path: Path, orders: str, lane: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
-    (tmp_path / "c.csv").write_text(CUSTOMERS)
-    (tmp_path / "o.csv").write_bytes(orders.encode("utf-8", "surrogateescape"))
-    used: list[bool] = []
+def _run(tmp_path: Path, orders: str, lane: bool, monkeypatch: pytest.MonkeyPatch,
+         lines: str | None = None) -> Any:
+    """Build from the files; whether the lane read each table, and what was built (or the
+    error message)."""
+    files = {"customers": CUSTOMERS, "orders": orders, **({"order_lines": lines} if lines else {})}
+    for table, text in files.items():
+        (tmp_path / f"{table}.csv").write_bytes(text.encode("utf-8", "surrogateescape"))
+    used: dict[str, bool] = {}
     settle = build.settle
 
-    def spy(*args: Any) -> bool:
-        used.append(lane and settle(*args))
-        return used[-1]
+    def spy(con: Any, sources: Any, spec: Any, how: Any) -> bool:
+        used[spec.table] = lane and settle(con, sources, spec, how)
+        return used[spec.table]
 
     monkeypatch.setattr(build, "settle", spy)
     con = connect()
-    sources = load_sources(con, [SourceFile("customers", tmp_path / "c.csv"),
-                                 SourceFile("orders", tmp_path / "o.csv")])
+    sources = load_sources(con, [SourceFile(t, tmp_path / f"{t}.csv") for t in files])
     try:
         build_tables(con, sources, "EUR")
     except DataError as exc:
-        return used == [True], str(exc)
-    rows = con.execute("SELECT * REPLACE (ordered_at::VARCHAR AS ordered_at) FROM orders "
-                       "ORDER BY rowid").fetchall()
+        return used, str(exc)
+    built = [con.execute(f"SELECT * REPLACE (ordered_at::VARCHAR AS ordered_at) FROM {table} "
+                         "ORDER BY rowid").fetchall() if table == "orders" else
+             con.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+             for table in ("orders", "order_lines")]
     quarantine = con.execute("SELECT * FROM quarantine ORDER BY ALL").fetchall()
-    return used == [True], (rows, quarantine, [f.as_dict() for f in sources.account.files])
+    return used, (*built, quarantine, [f.as_dict() for f in sources.account.files])
 
 
-def _both(tmp_path: Path, orders: str, monkeypatch: pytest.MonkeyPatch) -> tuple[bool, Any]:
-    used, result = _run(tmp_path, orders, True, monkeypatch)
-    assert _run(tmp_path, orders, False, monkeypatch) == (False, result)
+def _both(tmp_path: Path, orders: str, monkeypatch: pytest.MonkeyPatch,
+          lines: str | None = None) -> tuple[dict[str, bool], Any]:
+    used, result = _run(tmp_path, orders, True, monkeypatch, lines)
+    unused, staged = _run(tmp_path, orders, False, monkeypatch, lines)
+    assert staged == result and not any(unused.values())
     return used, result
 
 
 def test_a_clean_export_takes_the_lane_with_the_same_result(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    used, (rows, quarantine, files) = _both(tmp_path, CLEAN, monkeypatch)
-    assert used
+    used, (rows, _, quarantine, files) = _both(tmp_path, CLEAN, monkeypatch)
+    assert used["orders"]
     assert [r[0] for r in rows] == ["O1", "O2", "O3", "O4", "0005"]  # file order, trimmed
     assert str(rows[0][4]) == "10.50" and str(rows[1][4]) == "12.35"  # rounded like staging
     assert quarantine == []
@@ -71,8 +78,8 @@ def test_keys_in_any_order_take_the_lane(tmp_path: Path, monkeypatch: pytest.Mon
                                          order_ids: tuple[str, ...]) -> None:
     lines = "".join(f"{o},C1,,2025-01-0{i + 1},1,EUR,completed,\n"
                     for i, o in enumerate(order_ids))
-    used, (rows, _, _) = _both(tmp_path, HEADER + lines, monkeypatch)
-    assert used and [r[0] for r in rows] == list(order_ids)
+    used, (rows, *_) = _both(tmp_path, HEADER + lines, monkeypatch)
+    assert used["orders"] and [r[0] for r in rows] == list(order_ids)
 
 
 @pytest.mark.parametrize("line", [
@@ -97,10 +104,35 @@ def test_keys_in_any_order_take_the_lane(tmp_path: Path, monkeypatch: pytest.Mon
 def test_a_row_staging_would_change_sends_the_file_through_staging(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str) -> None:
     used, _ = _both(tmp_path, CLEAN + line + "\n", monkeypatch)
-    assert not used
+    assert not used["orders"]
 
 
 def test_a_header_only_export_is_refused_as_before(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     used, message = _both(tmp_path, HEADER, monkeypatch)
-    assert not used and "header but no data rows" in message
+    assert not used["orders"] and "header but no data rows" in message
+
+
+LINES = """\
+order_id,sku,product,category,quantity,unit_price
+O1,A-1, Mug ,Kitchen,2,4.50
+O1,A-2,Plate,kitchen,,3
+O3,B-7,,Garden, 2.5 ,1e1
+"""
+
+
+def test_order_lines_of_known_orders_take_the_lane(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    used, (_, lines, quarantine, _) = _both(tmp_path, CLEAN, monkeypatch, LINES)
+    assert used == {"orders": True, "order_lines": True}
+    assert [(r[2], r[3], r[4]) for r in lines] == [("Mug", "kitchen", 2), ("Plate", "kitchen", 1),
+                                                    (None, "garden", 3)]
+    assert quarantine == []
+
+
+@pytest.mark.parametrize("line", ["O9,A-1,Mug,kitchen,1,1", ",A-1,Mug,kitchen,1,1",
+                                  "O1,A-1,Mug,kitchen,two,1", "O1,A-1,Mug,kitchen,1,€1"])
+def test_an_order_line_staging_would_change_sends_the_lines_through_staging(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str) -> None:
+    used, _ = _both(tmp_path, CLEAN, monkeypatch, LINES + line + "\n")
+    assert used == {"orders": True, "order_lines": False}

@@ -184,6 +184,13 @@ def _order_lines() -> Spec:
         # An empty quantity means one item; one that is not a whole number is shown, not hidden.
         flags=[("bad_quantity", "v_quantity IS NOT NULL AND "
                                 "TRY_CAST(v_quantity AS INTEGER) IS NULL")],
+        lane=Lane(
+            types={"quantity": "INTEGER", "unit_price": "DECIMAL(18,2)"},
+            columns={**{c: n.text(c) for c in ("order_id", "sku", "product")},
+                     "category": f"lower({n.text('category')})",
+                     "quantity": "coalesce(quantity, 1)"},
+            clean=["order_id IS NOT NULL"],
+        ),
     )
 
 
