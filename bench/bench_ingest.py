@@ -2,20 +2,24 @@
 
     python bench/bench_ingest.py                # 20M rows (1.69 GB in bench/.data/)
     python bench/bench_ingest.py --rows 2000000 --repeat 5
+    python bench/bench_ingest.py --dirty last   # the typed lane's worst case (see below)
 
 The file is generated once with DuckDB COPY (deterministic) and kept in bench/.data/
 (git-ignored). Both run in this process on fresh connections with the same settings,
 alternately, ``--repeat`` times each; the best time of each is compared (the machine is
 shared, single runs vary by +-20%). The baseline is ``CREATE TABLE t AS SELECT * FROM
 read_csv(file)`` (typed auto-detection); crmreport is ``load_sources`` + ``build_tables``
-(sniffing, mapping, one pass that types, checks and flags every row, the duplicate-key
-check, checks against other tables, the account).
+(sniffing, mapping, reading and checking every row, the duplicate-key check, checks against
+other tables, the account). The generated file is clean, so identify's typed lane reads it;
+``--dirty first|last`` adds one row staging must change (status ``Paid``): the lane stops at
+it and the file is staged; ``last`` is its worst case, a whole file read for nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -50,6 +54,22 @@ def generate(path: Path, rows: int) -> None:
                CASE WHEN i % 5 = 0 THEN 'store' ELSE 'online' END AS channel
         FROM range({rows}) t(i)) TO '{tmp}' (HEADER, DELIMITER ',')""")
     tmp.rename(path)
+
+
+def dirtied(path: Path, where: str) -> Path:
+    """A copy of the file with one row the typed lane cannot take, first or last."""
+    dirty = path.with_name(f"{path.stem}_dirty_{where}.csv")
+    if dirty.exists():
+        return dirty
+    row = b"O999999999,C0000001,,2024-01-01,1.00,EUR,Paid,online\n"
+    tmp = dirty.with_suffix(".tmp")
+    with path.open("rb") as src, tmp.open("wb") as out:
+        header = src.readline()
+        out.write(header + (row if where == "first" else b""))
+        shutil.copyfileobj(src, out, 1 << 24)
+        out.write(row if where == "last" else b"")
+    tmp.rename(dirty)
+    return dirty
 
 
 def plain(path: Path, text: bool = False) -> tuple[float, int]:
@@ -95,12 +115,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--dirty", choices=("first", "last"),
+                        help="add a row the typed lane cannot take (last: its worst case)")
     parser.add_argument("--profile", action="store_true",
                         help="also print crmreport's slowest statements (one more run)")
     args = parser.parse_args()
     path = ROOT / "bench" / ".data" / f"orders_{args.rows}.csv"
     start = time.perf_counter()
     generate(path, args.rows)
+    if args.dirty:
+        path = dirtied(path, args.dirty)
     print(f"file: {path} ({path.stat().st_size / 1e9:.2f} GB, {args.rows:,} rows; "
           f"ready in {time.perf_counter() - start:.1f} s)")
     bases, texts, runs = [], [], []

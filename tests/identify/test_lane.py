@@ -4,6 +4,7 @@ Each case is built twice on fresh connections, once as it comes (the lane where 
 and once with the lane switched off, and the two results are compared.
 """
 
+import gzip
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +26,15 @@ O4,C2,,2025-01-05T10:00:00+01:00, 7 ,EUR,completed,Online
 """
 
 
-def _run(tmp_path: Path, orders: str, lane: bool, monkeypatch: pytest.MonkeyPatch,
-         lines: str | None = None) -> Any:
+def _run(tmp_path: Path, orders: str | bytes, lane: bool, monkeypatch: pytest.MonkeyPatch,
+         lines: str | None = None, name: str = "orders.csv") -> Any:
     """Build from the files; whether the lane read each table, and what was built (or the
     error message)."""
-    files = {"customers": CUSTOMERS, "orders": orders, **({"order_lines": lines} if lines else {})}
-    for table, text in files.items():
-        (tmp_path / f"{table}.csv").write_bytes(text.encode("utf-8", "surrogateescape"))
+    files = {"customers.csv": CUSTOMERS, name: orders,
+             **({"order_lines.csv": lines} if lines else {})}
+    for file, text in files.items():
+        data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
+        (tmp_path / file).write_bytes(data)
     used: dict[str, bool] = {}
     settle = build.settle
 
@@ -41,7 +44,9 @@ def _run(tmp_path: Path, orders: str, lane: bool, monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(build, "settle", spy)
     con = connect()
-    sources = load_sources(con, [SourceFile(t, tmp_path / f"{t}.csv") for t in files])
+    tables = ("customers", "orders", "order_lines")[:len(files)]
+    sources = load_sources(con, [SourceFile(t, tmp_path / f)
+                                 for t, f in zip(tables, files, strict=True)])
     try:
         build_tables(con, sources, "EUR")
     except DataError as exc:
@@ -54,10 +59,10 @@ def _run(tmp_path: Path, orders: str, lane: bool, monkeypatch: pytest.MonkeyPatc
     return used, (*built, quarantine, [f.as_dict() for f in sources.account.files])
 
 
-def _both(tmp_path: Path, orders: str, monkeypatch: pytest.MonkeyPatch,
-          lines: str | None = None) -> tuple[dict[str, bool], Any]:
-    used, result = _run(tmp_path, orders, True, monkeypatch, lines)
-    unused, staged = _run(tmp_path, orders, False, monkeypatch, lines)
+def _both(tmp_path: Path, orders: str | bytes, monkeypatch: pytest.MonkeyPatch,
+          lines: str | None = None, name: str = "orders.csv") -> tuple[dict[str, bool], Any]:
+    used, result = _run(tmp_path, orders, True, monkeypatch, lines, name)
+    unused, staged = _run(tmp_path, orders, False, monkeypatch, lines, name)
     assert staged == result and not any(unused.values())
     return used, result
 
@@ -71,6 +76,22 @@ def test_a_clean_export_takes_the_lane_with_the_same_result(
     assert quarantine == []
     assert files[1]["loaded"] == 5
     assert files[1]["flags"] == {"guest_order": 1, "unknown_customer": 1}
+
+
+@pytest.mark.parametrize(("dialect", "name", "lane"), [
+    (lambda t: t.replace(",", "\t").encode(), "orders.tsv", True),
+    (lambda t: t.replace("\n", "\r\n").encode(), "orders.csv", True),
+    (lambda t: b"\xef\xbb\xbf" + t.encode(), "orders.csv", True),
+    (lambda t: ("Orders export\nshop: example\n" + t).encode(), "orders.csv", True),
+    (lambda t: t.replace("phone", '"phone, fax"').encode(), "orders.csv", True),
+    (lambda t: gzip.compress(t.encode()), "orders.csv.gz", True),
+    # a ';' file is taken to write decimal commas, which only staging reads
+    (lambda t: t.replace(",", ";").encode(), "orders.csv", False),
+])
+def test_the_lane_reads_what_staging_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           dialect: Any, name: str, lane: bool) -> None:
+    used, (rows, *_) = _both(tmp_path, dialect(CLEAN), monkeypatch, name=name)
+    assert used["orders"] == lane and len(rows) == 5
 
 
 @pytest.mark.parametrize("order_ids", [("O3", "O2", "O1"), ("O2", "O10", "O1")])
