@@ -61,7 +61,9 @@ def dirtied(path: Path, where: str) -> Path:
     dirty = path.with_name(f"{path.stem}_dirty_{where}.csv")
     if dirty.exists():
         return dirty
-    row = b"O999999999,C0000001,,2024-01-01,1.00,EUR,Paid,online\n"
+    # an id that keeps the ids rising, so the key check stays the one-pass kind
+    order_id = b"A000000000" if where == "first" else b"O999999999"
+    row = order_id + b",C0000001,,2024-01-01,1.00,EUR,Paid,online\n"
     tmp = dirty.with_suffix(".tmp")
     with path.open("rb") as src, tmp.open("wb") as out:
         header = src.readline()

@@ -94,6 +94,19 @@ def test_the_lane_reads_what_staging_reads(tmp_path: Path, monkeypatch: pytest.M
     assert used["orders"] == lane and len(rows) == 5
 
 
+@pytest.mark.parametrize("orders", [
+    CLEAN + "O9,C1,,2025-01-09,5,EUR,,\n",  # an empty status: completed, and flagged
+    CLEAN.replace(",completed,", ",,").replace(",cancelled,", ",,").replace(",refunded,", ",,"),
+    "\n".join(line.rsplit(",", 2)[0] + "," + line.rsplit(",", 1)[1]  # no status column
+              for line in CLEAN.splitlines()) + "\n",
+])
+def test_an_empty_status_is_filled_in_and_flagged_in_the_lane(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, orders: str) -> None:
+    used, (rows, _, _, files) = _both(tmp_path, orders, monkeypatch)
+    assert used["orders"] and files[1]["flags"]["missing_status"] >= 1
+    assert {r[6] for r in rows} <= {"completed", "cancelled", "refunded"}
+
+
 @pytest.mark.parametrize("order_ids", [("O3", "O2", "O1"), ("O2", "O10", "O1")])
 def test_keys_in_any_order_take_the_lane(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          order_ids: tuple[str, ...]) -> None:
@@ -106,7 +119,6 @@ def test_keys_in_any_order_take_the_lane(tmp_path: Path, monkeypatch: pytest.Mon
 @pytest.mark.parametrize("line", [
     "O9,C1,,2025-01-09,5,EUR,Paid,",  # a status staging maps
     "O9,C1,,2025-01-09,5,EUR,lost,",  # a status staging quarantines
-    "O9,C1,,2025-01-09,5,EUR,,",  # an empty status, read as completed and flagged
     "O9,C1,,2025-01-09,5,eur,completed,",
     "O9,C1,,2025-01-09,5,USD,completed,",
     'O9,C1,,2025-01-09,"1,234.50",EUR,completed,',

@@ -157,12 +157,14 @@ def _orders(currency: str) -> Spec:
                      "channel": f"lower({n.text('channel')})"},
             clean=[
                 "order_id IS NOT NULL AND order_date IS NOT NULL AND amount IS NOT NULL",
-                f"currency = '{currency}' AND status IN ({in_list(tuple(n.STATUS))})",
+                f"currency = '{currency}' AND coalesce(status IN ({in_list(tuple(n.STATUS))}), "
+                "true)",
                 # the pattern only where it could match: ids starting with a digit
                 f"NOT coalesce(CASE WHEN customer_id < ':' THEN "
                 f"{n.mangled_id('customer_id')} END, false)",
             ],
             flags=[("guest_order", "customer_id IS NULL")],
+            filled={"status": ("'completed'", "missing_status")},
         ),
     )
 

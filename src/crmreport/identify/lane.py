@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from crmreport.engine import Connection
-from crmreport.ingest import Sources
+from crmreport.ingest import FileAccount, Sources
 from crmreport.tables import TABLES
 
 if TYPE_CHECKING:
@@ -47,6 +47,8 @@ class Lane:
     clean: list[str]  # SQL over a row of the table, all true for a row kept as it is
     flags: list[tuple[str, str]] = field(default_factory=list)  # (code, SQL) over a row
     columns: dict[str, str] = field(default_factory=dict)  # canonical column -> SQL, if not as read
+    # canonical column -> (SQL default, flag code): an empty value staging fills in and flags
+    filled: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def settle(con: Connection, sources: Sources, spec: Spec, lane: Lane) -> bool:
@@ -61,10 +63,13 @@ def settle(con: Connection, sources: Sources, spec: Spec, lane: Lane) -> bool:
         return _abandon(con)  # an empty file is staged, to be refused with its reason
     sources.count_typed(parts[0], rows)
     entry = sources.account.files[parts[0].file]
-    for code, sql in [*lane.flags, *spec.across]:
-        count = con.execute(f"SELECT count(*) FROM {TYPED} WHERE {sql}").fetchall()[0][0]
-        if count:
-            entry.flag(code, count)
+    for code, sql in lane.flags:
+        _flag(con, entry, code, sql)
+    for column, (default, code) in lane.filled.items():  # often none: the scan is skipped
+        if _flag(con, entry, code, f"{column} IS NULL"):
+            con.execute(f"UPDATE {TYPED} SET {column} = {default} WHERE {column} IS NULL")
+    for code, sql in spec.across:
+        _flag(con, entry, code, sql)
     entry.loaded = entry.rows_in
     con.execute(f"DROP TABLE IF EXISTS {spec.table}")
     con.execute(f"ALTER TABLE {TYPED} RENAME TO {spec.table}")
@@ -84,6 +89,14 @@ def _store(con: Connection, table: str, lane: Lane, read: str) -> int:
             f"WHERE ({clean}) OR error('not clean: staged instead')").fetchall()[0][0])
     except duckdb.Error:  # that error, or a line the reader cannot split, decode or type
         return 0
+
+
+def _flag(con: Connection, entry: FileAccount, code: str, sql: str) -> int:
+    """Count the stored rows ``sql`` holds for as flag ``code``; the count."""
+    count = int(con.execute(f"SELECT count(*) FROM {TYPED} WHERE {sql}").fetchall()[0][0])
+    if count:
+        entry.flag(code, count)
+    return count
 
 
 def _abandon(con: Connection) -> bool:
