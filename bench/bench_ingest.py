@@ -91,9 +91,10 @@ class Timed:
 
     def execute(self, sql: str, *args: Any) -> Any:
         start = time.perf_counter()
-        result = self.con.execute(sql, *args)
-        self.log.append((time.perf_counter() - start, " ".join(sql.split())))
-        return result
+        try:
+            return self.con.execute(sql, *args)
+        finally:  # a statement that fails (the typed lane abandoned) took its time too
+            self.log.append((time.perf_counter() - start, " ".join(sql.split())))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.con, name)

@@ -13,7 +13,8 @@ The rules, stated once:
 
 Each table is staged (``build``): every value read as text, parsed and judged in SQL. A
 clean export mapped column by column takes the typed lane instead (``lane``): DuckDB's
-reader types it, with the same result, in a little more than the time of a plain read.
+reader types it, with the same result, in about 1.3-1.4 times the time of a plain read
+(bench/README.md).
 """
 
 from __future__ import annotations

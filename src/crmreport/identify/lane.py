@@ -39,8 +39,8 @@ class Lane:
     """How a table is read straight from one clean plain file.
 
     ``clean`` must hold only for a row that staging keeps with the lane's values: no check
-    fails on it, and each flag staging could raise on it is in ``flags`` (or the spec's
-    ``across``).
+    fails on it, and each flag staging could raise on it is counted here (``flags``,
+    ``filled``) or by the spec's ``across``.
     """
 
     types: dict[str, str]  # canonical columns DuckDB's reader types
