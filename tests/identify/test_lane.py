@@ -15,6 +15,7 @@ from crmreport.errors import DataError
 from crmreport.identify import build, build_tables
 from crmreport.ingest import SourceFile, load_sources
 
+SETTLE = build.settle
 CUSTOMERS = "customer_id,email\nC1,a@example.de\nC2,b@example.de\n"
 HEADER = "order_id,customer_id,ordered_at,order_date,amount,currency,status,channel\n"
 CLEAN = HEADER + """\
@@ -36,10 +37,9 @@ def _run(tmp_path: Path, orders: str | bytes, lane: bool, monkeypatch: pytest.Mo
         data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
         (tmp_path / file).write_bytes(data)
     used: dict[str, bool] = {}
-    settle = build.settle
 
     def spy(con: Any, sources: Any, spec: Any, how: Any) -> bool:
-        used[spec.table] = lane and settle(con, sources, spec, how)
+        used[spec.table] = lane and SETTLE(con, sources, spec, how)
         return used[spec.table]
 
     monkeypatch.setattr(build, "settle", spy)
