@@ -65,7 +65,7 @@ def settle(con: Connection, sources: Sources, spec: Spec, lane: Lane) -> bool:
     entry = sources.account.files[parts[0].file]
     for code, sql in lane.flags:
         _flag(con, entry, code, sql)
-    for column, (default, code) in lane.filled.items():  # often none: the scan is skipped
+    for column, (default, code) in lane.filled.items():  # column statistics: no scan if none
         if _flag(con, entry, code, f"{column} IS NULL"):
             con.execute(f"UPDATE {TYPED} SET {column} = {default} WHERE {column} IS NULL")
     for code, sql in spec.across:
@@ -92,7 +92,7 @@ def _store(con: Connection, table: str, lane: Lane, read: str) -> int:
 
 
 def _flag(con: Connection, entry: FileAccount, code: str, sql: str) -> int:
-    """Count the stored rows ``sql`` holds for as flag ``code``; the count."""
+    """Flag the stored rows for which ``sql`` holds with ``code``; return how many."""
     count = int(con.execute(f"SELECT count(*) FROM {TYPED} WHERE {sql}").fetchall()[0][0])
     if count:
         entry.flag(code, count)
