@@ -93,7 +93,7 @@ def _store(con: Connection, table: str, lane: Lane, read: str) -> int:
 
 def _flag(con: Connection, entry: FileAccount, code: str, sql: str) -> int:
     """Flag the stored rows for which ``sql`` holds with ``code``; return how many."""
-    count = int(con.execute(f"SELECT count(*) FROM {TYPED} WHERE {sql}").fetchall()[0][0])
+    count = _count(con, sql)
     if count:
         entry.flag(code, count)
     return count
@@ -106,8 +106,11 @@ def _abandon(con: Connection) -> bool:
 
 def _fails(con: Connection, spec: Spec) -> bool:
     """Whether a row fails a check against another table (staging would quarantine it)."""
-    return any(con.execute(f"SELECT count(*) FROM {TYPED} WHERE {sql}").fetchall()[0][0]
-               for _, sql in spec.against)
+    return any(_count(con, sql) for _, sql in spec.against)
+
+
+def _count(con: Connection, where: str) -> int:
+    return int(con.execute(f"SELECT count(*) FROM {TYPED} WHERE {where}").fetchall()[0][0])
 
 
 def _repeats(con: Connection, key: str | None) -> bool:
