@@ -137,3 +137,19 @@ def test_a_large_export_is_staged_in_file_order(tmp_path: Path) -> None:
     assert (entry.rows_in, entry.loaded, entry.merged, entry.quarantined) == (
         rows + 1, rows - 1, 1, 1)
     assert entry.flags["unknown_customer"] == rows // 2
+
+
+def test_a_large_customer_export_keeps_its_order(tmp_path: Path) -> None:
+    """Big enough for the parallel reader to split it; consent is read through a long list
+    of words, which DuckDB would otherwise plan as a join that loses the order (without the
+    engine's setting, this failed one run in three; tests/test_engine.py checks the plan)."""
+    customers = tmp_path / "customers.csv"
+    con = connect()
+    con.execute(f"""COPY (SELECT 'C' || lpad(i::VARCHAR, 7, '0') AS customer_id,
+                    'u' || i || '@example.de' AS email,
+                    CASE i % 3 WHEN 0 THEN 'Ja' WHEN 1 THEN 'nein' ELSE '' END AS email_consent
+                    FROM range(1500000) t(i)) TO '{customers}' (HEADER)""")
+    build_tables(con, load_sources(con, [SourceFile("customers", customers)]), "EUR")
+    rows = con.execute("SELECT customer_id, email_consent FROM customers").fetchall()
+    assert [r[0] for r in rows] == sorted(r[0] for r in rows) and len(rows) == 1500000
+    assert [r[1] for r in rows[:3]] == ["yes", "no", "unknown"]
