@@ -5,6 +5,7 @@ and once with the lane switched off, and the two results are compared.
 """
 
 import gzip
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from crmreport.engine import connect
 from crmreport.errors import DataError
-from crmreport.identify import build, build_tables
+from crmreport.identify import build, build_tables, lane
 from crmreport.ingest import SourceFile, load_sources
 
 SETTLE = build.settle
@@ -169,3 +170,27 @@ def test_an_order_line_staging_would_change_sends_the_lines_through_staging(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str) -> None:
     used, _ = _both(tmp_path, CLEAN, monkeypatch, LINES + line + "\n")
     assert used == {"orders": True, "order_lines": False}
+
+
+def _in_order(keys: list[str]) -> bool:
+    """The reference: some order holds between every two neighbours (ASCII keys)."""
+    orders = [lambda p, k: k > p, lambda p, k: k < p,
+              lambda p, k: (len(k), k) > (len(p), p), lambda p, k: (len(k), k) < (len(p), p)]
+    return any(all(o(p, k) for p, k in pairwise(keys)) for o in orders)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_strictly_ordered_checks_every_neighbouring_pair_of_kept_rows(threads: int) -> None:
+    rising = [f"#{i}" for i in (7, 8, 9, 10, 11, 99, 100, 101, 990)]
+    cases = [[], rising[:1], rising, rising[::-1], sorted(rising), sorted(rising)[::-1]]
+    for i in range(len(rising) - 1):  # a break or a repeat at each place, slice ends included
+        cases += [rising[:i] + rising[i:i + 2][::-1] + rising[i + 2:],
+                  rising[:i + 1] + rising[i:i + 1] + rising[i + 1:]]
+    con = connect(threads=threads)
+    for keys in cases:
+        for junk in range(len(keys) + 1):  # a row left out (not kept) goes anywhere
+            rows = [(k, True) for k in keys]
+            rows.insert(junk, ("#0", False))
+            con.execute("CREATE OR REPLACE TABLE t AS SELECT unnest(?) AS id, unnest(?) AS kept",
+                        [[r[0] for r in rows], [r[1] for r in rows]])
+            assert lane.strictly_ordered(con, "t", "id", "kept") == _in_order(keys), (keys, junk)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from crmreport.engine import Connection
-from crmreport.ingest import FileAccount, Sources
+from crmreport.ingest import Sources
 from crmreport.tables import TABLES
 
 if TYPE_CHECKING:
@@ -59,17 +59,21 @@ def settle(con: Connection, sources: Sources, spec: Spec, lane: Lane) -> bool:
     if read is None:
         return False
     rows = _store(con, spec.table, lane, read)
-    if not rows or _fails(con, spec) or _repeats(con, spec.key):
+    if not rows or _repeats(con, spec.key):
         return _abandon(con)  # an empty file is staged, to be refused with its reason
+    filled = [(code, f"{column} IS NULL") for column, (_, code) in lane.filled.items()]
+    flags = [*lane.flags, *filled, *spec.across]
+    failed, *counts = _counts(con, [_any(spec.against), *(sql for _, sql in flags)])
+    if failed:  # a row fails a check against another table: staging quarantines it
+        return _abandon(con)
     sources.count_typed(parts[0], rows)
     entry = sources.account.files[parts[0].file]
-    for code, sql in lane.flags:
-        _flag(con, entry, code, sql)
-    for column, (default, code) in lane.filled.items():  # column statistics: no scan if none
-        if _flag(con, entry, code, f"{column} IS NULL"):
+    for (code, _), count in zip(flags, counts, strict=True):
+        if count:
+            entry.flag(code, count)
+    for column, (default, code) in lane.filled.items():
+        if entry.flags[code]:
             con.execute(f"UPDATE {TYPED} SET {column} = {default} WHERE {column} IS NULL")
-    for code, sql in spec.across:
-        _flag(con, entry, code, sql)
     entry.loaded = entry.rows_in
     con.execute(f"DROP TABLE IF EXISTS {spec.table}")
     con.execute(f"ALTER TABLE {TYPED} RENAME TO {spec.table}")
@@ -91,26 +95,20 @@ def _store(con: Connection, table: str, lane: Lane, read: str) -> int:
         return 0
 
 
-def _flag(con: Connection, entry: FileAccount, code: str, sql: str) -> int:
-    """Flag the stored rows for which ``sql`` holds with ``code``; return how many."""
-    count = _count(con, sql)
-    if count:
-        entry.flag(code, count)
-    return count
-
-
 def _abandon(con: Connection) -> bool:
     con.execute(f"DROP TABLE IF EXISTS {TYPED}")
     return False
 
 
-def _fails(con: Connection, spec: Spec) -> bool:
-    """Whether a row fails a check against another table (staging would quarantine it)."""
-    return any(_count(con, sql) for _, sql in spec.against)
+def _any(checks: list[tuple[str, str]]) -> str:
+    """SQL true for a row that fails any of the checks."""
+    return " OR ".join(f"({sql})" for _, sql in checks) or "false"
 
 
-def _count(con: Connection, where: str) -> int:
-    return int(con.execute(f"SELECT count(*) FROM {TYPED} WHERE {where}").fetchall()[0][0])
+def _counts(con: Connection, conditions: list[str]) -> list[int]:
+    """How many stored rows meet each condition, in one scan."""
+    counts = ", ".join(f"count_if({sql})" for sql in conditions)
+    return [int(c) for c in con.execute(f"SELECT {counts} FROM {TYPED}").fetchall()[0]]
 
 
 def _repeats(con: Connection, key: str | None) -> bool:
@@ -125,11 +123,28 @@ def strictly_ordered(con: Connection, table: str, key: str, where: str) -> bool:
     """Whether the key rises or falls strictly in the table's order, as text or else by
     length then text (#999 before #1000); if so, none repeats. Exports are usually sorted by
     their id, and an ordered pass is far cheaper than hashing every key. Each order is
-    tried alone, rising text first (the usual one). (A window with an empty OVER keeps the
-    table's order.)"""
+    tried alone, rising text first (the usual one)."""
     shorter = "(length(k) < length(p) OR (length(k) = length(p) AND k < p))"
     longer = "(length(k) > length(p) OR (length(k) = length(p) AND k > p))"
+    slices = " UNION ALL ".join(  # an empty OVER keeps the table's order
+        f"SELECT {key} AS k, lag({key}) OVER () AS p FROM {table} WHERE {where}{rowids}"
+        for rowids in _slices(con, table, where))
     return any(
-        not con.execute(f"""SELECT count_if(NOT {order}) FROM (SELECT {key} AS k,
-                            lag({key}) OVER () AS p FROM {table} WHERE {where})""").fetchall()[0][0]
+        not con.execute(f"SELECT count(*) FILTER (NOT {order}) FROM ({slices})").fetchall()[0][0]
         for order in ("k > p", "k < p", longer, shorter))
+
+
+def _slices(con: Connection, table: str, where: str) -> list[str]:
+    """Row ranges (as SQL conditions) to check at once, one per thread: an ordered pass runs
+    on one thread. Each starts at the last row kept before its cut, so that every two
+    neighbouring kept rows meet in one range."""
+    rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    threads = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+    cuts = [rows * i // threads for i in range(1, threads)]
+    if not cuts:
+        return [""]
+    last = ", ".join(f"max(rowid) FILTER (rowid < {cut})" for cut in cuts)
+    starts = con.execute(f"SELECT {last} FROM {table} WHERE {where}").fetchall()[0]
+    return [(f" AND rowid >= {lo}" if lo is not None else "") +
+            (f" AND rowid < {hi}" if hi is not None else "")
+            for lo, hi in zip([None, *starts], [*cuts, None], strict=True)]
