@@ -21,7 +21,7 @@ CHANNEL = {"email": ("email", "e-mail", "mail-electronic"), "letter": ("letter",
 def text(column: str) -> str:
     """Trimmed text, empty -> NULL.
 
-    Most values need no trim, and testing that costs a quarter of trimming them all: ``trim``
+    Most values need no trim, and testing that is cheaper than trimming them all: ``trim``
     strips only space characters, and in ASCII text (as many bytes as characters) only ' ',
     so ASCII text starting at '!' or above and not ending in ' ' is its own trim.
     """
