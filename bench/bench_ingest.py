@@ -10,7 +10,7 @@ alternately, ``--repeat`` times each; the best time of each is compared (the mac
 shared, single runs vary by +-20%). The baseline is ``CREATE TABLE t AS SELECT * FROM
 read_csv(file)`` (typed auto-detection), and the same read given the buffer size crmreport's
 reader gives DuckDB (which DuckDB 2.0 reads with less CPU). crmreport is ``load_sources`` +
-``build_tables`` (sniffing, mapping, reading and checking every row, the duplicate-key check,
+``identify_tables`` (sniffing, mapping, reading and checking every row, the duplicate-key check,
 checks against other tables, the account). The generated file is clean, so identify's typed
 lane reads it; ``--dirty first|last`` adds one row staging must change (status ``Paid``): the
 lane stops at it and the file is staged; ``last`` is its worst case, a whole file read for
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from crmreport.engine import Connection, connect  # noqa: E402
-from crmreport.identify import build_tables  # noqa: E402
+from crmreport.identify import identify_tables  # noqa: E402
 from crmreport.ingest import SourceFile, load_sources  # noqa: E402
 from crmreport.ingest.readers import BUFFER  # noqa: E402
 
@@ -111,7 +111,7 @@ def ours(path: Path, con: Any = None) -> tuple[float, int, dict[str, float]]:
     start = time.perf_counter()
     staged = load_sources(con, [SourceFile("orders", path)])
     steps["ingest"] = time.perf_counter() - start
-    build_tables(con, staged, "EUR")
+    identify_tables(con, staged, "EUR")
     elapsed = time.perf_counter() - start
     steps["identify"] = elapsed - steps["ingest"]
     entry = staged.account.files[0]

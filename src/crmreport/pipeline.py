@@ -17,14 +17,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from crmreport.account import Account
 from crmreport.config import LoadedCampaign, Report, load_campaign, load_report
 from crmreport.engine import Connection, connect
 from crmreport.errors import CrmError, DataError
 from crmreport.features import FEATURE_DOCS, ValueModel, build_features
 from crmreport.features.value import ANNUAL_DISCOUNT, HORIZON_WEEKS
 from crmreport.files import atomic_dir, write_safe_csv, write_text
-from crmreport.identify import build_tables, write_quarantine
-from crmreport.ingest import Account, SourceFile, load_sources
+from crmreport.identify import identify_tables, write_quarantine
+from crmreport.ingest import SourceFile, load_sources
 from crmreport.interact import (
     Plan,
     diff_counts,
@@ -85,7 +86,7 @@ def prepare(loaded: LoadedCampaign) -> Run:
     config = loaded.config
     con = connect()
     staged = load_sources(con, sources(loaded))
-    build_tables(con, staged, config.currency)
+    identify_tables(con, staged, config.currency)
     account = staged.account
     value = build_features(con, config.as_of)
     columns = [r[0] for r in con.execute("DESCRIBE features").fetchall()]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from crmreport.engine import connect
 from crmreport.features import FEATURE_DOCS, build_features
-from crmreport.identify import build_tables
+from crmreport.identify import identify_tables
 from crmreport.ingest import SourceFile, load_sources
 
 
@@ -13,7 +13,7 @@ def _features(shop: Path) -> dict[str, dict]:
     staged = load_sources(con, [SourceFile("customers", shop / "customers.csv"),
                                  SourceFile("orders", shop / "orders.csv"),
                                  SourceFile("order_lines", shop / "order_lines.csv")])
-    build_tables(con, staged, "EUR")
+    identify_tables(con, staged, "EUR")
     build_features(con, dt.date(2026, 3, 1))
     cursor = con.execute("SELECT * FROM features")
     names = [d[0] for d in cursor.description]

@@ -13,10 +13,10 @@ import pytest
 
 from crmreport.engine import connect
 from crmreport.errors import DataError
-from crmreport.identify import build, build_tables, lane
+from crmreport.identify import identify_tables, lane, staging
 from crmreport.ingest import SourceFile, load_sources
 
-SETTLE = build.settle
+SETTLE = staging.settle
 CUSTOMERS = "customer_id,email\nC1,a@example.de\nC2,b@example.de\n"
 HEADER = "order_id,customer_id,ordered_at,order_date,amount,currency,status,channel\n"
 CLEAN = HEADER + """\
@@ -43,13 +43,13 @@ def _run(tmp_path: Path, orders: str | bytes, lane: bool, monkeypatch: pytest.Mo
         used[spec.table] = lane and SETTLE(con, sources, spec, how)
         return used[spec.table]
 
-    monkeypatch.setattr(build, "settle", spy)
+    monkeypatch.setattr(staging, "settle", spy)
     con = connect()
     tables = ("customers", "orders", "order_lines")[:len(files)]
     sources = load_sources(con, [SourceFile(t, tmp_path / f)
                                  for t, f in zip(tables, files, strict=True)])
     try:
-        build_tables(con, sources, "EUR")
+        identify_tables(con, sources, "EUR")
     except DataError as exc:
         return used, str(exc)
     built = [con.execute(f"SELECT * REPLACE (ordered_at::VARCHAR AS ordered_at) FROM {table} "

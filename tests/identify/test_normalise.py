@@ -2,7 +2,7 @@
 
 import duckdb
 
-from crmreport.identify import normalise as n
+from crmreport.identify.normalise import text
 
 # Every ASCII character, each space character DuckDB's trim strips, and other non-ASCII ones.
 SPACES = [0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000]
@@ -15,6 +15,6 @@ def test_text_is_trimmed_text_or_null_for_every_character_at_either_end() -> Non
         values += [c, c + c, c + "a", "a" + c, c + "a" + c, "a" + c + "b"]
     con = duckdb.connect()
     con.execute("CREATE TABLE v AS SELECT unnest(?) AS x", [values])
-    rows = con.execute(f"SELECT x, {n.text('x')}, nullif(trim(x), '') FROM v").fetchall()
+    rows = con.execute(f"SELECT x, {text('x')}, nullif(trim(x), '') FROM v").fetchall()
     assert len(rows) == len(values)
     assert [r for r in rows if r[1] != r[2] or (r[1] is None) != (r[2] is None)] == []

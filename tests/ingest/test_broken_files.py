@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from crmreport.account import Account
 from crmreport.engine import Connection, connect
 from crmreport.errors import DataError
-from crmreport.identify import build_tables
-from crmreport.ingest import Account, SourceFile, load_sources
+from crmreport.identify import identify_tables
+from crmreport.ingest import SourceFile, load_sources
 
 GOOD = "customer_id,email,first_name\nC1,a@example.de,Anna\nC2,b@example.de,Ben\n"
 
@@ -19,7 +20,7 @@ def load(*paths: Path, table: str = "customers", con: Connection | None = None) 
     """Read and identify: a large text file is only read, and counted, by identify."""
     con = con or connect()
     staged = load_sources(con, [SourceFile(table, path) for path in paths])
-    build_tables(con, staged, "EUR")
+    identify_tables(con, staged, "EUR")
     return staged.account
 
 

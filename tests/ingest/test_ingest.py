@@ -6,7 +6,7 @@ import pytest
 
 from crmreport.engine import connect
 from crmreport.errors import DataError
-from crmreport.identify import build_tables
+from crmreport.identify import identify_tables
 from crmreport.ingest import SourceFile, load_sources
 
 
@@ -27,7 +27,7 @@ def test_ragged_rows_are_counted_as_quarantined(tmp_path: Path) -> None:
     path.write_text('customer_id,email\nC1,a@b.de\nC2,b@b.de,extra\n"C3","multi\nline"\nC4\n')
     con = connect()
     staged = load_sources(con, [SourceFile("customers", path)])
-    build_tables(con, staged, "EUR")
+    identify_tables(con, staged, "EUR")
     entry = staged.account.files[0]
     assert entry.rows_in == 4
     assert entry.reasons == {"malformed_row": 2}
@@ -43,7 +43,7 @@ def test_explicit_mapping_and_parquet(tmp_path: Path) -> None:
     con = connect()
     staged = load_sources(con, [SourceFile("customers", path, {"customer_id": "Kundennummer",
                                                                "email": "Mail"})])
-    build_tables(con, staged, "EUR")
+    identify_tables(con, staged, "EUR")
     rows = con.execute("SELECT customer_id, email FROM customers").fetchall()
     assert rows == [("1", "a@b.de"), ("2", None)]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from crmreport.engine import connect
-from crmreport.identify import build_tables, write_quarantine
+from crmreport.identify import identify_tables, write_quarantine
 from crmreport.ingest import SourceFile, load_sources
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +54,7 @@ def independent(path: Path) -> dict[str, int]:
 def run(path: Path) -> tuple:
     con = connect()
     staged = load_sources(con, [SourceFile("orders", path, "online-retail")])
-    build_tables(con, staged, "GBP")
+    identify_tables(con, staged, "GBP")
     account = staged.account
     return con, account.files[0]
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from crmreport.account import Account
 from crmreport.engine import connect
-from crmreport.identify import build_tables
-from crmreport.ingest import Account, SourceFile, load_sources
+from crmreport.identify import identify_tables
+from crmreport.ingest import SourceFile, load_sources
 from crmreport.ingest.presets.base import number
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -19,7 +20,7 @@ PRESETS = DATA / "presets"
 def run(*sources: tuple[str, str, str], currency: str = "EUR") -> tuple:
     con = connect()
     staged = load_sources(con, [SourceFile(t, PRESETS / f, m) for t, f, m in sources])
-    build_tables(con, staged, currency)
+    identify_tables(con, staged, currency)
     account = staged.account
     assert all(f.balanced for f in account.files)
     return con, account
@@ -121,7 +122,7 @@ def test_cdnow_master_header_and_sample_without_one(tmp_path: Path) -> None:
     sample = DATA / "cdnow" / "CDNOW_sample.txt"
     con = connect()
     staged = load_sources(con, [SourceFile("orders", sample, "crmreport")])
-    build_tables(con, staged, "USD")
+    identify_tables(con, staged, "USD")
     account = staged.account
     entry = account.files[0]
     lines = [line.split() for line in sample.read_text().splitlines() if line.strip()]
@@ -138,7 +139,7 @@ def test_cdnow_master_header_and_sample_without_one(tmp_path: Path) -> None:
                       " 00002 19970112  5   77.00\r\n")
     con = connect()
     staged = load_sources(con, [SourceFile("orders", master, "cdnow")])
-    build_tables(con, staged, "USD")
+    identify_tables(con, staged, "USD")
     account = staged.account
     assert (account.files[0].rows_in, account.files[0].loaded) == (3, 2)
     assert con.execute("SELECT amount FROM orders WHERE customer_id = '00002'").fetchone() == (

@@ -8,8 +8,8 @@ import plotly.offline
 import pytest
 from pypdf import PdfReader
 
+from crmreport.account import Account, FileAccount
 from crmreport.config.models import Branding, Report
-from crmreport.ingest.account import Account, FileAccount
 from crmreport.monitor import collect
 from crmreport.report import write_report
 from crmreport.report.format import SUPPRESSED, Formatter

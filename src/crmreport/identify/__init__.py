@@ -11,10 +11,10 @@ The rules, stated once:
   rather than added. Duplicate order ids are merged into the first.
 - order_lines need a known order; suppressions need an email or a customer id.
 
-Each table is staged (``build``): every value read as text, parsed and judged in SQL. A
-clean export mapped column by column takes the typed lane instead (``lane``): DuckDB's
-reader types it, with the same result, in about 1.3-1.4 times the time of a plain read
-(bench/README.md).
+The rules live in ``cleaning`` (one ``Spec`` per table, see ``spec``). The ``staging`` engine
+runs them: every value read as text, parsed and judged in SQL. A clean export mapped column
+by column takes the typed lane instead (``lane``): DuckDB's reader types it, with the same
+result, in about 1.3-1.4 times the time of a plain read (bench/README.md).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from pathlib import Path
 
 from crmreport.engine import Connection
 from crmreport.files import write_safe_csv
-from crmreport.identify.build import build_tables
+from crmreport.identify.staging import identify_tables
 
-__all__ = ["QUARANTINE_HEADER", "build_tables", "write_quarantine"]
+__all__ = ["QUARANTINE_HEADER", "identify_tables", "write_quarantine"]
 
 QUARANTINE_HEADER = ("table", "file", "row", "line", "reason", "values")
 

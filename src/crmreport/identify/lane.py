@@ -19,36 +19,14 @@ the reader, which then hands over the text unchecked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 import duckdb
 
 from crmreport.engine import Connection
+from crmreport.identify.spec import Lane, Spec
 from crmreport.ingest import Sources
 from crmreport.tables import TABLES
 
-if TYPE_CHECKING:
-    from crmreport.identify.build import Spec
-
-TYPED = "typed_stage"
-
-
-@dataclass(frozen=True)
-class Lane:
-    """How a table is read straight from one clean plain file.
-
-    ``clean`` must hold only for a row that staging keeps with the lane's values: no check
-    fails on it, and each flag staging could raise on it is counted here (``flags``,
-    ``filled``) or by the spec's ``across``.
-    """
-
-    types: dict[str, str]  # canonical columns DuckDB's reader types
-    clean: list[str]  # SQL over a row of the table, all true for a row kept as it is
-    flags: list[tuple[str, str]] = field(default_factory=list)  # (code, SQL) over a row
-    columns: dict[str, str] = field(default_factory=dict)  # canonical column -> SQL, if not as read
-    # canonical column -> (SQL default, flag code): an empty value staging fills in and flags
-    filled: dict[str, tuple[str, str]] = field(default_factory=dict)
+TYPED = "typed_staging"
 
 
 def settle(con: Connection, sources: Sources, spec: Spec, lane: Lane) -> bool:

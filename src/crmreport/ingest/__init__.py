@@ -20,10 +20,10 @@ from pathlib import Path
 
 import duckdb
 
+from crmreport.account import Account, FileAccount
 from crmreport.engine import Connection
 from crmreport.errors import DataError
 from crmreport.ingest import mappings
-from crmreport.ingest.account import Account, FileAccount
 from crmreport.ingest.presets import PRESETS, Feed, Preset, Stage
 from crmreport.ingest.presets.base import META, META_TYPES
 from crmreport.ingest.readers import (
@@ -38,7 +38,7 @@ from crmreport.ingest.readers import (
 )
 from crmreport.tables import TABLES
 
-__all__ = ["PRESETS", "Account", "FileAccount", "RawPart", "SourceFile", "Sources",
+__all__ = ["PRESETS", "RawPart", "SourceFile", "Sources",
            "load_sources", "release_raw"]
 
 # Tables whose source must hold data rows: a header-only export of these is a failed export.

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
+from crmreport.account import Account
 from crmreport.features import ValueModel
-from crmreport.ingest.account import Account
 from crmreport.monitor.response import Uplift, response_table, uplift
 from crmreport.monitor.retention import cohort_matrix, retention_curve
 from crmreport.monitor.segments import segment_overview

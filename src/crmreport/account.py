@@ -1,4 +1,8 @@
-"""The data-quality account: what happened to every input row, with reason codes."""
+"""The account of every input row, kept per file: loaded, merged or quarantined, with reasons.
+
+Ingest counts the rows it reads and the rows its parser rejects; identify counts what it
+loads, merges and quarantines. Both write here, so neither reaches into the other.
+"""
 
 from __future__ import annotations
 

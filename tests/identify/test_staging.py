@@ -2,7 +2,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from crmreport.engine import connect
-from crmreport.identify import build_tables
+from crmreport.identify import identify_tables
 from crmreport.ingest import SourceFile, load_sources
 
 CUSTOMERS = """\
@@ -34,7 +34,7 @@ def _build(tmp_path: Path) -> tuple:
     con = connect()
     staged = load_sources(con, [SourceFile("customers", tmp_path / "c.csv"),
                                  SourceFile("orders", tmp_path / "o.csv")])
-    build_tables(con, staged, "EUR")
+    identify_tables(con, staged, "EUR")
     account = staged.account
     return con, account
 
@@ -88,7 +88,7 @@ def test_merging_duplicates_never_assembles_permission_from_different_rows(
     con = connect()
     staged = load_sources(con, [SourceFile("customers", tmp_path / "c.csv"),
                                  SourceFile("orders", tmp_path / "o.csv")])
-    build_tables(con, staged, "EUR")
+    identify_tables(con, staged, "EUR")
     rows = con.execute("SELECT customer_id, email, email_consent, mail_objection "
                        "FROM customers ORDER BY 1").fetchall()
     assert rows == [("C1", "new@example.de", "no", True), ("C2", "b@example.de", "yes", False)]
@@ -103,7 +103,7 @@ def test_a_quantity_that_is_not_a_number_is_flagged(tmp_path: Path) -> None:
     staged = load_sources(con, [SourceFile("customers", tmp_path / "c.csv"),
                                  SourceFile("orders", tmp_path / "o.csv"),
                                  SourceFile("order_lines", tmp_path / "l.csv")])
-    build_tables(con, staged, "EUR")
+    identify_tables(con, staged, "EUR")
     account = staged.account
     assert account.files[2].flags == {"bad_quantity": 1}  # the empty one means one item
 
@@ -126,7 +126,7 @@ def test_a_large_export_is_staged_in_file_order(tmp_path: Path) -> None:
         f"C{i}\n" for i in range(0, 1000, 2)))
     staged = load_sources(con, [SourceFile("customers", tmp_path / "customers.csv"),
                                 SourceFile("orders", orders)])
-    build_tables(con, staged, "EUR")
+    identify_tables(con, staged, "EUR")
     ids = [r[0] for r in con.execute("SELECT order_id FROM orders").fetchall()]
     assert ids == sorted(ids) and len(ids) == rows - 1
     assert con.execute("SELECT amount FROM orders WHERE order_id = 'O0000007'").fetchall() == [
@@ -149,7 +149,7 @@ def test_a_large_customer_export_keeps_its_order(tmp_path: Path) -> None:
                     'u' || i || '@example.de' AS email,
                     CASE i % 3 WHEN 0 THEN 'Ja' WHEN 1 THEN 'nein' ELSE '' END AS email_consent
                     FROM range(1500000) t(i)) TO '{customers}' (HEADER)""")
-    build_tables(con, load_sources(con, [SourceFile("customers", customers)]), "EUR")
+    identify_tables(con, load_sources(con, [SourceFile("customers", customers)]), "EUR")
     rows = con.execute("SELECT customer_id, email_consent FROM customers").fetchall()
     assert [r[0] for r in rows] == sorted(r[0] for r in rows) and len(rows) == 1500000
     assert [r[1] for r in rows[:3]] == ["yes", "no", "unknown"]

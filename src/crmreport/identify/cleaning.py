@@ -1,0 +1,207 @@
+"""The cleaning rules: per canonical table, how a raw text row becomes a typed row, and when
+it is quarantined, flagged or merged instead. A reviewer reads these; ``staging`` runs them.
+
+The rules, stated once:
+- customers: one row per customer_id; later duplicate rows are merged into the first one
+  (file order), filling only its empty fields; permission is merged restrictively: any
+  mail objection counts, and email consent is 'yes' only if the row that gives the address
+  says yes and no row says no. Emails are trimmed and lower-cased; an invalid email is
+  blanked (flagged). Consent is yes/no/unknown; missing is unknown.
+- orders: an empty customer_id is a guest checkout, kept apart with a NULL customer_id.
+  Amounts are DECIMAL; an order in another currency than the campaign's is quarantined
+  rather than added. Duplicate order ids are merged into the first.
+- order_lines need a known order; suppressions need an email or a customer id.
+"""
+
+from __future__ import annotations
+
+from crmreport.identify.normalise import (
+    CHANNEL,
+    STATUS,
+    consent,
+    country,
+    date,
+    decimal,
+    email,
+    flag,
+    mangled_id,
+    mapped,
+    postal_code,
+    test_record,
+    text,
+    timestamp,
+    unrecognised_consent,
+    valid_email,
+)
+from crmreport.identify.spec import KEPT, STAGING, Lane, Spec
+from crmreport.vocabulary import in_list
+
+
+def specs(currency: str) -> list[Spec]:
+    return [_customers(), _orders(currency), _order_lines(), _suppressions(), _contacts()]
+
+
+def _customers() -> Spec:
+    return Spec(
+        table="customers",
+        values={"v_id": text("customer_id"), "v_email": email("email"),
+                "v_country": country("country"), "v_signup": date("signup_date")},
+        columns={
+            "customer_id": "v_id",
+            "email": f"CASE WHEN {valid_email('v_email')} THEN v_email END",
+            **{c: text(c) for c in ("salutation", "first_name", "last_name", "company",
+                                      "street", "city", "locale")},
+            "postal_code": postal_code("postal_code"),
+            "country": "v_country",
+            "signup_date": "v_signup",
+            "email_consent": consent("email_consent"),
+            "mail_objection": flag("mail_objection"),
+        },
+        checks=[
+            ("missing_customer_id", "v_id IS NULL"),
+            ("mangled_customer_id", mangled_id("v_id")),
+        ],
+        flags=[
+            ("invalid_email", f"v_email IS NOT NULL AND NOT {valid_email('v_email')}"),
+            ("unrecognised_consent", unrecognised_consent("email_consent")),
+            ("bad_signup_date", f"{text('signup_date')} IS NOT NULL AND v_signup IS NULL"),
+            ("unknown_country", f"{text('country')} IS NOT NULL AND v_country IS NULL"),
+            ("test_customer", test_record("v_email", "first_name", "last_name")),
+        ],
+        # The same address on two customer ids: both kept, neither merged by guesswork.
+        across=[("shared_email", f"email IN (SELECT email FROM {STAGING} WHERE {KEPT} GROUP BY "
+                                 "email HAVING count(DISTINCT customer_id) > 1)")],
+        key="customer_id",
+        # Permission is never assembled from different rows: any objection counts, and email
+        # consent is 'yes' only if the row giving the address says so and no row says no.
+        merge={
+            "mail_objection": "bool_or(mail_objection)",
+            "email_consent": "CASE WHEN bool_or(email_consent = 'no') THEN 'no' ELSE "
+                             "coalesce(arg_min(email_consent, rowid) FILTER (WHERE email IS NOT "
+                             "NULL), 'unknown') END",
+        },
+    )
+
+
+def _orders(currency: str) -> Spec:
+    across = [("unknown_customer", "customer_id NOT IN (SELECT customer_id FROM customers)")]
+    return Spec(
+        table="orders",
+        values={
+            "v_id": text("order_id"),
+            "v_customer": text("customer_id"),
+            "v_day": f"coalesce({date('order_date')}, {date('ordered_at')})",
+            "v_amount": decimal("amount"),
+            "v_currency": f"coalesce(upper({text('currency')}), '{currency}')",
+            "v_status": mapped("status", STATUS),
+        },
+        columns={
+            "order_id": "v_id",
+            "customer_id": "v_customer",
+            "ordered_at": f"coalesce({timestamp('ordered_at')}, CAST(v_day AS TIMESTAMPTZ))",
+            "order_date": "v_day",
+            "amount": "v_amount",
+            "currency": "v_currency",
+            "status": "coalesce(v_status, 'completed')",
+            "channel": f"lower({text('channel')})",
+        },
+        checks=[
+            ("missing_order_id", "v_id IS NULL"),
+            ("mangled_customer_id", mangled_id("v_customer")),
+            ("bad_order_date", "v_day IS NULL"),
+            ("bad_amount", "v_amount IS NULL"),
+            ("unknown_status", f"v_status IS NULL AND {text('status')} IS NOT NULL"),
+            ("other_currency", f"v_currency <> '{currency}'"),
+        ],
+        # An empty status is read as completed, and shown.
+        flags=[("guest_order", "v_customer IS NULL"),
+               ("missing_status", f"v_status IS NULL AND {text('status')} IS NULL")],
+        across=across,
+        key="order_id",
+        lane=Lane(
+            types={"ordered_at": "TIMESTAMPTZ", "order_date": "DATE", "amount": "DECIMAL(18,2)"},
+            # Text as staging makes it. A missing timestamp is the order's day, as staged; the
+            # day itself must be given (staging would take the timestamp's day as written,
+            # which the typed value lost).
+            columns={"order_id": text("order_id"), "customer_id": text("customer_id"),
+                     "ordered_at": "coalesce(ordered_at, CAST(order_date AS TIMESTAMPTZ))",
+                     "currency": f"coalesce(currency, '{currency}')",
+                     "channel": f"lower({text('channel')})"},
+            clean=[
+                "order_id IS NOT NULL AND order_date IS NOT NULL AND amount IS NOT NULL",
+                f"currency = '{currency}' AND coalesce(status IN ({in_list(tuple(STATUS))}), "
+                "true)",
+                # the pattern only where it could match: ids starting with a digit
+                f"NOT coalesce(CASE WHEN customer_id < ':' THEN "
+                f"{mangled_id('customer_id')} END, false)",
+            ],
+            flags=[("guest_order", "customer_id IS NULL")],
+            filled={"status": ("'completed'", "missing_status")},
+        ),
+    )
+
+
+def _order_lines() -> Spec:
+    return Spec(
+        table="order_lines",
+        values={"v_id": text("order_id"), "v_quantity": text("quantity")},
+        columns={
+            "order_id": "v_id",
+            "sku": text("sku"),
+            "product": text("product"),
+            "category": f"lower({text('category')})",
+            "quantity": "coalesce(TRY_CAST(v_quantity AS INTEGER), 1)",
+            "unit_price": decimal("unit_price"),
+        },
+        checks=[("missing_order_id", "v_id IS NULL")],
+        against=[("unknown_order", "order_id NOT IN (SELECT order_id FROM orders)")],
+        # An empty quantity means one item; one that is not a whole number is shown, not hidden.
+        flags=[("bad_quantity", "v_quantity IS NOT NULL AND "
+                                "TRY_CAST(v_quantity AS INTEGER) IS NULL")],
+        lane=Lane(
+            types={"quantity": "INTEGER", "unit_price": "DECIMAL(18,2)"},
+            columns={**{c: text(c) for c in ("order_id", "sku", "product")},
+                     "category": f"lower({text('category')})",
+                     "quantity": "coalesce(quantity, 1)"},
+            clean=["order_id IS NOT NULL"],
+        ),
+    )
+
+
+def _suppressions() -> Spec:
+    return Spec(
+        table="suppressions",
+        columns={
+            "customer_id": text("customer_id"),
+            "email": email("email"),
+            "channel": f"coalesce({mapped('channel', CHANNEL)}, 'all')",
+            "reason": f"coalesce({text('reason')}, 'unspecified')",
+            "since": date("since"),
+        },
+        checks=[
+            ("no_identifier", f"{text('customer_id')} IS NULL AND {text('email')} IS NULL"),
+            ("unknown_channel", f"{text('channel')} IS NOT NULL AND "
+                                f"{mapped('channel', CHANNEL)} IS NULL"),
+        ],
+    )
+
+
+def _contacts() -> Spec:
+    group = f"lower({text('test_group')})"
+    return Spec(
+        table="contacts",
+        columns={
+            **{c: text(c) for c in ("run_id", "campaign", "customer_id", "segment", "offer",
+                                      "variant", "content_hash", "coupon")},
+            "contacted_at": date("contacted_at"),
+            "channel": mapped("channel", {"email": CHANNEL["email"],
+                                            "letter": CHANNEL["letter"]}),
+            "test_group": group,
+        },
+        checks=[
+            ("incomplete_contact", f"{text('campaign')} IS NULL OR "
+                                   f"{text('customer_id')} IS NULL OR "
+                                   f"{date('contacted_at')} IS NULL"),
+            ("unknown_group", f"{group} IS NULL OR {group} NOT IN ('treatment', 'control')"),
+        ],
+    )

@@ -1,0 +1,200 @@
+"""The staging engine: each table's raw parts read once into a staging table, judged by its
+cleaning rules (``cleaning``), and settled into the canonical table, with every input row
+counted in the account as loaded, merged or quarantined.
+"""
+
+from __future__ import annotations
+
+from crmreport.account import Account
+from crmreport.engine import Connection
+from crmreport.identify.cleaning import specs
+from crmreport.identify.lane import settle, strictly_ordered
+from crmreport.identify.spec import KEPT, META, STAGING, Spec
+from crmreport.ingest import RawPart, Sources, release_raw
+from crmreport.tables import TABLES
+
+
+def identify_tables(con: Connection, sources: Sources, currency: str) -> None:
+    """Create customers, orders, order_lines, suppressions and contacts; fill in the account."""
+    con.execute("CREATE OR REPLACE TABLE quarantine (tbl VARCHAR, _file INTEGER, _row BIGINT, "
+                "line BIGINT, reason VARCHAR, data VARCHAR)")
+    for spec in specs(currency):
+        _settle(con, sources, spec)
+    _rejects(con, sources.account)  # known once every file has been read
+    release_raw(con)  # the staged text is no longer needed: free its memory
+
+
+def _rejects(con: Connection, account: Account) -> None:
+    """Rows the parser rejected (counted when their file was read) go to the quarantine file
+    as written."""
+    con.execute("""INSERT INTO quarantine SELECT NULL, _file, NULL, line,
+                   CASE WHEN error = 'INVALID ENCODING' THEN 'wrong_encoding'
+                   ELSE 'malformed_row' END, csv_line FROM raw_rejects ORDER BY _file, line""")
+    for entry, index in ((e, i) for i, e in enumerate(account.files)):
+        con.execute("UPDATE quarantine SET tbl = ? WHERE _file = ? AND tbl IS NULL",
+                    [entry.table, index])
+
+
+def _settle(con: Connection, sources: Sources, spec: Spec) -> None:
+    """Stage, quarantine, merge and type one table, recording each step per source file.
+
+    Order of judgement per row: a preset's quarantine reason, a preset's merge (the row's
+    data is held by another row), the table's checks; then duplicates of the key merge into
+    the first row by file order. The staged rows are in file order (parts are stored one
+    after another, each in its file's order), so a row's rowid is its place in that order.
+    """
+    if spec.lane is not None and settle(con, sources, spec, spec.lane):
+        return
+    columns = ", ".join(f"{name} {kind}" for name, kind in _staging_types(spec).items())
+    con.execute(f"CREATE OR REPLACE TABLE {STAGING} ({columns})")
+    starts: dict[int, int] = {}  # file -> rowid of its first staged row
+    stored = 0
+    for part in sources.parts[spec.table]:
+        starts[part.file] = stored
+        stored += sources.scan(con, part, f"INSERT INTO {STAGING} {_staging_select(spec, part)}")
+    _check_counted(con, sources.account, spec.table)
+    if stored:  # a check against another table reads all of that table
+        for code, sql in spec.against:
+            _judge(con, spec, code, sql)
+    if starts:
+        _quarantine(con, spec, starts)
+    dups = _duplicates(con, spec)
+    _count(con, sources.account, spec, dups)
+    _finish(con, spec, dups)
+
+
+def _staging_types(spec: Spec) -> dict[str, str]:
+    return {**TABLES[spec.table], **META, **{f"_flag_{c}": "BOOLEAN" for c, _ in spec.flags},
+            "_raw": "VARCHAR"}
+
+
+def _staging_select(spec: Spec, part: RawPart) -> str:
+    """One pass over a part: typed columns, the verdict, flags, and a quarantined row's values
+    as written (JSON), in the stage's column order."""
+    types = TABLES[spec.table]
+    columns = ", ".join(f"CAST({spec.columns[name]} AS {kind})" for name, kind in types.items())
+    reason = " ".join(f"WHEN {sql} THEN '{code}'" for code, sql in spec.checks)
+    flags = "".join(f", ({sql})" for _, sql in spec.flags)
+    # A transform's windows may move rows; projections of one scan keep them in file order.
+    order = " ORDER BY _row" if part.reordered else ""
+    values = "".join(f", {sql} AS {name}" for name, sql in spec.values.items())
+    meta = ", ".join("_why" if name == "_reason" else name for name in META)
+    return f"""SELECT {columns}, {meta} {flags},
+        CASE WHEN _why IS NOT NULL AND _counted THEN {_json(types)} END
+        FROM (SELECT *, CASE WHEN _reason IS NOT NULL THEN _reason
+                             WHEN _merge IS NOT NULL THEN NULL {reason} END AS _why
+              FROM (SELECT *{values} FROM ({part.select}))){order}"""
+
+
+def _json(columns: dict[str, str]) -> str:
+    """A row's values as JSON text under canonical names."""
+    return "json_object(" + ", ".join(f"'{c}', {c}::VARCHAR" for c in columns) + ")::VARCHAR"
+
+
+def _judge(con: Connection, spec: Spec, code: str, sql: str) -> None:
+    """Quarantine staged rows that fail a check against other rows or tables; their values
+    are shown as staged (the raw text is kept only for rows quarantined in the pass)."""
+    con.execute(f"UPDATE {STAGING} SET _reason = '{code}', _raw = {_json(TABLES[spec.table])} "
+                f"WHERE {KEPT} AND ({sql})")
+
+
+def _check_counted(con: Connection, account: Account, table: str) -> None:
+    """Every stored row of a file is counted once, in its declared table (a self-check)."""
+    for index, count in con.execute(
+        f"SELECT _file, count(*) FROM {STAGING} WHERE _counted GROUP BY _file"
+    ).fetchall():
+        entry = account.files[index]
+        expected = entry.rows_in - entry.reasons.get("malformed_row", 0) - \
+            entry.reasons.get("wrong_encoding", 0)
+        if entry.table != table or count != expected:
+            raise AssertionError(f"{entry.path}: {count} rows counted in {table}, "
+                                 f"expected {expected} in {entry.table}")
+
+
+def _quarantine(con: Connection, spec: Spec, starts: dict[int, int]) -> None:
+    # A lazily read file has no row numbers of its own: its rows are numbered by position.
+    first = " ".join(f"WHEN {index} THEN {start}" for index, start in starts.items())
+    con.execute(f"""INSERT INTO quarantine
+        SELECT '{spec.table}', _file, coalesce(_row, rowid + 1 - CASE _file {first} END), NULL,
+               _reason, _raw
+        FROM {STAGING} WHERE _reason IS NOT NULL AND _counted ORDER BY rowid""")
+
+
+def _duplicates(con: Connection, spec: Spec) -> bool:
+    """Collect the keys held by more than one kept row; True when there are any."""
+    if spec.key is None or strictly_ordered(con, STAGING, spec.key, KEPT):
+        return False
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE staging_dups AS SELECT {spec.key} FROM {STAGING}
+                    WHERE {KEPT} GROUP BY {spec.key} HAVING count(*) > 1""")
+    rows = con.execute("SELECT count(*) FROM staging_dups").fetchall()
+    return bool(rows and rows[0][0])
+
+
+def _finish(con: Connection, spec: Spec, dups: bool) -> None:
+    """The stage becomes the table: kept rows, canonical columns; duplicates merged."""
+    con.execute(f"DROP TABLE IF EXISTS {spec.table}")
+    if dups:
+        con.execute(f"CREATE TABLE {spec.table} AS {_merged_select(spec)}")
+        con.execute(f"DROP TABLE {STAGING}")
+        con.execute("DROP TABLE staging_dups")
+        return
+    con.execute(f"DELETE FROM {STAGING} WHERE NOT ({KEPT})")
+    for column in [c for c in _staging_types(spec) if c not in TABLES[spec.table]]:
+        con.execute(f"ALTER TABLE {STAGING} DROP COLUMN {column}")
+    con.execute(f"ALTER TABLE {STAGING} RENAME TO {spec.table}")
+
+
+def _merged_select(spec: Spec) -> str:
+    types = TABLES[spec.table]
+    key = spec.key
+    assert key is not None
+    plain = ", ".join(types)
+    merged = ", ".join(
+        c if c == key
+        else f"CAST({spec.merge.get(c, f'arg_min({c}, rowid) FILTER (WHERE {c} IS NOT NULL)')} "
+             f"AS {t}) AS {c}"
+        for c, t in types.items()
+    )
+    return (f"SELECT * EXCLUDE (_o) FROM ("
+            f"SELECT {plain}, rowid AS _o FROM {STAGING} WHERE {KEPT} "
+            f"AND {key} NOT IN (SELECT {key} FROM staging_dups) "
+            f"UNION ALL SELECT {merged}, min(rowid) AS _o FROM {STAGING} WHERE {KEPT} "
+            f"AND {key} IN (SELECT {key} FROM staging_dups) GROUP BY {key}) ORDER BY _o")
+
+
+def _count(con: Connection, account: Account, spec: Spec, dups: bool) -> None:
+    for file_index, code, count in con.execute(
+        f"SELECT _file, _reason, count(*) FROM {STAGING} WHERE _reason IS NOT NULL AND _counted "
+        "GROUP BY ALL"
+    ).fetchall():
+        account.files[file_index].quarantine(code, count)
+    for file_index, code, count in con.execute(
+        f"SELECT _file, _merge, count(*) FROM {STAGING} WHERE _reason IS NULL AND _merge IS NOT "
+        "NULL AND _counted GROUP BY ALL"
+    ).fetchall():
+        account.files[file_index].merge(code, count)
+    if dups:
+        for file_index, code, count in con.execute(
+            f"""SELECT _file, coalesce(_dup, 'duplicate_{spec.key}'), count(*) FROM (
+                SELECT _file, _dup, _counted, row_number() OVER
+                (PARTITION BY {spec.key} ORDER BY rowid) AS k FROM {STAGING} WHERE {KEPT}
+                AND {spec.key} IN (SELECT {spec.key} FROM staging_dups))
+                WHERE k > 1 AND _counted GROUP BY ALL"""
+        ).fetchall():
+            account.files[file_index].merge(code, count)
+    first = (f"{KEPT} AND _counted" if not dups else
+             f"{KEPT} AND _counted AND ({spec.key} NOT IN (SELECT {spec.key} FROM staging_dups) "
+             f"OR rowid IN (SELECT min(rowid) FROM {STAGING} WHERE {KEPT} GROUP BY {spec.key}))")
+    judged = [(code, f"_flag_{code}") for code, _ in spec.flags] + spec.across
+    for code, sql in judged:
+        for file_index, count in con.execute(
+            f"SELECT _file, count(*) FROM {STAGING} WHERE {first} AND ({sql}) GROUP BY _file"
+        ).fetchall():
+            account.files[file_index].flag(code, count)
+    for file_index, code, count in con.execute(
+        f"SELECT _file, code, count(*) FROM (SELECT _file, unnest(_flags) AS code FROM {STAGING} "
+        "WHERE _reason IS NULL AND _counted AND _flags IS NOT NULL) GROUP BY ALL"
+    ).fetchall():
+        account.files[file_index].flag(code, count)
+    for entry in account.for_table(spec.table):
+        entry.loaded = entry.rows_in - entry.merged - entry.quarantined
