@@ -59,7 +59,7 @@ def test_a_crash_while_rendering_leaves_history_and_outputs_as_before(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("printer on fire")
 
-    monkeypatch.setattr("crmreport.personalise.build_emails", explode)
+    monkeypatch.setattr("crmreport.personalise.render_emails", explode)
     with pytest.raises(RuntimeError):
         _build(shop, tmp_path / "out")
     assert (shop / "contacts.csv").read_bytes() == before

@@ -100,11 +100,10 @@ def check(config: Path, data_dir: Path | None, as_json: bool, quarantine: Path |
     \b
     Example:  crmreport check campaigns/demo.yaml --data-dir out/demo/data
     """
-    run = pipeline.prepare(load_campaign(config, data_dir))
-    if quarantine:
-        count = pipeline.write_quarantine_file(run, quarantine)
-        _say(f"{count:,} quarantined rows written to {quarantine}", "yellow")
-    account = run.account.as_dict()
+    result = pipeline.check(load_campaign(config, data_dir), quarantine)
+    if result.quarantined is not None:
+        _say(f"{result.quarantined:,} quarantined rows written to {quarantine}", "yellow")
+    account = result.account.as_dict()
     if as_json:
         click.echo(json.dumps(account, indent=2, sort_keys=True))
         return

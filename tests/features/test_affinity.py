@@ -3,7 +3,7 @@ import datetime as dt
 import duckdb
 import pytest
 
-from crmreport.features.affinity import build_co_purchase
+from crmreport.features.affinity import compute_co_purchase
 
 
 def test_lift_by_hand() -> None:
@@ -19,7 +19,7 @@ def test_lift_by_hand() -> None:
             con.execute("INSERT INTO order_lines VALUES (?, ?)", [f"{cid}{i}", cat])
     con.execute("INSERT INTO orders VALUES ('X', NULL, DATE '2026-01-01', 'completed')")
     con.execute("INSERT INTO order_lines VALUES ('X', 'books')")  # a guest counts for no one
-    build_co_purchase(con, dt.date(2026, 3, 1))
+    compute_co_purchase(con, dt.date(2026, 3, 1))
     rows = {(a, b): (n, s, c, lift) for a, b, n, s, c, lift in
             con.execute("SELECT * FROM co_purchase").fetchall()}
     # 4 buyers; tent 3, boots 2; both 2 -> support 0.5, P(boots|tent) 2/3, lift (2/3)/(2/4)

@@ -3,7 +3,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from crmreport.engine import connect
-from crmreport.features import FEATURE_DOCS, build_features
+from crmreport.features import FEATURE_DOCS, compute_features
 from crmreport.identify import identify_tables
 from crmreport.ingest import SourceFile, load_sources
 
@@ -14,7 +14,7 @@ def _features(shop: Path) -> dict[str, dict]:
                                  SourceFile("orders", shop / "orders.csv"),
                                  SourceFile("order_lines", shop / "order_lines.csv")])
     identify_tables(con, staged, "EUR")
-    build_features(con, dt.date(2026, 3, 1))
+    compute_features(con, dt.date(2026, 3, 1))
     cursor = con.execute("SELECT * FROM features")
     names = [d[0] for d in cursor.description]
     return {r[0]: dict(zip(names, r, strict=True)) for r in cursor.fetchall()}

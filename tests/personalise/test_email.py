@@ -1,4 +1,4 @@
-"""build_emails: hand-assembled .eml files that standard parsers read as intended."""
+"""render_emails: hand-assembled .eml files that standard parsers read as intended."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from crmreport.errors import ConfigError, DataError, TemplateError
-from crmreport.personalise import EmailBatch, EmailSettings, build_emails, make_environment
+from crmreport.personalise import EmailBatch, EmailSettings, make_environment, render_emails
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = EmailSettings(
@@ -38,7 +38,7 @@ def _build(tmp_path: Path, recipients: list[Mapping[str, Any]],
            ) -> tuple[EmailBatch, Path]:
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
-    batch = build_emails(recipients, make_environment(templates), settings, out)
+    batch = render_emails(recipients, make_environment(templates), settings, out)
     return batch, out
 
 

@@ -1,4 +1,4 @@
-"""build_letters: one merged DIN 5008 PDF, one page per letter, deterministic bytes."""
+"""render_letters: one merged DIN 5008 PDF, one page per letter, deterministic bytes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from pypdf import PdfReader
 
 from crmreport.errors import DataError, RenderError, TemplateError
-from crmreport.personalise import LetterBatch, LetterSettings, build_letters, make_environment
+from crmreport.personalise import LetterBatch, LetterSettings, make_environment, render_letters
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = LetterSettings(layout="din5008b", date=dt.date(2026, 3, 1),
@@ -33,7 +33,7 @@ def _build(tmp_path: Path, recipients: list[Mapping[str, Any]],
            settings: LetterSettings = SETTINGS, name: str = "letters.pdf"
            ) -> tuple[LetterBatch, Path]:
     out = tmp_path / name
-    batch = build_letters(recipients, make_environment(ROOT / "templates"), settings, out)
+    batch = render_letters(recipients, make_environment(ROOT / "templates"), settings, out)
     return batch, out
 
 
@@ -173,4 +173,4 @@ def test_a_style_block_may_not_use_recipient_fields(tmp_path: Path) -> None:
                                           "last_name": "Schmidt"}]
     with pytest.raises(TemplateError, match=r"templates/letter/de/own\.html\.j2: the style "
                                             r"block .*only layout, return_address"):
-        build_letters(own, make_environment(root), SETTINGS, tmp_path / "letters.pdf")
+        render_letters(own, make_environment(root), SETTINGS, tmp_path / "letters.pdf")

@@ -26,8 +26,8 @@ from crmreport.clv._fit import ConvergenceError, NotFittedError
 from crmreport.clv.bgnbd import BGNBD
 from crmreport.clv.gammagamma import GammaGamma
 from crmreport.clv.holdout import calibration_holdout, holdout_fit_by_frequency
+from crmreport.clv.lifetime_value import clv
 from crmreport.clv.summary import summarise_transactions
-from crmreport.clv.value import clv
 
 __all__ = [
     "BGNBD",

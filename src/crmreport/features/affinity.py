@@ -13,7 +13,7 @@ import datetime as dt
 from crmreport.engine import Connection
 
 
-def build_co_purchase(con: Connection, as_of: dt.date) -> None:
+def compute_co_purchase(con: Connection, as_of: dt.date) -> None:
     """Create ``co_purchase(category_a, category_b, customers, support, confidence, lift)``."""
     con.execute(f"""
     CREATE OR REPLACE TABLE co_purchase AS

@@ -56,7 +56,7 @@ RFM_SEGMENTS: list[tuple[str, str]] = [
 ]
 
 
-def build_rfm(con: Connection, as_of: dt.date) -> None:
+def compute_rfm(con: Connection, as_of: dt.date) -> None:
     """Create the ``rfm`` table: one row per customer, columns as in FEATURE_DOCS."""
     day = f"DATE '{as_of.isoformat()}'"
     con.execute(_base_sql(day))

@@ -11,8 +11,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from crmreport.engine import Connection
 from crmreport.errors import DataError
 from crmreport.files import write_bytes
 from crmreport.tables import CONTACTS
@@ -34,6 +36,33 @@ def recorded_runs(path: Path) -> set[str]:
 def used_coupons(path: Path) -> set[str]:
     """Every coupon code recorded in the history at ``path``."""
     return {code.strip() for row in _rows(path) if (code := row.get("coupon") or "").strip()}
+
+
+Final = dict[str, dict[str, dict[str, int]]]  # offer -> channel -> group -> customers
+
+
+@dataclass(frozen=True)
+class LastRun:
+    run_id: str
+    contacted_at: str
+    final: Final  # customers per offer, channel and group
+
+
+def last_run(con: Connection, campaign: str) -> LastRun | None:
+    """The last run of ``campaign`` in the run's ``contacts`` table (the history as loaded)."""
+    rows = con.execute("""
+        WITH h AS (SELECT * FROM contacts WHERE campaign = ?),
+        last AS (SELECT run_id, contacted_at FROM h ORDER BY contacted_at DESC, run_id DESC
+                 LIMIT 1)
+        SELECT run_id, contacted_at::VARCHAR, offer, channel, test_group, count(*)
+        FROM h JOIN last USING (run_id, contacted_at) GROUP BY ALL ORDER BY ALL""",
+                       [campaign]).fetchall()
+    if not rows:
+        return None
+    final: Final = {}
+    for _, _, offer, channel, group, count in rows:
+        final.setdefault(offer, {}).setdefault(channel, {})[group] = count
+    return LastRun(rows[0][0], rows[0][1], final)
 
 
 def append(path: Path, rows: Sequence[Sequence[object]]) -> int:

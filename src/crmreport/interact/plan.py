@@ -69,6 +69,16 @@ class Plan:
             **({"diff": self.diff} if self.diff is not None else {}),
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        """A plan read back from its ``as_dict()`` (a plan.json); counts only, no diff."""
+        return cls(campaign=data["campaign"], as_of=data["as_of"], customers=data["customers"],
+                   segments=data["segments"], offers=data["offers"],
+                   steps=[(s["step"], s["customers"]) for s in data["steps"]],
+                   excluded=data["excluded"],
+                   suppression_reasons=data.get("suppression_reasons", {}), final=data["final"],
+                   variants=data.get("variants", {}))
+
     def counts(self) -> dict[str, int]:
         """Every count under a flat key, for comparing two plans."""
         flat = {"customers": self.customers, "to contact": self.treatment}

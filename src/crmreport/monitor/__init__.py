@@ -17,7 +17,7 @@ from crmreport.features import ValueModel
 from crmreport.monitor.response import Uplift, response_table, uplift
 from crmreport.monitor.retention import cohort_matrix, retention_curve
 from crmreport.monitor.segments import segment_overview
-from crmreport.monitor.value import ValueSummary, value_summary
+from crmreport.monitor.value_summary import ValueSummary, value_summary
 
 __all__ = [
     "Monitoring",

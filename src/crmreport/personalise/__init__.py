@@ -1,12 +1,12 @@
 """Personalise: render each recipient's email or letter from sandboxed Jinja2 templates.
 
     make_environment(template_dir) -> Environment
-    build_emails(recipients, env, EmailSettings, out_dir) -> EmailBatch   one .eml each
-    build_letters(recipients, env, LetterSettings, out_path) -> LetterBatch   one merged PDF
+    render_emails(recipients, env, EmailSettings, out_dir) -> EmailBatch   one .eml each
+    render_letters(recipients, env, LetterSettings, out_path) -> LetterBatch   one merged PDF
 """
 
-from crmreport.personalise.email import EmailBatch, EmailSettings, build_emails
-from crmreport.personalise.letters import LetterBatch, LetterSettings, build_letters
+from crmreport.personalise.email import EmailBatch, EmailSettings, render_emails
+from crmreport.personalise.letters import LetterBatch, LetterSettings, render_letters
 from crmreport.personalise.templating import (
     TemplateCache,
     format_date,
@@ -23,12 +23,12 @@ __all__ = [
     "LetterBatch",
     "LetterSettings",
     "TemplateCache",
-    "build_emails",
-    "build_letters",
     "format_date",
     "load_template",
     "make_environment",
     "money",
     "render",
+    "render_emails",
+    "render_letters",
     "template_candidates",
 ]

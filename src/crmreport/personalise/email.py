@@ -96,7 +96,7 @@ class EmailBatch:
     merge_rows: list[dict[str, str]] = field(default_factory=list)  # for an ESP import CSV
 
 
-def build_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
+def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
                  settings: EmailSettings, out_dir: Path) -> EmailBatch:
     """Write ``<out_dir>/<customer_id>.eml`` for every recipient; same inputs, same bytes."""
     builder = _Builder(env, settings)

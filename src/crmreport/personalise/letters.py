@@ -64,7 +64,7 @@ class LetterBatch:
     hashes: dict[str, str] = field(default_factory=dict)  # customer_id -> sha256 of its HTML
 
 
-def build_letters(recipients: Sequence[Mapping[str, Any]], env: Environment,
+def render_letters(recipients: Sequence[Mapping[str, Any]], env: Environment,
                   settings: LetterSettings, out_path: Path) -> LetterBatch:
     """Render all letters into ``out_path`` (one PDF, written atomically); same input, same bytes.
 

@@ -165,7 +165,7 @@ def value_charts(value: ValueSummary, branding: Branding, fmt: Formatter) -> dic
 
 
 def _fit_chart(fit: pd.DataFrame, branding: Branding, fmt: Formatter) -> go.Figure:
-    from crmreport.monitor.value import HOLDOUT_WEEKS
+    from crmreport.monitor.value_summary import HOLDOUT_WEEKS
 
     t = LABELS[fmt.language]
     labels = list(fit["calibration_frequency"])

@@ -185,7 +185,7 @@ def _segments(segments: pd.DataFrame, fmt: Formatter, t: Mapping[str, str]) -> d
 
 
 def _value(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any]:
-    from crmreport.monitor.value import HOLDOUT_WEEKS
+    from crmreport.monitor.value_summary import HOLDOUT_WEEKS
 
     v = m.value
     if v.reason is not None:

@@ -4,7 +4,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from crmreport.features.value import build_value, summary_sql
+from crmreport.features.value_models import fit_value_models, summary_sql
 
 CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
 
@@ -39,7 +39,7 @@ def test_summary_by_hand() -> None:
 def test_sql_summary_reproduces_the_published_cdnow_fits() -> None:
     con = _cdnow()
     # 39-week calibration from 1997-01-01: the last observed day is 1997-09-30
-    model = build_value(con, dt.date(1997, 10, 1))
+    model = fit_value_models(con, dt.date(1997, 10, 1))
     assert model.customers == 2357 and model.repeat_buyers == 946
     r, alpha, a, b = (model.bgnbd[k] for k in ("r", "alpha", "a", "b"))
     assert (round(r, 3), round(alpha, 3), round(a, 3), round(b, 3)) == (0.243, 4.414, 0.793,
@@ -54,7 +54,7 @@ def test_sql_summary_reproduces_the_published_cdnow_fits() -> None:
 
 def test_too_little_data_gives_a_reason_and_null_values() -> None:
     con = _orders([("A", dt.date(2026, 1, 1), 10), ("A", dt.date(2026, 1, 9), 10)])
-    model = build_value(con, dt.date(2026, 3, 1))
+    model = fit_value_models(con, dt.date(2026, 3, 1))
     assert not model.available and "repeat buyers" in (model.reason or "")
     assert con.execute("SELECT p_alive, clv_52w FROM customer_value").fetchall() == [
         (None, None)]
@@ -71,7 +71,7 @@ def test_a_model_that_predicts_no_finite_value_is_unavailable(
     con = _orders(rows)
     monkeypatch.setattr(BGNBD, "conditional_expected_purchases",
                         lambda self, t, x, tx, T: x * float("nan"))
-    model = build_value(con, dt.date(2026, 3, 1))
+    model = fit_value_models(con, dt.date(2026, 3, 1))
     assert not model.available and "no finite" in (model.reason or "")
     assert con.execute("SELECT count(*) FROM customer_value WHERE clv_52w IS NOT NULL"
                        ).fetchall() == [(0,)]

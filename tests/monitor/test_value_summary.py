@@ -4,8 +4,8 @@ from pathlib import Path
 
 import duckdb
 
-from crmreport.features.value import ValueModel, build_value
-from crmreport.monitor.value import HOLDOUT_WEEKS, value_summary
+from crmreport.features.value_models import ValueModel, fit_value_models
+from crmreport.monitor.value_summary import HOLDOUT_WEEKS, value_summary
 
 CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
 AS_OF = dt.date(1998, 7, 1)  # the end of the 78 weeks of CDNOW data
@@ -26,7 +26,7 @@ def _cdnow() -> tuple[duckdb.DuckDBPyConnection, list[tuple[str, dt.date]]]:
 
 def test_holdout_check_counts_actual_purchases_independently() -> None:
     con, purchases = _cdnow()
-    model = build_value(con, AS_OF)
+    model = fit_value_models(con, AS_OF)
     con.execute("CREATE TABLE assignments AS SELECT f.*, 'all' AS segment FROM customer_value f")
     summary = value_summary(con, AS_OF, model)
     end = AS_OF - dt.timedelta(weeks=HOLDOUT_WEEKS)

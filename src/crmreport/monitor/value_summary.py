@@ -13,7 +13,7 @@ import pandas as pd
 from crmreport.clv import holdout_fit_by_frequency
 from crmreport.engine import Connection
 from crmreport.errors import CrmError
-from crmreport.features.value import ValueModel, fit_purchases, summary_sql
+from crmreport.features.value_models import ValueModel, fit_purchases, summary_sql
 
 HOLDOUT_WEEKS = 26
 BINS = (0, 10, 25, 50, 100, 250, 500, 1000, 2500)  # CLV bands in the shop's currency

@@ -96,7 +96,7 @@ def fit_models(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray,
     return bgnbd, gammagamma
 
 
-def build_value(con: Connection, as_of: dt.date) -> ValueModel:
+def fit_value_models(con: Connection, as_of: dt.date) -> ValueModel:
     """Create ``customer_value`` (customer_id + VALUE_COLUMNS) and return the fitted model."""
     data = con.execute(summary_sql(f"DATE '{as_of.isoformat()}'")).fetchnumpy()
     ids = np.asarray(data["customer_id"])

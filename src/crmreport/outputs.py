@@ -1,0 +1,188 @@
+"""Writing a campaign run's folder: emails, letters, ESP and print CSVs, this run's contacts,
+the quarantine file, plan.json and a manifest with every file's hash.
+
+Personalise is imported where it is used: its libraries (WeasyPrint) add about half a
+second to the start of every command, which check and plan do not need.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from crmreport.engine import Connection
+from crmreport.features import FEATURE_DOCS
+from crmreport.files import write_safe_csv, write_text
+from crmreport.identify import write_quarantine
+from crmreport.interact import history
+from crmreport.run import Run
+from crmreport.tables import CUSTOMERS
+
+
+@dataclass
+class Rendered:
+    """What rendering wrote: counts, oversize emails, customer_id -> content hash."""
+
+    emails: int = 0
+    letters: int = 0
+    oversize: list[str] = field(default_factory=list)
+    hashes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Written:
+    """A run's folder: what was rendered and the run's rows for the contact history."""
+
+    rendered: Rendered
+    contacts: list[tuple[str, ...]]
+
+
+def write_outputs(run: Run, out: Path, run_id: str, planned: Sequence[tuple[str, ...]],
+                  secret: str) -> Written:
+    """Fill ``out`` (an empty folder): rendered content first, then the files describing it.
+
+    ``planned`` holds (customer_id, segment, offer, channel, variant, test_group, coupon) of
+    every customer the run contacts or holds out.
+    """
+    rendered = _render(run, out, secret)
+    config = run.loaded.config
+    day = config.as_of.isoformat()
+    contacts: list[tuple[str, ...]] = [
+        (run_id, config.campaign, cid, day, channel, segment, offer, variant, group,
+         rendered.hashes.get(cid, ""), coupon)
+        for cid, segment, offer, channel, variant, group, coupon in planned]
+    write_safe_csv(out / "contacts.csv", history.COLUMNS, contacts)
+    write_quarantine_file(run, out / "quarantine.csv")
+    write_text(out / "plan.json", json_text(run.plan.as_dict()))
+    write_text(out / "manifest.json", json_text(_manifest(run, run_id, rendered, out)))
+    return Written(rendered, contacts)
+
+
+def write_quarantine_file(run: Run, path: Path) -> int:
+    """Every quarantined input row, with its values and reason, for the user to fix."""
+    return write_quarantine(run.con, path, [Path(f.path).name for f in run.account.files])
+
+
+def recipients(con: Connection, channel: str) -> Iterator[dict[str, Any]]:
+    """Merge fields for each treated customer on ``channel``; missing values are left out."""
+    features = ", ".join(f"a.{c}" for c in FEATURE_DOCS if c not in CUSTOMERS)
+    cursor = con.execute(
+        f"""SELECT c.*, p.segment, p.offer, p.variant, p.coupon, {features},
+                  x.suggested_category
+           FROM contact_plan p JOIN customers c USING (customer_id)
+           JOIN assignments a USING (customer_id)
+           LEFT JOIN suggestions x USING (customer_id)
+           WHERE p.excluded IS NULL AND p.test_group = 'treatment' AND p.channel = ?
+           ORDER BY customer_id""", [channel])
+    names = [d[0] for d in cursor.description or []]
+    while batch := cursor.fetchmany(2048):
+        for row in batch:
+            yield {k: v for k, v in zip(names, row, strict=True) if v is not None}
+
+
+def _render(run: Run, out: Path, secret: str) -> Rendered:
+    """Emails and letters for the treatment group, the ESP and print files."""
+    from crmreport.personalise import (
+        EmailSettings,
+        LetterSettings,
+        make_environment,
+        render_emails,
+        render_letters,
+    )
+
+    config = run.loaded.config
+    env = make_environment(run.loaded.template_dir)
+    templates: dict[tuple[str, str], dict[str, str]] = {}
+    for o in config.offers:
+        variants = o.variants if o.variants is not None else config.variants
+        templates[o.id, "A"] = {str(ch): name for ch, name in o.templates.items()}
+        for v in variants:  # a variant's templates replace the offer's per channel
+            templates[o.id, v.id] = {str(ch): name for ch, name in
+                                     {**o.templates, **v.templates}.items()}
+    common = {"campaign": config.campaign, "as_of": config.as_of, "currency": config.currency}
+    rendered = Rendered()
+    sent_at = dt.datetime.combine(config.as_of, dt.time(8, 0), tzinfo=dt.UTC)
+    email_cfg, letter_cfg = config.channels.email, config.channels.letter
+
+    def with_template(channel: str) -> Iterator[dict[str, Any]]:
+        for r in recipients(run.con, channel):
+            yield {**common, **r, "template": templates[r["offer"], r["variant"]][channel]}
+
+    if email_cfg:
+        (out / "emails").mkdir()
+        batch = render_emails(with_template("email"), env, EmailSettings(
+            sender=email_cfg.sender, reply_to=email_cfg.reply_to,
+            unsubscribe_url=email_cfg.unsubscribe_url,
+            unsubscribe_mailto=email_cfg.unsubscribe_mailto, max_bytes=email_cfg.max_bytes,
+            date=sent_at, secret=secret), out / "emails")
+        rendered.emails, rendered.oversize = batch.count, batch.oversize
+        rendered.hashes.update(batch.hashes)
+        _write_esp(out / "esp.csv", batch.merge_rows)
+    letters = list(with_template("letter")) if letter_cfg else []
+    if letter_cfg and letters:
+        lbatch = render_letters(letters, env, LetterSettings(
+            layout=letter_cfg.layout, return_address=letter_cfg.return_address,
+            date=config.as_of), out / "letters.pdf")
+        rendered.letters = lbatch.count
+        rendered.hashes.update(lbatch.hashes)
+    _write_print(out / "print.csv", letters)
+    return rendered
+
+
+def _write_esp(path: Path, rows: list[dict[str, str]]) -> None:
+    header = list(rows[0]) if rows else ["customer_id", "email"]
+    write_safe_csv(path, header, ([r.get(h, "") for h in header] for r in rows))
+
+
+PRINT_COLUMNS = ["customer_id", "salutation", "first_name", "last_name", "company", "street",
+                 "postal_code", "city", "country", "offer", "variant", "coupon"]
+
+
+def _write_print(path: Path, letters: list[dict[str, Any]]) -> None:
+    ordered = sorted(letters, key=lambda r: (r.get("country", ""), r.get("postal_code", ""),
+                                             r["customer_id"]))
+    write_safe_csv(path, PRINT_COLUMNS, ([r.get(c, "") for c in PRINT_COLUMNS] for r in ordered))
+
+
+def _manifest(run: Run, run_id: str, rendered: Rendered, out: Path) -> dict[str, Any]:
+    loaded = run.loaded
+    files = {p.relative_to(out).as_posix(): _sha256(p) for p in sorted(out.rglob("*"))
+             if p.is_file() and p.name != "manifest.json" and p.parent.name != "emails"}
+    emails = sorted(out.glob("emails/*.eml"))
+    combined = hashlib.sha256("".join(_sha256(p) for p in emails).encode()).hexdigest()
+    return {
+        "run_id": run_id, "campaign": loaded.config.campaign,
+        "as_of": loaded.config.as_of.isoformat(),
+        "counts": {"emails": rendered.emails, "letters": rendered.letters,
+                   "contacts": run.plan.treatment, "oversize_emails": len(rendered.oversize)},
+        "variants": run.plan.variants,
+        "coupons": {o: {"pool": c.pool, "assigned": c.assigned}
+                    for o, c in run.plan.coupons.items()},
+        "config_sha256": _sha256(loaded.path),
+        "inputs": {Path(f.path).name: _sha256(Path(f.path)) for f in run.account.files},
+        "files": files, "emails": {"count": len(emails), "sha256": combined},
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def json_text(data: Any) -> str:
+    def default(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return str(value)
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        raise TypeError(type(value).__name__)
+    return json.dumps(data, indent=2, sort_keys=True, default=default) + "\n"
