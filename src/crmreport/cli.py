@@ -301,8 +301,8 @@ def clv_command(config: Path, data_dir: Path | None, out: Path) -> None:
     Example:  crmreport clv campaigns/demo.yaml --data-dir out/demo/data --out out/clv.csv
     """
     summary = pipeline.customer_value(load_campaign(config, data_dir), out)
-    click.echo(json.dumps(summary, indent=2, sort_keys=True))
-    _say(f"{summary['customers']:,} customers written to {out}", "green")
+    click.echo(json.dumps(summary.as_dict(), indent=2, sort_keys=True))
+    _say(f"{summary.customers:,} customers written to {out}", "green")
 
 
 @main.command()

@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -231,7 +231,27 @@ CLV_COLUMNS = ["customer_id", "orders", "frequency", "recency_days", "tenure_day
                "p_alive", "churn_risk", "expected_orders_52w", "expected_spend", "clv_52w"]
 
 
-def customer_value(loaded: LoadedCampaign, out: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CustomerValue:
+    """What ``clv`` wrote: the fitted models' parameters and the customers' total value."""
+
+    as_of: str
+    customers: int
+    repeat_buyers: int
+    bgnbd: dict[str, float]
+    gammagamma: dict[str, float]
+    log_likelihood: float | None
+    customer_equity_52w: float
+    file: str
+    time_unit: str = "week (7 days)"
+    horizon_weeks: int = HORIZON_WEEKS
+    annual_discount: float = ANNUAL_DISCOUNT
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def customer_value(loaded: LoadedCampaign, out: Path) -> CustomerValue:
     """Write per-customer value predictions to ``out`` (CSV); return the model summary.
 
     Raises CrmError with the reason when the models cannot be fitted on this data.
@@ -242,10 +262,9 @@ def customer_value(loaded: LoadedCampaign, out: Path) -> dict[str, Any]:
     rows = run.con.execute(f"SELECT {', '.join(CLV_COLUMNS)} FROM features "
                            "WHERE clv_52w IS NOT NULL ORDER BY customer_id").fetchall()
     write_safe_csv(out, CLV_COLUMNS, rows)
-    equity = sum(r[-1] for r in rows)
-    return {"as_of": loaded.config.as_of.isoformat(), "customers": len(rows),
-            "repeat_buyers": run.value.repeat_buyers, "bgnbd": run.value.bgnbd,
-            "gammagamma": run.value.gammagamma, "log_likelihood": run.value.log_likelihood,
-            "customer_equity_52w": round(equity, 2), "time_unit": "week (7 days)",
-            "horizon_weeks": HORIZON_WEEKS, "annual_discount": ANNUAL_DISCOUNT,
-            "file": str(out)}
+    value = run.value
+    return CustomerValue(
+        as_of=loaded.config.as_of.isoformat(), customers=len(rows),
+        repeat_buyers=value.repeat_buyers, bgnbd=value.bgnbd, gammagamma=value.gammagamma,
+        log_likelihood=value.log_likelihood,
+        customer_equity_52w=round(sum(r[-1] for r in rows), 2), file=str(out))

@@ -36,7 +36,7 @@ def _rejects(con: Connection, account: Account) -> None:
 
 
 def _settle(con: Connection, sources: Sources, spec: Spec) -> None:
-    """Stage, quarantine, merge and type one table, recording each step per source file.
+    """RawFile, quarantine, merge and type one table, recording each step per source file.
 
     Order of judgement per row: a preset's quarantine reason, a preset's merge (the row's
     data is held by another row), the table's checks; then duplicates of the key merge into

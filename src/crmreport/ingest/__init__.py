@@ -24,7 +24,7 @@ from crmreport.account import Account, FileAccount
 from crmreport.engine import Connection
 from crmreport.errors import DataError
 from crmreport.ingest import mappings
-from crmreport.ingest.presets import PRESETS, Feed, Preset, Stage
+from crmreport.ingest.presets import PRESETS, Feed, Preset, RawFile
 from crmreport.ingest.presets.base import META, META_TYPES
 from crmreport.ingest.readers import (
     RawRead,
@@ -117,7 +117,7 @@ class Sources:
 
 
 def load_sources(con: Connection, sources: list[SourceFile]) -> Sources:
-    """Stage every source; tables with no source get no parts."""
+    """RawFile every source; tables with no source get no parts."""
     account = Account()
     staged = Sources(account, {t: [] for t in TABLES})
     con.execute("CREATE OR REPLACE TABLE raw_rejects (_file INTEGER, line BIGINT, "
@@ -125,7 +125,7 @@ def load_sources(con: Connection, sources: list[SourceFile]) -> Sources:
     for source in sources:
         entry = account.add(str(source.path), source.table)
         index = len(account.files) - 1
-        setup, feeds, read, plain = _stage(con, source, entry, index)
+        setup, feeds, read, plain = _read_source(con, source, entry, index)
         for statement in setup:
             con.execute(statement)
         for feed in feeds:
@@ -152,8 +152,8 @@ def release_raw(con: Connection) -> None:
         con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _stage(con: Connection, source: SourceFile, entry: FileAccount,
-           index: int) -> tuple[list[str], list[Feed], RawRead, dict[str, str] | None]:
+def _read_source(con: Connection, source: SourceFile, entry: FileAccount,
+                 index: int) -> tuple[list[str], list[Feed], RawRead, dict[str, str] | None]:
     """Read one file; return the SQL to run, the feeds that map it onto canonical tables,
     what reading found and, for a plain file, its column mapping (see ``RawPart.plain``)."""
     path, table = str(source.path), source.table
@@ -181,7 +181,7 @@ def _stage(con: Connection, source: SourceFile, entry: FileAccount,
         _count_read(entry, source, read, count_rows(con, staging))
     entry.preset = preset.name if preset.name != "explicit" else None
     entry.read = read.notes
-    stage = Stage(table, staging, found, read.decimal, preset.date_formats)
+    raw = RawFile(table, staging, found, read.decimal, preset.date_formats)
     plain = None
     if transform is None and read.csv is not None and read.decimal == "." and \
             not preset.date_formats:
@@ -189,10 +189,10 @@ def _stage(con: Connection, source: SourceFile, entry: FileAccount,
     if transform is None:
         numbered = {} if read.lazy else {"_row": "_row"}
         setup: list[str] = []
-        feeds = [Feed(table, {**numbered, **stage.mapped_columns(table, list(found))},
+        feeds = [Feed(table, {**numbered, **raw.mapped_columns(table, list(found))},
                       staging, reordered=False)]
     else:
-        setup, feeds = transform(stage)
+        setup, feeds = transform(raw)
     entry.tables = [table, *sorted({f.table for f in feeds} - {table})]
     return setup, feeds, read, plain
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -131,7 +133,8 @@ def response_table(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _row(r: dict, costs: dict[str, float], campaign_cost: pd.Series) -> dict:
+def _row(r: dict[Hashable, Any], costs: dict[str, float],
+         campaign_cost: pd.Series) -> dict[str, Any]:
     n_t, n_c = int(r["contacted"]), int(r["control"])
     total = bool(r["is_total"])
     out = {
@@ -157,7 +160,7 @@ def _row(r: dict, costs: dict[str, float], campaign_cost: pd.Series) -> dict:
     return out
 
 
-def _comparison(n_t: int, x_t: int, n_c: int, x_c: int) -> dict:
+def _comparison(n_t: int, x_t: int, n_c: int, x_c: int) -> dict[str, Any]:
     if not n_t or not n_c:
         return {
             "rate_t": x_t / n_t if n_t else None,

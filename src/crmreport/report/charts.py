@@ -101,7 +101,8 @@ def cohort_heatmap(cohorts: pd.DataFrame, branding: Branding, fmt: Formatter) ->
     for r in cohorts.itertuples():
         i, j = rows.index(r.cohort), ks.index(r.k)
         z[i][j] = as_float(r.share)
-        label = "–" if r.share is SUPPRESSED else fmt.percent(r.share, 0)
+        share: object = r.share  # SUPPRESSED or a number; pandas-stubs know only scalars
+        label = "–" if share is SUPPRESSED else fmt.percent(share, 0)
         text[i][j] = label + ("*" if not r.complete else "")
     fig = go.Figure(go.Heatmap(
         z=z, x=[str(k) for k in ks], y=[fmt.month(c) for c in rows], text=text,

@@ -1,6 +1,7 @@
 """Customize: segment and offer rules from the campaign YAML, checked before they run."""
 
-from crmreport.rules.assign import UNASSIGNED, CompiledRules, assign, compile_rules, load_lists
+from crmreport.config.models import UNASSIGNED
+from crmreport.rules.assign import CompiledRules, assign, compile_rules, load_lists
 from crmreport.rules.expressions import (
     HELPERS,
     RuleProblem,

@@ -16,7 +16,7 @@ first line); exactly one match is used and named in the account.
 
 from __future__ import annotations
 
-from crmreport.ingest.presets.base import Feed, Preset, Stage
+from crmreport.ingest.presets.base import Feed, Preset, RawFile
 from crmreport.ingest.presets.cdnow import PRESET as CDNOW
 from crmreport.ingest.presets.de_erp import PRESET as DE_ERP
 from crmreport.ingest.presets.hubspot import PRESET as HUBSPOT
@@ -37,4 +37,4 @@ PRESETS: dict[str, Preset] = {
     for p in (CRMREPORT, SHOPIFY, WOOCOMMERCE, HUBSPOT, SALESFORCE, ONLINE_RETAIL, CDNOW, DE_ERP)
 }
 
-__all__ = ["PRESETS", "Feed", "Preset", "Stage"]
+__all__ = ["PRESETS", "Feed", "Preset", "RawFile"]

@@ -40,8 +40,8 @@ class Feed:
 
 
 @dataclass(frozen=True)
-class Stage:
-    """What a transform gets: the staged file and where its columns are."""
+class RawFile:
+    """What a transform gets: the file as read (all text) and where its columns are."""
 
     table: str  # the canonical table the file was declared for
     staging: str  # the staged table: _row plus the file's own columns, all VARCHAR
@@ -80,8 +80,8 @@ class Stage:
 
 
 # A transform returns SQL statements to run first (e.g. a staged intermediate table named
-# after ``Stage.staging``) and the feeds.
-Transform = Callable[[Stage], tuple[list[str], list[Feed]]]
+# after ``RawFile.staging``) and the feeds.
+Transform = Callable[[RawFile], tuple[list[str], list[Feed]]]
 
 
 @dataclass(frozen=True)

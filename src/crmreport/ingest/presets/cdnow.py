@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from crmreport.ingest.presets.base import Feed, Preset, Stage
+from crmreport.ingest.presets.base import Feed, Preset, RawFile
 from crmreport.ingest.readers import ReadOptions
 
 _HEADER = re.compile(r"^\s*customer_id\s+date\s+number_of_cds\s+dollar_value\s*$", re.I)
@@ -27,7 +27,7 @@ def looks_like(found: list[str]) -> bool:
     return len(found) == 1 and bool(_HEADER.match(found[0]) or _RECORD.match(found[0]))
 
 
-def _columns(s: Stage) -> dict[str, str]:
+def _columns(s: RawFile) -> dict[str, str]:
     if s.has("customer_id"):
         return {"id": s.text("customer_id"), "date": s.text("date"),
                 "qty": s.text("number_of_cds"), "value": s.text("dollar_value")}
@@ -37,7 +37,7 @@ def _columns(s: Stage) -> dict[str, str]:
     return {n: s.text(f"column{i + 1}") for i, n in enumerate(names)}
 
 
-def _prepare(s: Stage) -> str:
+def _prepare(s: RawFile) -> str:
     c = _columns(s)
     return f"""CREATE OR REPLACE TEMP TABLE {s.staging}_cd AS
     SELECT _row, {c['id']} AS cid, {c['date']} AS day,
@@ -49,7 +49,7 @@ def _prepare(s: Stage) -> str:
     FROM {s.staging}"""
 
 
-def _orders(s: Stage) -> tuple[list[str], list[Feed]]:
+def _orders(s: RawFile) -> tuple[list[str], list[Feed]]:
     source = f"{s.staging}_cd"
     feed = Feed("orders", {
         "_row": "_row", "_dup": "'same_day_purchase'",
@@ -61,7 +61,7 @@ def _orders(s: Stage) -> tuple[list[str], list[Feed]]:
     return [_prepare(s)], [feed]
 
 
-def _customers(s: Stage) -> tuple[list[str], list[Feed]]:
+def _customers(s: RawFile) -> tuple[list[str], list[Feed]]:
     feed = Feed("customers", {"_row": "_row", "customer_id": "cid"}, f"{s.staging}_cd")
     return [_prepare(s)], [feed]
 

@@ -19,7 +19,7 @@ The shop's currency is pounds sterling: orders carry GBP.
 
 from __future__ import annotations
 
-from crmreport.ingest.presets.base import Feed, Preset, Stage, flags
+from crmreport.ingest.presets.base import Feed, Preset, RawFile, flags
 from crmreport.ingest.readers import ReadOptions
 
 FEE_CODES = ("POST", "DOT", "C2", "M", "BANK CHARGES", "AMAZONFEE", "CRUK", "D", "S", "B")
@@ -27,7 +27,7 @@ HEADER = ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "U
           "CustomerID", "Country")
 
 
-def _prepare(s: Stage) -> str:
+def _prepare(s: RawFile) -> str:
     raw = ", ".join(s.raw(c) for c in HEADER)
     cust = s.text("CustomerID")
     fees = ", ".join(f"'{c}'" for c in FEE_CODES)
@@ -60,7 +60,7 @@ def _prepare(s: Stage) -> str:
     FROM judged"""
 
 
-def _orders(s: Stage) -> tuple[list[str], list[Feed]]:
+def _orders(s: RawFile) -> tuple[list[str], list[Feed]]:
     source = f"{s.staging}_or"
     orders = Feed("orders", {
         "_row": "_row", "_reason": "reason", "_merge": "merge", "_dup": "'order_line'",
@@ -81,7 +81,7 @@ def _orders(s: Stage) -> tuple[list[str], list[Feed]]:
     return [_prepare(s)], [orders, lines]
 
 
-def _customers(s: Stage) -> tuple[list[str], list[Feed]]:
+def _customers(s: RawFile) -> tuple[list[str], list[Feed]]:
     source = f"{s.staging}_or"
     customers = Feed("customers", {
         "_row": "_row", "_merge": "merge",

@@ -9,7 +9,7 @@ the en_US form (12/31/2024) and ISO. Email Opt Out 1/true -> no consent; 0 is un
 
 from __future__ import annotations
 
-from crmreport.ingest.presets.base import Feed, Preset, Stage
+from crmreport.ingest.presets.base import Feed, Preset, RawFile
 from crmreport.vocabulary import YES, in_list
 
 CUSTOMERS: dict[str, str | tuple[str, ...]] = {
@@ -23,7 +23,7 @@ CUSTOMERS: dict[str, str | tuple[str, ...]] = {
 }
 
 
-def _customers(s: Stage) -> tuple[list[str], list[Feed]]:
+def _customers(s: RawFile) -> tuple[list[str], list[Feed]]:
     columns = s.mapped_columns("customers", ["customer_id", "email", "salutation",
                                              "first_name", "last_name", "company", "street",
                                              "postal_code", "city", "country", "signup_date"])

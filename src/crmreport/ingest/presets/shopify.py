@@ -14,7 +14,7 @@ Test orders (paid through the Bogus gateway, tagged test, or test@ addresses) ar
 
 from __future__ import annotations
 
-from crmreport.ingest.presets.base import Feed, Preset, Stage, flags, lower_email
+from crmreport.ingest.presets.base import Feed, Preset, RawFile, flags, lower_email
 
 CUSTOMERS: dict[str, str | tuple[str, ...]] = {
     "customer_id": "Email", "email": "Email", "first_name": "First Name",
@@ -37,7 +37,7 @@ ORDERS: dict[str, str | tuple[str, ...]] = {
 }
 
 
-def _customers(s: Stage) -> tuple[list[str], list[Feed]]:
+def _customers(s: RawFile) -> tuple[list[str], list[Feed]]:
     columns = s.mapped_columns("customers", [c for c in CUSTOMERS if c != "tags"])
     columns["customer_id"] = lower_email(s.raw("customer_id"))
     columns["_row"] = "_row"
@@ -45,7 +45,7 @@ def _customers(s: Stage) -> tuple[list[str], list[Feed]]:
     return [], [Feed("customers", columns, s.staging)]
 
 
-def _orders(s: Stage) -> tuple[list[str], list[Feed]]:
+def _orders(s: RawFile) -> tuple[list[str], list[Feed]]:
     status = (f"CASE WHEN {s.text('cancelled')} IS NOT NULL THEN 'cancelled' "
               f"WHEN lower({s.text('financial')}) = 'refunded' THEN 'refunded' "
               f"WHEN lower({s.text('financial')}) = 'voided' THEN 'cancelled' "

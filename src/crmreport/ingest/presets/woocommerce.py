@@ -12,7 +12,7 @@ quarantined as ``unpaid_order``.
 
 from __future__ import annotations
 
-from crmreport.ingest.presets.base import Feed, Preset, Stage, flags, lower_email
+from crmreport.ingest.presets.base import Feed, Preset, RawFile, flags, lower_email
 
 CUSTOMERS: dict[str, str | tuple[str, ...]] = {
     "customer_id": "Email", "email": "Email", "name": "Name", "username": "Username",
@@ -31,7 +31,7 @@ ORDERS: dict[str, str | tuple[str, ...]] = {
 UNPAID = ("failed", "pending payment", "pending", "on hold", "on-hold", "draft", "checkout-draft")
 
 
-def _customers(s: Stage) -> tuple[list[str], list[Feed]]:
+def _customers(s: RawFile) -> tuple[list[str], list[Feed]]:
     columns = s.mapped_columns("customers", ["signup_date", "country", "city", "postal_code"])
     name = s.text("name")
     columns.update({
@@ -44,7 +44,7 @@ def _customers(s: Stage) -> tuple[list[str], list[Feed]]:
     return [], [Feed("customers", columns, s.staging)]
 
 
-def _orders(s: Stage) -> tuple[list[str], list[Feed]]:
+def _orders(s: RawFile) -> tuple[list[str], list[Feed]]:
     status = f"lower({s.text('status')})"
     unpaid = ", ".join(f"'{u}'" for u in UNPAID)
     columns = {
