@@ -255,7 +255,7 @@ def _render(run: Run, out: Path, result: BuildResult, secret: str) -> dict[str, 
     )
 
     config = run.loaded.config
-    env = make_environment(run.loaded.template_dir)
+    env = make_environment(run.loaded.template_dir, config.locale)
     templates: dict[tuple[str, str], dict[str, str]] = {}
     for o in config.offers:
         variants = o.variants if o.variants is not None else config.variants

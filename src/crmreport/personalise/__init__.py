@@ -1,6 +1,6 @@
 """Personalise: render each recipient's email or letter from sandboxed Jinja2 templates.
 
-    make_environment(template_dir) -> Environment
+    make_environment(template_dir, locale) -> Environment
     build_emails(recipients, env, EmailSettings, out_dir) -> EmailBatch   one .eml each
     build_letters(recipients, env, LetterSettings, out_path) -> LetterBatch   one merged PDF
 """
