@@ -97,7 +97,7 @@ def _render(run: Run, out: Path, secret: str) -> Rendered:
     )
 
     config = run.loaded.config
-    env = make_environment(run.loaded.template_dir)
+    env = make_environment(run.loaded.template_dir, config.locale)
     templates: dict[tuple[str, str], dict[str, str]] = {}
     for o in config.offers:
         variants = o.variants if o.variants is not None else config.variants

@@ -47,11 +47,26 @@ def test_money_takes_currency_and_locale_from_the_data() -> None:
     assert text == "-£1,000,000.01"
 
 
-@pytest.mark.parametrize(("locale", "expected"), [("de_AT", "01.03.2026"),
-                                                  ("en_GB", "1 March 2026")])
-def test_date_formats_per_locale(locale: str, expected: str) -> None:
-    assert _render_string("{{ d | date(locale) }}", d=dt.date(2026, 3, 1),
-                          locale=locale) == expected
+@pytest.mark.parametrize(("locale", "style", "expected"), [
+    ("de_AT", "short", "01.03.2026"), ("de_AT", "long", "1. März 2026"),
+    ("en_GB", "short", "1 Mar 2026"), ("en_GB", "long", "1 March 2026")])
+def test_date_formats_per_locale(locale: str, style: str, expected: str) -> None:
+    assert _render_string("{{ d | date(locale, style) }}", d=dt.date(2026, 3, 1),
+                          locale=locale, style=style) == expected
+
+
+def test_filters_use_the_recipient_locale_else_the_campaign_locale(tmp_path: Path) -> None:
+    root = _templates(tmp_path, {
+        "a.txt.j2": "{{ amount | money }} {{ d | date }} {{ 'AT' | country }}",
+        "n.txt.j2": "{{ 1234.5 | number(1, arg) }}"})
+    env = make_environment(root, "de_CH")
+    a, n = env.get_template("a.txt.j2"), env.get_template("n.txt.j2")
+    context = {"amount": Decimal("1234.5"), "currency": "CHF", "d": dt.date(2026, 3, 1)}
+    assert a.render(context) == "CHF\u00a01'234.50 01.03.2026 Österreich"
+    assert a.render(context | {"locale": "en-GB"}) == "CHF1,234.50 1 Mar 2026 Austria"
+    # A bare language keeps the recipient's region; an unknown locale falls back.
+    assert n.render(arg="de", locale="de_AT") == "1.234,5"
+    assert n.render(arg=None, locale="xx_YY") == "1'234.5"
 
 
 def test_language_folder_first_then_the_kind_folder(tmp_path: Path) -> None:

@@ -163,11 +163,16 @@ def test_german_labels_and_numbers(monitoring, tmp_path):
 def test_formatter():
     en, de = Formatter("en"), Formatter("de")
     assert en.number(1234.5, 1) == "1,234.5" and de.number(1234.5, 1) == "1.234,5"
-    assert en.percent(0.1234) == "12.3%" and de.percent(0.1234) == "12,3 %"
+    assert en.percent(0.1234) == "12.3%" and de.percent(0.1234) == "12,3\u00a0%"
     assert en.points(0.3) == "+30.0 pp" and de.points(-0.05) == "-5,0 Pp."
     assert en.number(SUPPRESSED) == "–" and en.number(None) == "n/a"
     assert en.number(-0.0001, 2) == "0.00"
-    assert de.date(AS_OF) == "01.03.2026" and en.month(AS_OF) == "Mar 2026"
+    assert de.date(AS_OF) == "01.03.2026" and en.date(AS_OF) == "1 Mar 2026"
+    assert en.month(AS_OF) == "Mar 2026" and de.month(AS_OF) == "März 2026"
+    assert en.number(2.675, 2) == "2.68" and de.points(0.0005, 1) == "+0,1 Pp."
+    assert Formatter("de", "de_CH").number(1234.5, 1) == "1'234.5"
+    assert Formatter("de", "xx").number(1234.5, 1) == "1.234,5"  # unknown: the language's
+    assert en.plotly_separators == ".," and de.plotly_separators == ",."
     assert en.pvalue(0.0001) == "< 0.001" and de.pvalue(0.0456) == "0,046"
 
 

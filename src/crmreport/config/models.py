@@ -152,6 +152,10 @@ class Report(Model):
     report: Identifier
     title: str
     language: Literal["en", "de"] = "en"
+    locale: str | None = Field(
+        None, description="formats of numbers and dates, e.g. de_CH; default de_DE for "
+                          "language de, en_GB for en; an unknown locale falls back to that")
+    currency: str = Field("EUR", pattern=r"^[A-Z]{3}$", description="for money figures")
     min_cell_size: int = Field(10, ge=1)
     cohort_months: int = Field(12, ge=2, le=36)
     branding: Branding = Branding()

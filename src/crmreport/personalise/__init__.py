@@ -1,6 +1,6 @@
 """Personalise: render each recipient's email or letter from sandboxed Jinja2 templates.
 
-    make_environment(template_dir) -> Environment
+    make_environment(template_dir, locale) -> Environment
     render_emails(recipients, env, EmailSettings, out_dir) -> EmailBatch   one .eml each
     render_letters(recipients, env, LetterSettings, out_path) -> LetterBatch   one merged PDF
 """

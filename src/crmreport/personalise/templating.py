@@ -11,11 +11,11 @@ import datetime as dt
 import operator
 import re
 from collections.abc import Callable, Iterator, Mapping
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
+from babel import Locale
 from jinja2 import (
     Environment,
     FileSystemLoader,
@@ -34,17 +34,13 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
+from crmreport import localisation
 from crmreport.errors import TemplateError
 
 # Bound on strings/lists built by * and ** in templates, so a typo cannot exhaust memory.
 _MAX_SIZE = 1_000_000
-_CURRENCY_SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$", "JPY": "¥"}
-_MONTHS = {
-    "en": ["January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"],
-    "de": ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
-           "September", "Oktober", "November", "Dezember"],
-}
+# Formats when neither the recipient nor the campaign names a usable locale.
+_FALLBACK = Locale.parse("de_DE")
 _CSS_UNSAFE = re.compile(r'["\\<>&\x00-\x1f\x7f]')
 _SHARED = re.compile(r"^(.+)\.(?:html|txt)\.j2$")
 _UNDEFINED = re.compile(r"^'(?P<name>\w+)' is undefined$|has no attribute '(?P<attr>\w+)'")
@@ -67,8 +63,10 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return operator.mul(left, right)
 
 
-def make_environment(template_dir: Path) -> Environment:
+def make_environment(template_dir: Path, locale: str = "de_DE") -> Environment:
     """A sandboxed, strict environment over ``template_dir``; *.txt.j2 unescaped, rest escaped.
+
+    ``locale`` is the campaign's: the filters format in it for recipients without their own.
 
     Whether a macro escapes is fixed when its file is compiled, so shared macros are loaded
     twice: ``macros.html.j2`` and ``macros.txt.j2`` both read ``macros.j2`` (see _Loader).
@@ -83,8 +81,9 @@ def make_environment(template_dir: Path) -> Environment:
         keep_trailing_newline=True,
         cache_size=-1,
     )
-    env.filters.update(money=money, date=format_date, number=format_number,
+    env.filters.update(money=money, date=format_date, number=format_number, country=country,
                        css_string=css_string)
+    env.globals["campaign_locale"] = locale
     return env
 
 
@@ -113,70 +112,48 @@ def _lang(locale: Any) -> str:
     return str(locale or "de")[:2].lower()
 
 
-def _group(digits: str, sep: str) -> str:
-    head = len(digits) % 3 or 3
-    parts = [digits[:head]] + [digits[i : i + 3] for i in range(head, len(digits), 3)]
-    return sep.join(parts)
-
-
-def _decimal_text(value: Any, places: int, lang: str) -> tuple[bool, str]:
-    """(negative, grouped text) of ``value`` rounded half-up; de uses 1.234,50 and en 1,234.50."""
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise ValueError("money/number filter needs a number") from exc
-    quantum = Decimal(1).scaleb(-places)
-    amount = amount.quantize(quantum, rounding=ROUND_HALF_UP)
-    whole, _, frac = f"{abs(amount):f}".partition(".")
-    thousands, point = (".", ",") if lang == "de" else (",", ".")
-    text = _group(whole, thousands) + (point + frac if places else "")
-    return amount < 0, text
-
-
-def _context_value(context: Context, key: str, default: str) -> str:
+def _context_value(context: Context, key: str) -> str | None:
     value = context.get(key)
-    return default if value is None or isinstance(value, Undefined) else str(value)
+    return None if value is None or isinstance(value, Undefined) else str(value)
+
+
+def _locale(context: Context, locale: str | None) -> Locale:
+    """The filter's locale argument, else the recipient's ``locale``, else the campaign's."""
+    campaign = localisation.resolve(_context_value(context, "campaign_locale"), _FALLBACK)
+    data = localisation.resolve(_context_value(context, "locale"), campaign)
+    return localisation.resolve(locale, data)
 
 
 @pass_context
 def money(context: Context, value: Any, currency: str | None = None,
           locale: str | None = None) -> str:
-    """1234.5 -> "1.234,50 €" (de) or "€1,234.50" (en); currency/locale default to the data's."""
-    currency = currency or _context_value(context, "currency", "EUR")
-    lang = _lang(locale or _context_value(context, "locale", "de"))
-    negative, text = _decimal_text(value, 2, lang)
-    symbol = _CURRENCY_SYMBOLS.get(currency.upper(), currency.upper())
-    sign = "-" if negative else ""
-    if lang == "de":
-        return f"{sign}{text}\u00a0{symbol}"
-    gap = "" if len(symbol) == 1 else "\u00a0"
-    return f"{sign}{symbol}{gap}{text}"
+    """1234.5 -> "1.234,50 €" (de_DE) or "€1,234.50" (en_GB); currency defaults to the data's."""
+    code = currency or _context_value(context, "currency") or "EUR"
+    return localisation.money(value, code, _locale(context, locale))
 
 
 @pass_context
 def format_number(context: Context, value: Any, places: int = 0,
                   locale: str | None = None) -> str:
     """A grouped number in the data's locale: 12.345 (de) or 12,345 (en)."""
-    lang = _lang(locale or _context_value(context, "locale", "de"))
-    negative, text = _decimal_text(value, places, lang)
-    return ("-" if negative else "") + text
+    return localisation.number(value, places, _locale(context, locale))
 
 
 @pass_context
 def format_date(context: Context, value: Any, locale: str | None = None,
-                style: str = "short") -> str:
-    """01.03.2026 / 1 March 2026; style="long" gives 1. März 2026 in German."""
+                style: localisation.DateStyle = "short") -> str:
+    """01.03.2026 / 1 Mar 2026; style="long" gives 1. März 2026 / 1 March 2026."""
     if isinstance(value, str):
         value = dt.date.fromisoformat(value[:10])
     if not isinstance(value, dt.date):
         raise ValueError("date filter needs a date")
-    lang = _lang(locale or _context_value(context, "locale", "de"))
-    months = _MONTHS.get(lang, _MONTHS["en"])
-    if lang == "de":
-        if style == "long":
-            return f"{value.day}. {months[value.month - 1]} {value.year}"
-        return f"{value.day:02d}.{value.month:02d}.{value.year}"
-    return f"{value.day} {months[value.month - 1]} {value.year}"
+    return localisation.date(value, _locale(context, locale), style)
+
+
+@pass_context
+def country(context: Context, code: Any, locale: str | None = None) -> str:
+    """An ISO country code as the recipient's language names it: CH -> Schweiz."""
+    return localisation.country(str(code), _locale(context, locale))
 
 
 def css_string(value: Any) -> Markup:

@@ -15,7 +15,8 @@ from plotly.subplots import make_subplots
 
 from crmreport.config.models import Branding
 from crmreport.monitor import Monitoring, ValueSummary
-from crmreport.report.format import LABELS, SUPPRESSED, Formatter, as_float
+from crmreport.report.format import SUPPRESSED, Formatter, as_float
+from crmreport.report.labels import LABELS
 
 GREY = "#9aa5b1"
 GRID = "#e3e7eb"

@@ -24,7 +24,8 @@ from crmreport.errors import RenderError
 from crmreport.files import write_text
 from crmreport.monitor import Monitoring
 from crmreport.report.charts import build_charts
-from crmreport.report.format import DEFINITIONS, LABELS, SUPPRESSED, Formatter
+from crmreport.report.format import SUPPRESSED, Formatter
+from crmreport.report.labels import DEFINITIONS, LABELS
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "templates" / "report"
 
@@ -34,7 +35,7 @@ def write_html(
     template_dir: Path | None = None,
 ) -> Path:
     """Write ``report.html``; ``monitoring`` must already be suppressed."""
-    fmt = Formatter(definition.language)
+    fmt = Formatter.for_report(definition)
     charts = {
         name: _chart_div(fig, name)
         for name, fig in build_charts(monitoring, definition.branding, fmt).items()
@@ -70,7 +71,7 @@ def render(context: Mapping[str, Any], mode: str, template_dir: Path | None = No
 def page_context(
     m: Monitoring, definition: Report, charts: Mapping[str, str], base_dir: Path | None
 ) -> dict[str, Any]:
-    fmt, t = Formatter(definition.language), LABELS[definition.language]
+    fmt, t = Formatter.for_report(definition), LABELS[definition.language]
     return {
         "title": definition.title,
         "lang": definition.language,

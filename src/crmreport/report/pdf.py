@@ -36,7 +36,7 @@ def write_pdf(
     """Write ``report.pdf``; ``monitoring`` must already be suppressed."""
     import weasyprint  # slow to import; only PDF runs pay for it
 
-    figures = build_charts(monitoring, definition.branding, Formatter(definition.language))
+    figures = build_charts(monitoring, definition.branding, Formatter.for_report(definition))
     charts = {name: _img(svg, name) for name, svg in chart_svgs(figures).items()}
     context = page_context(monitoring, definition, charts, base_dir)
     html = render(context, "pdf", template_dir)
