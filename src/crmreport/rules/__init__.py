@@ -1,6 +1,13 @@
 """Customize: segment and offer rules from the campaign YAML, checked before they run."""
 
-from crmreport.rules.assign import UNASSIGNED, CompiledRules, assign, compile_rules, load_lists
+from crmreport.rules.assign import (
+    UNASSIGNED,
+    Assigned,
+    CompiledRules,
+    assign,
+    compile_rules,
+    load_lists,
+)
 from crmreport.rules.expressions import (
     HELPERS,
     RuleProblem,
@@ -12,6 +19,7 @@ from crmreport.rules.expressions import (
 __all__ = [
     "HELPERS",
     "UNASSIGNED",
+    "Assigned",
     "CompiledRules",
     "RuleProblem",
     "assign",
