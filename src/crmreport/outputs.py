@@ -22,7 +22,7 @@ from crmreport.files import write_safe_csv, write_text
 from crmreport.identify import write_quarantine
 from crmreport.interact import history
 from crmreport.run import Run
-from crmreport.tables import CUSTOMERS
+from crmreport.tables import ASSIGNMENTS, CONTACT_PLAN, CUSTOMERS, SUGGESTIONS
 
 
 @dataclass
@@ -71,13 +71,13 @@ def write_quarantine_file(run: Run, path: Path) -> int:
 
 def recipients(con: Connection, channel: str) -> Iterator[dict[str, Any]]:
     """Merge fields for each treated customer on ``channel``; missing values are left out."""
-    features = ", ".join(f"a.{c}" for c in FEATURE_DOCS if c not in CUSTOMERS)
+    features = ", ".join(f"a.{c}" for c in FEATURE_DOCS if c not in CUSTOMERS.columns)
     cursor = con.execute(
         f"""SELECT c.*, p.segment, p.offer, p.variant, p.coupon, {features},
                   x.suggested_category
-           FROM contact_plan p JOIN customers c USING (customer_id)
-           JOIN assignments a USING (customer_id)
-           LEFT JOIN suggestions x USING (customer_id)
+           FROM {CONTACT_PLAN} p JOIN customers c USING (customer_id)
+           JOIN {ASSIGNMENTS} a USING (customer_id)
+           LEFT JOIN {SUGGESTIONS} x USING (customer_id)
            WHERE p.excluded IS NULL AND p.test_group = 'treatment' AND p.channel = ?
            ORDER BY customer_id""", [channel])
     names = [d[0] for d in cursor.description or []]

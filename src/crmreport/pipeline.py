@@ -27,6 +27,7 @@ from crmreport.identify import identify_tables
 from crmreport.ingest import SourceFile, load_sources
 from crmreport.interact import (
     Plan,
+    Planned,
     diff_counts,
     final_counts,
     history,
@@ -37,6 +38,7 @@ from crmreport.interact.explain import explain_customer
 from crmreport.outputs import write_outputs, write_quarantine_file
 from crmreport.rules import assign, compile_rules
 from crmreport.run import Run
+from crmreport.tables import CONTACT_PLAN, FEATURES
 
 SECRET_VARIABLE = "CRMREPORT_SECRET"
 # The demo's own key: its unsubscribe links point at shop.example and protect nothing.
@@ -81,14 +83,11 @@ def prepare(loaded: LoadedCampaign) -> Run:
     """Identify, differentiate, customize and plan: everything up to writing."""
     config = loaded.config
     con = connect()
-    staged = load_sources(con, sources(loaded))
-    identify_tables(con, staged, config.currency)
-    account = staged.account
-    value = compute_features(con, config.as_of)
-    columns = [r[0] for r in con.execute("DESCRIBE features").fetchall()]
-    rules = compile_rules(loaded, columns)
-    assign(con, rules)
-    return Run(loaded, con, account, _plan(loaded, con), value, rules)
+    identified = identify_tables(con, load_sources(con, sources(loaded)), config.currency)
+    featured = compute_features(con, config.as_of)
+    rules = compile_rules(loaded, FEATURES.columns)
+    assigned = assign(con, rules)
+    return Run(loaded, con, rules, identified, featured, assigned, _plan(loaded, con))
 
 
 def check(loaded: LoadedCampaign, quarantine: Path | None = None) -> CheckResult:
@@ -100,7 +99,7 @@ def check(loaded: LoadedCampaign, quarantine: Path | None = None) -> CheckResult
     return CheckResult(run.account, write_quarantine_file(run, quarantine))
 
 
-def _plan(loaded: LoadedCampaign, con: Connection) -> Plan:
+def _plan(loaded: LoadedCampaign, con: Connection) -> Planned:
     """The contact plan, with coupon pools resolved and the history's codes kept out."""
     config = loaded.config
     pools = {o.id: loaded.data_path(o.coupons.pool) for o in config.offers if o.coupons}
@@ -183,7 +182,7 @@ def build(loaded: LoadedCampaign, out_dir: Path, secret: str | None = None) -> B
 def _contact_rows(con: Connection) -> list[tuple[str, ...]]:
     return [tuple(r) for r in con.execute(
         "SELECT customer_id, segment, offer, channel, variant, test_group, coupon "
-        "FROM contact_plan WHERE excluded IS NULL ORDER BY customer_id").fetchall()]
+        f"FROM {CONTACT_PLAN} WHERE excluded IS NULL ORDER BY customer_id").fetchall()]
 
 
 def _run_id(loaded: LoadedCampaign, rows: Sequence[tuple[str, ...]]) -> str:
@@ -259,7 +258,7 @@ def customer_value(loaded: LoadedCampaign, out: Path) -> CustomerValue:
     run = prepare(loaded)
     if not run.value.available:
         raise CrmError(f"customer value is unavailable: {run.value.reason}")
-    rows = run.con.execute(f"SELECT {', '.join(CLV_COLUMNS)} FROM features "
+    rows = run.con.execute(f"SELECT {', '.join(CLV_COLUMNS)} FROM {FEATURES} "
                            "WHERE clv_52w IS NOT NULL ORDER BY customer_id").fetchall()
     write_safe_csv(out, CLV_COLUMNS, rows)
     value = run.value

@@ -1,12 +1,51 @@
-"""The canonical tables every reader maps onto and every later stage reads (DESIGN §2).
+"""The catalogue of every table one stage hands to another (DESIGN §2).
 
-Column types are DuckDB's. Identify creates these tables under these names in the run's
-connection; nothing downstream sees a source file's own layout.
+Each table is declared once: its name, its columns with their DuckDB types in order, the
+stage (package) that makes it and what it holds. The five input tables are the canonical
+layout every reader maps onto; nothing downstream sees a source file's own layout. A stage
+reads another stage's table through its declaration here, and names what it made in the
+handle its entry point returns; ``tests/test_tables.py`` holds the run's tables to this.
+
+A ``Table`` interpolates as its name, so SQL reads ``f"SELECT ... FROM {ASSIGNMENTS}"``.
 """
 
 from __future__ import annotations
 
-CUSTOMERS: dict[str, str] = {
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, eq=False)
+class Table:
+    """A table handed from the stage that makes it to later ones."""
+
+    name: str
+    columns: Mapping[str, str]  # column -> DuckDB type, in the table's order
+    stage: str  # the package that makes it
+    holds: str  # what one row is, in a line
+    kept: bool = True  # False: dropped once the next stage has read it
+
+    def __str__(self) -> str:
+        return self.name
+
+    def create(self, temp: bool = False) -> str:
+        """SQL creating the table empty, with its declared columns (replacing any before)."""
+        columns = ", ".join(f'"{name}" {kind}' for name, kind in self.columns.items())
+        return f"CREATE OR REPLACE {'TEMP ' if temp else ''}TABLE {self.name} ({columns})"
+
+
+# ingest: raw text, read by identify and then released.
+
+RAW_REJECTS = Table("raw_rejects", {
+    "_file": "INTEGER",  # the file's index in the account
+    "line": "BIGINT",
+    "csv_line": "VARCHAR",
+    "error": "VARCHAR",
+}, "ingest", "a line the CSV parser rejected, as written", kept=False)
+
+# identify: the canonical tables, then the rows left out of them.
+
+CUSTOMERS = Table("customers", {
     "customer_id": "VARCHAR",
     "email": "VARCHAR",
     "salutation": "VARCHAR",
@@ -21,9 +60,9 @@ CUSTOMERS: dict[str, str] = {
     "signup_date": "DATE",
     "email_consent": "VARCHAR",  # 'yes' | 'no' | 'unknown'
     "mail_objection": "BOOLEAN",
-}
+}, "identify", "one customer, duplicates merged")
 
-ORDERS: dict[str, str] = {
+ORDERS = Table("orders", {
     "order_id": "VARCHAR",
     "customer_id": "VARCHAR",  # NULL for a guest checkout
     "ordered_at": "TIMESTAMPTZ",
@@ -32,18 +71,18 @@ ORDERS: dict[str, str] = {
     "currency": "VARCHAR",
     "status": "VARCHAR",  # 'completed' | 'cancelled' | 'refunded'
     "channel": "VARCHAR",
-}
+}, "identify", "one order in the campaign's currency")
 
-ORDER_LINES: dict[str, str] = {
+ORDER_LINES = Table("order_lines", {
     "order_id": "VARCHAR",
     "sku": "VARCHAR",
     "product": "VARCHAR",
     "category": "VARCHAR",
     "quantity": "INTEGER",
     "unit_price": "DECIMAL(18,2)",
-}
+}, "identify", "one line of a known order")
 
-CONTACTS: dict[str, str] = {
+CONTACTS = Table("contacts", {
     "run_id": "VARCHAR",
     "campaign": "VARCHAR",
     "customer_id": "VARCHAR",
@@ -55,23 +94,138 @@ CONTACTS: dict[str, str] = {
     "test_group": "VARCHAR",  # 'treatment' | 'control'
     "content_hash": "VARCHAR",
     "coupon": "VARCHAR",  # the code a treated customer got, if the offer has a pool
-}
+}, "identify", "one contact or hold-out in the history of every campaign")
 
-SUPPRESSIONS: dict[str, str] = {
+SUPPRESSIONS = Table("suppressions", {
     "customer_id": "VARCHAR",
     "email": "VARCHAR",
     "channel": "VARCHAR",  # 'email' | 'letter' | 'all'
     "reason": "VARCHAR",
     "since": "DATE",
-}
+}, "identify", "a customer or address not to contact on a channel")
 
-TABLES: dict[str, dict[str, str]] = {
-    "customers": CUSTOMERS,
-    "orders": ORDERS,
-    "order_lines": ORDER_LINES,
-    "contacts": CONTACTS,
-    "suppressions": SUPPRESSIONS,
-}
+QUARANTINE = Table("quarantine", {
+    "tbl": "VARCHAR",  # the table the row was meant for
+    "_file": "INTEGER",  # the file's index in the account
+    "_row": "BIGINT",  # the data row within the file
+    "line": "BIGINT",  # the parser's record number, for a rejected line
+    "reason": "VARCHAR",
+    "data": "VARCHAR",  # the row's values as JSON, or the line as written
+}, "identify", "an input row left out, with its reason and values")
+
+# features
+
+FEATURES = Table("features", {
+    "customer_id": "VARCHAR",
+    "country": "VARCHAR",
+    "locale": "VARCHAR",
+    "email_consent": "VARCHAR",
+    "mail_objection": "BOOLEAN",
+    "has_email": "BOOLEAN",
+    "has_address": "BOOLEAN",
+    "signup_days": "BIGINT",
+    "orders": "INTEGER",
+    "frequency": "INTEGER",
+    "monetary": "DECIMAL(18,2)",
+    "avg_order_value": "DECIMAL(18,2)",
+    "cancelled_orders": "INTEGER",
+    "first_order_date": "DATE",
+    "last_order_date": "DATE",
+    "recency_days": "INTEGER",
+    "tenure_days": "INTEGER",
+    "top_category": "VARCHAR",
+    "days_since_contact": "INTEGER",
+    "contacts_365d": "INTEGER",
+    "r_score": "INTEGER",
+    "f_score": "INTEGER",
+    "m_score": "INTEGER",
+    "rfm_segment": "VARCHAR",
+    "p_alive": "DOUBLE",
+    "churn_risk": "DOUBLE",
+    "expected_orders_52w": "DOUBLE",
+    "expected_spend": "DOUBLE",
+    "clv_52w": "DOUBLE",
+}, "features", "one customer's RFM, history and value features as of the campaign date")
+
+CO_PURCHASE = Table("co_purchase", {
+    "category_a": "VARCHAR",
+    "category_b": "VARCHAR",
+    "customers": "BIGINT",
+    "support": "DOUBLE",
+    "confidence": "DOUBLE",
+    "lift": "DOUBLE",
+}, "features", "how much buying category a goes with buying category b")
+
+# rules
+
+
+def assignment_columns(offers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """``assignments``' columns for a campaign: ``offers`` are (offer id, type of its value)
+    in the rules' order (best first). The feature columns, per offer ``"eligible:<id>"``,
+    then per offer ``"value:<id>"``, then the segment and the chosen offer."""
+    offers = list(offers)
+    return {**FEATURES.columns,
+            **{f"eligible:{offer}": "BOOLEAN" for offer, _ in offers},
+            **{f"value:{offer}": kind for offer, kind in offers},
+            "segment": "VARCHAR", "offer": "VARCHAR"}
+
+
+# Its columns for a campaign without offers; assignment_columns gives a campaign's.
+ASSIGNMENTS = Table("assignments", assignment_columns([]), "rules",
+                    "one customer's features, segment, offer verdicts and chosen offer")
+
+RULE_LISTS = Table("rule_lists", {
+    "list": "VARCHAR",
+    "col": "VARCHAR",
+    "value": "VARCHAR",
+}, "rules", "a value of a campaign list, read by the compiled conditions wherever they run")
+
+# interact
+
+PERMISSIONS = Table("permissions", {
+    "customer_id": "VARCHAR",
+    "segment": "VARCHAR",
+    "offer": "VARCHAR",
+    "email": "VARCHAR",
+    "email_ok": "BOOLEAN",
+    "letter_ok": "BOOLEAN",
+    "email_suppression": "VARCHAR",
+    "letter_suppression": "VARCHAR",
+    "email_suppressed": "BOOLEAN",
+    "letter_suppressed": "BOOLEAN",
+}, "interact", "per customer with an offer: may we email, may we write, and why not")
+
+CONTACT_PLAN = Table("contact_plan", {
+    "customer_id": "VARCHAR",
+    "segment": "VARCHAR",
+    "offer": "VARCHAR",
+    "channel": "VARCHAR",
+    "variant": "VARCHAR",
+    "test_group": "VARCHAR",
+    "excluded": "VARCHAR",  # the exclusion reason; NULL for a customer in the plan
+    "suppression_reason": "VARCHAR",
+    "coupon": "VARCHAR",
+}, "interact", "per customer with an offer: channel, group, variant and coupon, or exclusion")
+
+SUGGESTIONS = Table("suggestions", {
+    "customer_id": "VARCHAR",
+    "suggested_category": "VARCHAR",
+}, "interact", "a customer's cross-sell category, for those with an offer and a suggestion")
+
+CATALOGUE: tuple[Table, ...] = (
+    RAW_REJECTS, CUSTOMERS, ORDERS, ORDER_LINES, CONTACTS, SUPPRESSIONS, QUARANTINE,
+    FEATURES, CO_PURCHASE, ASSIGNMENTS, RULE_LISTS, PERMISSIONS, CONTACT_PLAN, SUGGESTIONS,
+)
+
+
+def made_by(stage: str) -> tuple[Table, ...]:
+    """The tables ``stage`` makes, in catalogue order."""
+    return tuple(t for t in CATALOGUE if t.stage == stage)
+
+
+# The input tables by name: what sources are mapped onto and identify makes.
+INPUTS: tuple[Table, ...] = (CUSTOMERS, ORDERS, ORDER_LINES, CONTACTS, SUPPRESSIONS)
+TABLES: dict[str, Mapping[str, str]] = {t.name: t.columns for t in INPUTS}
 
 # Columns a source must provide; the rest may be absent and become NULL.
 REQUIRED: dict[str, tuple[str, ...]] = {

@@ -12,8 +12,9 @@ D0 = dt.date(2026, 3, 1)
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> None:
-    for name, cols in (("orders", ORDERS), ("contacts", CONTACTS)):
-        con.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in cols.items())})")
+    for table in (ORDERS, CONTACTS):
+        columns = ", ".join(f"{c} {t}" for c, t in table.columns.items())
+        con.execute(f"CREATE TABLE {table} ({columns})")
 
 
 def test_uplift_matches_hand_computation():

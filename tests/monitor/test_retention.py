@@ -10,7 +10,7 @@ from crmreport.tables import ORDERS
 @pytest.fixture()
 def con():
     con = duckdb.connect()
-    con.execute(f"CREATE TABLE orders ({', '.join(f'{c} {t}' for c, t in ORDERS.items())})")
+    con.execute(f"CREATE TABLE orders ({', '.join(f'{c} {t}' for c, t in ORDERS.columns.items())})")
     orders = [
         # cohort 2026-01: a, b, c, d
         ("a", "2026-01-05"), ("a", "2026-02-10"), ("a", "2026-03-02"),

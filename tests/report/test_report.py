@@ -30,8 +30,8 @@ def _create(con, name, cols):
 
 def _build_connection() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    for name, cols in (("customers", CUSTOMERS), ("orders", ORDERS), ("contacts", CONTACTS)):
-        _create(con, name, cols)
+    for table in (CUSTOMERS, ORDERS, CONTACTS):
+        _create(con, table.name, table.columns)
     con.execute("CREATE TABLE assignments (customer_id VARCHAR, segment VARCHAR, offer VARCHAR,"
                 " recency_days INTEGER, frequency INTEGER, monetary DECIMAL(18,2))")
     n = 0

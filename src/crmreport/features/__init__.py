@@ -1,32 +1,50 @@
 """Differentiate: one row of features per customer, as of an explicit date.
 
 ``features`` = RFM and history columns (rfm.py) + model-based value (value_models.py); alongside,
-``co_purchase`` holds category affinity for cross-selling (affinity.py).
+``co_purchase`` holds category affinity for cross-selling (affinity.py). Both are declared in
+``crmreport.tables``; the working tables they are built from (``rfm``, ``customer_value``)
+are temporary and dropped here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from crmreport.engine import Connection
 from crmreport.features.affinity import compute_co_purchase
 from crmreport.features.rfm import FEATURE_DOCS as RFM_DOCS
-from crmreport.features.rfm import compute_rfm
-from crmreport.features.value_models import VALUE_COLUMNS, ValueModel, fit_value_models
+from crmreport.features.rfm import RFM, compute_rfm
+from crmreport.features.value_models import (
+    CUSTOMER_VALUE,
+    VALUE_COLUMNS,
+    ValueModel,
+    fit_value_models,
+)
+from crmreport.tables import CO_PURCHASE, FEATURES, Table
 
 FEATURE_DOCS: dict[str, str] = {**RFM_DOCS, **VALUE_COLUMNS}
 
-__all__ = ["FEATURE_DOCS", "ValueModel", "compute_features"]
+__all__ = ["FEATURE_DOCS", "Featured", "ValueModel", "compute_features"]
 
 
-def compute_features(con: Connection, as_of: dt.date) -> ValueModel:
-    """Create ``features`` and ``co_purchase``; return the value model (or why there is none)."""
+@dataclass(frozen=True)
+class Featured:
+    """What features made: the value model (or why there is none), and its tables."""
+
+    value: ValueModel
+    tables: tuple[Table, ...]
+
+
+def compute_features(con: Connection, as_of: dt.date) -> Featured:
+    """Create ``features`` and ``co_purchase``."""
     compute_rfm(con, as_of)
     value = fit_value_models(con, as_of)
     compute_co_purchase(con, as_of)
     columns = ", ".join(f"v.{c}" for c in VALUE_COLUMNS)
-    con.execute(f"""CREATE OR REPLACE TABLE features AS
-        SELECT r.*, {columns} FROM rfm r LEFT JOIN customer_value v USING (customer_id)
+    con.execute(f"""CREATE OR REPLACE TABLE {FEATURES} AS
+        SELECT r.*, {columns} FROM {RFM} r LEFT JOIN {CUSTOMER_VALUE} v USING (customer_id)
         ORDER BY customer_id""")
-    con.execute("DROP TABLE rfm")
-    return value
+    con.execute(f"DROP TABLE {RFM}")
+    con.execute(f"DROP TABLE {CUSTOMER_VALUE}")
+    return Featured(value, (FEATURES, CO_PURCHASE))

@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 
 from crmreport.engine import Connection
+from crmreport.tables import CO_PURCHASE
 
 
 def compute_co_purchase(con: Connection, as_of: dt.date) -> None:
     """Create ``co_purchase(category_a, category_b, customers, support, confidence, lift)``."""
     con.execute(f"""
-    CREATE OR REPLACE TABLE co_purchase AS
+    CREATE OR REPLACE TABLE {CO_PURCHASE} AS
     WITH bought AS (
         SELECT DISTINCT o.customer_id, l.category
         FROM orders o JOIN order_lines l USING (order_id)

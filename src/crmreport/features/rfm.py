@@ -12,6 +12,8 @@ import datetime as dt
 
 from crmreport.engine import Connection
 
+RFM = "rfm"  # a working table of this stage: features joins it with the value columns
+
 # Column -> what it means; shown by `crmreport check` and used to suggest names in rule errors.
 FEATURE_DOCS: dict[str, str] = {
     "customer_id": "the customer's id",
@@ -57,7 +59,7 @@ RFM_SEGMENTS: list[tuple[str, str]] = [
 
 
 def compute_rfm(con: Connection, as_of: dt.date) -> None:
-    """Create the ``rfm`` table: one row per customer, columns as in FEATURE_DOCS."""
+    """Create the temporary ``rfm`` table: one row per customer, columns as in FEATURE_DOCS."""
     day = f"DATE '{as_of.isoformat()}'"
     con.execute(_base_sql(day))
     con.execute(_scores_sql())
@@ -125,7 +127,7 @@ def _base_sql(day: str) -> str:
 def _scores_sql() -> str:
     named = " ".join(f"WHEN {cond} THEN '{name}'" for name, cond in RFM_SEGMENTS)
     return f"""
-    CREATE OR REPLACE TABLE rfm AS
+    CREATE OR REPLACE TEMP TABLE {RFM} AS
     WITH s AS (
         SELECT *,
                {_quintile('recency_days', 'DESC')} AS r_score,

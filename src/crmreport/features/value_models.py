@@ -26,6 +26,7 @@ HORIZON_WEEKS = 52
 ANNUAL_DISCOUNT = 0.10
 WEEKLY_DISCOUNT = (1 + ANNUAL_DISCOUNT) ** (1 / HORIZON_WEEKS) - 1
 MIN_REPEAT_BUYERS = 20  # below this the spend model has nothing to learn from
+CUSTOMER_VALUE = "customer_value"  # a working table: features joins it into ``features``
 
 VALUE_COLUMNS: dict[str, str] = {
     "p_alive": "probability the customer is still active (BG/NBD)",
@@ -97,7 +98,8 @@ def fit_models(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray,
 
 
 def fit_value_models(con: Connection, as_of: dt.date) -> ValueModel:
-    """Create ``customer_value`` (customer_id + VALUE_COLUMNS) and return the fitted model."""
+    """Create the temporary ``customer_value`` (customer_id + VALUE_COLUMNS) and return the
+    fitted model."""
     data = con.execute(summary_sql(f"DATE '{as_of.isoformat()}'")).fetchnumpy()
     ids = np.asarray(data["customer_id"])
     x, tx, t, m = (np.asarray(data[c], dtype=float) for c in ("frequency", "recency", "T",
@@ -146,5 +148,5 @@ def _store(con: Connection, ids: np.ndarray, columns: dict[str, np.ndarray] | No
         values = columns[name] if columns else None
         arrays[name] = pa.array(values if values is not None else [None] * len(ids), pa.float64())
     con.register("value_arrow", pa.table(arrays))
-    con.execute("CREATE OR REPLACE TABLE customer_value AS SELECT * FROM value_arrow")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {CUSTOMER_VALUE} AS SELECT * FROM value_arrow")
     con.unregister("value_arrow")

@@ -23,9 +23,10 @@ from pathlib import Path
 
 from crmreport.engine import Connection
 from crmreport.files import write_safe_csv
-from crmreport.identify.staging import identify_tables
+from crmreport.identify.staging import Identified, identify_tables
+from crmreport.tables import QUARANTINE
 
-__all__ = ["QUARANTINE_HEADER", "identify_tables", "write_quarantine"]
+__all__ = ["QUARANTINE_HEADER", "Identified", "identify_tables", "write_quarantine"]
 
 QUARANTINE_HEADER = ("table", "file", "row", "line", "reason", "values")
 
@@ -40,7 +41,7 @@ def write_quarantine(con: Connection, path: Path, files: list[str] | None = None
     values (JSON under canonical names; the line as written for a rejected row). This file is
     for the user to fix their data, so it holds the values; logs never do.
     """
-    rows = con.execute("SELECT tbl, _file, _row, line, reason, data FROM quarantine "
+    rows = con.execute(f"SELECT tbl, _file, _row, line, reason, data FROM {QUARANTINE} "
                        "ORDER BY _file, coalesce(_row, 0), coalesce(line, 0)").fetchall()
     out = ((t, files[f] if files and f is not None and f < len(files) else f, r, ln, why, d)
            for t, f, r, ln, why, d in rows)

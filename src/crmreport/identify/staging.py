@@ -5,33 +5,55 @@ counted in the account as loaded, merged or quarantined.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from crmreport.account import Account
 from crmreport.engine import Connection
 from crmreport.identify.cleaning import specs
 from crmreport.identify.lane import settle, strictly_ordered
 from crmreport.identify.spec import KEPT, META, STAGING, Spec
 from crmreport.ingest import RawPart, Sources, release_raw
-from crmreport.tables import TABLES
+from crmreport.tables import (
+    CONTACTS,
+    CUSTOMERS,
+    ORDER_LINES,
+    ORDERS,
+    QUARANTINE,
+    RAW_REJECTS,
+    SUPPRESSIONS,
+    TABLES,
+    Table,
+)
 
 
-def identify_tables(con: Connection, sources: Sources, currency: str) -> None:
-    """Create customers, orders, order_lines, suppressions and contacts; fill in the account."""
-    con.execute("CREATE OR REPLACE TABLE quarantine (tbl VARCHAR, _file INTEGER, _row BIGINT, "
-                "line BIGINT, reason VARCHAR, data VARCHAR)")
+@dataclass(frozen=True)
+class Identified:
+    """What identify made: the account of every input row, and its tables."""
+
+    account: Account
+    tables: tuple[Table, ...]
+
+
+def identify_tables(con: Connection, sources: Sources, currency: str) -> Identified:
+    """Create the canonical tables and ``quarantine``; fill in the account."""
+    con.execute(QUARANTINE.create())
     for spec in specs(currency):
         _settle(con, sources, spec)
     _rejects(con, sources.account)  # known once every file has been read
     release_raw(con)  # the staged text is no longer needed: free its memory
+    return Identified(sources.account,
+                      (CUSTOMERS, ORDERS, ORDER_LINES, CONTACTS, SUPPRESSIONS, QUARANTINE))
 
 
 def _rejects(con: Connection, account: Account) -> None:
     """Rows the parser rejected (counted when their file was read) go to the quarantine file
     as written."""
-    con.execute("""INSERT INTO quarantine SELECT NULL, _file, NULL, line,
+    con.execute(f"""INSERT INTO {QUARANTINE} SELECT NULL, _file, NULL, line,
                    CASE WHEN error = 'INVALID ENCODING' THEN 'wrong_encoding'
-                   ELSE 'malformed_row' END, csv_line FROM raw_rejects ORDER BY _file, line""")
+                   ELSE 'malformed_row' END, csv_line FROM {RAW_REJECTS} ORDER BY _file, line""")
     for entry, index in ((e, i) for i, e in enumerate(account.files)):
-        con.execute("UPDATE quarantine SET tbl = ? WHERE _file = ? AND tbl IS NULL",
+        con.execute(f"UPDATE {QUARANTINE} SET tbl = ? WHERE _file = ? AND tbl IS NULL",
                     [entry.table, index])
 
 
@@ -86,7 +108,7 @@ def _staging_select(spec: Spec, part: RawPart) -> str:
               FROM (SELECT *{values} FROM ({part.select}))){order}"""
 
 
-def _json(columns: dict[str, str]) -> str:
+def _json(columns: Mapping[str, str]) -> str:
     """A row's values as JSON text under canonical names."""
     return "json_object(" + ", ".join(f"'{c}', {c}::VARCHAR" for c in columns) + ")::VARCHAR"
 
@@ -114,7 +136,7 @@ def _check_counted(con: Connection, account: Account, table: str) -> None:
 def _quarantine(con: Connection, spec: Spec, starts: dict[int, int]) -> None:
     # A lazily read file has no row numbers of its own: its rows are numbered by position.
     first = " ".join(f"WHEN {index} THEN {start}" for index, start in starts.items())
-    con.execute(f"""INSERT INTO quarantine
+    con.execute(f"""INSERT INTO {QUARANTINE}
         SELECT '{spec.table}', _file, coalesce(_row, rowid + 1 - CASE _file {first} END), NULL,
                _reason, _raw
         FROM {STAGING} WHERE _reason IS NOT NULL AND _counted ORDER BY rowid""")

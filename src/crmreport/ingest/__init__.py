@@ -36,7 +36,7 @@ from crmreport.ingest.readers import (
     typed_csv,
     why,
 )
-from crmreport.tables import TABLES
+from crmreport.tables import RAW_REJECTS, TABLES
 
 __all__ = ["PRESETS", "RawPart", "SourceFile", "Sources",
            "load_sources", "release_raw"]
@@ -120,8 +120,7 @@ def load_sources(con: Connection, sources: list[SourceFile]) -> Sources:
     """RawFile every source; tables with no source get no parts."""
     account = Account()
     staged = Sources(account, {t: [] for t in TABLES})
-    con.execute("CREATE OR REPLACE TABLE raw_rejects (_file INTEGER, line BIGINT, "
-                "csv_line VARCHAR, error VARCHAR)")
+    con.execute(RAW_REJECTS.create())
     for source in sources:
         entry = account.add(str(source.path), source.table)
         index = len(account.files) - 1
@@ -148,7 +147,7 @@ def release_raw(con: Connection) -> None:
     tables = [r[0] for r in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'src\\_%' "
         "ESCAPE '\\'").fetchall()]
-    for name in [*tables, "raw_rejects"]:
+    for name in [*tables, RAW_REJECTS.name]:
         con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
@@ -209,7 +208,7 @@ def _keep_rejects(con: Connection, index: int) -> None:
     """Lines the parser rejected, as written, for the quarantine file."""
     staged = f"src_{index}_rej"
     if con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [staged]).fetchall():
-        con.execute(f"INSERT INTO raw_rejects SELECT {index}, line, csv_line, error "
+        con.execute(f"INSERT INTO {RAW_REJECTS} SELECT {index}, line, csv_line, error "
                     f"FROM {staged} ORDER BY line")
         con.execute(f"DROP TABLE {staged}")
 

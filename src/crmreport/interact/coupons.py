@@ -18,6 +18,7 @@ import pandas as pd
 
 from crmreport.engine import Connection
 from crmreport.errors import DataError
+from crmreport.tables import CONTACT_PLAN
 
 
 @dataclass
@@ -76,21 +77,24 @@ def assign_coupons(con: Connection, pools: dict[str, Path], used: set[str],
             cache[path] = read_pool(path, offer)
         free = [c for c in cache[path] if c not in taken]
         ids = [r[0] for r in con.execute(
-            "SELECT customer_id FROM contact_plan WHERE excluded IS NULL AND "
+            f"SELECT customer_id FROM {CONTACT_PLAN} WHERE excluded IS NULL AND "
             "test_group = 'treatment' AND offer = ? ORDER BY customer_id", [offer]).fetchall()]
         pairs = list(zip(ids, free, strict=False))
         taken.update(code for _, code in pairs)
         assigned += pairs
         counts[offer] = CouponCount(path.name, len(free), len(ids), len(pairs))
+    if assigned:
+        _fill(con, assigned)
+    return counts
+
+
+def _fill(con: Connection, assigned: list[tuple[str, str]]) -> None:
+    """Write the codes into the plan in place: its rows keep their order."""
     frame = pd.DataFrame(assigned, columns=["customer_id", "coupon"], dtype="object")
     con.register("coupon_codes", frame)
-    con.execute("""CREATE OR REPLACE TABLE contact_plan AS
-                   SELECT p.*, k.coupon FROM contact_plan p LEFT JOIN (
-                       SELECT CAST(customer_id AS VARCHAR) AS customer_id,
-                              CAST(coupon AS VARCHAR) AS coupon FROM coupon_codes) k
-                   USING (customer_id) ORDER BY customer_id""")
+    con.execute(f"""UPDATE {CONTACT_PLAN} p SET coupon = CAST(k.coupon AS VARCHAR)
+                    FROM coupon_codes k WHERE p.customer_id = CAST(k.customer_id AS VARCHAR)""")
     con.unregister("coupon_codes")
-    return counts
 
 
 def shortage_message(counts: dict[str, CouponCount]) -> str | None:

@@ -15,6 +15,7 @@ from crmreport.config import Campaign, Offer
 from crmreport.engine import Connection
 from crmreport.errors import DataError
 from crmreport.rules import CompiledRules
+from crmreport.tables import ASSIGNMENTS, CONTACT_PLAN, FEATURES, PERMISSIONS, SUGGESTIONS
 
 
 def _plain(value: Any) -> Any:
@@ -36,17 +37,18 @@ def _row(con: Connection, sql: str, params: list[Any]) -> dict[str, Any] | None:
 def explain_customer(con: Connection, campaign: Campaign, rules: CompiledRules,
                      customer_id: str) -> dict[str, Any]:
     """Every decision about ``customer_id`` in this campaign, as plain data."""
-    features = _row(con, "SELECT * FROM features WHERE customer_id = ?", [customer_id])
+    features = _row(con, f"SELECT * FROM {FEATURES} WHERE customer_id = ?", [customer_id])
     if features is None:
         raise DataError(f"customer {customer_id} is not in the customers file (after "
                         "cleaning); run `crmreport check` to see quarantined rows")
 
     def verdict(sql: str) -> bool | None:
-        row = con.execute(f"SELECT {sql} FROM features WHERE customer_id = ?",
+        row = con.execute(f"SELECT {sql} FROM {FEATURES} WHERE customer_id = ?",
                           [customer_id]).fetchone()
         return None if row is None or row[0] is None else bool(row[0])
 
-    assigned = _row(con, "SELECT * FROM assignments WHERE customer_id = ?", [customer_id]) or {}
+    assigned = _row(con, f"SELECT * FROM {ASSIGNMENTS} WHERE customer_id = ?",
+                    [customer_id]) or {}
     when = {s.id: s.when for s in campaign.segments}
     segments = [{"id": sid, "when": when[sid], "verdict": verdict(sql)}
                 for sid, sql in rules.segments]
@@ -80,8 +82,8 @@ def _decision(con: Connection, campaign: Campaign, cid: str, features: dict[str,
         return {"status": "no_offer",
                 "reason": f"no offer is eligible in segment '{result['segment']}'"}
     offer = next(o for o in campaign.offers if o.id == offer_id)
-    perm = _row(con, "SELECT * FROM permissions WHERE customer_id = ?", [cid]) or {}
-    plan = _row(con, "SELECT * FROM contact_plan WHERE customer_id = ?", [cid]) or {}
+    perm = _row(con, f"SELECT * FROM {PERMISSIONS} WHERE customer_id = ?", [cid]) or {}
+    plan = _row(con, f"SELECT * FROM {CONTACT_PLAN} WHERE customer_id = ?", [cid]) or {}
     channels = {ch: _channel(ch, offer, features, perm) for ch in ("email", "letter")}
     out: dict[str, Any] = {"channels": channels, "why_offer": _why_offer(result, offer)}
     excluded = plan.get("excluded")
@@ -89,8 +91,8 @@ def _decision(con: Connection, campaign: Campaign, cid: str, features: dict[str,
         out |= {"status": "excluded", "excluded": excluded,
                 "reason": f"{excluded}: {_exclusion(con, campaign, cid, offer, channels)}"}
         return out
-    suggestion = con.execute("SELECT suggested_category FROM suggestions WHERE customer_id = ?",
-                             [cid]).fetchone()
+    suggestion = con.execute(
+        f"SELECT suggested_category FROM {SUGGESTIONS} WHERE customer_id = ?", [cid]).fetchone()
     channel = plan["channel"]
     earlier = offer.channels[:offer.channels.index(channel)]
     why = (f"{channel}: the offer's first channel and allowed" if not earlier else
@@ -136,7 +138,7 @@ def _why_offer(result: dict[str, Any], offer: Offer) -> str:
 
 def _exclusion(con: Connection, campaign: Campaign, cid: str, offer: Offer,
                channels: dict[str, dict[str, Any]]) -> str:
-    excluded = con.execute("SELECT excluded FROM contact_plan WHERE customer_id = ?",
+    excluded = con.execute(f"SELECT excluded FROM {CONTACT_PLAN} WHERE customer_id = ?",
                            [cid]).fetchone()
     reason = excluded[0] if excluded else ""
     if reason == "no_permission":

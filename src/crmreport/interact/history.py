@@ -19,7 +19,7 @@ from crmreport.errors import DataError
 from crmreport.files import write_bytes
 from crmreport.tables import CONTACTS
 
-COLUMNS = list(CONTACTS)
+COLUMNS = list(CONTACTS.columns)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

@@ -30,6 +30,7 @@ from crmreport.engine import Connection
 from crmreport.interact.coupons import CouponCount, assign_coupons
 from crmreport.interact.crosssell import suggest
 from crmreport.interact.groups import draw_sql, variant_sql
+from crmreport.tables import ASSIGNMENTS, CONTACT_PLAN, PERMISSIONS, SUGGESTIONS, Table
 
 REASONS = ("no_permission", "suppressed", "duplicate_email", "already_contacted",
            "frequency_cap", "quiet_period")
@@ -103,21 +104,31 @@ def diff_counts(before: dict[str, int], now: dict[str, int]) -> dict[str, dict[s
             for k in sorted(set(before) | set(now)) if before.get(k, 0) != now.get(k, 0)}
 
 
+@dataclass(frozen=True)
+class Planned:
+    """What interact made: the plan's counts, and its tables."""
+
+    plan: Plan
+    tables: tuple[Table, ...]
+
+
 def plan_contacts(con: Connection, campaign: Campaign, pools: dict[str, Path] | None = None,
-                  used_coupons: set[str] | None = None) -> Plan:
+                  used_coupons: set[str] | None = None) -> Planned:
     """Create ``contact_plan`` (one row per customer with an offer) and count every step.
 
     ``pools`` maps offer id -> coupon pool file; ``used_coupons`` are the codes in the
-    history. ``suggestions`` (cross-sell per customer) is created alongside.
+    history. ``permissions`` (what the plan is drawn from) and ``suggestions`` (cross-sell
+    per customer) are created alongside.
     """
     con.execute(_permissions_sql(campaign))
+    con.execute(CONTACT_PLAN.create())  # coupon stays NULL until assign_coupons fills it
     con.execute(_plan_sql(campaign))
     coupons = assign_coupons(con, pools or {}, used_coupons or set(),
                              [o.id for o in campaign.offers])
     suggest(con, campaign.as_of)
     plan = _count(con, campaign)
     plan.coupons = coupons
-    return plan
+    return Planned(plan, (PERMISSIONS, CONTACT_PLAN, SUGGESTIONS))
 
 
 def offer_variants(campaign: Campaign, offer: Offer) -> list[tuple[str, float]]:
@@ -156,12 +167,12 @@ def _permissions_sql(campaign: Campaign) -> str:
                 f"AS {channel}_suppression")
 
     return f"""
-    CREATE OR REPLACE TEMP TABLE permissions AS
+    CREATE OR REPLACE TEMP TABLE {PERMISSIONS} AS
     WITH b AS (
         SELECT a.customer_id, a.segment, a.offer, c.email,
                coalesce(c.email_consent = 'yes' AND c.email IS NOT NULL, false) AS email_ok,
                coalesce(NOT c.mail_objection AND a.has_address, false) AS letter_ok
-        FROM assignments a JOIN customers c USING (customer_id)
+        FROM {ASSIGNMENTS} a JOIN customers c USING (customer_id)
         WHERE a.offer IS NOT NULL
     ), hits AS (
         SELECT b.customer_id, s.channel, s.reason FROM b JOIN suppressions s
@@ -203,11 +214,11 @@ def _plan_sql(campaign: Campaign) -> str:
     quieted = (f"EXISTS (SELECT 1 {recent} AND h.contacted_at > {day} - {quiet})"
                if quiet else "false")
     return f"""
-    CREATE OR REPLACE TABLE contact_plan AS
+    INSERT INTO {CONTACT_PLAN} BY NAME
     WITH p AS (
         SELECT *, {_channel_choice(campaign)} AS chosen, {_any_allowed(campaign)} AS allowed,
                {_suppression_reason(campaign)} AS suppression
-        FROM permissions
+        FROM {PERMISSIONS}
     ), d AS (
         SELECT *, chosen = 'email' AND row_number() OVER (PARTITION BY
                   CASE WHEN chosen = 'email' THEN email END ORDER BY customer_id) > 1 AS dup
@@ -238,29 +249,31 @@ def _plan_sql(campaign: Campaign) -> str:
 
 def _count(con: Connection, campaign: Campaign) -> Plan:
     plan = Plan(campaign=campaign.campaign, as_of=campaign.as_of.isoformat())
-    plan.customers = _scalar(con, "SELECT count(*) FROM assignments")
+    plan.customers = _scalar(con, f"SELECT count(*) FROM {ASSIGNMENTS}")
     plan.segments = dict(con.execute(
-        "SELECT segment, count(*) FROM assignments GROUP BY 1 ORDER BY 1").fetchall())
+        f"SELECT segment, count(*) FROM {ASSIGNMENTS} GROUP BY 1 ORDER BY 1").fetchall())
     for offer in campaign.offers:
         flag = f'"eligible:{offer.id}"'
         plan.offers[offer.id] = {
-            "eligible": _scalar(con, f"SELECT count(*) FROM assignments WHERE {flag}"),
-            "chosen": _scalar(con, f"SELECT count(*) FROM assignments WHERE offer = '{offer.id}'"),
+            "eligible": _scalar(con, f"SELECT count(*) FROM {ASSIGNMENTS} WHERE {flag}"),
+            "chosen": _scalar(con,
+                              f"SELECT count(*) FROM {ASSIGNMENTS} WHERE offer = '{offer.id}'"),
         }
     excluded = dict(con.execute(
-        "SELECT excluded, count(*) FROM contact_plan WHERE excluded IS NOT NULL GROUP BY 1"
+        f"SELECT excluded, count(*) FROM {CONTACT_PLAN} WHERE excluded IS NOT NULL GROUP BY 1"
     ).fetchall())
     plan.excluded = {r: excluded.get(r, 0) for r in REASONS}
     plan.suppression_reasons = dict(con.execute(
-        "SELECT coalesce(suppression_reason, 'unspecified'), count(*) FROM contact_plan "
+        f"SELECT coalesce(suppression_reason, 'unspecified'), count(*) FROM {CONTACT_PLAN} "
         "WHERE excluded = 'suppressed' GROUP BY 1 ORDER BY 1").fetchall())
-    remaining = _scalar(con, "SELECT count(*) FROM contact_plan")
+    remaining = _scalar(con, f"SELECT count(*) FROM {CONTACT_PLAN}")
     plan.steps = [("with an offer", remaining)]
     for reason, label in zip(REASONS, STEP_LABELS, strict=True):
         remaining -= plan.excluded[reason]
         plan.steps.append((label, remaining))
-    groups = con.execute("SELECT offer, channel, variant, test_group, count(*) FROM contact_plan "
-                         "WHERE excluded IS NULL GROUP BY ALL ORDER BY ALL").fetchall()
+    groups = con.execute(f"SELECT offer, channel, variant, test_group, count(*) FROM "
+                         f"{CONTACT_PLAN} WHERE excluded IS NULL GROUP BY ALL ORDER BY ALL"
+                         ).fetchall()
     for offer_id, channel, variant, group, count in groups:
         by_channel = plan.final.setdefault(offer_id, {}).setdefault(channel, {})
         by_channel[group] = by_channel.get(group, 0) + count

@@ -5,19 +5,21 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from crmreport.tables import ASSIGNMENTS
+
 NO_OFFER = "(none)"
 OFFER_PREFIX = "offer:"
 
-_SQL = """
+_SQL = f"""
 SELECT segment, count(*) AS customers, count(recency_days) AS buyers,
        sum(recency_days) AS recency_sum, sum(frequency) AS frequency_sum,
        CAST(sum(monetary) AS DOUBLE) AS total_monetary
-FROM assignments GROUP BY segment ORDER BY segment
+FROM {ASSIGNMENTS} GROUP BY segment ORDER BY segment
 """
 
 _OFFERS = f"""
 SELECT segment, coalesce(offer, '{NO_OFFER}') AS offer, count(*) AS n
-FROM assignments GROUP BY ALL ORDER BY ALL
+FROM {ASSIGNMENTS} GROUP BY ALL ORDER BY ALL
 """
 
 

@@ -14,6 +14,7 @@ from crmreport.clv import holdout_fit_by_frequency
 from crmreport.engine import Connection
 from crmreport.errors import CrmError
 from crmreport.features.value_models import ValueModel, fit_purchases, summary_sql
+from crmreport.tables import ASSIGNMENTS
 
 HOLDOUT_WEEKS = 26
 BINS = (0, 10, 25, 50, 100, 250, 500, 1000, 2500)  # CLV bands in the shop's currency
@@ -36,10 +37,10 @@ class ValueSummary:
 def value_summary(con: Connection, as_of: dt.date, model: ValueModel) -> ValueSummary:
     if not model.available:
         return ValueSummary(reason=model.reason)
-    by_segment = con.execute("""
+    by_segment = con.execute(f"""
         SELECT segment, count(*) AS customers, avg(p_alive) AS avg_p_alive,
                avg(clv_52w) AS avg_clv, sum(clv_52w) AS equity
-        FROM assignments WHERE clv_52w IS NOT NULL GROUP BY segment ORDER BY segment""").df()
+        FROM {ASSIGNMENTS} WHERE clv_52w IS NOT NULL GROUP BY segment ORDER BY segment""").df()
     fit, fit_reason = _holdout_fit(con, as_of)
     return ValueSummary(
         reason=None,
@@ -57,7 +58,7 @@ def _distribution(con: Connection) -> pd.DataFrame:
     edges = list(BINS)
     cases = " ".join(f"WHEN clv_52w < {hi} THEN {lo}" for lo, hi in itertools.pairwise(edges))
     counts = dict(con.execute(f"""SELECT CASE {cases} ELSE {edges[-1]} END AS low, count(*)
-        FROM assignments WHERE clv_52w IS NOT NULL GROUP BY 1""").fetchall())
+        FROM {ASSIGNMENTS} WHERE clv_52w IS NOT NULL GROUP BY 1""").fetchall())
     highs: list[float | None] = [*edges[1:], None]
     return pd.DataFrame({"low": edges, "high": highs,
                          "customers": [counts.get(lo, 0) for lo in edges]})

@@ -1,7 +1,7 @@
 """Customize: segment and offer rules from the campaign YAML, checked before they run."""
 
 from crmreport.config.models import UNASSIGNED
-from crmreport.rules.assign import CompiledRules, assign, compile_rules, load_lists
+from crmreport.rules.assign import Assigned, CompiledRules, assign, compile_rules, load_lists
 from crmreport.rules.expressions import (
     HELPERS,
     RuleProblem,
@@ -13,6 +13,7 @@ from crmreport.rules.expressions import (
 __all__ = [
     "HELPERS",
     "UNASSIGNED",
+    "Assigned",
     "CompiledRules",
     "RuleProblem",
     "assign",

@@ -18,6 +18,9 @@ from crmreport.config.models import UNASSIGNED
 from crmreport.engine import Connection
 from crmreport.errors import DataError, Problem, RuleError
 from crmreport.rules.expressions import RuleProblem, check, compile_condition, used_lists
+from crmreport.tables import ASSIGNMENTS, FEATURES, RULE_LISTS, Table, assignment_columns
+
+NO_VALUE = ("0.0", "DECIMAL(2,1)")  # an offer without a value: SQL and its type
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,30 @@ class CompiledRules:
     offers: list[tuple[Offer, str]]  # (offer, SQL condition), best first (priority, file order)
     values: dict[str, str] = field(default_factory=dict)  # offer id -> SQL of its value
     lists: dict[tuple[str, str], Path] = field(default_factory=dict)  # (list, column) -> file
+    value_types: dict[str, str] = field(default_factory=dict)  # offer id -> its value's type
+
+    def columns(self) -> dict[str, str]:
+        """The columns ``assign`` gives ``assignments`` for these rules."""
+        return assignment_columns((offer.id, self.value_types.get(offer.id, NO_VALUE[1]))
+                                  for offer, _ in self.offers)
+
+
+@dataclass(frozen=True)
+class Assigned:
+    """What rules made: its tables, and the columns ``assignments`` has for this campaign."""
+
+    tables: tuple[Table, ...]
+    columns: dict[str, str]
+
+
+def _number(value: float) -> tuple[str, str]:
+    """A number as an SQL literal, and the type DuckDB gives that literal: DECIMAL of its
+    digits when written plainly, DOUBLE in exponent notation (repr's choice from 1e16)."""
+    text = repr(float(value))
+    if "e" in text:
+        return text, "DOUBLE"
+    whole, _, decimals = text.lstrip("-").partition(".")
+    return text, f"DECIMAL({len(whole) + len(decimals)},{len(decimals)})"
 
 
 def compile_rules(loaded: LoadedCampaign, columns: Collection[str]) -> CompiledRules:
@@ -46,7 +73,7 @@ def compile_rules(loaded: LoadedCampaign, columns: Collection[str]) -> CompiledR
 
     segments = [(seg.id, compile_one(seg.when, ("segments", i, "when"), f"segment '{seg.id}'"))
                 for i, seg in enumerate(config.segments)]
-    offers, values = [], {}
+    offers, values, types = [], {}, {}
     for i, offer in enumerate(config.offers):
         sql = compile_one(offer.when, ("offers", i, "when"), f"offer '{offer.id}'")
         offers.append((i, offer, sql))
@@ -55,8 +82,9 @@ def compile_rules(loaded: LoadedCampaign, columns: Collection[str]) -> CompiledR
             # NULL, NaN and infinity (0/0, x/0) count as 0: they must not win the choice.
             number = f"TRY_CAST({value} AS DOUBLE)"
             values[offer.id] = f"coalesce(CASE WHEN isfinite({number}) THEN {number} END, 0)"
+            types[offer.id] = "DOUBLE"
         else:
-            values[offer.id] = repr(float(offer.value))
+            values[offer.id], types[offer.id] = _number(offer.value)
     for (name, _), path in sorted(lists.items()):
         if not path.is_file():
             problems.append(loaded.lines.problem(("lists", name), f"list '{name}': file {path} "
@@ -65,14 +93,13 @@ def compile_rules(loaded: LoadedCampaign, columns: Collection[str]) -> CompiledR
     if problems:
         raise RuleError(problems)
     offers.sort(key=lambda t: (-t[1].priority, t[0]))
-    return CompiledRules(segments, [(o, sql) for _, o, sql in offers], values, lists)
+    return CompiledRules(segments, [(o, sql) for _, o, sql in offers], values, lists, types)
 
 
 def load_lists(con: Connection, lists: dict[tuple[str, str], Path]) -> None:
     """``rule_lists(list, col, value)``: per (list, column) the file's column of that name
     (case-insensitive), else its first column; values trimmed, blanks dropped."""
-    con.execute("CREATE OR REPLACE TEMP TABLE rule_lists (list VARCHAR, col VARCHAR, "
-                "value VARCHAR)")
+    con.execute(RULE_LISTS.create(temp=True))
     for (name, column), path in sorted(lists.items()):
         source = str(path).replace("'", "''")
         try:
@@ -86,30 +113,33 @@ def load_lists(con: Connection, lists: dict[tuple[str, str], Path]) -> None:
             raise DataError(f"{path}: list '{name}' has no columns; write a header row first")
         pick = next((c for c in found if c.strip().lower() == column.lower()), found[0])
         quoted = pick.replace('"', '""')
-        con.execute(f"""INSERT INTO rule_lists SELECT DISTINCT ?, ?, trim("{quoted}")
+        con.execute(f"""INSERT INTO {RULE_LISTS} SELECT DISTINCT ?, ?, trim("{quoted}")
                         FROM read_csv('{source}', all_varchar = true, header = true)
                         WHERE nullif(trim("{quoted}"), '') IS NOT NULL""", [name, column])
 
 
-def assign(con: Connection, rules: CompiledRules) -> None:
-    """Create ``assignments``: features plus segment, chosen offer, and per offer its
-    eligibility flag ``"eligible:<id>"`` and expected value ``"value:<id>"``."""
+def assign(con: Connection, rules: CompiledRules) -> Assigned:
+    """Create ``assignments`` (columns: ``rules.columns()``): features plus per offer its
+    eligibility flag ``"eligible:<id>"`` and expected value ``"value:<id>"``, the segment
+    and the chosen offer; and ``rule_lists``, which the conditions read wherever they run."""
     load_lists(con, rules.lists)
     segment = " ".join(f"WHEN {sql} THEN '{sid}'" for sid, sql in rules.segments)
     flags, values = [], []
     for offer, sql in rules.offers:
         segments = ", ".join(repr(s) for s in offer.segments)
         flags.append(f', (seg IN ({segments}) AND coalesce({sql}, false)) AS "eligible:{offer.id}"')
-        values.append(f', {rules.values.get(offer.id, "0.0")} AS "value:{offer.id}"')
+        values.append(f', {rules.values.get(offer.id, NO_VALUE[0])} AS "value:{offer.id}"')
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE rule_verdicts AS
-        WITH s AS (SELECT *, coalesce(CASE {segment} END, '{UNASSIGNED}') AS seg FROM features)
+        WITH s AS (SELECT *, coalesce(CASE {segment} END, '{UNASSIGNED}') AS seg
+                   FROM {FEATURES})
         SELECT * {''.join(flags)} {''.join(values)} FROM s""")
     con.execute(f"""
-        CREATE OR REPLACE TABLE assignments AS
+        CREATE OR REPLACE TABLE {ASSIGNMENTS} AS
         SELECT * EXCLUDE (seg), seg AS segment, {_choice(rules)} AS offer
         FROM rule_verdicts ORDER BY customer_id""")
     con.execute("DROP TABLE rule_verdicts")
+    return Assigned((ASSIGNMENTS, RULE_LISTS), rules.columns())
 
 
 def _choice(rules: CompiledRules) -> str:

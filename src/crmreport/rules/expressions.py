@@ -18,6 +18,7 @@ import sqlglot
 from sqlglot import exp
 
 from crmreport.errors import closest
+from crmreport.tables import RULE_LISTS
 
 ALLOWED_NODES: tuple[type[exp.Expr], ...] = (
     exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Tuple,
@@ -84,7 +85,7 @@ def _contacted_in(args: tuple[object, ...], as_of: dt.date) -> str:
 
 def _in_list(args: tuple[object, ...], as_of: dt.date) -> str:
     name, column = args
-    return (f"CAST({column} AS VARCHAR) IN (SELECT value FROM rule_lists WHERE list = "
+    return (f"CAST({column} AS VARCHAR) IN (SELECT value FROM {RULE_LISTS} WHERE list = "
             f"{_string(name)} AND col = {_string(str(column).strip(chr(34)))})")
 
 
