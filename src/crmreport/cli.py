@@ -283,7 +283,11 @@ def report(config: Path, data_dir: Path | None, definition: Path, out: Path) -> 
 
 @main.command("schema")
 def schema_command() -> None:
-    """Print the JSON Schema of campaign files (for editor completion and checking)."""
+    """Print the JSON Schema of campaign files (for editor completion and checking).
+
+    \b
+    Example:  crmreport schema > campaign.schema.json
+    """
     click.echo(schema())
 
 
