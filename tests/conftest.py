@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+if TYPE_CHECKING:
+    from crmreport.pipeline import DemoResult
+
 ROOT = Path(__file__).resolve().parents[1]
+TEST_SECRET = "test-secret-0123456789abcdef"
 
 CUSTOMERS = """\
 customer_id,email,salutation,first_name,last_name,company,street,postal_code,city,country,locale,signup_date,email_consent,mail_objection
@@ -89,4 +94,17 @@ def write_shop(folder: Path, control: float = 0.0, campaign: str | None = None) 
 @pytest.fixture(autouse=True)
 def unsubscribe_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     """Builds key their unsubscribe tokens with CRMREPORT_SECRET; tests use a fixed one."""
-    monkeypatch.setenv("CRMREPORT_SECRET", "test-secret-0123456789abcdef")
+    monkeypatch.setenv("CRMREPORT_SECRET", TEST_SECRET)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
+    """`crmreport demo` over 1,500 customers, run once for every test that reads its outputs.
+
+    Outputs are in ``demo_run.data_dir.parent``; read them, never change them.
+    """
+    from crmreport import pipeline
+
+    with pytest.MonkeyPatch.context() as patch:  # built before the autouse fixture runs
+        patch.setenv("CRMREPORT_SECRET", TEST_SECRET)
+        return pipeline.demo(tmp_path_factory.mktemp("demo"), customers=1500)

@@ -1,7 +1,11 @@
 import csv
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import click
+import pytest
 from click.testing import CliRunner
 
 from crmreport.cli import main
@@ -122,3 +126,29 @@ def test_check_writes_quarantined_rows_with_their_reason(shop: Path) -> None:
     assert json.loads(rows[1][5])["amount"] == "=1+1"  # kept for fixing, inside a JSON cell
     assert not any(cell.startswith(("=", "+", "-", "@")) for cell in rows[1])
     assert "1 quarantined rows written" in result.stderr
+
+
+def _commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
+    """Every command under ``group``, as typed after ``crmreport`` ("plan", "a b" if nested)."""
+    for name, command in sorted(group.commands.items()):
+        path = f"{prefix}{name}"
+        yield path, command
+        if isinstance(command, click.Group):
+            yield from _commands(command, f"{path} ")
+
+
+def _usage_block() -> str:
+    """The shell block under README's "Using it on your own data"."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Using it on your own data", 1)[1]
+    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.parametrize("path", [path for path, _ in _commands(main)])
+def test_every_command_has_an_example_and_is_in_the_readme(path: str) -> None:
+    result = CliRunner().invoke(main, [*path.split(), "--help"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^\s*Example:\s+crmreport " + re.escape(path), result.stdout, re.M), (
+        f"`crmreport {path} --help` has no 'Example:  crmreport {path} ...' line")
+    assert re.search(r"^crmreport\s+" + re.escape(path) + r"\b", _usage_block(), re.M), (
+        f"`crmreport {path}` is missing from README's usage block")

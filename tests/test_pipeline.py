@@ -78,10 +78,8 @@ def test_same_inputs_give_byte_identical_outputs(shop: Path, tmp_path: Path) -> 
         assert a.replace(str(shop).encode(), b"") == b.replace(str(twin).encode(), b""), name
 
 
-def test_demo_end_to_end(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parents[1]
-    result = pipeline.demo(tmp_path, root / "campaigns" / "demo.yaml",
-                           root / "reports" / "weekly.yaml", customers=1500)
+def test_demo_end_to_end(demo_run: pipeline.DemoResult) -> None:
+    result, tmp_path = demo_run, demo_run.data_dir.parent
     built = result.build
     folder = tmp_path / "spring-2026"
     assert built.emails == len(list((folder / "emails").glob("*.eml"))) > 0

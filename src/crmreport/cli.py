@@ -65,20 +65,21 @@ def main() -> None:
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("out/demo"),
               show_default=True, help="Folder for the demo data and every output.")
 @click.option("--campaign", type=click.Path(path_type=Path, dir_okay=False),
-              default=Path("campaigns/demo.yaml"), show_default=True)
+              help="Campaign file  [default: the demo campaign installed with crmreport]")
 @click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
-              default=Path("reports/weekly.yaml"), show_default=True)
+              help="Report definition  [default: the demo report installed with crmreport]")
 @click.option("--customers", type=click.IntRange(100, 2_000_000), default=20_000,
               show_default=True, help="Size of the generated customer base.")
 @_handles_errors
-def demo(out: Path, campaign: Path, report_path: Path, customers: int) -> None:
+def demo(out: Path, campaign: Path | None, report_path: Path | None, customers: int) -> None:
     """Generate demo data and run the example campaign and report over it.
 
     \b
     Example:  crmreport demo --out out/demo
     """
     start = time.perf_counter()
-    _say(f"generating {customers:,} demo customers and running {campaign} ...")
+    _say(f"generating {customers:,} demo customers and running "
+         f"{campaign or 'the demo campaign'} ...")
     result = pipeline.demo(out, campaign, report_path, customers)
     built = result.build
     _say(f"built {built.emails:,} emails and {built.letters:,} letters in {built.out_dir}", "green")
@@ -281,7 +282,11 @@ def report(config: Path, data_dir: Path | None, definition: Path, out: Path) -> 
 
 @main.command("schema")
 def schema_command() -> None:
-    """Print the JSON Schema of campaign files (for editor completion and checking)."""
+    """Print the JSON Schema of campaign files (for editor completion and checking).
+
+    \b
+    Example:  crmreport schema > campaign.schema.json
+    """
     click.echo(schema())
 
 

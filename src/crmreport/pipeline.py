@@ -201,8 +201,9 @@ def report(loaded: LoadedCampaign, definition: Report, out_dir: Path) -> list[Pa
              for name in ("email", "letter") if getattr(config.channels, name)}
     monitoring = collect(run.con, config.as_of, config.response.window_days, costs,
                          run.account, definition.cohort_months, run.value)
+    own = loaded.template_dir / "report"  # a campaign may replace the bundled report templates
     return write_report(monitoring, definition, out_dir,
-                        template_dir=loaded.template_dir / "report")
+                        template_dir=own if own.is_dir() else None)
 
 
 @dataclass
@@ -213,11 +214,17 @@ class DemoResult:
 
 
 def demo(
-    out_dir: Path, campaign_path: Path, report_path: Path, customers: int = 20_000
+    out_dir: Path, campaign_path: Path | None = None, report_path: Path | None = None,
+    customers: int = 20_000,
 ) -> DemoResult:
-    """Generate the demo data, build the example campaign over it and report on it."""
-    from crmreport.demo import generate
+    """Generate the demo data, build the example campaign over it and report on it.
 
+    Without paths, the demo project installed with crmreport is used.
+    """
+    from crmreport.demo import generate, project_file
+
+    campaign_path = campaign_path or project_file("campaigns", "demo.yaml")
+    report_path = report_path or project_file("reports", "weekly.yaml")
     data_dir = out_dir / "data"
     generate(data_dir, customers=customers)
     loaded = load_campaign(campaign_path, data_dir=data_dir)

@@ -31,7 +31,7 @@ def write_report(
     """Write report.html and/or report.pdf into ``out_dir``; return the paths written.
 
     ``base_dir`` resolves a relative branding logo (default: the working directory);
-    ``template_dir`` overrides the bundled templates/report.
+    ``template_dir`` overrides the bundled report templates (crmreport/report/templates).
     """
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:

@@ -27,7 +27,8 @@ from crmreport.report.charts import build_charts
 from crmreport.report.format import SUPPRESSED, Formatter
 from crmreport.report.labels import DEFINITIONS, LABELS
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "templates" / "report"
+# Shipped as package data; a campaign's own template_dir/report/ replaces them.
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 
 def write_html(
@@ -64,7 +65,7 @@ def render(context: Mapping[str, Any], mode: str, template_dir: Path | None = No
     except jinja2.TemplateNotFound as exc:
         raise RenderError(
             f"report template {exc.name} not found in {template_dir or TEMPLATE_DIR}; "
-            "pass template_dir or reinstall crmreport from its repository"
+            "pass template_dir or reinstall crmreport"
         ) from None
 
 

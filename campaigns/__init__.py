@@ -1,0 +1,1 @@
+"""The demo project's campaigns, installed as crmreport.demo.campaigns (see setup.py)."""
