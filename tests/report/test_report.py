@@ -11,9 +11,9 @@ from pypdf import PdfReader
 from crmreport.account import Account, FileAccount
 from crmreport.config.models import Branding, Report
 from crmreport.monitor import collect
+from crmreport.reasons import label
 from crmreport.report import write_report
 from crmreport.report.format import SUPPRESSED, Formatter
-from crmreport.reasons import label
 from crmreport.tables import CONTACTS, CUSTOMERS, ORDERS
 
 AS_OF = dt.date(2026, 3, 1)
