@@ -1,6 +1,7 @@
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -122,3 +123,18 @@ def test_check_writes_quarantined_rows_with_their_reason(shop: Path) -> None:
     assert json.loads(rows[1][5])["amount"] == "=1+1"  # kept for fixing, inside a JSON cell
     assert not any(cell.startswith(("=", "+", "-", "@")) for cell in rows[1])
     assert "1 quarantined rows written" in result.stderr
+
+
+def test_explain_json_keys_per_decision(shop: Path) -> None:
+    def decision(customer: str) -> dict[str, Any]:
+        out = CliRunner().invoke(main, ["explain", str(shop / "campaign.yaml"),
+                                        "--customer", customer, "--json"])
+        return dict(json.loads(out.stdout)["decision"])
+
+    assert set(decision("C1")) == {"channels", "why_offer", "status", "channel", "test_group",
+                                   "variant", "coupon", "suggested_category", "reason"}
+    excluded = decision("C3")
+    assert set(excluded) == {"channels", "why_offer", "status", "excluded", "reason"}
+    assert set(excluded["channels"]["email"]) == {"in_offer", "allowed", "suppressed", "why"}
+    assert decision("C2") == {"status": "no_offer",
+                              "reason": "no offer is eligible in segment 'others'"}
