@@ -3,6 +3,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -152,3 +153,18 @@ def test_every_command_has_an_example_and_is_in_the_readme(path: str) -> None:
         f"`crmreport {path} --help` has no 'Example:  crmreport {path} ...' line")
     assert re.search(r"^crmreport\s+" + re.escape(path) + r"\b", _usage_block(), re.M), (
         f"`crmreport {path}` is missing from README's usage block")
+
+
+def test_explain_json_keys_per_decision(shop: Path) -> None:
+    def decision(customer: str) -> dict[str, Any]:
+        out = CliRunner().invoke(main, ["explain", str(shop / "campaign.yaml"),
+                                        "--customer", customer, "--json"])
+        return dict(json.loads(out.stdout)["decision"])
+
+    assert set(decision("C1")) == {"channels", "why_offer", "status", "channel", "test_group",
+                                   "variant", "coupon", "suggested_category", "reason"}
+    excluded = decision("C3")
+    assert set(excluded) == {"channels", "why_offer", "status", "excluded", "reason"}
+    assert set(excluded["channels"]["email"]) == {"in_offer", "allowed", "suppressed", "why"}
+    assert decision("C2") == {"status": "no_offer",
+                              "reason": "no offer is eligible in segment 'others'"}

@@ -154,15 +154,18 @@ def test_variants_pick_templates_and_are_recorded(shop: Path, tmp_path: Path) ->
 def test_explain_says_why_for_contacted_and_excluded(shop: Path) -> None:
     loaded = load_campaign(shop / "campaign.yaml")
     contacted = pipeline.explain(loaded, "C1")
-    assert contacted["segment"] == "recent"
-    assert [s["verdict"] for s in contacted["segments"]] == [True, True]
-    assert contacted["decision"]["status"] == "contact"
-    assert contacted["decision"]["channel"] == "email"
-    assert "email" not in contacted["features"] and "last_name" not in contacted["features"]
-    excluded = pipeline.explain(loaded, "C3")["decision"]
-    assert excluded["reason"] == ("no_permission: no valid email address and a letter is not "
-                                  "allowed: mail_objection")
+    assert contacted.segment == "recent"
+    assert [s.verdict for s in contacted.segments] == [True, True]
+    assert contacted.decision.status == "contact"
+    assert contacted.decision.channel == "email"
+    assert "email" not in contacted.features and "last_name" not in contacted.features
+    excluded = pipeline.explain(loaded, "C3").decision
+    assert excluded.excluded == "no_permission"
+    assert excluded.reason == ("no_permission: no valid email address and a letter is not "
+                               "allowed: mail_objection")
     never = pipeline.explain(loaded, "C2")
-    assert never["segments"][0]["verdict"] is False and never["decision"]["status"] == "no_offer"
+    assert never.segments[0].verdict is False and never.decision.status == "no_offer"
+    assert never.decision.as_dict() == {"status": "no_offer",
+                                        "reason": "no offer is eligible in segment 'others'"}
     with pytest.raises(CrmError, match="customer nobody is not in the customers file"):
         pipeline.explain(loaded, "nobody")

@@ -10,6 +10,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from crmreport.reasons import FLAG, MERGE, QUARANTINE
+from crmreport.reasons import code as declared
+
 
 @dataclass
 class FileAccount:
@@ -30,19 +33,20 @@ class FileAccount:
     # How the file was read: encoding, delimiter, decimal separator, info and footer lines.
     read: dict[str, Any] = field(default_factory=dict)
 
+    # Only declared codes are counted (crmreport.reasons): a misspelt one fails here.
     def quarantine(self, reason: str, count: int) -> None:
         if count:
             self.quarantined += count
-            self.reasons[reason] += count
+            self.reasons[declared(reason, QUARANTINE)] += count
 
     def merge(self, reason: str, count: int) -> None:
         if count:
             self.merged += count
-            self.reasons[reason] += count
+            self.reasons[declared(reason, MERGE)] += count
 
     def flag(self, code: str, count: int) -> None:
         if count:
-            self.flags[code] += count
+            self.flags[declared(code, FLAG)] += count
 
     @property
     def balanced(self) -> bool:

@@ -22,6 +22,8 @@ from crmreport import __version__, pipeline
 from crmreport.config import load_campaign, load_report, schema
 from crmreport.errors import CrmError
 from crmreport.interact import Plan
+from crmreport.interact.explain import CONTACTED, Explanation
+from crmreport.reasons import SUPPRESSED, label
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -114,7 +116,7 @@ def check(config: Path, data_dir: Path | None, as_json: bool, quarantine: Path |
         click.echo(f"{Path(f['path']).name:<40} {f['table']:<12} {f['rows_in']:>9,} "
                    f"{f['loaded']:>9,} {f['merged']:>8,} {f['quarantined']:>8,}")
         for code, count in {**f["reasons"], **f["flags"]}.items():
-            click.echo(f"    {code}: {count:,}")
+            click.echo(f"    {code}: {count:,}  ({label(code)})")
     _say("configuration and rules are valid", "green")
 
 
@@ -151,8 +153,8 @@ def _print_plan(result: Plan) -> None:
     for step, count in result.steps:
         click.echo(f"  {step:<28} {count:>9,}")
     for reason, count in result.excluded.items():
-        click.echo(f"  excluded {reason:<19} {count:>9,}")
-        if reason == "suppressed":
+        click.echo(f"  excluded {reason:<19} {count:>9,}  ({label(reason)})")
+        if reason == SUPPRESSED:
             for code, n in result.suppression_reasons.items():
                 click.echo(f"    {code:<25} {n:>9,}")
     for offer, channels in result.final.items():
@@ -194,7 +196,7 @@ def explain(config: Path, data_dir: Path | None, as_json: bool, customer_id: str
     """
     result = pipeline.explain(load_campaign(config, data_dir), customer_id)
     if as_json:
-        click.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
+        click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True, default=str))
         return
     _print_explanation(result)
 
@@ -203,36 +205,35 @@ def _verdict(value: bool | None) -> str:
     return {True: "true", False: "false", None: "null"}[value]
 
 
-def _print_explanation(r: dict[str, Any]) -> None:
-    click.echo(f"customer {r['customer_id']} in campaign {r['campaign']} as of {r['as_of']}")
+def _print_explanation(r: Explanation) -> None:
+    click.echo(f"customer {r.customer_id} in campaign {r.campaign} as of {r.as_of}")
     click.echo("features:")
-    for key, value in r["features"].items():
+    for key, value in r.features.items():
         click.echo(f"  {key:<24} {'NULL' if value is None else value}")
     click.echo("segments (first match wins):")
-    for seg in r["segments"]:
-        mark = "  <- segment" if seg["id"] == r["segment"] else ""
-        click.echo(f"  {seg['id']:<20} {_verdict(seg['verdict']):<5}  {seg['when']}{mark}")
+    for seg in r.segments:
+        mark = "  <- segment" if seg.id == r.segment else ""
+        click.echo(f"  {seg.id:<20} {_verdict(seg.verdict):<5}  {seg.when}{mark}")
     click.echo("offers:")
-    for o in r["offers"]:
-        where = "in segment" if o["in_segment"] else "not in its segments"
-        mark = "  <- offer" if o["id"] == r["offer"] else ""
-        click.echo(f"  {o['id']:<20} {'eligible' if o['eligible'] else 'not eligible':<12} "
-                   f"{where}; when {_verdict(o['verdict'])}: {o['when']}; priority "
-                   f"{o['priority']}, value {o['value']}{mark}")
-    d = r["decision"]
-    for channel, c in d.get("channels", {}).items():
-        click.echo(f"  {channel:<8} {c['why']}")
-    if "why_offer" in d:
-        click.echo(f"offer: {d['why_offer']}")
-    if d["status"] in ("contact", "control"):
-        click.echo(f"decision: {d['status']} by {d['channel']}, group {d['test_group']}, "
-                   f"variant {d['variant']}"
-                   + (f", coupon {d['coupon']}" if d.get("coupon") else "")
-                   + (f", suggests {d['suggested_category']}"
-                      if d.get("suggested_category") else ""))
-        click.echo(f"why: {d['reason']}")
+    for o in r.offers:
+        where = "in segment" if o.in_segment else "not in its segments"
+        mark = "  <- offer" if o.id == r.offer else ""
+        click.echo(f"  {o.id:<20} {'eligible' if o.eligible else 'not eligible':<12} "
+                   f"{where}; when {_verdict(o.verdict)}: {o.when}; priority "
+                   f"{o.priority}, value {o.value}{mark}")
+    d = r.decision
+    for channel, c in (d.channels or {}).items():
+        click.echo(f"  {channel:<8} {c.why}")
+    if d.why_offer is not None:
+        click.echo(f"offer: {d.why_offer}")
+    if d.status in CONTACTED:
+        click.echo(f"decision: {d.status} by {d.channel}, group {d.test_group}, "
+                   f"variant {d.variant}"
+                   + (f", coupon {d.coupon}" if d.coupon else "")
+                   + (f", suggests {d.suggested_category}" if d.suggested_category else ""))
+        click.echo(f"why: {d.reason}")
     else:
-        click.echo(f"decision: {d['status']}: {d['reason']}")
+        click.echo(f"decision: {d.status}: {d.reason}")
 
 
 @main.command()

@@ -34,7 +34,7 @@ from crmreport.interact import (
     plan_contacts,
     shortage_message,
 )
-from crmreport.interact.explain import explain_customer
+from crmreport.interact.explain import Explanation, explain_customer
 from crmreport.outputs import write_outputs, write_quarantine_file
 from crmreport.rules import assign, compile_rules
 from crmreport.run import Run
@@ -143,7 +143,7 @@ def _diff(run: Run, out_dir: Path | None) -> dict[str, Any]:
             "changes": diff_counts(theirs, mine)}
 
 
-def explain(loaded: LoadedCampaign, customer_id: str) -> dict[str, Any]:
+def explain(loaded: LoadedCampaign, customer_id: str) -> Explanation:
     """Every verdict about one customer: features, segment rules, offers, channel, group."""
     run = prepare(loaded)
     return explain_customer(run.con, loaded.config, run.rules, customer_id)

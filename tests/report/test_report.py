@@ -11,6 +11,7 @@ from pypdf import PdfReader
 from crmreport.account import Account, FileAccount
 from crmreport.config.models import Branding, Report
 from crmreport.monitor import collect
+from crmreport.reasons import label
 from crmreport.report import write_report
 from crmreport.report.format import SUPPRESSED, Formatter
 from crmreport.tables import CONTACTS, CUSTOMERS, ORDERS
@@ -60,9 +61,9 @@ def _build_connection() -> duckdb.DuckDBPyConnection:
 
 
 def _account() -> Account:
-    customers = FileAccount("data/customers.csv", "customers", rows_in=80, loaded=73, merged=5)
+    customers = FileAccount("data/customers.csv", "customers", rows_in=80, loaded=73)
     customers.quarantine("missing_customer_id", 2)
-    customers.reasons["duplicate_email"] += 5
+    customers.merge("duplicate_customer_id", 5)
     orders = FileAccount("data/orders.csv", "orders", rows_in=150, loaded=150)
     return Account(files=[customers, orders])
 
@@ -131,7 +132,9 @@ def test_small_cells_suppressed(outputs, monitoring):
 def test_data_quality_adds_up(outputs):
     html = outputs[1]
     assert "Every input row is accounted for" in html
-    assert "duplicate_email: 5" in html and "missing_customer_id: 2" in html
+    # reasons are shown by their labels (crmreport.reasons), in the report's language
+    assert f"{label('duplicate_customer_id')}: 5" in html
+    assert f"{label('missing_customer_id')}: 2" in html
 
 
 def test_html_is_byte_identical(monitoring, tmp_path):

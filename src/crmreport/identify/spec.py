@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from crmreport.ingest.presets.base import META_TYPES
+from crmreport.reasons import FLAG, QUARANTINE, Kind, duplicate
+from crmreport.reasons import code as declared
 
 # Each table is staged under this name with its canonical columns first, then bookkeeping;
 # the staging table becomes the table itself (bookkeeping dropped) unless rows must be merged.
@@ -32,6 +34,9 @@ class Lane:
     # canonical column -> (SQL default, flag code): an empty value staging fills in and flags
     filled: dict[str, tuple[str, str]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        _declared(FLAG, self.flags, [(code, "") for _, code in self.filled.values()])
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -55,3 +60,15 @@ class Spec:
     merge: dict[str, str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)  # v_name -> SQL over the raw row
     lane: Lane | None = None  # how a clean plain file skips staging (see ``lane``)
+
+    def __post_init__(self) -> None:
+        """A rule can only name a declared code (crmreport.reasons), of its kind."""
+        _declared(QUARANTINE, self.checks, self.against)
+        _declared(FLAG, self.flags, self.across)
+        if self.key is not None:
+            duplicate(self.key)
+
+
+def _declared(kind: Kind, *rules: list[tuple[str, str]]) -> None:
+    for code, _ in (rule for group in rules for rule in group):
+        declared(code, kind)

@@ -14,6 +14,7 @@ from crmreport.identify.cleaning import specs
 from crmreport.identify.lane import settle, strictly_ordered
 from crmreport.identify.spec import KEPT, META, STAGING, Spec
 from crmreport.ingest import RawPart, Sources, release_raw
+from crmreport.reasons import PARSER_REJECTS, duplicate, parser_reject_sql
 from crmreport.tables import (
     CONTACTS,
     CUSTOMERS,
@@ -50,8 +51,8 @@ def _rejects(con: Connection, account: Account) -> None:
     """Rows the parser rejected (counted when their file was read) go to the quarantine file
     as written."""
     con.execute(f"""INSERT INTO {QUARANTINE} SELECT NULL, _file, NULL, line,
-                   CASE WHEN error = 'INVALID ENCODING' THEN 'wrong_encoding'
-                   ELSE 'malformed_row' END, csv_line FROM {RAW_REJECTS} ORDER BY _file, line""")
+                    {parser_reject_sql('error')}, csv_line FROM {RAW_REJECTS}
+                    ORDER BY _file, line""")
     for entry, index in ((e, i) for i, e in enumerate(account.files)):
         con.execute(f"UPDATE {QUARANTINE} SET tbl = ? WHERE _file = ? AND tbl IS NULL",
                     [entry.table, index])
@@ -126,8 +127,7 @@ def _check_counted(con: Connection, account: Account, table: str) -> None:
         f"SELECT _file, count(*) FROM {STAGING} WHERE _counted GROUP BY _file"
     ).fetchall():
         entry = account.files[index]
-        expected = entry.rows_in - entry.reasons.get("malformed_row", 0) - \
-            entry.reasons.get("wrong_encoding", 0)
+        expected = entry.rows_in - sum(entry.reasons.get(code, 0) for code in PARSER_REJECTS)
         if entry.table != table or count != expected:
             raise AssertionError(f"{entry.path}: {count} rows counted in {table}, "
                                  f"expected {expected} in {entry.table}")
@@ -195,9 +195,9 @@ def _count(con: Connection, account: Account, spec: Spec, dups: bool) -> None:
         "NULL AND _counted GROUP BY ALL"
     ).fetchall():
         account.files[file_index].merge(code, count)
-    if dups:
+    if dups and spec.key is not None:
         for file_index, code, count in con.execute(
-            f"""SELECT _file, coalesce(_dup, 'duplicate_{spec.key}'), count(*) FROM (
+            f"""SELECT _file, coalesce(_dup, '{duplicate(spec.key)}'), count(*) FROM (
                 SELECT _file, _dup, _counted, row_number() OVER
                 (PARTITION BY {spec.key} ORDER BY rowid) AS k FROM {STAGING} WHERE {KEPT}
                 AND {spec.key} IN (SELECT {spec.key} FROM staging_dups))

@@ -30,6 +30,7 @@ from typing import IO, Any
 from crmreport.engine import Connection
 from crmreport.errors import DataError
 from crmreport.ingest import sniff as sn
+from crmreport.reasons import MALFORMED_ROW, parser_reject_sql
 
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".tab": "csv",
            ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel", ".xlsm": "excel",
@@ -242,9 +243,8 @@ def take_rejects(con: Connection, table: str) -> dict[str, int]:
                     WHERE scan_id = (SELECT max(scan_id) FROM {table}_rejects)
                     GROUP BY line ORDER BY line""")
     con.execute(f"DROP TABLE IF EXISTS {table}_rejects; DROP TABLE IF EXISTS {table}_scans")
-    return dict(con.execute(f"""SELECT CASE WHEN error = 'INVALID ENCODING'
-                                THEN 'wrong_encoding' ELSE 'malformed_row' END, count(*)
-                                FROM {table}_rej GROUP BY ALL""").fetchall())
+    return dict(con.execute(f"SELECT {parser_reject_sql('error')}, count(*) "
+                            f"FROM {table}_rej GROUP BY ALL").fetchall())
 
 
 @contextlib.contextmanager
@@ -356,7 +356,7 @@ def _read_whitespace(con: Connection, path: Path, table: str) -> RawRead:
                     ORDER BY _row""")
     rejected = count_rows(con, f"{table}_lines") - count_rows(con, table)
     con.execute(f"DROP TABLE {table}_lines")
-    return RawRead(names, rejected, ".", {"format": "whitespace"}, {"malformed_row": rejected})
+    return RawRead(names, rejected, ".", {"format": "whitespace"}, {MALFORMED_ROW: rejected})
 
 
 # --- Excel ----------------------------------------------------------------------------------

@@ -8,12 +8,21 @@ reasons, and the test group, variant and coupon, or the exclusion with its reaso
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from crmreport.config import Campaign, Offer
 from crmreport.engine import Connection
 from crmreport.errors import DataError
+from crmreport.reasons import (
+    ALREADY_CONTACTED,
+    DUPLICATE_EMAIL,
+    FREQUENCY_CAP,
+    NO_PERMISSION,
+    QUIET_PERIOD,
+    SUPPRESSED,
+)
 from crmreport.rules import CompiledRules
 from crmreport.tables import ASSIGNMENTS, CONTACT_PLAN, FEATURES, PERMISSIONS, SUGGESTIONS
 
@@ -34,9 +43,112 @@ def _row(con: Connection, sql: str, params: list[Any]) -> dict[str, Any] | None:
     return {d[0]: v for d, v in zip(cursor.description or [], row, strict=True)}
 
 
+@dataclass(frozen=True)
+class SegmentVerdict:
+    """One segment rule: its condition and what it said about the customer."""
+
+    id: str
+    when: str
+    verdict: bool | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "when": self.when, "verdict": self.verdict}
+
+
+@dataclass(frozen=True)
+class OfferVerdict:
+    """One offer: whether the customer is in its segments, meets its condition, is eligible."""
+
+    id: str
+    segments: list[str]
+    in_segment: bool
+    when: str
+    verdict: bool | None
+    eligible: bool
+    priority: int
+    value: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "segments": self.segments, "in_segment": self.in_segment,
+                "when": self.when, "verdict": self.verdict, "eligible": self.eligible,
+                "priority": self.priority, "value": self.value}
+
+
+@dataclass(frozen=True)
+class ChannelVerdict:
+    """One channel: in the offer, allowed, suppressed (the list's reason), and why."""
+
+    in_offer: bool
+    allowed: bool
+    suppressed: str | None
+    why: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"in_offer": self.in_offer, "allowed": self.allowed,
+                "suppressed": self.suppressed, "why": self.why}
+
+
+CONTACTED = ("contact", "control")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome: unassigned, no_offer, excluded (with its code), contact or control.
+
+    The channel verdicts and the offer's reason exist once there is an offer; the contact's
+    details (channel, group, variant, coupon, suggestion) only for contact and control.
+    """
+
+    status: str
+    reason: str
+    channels: dict[str, ChannelVerdict] | None = None
+    why_offer: str | None = None
+    excluded: str | None = None
+    channel: str | None = None
+    test_group: str | None = None
+    variant: str | None = None
+    coupon: str | None = None
+    suggested_category: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status, "reason": self.reason}
+        if self.channels is not None:
+            out |= {"channels": {ch: v.as_dict() for ch, v in self.channels.items()},
+                    "why_offer": self.why_offer}
+        if self.status == "excluded":
+            out["excluded"] = self.excluded
+        if self.status in CONTACTED:
+            out |= {"channel": self.channel, "test_group": self.test_group,
+                    "variant": self.variant, "coupon": self.coupon,
+                    "suggested_category": self.suggested_category}
+        return out
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Every decision about one customer in one campaign; ``as_dict`` is explain's JSON."""
+
+    customer_id: str
+    campaign: str
+    as_of: str
+    features: dict[str, Any]
+    segments: list[SegmentVerdict]
+    segment: str | None
+    offers: list[OfferVerdict]
+    offer: str | None
+    decision: Decision
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"customer_id": self.customer_id, "campaign": self.campaign,
+                "as_of": self.as_of, "features": self.features,
+                "segments": [s.as_dict() for s in self.segments], "segment": self.segment,
+                "offers": [o.as_dict() for o in self.offers], "offer": self.offer,
+                "decision": self.decision.as_dict()}
+
+
 def explain_customer(con: Connection, campaign: Campaign, rules: CompiledRules,
-                     customer_id: str) -> dict[str, Any]:
-    """Every decision about ``customer_id`` in this campaign, as plain data."""
+                     customer_id: str) -> Explanation:
+    """Every decision about ``customer_id`` in this campaign."""
     features = _row(con, f"SELECT * FROM {FEATURES} WHERE customer_id = ?", [customer_id])
     if features is None:
         raise DataError(f"customer {customer_id} is not in the customers file (after "
@@ -50,64 +162,55 @@ def explain_customer(con: Connection, campaign: Campaign, rules: CompiledRules,
     assigned = _row(con, f"SELECT * FROM {ASSIGNMENTS} WHERE customer_id = ?",
                     [customer_id]) or {}
     when = {s.id: s.when for s in campaign.segments}
-    segments = [{"id": sid, "when": when[sid], "verdict": verdict(sql)}
-                for sid, sql in rules.segments]
+    segments = [SegmentVerdict(sid, when[sid], verdict(sql)) for sid, sql in rules.segments]
     order = {o.id: i for i, o in enumerate(campaign.offers)}
-    offers = []
-    for offer, sql in sorted(rules.offers, key=lambda t: order[t[0].id]):
-        offers.append({
-            "id": offer.id, "segments": offer.segments,
-            "in_segment": assigned.get("segment") in offer.segments,
-            "when": offer.when, "verdict": verdict(sql),
-            "eligible": bool(assigned.get(f"eligible:{offer.id}")),
-            "priority": offer.priority, "value": assigned.get(f"value:{offer.id}"),
-        })
-    result: dict[str, Any] = {
-        "customer_id": customer_id, "campaign": campaign.campaign,
-        "as_of": campaign.as_of.isoformat(),
-        "features": {k: _plain(v) for k, v in features.items()},
-        "segments": segments, "segment": assigned.get("segment"),
-        "offers": offers, "offer": assigned.get("offer"),
-    }
-    result["decision"] = _decision(con, campaign, customer_id, features, result)
-    return result
+    offers = [OfferVerdict(
+        id=offer.id, segments=offer.segments,
+        in_segment=assigned.get("segment") in offer.segments, when=offer.when,
+        verdict=verdict(sql), eligible=bool(assigned.get(f"eligible:{offer.id}")),
+        priority=offer.priority, value=assigned.get(f"value:{offer.id}"),
+    ) for offer, sql in sorted(rules.offers, key=lambda t: order[t[0].id])]
+    segment, offer_id = assigned.get("segment"), assigned.get("offer")
+    return Explanation(
+        customer_id=customer_id, campaign=campaign.campaign, as_of=campaign.as_of.isoformat(),
+        features={k: _plain(v) for k, v in features.items()}, segments=segments,
+        segment=segment, offers=offers, offer=offer_id,
+        decision=_decision(con, campaign, customer_id, features, segment, offers, offer_id))
 
 
 def _decision(con: Connection, campaign: Campaign, cid: str, features: dict[str, Any],
-              result: dict[str, Any]) -> dict[str, Any]:
-    if result["segment"] == "unassigned":
-        return {"status": "unassigned", "reason": "no segment rule matched"}
-    offer_id = result["offer"]
+              segment: str | None, offers: list[OfferVerdict], offer_id: str | None) -> Decision:
+    if segment == "unassigned":
+        return Decision("unassigned", "no segment rule matched")
     if offer_id is None:
-        return {"status": "no_offer",
-                "reason": f"no offer is eligible in segment '{result['segment']}'"}
+        return Decision("no_offer", f"no offer is eligible in segment '{segment}'")
     offer = next(o for o in campaign.offers if o.id == offer_id)
     perm = _row(con, f"SELECT * FROM {PERMISSIONS} WHERE customer_id = ?", [cid]) or {}
     plan = _row(con, f"SELECT * FROM {CONTACT_PLAN} WHERE customer_id = ?", [cid]) or {}
     channels = {ch: _channel(ch, offer, features, perm) for ch in ("email", "letter")}
-    out: dict[str, Any] = {"channels": channels, "why_offer": _why_offer(result, offer)}
+    why_offer = _why_offer(offers, offer)
     excluded = plan.get("excluded")
     if excluded:
-        out |= {"status": "excluded", "excluded": excluded,
-                "reason": f"{excluded}: {_exclusion(con, campaign, cid, offer, channels)}"}
-        return out
-    suggestion = con.execute(
-        f"SELECT suggested_category FROM {SUGGESTIONS} WHERE customer_id = ?", [cid]).fetchone()
+        detail = _exclusion(con, campaign, cid, offer, channels, excluded)
+        return Decision("excluded", f"{excluded}: {detail}", channels, why_offer,
+                        excluded=excluded)
+    suggestion = con.execute(f"SELECT suggested_category FROM {SUGGESTIONS} WHERE customer_id = ?",
+                             [cid]).fetchone()
     channel = plan["channel"]
     earlier = offer.channels[:offer.channels.index(channel)]
     why = (f"{channel}: the offer's first channel and allowed" if not earlier else
-           f"{channel}: fallback, " + "; ".join(f"{ch}: {channels[ch]['why']}" for ch in earlier))
-    out |= {"status": "control" if plan["test_group"] == "control" else "contact",
-            "channel": channel, "test_group": plan["test_group"], "variant": plan["variant"],
-            "coupon": plan.get("coupon"),
-            "suggested_category": suggestion[0] if suggestion else None,
-            "reason": why + ("; held out as control (no contact, measured against)"
-                             if plan["test_group"] == "control" else "")}
-    return out
+           f"{channel}: fallback, " + "; ".join(f"{ch}: {channels[ch].why}" for ch in earlier))
+    control = plan["test_group"] == "control"
+    return Decision(
+        "control" if control else "contact",
+        why + ("; held out as control (no contact, measured against)" if control else ""),
+        channels, why_offer, channel=channel, test_group=plan["test_group"],
+        variant=plan["variant"], coupon=plan.get("coupon"),
+        suggested_category=suggestion[0] if suggestion else None)
 
 
 def _channel(channel: str, offer: Offer, features: dict[str, Any],
-             perm: dict[str, Any]) -> dict[str, Any]:
+             perm: dict[str, Any]) -> ChannelVerdict:
     if channel == "email":
         ok = bool(perm.get("email_ok"))
         why = ("no valid email address" if not features.get("has_email")
@@ -118,41 +221,38 @@ def _channel(channel: str, offer: Offer, features: dict[str, Any],
                                               else "incomplete postal address")
     suppression = perm.get(f"{channel}_suppression")
     if channel not in offer.channels:
-        return {"in_offer": False, "allowed": ok, "suppressed": suppression,
-                "why": f"offer '{offer.id}' has no {channel} channel"}
+        return ChannelVerdict(False, ok, suppression,
+                              f"offer '{offer.id}' has no {channel} channel")
     if ok and suppression:
-        why = f"suppressed: {suppression}"
-    return {"in_offer": True, "allowed": ok, "suppressed": suppression,
-            "why": "allowed" if ok and not suppression else why}
+        why = f"{SUPPRESSED}: {suppression}"
+    return ChannelVerdict(True, ok, suppression, "allowed" if ok and not suppression else why)
 
 
-def _why_offer(result: dict[str, Any], offer: Offer) -> str:
-    others = [o for o in result["offers"] if o["eligible"] and o["id"] != offer.id]
-    mine = next(o for o in result["offers"] if o["id"] == offer.id)
-    text = f"eligible for '{offer.id}' (priority {offer.priority}, value {mine['value']:g})"
+def _why_offer(offers: list[OfferVerdict], offer: Offer) -> str:
+    others = [o for o in offers if o.eligible and o.id != offer.id]
+    mine = next(o for o in offers if o.id == offer.id)
+    text = f"eligible for '{offer.id}' (priority {offer.priority}, value {mine.value:g})"
     if others:
         text += "; preferred over " + ", ".join(
-            f"'{o['id']}' (priority {o['priority']}, value {o['value']:g})" for o in others)
+            f"'{o.id}' (priority {o.priority}, value {o.value:g})" for o in others)
     return text
 
 
 def _exclusion(con: Connection, campaign: Campaign, cid: str, offer: Offer,
-               channels: dict[str, dict[str, Any]]) -> str:
-    excluded = con.execute(f"SELECT excluded FROM {CONTACT_PLAN} WHERE customer_id = ?",
-                           [cid]).fetchone()
-    reason = excluded[0] if excluded else ""
-    if reason == "no_permission":
-        whys = [channels[ch]["why"] for ch in offer.channels]
+               channels: dict[str, ChannelVerdict], reason: str) -> str:
+    """The details behind an exclusion code (declared in crmreport.reasons)."""
+    if reason == NO_PERMISSION:
+        whys = [channels[ch].why for ch in offer.channels]
         missing = [ch for ch in ("email", "letter") if ch not in offer.channels]
         tail = f" (offer '{offer.id}' has no {' or '.join(missing)} channel)" if missing else ""
         return " and ".join(whys) + tail
-    if reason == "suppressed":
-        return "; ".join(f"{ch} suppressed: {channels[ch]['suppressed']}"
-                         for ch in offer.channels if channels[ch]["allowed"])
-    if reason == "duplicate_email":
+    if reason == SUPPRESSED:
+        return "; ".join(f"{ch} {SUPPRESSED}: {channels[ch].suppressed}"
+                         for ch in offer.channels if channels[ch].allowed)
+    if reason == DUPLICATE_EMAIL:
         return "another customer with the same email address gets this email"
     day = f"DATE '{campaign.as_of.isoformat()}'"
-    if reason == "already_contacted":
+    if reason == ALREADY_CONTACTED:
         row = con.execute("SELECT run_id, contacted_at, test_group FROM contacts WHERE "
                           "customer_id = ? AND campaign = ? ORDER BY contacted_at, run_id "
                           "LIMIT 1", [cid, campaign.campaign]).fetchone()
@@ -163,11 +263,11 @@ def _exclusion(con: Connection, campaign: Campaign, cid: str, offer: Offer,
                        f"'treatment' AND contacted_at <= {day}",
                        [campaign.policy.max_contacts.days if campaign.policy.max_contacts
                         else 0, cid]).fetchone()
-    if reason == "frequency_cap" and campaign.policy.max_contacts and last:
+    if reason == FREQUENCY_CAP and campaign.policy.max_contacts and last:
         cap = campaign.policy.max_contacts
         return (f"{last[1]} contacts in the last {cap.days} days (cap {cap.count} in "
                 f"{cap.days} days)")
-    if reason == "quiet_period" and last and last[0]:
+    if reason == QUIET_PERIOD and last and last[0]:
         days = (campaign.as_of - last[0]).days
         return (f"last contact {days} days ago, on {last[0]} "
                 f"(quiet_days {campaign.policy.quiet_days})")

@@ -30,12 +30,19 @@ from crmreport.engine import Connection
 from crmreport.interact.coupons import CouponCount, assign_coupons
 from crmreport.interact.crosssell import suggest
 from crmreport.interact.groups import draw_sql, variant_sql
+from crmreport.reasons import (
+    ALREADY_CONTACTED,
+    DUPLICATE_EMAIL,
+    EXCLUSIONS,
+    FREQUENCY_CAP,
+    NO_PERMISSION,
+    QUIET_PERIOD,
+    SUPPRESSED,
+)
 from crmreport.tables import ASSIGNMENTS, CONTACT_PLAN, PERMISSIONS, SUGGESTIONS, Table
 
-REASONS = ("no_permission", "suppressed", "duplicate_email", "already_contacted",
-           "frequency_cap", "quiet_period")
-STEP_LABELS = ("permitted", "not suppressed", "unique email address", "new to this campaign",
-               "under the contact cap", "outside the quiet period")
+# The exclusions' codes, order and step labels are declared in crmreport.reasons.
+REASONS = tuple(r.code for r in EXCLUSIONS)
 
 
 @dataclass
@@ -203,7 +210,8 @@ def _suppression_reason(campaign: Campaign) -> str:
     return f"CASE {' '.join(whens)} END" if whens else "CAST(NULL AS VARCHAR)"
 
 
-def _plan_sql(campaign: Campaign) -> str:
+def exclusion_conditions(campaign: Campaign) -> dict[str, str]:
+    """Per exclusion code, SQL over a customer's row in ``_plan_sql``: true when it applies."""
     day = f"DATE '{campaign.as_of.isoformat()}'"
     cap, quiet = campaign.policy.max_contacts, campaign.policy.quiet_days
     recent = ("FROM contacts h WHERE h.customer_id = p.customer_id AND "
@@ -213,6 +221,27 @@ def _plan_sql(campaign: Campaign) -> str:
               f">= {cap.count}") if cap else "false"
     quieted = (f"EXISTS (SELECT 1 {recent} AND h.contacted_at > {day} - {quiet})"
                if quiet else "false")
+    return {
+        NO_PERMISSION: "NOT coalesce(allowed, false)",
+        SUPPRESSED: "chosen IS NULL",
+        DUPLICATE_EMAIL: "dup",
+        ALREADY_CONTACTED: "customer_id IN (SELECT customer_id FROM contacts WHERE "
+                           f"campaign = '{campaign.campaign}' AND customer_id IS NOT NULL)",
+        FREQUENCY_CAP: capped,
+        QUIET_PERIOD: quieted,
+    }
+
+
+def _excluded_sql(campaign: Campaign) -> str:
+    """The first exclusion that applies, in the registry's order of judgement."""
+    conditions = exclusion_conditions(campaign)
+    if set(conditions) != set(REASONS):
+        raise AssertionError(f"the plan judges {sorted(conditions)}, declared are {REASONS}")
+    return "CASE " + " ".join(f"WHEN {conditions[code]} THEN '{code}'" for code in REASONS) + \
+        " END"
+
+
+def _plan_sql(campaign: Campaign) -> str:
     return f"""
     INSERT INTO {CONTACT_PLAN} BY NAME
     WITH p AS (
@@ -225,15 +254,7 @@ def _plan_sql(campaign: Campaign) -> str:
         FROM p
     ), r AS (
         SELECT customer_id, segment, offer, chosen AS channel, suppression,
-               CASE WHEN NOT coalesce(allowed, false) THEN 'no_permission'
-                    WHEN chosen IS NULL THEN 'suppressed'
-                    WHEN dup THEN 'duplicate_email'
-                    WHEN customer_id IN (SELECT customer_id FROM contacts
-                                         WHERE campaign = '{campaign.campaign}'
-                                           AND customer_id IS NOT NULL)
-                        THEN 'already_contacted'
-                    WHEN {capped} THEN 'frequency_cap'
-                    WHEN {quieted} THEN 'quiet_period' END AS excluded
+               {_excluded_sql(campaign)} AS excluded
         FROM d p
     )
     SELECT customer_id, segment, offer, channel,
@@ -242,7 +263,7 @@ def _plan_sql(campaign: Campaign) -> str:
                CASE WHEN {draw_sql(campaign.policy.seed)} < {campaign.policy.control_group}
                     THEN 'control' ELSE 'treatment' END END AS test_group,
            excluded,
-           CASE WHEN excluded = 'suppressed' THEN suppression END AS suppression_reason
+           CASE WHEN excluded = '{SUPPRESSED}' THEN suppression END AS suppression_reason
     FROM r ORDER BY customer_id
     """
 
@@ -265,13 +286,13 @@ def _count(con: Connection, campaign: Campaign) -> Plan:
     plan.excluded = {r: excluded.get(r, 0) for r in REASONS}
     plan.suppression_reasons = dict(con.execute(
         f"SELECT coalesce(suppression_reason, 'unspecified'), count(*) FROM {CONTACT_PLAN} "
-        "WHERE excluded = 'suppressed' GROUP BY 1 ORDER BY 1").fetchall())
+        f"WHERE excluded = '{SUPPRESSED}' GROUP BY 1 ORDER BY 1").fetchall())
     remaining = _scalar(con, f"SELECT count(*) FROM {CONTACT_PLAN}")
     plan.steps = [("with an offer", remaining)]
-    for reason, label in zip(REASONS, STEP_LABELS, strict=True):
-        remaining -= plan.excluded[reason]
-        plan.steps.append((label, remaining))
-    groups = con.execute(f"SELECT offer, channel, variant, test_group, count(*) FROM "
+    for reason in EXCLUSIONS:
+        remaining -= plan.excluded[reason.code]
+        plan.steps.append((str(reason.step), remaining))
+    groups = con.execute("SELECT offer, channel, variant, test_group, count(*) FROM "
                          f"{CONTACT_PLAN} WHERE excluded IS NULL GROUP BY ALL ORDER BY ALL"
                          ).fetchall()
     for offer_id, channel, variant, group, count in groups:

@@ -23,6 +23,7 @@ from crmreport.config.models import Report
 from crmreport.errors import RenderError
 from crmreport.files import write_text
 from crmreport.monitor import Monitoring
+from crmreport.reasons import label
 from crmreport.report.charts import build_charts
 from crmreport.report.format import SUPPRESSED, Formatter
 from crmreport.report.labels import DEFINITIONS, LABELS
@@ -215,7 +216,8 @@ def _quality(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, A
         "path": f.path, "table": f.table, "rows_in": fmt.integer(f.rows_in),
         "loaded": fmt.integer(f.loaded), "merged": fmt.integer(f.merged),
         "quarantined": fmt.integer(f.quarantined),
-        "reasons": [f"{reason}: {fmt.integer(n)}" for reason, n in sorted(f.reasons.items())],
+        "reasons": [f"{label(reason, fmt.language)}: {fmt.integer(n)}"
+                    for reason, n in sorted(f.reasons.items())],
         "balanced": t["yes"] if f.balanced else t["no"], "ok": f.balanced,
     } for f in files]
     ok = all(f.balanced for f in files)

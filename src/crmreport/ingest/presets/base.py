@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from crmreport.ingest.readers import ReadOptions
+from crmreport.reasons import FLAG, quoted
 
 META = ("_row", "_counted", "_reason", "_merge", "_dup", "_flags")
 META_TYPES = {"_row": "BIGINT", "_counted": "BOOLEAN", "_reason": "VARCHAR",
@@ -159,5 +160,5 @@ def lower_email(expr: str) -> str:
 
 def flags(*pairs: tuple[str, str]) -> str:
     """VARCHAR[] of the codes whose condition holds."""
-    items = ", ".join(f"CASE WHEN {sql} THEN '{code}' END" for code, sql in pairs)
+    items = ", ".join(f"CASE WHEN {sql} THEN {quoted(code, FLAG)} END" for code, sql in pairs)
     return f"list_filter([{items}], lambda x: x IS NOT NULL)"

@@ -13,6 +13,7 @@ import re
 
 from crmreport.ingest.presets.base import Feed, Preset, RawFile
 from crmreport.ingest.readers import ReadOptions
+from crmreport.reasons import MERGE, QUARANTINE, quoted
 
 _HEADER = re.compile(r"^\s*customer_id\s+date\s+number_of_cds\s+dollar_value\s*$", re.I)
 _RECORD = re.compile(r"^\s*\d+\s+(\d+\s+)?\d{8}\s+\d+\s+[\d.]+\s*$")
@@ -52,8 +53,9 @@ def _prepare(s: RawFile) -> str:
 def _orders(s: RawFile) -> tuple[list[str], list[Feed]]:
     source = f"{s.staging}_cd"
     feed = Feed("orders", {
-        "_row": "_row", "_dup": "'same_day_purchase'",
-        "_reason": "CASE WHEN qty IS NULL OR value IS NULL THEN 'bad_line' END",
+        "_row": "_row", "_dup": quoted("same_day_purchase", MERGE),
+        "_reason": f"CASE WHEN qty IS NULL OR value IS NULL THEN {quoted('bad_line', QUARANTINE)} "
+                   "END",
         "order_id": "cid || '-' || day", "customer_id": "cid",
         "order_date": "CAST(d AS VARCHAR)", "amount": "CAST(total AS VARCHAR)",
         "currency": "'USD'", "status": "'completed'", "channel": "'online'",

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 from crmreport.ingest.presets.base import Feed, Preset, RawFile, flags
 from crmreport.ingest.readers import ReadOptions
+from crmreport.reasons import MERGE, QUARANTINE, quoted
 
 FEE_CODES = ("POST", "DOT", "C2", "M", "BANK CHARGES", "AMAZONFEE", "CRUK", "D", "S", "B")
+FRACTIONAL = quoted("fractional_customer_id", QUARANTINE)
 HEADER = ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
           "CustomerID", "Country")
 
@@ -46,14 +48,14 @@ def _prepare(s: RawFile) -> str:
     judged AS (
         SELECT *,
                CASE WHEN copy > 1 THEN NULL
-                    WHEN code IN ({fees}) THEN 'fee_line'
-                    WHEN qty IS NULL OR price IS NULL THEN 'bad_line'
+                    WHEN code IN ({fees}) THEN {quoted('fee_line', QUARANTINE)}
+                    WHEN qty IS NULL OR price IS NULL THEN {quoted('bad_line', QUARANTINE)}
                     WHEN cust IS NOT NULL AND cid IS NULL
-                         AND NOT regexp_matches(cust, '^[0-9.]+[eE]') THEN 'fractional_customer_id'
+                         AND NOT regexp_matches(cust, '^[0-9.]+[eE]') THEN {FRACTIONAL}
                     WHEN qty < 0 AND NOT starts_with(coalesce(inv, ''), 'C')
-                         THEN 'stock_adjustment'
+                         THEN {quoted('stock_adjustment', QUARANTINE)}
                END AS reason,
-               CASE WHEN copy > 1 THEN 'duplicate_line' END AS merge
+               CASE WHEN copy > 1 THEN {quoted('duplicate_line', MERGE)} END AS merge
         FROM lines)
     SELECT *, sum(qty * price) FILTER (WHERE reason IS NULL AND merge IS NULL)
                   OVER (PARTITION BY inv) AS total
@@ -63,7 +65,7 @@ def _prepare(s: RawFile) -> str:
 def _orders(s: RawFile) -> tuple[list[str], list[Feed]]:
     source = f"{s.staging}_or"
     orders = Feed("orders", {
-        "_row": "_row", "_reason": "reason", "_merge": "merge", "_dup": "'order_line'",
+        "_row": "_row", "_reason": "reason", "_merge": "merge", "_dup": quoted("order_line", MERGE),
         "_flags": flags(("guest_row", "cust IS NULL")),
         "order_id": "inv",
         "customer_id": "coalesce(cid, cust)",
@@ -85,8 +87,8 @@ def _customers(s: RawFile) -> tuple[list[str], list[Feed]]:
     source = f"{s.staging}_or"
     customers = Feed("customers", {
         "_row": "_row", "_merge": "merge",
-        "_reason": "CASE WHEN merge IS NOT NULL THEN NULL WHEN cust IS NULL THEN 'guest_row' "
-                   "WHEN reason = 'fractional_customer_id' THEN reason END",
+        "_reason": f"CASE WHEN merge IS NOT NULL THEN NULL WHEN cust IS NULL THEN "
+                   f"{quoted('guest_row', QUARANTINE)} WHEN reason = {FRACTIONAL} THEN reason END",
         "customer_id": "coalesce(cid, cust)", "country": "country",
     }, source)
     return [_prepare(s)], [customers]

@@ -15,6 +15,7 @@ Test orders (paid through the Bogus gateway, tagged test, or test@ addresses) ar
 from __future__ import annotations
 
 from crmreport.ingest.presets.base import Feed, Preset, RawFile, flags, lower_email
+from crmreport.reasons import MERGE, quoted
 
 CUSTOMERS: dict[str, str | tuple[str, ...]] = {
     "customer_id": "Email", "email": "Email", "first_name": "First Name",
@@ -60,7 +61,7 @@ def _orders(s: RawFile) -> tuple[list[str], list[Feed]]:
     orders = Feed("orders", {
         "_row": "_row",
         "_merge": f"CASE WHEN {s.text('order_id')} IS NOT NULL AND NOT ({first}) "
-                  "THEN 'order_line' END",
+                  f"THEN {quoted('order_line', MERGE)} END",
         "_flags": flags(("test_order", f"coalesce({test}, false)")),
         "order_id": s.text("order_id"),
         "customer_id": lower_email(s.raw("email")),

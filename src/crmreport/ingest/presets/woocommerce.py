@@ -13,6 +13,7 @@ quarantined as ``unpaid_order``.
 from __future__ import annotations
 
 from crmreport.ingest.presets.base import Feed, Preset, RawFile, flags, lower_email
+from crmreport.reasons import QUARANTINE, quoted
 
 CUSTOMERS: dict[str, str | tuple[str, ...]] = {
     "customer_id": "Email", "email": "Email", "name": "Name", "username": "Username",
@@ -49,7 +50,8 @@ def _orders(s: RawFile) -> tuple[list[str], list[Feed]]:
     unpaid = ", ".join(f"'{u}'" for u in UNPAID)
     columns = {
         "_row": "_row",
-        "_reason": f"CASE WHEN {status} IN ({unpaid}) THEN 'unpaid_order' END",
+        "_reason": f"CASE WHEN {status} IN ({unpaid}) THEN "
+                   f"{quoted('unpaid_order', QUARANTINE)} END",
         "_flags": flags(("customer_not_identified",
                          f"{s.text('email')} IS NULL AND {s.text('customer')} IS NOT NULL")),
         "order_id": f"ltrim({s.text('order_id')}, '#')",
