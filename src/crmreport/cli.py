@@ -106,16 +106,15 @@ def check(config: Path, data_dir: Path | None, as_json: bool, quarantine: Path |
     result = pipeline.check(load_campaign(config, data_dir), quarantine)
     if result.quarantined is not None:
         _say(f"{result.quarantined:,} quarantined rows written to {quarantine}", "yellow")
-    account = result.account.as_dict()
     if as_json:
-        click.echo(json.dumps(account, indent=2, sort_keys=True))
+        click.echo(json.dumps(result.account.as_dict(), indent=2, sort_keys=True))
         return
     click.echo(f"{'file':<40} {'table':<12} {'rows':>9} {'loaded':>9} {'merged':>8} "
                f"{'quarant.':>8}")
-    for f in account["files"]:
-        click.echo(f"{Path(f['path']).name:<40} {f['table']:<12} {f['rows_in']:>9,} "
-                   f"{f['loaded']:>9,} {f['merged']:>8,} {f['quarantined']:>8,}")
-        for code, count in {**f["reasons"], **f["flags"]}.items():
+    for f in result.account.files:
+        click.echo(f"{Path(f.path).name:<40} {f.table:<12} {f.rows_in:>9,} "
+                   f"{f.loaded:>9,} {f.merged:>8,} {f.quarantined:>8,}")
+        for code, count in [*sorted(f.reasons.items()), *sorted(f.flags.items())]:
             click.echo(f"    {code}: {count:,}  ({label(code)})")
     _say("configuration and rules are valid", "green")
 
