@@ -1,4 +1,4 @@
-"""The catalogue of every table one stage hands to another (DESIGN §2).
+"""The catalogue of every table one stage hands to another.
 
 Each table is declared once: its name, its columns with their DuckDB types in order, the
 stage (package) that makes it and what it holds. The five input tables are the canonical

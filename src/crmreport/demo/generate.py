@@ -2,7 +2,7 @@
 
 Everything is drawn from one ``numpy.random.default_rng(seed)`` in a fixed order and placed on
 a calendar anchored at ``as_of``: no clock, no hash randomisation, no set iteration, so the
-same arguments give byte-identical CSVs (DESIGN §10). Work is vectorised over arrays; only
+same arguments give byte-identical CSVs. Work is vectorised over arrays; only
 per-customer string building and per-contact hashing run as Python loops.
 
 The purchase model is heterogeneous on purpose so that RFM, BG/NBD and response reports have

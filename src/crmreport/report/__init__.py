@@ -1,4 +1,4 @@
-"""Report: the monitoring results as one self-contained HTML file and a PDF (DESIGN §8).
+"""Report: the monitoring results as one self-contained HTML file and a PDF.
 
 Reports carry aggregates only; cells about fewer than ``min_cell_size`` customers are
 suppressed once, here, before either format sees them.

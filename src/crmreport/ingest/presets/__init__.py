@@ -28,7 +28,7 @@ from crmreport.tables import TABLES
 
 CRMREPORT = Preset(
     name="crmreport",
-    description="the canonical layout (column names as in DESIGN §2)",
+    description="the canonical layout (column names as in crmreport.tables)",
     columns={table: {c: c for c in columns} for table, columns in TABLES.items()},
 )
 
