@@ -13,7 +13,7 @@ from crmreport.account import FileAccount
 from crmreport.config import load_campaign
 from crmreport.identify.cleaning import specs
 from crmreport.ingest.presets import PRESETS
-from crmreport.ingest.presets.base import Stage
+from crmreport.ingest.presets.base import RawFile
 from crmreport.interact.plan import REASONS, exclusion_conditions
 from crmreport.reasons import EXCLUSION, FLAG, MERGE, QUARANTINE, Kind
 
@@ -42,7 +42,7 @@ def _preset_sql() -> list[tuple[str, str]]:
     for preset in PRESETS.values():
         for table, transform in preset.transforms.items():
             found = {name: name for name in preset.columns.get(table, {})}
-            setup, feeds = transform(Stage(table, "staged", found, ".", preset.date_formats))
+            setup, feeds = transform(RawFile(table, "staged", found, ".", preset.date_formats))
             out += [("setup", sql) for sql in setup]
             out += [(col, sql) for feed in feeds for col, sql in feed.columns.items()
                     if col in ("_reason", "_merge", "_dup", "_flags")]
