@@ -23,7 +23,7 @@ bench: $(STAMP) system
 	$(BIN)/python bench/bench_clv.py
 	$(BIN)/python bench/bench_ingest.py
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
