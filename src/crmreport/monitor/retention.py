@@ -5,11 +5,18 @@ completed order. Cell (cohort, k) is the share of the cohort with at least one c
 order in calendar month cohort + k. Only orders before ``as_of`` count; a cell whose month
 does not end before ``as_of`` is incomplete (``complete`` is False) and will still grow.
 Guest orders (no customer_id) belong to no cohort.
+
+The window fits the data: it ends with the last month holding any order before ``as_of``
+(never later than as_of's own month) and starts ``months - 1`` months earlier, but no earlier
+than the month of the first order in the data (any order before ``as_of``). That first month's
+cohort is left-censored: customers who bought before the data began look new in it. It is
+marked (``left_censored``) and left out of the pooled retention curve and so the headline.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
@@ -17,8 +24,12 @@ import pandas as pd
 DEFINITION = (
     "Cohort = calendar month of a customer's first completed order. Cell (cohort, month k) = "
     "share of the cohort with at least one completed order in calendar month cohort + k. "
-    "Orders before the as-of date only; incomplete months are marked."
+    "Orders before the as-of date only; incomplete months are marked. The first month of "
+    "the data is left-censored and left out of the retention curve."
 )
+
+COLUMNS = ["cohort", "cohort_size", "k", "month", "active", "share", "complete",
+           "left_censored"]
 
 _SQL = """
 WITH done AS (
@@ -53,15 +64,35 @@ def _month_start(day: dt.date, back: int = 0) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
-def cohort_matrix(con: duckdb.DuckDBPyConnection, as_of: dt.date, months: int) -> pd.DataFrame:
-    """Long form: cohort, cohort_size, k, month, active, share, complete.
+@dataclass(frozen=True)
+class Window:
+    """The cohorts shown: ``first`` .. ``last`` (month starts); ``data_start`` is the month of
+    the first order in the data, whose cohort is left-censored. None when there are no orders."""
 
-    The last ``months`` cohorts end with the month of the last observed day (as_of - 1).
-    """
-    last_day = as_of - dt.timedelta(days=1)
-    last_month = _month_start(last_day)
-    first_cohort = _month_start(last_day, back=months - 1)
-    frame = con.execute(_SQL, [as_of, first_cohort, last_month, first_cohort]).df()
+    first: dt.date
+    last: dt.date
+    data_start: dt.date
+
+
+def cohort_window(con: duckdb.DuckDBPyConnection, as_of: dt.date, months: int) -> Window | None:
+    """The last ``months`` months up to the last month with orders before ``as_of``, clipped
+    to the data's first month."""
+    low, high = con.execute("SELECT min(order_date), max(order_date) FROM orders "
+                            "WHERE order_date < ?", [as_of]).fetchall()[0]
+    if low is None:
+        return None
+    last = min(_month_start(high), _month_start(as_of - dt.timedelta(days=1)))
+    data_start = _month_start(low)
+    return Window(max(_month_start(last, back=months - 1), data_start), last, data_start)
+
+
+def cohort_matrix(con: duckdb.DuckDBPyConnection, as_of: dt.date, months: int) -> pd.DataFrame:
+    """Long form: cohort, cohort_size, k, month, active, share, complete, left_censored;
+    the cohorts of :func:`cohort_window`."""
+    window = cohort_window(con, as_of, months)
+    if window is None:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+    frame = con.execute(_SQL, [as_of, window.first, window.last, window.first]).df()
     for col in ("cohort", "month"):
         frame[col] = [pd.Timestamp(v).date() for v in frame[col]]
     frame["k"] = frame["k"].astype(int)
@@ -70,16 +101,18 @@ def cohort_matrix(con: duckdb.DuckDBPyConnection, as_of: dt.date, months: int) -
     frame["share"] = frame["active"] / frame["cohort_size"]
     # A month is complete once its last day is before as_of (its successor starts by as_of).
     frame["complete"] = [_month_start(m, back=-1) <= as_of for m in frame["month"]]
-    return frame.reset_index(drop=True)
+    frame["left_censored"] = [c == window.data_start for c in frame["cohort"]]
+    return frame[COLUMNS].reset_index(drop=True)
 
 
 def retention_curve(matrix: pd.DataFrame) -> pd.DataFrame:
-    """Retention and churn by months since acquisition, pooled over complete cells only.
+    """Retention and churn by months since acquisition, pooled over complete cells of cohorts
+    that are not left-censored (their "new" customers include old ones).
 
     retention_k = customers active in month k / size of the cohorts that have seen month k;
     churn_k = 1 - retention_k (share of those cohorts not buying in month k).
     """
-    done = matrix[matrix["complete"].astype(bool)]
+    done = matrix[matrix["complete"].astype(bool) & ~matrix["left_censored"].astype(bool)]
     curve = done.groupby("k", sort=True).agg(
         cohorts=("cohort", "count"), customers=("cohort_size", "sum"), active=("active", "sum")
     ).reset_index()
