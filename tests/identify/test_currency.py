@@ -99,8 +99,8 @@ def test_no_order_in_the_campaign_currency_is_refused(tmp_path: Path) -> None:
     orders = ORDERS.replace(",EUR,", ",USD,")
     with pytest.raises(DataError) as error:
         _identify(tmp_path, orders, None)
-    assert "no order is in the campaign's currency EUR; found USD (4 orders), CHF (1 order), " \
-        "GBP (1 order)" in str(error.value)
+    assert ("no order is in the campaign's currency EUR; found USD (4 order rows), "
+            "CHF (1 order row), GBP (1 order row)") in str(error.value)
 
 
 def test_check_fails_naming_the_currencies_found(shop: Path) -> None:
@@ -111,7 +111,7 @@ def test_check_fails_naming_the_currencies_found(shop: Path) -> None:
                       encoding="utf-8")
     result = CliRunner().invoke(main, ["check", str(shop / "campaign.yaml")])
     assert result.exit_code == 1, result.output
-    assert "found USD (6 orders), GBP (1 order)" in result.stderr
+    assert "found USD (6 order rows), GBP (1 order row)" in result.stderr
     assert "set 'currency: USD'" in result.stderr and "data.currency_rates" in result.stderr
     (shop / "rates.csv").write_text("date,currency,rate\n2025-01-01,USD,0.5\n"
                                     "2025-01-01,GBP,1.25\n", encoding="utf-8")

@@ -98,7 +98,8 @@ def require_campaign_currency(con: Connection, account: Account, currency: str) 
     if not found:
         return
     files = ", ".join(f.path for f in account.for_table("orders"))
-    listed = ", ".join(f"{code} ({count:,} order{'' if count == 1 else 's'})"
+    # Rows of the order files as read (a preset's same-day merge comes after this check).
+    listed = ", ".join(f"{code} ({count:,} order row{'' if count == 1 else 's'})"
                        for code, count in found)
     raise DataError(
         f"{files}: no order is in the campaign's currency {currency}; found {listed}. "
