@@ -25,7 +25,7 @@ THEN_LITERAL = re.compile(r"THEN\s+'([^']+)'")
 def _spec_codes() -> set[tuple[str, Kind]]:
     """(code, kind) of every cleaning rule, the typed lane's included."""
     found: set[tuple[str, Kind]] = set()
-    for spec in specs("EUR"):
+    for spec in specs("EUR", ("USD",)):  # with a rated currency, as with a rate table
         found |= {(c, QUARANTINE) for c, _ in [*spec.checks, *spec.against]}
         found |= {(c, FLAG) for c, _ in [*spec.flags, *spec.across]}
         if spec.key is not None:

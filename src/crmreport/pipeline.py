@@ -83,7 +83,9 @@ def prepare(loaded: LoadedCampaign) -> Run:
     """Identify, differentiate, customize and plan: everything up to writing."""
     config = loaded.config
     con = connect()
-    identified = identify_tables(con, load_sources(con, sources(loaded)), config.currency)
+    rates = config.data.currency_rates
+    identified = identify_tables(con, load_sources(con, sources(loaded)), config.currency,
+                                 loaded.data_path(rates) if rates else None)
     featured = compute_features(con, config.as_of)
     rules = compile_rules(loaded, FEATURES.columns)
     assigned = assign(con, rules)

@@ -104,6 +104,12 @@ SUPPRESSIONS = Table("suppressions", {
     "since": "DATE",
 }, "identify", "a customer or address not to contact on a channel")
 
+CURRENCY_RATES = Table("currency_rates", {
+    "rate_date": "DATE",  # valid from this day until the currency's next rate
+    "rate_currency": "VARCHAR",
+    "rate": "DECIMAL(18,8)",  # campaign-currency units per 1 unit of rate_currency
+}, "identify", "an exchange rate from data.currency_rates (empty without one)")
+
 QUARANTINE = Table("quarantine", {
     "tbl": "VARCHAR",  # the table the row was meant for
     "_file": "INTEGER",  # the file's index in the account
@@ -213,7 +219,8 @@ SUGGESTIONS = Table("suggestions", {
 }, "interact", "a customer's cross-sell category, for those with an offer and a suggestion")
 
 CATALOGUE: tuple[Table, ...] = (
-    RAW_REJECTS, CUSTOMERS, ORDERS, ORDER_LINES, CONTACTS, SUPPRESSIONS, QUARANTINE,
+    RAW_REJECTS, CUSTOMERS, ORDERS, ORDER_LINES, CONTACTS, SUPPRESSIONS, CURRENCY_RATES,
+    QUARANTINE,
     FEATURES, CO_PURCHASE, ASSIGNMENTS, RULE_LISTS, PERMISSIONS, CONTACT_PLAN, SUGGESTIONS,
 )
 

@@ -198,7 +198,7 @@ def test_no_hidden_cell_can_be_recovered_by_subtraction():
     m = Monitoring(as_of=AS_OF, window_days=30, response=pd.DataFrame(columns=[
         "campaign", "is_total", "contacted", "control", "responders_t", "responders_c"]),
         cohorts=pd.DataFrame(columns=["cohort", "cohort_size", "k", "month", "active", "share",
-                                      "complete"]),
+                                      "complete", "left_censored"]),
         retention=pd.DataFrame(), segments=segments, account=_account())
     shown = suppress_small(m, 10).segments.set_index("segment")
     assert shown.loc["b", "customers"] is SUPPRESSED  # 4 customers

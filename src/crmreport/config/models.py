@@ -39,6 +39,10 @@ class Data(Model):
         None, description="the contact history: read for caps and response, appended by build"
     )
     suppressions: list[Source] = []
+    currency_rates: str | None = Field(
+        None, description="CSV of date, currency, rate (campaign-currency units per 1 unit of "
+                          "that currency): orders in other currencies are converted at the "
+                          "latest rate on or before the order date")
 
 
 class Segment(Model):

@@ -7,8 +7,9 @@ The rules, stated once:
   says yes and no row says no. Emails are trimmed and lower-cased; an invalid email is
   blanked (flagged). Consent is yes/no/unknown; missing is unknown.
 - orders: an empty customer_id is a guest checkout, kept apart with a NULL customer_id.
-  Amounts are DECIMAL; an order in another currency than the campaign's is quarantined
-  rather than added. Duplicate order ids are merged into the first.
+  Amounts are DECIMAL; an order in another currency than the campaign's is converted with
+  data.currency_rates when that rates it (``currency``), else quarantined rather than
+  added. Duplicate order ids are merged into the first.
 - order_lines need a known order; suppressions need an email or a customer id.
 
 The rules live in ``cleaning`` (one ``Spec`` per table, see ``spec``). The ``staging`` engine

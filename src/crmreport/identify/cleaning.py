@@ -8,13 +8,17 @@ The rules, stated once:
   says yes and no row says no. Emails are trimmed and lower-cased; an invalid email is
   blanked (flagged). Consent is yes/no/unknown; missing is unknown.
 - orders: an empty customer_id is a guest checkout, kept apart with a NULL customer_id.
-  Amounts are DECIMAL; an order in another currency than the campaign's is quarantined
-  rather than added. Duplicate order ids are merged into the first.
+  Amounts are DECIMAL; an order in another currency than the campaign's is converted at
+  the latest rate on or before its date when data.currency_rates rates that currency
+  (half up to cents; flagged converted_currency), quarantined without such a rate
+  (no_currency_rate), and quarantined (other_currency) when the currency is not rated.
+  Duplicate order ids are merged into the first.
 - order_lines need a known order; suppressions need an email or a customer id.
 """
 
 from __future__ import annotations
 
+from crmreport.identify.currency import convert, rate_at
 from crmreport.identify.normalise import (
     CHANNEL,
     STATUS,
@@ -37,8 +41,10 @@ from crmreport.identify.spec import KEPT, STAGING, Lane, Spec
 from crmreport.vocabulary import in_list
 
 
-def specs(currency: str) -> list[Spec]:
-    return [_customers(), _orders(currency), _order_lines(), _suppressions(), _contacts()]
+def specs(currency: str, rated: tuple[str, ...] = ()) -> list[Spec]:
+    """The rules per table; ``rated``: the other currencies the rate table converts."""
+    return [_customers(), _orders(currency, rated), _order_lines(), _suppressions(),
+            _contacts()]
 
 
 def _customers() -> Spec:
@@ -83,8 +89,14 @@ def _customers() -> Spec:
     )
 
 
-def _orders(currency: str) -> Spec:
+def _orders(currency: str, rated: tuple[str, ...] = ()) -> Spec:
     across = [("unknown_customer", "customer_id NOT IN (SELECT customer_id FROM customers)")]
+    # Converted orders are counted before conversion renames their currency.
+    if rated:
+        across.append(("converted_currency", f"currency IN ({in_list(rated)})"))
+    other = f"v_currency <> '{currency}'" + (
+        f" AND v_currency NOT IN ({in_list(rated)})" if rated else "")
+    against = [("no_currency_rate", f"currency <> '{currency}' AND {rate_at()} IS NULL")]
     return Spec(
         table="orders",
         values={
@@ -111,12 +123,14 @@ def _orders(currency: str) -> Spec:
             ("bad_order_date", "v_day IS NULL"),
             ("bad_amount", "v_amount IS NULL"),
             ("unknown_status", f"v_status IS NULL AND {text('status')} IS NOT NULL"),
-            ("other_currency", f"v_currency <> '{currency}'"),
+            ("other_currency", other),
         ],
         # An empty status is read as completed, and shown.
         flags=[("guest_order", "v_customer IS NULL"),
                ("missing_status", f"v_status IS NULL AND {text('status')} IS NULL")],
+        against=against if rated else [],
         across=across,
+        convert=convert(STAGING, currency, rated),
         key="order_id",
         lane=Lane(
             types={"ordered_at": "TIMESTAMPTZ", "order_date": "DATE", "amount": "DECIMAL(18,2)"},

@@ -60,6 +60,9 @@ class Spec:
     merge: dict[str, str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)  # v_name -> SQL over the raw row
     lane: Lane | None = None  # how a clean plain file skips staging (see ``lane``)
+    # Statements over the staged rows once counted (flags see the values as read), before
+    # the stage becomes the table; e.g. converting currencies.
+    convert: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         """A rule can only name a declared code (crmreport.reasons), of its kind."""

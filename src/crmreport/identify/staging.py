@@ -7,16 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from crmreport.account import Account
 from crmreport.engine import Connection
 from crmreport.identify.cleaning import specs
+from crmreport.identify.currency import load_rates, require_campaign_currency
 from crmreport.identify.lane import settle, strictly_ordered
 from crmreport.identify.spec import KEPT, META, STAGING, Spec
 from crmreport.ingest import RawPart, Sources, release_raw
 from crmreport.reasons import PARSER_REJECTS, duplicate, parser_reject_sql
 from crmreport.tables import (
     CONTACTS,
+    CURRENCY_RATES,
     CUSTOMERS,
     ORDER_LINES,
     ORDERS,
@@ -36,15 +39,20 @@ class Identified:
     tables: tuple[Table, ...]
 
 
-def identify_tables(con: Connection, sources: Sources, currency: str) -> Identified:
-    """Create the canonical tables and ``quarantine``; fill in the account."""
+def identify_tables(con: Connection, sources: Sources, currency: str,
+                    rates: Path | None = None) -> Identified:
+    """Create the canonical tables and ``quarantine``; fill in the account. Orders in other
+    currencies are converted with ``rates`` when given (see ``currency``); data without any
+    order in the campaign's currency is refused."""
     con.execute(QUARANTINE.create())
-    for spec in specs(currency):
+    rated = load_rates(con, rates)
+    for spec in specs(currency, rated):
         _settle(con, sources, spec)
     _rejects(con, sources.account)  # known once every file has been read
     release_raw(con)  # the staged text is no longer needed: free its memory
-    return Identified(sources.account,
-                      (CUSTOMERS, ORDERS, ORDER_LINES, CONTACTS, SUPPRESSIONS, QUARANTINE))
+    require_campaign_currency(con, sources.account, currency)
+    return Identified(sources.account, (CUSTOMERS, ORDERS, ORDER_LINES, CONTACTS, SUPPRESSIONS,
+                                        CURRENCY_RATES, QUARANTINE))
 
 
 def _rejects(con: Connection, account: Account) -> None:
@@ -83,6 +91,8 @@ def _settle(con: Connection, sources: Sources, spec: Spec) -> None:
         _quarantine(con, spec, starts)
     dups = _duplicates(con, spec)
     _count(con, sources.account, spec, dups)
+    for sql in spec.convert:
+        con.execute(sql)
     _finish(con, spec, dups)
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from crmreport.account import Account
 from crmreport.features import ValueModel
 from crmreport.monitor.response import Uplift, response_table, uplift
-from crmreport.monitor.retention import cohort_matrix, retention_curve
+from crmreport.monitor.retention import Window, cohort_matrix, cohort_window, retention_curve
 from crmreport.monitor.segments import segment_overview
 from crmreport.monitor.value_summary import ValueSummary, value_summary
 
@@ -23,7 +23,9 @@ __all__ = [
     "Monitoring",
     "Uplift",
     "ValueSummary",
+    "Window",
     "cohort_matrix",
+    "cohort_window",
     "collect",
     "response_table",
     "retention_curve",
@@ -43,6 +45,7 @@ class Monitoring:
     segments: pd.DataFrame
     account: Account
     value: ValueSummary = field(default_factory=lambda: ValueSummary(reason="not computed"))
+    window: Window | None = None  # the cohort months shown; None without orders
 
 
 def collect(
@@ -65,4 +68,5 @@ def collect(
         account=account,
         value=value_summary(con, as_of, value_model) if value_model else
         ValueSummary(reason="not computed"),
+        window=cohort_window(con, as_of, months),
     )

@@ -5,11 +5,21 @@ completed order. Cell (cohort, k) is the share of the cohort with at least one c
 order in calendar month cohort + k. Only orders before ``as_of`` count; a cell whose month
 does not end before ``as_of`` is incomplete (``complete`` is False) and will still grow.
 Guest orders (no customer_id) belong to no cohort.
+
+The window fits the data: the cohorts shown end with the last month in which a customer made
+a first completed order before ``as_of`` and start ``months - 1`` months earlier, but no
+earlier than the month of the first order in the data (any order before ``as_of``); their
+cells run to the last month holding any order before ``as_of`` (never later than as_of's own
+month). So a file whose customers all arrived early (CDNOW: first purchases in 1997-Q1, orders
+to 1998-06) still shows its cohorts, however late ``as_of`` is. The first month's cohort is
+left-censored: customers who bought before the data began look new in it. It is marked
+(``left_censored``) and left out of the pooled retention curve and so the headline.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
@@ -17,8 +27,12 @@ import pandas as pd
 DEFINITION = (
     "Cohort = calendar month of a customer's first completed order. Cell (cohort, month k) = "
     "share of the cohort with at least one completed order in calendar month cohort + k. "
-    "Orders before the as-of date only; incomplete months are marked."
+    "Orders before the as-of date only; incomplete months are marked. The first month of "
+    "the data is left-censored and left out of the retention curve."
 )
+
+COLUMNS = ["cohort", "cohort_size", "k", "month", "active", "share", "complete",
+           "left_censored"]
 
 _SQL = """
 WITH done AS (
@@ -29,7 +43,7 @@ WITH done AS (
 firsts AS (SELECT customer_id, min(month) AS cohort FROM done GROUP BY customer_id),
 sizes AS (
     SELECT cohort, count(*) AS cohort_size FROM firsts
-    WHERE cohort >= ? GROUP BY cohort
+    WHERE cohort BETWEEN ? AND ? GROUP BY cohort
 ),
 grid AS (
     SELECT s.cohort, s.cohort_size, CAST(g.month AS DATE) AS month
@@ -38,7 +52,7 @@ grid AS (
 active AS (
     SELECT f.cohort, d.month, count(*) AS active
     FROM firsts f JOIN done d USING (customer_id)
-    WHERE f.cohort >= ?
+    WHERE f.cohort BETWEEN ? AND ?
     GROUP BY f.cohort, d.month
 )
 SELECT g.cohort, g.cohort_size, datediff('month', g.cohort, g.month) AS k, g.month,
@@ -53,15 +67,44 @@ def _month_start(day: dt.date, back: int = 0) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
-def cohort_matrix(con: duckdb.DuckDBPyConnection, as_of: dt.date, months: int) -> pd.DataFrame:
-    """Long form: cohort, cohort_size, k, month, active, share, complete.
+@dataclass(frozen=True)
+class Window:
+    """The cohorts shown: ``first`` .. ``last`` (month starts), their cells up to ``data_end``;
+    ``data_start`` is the month of the first order in the data, whose cohort is left-censored.
+    None when there are no orders."""
 
-    The last ``months`` cohorts end with the month of the last observed day (as_of - 1).
-    """
-    last_day = as_of - dt.timedelta(days=1)
-    last_month = _month_start(last_day)
-    first_cohort = _month_start(last_day, back=months - 1)
-    frame = con.execute(_SQL, [as_of, first_cohort, last_month, first_cohort]).df()
+    first: dt.date
+    last: dt.date
+    data_start: dt.date
+    data_end: dt.date
+
+
+def cohort_window(con: duckdb.DuckDBPyConnection, as_of: dt.date, months: int) -> Window | None:
+    """The last ``months`` months up to the last month with a new customer before ``as_of``,
+    clipped to the data's first month."""
+    low, high, newest = con.execute("""
+        SELECT min(order_date), max(order_date), (
+            SELECT max(first_day) FROM (
+                SELECT min(order_date) AS first_day FROM orders WHERE status = 'completed'
+                AND customer_id IS NOT NULL AND order_date < $1 GROUP BY customer_id))
+        FROM orders WHERE order_date < $1""", [as_of]).fetchall()[0]
+    if low is None:
+        return None
+    data_end = min(_month_start(high), _month_start(as_of - dt.timedelta(days=1)))
+    data_start = _month_start(low)
+    last = _month_start(newest) if newest is not None else data_end
+    return Window(max(_month_start(last, back=months - 1), data_start), last, data_start,
+                  data_end)
+
+
+def cohort_matrix(con: duckdb.DuckDBPyConnection, as_of: dt.date, months: int) -> pd.DataFrame:
+    """Long form: cohort, cohort_size, k, month, active, share, complete, left_censored;
+    the cohorts of :func:`cohort_window`."""
+    window = cohort_window(con, as_of, months)
+    if window is None:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+    frame = con.execute(_SQL, [as_of, window.first, window.last, window.data_end,
+                              window.first, window.last]).df()
     for col in ("cohort", "month"):
         frame[col] = [pd.Timestamp(v).date() for v in frame[col]]
     frame["k"] = frame["k"].astype(int)
@@ -70,16 +113,18 @@ def cohort_matrix(con: duckdb.DuckDBPyConnection, as_of: dt.date, months: int) -
     frame["share"] = frame["active"] / frame["cohort_size"]
     # A month is complete once its last day is before as_of (its successor starts by as_of).
     frame["complete"] = [_month_start(m, back=-1) <= as_of for m in frame["month"]]
-    return frame.reset_index(drop=True)
+    frame["left_censored"] = [c == window.data_start for c in frame["cohort"]]
+    return frame[COLUMNS].reset_index(drop=True)
 
 
 def retention_curve(matrix: pd.DataFrame) -> pd.DataFrame:
-    """Retention and churn by months since acquisition, pooled over complete cells only.
+    """Retention and churn by months since acquisition, pooled over complete cells of cohorts
+    that are not left-censored (their "new" customers include old ones).
 
     retention_k = customers active in month k / size of the cohorts that have seen month k;
     churn_k = 1 - retention_k (share of those cohorts not buying in month k).
     """
-    done = matrix[matrix["complete"].astype(bool)]
+    done = matrix[matrix["complete"].astype(bool) & ~matrix["left_censored"].astype(bool)]
     curve = done.groupby("k", sort=True).agg(
         cohorts=("cohort", "count"), customers=("cohort_size", "sum"), active=("active", "sum")
     ).reset_index()

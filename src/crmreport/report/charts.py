@@ -7,6 +7,7 @@ undefined figures are plotted as gaps.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pandas as pd
@@ -93,9 +94,11 @@ def rates_chart(response: pd.DataFrame, branding: Branding, fmt: Formatter) -> g
 
 
 def cohort_heatmap(cohorts: pd.DataFrame, branding: Branding, fmt: Formatter) -> go.Figure:
-    """Shares by cohort (rows) and month k (columns); incomplete cells carry a '*'."""
+    """Shares by cohort (rows) and month k (columns); incomplete cells carry a '*', a
+    left-censored cohort's label a '†'."""
     t = LABELS[fmt.language]
     rows = sorted(set(cohorts["cohort"]))
+    censored = set(cohorts.loc[cohorts["left_censored"].astype(bool), "cohort"])
     ks = sorted(set(cohorts["k"]))
     z: list[list[float | None]] = [[None] * len(ks) for _ in rows]
     text = [[""] * len(ks) for _ in rows]
@@ -106,7 +109,7 @@ def cohort_heatmap(cohorts: pd.DataFrame, branding: Branding, fmt: Formatter) ->
         label = "–" if share is SUPPRESSED else fmt.percent(share, 0)
         text[i][j] = label + ("*" if not r.complete else "")
     fig = go.Figure(go.Heatmap(
-        z=z, x=[str(k) for k in ks], y=[fmt.month(c) for c in rows], text=text,
+        z=z, x=[str(k) for k in ks], y=[_cohort_label(c, censored, fmt) for c in rows], text=text,
         texttemplate="%{text}", zmin=0, zmax=1, hoverongaps=False, xgap=1, ygap=1,
         colorscale=[[0, "#ffffff"], [1, branding.primary_color]],
         colorbar={"tickformat": ".0%"},
@@ -116,6 +119,10 @@ def cohort_heatmap(cohorts: pd.DataFrame, branding: Branding, fmt: Formatter) ->
     fig = _layout(fig, branding, fmt, t["cohort_chart"])
     fig.update_layout(height=max(300, 60 + 26 * len(rows)))
     return fig
+
+
+def _cohort_label(cohort: dt.date, censored: set[dt.date], fmt: Formatter) -> str:
+    return fmt.month(cohort) + (" †" if cohort in censored else "")
 
 
 def retention_chart(curve: pd.DataFrame, branding: Branding, fmt: Formatter) -> go.Figure:

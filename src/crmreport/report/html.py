@@ -98,6 +98,7 @@ def page_context(
             for r in m.retention.to_dict("records")
         ],
         "cohort_sizes": _cohort_sizes(m.cohorts, fmt),
+        "cohort_notes": _cohort_notes(m, fmt, t),
         "segments": _segments(m.segments, fmt, t),
         "quality": _quality(m, fmt, t),
         "value": _value(m, fmt, t),
@@ -165,6 +166,20 @@ def _cohort_sizes(cohorts: pd.DataFrame, fmt: Formatter) -> list[dict[str, str]]
     first = cohorts[cohorts["k"] == 0]
     return [{"cohort": fmt.month(r["cohort"]), "size": fmt.integer(r["cohort_size"])}
             for r in first.to_dict("records")]
+
+
+def _cohort_notes(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> list[str]:
+    """Which months are shown, and the footnote on a left-censored cohort when one is."""
+    if m.window is None:
+        return []
+    if m.cohorts.empty:
+        return [t["no_cohorts"]]
+    w = m.window
+    notes = [t["cohort_window"].format(first=fmt.month(w.first), last=fmt.month(w.last),
+                                       end=fmt.month(w.data_end))]
+    if m.cohorts["left_censored"].astype(bool).any():
+        notes.append(t["censored_note"].format(month=fmt.month(m.window.data_start)))
+    return notes
 
 
 def _segments(segments: pd.DataFrame, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any]:

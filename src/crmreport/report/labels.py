@@ -32,6 +32,14 @@ LABELS: dict[str, dict[str, str]] = {
         "dq_none": "No input files recorded.",
         "suppressed_note": "– = fewer than {k} customers, suppressed. n/a = not defined.",
         "incomplete_note": "* month not yet complete at the as-of date; the share may grow.",
+        "cohort_window": "Cohorts shown: {first} to {last}, up to the last month in which a "
+                         "customer made a first order before the as-of date, starting no "
+                         "earlier than the first month of the data; cells run to {end}.",
+        "no_cohorts": "No customer made a completed order before the as-of date.",
+        "censored_note": "† {month} is the first month of the data: customers who bought "
+                         "before the data begins look new there (left-censored). That cohort "
+                         "is shown but left out of the retention curve and the headline "
+                         "figure.",
         "key_figures": "Key figures", "customers_segmented": "Customers segmented",
         "month1": "Retention in month 1", "rows_quarantined": "Input rows quarantined",
         "no_data": "No data.", "definition": "Definition",
@@ -79,6 +87,14 @@ LABELS: dict[str, dict[str, str]] = {
         "suppressed_note": "– = weniger als {k} Kunden, unterdrückt. k. A. = nicht definiert.",
         "incomplete_note": "* Monat zum Stichtag noch nicht abgeschlossen; der Anteil kann "
                            "noch steigen.",
+        "cohort_window": "Gezeigte Kohorten: {first} bis {last}, bis zum letzten Monat mit "
+                         "einem Erstkauf vor dem Stichtag, frühestens ab dem ersten Monat der "
+                         "Daten; Zellen bis {end}.",
+        "no_cohorts": "Vor dem Stichtag hat kein Kunde eine abgeschlossene Bestellung.",
+        "censored_note": "† {month} ist der erste Monat der Daten: Wer schon vorher gekauft "
+                         "hat, erscheint dort als neu (linkszensiert). Diese Kohorte wird "
+                         "gezeigt, aber nicht in die Bindungskurve und die Kennzahl "
+                         "eingerechnet.",
         "key_figures": "Kennzahlen", "customers_segmented": "Segmentierte Kunden",
         "month1": "Bindung im Monat 1", "rows_quarantined": "Eingabezeilen in Quarantäne",
         "no_data": "Keine Daten.", "definition": "Definition",
@@ -107,9 +123,11 @@ DEFINITIONS = {
     "en": "Cohort = calendar month of a customer's first completed order. Cell (cohort, "
           "month k) = share of the cohort with at least one completed order in calendar month "
           "cohort + k. Only orders before the as-of date count; guest orders belong to no "
-          "cohort.",
+          "cohort. Retention by month k pools the complete cells of every cohort except a "
+          "left-censored one.",
     "de": "Kohorte = Kalendermonat des ersten abgeschlossenen Kaufs. Zelle (Kohorte, Monat k) "
           "= Anteil der Kohorte mit mindestens einem abgeschlossenen Kauf im Kalendermonat "
           "Kohorte + k. Es zählen nur Käufe vor dem Stichtag; Gastbestellungen gehören zu "
-          "keiner Kohorte.",
+          "keiner Kohorte. Die Bindung im Monat k fasst die abgeschlossenen Zellen aller "
+          "Kohorten außer einer linkszensierten zusammen.",
 }
