@@ -83,7 +83,8 @@ def prepare(loaded: LoadedCampaign) -> Run:
     """Identify, differentiate, customize and plan: everything up to writing."""
     config = loaded.config
     con = connect()
-    identified = identify_tables(con, load_sources(con, sources(loaded)), config.currency)
+    identified = identify_tables(con, load_sources(con, sources(loaded)), config.currency,
+                                 config.identity.match)
     featured = compute_features(con, config.as_of)
     rules = compile_rules(loaded, FEATURES.columns)
     assigned = assign(con, rules)

@@ -33,15 +33,17 @@ from crmreport.identify.normalise import (
     unrecognised_consent,
     valid_email,
 )
+from crmreport.identify.persons import PERSON
 from crmreport.identify.spec import KEPT, STAGING, Lane, Spec
+from crmreport.tables import CUSTOMER_IDS
 from crmreport.vocabulary import in_list
 
 
-def specs(currency: str) -> list[Spec]:
-    return [_customers(), _orders(currency), _order_lines(), _suppressions(), _contacts()]
+def specs(currency: str, match: tuple[tuple[str, ...], ...] = ()) -> list[Spec]:
+    return [_customers(match), _orders(currency), _order_lines(), _suppressions(), _contacts()]
 
 
-def _customers() -> Spec:
+def _customers(match: tuple[tuple[str, ...], ...]) -> Spec:
     return Spec(
         table="customers",
         values={"v_id": text("customer_id"), "v_email": email("email"),
@@ -68,10 +70,11 @@ def _customers() -> Spec:
             ("unknown_country", f"{text('country')} IS NOT NULL AND v_country IS NULL"),
             ("test_customer", test_record("v_email", "first_name", "last_name")),
         ],
-        # The same address on two customer ids: both kept, neither merged by guesswork.
+        # The same address on two persons (the match rules did not merge them): both kept.
         across=[("shared_email", f"email IN (SELECT email FROM {STAGING} WHERE {KEPT} GROUP BY "
-                                 "email HAVING count(DISTINCT customer_id) > 1)")],
+                                 f"email HAVING count(DISTINCT {PERSON}) > 1)")],
         key="customer_id",
+        match=match,  # records of one person merge like same-id duplicates (``persons``)
         # Permission is never assembled from different rows: any objection counts, and email
         # consent is 'yes' only if the row giving the address says so and no row says no.
         merge={
@@ -84,7 +87,8 @@ def _customers() -> Spec:
 
 
 def _orders(currency: str) -> Spec:
-    across = [("unknown_customer", "customer_id NOT IN (SELECT customer_id FROM customers)")]
+    across = [("unknown_customer",  # any loaded id, merged ones too (``persons``)
+               f"customer_id NOT IN (SELECT customer_id FROM {CUSTOMER_IDS})")]
     return Spec(
         table="orders",
         values={

@@ -55,3 +55,6 @@ class Spec:
     merge: dict[str, str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)  # v_name -> SQL over the raw row
     lane: Lane | None = None  # how a clean plain file skips staging (see ``lane``)
+    # Column sets meaning the same person (see ``persons``): rows of one person merge into
+    # its first one. None: only duplicates of ``key`` merge.
+    match: tuple[tuple[str, ...], ...] | None = None

@@ -15,7 +15,14 @@ from crmreport.config import Campaign, Offer
 from crmreport.engine import Connection
 from crmreport.errors import DataError
 from crmreport.rules import CompiledRules
-from crmreport.tables import ASSIGNMENTS, CONTACT_PLAN, FEATURES, PERMISSIONS, SUGGESTIONS
+from crmreport.tables import (
+    ASSIGNMENTS,
+    CONTACT_PLAN,
+    CUSTOMER_IDS,
+    FEATURES,
+    PERMISSIONS,
+    SUGGESTIONS,
+)
 
 
 def _plain(value: Any) -> Any:
@@ -36,7 +43,9 @@ def _row(con: Connection, sql: str, params: list[Any]) -> dict[str, Any] | None:
 
 def explain_customer(con: Connection, campaign: Campaign, rules: CompiledRules,
                      customer_id: str) -> dict[str, Any]:
-    """Every decision about ``customer_id`` in this campaign, as plain data."""
+    """Every decision about ``customer_id`` in this campaign, as plain data; for an id merged
+    into another record of the same person, the decisions about that person."""
+    asked, customer_id, merged = _person(con, customer_id)
     features = _row(con, f"SELECT * FROM {FEATURES} WHERE customer_id = ?", [customer_id])
     if features is None:
         raise DataError(f"customer {customer_id} is not in the customers file (after "
@@ -63,7 +72,8 @@ def explain_customer(con: Connection, campaign: Campaign, rules: CompiledRules,
             "priority": offer.priority, "value": assigned.get(f"value:{offer.id}"),
         })
     result: dict[str, Any] = {
-        "customer_id": customer_id, "campaign": campaign.campaign,
+        "customer_id": customer_id, "asked": asked, "merged_ids": merged,
+        "identity": _identity(asked, customer_id, merged), "campaign": campaign.campaign,
         "as_of": campaign.as_of.isoformat(),
         "features": {k: _plain(v) for k, v in features.items()},
         "segments": segments, "segment": assigned.get("segment"),
@@ -71,6 +81,28 @@ def explain_customer(con: Connection, campaign: Campaign, rules: CompiledRules,
     }
     result["decision"] = _decision(con, campaign, customer_id, features, result)
     return result
+
+
+def _person(con: Connection, customer_id: str) -> tuple[str, str, list[str]]:
+    """The id asked for, the id of its person, and the other ids merged into that person."""
+    row = con.execute(f"SELECT person_id FROM {CUSTOMER_IDS} WHERE customer_id = ?",
+                      [customer_id]).fetchone()
+    person = row[0] if row else customer_id
+    merged = [r[0] for r in con.execute(
+        f"SELECT customer_id FROM {CUSTOMER_IDS} WHERE person_id = ? AND customer_id <> "
+        "person_id ORDER BY rowid", [person]).fetchall()]
+    return customer_id, person, merged
+
+
+def _identity(asked: str, person: str, merged: list[str]) -> str | None:
+    """How the id asked for relates to the customer explained, when records were merged."""
+    if asked != person:
+        return (f"customer {asked} was merged into {person}, the first record of the same "
+                "person (campaign identity.match); explaining that customer")
+    if merged:
+        return (f"customer {person} is one person with {', '.join(merged)} (merged by "
+                "identity.match); their orders, contacts and suppressions count here")
+    return None
 
 
 def _decision(con: Connection, campaign: Campaign, cid: str, features: dict[str, Any],
