@@ -11,6 +11,7 @@ import pytest
 from crmreport import reasons
 from crmreport.account import FileAccount
 from crmreport.config import load_campaign
+from crmreport.identify import persons
 from crmreport.identify.cleaning import specs
 from crmreport.ingest.presets import PRESETS
 from crmreport.ingest.presets.base import RawFile
@@ -92,7 +93,7 @@ def test_the_plan_judges_exactly_the_declared_exclusions_in_order(shop: Path) ->
 
 def test_every_declared_code_is_used() -> None:
     used = {c for c, _ in _spec_codes() | _preset_codes()} | set(reasons.PARSER_REJECTS)
-    used |= {r.code for r in reasons.EXCLUSIONS}
+    used |= {r.code for r in reasons.EXCLUSIONS} | {persons.SAME_PERSON}
     assert {r.code for r in reasons.DECLARED} == used
 
 

@@ -205,6 +205,8 @@ def _verdict(value: bool | None) -> str:
 
 
 def _print_explanation(r: Explanation) -> None:
+    if r.identity:
+        click.echo(r.identity)
     click.echo(f"customer {r.customer_id} in campaign {r.campaign} as of {r.as_of}")
     click.echo("features:")
     for key, value in r.features.items():

@@ -85,7 +85,8 @@ def prepare(loaded: LoadedCampaign) -> Run:
     con = connect()
     rates = config.data.currency_rates
     identified = identify_tables(con, load_sources(con, sources(loaded)), config.currency,
-                                 loaded.data_path(rates) if rates else None)
+                                 rates=loaded.data_path(rates) if rates else None,
+                                 match=config.identity.match)
     featured = compute_features(con, config.as_of)
     rules = compile_rules(loaded, FEATURES.columns)
     assigned = assign(con, rules)

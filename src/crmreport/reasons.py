@@ -144,6 +144,11 @@ DECLARED: tuple[Reason, ...] = (
        "Wiederholte Kundennummer, mit ihrer ersten Zeile zusammengeführt",
        "Export each customer once; until then empty fields are filled from later rows.",
        "Jeden Kunden einmal exportieren."),
+    _m("same_person", "Another record of the same person, merged into its first one",
+       "Weiterer Datensatz derselben Person, mit dem ersten zusammengeführt",
+       "Nothing to fix if they are one person; otherwise narrow identity.match in the "
+       "campaign, or set it to [] to merge no records.",
+       "Nichts zu tun, wenn es eine Person ist; sonst identity.match einschränken."),
     _m("duplicate_order_id", "Repeated order id, merged into its first row",
        "Wiederholte Bestellnummer, mit ihrer ersten Zeile zusammengeführt",
        "Export each order once.", "Jede Bestellung einmal exportieren."),

@@ -60,7 +60,12 @@ CUSTOMERS = Table("customers", {
     "signup_date": "DATE",
     "email_consent": "VARCHAR",  # 'yes' | 'no' | 'unknown'
     "mail_objection": "BOOLEAN",
-}, "identify", "one customer, duplicates merged")
+}, "identify", "one customer (person), duplicate records merged")
+
+CUSTOMER_IDS = Table("customer_ids", {
+    "customer_id": "VARCHAR",  # every loaded customer id, survivors included
+    "person_id": "VARCHAR",  # the customer id the person keeps (see identify/persons.py)
+}, "identify", "a loaded customer id and the id of the person it was merged into")
 
 ORDERS = Table("orders", {
     "order_id": "VARCHAR",
@@ -219,8 +224,8 @@ SUGGESTIONS = Table("suggestions", {
 }, "interact", "a customer's cross-sell category, for those with an offer and a suggestion")
 
 CATALOGUE: tuple[Table, ...] = (
-    RAW_REJECTS, CUSTOMERS, ORDERS, ORDER_LINES, CONTACTS, SUPPRESSIONS, CURRENCY_RATES,
-    QUARANTINE,
+    RAW_REJECTS, CUSTOMERS, CUSTOMER_IDS, ORDERS, ORDER_LINES, CONTACTS, SUPPRESSIONS,
+    CURRENCY_RATES, QUARANTINE,
     FEATURES, CO_PURCHASE, ASSIGNMENTS, RULE_LISTS, PERMISSIONS, CONTACT_PLAN, SUGGESTIONS,
 )
 

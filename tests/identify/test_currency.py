@@ -44,7 +44,7 @@ def _identify(folder: Path, orders: str, rates: str | None) -> tuple[Connection,
         path.write_text(rates, encoding="utf-8")
     con = connect()
     staged = load_sources(con, [SourceFile("orders", folder / "orders.csv", "crmreport")])
-    identify_tables(con, staged, "EUR", path)
+    identify_tables(con, staged, "EUR", rates=path)
     return con, staged.account.files[0].as_dict()
 
 

@@ -134,6 +134,8 @@ def test_a_suppressed_customer_keeps_a_shared_address_suppressed(shop: Path) -> 
         "C5,eve@example.de", "C5,anna@example.de")  # C5 shares C1's address
     (shop / "customers.csv").write_text(customers)
     (shop / "unsubscribes.csv").write_text("customer_id,channel,reason\nC1,email,unsubscribe\n")
+    with (shop / "campaign.yaml").open("a") as campaign:
+        campaign.write("identity: {match: []}\n")  # kept as two customers, not merged
     rows = _plan_rows(shop)
     assert rows["C1"] == ("letter", "treatment", None)
     assert rows["C5"] == (None, None, "suppressed")  # not emailed through the shared address

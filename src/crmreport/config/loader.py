@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from crmreport.config.models import UNASSIGNED, Campaign, Report, Variant
+from crmreport.config.models import MATCH_COLUMNS, UNASSIGNED, Campaign, Report, Variant
 from crmreport.config.yamlsource import KeyPath, LineMap, load_yaml
 from crmreport.errors import ConfigError, Problem, closest
 
@@ -137,6 +137,7 @@ def _cross_check(campaign: Campaign, lines: LineMap) -> list[Problem]:
     segment_ids = [s.id for s in campaign.segments]
     problems += _duplicates("segments", segment_ids, lines)
     problems += _history_problems(campaign, lines)
+    problems += _identity_problems(campaign, lines)
     for i, ident in enumerate(segment_ids):
         if ident == UNASSIGNED:
             problems.append(lines.problem(("segments", i, "id"), f"'{UNASSIGNED}' is reserved "
@@ -209,6 +210,21 @@ def _history_problems(campaign: Campaign, lines: LineMap) -> list[Problem]:
         return [lines.problem(("data", "contacts"), "the contact history must be a .csv file",
                               "use a .csv path, e.g. contacts.csv")]
     return []
+
+
+def _identity_problems(campaign: Campaign, lines: LineMap) -> list[Problem]:
+    """Each identity rule names customer columns that describe who someone is."""
+    problems = []
+    for i, columns in enumerate(campaign.identity.match):
+        for j, column in enumerate(columns):
+            if column not in MATCH_COLUMNS:
+                close = closest(column, list(MATCH_COLUMNS))
+                fix = (f"did you mean '{close}'?" if close else
+                       f"use customer columns: {', '.join(MATCH_COLUMNS)}")
+                problems.append(lines.problem(("identity", "match", i, j),
+                                              f"'{column}' is not a customer column to match "
+                                              "on", fix))
+    return problems
 
 
 def _duplicates(section: str, ids: list[str], lines: LineMap) -> list[Problem]:

@@ -45,6 +45,23 @@ class Data(Model):
                           "latest rate on or before the order date")
 
 
+# Customer columns an identity rule may compare (crmreport.identify.persons.MATCH_COLUMNS).
+MATCH_COLUMNS = ("email", "first_name", "last_name", "company", "street", "postal_code",
+                 "city", "country")
+MatchColumn = Annotated[str, Field(json_schema_extra={"enum": list(MATCH_COLUMNS)})]
+
+
+class Identity(Model):
+    """When customer records under different ids are one person, merged into one customer."""
+
+    match: list[Annotated[list[MatchColumn], Field(min_length=1)]] = Field(
+        [["email"]],
+        description="sets of customer columns; records equal and non-empty on every column of "
+                    "any one set are one person (transitively), kept under the id of the "
+                    "first record in file order. Emails compare trimmed and lower-cased, other "
+                    "columns also with inner spaces collapsed. [] merges no records")
+
+
 class Segment(Model):
     id: Identifier
     when: str = Field(description="SQL condition over the customer features")
@@ -139,6 +156,7 @@ class Campaign(Model):
     policy: Policy
     channels: Channels
     response: Response = Response()
+    identity: Identity = Identity()
 
 
 class Branding(Model):

@@ -6,6 +6,8 @@ The rules, stated once:
   mail objection counts, and email consent is 'yes' only if the row that gives the address
   says yes and no row says no. Emails are trimmed and lower-cased; an invalid email is
   blanked (flagged). Consent is yes/no/unknown; missing is unknown.
+  Records under different ids that match by the campaign's identity rules are one person,
+  merged the same way under the first record's id (``persons``; ``customer_ids`` maps them).
 - orders: an empty customer_id is a guest checkout, kept apart with a NULL customer_id.
   Amounts are DECIMAL; an order in another currency than the campaign's is converted with
   data.currency_rates when that rates it (``currency``), else quarantined rather than

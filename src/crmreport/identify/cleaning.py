@@ -7,6 +7,8 @@ The rules, stated once:
   mail objection counts, and email consent is 'yes' only if the row that gives the address
   says yes and no row says no. Emails are trimmed and lower-cased; an invalid email is
   blanked (flagged). Consent is yes/no/unknown; missing is unknown.
+  Records under different ids that match by the campaign's identity rules are one person,
+  merged the same way under the first record's id (``persons``; ``customer_ids`` maps them).
 - orders: an empty customer_id is a guest checkout, kept apart with a NULL customer_id.
   Amounts are DECIMAL; an order in another currency than the campaign's is converted at
   the latest rate on or before its date when data.currency_rates rates that currency
@@ -37,17 +39,21 @@ from crmreport.identify.normalise import (
     unrecognised_consent,
     valid_email,
 )
+from crmreport.identify.persons import PERSON
 from crmreport.identify.spec import KEPT, STAGING, Lane, Spec
+from crmreport.tables import CUSTOMER_IDS
 from crmreport.vocabulary import in_list
 
 
-def specs(currency: str, rated: tuple[str, ...] = ()) -> list[Spec]:
-    """The rules per table; ``rated``: the other currencies the rate table converts."""
-    return [_customers(), _orders(currency, rated), _order_lines(), _suppressions(),
+def specs(currency: str, rated: tuple[str, ...] = (),
+          match: tuple[tuple[str, ...], ...] = ()) -> list[Spec]:
+    """The rules per table; ``rated``: the other currencies the rate table converts;
+    ``match``: the column sets that mean the same person."""
+    return [_customers(match), _orders(currency, rated), _order_lines(), _suppressions(),
             _contacts()]
 
 
-def _customers() -> Spec:
+def _customers(match: tuple[tuple[str, ...], ...]) -> Spec:
     return Spec(
         table="customers",
         values={"v_id": text("customer_id"), "v_email": email("email"),
@@ -74,10 +80,11 @@ def _customers() -> Spec:
             ("unknown_country", f"{text('country')} IS NOT NULL AND v_country IS NULL"),
             ("test_customer", test_record("v_email", "first_name", "last_name")),
         ],
-        # The same address on two customer ids: both kept, neither merged by guesswork.
+        # The same address on two persons (the match rules did not merge them): both kept.
         across=[("shared_email", f"email IN (SELECT email FROM {STAGING} WHERE {KEPT} GROUP BY "
-                                 "email HAVING count(DISTINCT customer_id) > 1)")],
+                                 f"email HAVING count(DISTINCT {PERSON}) > 1)")],
         key="customer_id",
+        match=match,  # records of one person merge like same-id duplicates (``persons``)
         # Permission is never assembled from different rows: any objection counts, and email
         # consent is 'yes' only if the row giving the address says so and no row says no.
         merge={
@@ -90,7 +97,8 @@ def _customers() -> Spec:
 
 
 def _orders(currency: str, rated: tuple[str, ...] = ()) -> Spec:
-    across = [("unknown_customer", "customer_id NOT IN (SELECT customer_id FROM customers)")]
+    across = [("unknown_customer",  # any loaded id, merged ones too (``persons``)
+               f"customer_id NOT IN (SELECT customer_id FROM {CUSTOMER_IDS})")]
     # Converted orders are counted before conversion renames their currency.
     if rated:
         across.append(("converted_currency", f"currency IN ({in_list(rated)})"))

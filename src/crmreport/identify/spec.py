@@ -63,6 +63,9 @@ class Spec:
     # Statements over the staged rows once counted (flags see the values as read), before
     # the stage becomes the table; e.g. converting currencies.
     convert: list[str] = field(default_factory=list)
+    # Column sets meaning the same person (see ``persons``): rows of one person merge into
+    # its first one. None: only duplicates of ``key`` merge.
+    match: tuple[tuple[str, ...], ...] | None = None
 
     def __post_init__(self) -> None:
         """A rule can only name a declared code (crmreport.reasons), of its kind."""

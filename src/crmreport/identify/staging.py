@@ -5,12 +5,13 @@ counted in the account as loaded, merged or quarantined.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from crmreport.account import Account
 from crmreport.engine import Connection
+from crmreport.identify import persons
 from crmreport.identify.cleaning import specs
 from crmreport.identify.currency import load_rates, require_campaign_currency
 from crmreport.identify.lane import settle, strictly_ordered
@@ -20,6 +21,7 @@ from crmreport.reasons import PARSER_REJECTS, duplicate, parser_reject_sql
 from crmreport.tables import (
     CONTACTS,
     CURRENCY_RATES,
+    CUSTOMER_IDS,
     CUSTOMERS,
     ORDER_LINES,
     ORDERS,
@@ -39,20 +41,24 @@ class Identified:
     tables: tuple[Table, ...]
 
 
-def identify_tables(con: Connection, sources: Sources, currency: str,
-                    rates: Path | None = None) -> Identified:
-    """Create the canonical tables and ``quarantine``; fill in the account. Orders in other
-    currencies are converted with ``rates`` when given (see ``currency``); data without any
-    order in the campaign's currency is refused."""
+def identify_tables(con: Connection, sources: Sources, currency: str, *,
+                    rates: Path | None = None,
+                    match: Sequence[Sequence[str]] = persons.DEFAULT_MATCH) -> Identified:
+    """Create the canonical tables, ``customer_ids`` and ``quarantine``; fill in the account.
+
+    Orders in other currencies are converted with ``rates`` when given (see ``currency``);
+    data without any order in the campaign's currency is refused. ``match``: the column sets
+    that mean the same person (``persons``); () merges none."""
     con.execute(QUARANTINE.create())
     rated = load_rates(con, rates)
-    for spec in specs(currency, rated):
+    for spec in specs(currency, rated, tuple(tuple(m) for m in match)):
         _settle(con, sources, spec)
+    persons.follow(con)
     _rejects(con, sources.account)  # known once every file has been read
     release_raw(con)  # the staged text is no longer needed: free its memory
     require_campaign_currency(con, sources.account, currency)
-    return Identified(sources.account, (CUSTOMERS, ORDERS, ORDER_LINES, CONTACTS, SUPPRESSIONS,
-                                        CURRENCY_RATES, QUARANTINE))
+    return Identified(sources.account, (CUSTOMERS, CUSTOMER_IDS, ORDERS, ORDER_LINES, CONTACTS,
+                                        SUPPRESSIONS, CURRENCY_RATES, QUARANTINE))
 
 
 def _rejects(con: Connection, account: Account) -> None:
@@ -93,12 +99,20 @@ def _settle(con: Connection, sources: Sources, spec: Spec) -> None:
     _count(con, sources.account, spec, dups)
     for sql in spec.convert:
         con.execute(sql)
+    if spec.match is not None:
+        persons.map_ids(con, STAGING, KEPT, dups)
     _finish(con, spec, dups)
 
 
 def _staging_types(spec: Spec) -> dict[str, str]:
+    person = {persons.PERSON: "VARCHAR"} if spec.match is not None else {}
     return {**TABLES[spec.table], **META, **{f"_flag_{c}": "BOOLEAN" for c, _ in spec.flags},
-            "_raw": "VARCHAR"}
+            "_raw": "VARCHAR", **person}
+
+
+def _group(spec: Spec) -> str:
+    """The column whose duplicates merge: the row's person, or else the key."""
+    return persons.PERSON if spec.match is not None else str(spec.key)
 
 
 def _staging_select(spec: Spec, part: RawPart) -> str:
@@ -112,8 +126,9 @@ def _staging_select(spec: Spec, part: RawPart) -> str:
     order = " ORDER BY _row" if part.reordered else ""
     values = "".join(f", {sql} AS {name}" for name, sql in spec.values.items())
     meta = ", ".join("_why" if name == "_reason" else name for name in META)
+    person = f", CAST({spec.columns[str(spec.key)]} AS VARCHAR)" if spec.match is not None else ""
     return f"""SELECT {columns}, {meta} {flags},
-        CASE WHEN _why IS NOT NULL AND _counted THEN {_json(types)} END
+        CASE WHEN _why IS NOT NULL AND _counted THEN {_json(types)} END{person}
         FROM (SELECT *, CASE WHEN _reason IS NOT NULL THEN _reason
                              WHEN _merge IS NOT NULL THEN NULL {reason} END AS _why
               FROM (SELECT *{values} FROM ({part.select}))){order}"""
@@ -153,11 +168,15 @@ def _quarantine(con: Connection, spec: Spec, starts: dict[int, int]) -> None:
 
 
 def _duplicates(con: Connection, spec: Spec) -> bool:
-    """Collect the keys held by more than one kept row; True when there are any."""
-    if spec.key is None or strictly_ordered(con, STAGING, spec.key, KEPT):
+    """Collect the keys (persons) held by more than one kept row; True when there are any."""
+    if spec.key is None:
         return False
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE staging_dups AS SELECT {spec.key} FROM {STAGING}
-                    WHERE {KEPT} GROUP BY {spec.key} HAVING count(*) > 1""")
+    linked = spec.match is not None and persons.link(con, STAGING, KEPT, spec.match)
+    if not linked and strictly_ordered(con, STAGING, spec.key, KEPT):
+        return False
+    group = _group(spec)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE staging_dups AS SELECT {group} FROM {STAGING}
+                    WHERE {KEPT} GROUP BY {group} HAVING count(*) > 1""")
     rows = con.execute("SELECT count(*) FROM staging_dups").fetchall()
     return bool(rows and rows[0][0])
 
@@ -178,20 +197,20 @@ def _finish(con: Connection, spec: Spec, dups: bool) -> None:
 
 def _merged_select(spec: Spec) -> str:
     types = TABLES[spec.table]
-    key = spec.key
+    key, group = spec.key, _group(spec)
     assert key is not None
     plain = ", ".join(types)
     merged = ", ".join(
-        c if c == key
+        f"{group} AS {c}" if c == key  # the person's id is its first row's
         else f"CAST({spec.merge.get(c, f'arg_min({c}, rowid) FILTER (WHERE {c} IS NOT NULL)')} "
              f"AS {t}) AS {c}"
         for c, t in types.items()
     )
     return (f"SELECT * EXCLUDE (_o) FROM ("
             f"SELECT {plain}, rowid AS _o FROM {STAGING} WHERE {KEPT} "
-            f"AND {key} NOT IN (SELECT {key} FROM staging_dups) "
+            f"AND {group} NOT IN (SELECT {group} FROM staging_dups) "
             f"UNION ALL SELECT {merged}, min(rowid) AS _o FROM {STAGING} WHERE {KEPT} "
-            f"AND {key} IN (SELECT {key} FROM staging_dups) GROUP BY {key}) ORDER BY _o")
+            f"AND {group} IN (SELECT {group} FROM staging_dups) GROUP BY {group}) ORDER BY _o")
 
 
 def _count(con: Connection, account: Account, spec: Spec, dups: bool) -> None:
@@ -205,18 +224,12 @@ def _count(con: Connection, account: Account, spec: Spec, dups: bool) -> None:
         "NULL AND _counted GROUP BY ALL"
     ).fetchall():
         account.files[file_index].merge(code, count)
-    if dups and spec.key is not None:
-        for file_index, code, count in con.execute(
-            f"""SELECT _file, coalesce(_dup, '{duplicate(spec.key)}'), count(*) FROM (
-                SELECT _file, _dup, _counted, row_number() OVER
-                (PARTITION BY {spec.key} ORDER BY rowid) AS k FROM {STAGING} WHERE {KEPT}
-                AND {spec.key} IN (SELECT {spec.key} FROM staging_dups))
-                WHERE k > 1 AND _counted GROUP BY ALL"""
-        ).fetchall():
-            account.files[file_index].merge(code, count)
+    group = _group(spec)
+    if dups:
+        _count_merged(con, account, spec)
     first = (f"{KEPT} AND _counted" if not dups else
-             f"{KEPT} AND _counted AND ({spec.key} NOT IN (SELECT {spec.key} FROM staging_dups) "
-             f"OR rowid IN (SELECT min(rowid) FROM {STAGING} WHERE {KEPT} GROUP BY {spec.key}))")
+             f"{KEPT} AND _counted AND ({group} NOT IN (SELECT {group} FROM staging_dups) "
+             f"OR rowid IN (SELECT min(rowid) FROM {STAGING} WHERE {KEPT} GROUP BY {group}))")
     judged = [(code, f"_flag_{code}") for code, _ in spec.flags] + spec.across
     for code, sql in judged:
         for file_index, count in con.execute(
@@ -230,3 +243,19 @@ def _count(con: Connection, account: Account, spec: Spec, dups: bool) -> None:
         account.files[file_index].flag(code, count)
     for entry in account.for_table(spec.table):
         entry.loaded = entry.rows_in - entry.merged - entry.quarantined
+
+
+def _count_merged(con: Connection, account: Account, spec: Spec) -> None:
+    """Each row merged into an earlier one: a repeat of its key (its preset's code, else
+    duplicate_<key>), or else another record of the same person (same_person)."""
+    group = _group(spec)
+    for file_index, code, count in con.execute(
+        f"""SELECT _file, CASE WHEN j > 1 THEN coalesce(_dup, '{duplicate(str(spec.key))}')
+                ELSE '{persons.SAME_PERSON}' END, count(*) FROM (
+            SELECT _file, _dup, _counted,
+                   row_number() OVER (PARTITION BY {group} ORDER BY rowid) AS k,
+                   row_number() OVER (PARTITION BY {spec.key} ORDER BY rowid) AS j
+            FROM {STAGING} WHERE {KEPT} AND {group} IN (SELECT {group} FROM staging_dups))
+            WHERE k > 1 AND _counted GROUP BY ALL"""
+    ).fetchall():
+        account.files[file_index].merge(code, count)

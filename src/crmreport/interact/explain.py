@@ -24,7 +24,14 @@ from crmreport.reasons import (
     SUPPRESSED,
 )
 from crmreport.rules import CompiledRules
-from crmreport.tables import ASSIGNMENTS, CONTACT_PLAN, FEATURES, PERMISSIONS, SUGGESTIONS
+from crmreport.tables import (
+    ASSIGNMENTS,
+    CONTACT_PLAN,
+    CUSTOMER_IDS,
+    FEATURES,
+    PERMISSIONS,
+    SUGGESTIONS,
+)
 
 
 def _plain(value: Any) -> Any:
@@ -137,10 +144,14 @@ class Explanation:
     offers: list[OfferVerdict]
     offer: str | None
     decision: Decision
+    asked: str  # the id asked for; customer_id is its person's (``identity``)
+    merged_ids: list[str]  # the other ids merged into this customer
+    identity: str | None  # how the two relate, in words, when records were merged
 
     def as_dict(self) -> dict[str, Any]:
-        return {"customer_id": self.customer_id, "campaign": self.campaign,
-                "as_of": self.as_of, "features": self.features,
+        return {"customer_id": self.customer_id, "asked": self.asked,
+                "merged_ids": self.merged_ids, "identity": self.identity,
+                "campaign": self.campaign, "as_of": self.as_of, "features": self.features,
                 "segments": [s.as_dict() for s in self.segments], "segment": self.segment,
                 "offers": [o.as_dict() for o in self.offers], "offer": self.offer,
                 "decision": self.decision.as_dict()}
@@ -148,7 +159,9 @@ class Explanation:
 
 def explain_customer(con: Connection, campaign: Campaign, rules: CompiledRules,
                      customer_id: str) -> Explanation:
-    """Every decision about ``customer_id`` in this campaign."""
+    """Every decision about ``customer_id`` in this campaign; for an id merged into another
+    record of the same person, the decisions about that person."""
+    asked, customer_id, merged = _person(con, customer_id)
     features = _row(con, f"SELECT * FROM {FEATURES} WHERE customer_id = ?", [customer_id])
     if features is None:
         raise DataError(f"customer {customer_id} is not in the customers file (after "
@@ -175,7 +188,30 @@ def explain_customer(con: Connection, campaign: Campaign, rules: CompiledRules,
         customer_id=customer_id, campaign=campaign.campaign, as_of=campaign.as_of.isoformat(),
         features={k: _plain(v) for k, v in features.items()}, segments=segments,
         segment=segment, offers=offers, offer=offer_id,
-        decision=_decision(con, campaign, customer_id, features, segment, offers, offer_id))
+        decision=_decision(con, campaign, customer_id, features, segment, offers, offer_id),
+        asked=asked, merged_ids=merged, identity=_identity(asked, customer_id, merged))
+
+
+def _person(con: Connection, customer_id: str) -> tuple[str, str, list[str]]:
+    """The id asked for, the id of its person, and the other ids merged into that person."""
+    row = con.execute(f"SELECT person_id FROM {CUSTOMER_IDS} WHERE customer_id = ?",
+                      [customer_id]).fetchone()
+    person = row[0] if row else customer_id
+    merged = [r[0] for r in con.execute(
+        f"SELECT customer_id FROM {CUSTOMER_IDS} WHERE person_id = ? AND customer_id <> "
+        "person_id ORDER BY rowid", [person]).fetchall()]
+    return customer_id, person, merged
+
+
+def _identity(asked: str, person: str, merged: list[str]) -> str | None:
+    """How the id asked for relates to the customer explained, when records were merged."""
+    if asked != person:
+        return (f"customer {asked} was merged into {person}, the first record of the same "
+                "person (campaign identity.match); explaining that customer")
+    if merged:
+        return (f"customer {person} is one person with {', '.join(merged)} (merged by "
+                "identity.match); their orders, contacts and suppressions count here")
+    return None
 
 
 def _decision(con: Connection, campaign: Campaign, cid: str, features: dict[str, Any],
