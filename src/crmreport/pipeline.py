@@ -84,7 +84,7 @@ def prepare(loaded: LoadedCampaign) -> Run:
     config = loaded.config
     con = connect()
     identified = identify_tables(con, load_sources(con, sources(loaded)), config.currency)
-    featured = compute_features(con, config.as_of)
+    featured = compute_features(con, config.as_of, config.churn.horizon_days)
     rules = compile_rules(loaded, FEATURES.columns)
     assigned = assign(con, rules)
     return Run(loaded, con, rules, identified, featured, assigned, _plan(loaded, con))

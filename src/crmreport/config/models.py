@@ -119,6 +119,13 @@ class Response(Model):
     window_days: int = Field(30, ge=1, le=365)
 
 
+class Churn(Model):
+    """The churn model: risk of no completed order within ``horizon_days``."""
+
+    horizon_days: int = Field(90, ge=7, le=365, description="N: trained on the window "
+                              "as_of - 2N .. as_of - N, checked on as_of - N .. as_of")
+
+
 class Campaign(Model):
     campaign: Identifier
     as_of: dt.date
@@ -135,6 +142,7 @@ class Campaign(Model):
     policy: Policy
     channels: Channels
     response: Response = Response()
+    churn: Churn = Churn()
 
 
 class Branding(Model):
