@@ -120,8 +120,9 @@ def features_sql(cutoff: dt.date) -> str:
            orders::DOUBLE AS orders, monetary,
            date_diff('day', first_day, {c})::DOUBLE AS tenure_days,
            coalesce(own_gap, typical.gap)::DOUBLE AS mean_gap_days,
-           round(greatest(0, date_diff('day', last_day, {c})
-                 - coalesce(own_gap, typical.gap)), 1)::DOUBLE AS days_overdue,
+           CASE WHEN coalesce(own_gap, typical.gap) IS NOT NULL  -- else no repeat buyers
+                THEN round(greatest(0, date_diff('day', last_day, {c})
+                     - coalesce(own_gap, typical.gap)), 1) END::DOUBLE AS days_overdue,
            orders_90d::DOUBLE AS orders_90d, orders_365d::DOUBLE AS orders_365d,
            (order_days = 1)::DOUBLE AS one_time
     FROM g, typical ORDER BY customer_id"""
@@ -148,7 +149,9 @@ def split(con: Connection, cutoff: dt.date, horizon_days: int | None) -> Split:
     """Features (and labels, given a horizon) as of ``cutoff``, sorted by customer_id."""
     sql = features_sql(cutoff) if horizon_days is None else labelled_sql(cutoff, horizon_days)
     data = con.execute(sql).fetchnumpy()
-    x = np.column_stack([np.asarray(data[c], dtype=float) for c in MODEL_FEATURES])
+    # fetchnumpy masks NULLs; filled() makes them NaN rather than the mask's fill value.
+    x: np.ndarray = np.column_stack([np.ma.asarray(data[c], dtype=float).filled(np.nan)
+                         for c in MODEL_FEATURES])
     y = None if horizon_days is None else np.asarray(data["churned"], dtype=int)
     return Split(np.asarray(data["customer_id"]), x.reshape(-1, len(MODEL_FEATURES)), y)
 
@@ -163,8 +166,13 @@ def new_model() -> Any:
     log1p-transformed (counts, days and money are long-tailed) and standardised; lbfgs is
     deterministic, and random_state is fixed anyway.
     """
-    return make_pipeline(FunctionTransformer(np.log1p), StandardScaler(),
+    return make_pipeline(FunctionTransformer(_log1p), StandardScaler(),
                          LogisticRegression(C=1.0, max_iter=1000, random_state=0))
+
+
+def _log1p(x: np.ndarray) -> np.ndarray:
+    # A gap is unknown only when no buyer has two order days; 0 then carries no signal.
+    return np.asarray(np.log1p(np.nan_to_num(x, nan=0.0)))
 
 
 def _missing_class(name: str, s: Split, cutoff: dt.date, horizon_days: int) -> str | None:
@@ -191,7 +199,7 @@ def precision_top_decile(y: np.ndarray, p: np.ndarray, ids: np.ndarray) -> float
 
 def reliability(y: np.ndarray, p: np.ndarray) -> list[dict[str, float]]:
     """Mean predicted vs observed churn in equal-width probability bins (non-empty ones)."""
-    edges = np.linspace(0, 1, RELIABILITY_BINS + 1)
+    edges = np.arange(RELIABILITY_BINS + 1) / RELIABILITY_BINS  # 0.6 exactly, not 0.6000..1
     which = np.clip(np.digitize(p, edges[1:-1]), 0, RELIABILITY_BINS - 1)
     return [{"low": float(edges[b]), "high": float(edges[b + 1]),
              "customers": int((which == b).sum()),
