@@ -69,7 +69,7 @@ class ChurnModel:
     brier: float | None = None
     reliability: list[dict[str, float]] = field(default_factory=list)
     scored: int = 0
-    bands: list[dict[str, float]] = field(default_factory=list)  # churn risk as of as_of
+    bands: list[dict[str, Any]] = field(default_factory=list)  # churn risk as of as_of
     btyd_no_dropout: bool = False
     btyd_dropout_per_purchase: float | None = None  # BG/NBD a / (a + b)
     btyd_below_half: int | None = None  # customers with P(alive) < 0.5

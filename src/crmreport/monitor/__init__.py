@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 
 from crmreport.account import Account
-from crmreport.features import ValueModel
+from crmreport.features import ChurnModel, ValueModel
 from crmreport.monitor.response import Uplift, response_table, uplift
 from crmreport.monitor.retention import cohort_matrix, retention_curve
 from crmreport.monitor.segments import segment_overview
@@ -43,6 +43,7 @@ class Monitoring:
     segments: pd.DataFrame
     account: Account
     value: ValueSummary = field(default_factory=lambda: ValueSummary(reason="not computed"))
+    churn: ChurnModel | None = None  # the features stage's churn model: aggregates only
 
 
 def collect(
@@ -53,6 +54,7 @@ def collect(
     account: Account,
     months: int,
     value_model: ValueModel | None = None,
+    churn: ChurnModel | None = None,
 ) -> Monitoring:
     cohorts = cohort_matrix(con, as_of, months)
     return Monitoring(
@@ -65,4 +67,5 @@ def collect(
         account=account,
         value=value_summary(con, as_of, value_model) if value_model else
         ValueSummary(reason="not computed"),
+        churn=churn,
     )
