@@ -7,6 +7,7 @@ strings. plotly.js is inlined once in <head>; each chart is a div with a stable 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import mimetypes
 import re
 from collections.abc import Mapping
@@ -226,7 +227,8 @@ def _churn(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any
     bands = [{"band": f"{fmt.percent(b['low'], 0)} – {fmt.percent(b['high'], 0)}",
               "customers": fmt.integer(b["customers"])} for b in c.bands]
     definition = t["churn_definition"].format(
-        days=c.horizon_days, train=c.train_cutoff, check=c.check_cutoff,
+        days=c.horizon_days, train=fmt.date(dt.date.fromisoformat(c.train_cutoff or "")),
+        check=fmt.date(dt.date.fromisoformat(c.check_cutoff or "")),
         customers=fmt.integer(c.check_customers), rate=fmt.percent(c.check_churn_rate))
     return {"unavailable": None, "note": note, "figures": figures, "bands": bands,
             "definition": definition}
