@@ -87,7 +87,7 @@ def prepare(loaded: LoadedCampaign) -> Run:
     identified = identify_tables(con, load_sources(con, sources(loaded)), config.currency,
                                  rates=loaded.data_path(rates) if rates else None,
                                  match=config.identity.match)
-    featured = compute_features(con, config.as_of)
+    featured = compute_features(con, config.as_of, config.churn.horizon_days)
     rules = compile_rules(loaded, FEATURES.columns)
     assigned = assign(con, rules)
     return Run(loaded, con, rules, identified, featured, assigned, _plan(loaded, con))
@@ -203,7 +203,7 @@ def report(loaded: LoadedCampaign, definition: Report, out_dir: Path) -> list[Pa
     costs = {name: getattr(config.channels, name).cost
              for name in ("email", "letter") if getattr(config.channels, name)}
     monitoring = collect(run.con, config.as_of, config.response.window_days, costs,
-                         run.account, definition.cohort_months, run.value)
+                         run.account, definition.cohort_months, run.value, run.featured.churn)
     own = loaded.template_dir / "report"  # a campaign may replace the bundled report templates
     return write_report(monitoring, definition, out_dir,
                         template_dir=own if own.is_dir() else None)
@@ -237,12 +237,15 @@ def demo(
 
 
 CLV_COLUMNS = ["customer_id", "orders", "frequency", "recency_days", "tenure_days", "monetary",
-               "p_alive", "churn_risk", "expected_orders_52w", "expected_spend", "clv_52w"]
+               "days_overdue", "p_alive", "churn_risk", "expected_orders_52w", "expected_spend",
+               "clv_52w"]
 
 
 @dataclass(frozen=True)
 class CustomerValue:
-    """What ``clv`` wrote: the fitted models' parameters and the customers' total value."""
+    """What ``clv`` wrote: the fitted models' parameters and the customers' total value;
+    ``churn`` is the churn model's check (AUC, precision in the top decile, Brier score,
+    reliability) and risk bands, ``btyd_note`` says in words when BG/NBD sees no dropout."""
 
     as_of: str
     customers: int
@@ -252,6 +255,8 @@ class CustomerValue:
     log_likelihood: float | None
     customer_equity_52w: float
     file: str
+    churn: dict[str, Any] = field(default_factory=dict)
+    btyd_note: str | None = None
     time_unit: str = "week (7 days)"
     horizon_weeks: int = HORIZON_WEEKS
     annual_discount: float = ANNUAL_DISCOUNT
@@ -276,4 +281,5 @@ def customer_value(loaded: LoadedCampaign, out: Path) -> CustomerValue:
         as_of=loaded.config.as_of.isoformat(), customers=len(rows),
         repeat_buyers=value.repeat_buyers, bgnbd=value.bgnbd, gammagamma=value.gammagamma,
         log_likelihood=value.log_likelihood,
-        customer_equity_52w=round(sum(r[-1] for r in rows), 2), file=str(out))
+        customer_equity_52w=round(sum(r[-1] for r in rows), 2), file=str(out),
+        churn=run.featured.churn.as_dict(), btyd_note=run.featured.churn.btyd_note)

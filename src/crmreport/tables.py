@@ -144,6 +144,7 @@ FEATURES = Table("features", {
     "last_order_date": "DATE",
     "recency_days": "INTEGER",
     "tenure_days": "INTEGER",
+    "days_overdue": "DOUBLE",
     "top_category": "VARCHAR",
     "days_since_contact": "INTEGER",
     "contacts_365d": "INTEGER",

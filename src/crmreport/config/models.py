@@ -140,6 +140,13 @@ class Response(Model):
     window_days: int = Field(30, ge=1, le=365)
 
 
+class Churn(Model):
+    """The churn model: risk of no completed order within ``horizon_days``."""
+
+    horizon_days: int = Field(90, ge=7, le=365, description="N: trained on the window "
+                              "as_of - 2N .. as_of - N, checked on as_of - N .. as_of")
+
+
 class Campaign(Model):
     campaign: Identifier
     as_of: dt.date
@@ -157,6 +164,7 @@ class Campaign(Model):
     channels: Channels
     response: Response = Response()
     identity: Identity = Identity()
+    churn: Churn = Churn()
 
 
 class Branding(Model):

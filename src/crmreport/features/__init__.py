@@ -1,18 +1,27 @@
 """Differentiate: one row of features per customer, as of an explicit date.
 
-``features`` = RFM and history columns (rfm.py) + model-based value (value_models.py); alongside,
+``features`` = RFM and history columns (rfm.py) + model-based value (value_models.py) + churn
+risk from a classifier on the shop's own history and days overdue (churn.py); alongside,
 ``co_purchase`` holds category affinity for cross-selling (affinity.py). Both are declared in
-``crmreport.tables``; the working tables they are built from (``rfm``, ``customer_value``)
-are temporary and dropped here.
+``crmreport.tables``; the working tables they are built from (``rfm``, ``customer_value``,
+``customer_churn``) are temporary and dropped here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from crmreport.engine import Connection
 from crmreport.features.affinity import compute_co_purchase
+from crmreport.features.churn import (
+    CHURN_COLUMNS,
+    CUSTOMER_CHURN,
+    DEFAULT_HORIZON_DAYS,
+    ChurnModel,
+    fit_churn,
+    with_btyd,
+)
 from crmreport.features.rfm import FEATURE_DOCS as RFM_DOCS
 from crmreport.features.rfm import RFM, compute_rfm
 from crmreport.features.value_models import (
@@ -23,28 +32,40 @@ from crmreport.features.value_models import (
 )
 from crmreport.tables import CO_PURCHASE, FEATURES, Table
 
-FEATURE_DOCS: dict[str, str] = {**RFM_DOCS, **VALUE_COLUMNS}
+FEATURE_DOCS: dict[str, str] = {**RFM_DOCS, **VALUE_COLUMNS, **CHURN_COLUMNS}
 
-__all__ = ["FEATURE_DOCS", "Featured", "ValueModel", "compute_features"]
+__all__ = ["FEATURE_DOCS", "ChurnModel", "Featured", "ValueModel", "compute_features"]
 
 
 @dataclass(frozen=True)
 class Featured:
-    """What features made: the value model (or why there is none), and its tables."""
+    """What features made: the value and churn models (or why there are none), and its
+    tables."""
 
     value: ValueModel
     tables: tuple[Table, ...]
+    churn: ChurnModel = field(default_factory=lambda: ChurnModel(reason="not computed"))
 
 
-def compute_features(con: Connection, as_of: dt.date) -> Featured:
+def compute_features(con: Connection, as_of: dt.date,
+                     churn_horizon_days: int = DEFAULT_HORIZON_DAYS) -> Featured:
     """Create ``features`` and ``co_purchase``."""
     compute_rfm(con, as_of)
     value = fit_value_models(con, as_of)
+    churn = fit_churn(con, as_of, churn_horizon_days)
     compute_co_purchase(con, as_of)
-    columns = ", ".join(f"v.{c}" for c in VALUE_COLUMNS)
     con.execute(f"""CREATE OR REPLACE TABLE {FEATURES} AS
-        SELECT r.*, {columns} FROM {RFM} r LEFT JOIN {CUSTOMER_VALUE} v USING (customer_id)
+        SELECT {", ".join(_source(c) for c in FEATURES.columns)} FROM {RFM} r
+        LEFT JOIN {CUSTOMER_VALUE} v USING (customer_id)
+        LEFT JOIN {CUSTOMER_CHURN} c USING (customer_id)
         ORDER BY customer_id""")
-    con.execute(f"DROP TABLE {RFM}")
-    con.execute(f"DROP TABLE {CUSTOMER_VALUE}")
-    return Featured(value, (FEATURES, CO_PURCHASE))
+    for working in (RFM, CUSTOMER_VALUE, CUSTOMER_CHURN):
+        con.execute(f"DROP TABLE {working}")
+    return Featured(value, (FEATURES, CO_PURCHASE), with_btyd(churn, value, con, FEATURES.name))
+
+
+def _source(column: str) -> str:
+    """The working table a feature column comes from, as its alias."""
+    if column in CHURN_COLUMNS:
+        return f"c.{column}"
+    return f"v.{column}" if column in VALUE_COLUMNS else f"r.{column}"

@@ -30,7 +30,6 @@ CUSTOMER_VALUE = "customer_value"  # a working table: features joins it into ``f
 
 VALUE_COLUMNS: dict[str, str] = {
     "p_alive": "probability the customer is still active (BG/NBD)",
-    "churn_risk": "1 - p_alive",
     "expected_orders_52w": "expected purchase days in the next 52 weeks",
     "expected_spend": "expected value of one purchase (Gamma-Gamma)",
     "clv_52w": "discounted value of the next 52 weeks (10% a year)",
@@ -123,7 +122,6 @@ def _predict(bgnbd: BGNBD, gammagamma: GammaGamma, x: np.ndarray, tx: np.ndarray
     spend = np.maximum(m, 0)  # a repeat buyer's net spend can be <= 0 after refunds
     columns = {
         "p_alive": alive,
-        "churn_risk": 1 - alive,
         "expected_orders_52w": bgnbd.conditional_expected_purchases(HORIZON_WEEKS, x, tx, t),
         "expected_spend": gammagamma.conditional_expected_spend(x, spend),
     }

@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 
 from crmreport.account import Account
-from crmreport.features import ValueModel
+from crmreport.features import ChurnModel, ValueModel
 from crmreport.monitor.response import Uplift, response_table, uplift
 from crmreport.monitor.retention import Window, cohort_matrix, cohort_window, retention_curve
 from crmreport.monitor.segments import segment_overview
@@ -46,6 +46,7 @@ class Monitoring:
     account: Account
     value: ValueSummary = field(default_factory=lambda: ValueSummary(reason="not computed"))
     window: Window | None = None  # the cohort months shown; None without orders
+    churn: ChurnModel | None = None  # the features stage's churn model: aggregates only
 
 
 def collect(
@@ -56,6 +57,7 @@ def collect(
     account: Account,
     months: int,
     value_model: ValueModel | None = None,
+    churn: ChurnModel | None = None,
 ) -> Monitoring:
     cohorts = cohort_matrix(con, as_of, months)
     return Monitoring(
@@ -69,4 +71,5 @@ def collect(
         value=value_summary(con, as_of, value_model) if value_model else
         ValueSummary(reason="not computed"),
         window=cohort_window(con, as_of, months),
+        churn=churn,
     )

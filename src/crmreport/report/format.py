@@ -22,6 +22,7 @@ from babel import Locale
 
 from crmreport import localisation
 from crmreport.config.models import Report
+from crmreport.features import ChurnModel
 from crmreport.monitor import Monitoring, ValueSummary, retention_curve
 from crmreport.report.labels import LABELS, LOCALES
 
@@ -83,7 +84,22 @@ def suppress_small(monitoring: Monitoring, min_cell_size: int) -> Monitoring:
     return dataclasses.replace(
         monitoring, response=response, cohorts=cohorts, retention=curve, segments=segments,
         value=_suppress_value(monitoring.value, k),
+        churn=_suppress_churn(monitoring.churn, k),
     )
+
+
+def _suppress_churn(churn: ChurnModel | None, k: int) -> ChurnModel | None:
+    """Risk bands of fewer than k customers are hidden, and one more if that alone is."""
+    if churn is None or not churn.bands:
+        return churn
+    raw = pd.DataFrame(churn.bands)
+    frame = raw.astype(object)
+    small = _few(raw["customers"], k)
+    _hide_rows(frame, small, ["customers"])
+    _complement(frame, pd.Series(True, index=frame.index), small, raw["customers"],
+                ["customers"])
+    bands = [{str(key): v for key, v in r.items()} for r in frame.to_dict("records")]
+    return dataclasses.replace(churn, bands=bands)
 
 
 def _suppress_value(value: ValueSummary, k: int) -> ValueSummary:

@@ -7,6 +7,7 @@ strings. plotly.js is inlined once in <head>; each chart is a div with a stable 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import mimetypes
 import re
 from collections.abc import Mapping
@@ -102,6 +103,7 @@ def page_context(
         "segments": _segments(m.segments, fmt, t),
         "quality": _quality(m, fmt, t),
         "value": _value(m, fmt, t),
+        "churn": _churn(m, fmt, t),
     }
 
 
@@ -223,6 +225,29 @@ def _value(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any
     return {"unavailable": None, "figures": figures, "rows": rows, "fit": fit,
             "fit_reason": v.fit_reason, "params": params,
             "definition": t["clv_definition"].format(weeks=HOLDOUT_WEEKS)}
+
+
+def _churn(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any] | None:
+    """The churn model's check, its risk bands and, if BG/NBD sees no dropout, that in words."""
+    c = m.churn
+    if c is None:
+        return None
+    note = (t["churn_no_dropout"].format(p=fmt.number(c.btyd_dropout_per_purchase, 4),
+                                         n=fmt.integer(c.btyd_below_half))
+            if c.btyd_no_dropout else None)
+    if c.reason is not None:
+        return {"unavailable": t["churn_unavailable"].format(reason=c.reason), "note": note}
+    figures = [(t["churn_auc"], fmt.number(c.auc, 3)),
+               (t["churn_precision"], fmt.percent(c.precision_top_decile)),
+               (t["churn_brier"], fmt.number(c.brier, 3))]
+    bands = [{"band": f"{fmt.percent(b['low'], 0)} – {fmt.percent(b['high'], 0)}",
+              "customers": fmt.integer(b["customers"])} for b in c.bands]
+    definition = t["churn_definition"].format(
+        days=c.horizon_days, train=fmt.date(dt.date.fromisoformat(c.train_cutoff or "")),
+        check=fmt.date(dt.date.fromisoformat(c.check_cutoff or "")),
+        customers=fmt.integer(c.check_customers), rate=fmt.percent(c.check_churn_rate))
+    return {"unavailable": None, "note": note, "figures": figures, "bands": bands,
+            "definition": definition}
 
 
 def _quality(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any]:

@@ -60,6 +60,17 @@ LABELS: dict[str, dict[str, str]] = {
                           "on completed orders; value = discounted expected spend of the next "
                           "52 weeks at 10% a year. Model check: fitted without the last {weeks} "
                           "weeks, then compared with them, by number of repeat purchases.",
+        "churn_model": "Churn model", "churn_auc": "AUC on the check period",
+        "churn_precision": "Churners among the riskiest 10%", "churn_brier": "Brier score",
+        "churn_band": "Churn risk", "churn_unavailable": "Churn risk is unavailable: {reason}",
+        "churn_definition": "Churn risk = probability of no completed order in the next {days} "
+                            "days, by logistic regression on the shop's own orders: trained "
+                            "as of {train}, checked on the {days} days from {check} (of "
+                            "{customers} buyers, {rate} did not order again), then refitted on "
+                            "that period and applied as of the report date.",
+        "churn_no_dropout": "The BG/NBD fit finds no dropout (mean dropout chance per purchase "
+                            "{p}; {n} customers with P(alive) below 50%): P(alive) cannot tell "
+                            "who has lapsed, so churn risk comes from the churn model.",
     },
     "de": {
         "summary": "Zusammenfassung", "response": "Kampagnenerfolg",
@@ -116,6 +127,21 @@ LABELS: dict[str, dict[str, str]] = {
                           "erwarteter Umsatz der nächsten 52 Wochen bei 10 % p. a. "
                           "Modellprüfung: ohne die letzten {weeks} Wochen geschätzt und mit "
                           "ihnen verglichen, nach Anzahl der Wiederholungskäufe.",
+        "churn_model": "Abwanderungsmodell", "churn_auc": "AUC im Prüfzeitraum",
+        "churn_precision": "Abgewanderte unter den riskantesten 10 %",
+        "churn_brier": "Brier-Score", "churn_band": "Abwanderungsrisiko",
+        "churn_unavailable": "Das Abwanderungsrisiko ist nicht verfügbar: {reason}",
+        "churn_definition": "Abwanderungsrisiko = Wahrscheinlichkeit, in den nächsten {days} "
+                            "Tagen keine abgeschlossene Bestellung aufzugeben, per logistischer "
+                            "Regression auf den eigenen Bestellungen: trainiert zum {train}, "
+                            "geprüft an den {days} Tagen ab {check} (von {customers} Käufern "
+                            "bestellten {rate} nicht wieder), dann auf diesem Zeitraum neu "
+                            "geschätzt und zum Berichtsstichtag angewandt.",
+        "churn_no_dropout": "Die BG/NBD-Schätzung findet keine Abwanderung (mittlere "
+                            "Abwanderungswahrscheinlichkeit je Kauf {p}; {n} Kunden mit "
+                            "P(aktiv) unter 50 %): P(aktiv) erkennt keine abgesprungenen "
+                            "Kunden, daher stammt das Abwanderungsrisiko aus dem "
+                            "Abwanderungsmodell.",
     },
 }
 

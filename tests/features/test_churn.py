@@ -1,0 +1,140 @@
+"""The churn model: days_overdue by hand, a time split that cannot see the future, NULL risk
+with a reason when the history cannot support a model, and helpers against hand figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from crmreport.engine import Connection, connect
+from crmreport.features.churn import (
+    CUSTOMER_CHURN,
+    fit_churn,
+    precision_top_decile,
+    reliability,
+    split,
+)
+from crmreport.tables import ORDERS
+
+AS_OF = dt.date(2026, 3, 1)
+
+
+def _orders(rows: list[tuple[str, str, str]]) -> Connection:
+    """(customer_id, order_date, status) rows, 10.00 each."""
+    con = connect()
+    con.execute(ORDERS.create())
+    con.executemany("INSERT INTO orders (order_id, customer_id, order_date, amount, status) "
+                    "VALUES (?, ?, ?::DATE, 10, ?)",
+                    [(f"O{i}", c, d, s) for i, (c, d, s) in enumerate(rows)])
+    return con
+
+
+def test_days_overdue_by_hand() -> None:
+    con = _orders([
+        ("A", "2026-01-01", "completed"), ("A", "2026-01-11", "completed"),
+        ("A", "2026-01-21", "completed"),  # mean gap 10, silent 39 days: 29 overdue
+        ("B", "2026-02-01", "completed"), ("B", "2026-02-21", "completed"),  # gap 20, 8 days
+        ("C", "2026-01-01", "completed"),  # one-time, 59 days; median repeat gap (10, 20) = 15
+        ("E", "2026-02-10", "completed"), ("E", "2026-02-10", "completed"),  # one day: one-time
+        ("D", "2026-02-01", "cancelled"),  # no completed order: no row, so NULL in features
+        ("A", "2026-03-01", "completed"),  # on as_of: not before it, not counted
+    ])
+    s = split(con, AS_OF, None)
+    overdue = dict(zip(s.ids.tolist(), s.x[:, 5].tolist(), strict=True))
+    assert overdue == {"A": 29.0, "B": 0.0, "C": 44.0, "E": 4.0}
+
+
+def _shop(seed: int) -> list[tuple[str, str, str]]:
+    """Customers buying at their own pace over two years, some stopping for good."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    start = dt.date(2024, 3, 1)
+    for c in range(300):
+        day, stop = float(rng.integers(0, 500)), float(rng.integers(100, 800))
+        gap = float(rng.choice([15, 40, 120]))
+        while day < min(stop, 730):
+            rows.append((f"C{c:03d}", (start + dt.timedelta(days=int(day))).isoformat(),
+                         "completed"))
+            day += rng.exponential(gap) + 1
+    return rows
+
+
+def _table(con: Connection, cutoff: dt.date, n: int) -> list[tuple[object, ...]]:
+    s = split(con, cutoff, n)
+    assert s.y is not None
+    return [(i, *x, y) for i, x, y in zip(s.ids.tolist(), s.x.tolist(), s.y.tolist(),
+                                          strict=True)]
+
+
+def test_training_split_uses_nothing_after_its_label_window() -> None:
+    n = 90
+    cutoff = AS_OF - dt.timedelta(days=2 * n)
+    con = _orders(_shop(1))
+    before = _table(con, cutoff, n)
+    assert len(before) > 100 and 0 < sum(r[-1] for r in before) < len(before)
+    window_end = (cutoff + dt.timedelta(days=n)).isoformat()
+    # Rewrite everything from the end of the label window on: drop, add, move orders.
+    con.execute(f"DELETE FROM orders WHERE order_date >= DATE '{window_end}' AND "
+                "customer_id < 'C100'")
+    con.execute(f"UPDATE orders SET order_date = order_date + 3 "
+                f"WHERE order_date >= DATE '{window_end}'")
+    con.execute(f"INSERT INTO orders (order_id, customer_id, order_date, amount, status) "
+                f"SELECT 'X' || customer_id, customer_id, DATE '{window_end}', 999, 'completed'"
+                " FROM (SELECT DISTINCT customer_id FROM orders)")
+    assert _table(con, cutoff, n) == before
+    # ... while an order inside the window does change a label: the test can fail.
+    churner = next(r[0] for r in before if r[-1] == 1)
+    con.execute(f"INSERT INTO orders (order_id, customer_id, order_date, amount, status) "
+                f"VALUES ('Y', '{churner}', DATE '{window_end}' - 1, 10, 'completed')")
+    assert _table(con, cutoff, n) != before
+
+
+def test_fit_on_the_synthetic_shop_is_deterministic_and_ranks() -> None:
+    runs = []
+    for _ in range(2):
+        con = _orders(_shop(2))
+        model = fit_churn(con, AS_OF, 90)
+        runs.append((model, con.execute(f"SELECT * FROM {CUSTOMER_CHURN}").fetchall()))
+    assert runs[0] == runs[1]
+    model = runs[0][0]
+    assert model.available and model.auc is not None and model.auc > 0.6
+    assert sum(b["customers"] for b in model.bands) == model.scored
+    assert sum(b["customers"] for b in model.reliability) == model.check_customers
+
+
+def test_short_history_leaves_churn_risk_null_with_a_reason() -> None:
+    # No repeat buyer either: no typical gap, so days_overdue is unknown too.
+    con = _orders([("A", "2026-01-01", "completed"), ("B", "2026-02-01", "completed")])
+    model = fit_churn(con, AS_OF, 90)
+    assert not model.available and model.reason is not None
+    assert "too short" in model.reason and model.auc is None
+    assert con.execute(f"SELECT customer_id, churn_risk, days_overdue FROM {CUSTOMER_CHURN} "
+                       "ORDER BY 1").fetchall() == [("A", None, None), ("B", None, None)]
+
+
+def test_one_class_missing_says_which() -> None:
+    # 60 customers ordering every week for a year: nobody ever churns.
+    rows = [(f"C{c}", (dt.date(2025, 3, 1) + dt.timedelta(days=d)).isoformat(), "completed")
+            for c in range(60) for d in range(0, 365, 7)]
+    model = fit_churn(_orders(rows), AS_OF, 90)
+    assert model.reason is not None and "0 buyers without" in model.reason
+
+
+def test_precision_top_decile_and_reliability_by_hand() -> None:
+    p = np.array([0.9, 0.8, 0.8, 0.1, 0.3, 0.2, 0.5, 0.6, 0.05, 0.15,
+                  0.7, 0.4, 0.35, 0.25, 0.45, 0.55, 0.65, 0.75, 0.85, 0.95])
+    y = np.array([1, 0, 1, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 1, 1, 1, 0, 1, 1])
+    ids = np.array([f"C{i:02d}" for i in range(20)])
+    # top 2 of 20: 0.95 (C19, churned) and 0.9 (C00, churned)
+    assert precision_top_decile(y, p, ids) == 1.0
+    # ties at the cut go by id: of 0.8 (C01 stayed, C02 churned) only C01 makes a top 1
+    assert precision_top_decile(np.array([0, 1]), np.array([0.8, 0.8]), ids[1:3]) == 0.0
+    table = reliability(y, p)
+    # [0, .2): .1 .05 .15; [.2, .4): .3 .2 .35 .25; [.4, .6): .5 .4 .45 .55;
+    # [.6, .8): .6 .7 .65 .75; [.8, 1]: .9 .8 .8 .85 .95 (C00 C01 C02 C18 C19: 1 0 1 1 1)
+    assert [b["customers"] for b in table] == [3, 4, 4, 4, 5]
+    assert table[-1]["mean_predicted"] == pytest.approx(0.86)
+    assert table[-1]["observed"] == pytest.approx(0.8)
+    assert table[0]["observed"] == 0.0 and table[2]["observed"] == 0.75
