@@ -62,7 +62,7 @@ def _discounted_purchases(
     total = np.zeros(px.size)
     previous = np.zeros(px.size)
     for t in times:
-        current = bgnbd._alive_expectation(px, pt, np.full(px.size, t))
+        current = bgnbd.alive_expectation(px, pt, np.full(px.size, t))
         # Cumulative expectations rise with t; clip tiny negative rounding steps.
         total += np.maximum(current - previous, 0.0) / (1.0 + rate) ** t
         previous = np.maximum(current, previous)
