@@ -123,7 +123,7 @@ class BGNBD:
     @property
     def no_dropout(self) -> bool:
         """True when the fit finds (almost) no dropout: mean dropout chance a/(a+b) < 1e-4."""
-        r, alpha, a, b = self._values()
+        a, b = self._values()[2:]
         return a / (a + b) < NO_DROPOUT
 
     def alive_expectation(self, x: FloatArray, t_end: FloatArray, t: FloatArray) -> FloatArray:

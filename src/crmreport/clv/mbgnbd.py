@@ -88,7 +88,7 @@ class MBGNBD:
         """E[X(t)]: expected repeat purchases of a new customer in the first `t` time units."""
         t_arr = as_float(t, "t")
         zero = np.zeros_like(t_arr)
-        r, alpha, a, b = self._values()
+        a, b = self._values()[2:]
         return b / (a + b) * self.alive_expectation(zero, zero, t_arr)
 
     def conditional_expected_purchases(
@@ -114,7 +114,7 @@ class MBGNBD:
     @property
     def no_dropout(self) -> bool:
         """True when the fit finds (almost) no dropout: mean dropout chance a/(a+b) < 1e-4."""
-        r, alpha, a, b = self._values()
+        a, b = self._values()[2:]
         return a / (a + b) < NO_DROPOUT
 
     def alive_expectation(self, x: FloatArray, t_end: FloatArray, t: FloatArray) -> FloatArray:

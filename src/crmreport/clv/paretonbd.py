@@ -19,9 +19,10 @@ and mixed over both gammas, with C = G(r+x) alpha^r beta^s / G(r) and n = r+s+x:
 
 The 2F1 is evaluated in log space after Euler's transformation
 2F1(n, b; n+1; z) = (1-z)^(1-b) 2F1(1, n+1-b; n+1; z): the remaining 2F1 has a first
-parameter of 1 and stays moderate (below (n+1-b)... bounded for z in [0, 1)), while the power
-(1-z)^(1-b) is a log term. So log F = log 2F1(1, n+1-b; n+1; z) + (1-b) log1p(-z) - n log u,
-and A0 = F1 - F2 with F1 >= F2 as exp(log F1) (-expm1(log F2 - log F1)).
+parameter of 1 and stays moderate (its terms (n+1-b)_k/(n+1)_k z^k are at most z^k, as b > 0,
+so 1 <= 2F1 <= 1/(1-z)), while the power (1-z)^(1-b) becomes a log term:
+log F = log 2F1(1, n+1-b; n+1; z) + (1-b) log1p(-z) - n log u,
+and A0 = F1 - F2 (F1 >= F2) as exp(log F1) (-expm1(log F2 - log F1)).
 
 P(alive | x, t_x, T) = C (alpha+T)^-(r+x) (beta+T)^-s / L.
 Alive at T, lambda ~ Gamma(r+x, alpha+T) and mu ~ Gamma(s, beta+T), so
@@ -137,11 +138,12 @@ class ParetoNBD:
     def no_dropout(self) -> bool:
         """True when the fit finds (almost) no dropout: mean dropout rate s/beta < 1e-4 per
         time unit, or s itself near zero."""
-        r, alpha, s, beta = self._values()
+        s, beta = self._values()[2:]
         return s < 1e-3 or s / beta < NO_DROPOUT
 
     def alive_expectation(self, x: FloatArray, t_end: FloatArray, t: FloatArray) -> FloatArray:
-        """E[Y(t) | alive at T] = (r+x)/(alpha+T) (beta+T)/(s-1) (1 - ((beta+T)/(beta+T+t))^(s-1))."""
+        """E[Y(t) | alive at T]
+        = (r+x)/(alpha+T) (beta+T)/(s-1) (1 - ((beta+T)/(beta+T+t))^(s-1))."""
         r, alpha, s, beta = self._values()
         log_ratio = np.log(beta + t_end) - np.log(beta + t_end + t)  # <= 0
         if abs(s - 1.0) < 1e-9:
