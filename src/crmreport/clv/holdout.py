@@ -100,7 +100,9 @@ class HoldoutVerdict:
 
     actual and predicted are total repeat purchases of the calibration customers in the
     holdout; error_percent = 100 (predicted - actual) / actual (None if actual = 0);
-    mean_squared_error is per customer; warning is |error_percent| > threshold_percent (or
+    mean_squared_error is per customer; bucket_chi_square = sum over frequency buckets of
+    (predicted - actual)^2 / max(actual, 1), the misfit of the conditional-expectation chart
+    with each bucket scaled by its Poisson variance; warning is |error_percent| > threshold_percent (or
     purchases predicted where there were none); text says it in one English sentence.
     """
 
@@ -110,6 +112,7 @@ class HoldoutVerdict:
     predicted: float
     error_percent: float | None
     mean_squared_error: float
+    bucket_chi_square: float
     by_frequency: tuple[BucketVerdict, ...]
     warning: bool
     threshold_percent: float
@@ -177,6 +180,8 @@ def verdict(
         predicted=total_predicted,
         error_percent=error,
         mean_squared_error=float(np.mean((pred - act) ** 2)) if x.size else 0.0,
+        bucket_chi_square=float(sum((b.predicted - b.actual) ** 2 / max(b.actual, 1.0)
+                                    for b in buckets)),
         by_frequency=buckets,
         warning=warning,
         threshold_percent=threshold_percent,

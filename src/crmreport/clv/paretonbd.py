@@ -50,6 +50,8 @@ _HINT = (
     "repeat purchases; a longer calibration period or more customers may be needed"
 )
 _STEP = 1e-5  # finite-difference step in log-parameters: error ~ 1e-10 relative
+_MAX_TERMS = 20_000  # of the fallback 2F1 series
+_INFEASIBLE = 1e10  # objective where the likelihood cannot be computed
 
 
 class ParetoNBD:
@@ -94,15 +96,19 @@ class ParetoNBD:
         total = float(w.sum())
 
         def mean_ll(theta: FloatArray) -> float:
-            return float(w @ log_likelihood(np.exp(theta), x, tx, t_end)) / total
+            with np.errstate(invalid="ignore"):
+                return float(w @ log_likelihood(np.exp(theta), x, tx, t_end)) / total
 
         def objective(theta: FloatArray) -> tuple[float, FloatArray]:
+            value = mean_ll(theta)
+            if not np.isfinite(value):
+                return _INFEASIBLE, np.zeros(theta.size)
             grad = np.empty(theta.size)
             for i in range(theta.size):
                 step = np.zeros(theta.size)
                 step[i] = _STEP
                 grad[i] = (mean_ll(theta + step) - mean_ll(theta - step)) / (2 * _STEP)
-            return -mean_ll(theta), -grad
+            return -value, -grad
 
         alpha0 = _start_alpha(x, t_end, w)
         start = np.log([1.0, alpha0, 1.0, alpha0])
@@ -193,5 +199,32 @@ def _terms(
 def _log_f(n: FloatArray, b: FloatArray, d: float, u: FloatArray) -> FloatArray:
     """log(2F1(n, b; n+1; d/u) / u^n), via 2F1(n, b; n+1; z) = (1-z)^(1-b) 2F1(1, n+1-b; n+1; z)."""
     z = d / u
-    hyp = hyp2f1(1.0, n + 1.0 - b, n + 1.0, z)
+    c = np.broadcast_to(n + 1.0, z.shape)
+    b_prime = np.broadcast_to(n + 1.0 - b, z.shape)
+    with np.errstate(invalid="ignore", over="ignore"):
+        hyp = np.asarray(hyp2f1(1.0, b_prime, c, z), dtype=np.float64)
+    broken = ~np.isfinite(hyp) | (hyp < 1.0)
+    if broken.any():  # scipy gives up for some z near 1 with large parameters
+        hyp = hyp.copy()
+        hyp[broken] = _hyp2f1_series(b_prime[broken], c[broken], z[broken])
     return np.asarray(np.log(hyp) + (1.0 - b) * np.log1p(-z) - n * np.log(u), dtype=np.float64)
+
+
+def _hyp2f1_series(b: FloatArray, c: FloatArray, z: FloatArray) -> FloatArray:
+    """2F1(1, b; c; z) = sum_k (b)_k/(c)_k z^k for 0 <= b <= c, 0 <= z < 1, summed directly.
+
+    Each term is at most z times the one before, so after term t_k the rest is below
+    t_k z/(1-z); terms are added until that is under 1e-15 of the sum. Where that takes more
+    than _MAX_TERMS terms (z within ~1e-5 of 1, parameters far out) the value is NaN: the fit
+    treats such a point as infeasible rather than use an unconverged sum.
+    """
+    total = np.ones_like(z)
+    term = np.ones_like(z)
+    active = np.ones(z.shape, dtype=bool)
+    k = 0
+    while active.any() and k < _MAX_TERMS:
+        term = np.where(active, term * (b + k) / (c + k) * z, 0.0)
+        total += term
+        k += 1
+        active &= term * z / (1.0 - z) > 1e-15 * total
+    return np.where(active, np.nan, total)

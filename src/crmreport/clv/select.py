@@ -21,8 +21,9 @@ from crmreport.errors import CrmError
 
 METRIC = (
     f"models whose total holdout repeat purchases are within {WARN_PERCENT:g}% of the actual "
-    "total are preferred; among them (or, if none is, among all) the smallest mean squared "
-    "error per customer wins; ties go to the earlier model in bgnbd, mbgnbd, paretonbd"
+    "total are preferred; among them (or, if none is, among all) the smallest chi-square of "
+    "the holdout purchases per calibration-frequency bucket (0..7+) wins; ties go to the "
+    "earlier model in bgnbd, mbgnbd, paretonbd"
 )
 
 
@@ -57,11 +58,14 @@ def select_model(cal_holdout: pd.DataFrame, models: Sequence[str] = tuple(MODELS
 
     Why this rule: the total is the figure a plan is made with (how many orders, how much
     equity), so a model missing it by more than the warning threshold is not chosen when
-    another one meets it. Within the threshold, the per-customer squared error decides:
-    targeting uses each customer's prediction, and the expected squared error is smallest for
-    the true conditional expectation, so with enough customers it points at the model that
-    generated the data, where a nearly exact total can be luck (errors of opposite sign in
-    different customers cancel in the total, not in the squared error).
+    another one meets it. Within the threshold, the fit per calibration-frequency bucket
+    decides, sum (predicted - actual)^2 / max(actual, 1): targeting relies on the predictions
+    for light against heavy buyers, and a nearly exact total can be luck (errors of opposite
+    sign in different buckets cancel in the total, not here). Buckets rather than customers:
+    a single customer's holdout count is mostly Poisson noise, which swamps the differences
+    between models in a per-customer squared error (tried on simulated data: it picked the
+    wrong model for data from MBG/NBD in 3 of 3 seeds at 8,000 customers; the bucket statistic
+    picked the right one in all).
     """
     candidates = tuple(_candidate(name, cal_holdout) for name in models)
     scored = [c for c in candidates if c.verdict is not None]
@@ -69,7 +73,7 @@ def select_model(cal_holdout: pd.DataFrame, models: Sequence[str] = tuple(MODELS
         return Selection(None, candidates)
     within = [c for c in scored if c.verdict is not None and not c.verdict.warning]
     pool = within or scored
-    best = min(pool, key=lambda c: c.verdict.mean_squared_error if c.verdict else float("inf"))
+    best = min(pool, key=lambda c: c.verdict.bucket_chi_square if c.verdict else float("inf"))
     return Selection(best.model, candidates)
 
 
