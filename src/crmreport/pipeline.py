@@ -84,7 +84,7 @@ def prepare(loaded: LoadedCampaign) -> Run:
     staged = load_sources(con, sources(loaded))
     identify_tables(con, staged, config.currency)
     account = staged.account
-    value = compute_features(con, config.as_of)
+    value = compute_features(con, config.as_of, config.value.model)
     columns = [r[0] for r in con.execute("DESCRIBE features").fetchall()]
     rules = compile_rules(loaded, columns)
     assign(con, rules)
@@ -243,6 +243,9 @@ class CustomerValue:
     log_likelihood: float | None
     customer_equity_52w: float
     file: str
+    model: str = "bgnbd"  # the purchase model (its parameters are under "bgnbd")
+    holdout: dict[str, Any] | None = None  # the model's holdout verdict (HoldoutVerdict)
+    note: str | None = None
     time_unit: str = "week (7 days)"
     horizon_weeks: int = HORIZON_WEEKS
     annual_discount: float = ANNUAL_DISCOUNT
@@ -267,4 +270,6 @@ def customer_value(loaded: LoadedCampaign, out: Path) -> CustomerValue:
         as_of=loaded.config.as_of.isoformat(), customers=len(rows),
         repeat_buyers=value.repeat_buyers, bgnbd=value.bgnbd, gammagamma=value.gammagamma,
         log_likelihood=value.log_likelihood,
-        customer_equity_52w=round(sum(r[-1] for r in rows), 2), file=str(out))
+        customer_equity_52w=round(sum(r[-1] for r in rows), 2), file=str(out),
+        model=value.model, holdout=asdict(value.verdict) if value.verdict else None,
+        note=value.note)

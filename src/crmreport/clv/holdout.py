@@ -102,8 +102,9 @@ class HoldoutVerdict:
     holdout; error_percent = 100 (predicted - actual) / actual (None if actual = 0);
     mean_squared_error is per customer; bucket_chi_square = sum over frequency buckets of
     (predicted - actual)^2 / max(actual, 1), the misfit of the conditional-expectation chart
-    with each bucket scaled by its Poisson variance; warning is |error_percent| > threshold_percent (or
-    purchases predicted where there were none); text says it in one English sentence.
+    with each bucket scaled by its Poisson variance; warning is
+    |error_percent| > threshold_percent (or purchases predicted where there were none);
+    text says it in one English sentence.
     """
 
     model: str

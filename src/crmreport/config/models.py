@@ -119,6 +119,15 @@ class Response(Model):
     window_days: int = Field(30, ge=1, le=365)
 
 
+class Value(Model):
+    """How customer value is modelled."""
+
+    model: Literal["auto", "bgnbd", "mbgnbd", "paretonbd"] = Field(
+        "bgnbd", description="purchase model: bgnbd, mbgnbd, paretonbd, or auto (each is "
+                             "fitted without the last 26 weeks and the one that predicts them "
+                             "best is used)")
+
+
 class Campaign(Model):
     campaign: Identifier
     as_of: dt.date
@@ -135,6 +144,7 @@ class Campaign(Model):
     policy: Policy
     channels: Channels
     response: Response = Response()
+    value: Value = Value()
 
 
 class Branding(Model):

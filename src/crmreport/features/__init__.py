@@ -19,10 +19,10 @@ FEATURE_DOCS: dict[str, str] = {**RFM_DOCS, **VALUE_COLUMNS}
 __all__ = ["FEATURE_DOCS", "ValueModel", "compute_features"]
 
 
-def compute_features(con: Connection, as_of: dt.date) -> ValueModel:
+def compute_features(con: Connection, as_of: dt.date, value_model: str = "bgnbd") -> ValueModel:
     """Create ``features`` and ``co_purchase``; return the value model (or why there is none)."""
     compute_rfm(con, as_of)
-    value = fit_value_models(con, as_of)
+    value = fit_value_models(con, as_of, value_model)
     compute_co_purchase(con, as_of)
     columns = ", ".join(f"v.{c}" for c in VALUE_COLUMNS)
     con.execute(f"""CREATE OR REPLACE TABLE features AS
