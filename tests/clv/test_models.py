@@ -33,7 +33,8 @@ def test_pareto_nbd_reproduces_published_cdnow_fit(cdnow_pnbd: ParetoNBD) -> Non
 def _pnbd_numeric(params: dict[str, float], x: int, tx: float, T: float, t: float
                   ) -> tuple[float, float]:
     """P(alive) and E[Y(t)] by quadrature over the gamma mixing distributions: lambda's
-    moments E[lambda^k e^(-lambda u)] in closed form, mu and the death time numerically."""
+    moments E[lambda^k e^(-lambda u)] in closed form, mu and the death time tau numerically
+    (no hypergeometric function involved)."""
     r, alpha, s, beta = params.values()
     g_mu = stats.gamma(s, scale=1 / beta)
 
@@ -46,7 +47,10 @@ def _pnbd_numeric(params: dict[str, float], x: int, tx: float, T: float, t: floa
 
     alive = lam(x, T) * mu_quad(lambda m: np.exp(-m * T))
     # death at tau in (t_x, T]: E_mu[mu e^(-mu tau)] integrated over tau
-    dead = integrate.quad(lambda tau: lam(x, tau) * mu_quad(lambda m: m * np.exp(-m * tau)),
+    # (E_mu[mu e^(-mu tau)] = s beta^s / (beta+tau)^(s+1), the gamma moment, checked once)
+    assert mu_quad(lambda m: m * np.exp(-m * T)) == pytest.approx(
+        s * beta ** s / (beta + T) ** (s + 1), rel=1e-9)
+    dead = integrate.quad(lambda tau: lam(x, tau) * s * beta ** s / (beta + tau) ** (s + 1),
                           tx, T, epsabs=0, epsrel=1e-12, limit=200)[0]
     future = lam(x + 1, T) * mu_quad(lambda m: np.exp(-m * T) * -np.expm1(-m * t) / m)
     return alive / (alive + dead), future / (alive + dead)
