@@ -309,6 +309,8 @@ def clv_command(config: Path, data_dir: Path | None, out: Path) -> None:
     """
     summary = pipeline.customer_value(load_campaign(config, data_dir), out)
     click.echo(json.dumps(summary.as_dict(), indent=2, sort_keys=True))
+    if summary.btyd_note:
+        _say(f"note: {summary.btyd_note}", "yellow")
     _say(f"{summary.customers:,} customers written to {out}", "green")
 
 

@@ -87,7 +87,8 @@ def prepare(loaded: LoadedCampaign) -> Run:
     identified = identify_tables(con, load_sources(con, sources(loaded)), config.currency,
                                  rates=loaded.data_path(rates) if rates else None,
                                  match=config.identity.match)
-    featured = compute_features(con, config.as_of, config.churn.horizon_days)
+    featured = compute_features(con, config.as_of, config.churn.horizon_days,
+                                config.value.model)
     rules = compile_rules(loaded, FEATURES.columns)
     assigned = assign(con, rules)
     return Run(loaded, con, rules, identified, featured, assigned, _plan(loaded, con))
@@ -257,6 +258,8 @@ class CustomerValue:
     file: str
     churn: dict[str, Any] = field(default_factory=dict)
     btyd_note: str | None = None
+    model: str = "bgnbd"  # the purchase model (its parameters are under "bgnbd")
+    holdout: dict[str, Any] | None = None  # the model's holdout verdict (HoldoutVerdict)
     time_unit: str = "week (7 days)"
     horizon_weeks: int = HORIZON_WEEKS
     annual_discount: float = ANNUAL_DISCOUNT
@@ -282,4 +285,5 @@ def customer_value(loaded: LoadedCampaign, out: Path) -> CustomerValue:
         repeat_buyers=value.repeat_buyers, bgnbd=value.bgnbd, gammagamma=value.gammagamma,
         log_likelihood=value.log_likelihood,
         customer_equity_52w=round(sum(r[-1] for r in rows), 2), file=str(out),
-        churn=run.featured.churn.as_dict(), btyd_note=run.featured.churn.btyd_note)
+        churn=run.featured.churn.as_dict(), btyd_note=run.featured.churn.btyd_note,
+        model=value.model, holdout=asdict(value.verdict) if value.verdict else None)

@@ -23,6 +23,10 @@ from crmreport.clv._fit import (
 )
 from crmreport.errors import DataError
 
+# Mean dropout chance (BG/NBD, MBG/NBD) or rate (Pareto/NBD) below which a fit "finds no
+# dropout": P(alive) is then ~1 for everyone and cannot rank lapsed against active customers.
+NO_DROPOUT = 1e-4
+
 _HINT = (
     "check that frequency, recency and T are in the same time unit and that the data hold "
     "repeat purchases; a longer calibration period or more customers may be needed"
@@ -37,6 +41,8 @@ class BGNBD:
     {'r': 0.243, 'alpha': 4.414, 'a': 0.793, 'b': 2.426}
     >>> m.probability_alive(frequency, recency, T)      # doctest: +SKIP
     """
+
+    name = "bgnbd"
 
     def __init__(self) -> None:
         self.params: dict[str, float] = {}
@@ -87,7 +93,7 @@ class BGNBD:
         """E[X(t)]: expected repeat purchases of a new customer in the first `t` time units."""
         t_arr = as_float(t, "t")
         zero = np.zeros_like(t_arr)
-        return self._alive_expectation(zero, zero, t_arr)
+        return self.alive_expectation(zero, zero, t_arr)
 
     def conditional_expected_purchases(
         self, t: float | ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
@@ -96,7 +102,7 @@ class BGNBD:
         x, tx, t_end = _validated(frequency, recency, T)
         horizon = np.broadcast_to(as_float(t, "t"), x.shape)
         alive = self.probability_alive(x, tx, t_end)
-        return self._alive_expectation(x, t_end, horizon) * alive
+        return self.alive_expectation(x, t_end, horizon) * alive
 
     def probability_alive(
         self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
@@ -114,7 +120,13 @@ class BGNBD:
         )
         return np.where(x > 0, expit(-log_odds_dead), 1.0)
 
-    def _alive_expectation(self, x: FloatArray, t_end: FloatArray, t: FloatArray) -> FloatArray:
+    @property
+    def no_dropout(self) -> bool:
+        """True when the fit finds (almost) no dropout: mean dropout chance a/(a+b) < 1e-4."""
+        a, b = self._values()[2:]
+        return a / (a + b) < NO_DROPOUT
+
+    def alive_expectation(self, x: FloatArray, t_end: FloatArray, t: FloatArray) -> FloatArray:
         """Expected purchases in (T, T+t] for a customer known to be alive at T.
 
         The paper's ((alpha+T)/(alpha+T+t))^(r+x) * 2F1(r+x, b+x; a+b+x-1; z) is rewritten with
@@ -122,18 +134,27 @@ class BGNBD:
         original pairs a huge hypergeometric value with a tiny power and overflows.
         """
         r, alpha, a, b = self._values()
-        if abs(a - 1.0) < 1e-7:  # removable singularity at a = 1
-            a = 1.0 + np.copysign(1e-7, a - 1.0)
-        z = t / (alpha + t_end + t)
-        tail = np.exp((a - 1.0) * np.log1p(-z)) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
-        value = (a + b + x - 1) / (a - 1) * (1.0 - tail)
-        return np.maximum(np.asarray(value, dtype=np.float64), 0.0)
+        return alive_expectation(r, alpha, a, b, x, t_end, t)
+
 
     def _values(self) -> tuple[float, float, float, float]:
         if not self.params:
             raise NotFittedError("BGNBD is not fitted: call .fit(frequency, recency, T) first")
         p = self.params
         return p["r"], p["alpha"], p["a"], p["b"]
+
+
+def alive_expectation(
+    r: float, alpha: float, a: float, b: float, x: FloatArray, t_end: FloatArray, t: FloatArray
+) -> FloatArray:
+    """(a+b+x-1)/(a-1) * (1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)),
+    z = t/(alpha+T+t), via Euler's transformation (see BGNBD.alive_expectation)."""
+    if abs(a - 1.0) < 1e-7:  # removable singularity at a = 1
+        a = 1.0 + np.copysign(1e-7, a - 1.0)
+    z = t / (alpha + t_end + t)
+    tail = np.exp((a - 1.0) * np.log1p(-z)) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+    value = (a + b + x - 1) / (a - 1) * (1.0 - tail)
+    return np.maximum(np.asarray(value, dtype=np.float64), 0.0)
 
 
 def _validated(

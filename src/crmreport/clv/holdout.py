@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
-from crmreport.clv.bgnbd import BGNBD
+from crmreport.clv.base import PurchaseModel
 from crmreport.clv.summary import daily_purchases, day_number, summarise_daily, unit_length
 from crmreport.errors import DataError
 
@@ -50,7 +52,7 @@ def calibration_holdout(
 
 
 def holdout_fit_by_frequency(
-    model: BGNBD, cal_holdout: pd.DataFrame, max_frequency: int = 7
+    model: PurchaseModel, cal_holdout: pd.DataFrame, max_frequency: int = 7
 ) -> pd.DataFrame:
     """Mean actual vs predicted holdout purchases per calibration frequency (0, 1, ..., 7+).
 
@@ -58,14 +60,9 @@ def holdout_fit_by_frequency(
     f"{max_frequency}+"; columns customers, actual and predicted (means per customer), the
     data of the conditional-expectation chart of Fader, Hardie and Lee (2005, figure 4).
     """
-    predicted = model.conditional_expected_purchases(
-        cal_holdout["duration_holdout"].to_numpy(),
-        cal_holdout["frequency"].to_numpy(),
-        cal_holdout["recency"].to_numpy(),
-        cal_holdout["T"].to_numpy(),
-    )
+    predicted = holdout_predictions(model, cal_holdout)
     capped = np.minimum(cal_holdout["frequency"].to_numpy(), max_frequency)
-    labels = [str(i) for i in range(max_frequency)] + [f"{max_frequency}+"]
+    labels = _labels(max_frequency)
     frame = pd.DataFrame(
         {
             "calibration_frequency": pd.Categorical(
@@ -80,3 +77,139 @@ def holdout_fit_by_frequency(
         customers=("actual", "size"), actual=("actual", "mean"), predicted=("predicted", "mean")
     )
     return out
+
+
+# A holdout total off by more than this (in percent of the actual total) earns a warning.
+WARN_PERCENT = 10.0
+
+
+@dataclass(frozen=True)
+class BucketVerdict:
+    """Holdout repeat purchases of the customers with one calibration frequency (or 7+)."""
+
+    frequency: str
+    customers: int
+    actual: float
+    predicted: float
+    error_percent: float | None  # None when the bucket's actual total is 0
+
+
+@dataclass(frozen=True)
+class HoldoutVerdict:
+    """How a purchase model's predictions compare with what happened in the holdout period.
+
+    actual and predicted are total repeat purchases of the calibration customers in the
+    holdout; error_percent = 100 (predicted - actual) / actual (None if actual = 0);
+    mean_squared_error is per customer; bucket_chi_square = sum over frequency buckets of
+    (predicted - actual)^2 / max(actual, 1), the misfit of the conditional-expectation chart
+    with each bucket scaled by its Poisson variance; warning is
+    |error_percent| > threshold_percent (or purchases predicted where there were none);
+    text says it in one English sentence.
+    """
+
+    model: str
+    customers: int
+    actual: float
+    predicted: float
+    error_percent: float | None
+    mean_squared_error: float
+    bucket_chi_square: float
+    by_frequency: tuple[BucketVerdict, ...]
+    warning: bool
+    threshold_percent: float
+    text: str
+
+
+def holdout_predictions(model: PurchaseModel, cal_holdout: pd.DataFrame) -> np.ndarray:
+    """Each calibration customer's expected purchases over their holdout duration."""
+    return model.conditional_expected_purchases(
+        cal_holdout["duration_holdout"].to_numpy(dtype=float),
+        cal_holdout["frequency"].to_numpy(dtype=float),
+        cal_holdout["recency"].to_numpy(dtype=float),
+        cal_holdout["T"].to_numpy(dtype=float),
+    )
+
+
+def holdout_verdict(
+    model: PurchaseModel, cal_holdout: pd.DataFrame, threshold_percent: float = WARN_PERCENT
+) -> HoldoutVerdict:
+    """The verdict of a fitted model on `calibration_holdout`'s table (see HoldoutVerdict)."""
+    return verdict(
+        model.name,
+        cal_holdout["frequency"].to_numpy(),
+        cal_holdout["frequency_holdout"].to_numpy(),
+        holdout_predictions(model, cal_holdout),
+        threshold_percent,
+    )
+
+
+def verdict(
+    model: str,
+    frequency: ArrayLike,
+    actual: ArrayLike,
+    predicted: ArrayLike,
+    threshold_percent: float = WARN_PERCENT,
+    max_frequency: int = 7,
+) -> HoldoutVerdict:
+    """The verdict from per-customer calibration frequency, actual and predicted holdout
+    purchases."""
+    x = np.asarray(frequency, dtype=float)
+    act = np.asarray(actual, dtype=float)
+    pred = np.asarray(predicted, dtype=float)
+    if not x.size == act.size == pred.size:
+        raise ValueError("frequency, actual and predicted must have the same length")
+    if not np.isfinite(pred).all():
+        raise DataError(f"{model} predicts no finite holdout purchases for some customers")
+    bucket = np.minimum(x, max_frequency).astype(int)
+    buckets = tuple(
+        BucketVerdict(
+            frequency=label,
+            customers=int((bucket == i).sum()),
+            actual=float(act[bucket == i].sum()),
+            predicted=float(pred[bucket == i].sum()),
+            error_percent=_error(float(act[bucket == i].sum()), float(pred[bucket == i].sum())),
+        )
+        for i, label in enumerate(_labels(max_frequency))
+    )
+    total_actual, total_predicted = float(act.sum()), float(pred.sum())
+    error = _error(total_actual, total_predicted)
+    warning = total_predicted >= 0.5 if error is None else abs(error) > threshold_percent
+    return HoldoutVerdict(
+        model=model,
+        customers=int(x.size),
+        actual=total_actual,
+        predicted=total_predicted,
+        error_percent=error,
+        mean_squared_error=float(np.mean((pred - act) ** 2)) if x.size else 0.0,
+        bucket_chi_square=float(sum((b.predicted - b.actual) ** 2 / max(b.actual, 1.0)
+                                    for b in buckets)),
+        by_frequency=buckets,
+        warning=warning,
+        threshold_percent=threshold_percent,
+        text=_text(model, total_actual, total_predicted, error, warning, threshold_percent),
+    )
+
+
+def _error(actual: float, predicted: float) -> float | None:
+    return None if actual == 0 else 100.0 * (predicted - actual) / actual
+
+
+def _text(
+    model: str, actual: float, predicted: float, error: float | None, warning: bool,
+    threshold: float,
+) -> str:
+    counts = f"{predicted:,.1f} predicted against {actual:,.0f} actual"
+    if error is None:
+        return (f"{model} predicts {predicted:,.1f} repeat purchases in the holdout period, "
+                "which had none.")
+    side = "within" if not warning else "beyond"
+    if round(error, 1) == 0:
+        how = "matches the holdout period's repeat purchases to within 0.1%"
+    else:
+        verb = "over-predicts" if error > 0 else "under-predicts"
+        how = f"{verb} the holdout period's repeat purchases by {abs(error):.1f}%"
+    return f"{model} {how} ({counts}), {side} the {threshold:g}% warning threshold."
+
+
+def _labels(max_frequency: int) -> list[str]:
+    return [str(i) for i in range(max_frequency)] + [f"{max_frequency}+"]

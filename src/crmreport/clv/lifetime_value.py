@@ -1,4 +1,5 @@
-"""Discounted customer lifetime value from a BG/NBD and a Gamma-Gamma model."""
+"""Discounted customer lifetime value from a purchase model (BG/NBD, MBG/NBD, Pareto/NBD) and
+a Gamma-Gamma model."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from crmreport.clv._fit import FloatArray, as_float, unique_rows
-from crmreport.clv.bgnbd import BGNBD, _validated
+from crmreport.clv.base import PurchaseModel
+from crmreport.clv.bgnbd import _validated
 from crmreport.clv.gammagamma import GammaGamma
 
 
 def clv(
-    bgnbd: BGNBD,
+    bgnbd: PurchaseModel,
     gammagamma: GammaGamma,
     frequency: ArrayLike,
     recency: ArrayLike,
@@ -27,7 +29,8 @@ def clv(
     `discount_rate` is per that unit: a yearly 10% is (1.10 ** (1 / 52)) - 1 per week.
     CLV = sum over t_i = step, 2*step, ..., horizon of
     (E[Y(t_i)] - E[Y(t_(i-1))]) * E[spend] / (1 + discount_rate) ** t_i,
-    with E[Y] the BG/NBD conditional expected purchases and E[spend] the Gamma-Gamma
+    with E[Y] the conditional expected purchases of `bgnbd` (any PurchaseModel: BG/NBD,
+    MBG/NBD or Pareto/NBD) and E[spend] the Gamma-Gamma
     conditional mean spend. The result is finite and never negative.
     """
     if not (horizon > 0 and step > 0):
@@ -51,7 +54,7 @@ def _grid(horizon: float, step: float) -> FloatArray:
 
 
 def _discounted_purchases(
-    bgnbd: BGNBD, x: FloatArray, t_end: FloatArray, times: FloatArray, rate: float
+    bgnbd: PurchaseModel, x: FloatArray, t_end: FloatArray, times: FloatArray, rate: float
 ) -> FloatArray:
     """Discounted expected purchases of a customer alive at T, per customer.
 
@@ -62,7 +65,7 @@ def _discounted_purchases(
     total = np.zeros(px.size)
     previous = np.zeros(px.size)
     for t in times:
-        current = bgnbd._alive_expectation(px, pt, np.full(px.size, t))
+        current = bgnbd.alive_expectation(px, pt, np.full(px.size, t))
         # Cumulative expectations rise with t; clip tiny negative rounding steps.
         total += np.maximum(current - previous, 0.0) / (1.0 + rate) ** t
         previous = np.maximum(current, previous)

@@ -147,6 +147,15 @@ class Churn(Model):
                               "as_of - 2N .. as_of - N, checked on as_of - N .. as_of")
 
 
+class Value(Model):
+    """How customer value is modelled."""
+
+    model: Literal["auto", "bgnbd", "mbgnbd", "paretonbd"] = Field(
+        "bgnbd", description="purchase model: bgnbd, mbgnbd, paretonbd, or auto (each is "
+                             "fitted without the last 26 weeks and the one that predicts them "
+                             "best is used)")
+
+
 class Campaign(Model):
     campaign: Identifier
     as_of: dt.date
@@ -165,6 +174,7 @@ class Campaign(Model):
     response: Response = Response()
     identity: Identity = Identity()
     churn: Churn = Churn()
+    value: Value = Value()
 
 
 class Branding(Model):

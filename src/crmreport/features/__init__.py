@@ -48,10 +48,12 @@ class Featured:
 
 
 def compute_features(con: Connection, as_of: dt.date,
-                     churn_horizon_days: int = DEFAULT_HORIZON_DAYS) -> Featured:
-    """Create ``features`` and ``co_purchase``."""
+                     churn_horizon_days: int = DEFAULT_HORIZON_DAYS,
+                     value_model: str = "bgnbd") -> Featured:
+    """Create ``features`` and ``co_purchase``; ``value_model`` is the purchase model (see
+    ``value_models.fit_value_models``)."""
     compute_rfm(con, as_of)
-    value = fit_value_models(con, as_of)
+    value = fit_value_models(con, as_of, value_model)
     churn = fit_churn(con, as_of, churn_horizon_days)
     compute_co_purchase(con, as_of)
     con.execute(f"""CREATE OR REPLACE TABLE {FEATURES} AS

@@ -253,13 +253,15 @@ def _store(con: Connection, now: Split, risk: np.ndarray | None) -> None:
 
 
 def with_btyd(churn: ChurnModel, value: ValueModel, con: Connection, table: str) -> ChurnModel:
-    """Add whether BG/NBD sees any dropout: its mean dropout chance per purchase a / (a + b),
-    and how many customers in ``table`` it gives P(alive) < 0.5."""
-    if not value.available or not value.bgnbd:
+    """Add whether the purchase model sees any dropout: its own verdict (``value.note``), its
+    mean dropout chance per purchase a / (a + b) where it has one (BG/NBD, MBG/NBD), and how
+    many customers in ``table`` it gives P(alive) < 0.5."""
+    if not value.available:
         return churn
-    a, b = value.bgnbd["a"], value.bgnbd["b"]
-    per_purchase = a / (a + b)
+    a, b = value.bgnbd.get("a"), value.bgnbd.get("b")
+    per_purchase = a / (a + b) if a is not None and b is not None else None
     row = con.execute(f"SELECT count(*) FILTER (WHERE p_alive < 0.5) FROM {table}").fetchone()
     below = int(row[0]) if row else 0
-    return replace(churn, btyd_dropout_per_purchase=round(per_purchase, 6),
-                   btyd_below_half=below, btyd_no_dropout=per_purchase < 0.01 or below == 0)
+    none_seen = value.note is not None or below == 0 or (per_purchase or 1) < 0.01
+    return replace(churn, btyd_dropout_per_purchase=None if per_purchase is None
+                   else round(per_purchase, 6), btyd_below_half=below, btyd_no_dropout=none_seen)

@@ -1,4 +1,5 @@
-"""Customer value: BG/NBD purchase counts and Gamma-Gamma spend, fitted on the shop's orders.
+"""Customer value: purchase counts (BG/NBD by default; MBG/NBD, Pareto/NBD, or chosen by
+evidence with "auto") and Gamma-Gamma spend, fitted on the shop's orders.
 
 Time is counted in weeks of 7 days between day numbers: T runs from a customer's first
 purchase day to the last observed day (the day before ``as_of``), recency to their last
@@ -16,9 +17,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
-from crmreport.clv import BGNBD, GammaGamma, clv
+from crmreport.clv import GammaGamma, HoldoutVerdict, PurchaseModel, clv, holdout_verdict
+from crmreport.clv import purchase_model as new_purchase_model
+from crmreport.clv.select import select_model
 from crmreport.engine import Connection
 from crmreport.errors import CrmError, DataError
 
@@ -27,6 +31,10 @@ ANNUAL_DISCOUNT = 0.10
 WEEKLY_DISCOUNT = (1 + ANNUAL_DISCOUNT) ** (1 / HORIZON_WEEKS) - 1
 MIN_REPEAT_BUYERS = 20  # below this the spend model has nothing to learn from
 CUSTOMER_VALUE = "customer_value"  # a working table: features joins it into ``features``
+HOLDOUT_WEEKS = 26  # the last weeks before as_of, held out to check (and choose) the model
+PURCHASE_MODELS = ("bgnbd", "mbgnbd", "paretonbd")
+NO_DROPOUT_NOTE = ("the model finds no dropout in this data: P(alive) cannot tell lapsed "
+                   "customers from active ones")
 
 VALUE_COLUMNS: dict[str, str] = {
     "p_alive": "probability the customer is still active (BG/NBD)",
@@ -43,9 +51,13 @@ class ValueModel:
     reason: str | None = None
     customers: int = 0
     repeat_buyers: int = 0
-    bgnbd: dict[str, float] = field(default_factory=dict)
+    bgnbd: dict[str, float] = field(default_factory=dict)  # the purchase model's parameters
     gammagamma: dict[str, float] = field(default_factory=dict)
     log_likelihood: float | None = None
+    model: str = "bgnbd"  # the purchase model used (chosen by evidence when asked for "auto")
+    verdict: HoldoutVerdict | None = None  # its check against the last HOLDOUT_WEEKS weeks
+    verdict_reason: str | None = None  # why there is no verdict
+    note: str | None = None  # a plain-words caveat, e.g. NO_DROPOUT_NOTE
 
     @property
     def available(self) -> bool:
@@ -78,44 +90,96 @@ def summary_sql(end: str, holdout_end: str | None = None) -> str:
     FROM d {holdout} ORDER BY customer_id"""
 
 
-def fit_purchases(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> BGNBD:
-    """Fit BG/NBD; raise CrmError with the reason when the data cannot support it."""
+def fit_purchases(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, *,
+                  model: str = "bgnbd") -> PurchaseModel:
+    """Fit a purchase model by name; raise CrmError with the reason when the data cannot
+    support it."""
     repeat = int((frequency > 0).sum())
     if repeat < MIN_REPEAT_BUYERS:
         raise CrmError(f"only {repeat} repeat buyers; at least {MIN_REPEAT_BUYERS} are needed "
                        "to fit the value models")
-    return BGNBD().fit(frequency, recency, T)
+    return new_purchase_model(model).fit(frequency, recency, T)
 
 
 def fit_models(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray,
-               monetary: np.ndarray) -> tuple[BGNBD, GammaGamma]:
-    """Fit both models; raise CrmError with the reason when the data cannot support them."""
-    bgnbd = fit_purchases(frequency, recency, T)
+               monetary: np.ndarray, model: str = "bgnbd",
+               holdout: pd.DataFrame | None = None) -> tuple[PurchaseModel, GammaGamma]:
+    """Fit a purchase model and Gamma-Gamma; raise CrmError with the reason when the data
+    cannot support them. ``model`` is bgnbd, mbgnbd, paretonbd, or auto: the one
+    ``select_model`` picks on ``holdout`` (a calibration/holdout table), refitted here."""
+    if model == "auto":
+        if holdout is None:
+            raise ValueError("model='auto' needs a calibration/holdout table to choose with")
+        model = choose_model(holdout)
+    purchases = fit_purchases(frequency, recency, T, model=model)
     positive = (frequency > 0) & (monetary > 0)
     gammagamma = GammaGamma().fit(frequency[positive], monetary[positive])
-    return bgnbd, gammagamma
+    return purchases, gammagamma
 
 
-def fit_value_models(con: Connection, as_of: dt.date) -> ValueModel:
+def choose_model(holdout: pd.DataFrame) -> str:
+    """The purchase model ``select_model`` picks on a calibration/holdout table."""
+    selection = select_model(holdout, PURCHASE_MODELS)
+    if selection.chosen is None:
+        reasons = "; ".join(f"{c.model}: {c.reason}" for c in selection.candidates)
+        raise CrmError(f"no purchase model could be fitted on the calibration period ({reasons})")
+    return selection.chosen
+
+
+def holdout_table(con: Connection, as_of: dt.date) -> pd.DataFrame:
+    """Calibration summary up to HOLDOUT_WEEKS before ``as_of``, with the purchase days
+    after it (frequency_holdout) and the holdout length (duration_holdout)."""
+    end = as_of - dt.timedelta(weeks=HOLDOUT_WEEKS)
+    data = con.execute(summary_sql(f"DATE '{end.isoformat()}'",
+                                   f"DATE '{as_of.isoformat()}'")).df()
+    return data.rename(columns={"holdout": "frequency_holdout"}).assign(
+        duration_holdout=float(HOLDOUT_WEEKS))
+
+
+def check_model(table: pd.DataFrame, model: str) -> tuple[HoldoutVerdict | None, str | None]:
+    """The holdout verdict of ``model`` refitted on the calibration part, or why there is none."""
+    try:
+        fitted = fit_purchases(*(table[c].to_numpy(dtype=float)
+                                 for c in ("frequency", "recency", "T")), model=model)
+        return holdout_verdict(fitted, table), None
+    except CrmError as exc:
+        return None, str(exc)
+
+
+def fit_value_models(con: Connection, as_of: dt.date, model: str = "bgnbd") -> ValueModel:
     """Create the temporary ``customer_value`` (customer_id + VALUE_COLUMNS) and return the
-    fitted model."""
+    fitted model.
+
+    ``model``: bgnbd (default), mbgnbd, paretonbd or auto (chosen on the last HOLDOUT_WEEKS
+    weeks, see ``crmreport.clv.select``)."""
+    if model != "auto" and model not in PURCHASE_MODELS:
+        raise ValueError(f"unknown value model {model!r}; choose auto or one of "
+                         f"{', '.join(PURCHASE_MODELS)}")
     data = con.execute(summary_sql(f"DATE '{as_of.isoformat()}'")).fetchnumpy()
     ids = np.asarray(data["customer_id"])
     x, tx, t, m = (np.asarray(data[c], dtype=float) for c in ("frequency", "recency", "T",
                                                                "monetary"))
+    table = holdout_table(con, as_of)
+    name = model
     try:
-        bgnbd, gammagamma = fit_models(x, tx, t, m)
-        columns = _predict(bgnbd, gammagamma, x, tx, t, m)
+        if model == "auto":
+            name = choose_model(table)
+        purchases, gammagamma = fit_models(x, tx, t, m, name)
+        columns = _predict(purchases, gammagamma, x, tx, t, m)
     except CrmError as exc:
         _store(con, ids, None)
-        return ValueModel(reason=str(exc), customers=len(ids), repeat_buyers=int((x > 0).sum()))
+        return ValueModel(reason=str(exc), customers=len(ids), repeat_buyers=int((x > 0).sum()),
+                          model=name)
     _store(con, ids, {k: np.round(v, 6) for k, v in columns.items()})
+    verdict, verdict_reason = check_model(table, name)
     return ValueModel(customers=len(ids), repeat_buyers=int((x > 0).sum()),
-                      bgnbd=bgnbd.params, gammagamma=gammagamma.params,
-                      log_likelihood=bgnbd.log_likelihood)
+                      bgnbd=purchases.params, gammagamma=gammagamma.params,
+                      log_likelihood=purchases.log_likelihood, model=name, verdict=verdict,
+                      verdict_reason=verdict_reason,
+                      note=NO_DROPOUT_NOTE if purchases.no_dropout else None)
 
 
-def _predict(bgnbd: BGNBD, gammagamma: GammaGamma, x: np.ndarray, tx: np.ndarray,
+def _predict(bgnbd: PurchaseModel, gammagamma: GammaGamma, x: np.ndarray, tx: np.ndarray,
              t: np.ndarray, m: np.ndarray) -> dict[str, np.ndarray]:
     """Every value column; a non-finite result means the fitted model is unusable here."""
     alive = bgnbd.probability_alive(x, tx, t)
