@@ -115,6 +115,16 @@ QUARANTINE = Table("quarantine", {
 
 # features
 
+NET_ORDERS = Table("net_orders", {
+    "order_id": "VARCHAR",
+    "customer_id": "VARCHAR",
+    "order_date": "DATE",
+    "amount": "DECIMAL(18,2)",
+    "kind": "VARCHAR",  # 'purchase' | 'credit' (amount < 0) | 'cancelled' (by status)
+    "cancelled_on": "DATE",  # a purchase's: the day of the credit note that reverses it
+    "reverses": "VARCHAR",  # a credit note's: the order it reverses in full
+}, "features", "one order or credit note of a known customer, classified for net revenue")
+
 FEATURES = Table("features", {
     "customer_id": "VARCHAR",
     "country": "VARCHAR",
@@ -125,7 +135,7 @@ FEATURES = Table("features", {
     "has_address": "BOOLEAN",
     "signup_days": "BIGINT",
     "orders": "INTEGER",
-    "frequency": "INTEGER",
+    "repeat_orders": "INTEGER",
     "monetary": "DECIMAL(18,2)",
     "avg_order_value": "DECIMAL(18,2)",
     "cancelled_orders": "INTEGER",
@@ -140,6 +150,7 @@ FEATURES = Table("features", {
     "f_score": "INTEGER",
     "m_score": "INTEGER",
     "rfm_segment": "VARCHAR",
+    "repeat_purchase_days": "INTEGER",
     "p_alive": "DOUBLE",
     "churn_risk": "DOUBLE",
     "expected_orders_52w": "DOUBLE",
@@ -214,7 +225,8 @@ SUGGESTIONS = Table("suggestions", {
 
 CATALOGUE: tuple[Table, ...] = (
     RAW_REJECTS, CUSTOMERS, ORDERS, ORDER_LINES, CONTACTS, SUPPRESSIONS, QUARANTINE,
-    FEATURES, CO_PURCHASE, ASSIGNMENTS, RULE_LISTS, PERMISSIONS, CONTACT_PLAN, SUGGESTIONS,
+    NET_ORDERS, FEATURES, CO_PURCHASE, ASSIGNMENTS, RULE_LISTS, PERMISSIONS, CONTACT_PLAN,
+    SUGGESTIONS,
 )
 
 

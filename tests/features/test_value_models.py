@@ -4,17 +4,20 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from crmreport.features.net_orders import classify_orders
 from crmreport.features.value_models import fit_value_models, summary_sql
+from crmreport.tables import ORDERS
 
 CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
 
 
 def _orders(rows: list[tuple[str, dt.date, float]]) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    con.execute("CREATE TABLE orders (order_id VARCHAR, customer_id VARCHAR, order_date DATE, "
-                "amount DECIMAL(18,2), status VARCHAR)")
-    con.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, 'completed')",
+    con.execute(ORDERS.create())
+    con.executemany("INSERT INTO orders (order_id, customer_id, order_date, amount, status) "
+                    "VALUES (?, ?, ?, ?, 'completed')",
                     [(f"O{i}", c, d, a) for i, (c, d, a) in enumerate(rows)])
+    classify_orders(con)
     return con
 
 

@@ -3,6 +3,7 @@ import datetime as dt
 import duckdb
 import pytest
 
+from crmreport.features.net_orders import classify_orders
 from crmreport.monitor.retention import cohort_matrix, retention_curve
 from crmreport.tables import ORDERS
 
@@ -35,6 +36,7 @@ def con():
                 " ('x2', NULL, '2026-02-05', 1, 'completed'),"
                 " ('x3', 'f', '2026-03-15', 1, 'completed'),"
                 " ('x4', 'z', '2026-03-16', 1, 'completed')")
+    classify_orders(con)
     return con
 
 

@@ -23,8 +23,7 @@ DEFINITION = (
 _SQL = """
 WITH done AS (
     SELECT DISTINCT customer_id, CAST(date_trunc('month', order_date) AS DATE) AS month
-    FROM orders
-    WHERE status = 'completed' AND customer_id IS NOT NULL AND order_date < ?
+    FROM purchases(?)
 ),
 firsts AS (SELECT customer_id, min(month) AS cohort FROM done GROUP BY customer_id),
 sizes AS (

@@ -53,13 +53,11 @@ def _bought(column: str) -> Expand:
     def expand(args: tuple[object, ...], as_of: dt.date) -> str:
         value, days = args
         return (
-            "customer_id IN (SELECT o.customer_id FROM orders o JOIN order_lines l "
-            # Guest orders have no customer_id; a NULL in the list would make NOT IN unknown.
-            f"USING (order_id) WHERE o.customer_id IS NOT NULL AND o.status = 'completed' "
-            f"AND lower(l.{column}) = "
+            # purchases (net_orders.py) belong to known customers: no NULL to spoil NOT IN
+            f"customer_id IN (SELECT o.customer_id FROM purchases(DATE '{as_of.isoformat()}') o "
+            f"JOIN order_lines l USING (order_id) WHERE lower(l.{column}) = "
             f"{exp.Literal.string(str(value).lower()).sql()} AND o.order_date >= "
-            f"DATE '{as_of.isoformat()}' - {int(str(days))} AND "
-            f"o.order_date < DATE '{as_of.isoformat()}')"
+            f"DATE '{as_of.isoformat()}' - {int(str(days))})"
         )
     return expand
 
@@ -92,9 +90,9 @@ def _in_list(args: tuple[object, ...], as_of: dt.date) -> str:
 HELPERS: dict[str, Helper] = {
     "bought_category": Helper("bought_category('<category>', <days>)", (str, int),
                               _bought("category"),
-                              "a completed order with this category in the last <days> days"),
+                              "a purchase with this category in the last <days> days"),
     "bought_product": Helper("bought_product('<sku>', <days>)", (str, int), _bought("sku"),
-                             "a completed order with this SKU in the last <days> days"),
+                             "a purchase with this SKU in the last <days> days"),
     "contacted_within": Helper("contacted_within(<days>)", (int,), _contacted_within,
                                "contacted (treatment) by any campaign in the last <days> days"),
     "contacted_in": Helper("contacted_in('<campaign>')", (str,), _contacted_in,
