@@ -44,6 +44,12 @@ FEATURE_DOCS: dict[str, str] = {
     "contacts_365d": "campaign contacts in the last 365 days",
 }
 
+# Old name -> new one, so that a rule written with the old name is told what to write.
+RENAMED: dict[str, str] = {
+    # meant repeat orders, while the value models' frequency is repeat purchase days
+    "frequency": "repeat_orders",
+}
+
 # (name, condition on r and f scores); first match wins.
 RFM_SEGMENTS: list[tuple[str, str]] = [
     ("prospect", "r_score IS NULL"),

@@ -18,6 +18,7 @@ import sqlglot
 from sqlglot import exp
 
 from crmreport.errors import closest
+from crmreport.features.rfm import FEATURE_DOCS, RENAMED
 from crmreport.tables import RULE_LISTS
 
 ALLOWED_NODES: tuple[type[exp.Expr], ...] = (
@@ -175,6 +176,9 @@ def _check_column(node: exp.Column, columns: Collection[str]) -> None:
     if node.table:
         raise RuleProblem(f"'{node.sql()}' names a table", f"write just '{node.name}'")
     name = node.name
+    if name not in columns and RENAMED.get(name) in columns:
+        raise RuleProblem(f"column '{name}' was renamed",
+                          f"write '{RENAMED[name]}' ({FEATURE_DOCS[RENAMED[name]]})")
     if name not in columns:
         close = closest(name, list(columns))
         fix = f"did you mean '{close}'?" if close else "run `crmreport check` to list columns"
