@@ -67,11 +67,11 @@ ORDERS = Table("orders", {
     "customer_id": "VARCHAR",  # NULL for a guest checkout
     "ordered_at": "TIMESTAMPTZ",
     "order_date": "DATE",
-    "amount": "DECIMAL(18,2)",
+    "amount": "DECIMAL(18,2)",  # negative: a credit note (see features/net_orders.py)
     "currency": "VARCHAR",
     "status": "VARCHAR",  # 'completed' | 'cancelled' | 'refunded'
     "channel": "VARCHAR",
-}, "identify", "one order in the campaign's currency")
+}, "identify", "one order or credit note in the campaign's currency")
 
 ORDER_LINES = Table("order_lines", {
     "order_id": "VARCHAR",

@@ -33,7 +33,7 @@ def _build_connection() -> duckdb.DuckDBPyConnection:
     for table in (CUSTOMERS, ORDERS, CONTACTS):
         _create(con, table.name, table.columns)
     con.execute("CREATE TABLE assignments (customer_id VARCHAR, segment VARCHAR, offer VARCHAR,"
-                " recency_days INTEGER, frequency INTEGER, monetary DECIMAL(18,2))")
+                " recency_days INTEGER, repeat_orders INTEGER, monetary DECIMAL(18,2))")
     n = 0
     for segment, size in SEGMENTS.items():
         for i in range(size):

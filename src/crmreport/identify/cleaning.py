@@ -9,7 +9,9 @@ The rules, stated once:
   blanked (flagged). Consent is yes/no/unknown; missing is unknown.
 - orders: an empty customer_id is a guest checkout, kept apart with a NULL customer_id.
   Amounts are DECIMAL; an order in another currency than the campaign's is quarantined
-  rather than added. Duplicate order ids are merged into the first.
+  rather than added. Duplicate order ids are merged into the first. A negative amount is a
+  credit note and is kept as written: what it means for revenue is stated once, in
+  features/net_orders.py.
 - order_lines need a known order; suppressions need an email or a customer id.
 """
 
