@@ -127,8 +127,11 @@ def test_cdnow_calibration_holdout(cdnow: pd.DataFrame, cdnow_bgnbd: BGNBD) -> N
 
 
 def test_holdout_excludes_customers_first_seen_later() -> None:
-    df = _log([("a", "2024-01-01", 1.0), ("a", "2024-02-02", 3.0), ("b", "2024-02-05", 9.0)])
+    # a's second order is ON the calibration end: holdout, as for summarise_transactions' as_of
+    df = _log([("a", "2024-01-01", 1.0), ("a", "2024-02-01", 3.0), ("b", "2024-02-05", 9.0),
+               ("a", "2024-03-01", 5.0)])  # on the holdout end: outside both periods
     ch = calibration_holdout(df, "cid", "day", "amount", "2024-02-01", "2024-03-01", unit="D")
+    assert (ch.loc["a", "frequency"], ch.loc["a", "T"]) == (0, 30.0)
     assert list(ch.index) == ["a"]
     assert (ch.loc["a", "frequency_holdout"], ch.loc["a", "monetary_holdout"]) == (1, 3.0)
     assert ch.loc["a", "duration_holdout"] == 29.0
