@@ -10,6 +10,9 @@ Definitions (those of Fader, Hardie and Lee, which reproduce their CDNOW results
   as the Gamma-Gamma model is fitted on repeat spend); 0 when frequency = 0;
 - times are in `unit`: "D" days or "W" weeks of exactly 7 days (there are no months, whose
   length varies);
+- every row is taken as a purchase: the log has no order ids to match credit notes with the
+  orders they reverse, so pass purchases with fully reversed orders removed (the campaign's
+  ``net_orders`` does this, see features/net_orders.py);
 - as_of is exclusive, as in a campaign: purchases before that day count, the day before it is
   the last observed day (T runs to it), and a purchase on the as-of day is not seen yet. The
   39-week CDNOW calibration from 1997-01-01 is as_of="1997-10-01".
