@@ -10,6 +10,7 @@ from pypdf import PdfReader
 
 from crmreport.account import Account, FileAccount
 from crmreport.config.models import Branding, Report
+from crmreport.features.net_orders import classify_orders
 from crmreport.monitor import collect
 from crmreport.report import write_report
 from crmreport.report.format import SUPPRESSED, Formatter
@@ -56,6 +57,7 @@ def _build_connection() -> duckdb.DuckDBPyConnection:
                 con.execute("INSERT INTO orders (order_id, customer_id, order_date, amount,"
                             " status) VALUES (?, ?, ?, 40.00, 'completed')",
                             [f"o{n}b", cid, contacted + dt.timedelta(days=1 + n % 20)])
+    classify_orders(con)  # what features does in a run
     return con
 
 
