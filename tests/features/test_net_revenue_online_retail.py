@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from crmreport.cli import main
@@ -87,7 +86,6 @@ def _expected() -> dict[str, tuple[int, int, Decimal]]:
     return expected
 
 
-@pytest.mark.slow
 def test_clv_reports_net_revenue_for_every_customer(tmp_path: Path) -> None:
     out = tmp_path / "clv.csv"
     result = CliRunner().invoke(main, ["clv", str(FOLDER / "campaign.yaml"), "--out", str(out)])
