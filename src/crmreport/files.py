@@ -9,6 +9,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -73,6 +74,8 @@ def atomic_dir(path: Path) -> Iterator[Path]:
 def safe_cell(value: object) -> str:
     """Render a value for CSV so that no spreadsheet evaluates it as a formula."""
     text = "" if value is None else str(value)
+    if isinstance(value, int | float | Decimal):  # a number is no formula: -95.93 stays one
+        return text
     if text.startswith(_FORMULA_START):
         return "'" + text
     return text

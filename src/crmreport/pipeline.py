@@ -237,9 +237,9 @@ def demo(
     return DemoResult(data_dir, built, report(loaded, definition, out_dir))
 
 
-CLV_COLUMNS = ["customer_id", "orders", "frequency", "recency_days", "tenure_days", "monetary",
-               "days_overdue", "p_alive", "churn_risk", "expected_orders_52w", "expected_spend",
-               "clv_52w"]
+CLV_COLUMNS = ["customer_id", "orders", "repeat_orders", "repeat_purchase_days", "recency_days",
+               "tenure_days", "monetary", "days_overdue", "p_alive", "churn_risk",
+               "expected_orders_52w", "expected_spend", "clv_52w"]
 
 
 @dataclass(frozen=True)

@@ -72,11 +72,11 @@ ORDERS = Table("orders", {
     "customer_id": "VARCHAR",  # NULL for a guest checkout
     "ordered_at": "TIMESTAMPTZ",
     "order_date": "DATE",
-    "amount": "DECIMAL(18,2)",
+    "amount": "DECIMAL(18,2)",  # negative: a credit note (see features/net_orders.py)
     "currency": "VARCHAR",
     "status": "VARCHAR",  # 'completed' | 'cancelled' | 'refunded'
     "channel": "VARCHAR",
-}, "identify", "one order in the campaign's currency")
+}, "identify", "one order or credit note in the campaign's currency")
 
 ORDER_LINES = Table("order_lines", {
     "order_id": "VARCHAR",
@@ -126,6 +126,16 @@ QUARANTINE = Table("quarantine", {
 
 # features
 
+NET_ORDERS = Table("net_orders", {
+    "order_id": "VARCHAR",
+    "customer_id": "VARCHAR",
+    "order_date": "DATE",
+    "amount": "DECIMAL(18,2)",
+    "kind": "VARCHAR",  # 'purchase' | 'credit' (amount < 0) | 'cancelled' (by status)
+    "cancelled_on": "DATE",  # a purchase's: the day of the credit note that reverses it
+    "reverses": "VARCHAR",  # a credit note's: the order it reverses in full
+}, "features", "one order or credit note of a known customer, classified for net revenue")
+
 FEATURES = Table("features", {
     "customer_id": "VARCHAR",
     "country": "VARCHAR",
@@ -136,7 +146,7 @@ FEATURES = Table("features", {
     "has_address": "BOOLEAN",
     "signup_days": "BIGINT",
     "orders": "INTEGER",
-    "frequency": "INTEGER",
+    "repeat_orders": "INTEGER",
     "monetary": "DECIMAL(18,2)",
     "avg_order_value": "DECIMAL(18,2)",
     "cancelled_orders": "INTEGER",
@@ -152,6 +162,7 @@ FEATURES = Table("features", {
     "f_score": "INTEGER",
     "m_score": "INTEGER",
     "rfm_segment": "VARCHAR",
+    "repeat_purchase_days": "INTEGER",
     "p_alive": "DOUBLE",
     "churn_risk": "DOUBLE",
     "expected_orders_52w": "DOUBLE",
@@ -226,7 +237,7 @@ SUGGESTIONS = Table("suggestions", {
 
 CATALOGUE: tuple[Table, ...] = (
     RAW_REJECTS, CUSTOMERS, CUSTOMER_IDS, ORDERS, ORDER_LINES, CONTACTS, SUPPRESSIONS,
-    CURRENCY_RATES, QUARANTINE,
+    CURRENCY_RATES, QUARANTINE, NET_ORDERS,
     FEATURES, CO_PURCHASE, ASSIGNMENTS, RULE_LISTS, PERMISSIONS, CONTACT_PLAN, SUGGESTIONS,
 )
 

@@ -10,8 +10,8 @@ import pytest
 from crmreport.clv import BGNBD, GammaGamma, summarise_transactions
 
 CDNOW = Path(__file__).parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
-CALIBRATION_END = "1997-09-30"  # end of week 39; T = (1997-09-30 - first purchase) / 7
-HOLDOUT_END = "1998-06-30"  # end of week 78
+CALIBRATION_END = "1997-10-01"  # after week 39; T = (1997-09-30 - first purchase) / 7
+HOLDOUT_END = "1998-07-01"  # after week 78
 
 
 @pytest.fixture(scope="session")

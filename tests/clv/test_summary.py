@@ -32,10 +32,10 @@ def test_definitions_on_a_small_log() -> None:
             ("a", "2024-01-15", 7.0),
             ("a", "2024-01-15", 3.0),  # merged: day total 10
             ("b", "2024-01-10", 99.0),
-            ("c", "2024-02-01", 1.0),  # after as_of: ignored entirely
+            ("c", "2024-01-30", 1.0),  # on the as-of day: not seen yet
         ]
     )
-    s = summarise_transactions(df, "cid", "day", "amount", as_of="2024-01-29", unit="W")
+    s = summarise_transactions(df, "cid", "day", "amount", as_of="2024-01-30", unit="W")
     assert list(s.index) == ["a", "b"]
     a = s.loc["a"]
     assert a["frequency"] == 2
@@ -47,16 +47,19 @@ def test_definitions_on_a_small_log() -> None:
     assert b["T"] == pytest.approx(19 / 7)
 
 
-def test_days_unit_and_inclusive_as_of() -> None:
+def test_days_unit_and_exclusive_as_of() -> None:
     df = _log([("a", "2024-01-01", 1.0), ("a", "2024-01-31", 2.0)])
-    s = summarise_transactions(df, "cid", "day", "amount", as_of="2024-01-31", unit="D")
+    s = summarise_transactions(df, "cid", "day", "amount", as_of="2024-02-01", unit="D")
     assert (s.loc["a", "frequency"], s.loc["a", "recency"], s.loc["a", "T"]) == (1, 30.0, 30.0)
+    # the order ON the as-of day is not counted; the day before is the last observed one
+    s = summarise_transactions(df, "cid", "day", "amount", as_of="2024-01-31", unit="D")
+    assert (s.loc["a", "frequency"], s.loc["a", "recency"], s.loc["a", "T"]) == (0, 0.0, 29.0)
 
 
 def test_calibration_start_ignores_earlier_purchases() -> None:
     df = _log([("a", "2023-12-01", 1.0), ("a", "2024-01-05", 2.0), ("a", "2024-01-12", 4.0)])
     s = summarise_transactions(
-        df, "cid", "day", "amount", "2024-01-19", unit="D", calibration_start="2024-01-01"
+        df, "cid", "day", "amount", "2024-01-20", unit="D", calibration_start="2024-01-01"
     )
     assert (s.loc["a", "frequency"], s.loc["a", "T"], s.loc["a", "monetary"]) == (1, 14.0, 4.0)
 
@@ -71,7 +74,7 @@ def test_decimal_amounts_and_aware_timestamps() -> None:
             "amount": [Decimal("10.10"), Decimal("2.05")],
         }
     )
-    s = summarise_transactions(df, "cid", "at", "amount", "2024-01-03", unit="D")
+    s = summarise_transactions(df, "cid", "at", "amount", "2024-01-04", unit="D")
     assert (s.loc["a", "recency"], s.loc["a", "monetary"]) == (2.0, pytest.approx(2.05))
 
 
@@ -109,7 +112,7 @@ def test_cdnow_calibration_holdout(cdnow: pd.DataFrame, cdnow_bgnbd: BGNBD) -> N
     ch = calibration_holdout(cdnow, "customer", "date", "amount", CALIBRATION_END, HOLDOUT_END)
     assert len(ch) == 2357
     assert (ch["duration_holdout"] == 39.0).all()
-    later = cdnow[cdnow["date"] > CALIBRATION_END]
+    later = cdnow[cdnow["date"] >= CALIBRATION_END]
     assert int(ch["frequency_holdout"].sum()) == len(later.groupby(["customer", "date"]))
     fit = holdout_fit_by_frequency(cdnow_bgnbd, ch)
     assert list(fit.index) == ["0", "1", "2", "3", "4", "5", "6", "7+"]
@@ -124,8 +127,11 @@ def test_cdnow_calibration_holdout(cdnow: pd.DataFrame, cdnow_bgnbd: BGNBD) -> N
 
 
 def test_holdout_excludes_customers_first_seen_later() -> None:
-    df = _log([("a", "2024-01-01", 1.0), ("a", "2024-02-02", 3.0), ("b", "2024-02-05", 9.0)])
-    ch = calibration_holdout(df, "cid", "day", "amount", "2024-01-31", "2024-02-29", unit="D")
+    # a's second order is ON the calibration end: holdout, as for summarise_transactions' as_of
+    df = _log([("a", "2024-01-01", 1.0), ("a", "2024-02-01", 3.0), ("b", "2024-02-05", 9.0),
+               ("a", "2024-03-01", 5.0)])  # on the holdout end: outside both periods
+    ch = calibration_holdout(df, "cid", "day", "amount", "2024-02-01", "2024-03-01", unit="D")
+    assert (ch.loc["a", "frequency"], ch.loc["a", "T"]) == (0, 30.0)
     assert list(ch.index) == ["a"]
     assert (ch.loc["a", "frequency_holdout"], ch.loc["a", "monetary_holdout"]) == (1, 3.0)
     assert ch.loc["a", "duration_holdout"] == 29.0

@@ -4,21 +4,25 @@ import duckdb
 import pytest
 
 from crmreport.features.affinity import compute_co_purchase
+from crmreport.features.net_orders import classify_orders
+from crmreport.tables import ORDERS
 
 
 def test_lift_by_hand() -> None:
     con = duckdb.connect()
-    con.execute("CREATE TABLE orders (order_id VARCHAR, customer_id VARCHAR, order_date DATE, "
-                "status VARCHAR)")
+    con.execute(ORDERS.create())
     con.execute("CREATE TABLE order_lines (order_id VARCHAR, category VARCHAR)")
     baskets = {"A": ["tent", "boots"], "B": ["tent", "boots"], "C": ["tent"], "D": ["books"]}
     for cid, cats in baskets.items():
         for i, cat in enumerate(cats):
-            con.execute("INSERT INTO orders VALUES (?, ?, DATE '2026-01-01', 'completed')",
+            con.execute("INSERT INTO orders (order_id, customer_id, order_date, amount, status) "
+                        "VALUES (?, ?, DATE '2026-01-01', 1, 'completed')",
                         [f"{cid}{i}", cid])
             con.execute("INSERT INTO order_lines VALUES (?, ?)", [f"{cid}{i}", cat])
-    con.execute("INSERT INTO orders VALUES ('X', NULL, DATE '2026-01-01', 'completed')")
+    con.execute("INSERT INTO orders (order_id, customer_id, order_date, amount, status) "
+                "VALUES ('X', NULL, DATE '2026-01-01', 1, 'completed')")
     con.execute("INSERT INTO order_lines VALUES ('X', 'books')")  # a guest counts for no one
+    classify_orders(con)
     compute_co_purchase(con, dt.date(2026, 3, 1))
     rows = {(a, b): (n, s, c, lift) for a, b, n, s, c, lift in
             con.execute("SELECT * FROM co_purchase").fetchall()}

@@ -16,6 +16,7 @@ from crmreport.features.churn import (
     reliability,
     split,
 )
+from crmreport.features.net_orders import classify_orders
 from crmreport.tables import ORDERS
 
 AS_OF = dt.date(2026, 3, 1)
@@ -28,6 +29,7 @@ def _orders(rows: list[tuple[str, str, str]]) -> Connection:
     con.executemany("INSERT INTO orders (order_id, customer_id, order_date, amount, status) "
                     "VALUES (?, ?, ?::DATE, 10, ?)",
                     [(f"O{i}", c, d, s) for i, (c, d, s) in enumerate(rows)])
+    classify_orders(con)  # the net rule: churn reads purchases as features do
     return con
 
 
@@ -62,6 +64,7 @@ def _shop(seed: int) -> list[tuple[str, str, str]]:
 
 
 def _table(con: Connection, cutoff: dt.date, n: int) -> list[tuple[object, ...]]:
+    classify_orders(con)  # the orders may have changed since
     s = split(con, cutoff, n)
     assert s.y is not None
     return [(i, *x, y) for i, x, y in zip(s.ids.tolist(), s.x.tolist(), s.y.tolist(),

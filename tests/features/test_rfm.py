@@ -23,7 +23,7 @@ def _features(shop: Path) -> dict[str, dict]:
 def test_rfm_matches_hand_computation(shop: Path) -> None:
     f = _features(shop)
     anna = f["C1"]  # orders 2025-12-01 (100.00 outdoor) and 2026-02-20 (50.00 books)
-    assert anna["orders"] == 2 and anna["frequency"] == 1
+    assert anna["orders"] == 2 and anna["repeat_orders"] == 1
     assert anna["monetary"] == Decimal("150.00")
     assert anna["avg_order_value"] == Decimal("75.00")
     assert anna["recency_days"] == 9  # 2026-02-20 -> 2026-03-01

@@ -4,17 +4,20 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from crmreport.features.net_orders import classify_orders
 from crmreport.features.value_models import fit_value_models, summary_sql
+from crmreport.tables import ORDERS
 
 CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
 
 
 def _orders(rows: list[tuple[str, dt.date, float]]) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    con.execute("CREATE TABLE orders (order_id VARCHAR, customer_id VARCHAR, order_date DATE, "
-                "amount DECIMAL(18,2), status VARCHAR)")
-    con.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, 'completed')",
+    con.execute(ORDERS.create())
+    con.executemany("INSERT INTO orders (order_id, customer_id, order_date, amount, status) "
+                    "VALUES (?, ?, ?, ?, 'completed')",
                     [(f"O{i}", c, d, a) for i, (c, d, a) in enumerate(rows)])
+    classify_orders(con)
     return con
 
 
@@ -75,3 +78,20 @@ def test_a_model_that_predicts_no_finite_value_is_unavailable(
     assert not model.available and "no finite" in (model.reason or "")
     assert con.execute("SELECT count(*) FROM customer_value WHERE clv_52w IS NOT NULL"
                        ).fetchall() == [(0,)]
+
+
+def test_sql_and_python_api_read_the_as_of_day_alike() -> None:
+    import pandas as pd
+
+    from crmreport.clv import summarise_transactions
+
+    rows = [("A", dt.date(2026, 1, 1), 10), ("A", dt.date(2026, 2, 1), 30),
+            ("A", dt.date(2026, 3, 1), 99),  # ON the as-of day: seen by neither
+            ("B", dt.date(2026, 2, 28), 20), ("C", dt.date(2026, 3, 1), 5)]
+    sql = {r[0]: r[1:] for r in _orders(rows).execute(summary_sql("DATE '2026-03-01'")).fetchall()}
+    log = pd.DataFrame(rows, columns=["customer_id", "order_date", "amount"])
+    api = summarise_transactions(log, "customer_id", "order_date", "amount", as_of="2026-03-01")
+    assert set(sql) == set(api.index) == {"A", "B"}
+    for cid, (x, recency, t, m) in sql.items():
+        assert (x, recency, t, m) == pytest.approx(tuple(api.loc[cid]))
+    assert sql["A"] == (1, pytest.approx(31 / 7), pytest.approx(58 / 7), 30.0)

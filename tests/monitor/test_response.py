@@ -5,6 +5,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from crmreport.features.net_orders import classify_orders
 from crmreport.monitor.response import response_table, uplift
 from crmreport.tables import CONTACTS, ORDERS
 
@@ -15,6 +16,11 @@ def _tables(con: duckdb.DuckDBPyConnection) -> None:
     for table in (ORDERS, CONTACTS):
         columns = ", ".join(f"{c} {t}" for c, t in table.columns.items())
         con.execute(f"CREATE TABLE {table} ({columns})")
+
+
+def _response_table(con, *args, **kwargs):
+    classify_orders(con)  # what features does in a run
+    return response_table(con, *args, **kwargs)
 
 
 def test_uplift_matches_hand_computation():
@@ -88,7 +94,7 @@ def con():
 
 
 def test_response_window_boundaries(con):
-    table = response_table(con, 30, {"email": 0.5})
+    table = _response_table(con, 30, {"email": 0.5})
     assert len(table) == 2  # one detail row, one total
     row = table[~table["is_total"]].iloc[0]
     assert (row.contacted, row.control, row.responders_t, row.responders_c) == (4, 2, 1, 1)
@@ -102,7 +108,7 @@ def test_response_window_boundaries(con):
 
 def test_total_row_sums_channels(con):
     _contact(con, "t9", "treatment", channel="letter", segment="lapsed")
-    table = response_table(con, 30, {"email": 0.5, "letter": 1.0})
+    table = _response_table(con, 30, {"email": 0.5, "letter": 1.0})
     total = table[table["is_total"]].iloc[0]
     assert pd.isna(total.segment) and pd.isna(total.channel)
     assert total.contacted == 5 and total.cost == pytest.approx(3.0)
@@ -111,13 +117,13 @@ def test_total_row_sums_channels(con):
 
 def test_only_first_contact_per_campaign_counts(con):
     _contact(con, "t0", "treatment", day=D0 + dt.timedelta(days=10))
-    row = response_table(con, 30, {})
+    row = _response_table(con, 30, {})
     assert row[~row["is_total"]].iloc[0].contacted == 4
     assert pd.isna(row.iloc[0].roi)  # no cost known
 
 
 def test_campaigns_still_inside_their_window_are_not_measured(con):
     # contacted D0 with a 30-day window: fully observed only from D0 + 31 on
-    assert response_table(con, 30, {}, as_of=D0 + dt.timedelta(days=30)).empty
-    measured = response_table(con, 30, {}, as_of=D0 + dt.timedelta(days=31))
+    assert _response_table(con, 30, {}, as_of=D0 + dt.timedelta(days=30)).empty
+    measured = _response_table(con, 30, {}, as_of=D0 + dt.timedelta(days=31))
     assert measured.loc[measured["is_total"], "contacted"].item() == 4

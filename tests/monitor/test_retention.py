@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from crmreport.account import Account
+from crmreport.features.net_orders import classify_orders
 from crmreport.monitor import Monitoring
 from crmreport.monitor.retention import (
     COLUMNS,
@@ -47,6 +48,7 @@ def con():
                 " ('x2', NULL, '2026-02-05', 1, 'completed'),"
                 " ('x3', 'f', '2026-03-15', 1, 'completed'),"
                 " ('x4', 'z', '2026-03-16', 1, 'completed')")
+    classify_orders(con)
     return con
 
 
@@ -101,6 +103,7 @@ def test_window_ends_with_the_data_and_starts_no_earlier(con):
 def test_no_orders_give_an_empty_matrix_and_curve():
     empty = duckdb.connect()
     empty.execute(ORDERS.create())
+    classify_orders(empty)
     assert cohort_window(empty, AS_OF, 3) is None
     m = cohort_matrix(empty, AS_OF, 3)
     assert m.empty and list(m.columns) == COLUMNS
@@ -112,6 +115,7 @@ def _orders(con: duckdb.DuckDBPyConnection, orders: list[tuple[str, str]]) -> No
     for i, (cid, day) in enumerate(orders):
         con.execute("INSERT INTO orders (order_id, customer_id, order_date, amount, status)"
                     " VALUES (?, ?, ?, 1, 'completed')", [f"o{i}", cid, day])
+    classify_orders(con)
 
 
 def test_left_censored_first_cohort_is_left_out_of_the_headline():
@@ -171,6 +175,7 @@ def test_without_completed_orders_the_report_says_so():
     con = duckdb.connect()
     _orders(con, [("a", "2025-01-10")])
     con.execute("UPDATE orders SET status = 'cancelled'")
+    classify_orders(con)
     m = cohort_matrix(con, dt.date(2027, 1, 1), 3)
     assert m.empty
     monitoring = Monitoring(

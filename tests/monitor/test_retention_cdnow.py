@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from crmreport.engine import connect
+from crmreport.features.net_orders import classify_orders
 from crmreport.identify import identify_tables
 from crmreport.ingest import SourceFile, load_sources
 from crmreport.monitor.retention import cohort_matrix, retention_curve
@@ -25,6 +26,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     path.write_bytes(gzip.decompress(MASTER.read_bytes()))
     con = connect()
     identify_tables(con, load_sources(con, [SourceFile("orders", path, "cdnow")]), "USD")
+    classify_orders(con)
     return cohort_matrix(con, AS_OF, 13)  # 13 months showed "No data" before the window fit
 
 

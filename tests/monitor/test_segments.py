@@ -7,7 +7,7 @@ from crmreport.monitor.segments import segment_overview
 def test_segment_overview():
     con = duckdb.connect()
     con.execute("CREATE TABLE assignments (customer_id VARCHAR, segment VARCHAR, offer VARCHAR,"
-                " recency_days INTEGER, frequency INTEGER, monetary DECIMAL(18,2))")
+                " recency_days INTEGER, repeat_orders INTEGER, monetary DECIMAL(18,2))")
     con.execute("INSERT INTO assignments VALUES"
                 " ('1', 'vip', 'gift', 10, 5, 100.50), ('2', 'vip', NULL, 20, 3, 50.00),"
                 " ('3', 'vip', 'gift', 30, 1, 10.00), ('4', 'lapsed', 'winback', 400, 1, 20.00)")
@@ -26,7 +26,7 @@ def test_segment_overview():
 def test_average_recency_counts_only_customers_who_bought():
     con = duckdb.connect()
     con.execute("CREATE TABLE assignments (customer_id VARCHAR, segment VARCHAR, offer VARCHAR, "
-                "recency_days INTEGER, frequency INTEGER, monetary DECIMAL(18,2))")
+                "recency_days INTEGER, repeat_orders INTEGER, monetary DECIMAL(18,2))")
     con.execute("INSERT INTO assignments SELECT 'P' || i, 'a', NULL, NULL, 0, 0 "
                 "FROM range(50) t(i)")  # prospects: no recency
     con.execute("INSERT INTO assignments SELECT 'B' || i, 'a', NULL, 100, 1, 10 "

@@ -4,8 +4,10 @@ from pathlib import Path
 
 import duckdb
 
+from crmreport.features.net_orders import classify_orders
 from crmreport.features.value_models import ValueModel, fit_value_models
 from crmreport.monitor.value_summary import HOLDOUT_WEEKS, value_summary
+from crmreport.tables import ORDERS
 
 CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
 AS_OF = dt.date(1998, 7, 1)  # the end of the 78 weeks of CDNOW data
@@ -17,10 +19,11 @@ def _cdnow() -> tuple[duckdb.DuckDBPyConnection, list[tuple[str, dt.date]]]:
         _, customer, day, _, dollars = line.split()
         rows.append((customer, dt.datetime.strptime(day, "%Y%m%d").date(), float(dollars)))
     con = duckdb.connect()
-    con.execute("CREATE TABLE orders (order_id VARCHAR, customer_id VARCHAR, order_date DATE, "
-                "amount DECIMAL(18,2), status VARCHAR)")
-    con.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, 'completed')",
+    con.execute(ORDERS.create())
+    con.executemany("INSERT INTO orders (order_id, customer_id, order_date, amount, status) "
+                    "VALUES (?, ?, ?, ?, 'completed')",
                     [(f"O{i}", c, d, a) for i, (c, d, a) in enumerate(rows)])
+    classify_orders(con)
     return con, [(c, d) for c, d, _ in rows]
 
 

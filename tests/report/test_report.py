@@ -10,6 +10,7 @@ from pypdf import PdfReader
 
 from crmreport.account import Account, FileAccount
 from crmreport.config.models import Branding, Report
+from crmreport.features.net_orders import classify_orders
 from crmreport.monitor import collect
 from crmreport.reasons import label
 from crmreport.report import write_report
@@ -34,7 +35,7 @@ def _build_connection() -> duckdb.DuckDBPyConnection:
     for table in (CUSTOMERS, ORDERS, CONTACTS):
         _create(con, table.name, table.columns)
     con.execute("CREATE TABLE assignments (customer_id VARCHAR, segment VARCHAR, offer VARCHAR,"
-                " recency_days INTEGER, frequency INTEGER, monetary DECIMAL(18,2))")
+                " recency_days INTEGER, repeat_orders INTEGER, monetary DECIMAL(18,2))")
     n = 0
     for segment, size in SEGMENTS.items():
         for i in range(size):
@@ -57,6 +58,7 @@ def _build_connection() -> duckdb.DuckDBPyConnection:
                 con.execute("INSERT INTO orders (order_id, customer_id, order_date, amount,"
                             " status) VALUES (?, ?, ?, 40.00, 'completed')",
                             [f"o{n}b", cid, contacted + dt.timedelta(days=1 + n % 20)])
+    classify_orders(con)  # what features does in a run
     return con
 
 

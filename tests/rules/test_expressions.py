@@ -54,7 +54,7 @@ def test_hostile_or_wrong_conditions_are_rejected(text: str, needle: str) -> Non
 
 def test_helper_expands_to_checked_sql_with_escaped_literal() -> None:
     sql = compile_condition(check("bought_category('o''neil', 30)", COLUMNS), AS_OF)
-    assert "'o''neil'" in sql and "2026-03-01" in sql and "NOT o.customer_id IS NULL" in sql
+    assert "'o''neil'" in sql and "2026-03-01" in sql and "PURCHASES(" in sql
 
 
 @pytest.mark.parametrize(
@@ -103,3 +103,10 @@ def test_contact_and_list_helpers_run_against_history_and_lists() -> None:
     assert who("contacted_in('autumn')") == ["C3"]
     assert who("in_list('vip-list', customer_id)") == ["C2"]
     assert who("NOT in_list('vip-list', customer_id)") == ["C1", "C3"]
+
+
+def test_a_renamed_feature_says_what_to_write_now() -> None:
+    with pytest.raises(RuleProblem) as info:
+        check("frequency >= 2", ["customer_id", "repeat_orders"])
+    assert info.value.message == "column 'frequency' was renamed"
+    assert info.value.fix.startswith("write 'repeat_orders' (purchases after the first one")

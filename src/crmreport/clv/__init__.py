@@ -4,7 +4,7 @@ Implemented on numpy/scipy only (the archived `lifetimes` package is not used):
 
     from crmreport.clv import BGNBD, GammaGamma, summarise_transactions, clv
     s = summarise_transactions(orders, "customer_id", "order_date", "amount",
-                               as_of="1997-09-30", unit="W")
+                               as_of="1997-10-01", unit="W")
     bg = BGNBD().fit(s["frequency"], s["recency"], s["T"])
     gg = GammaGamma().fit(s["frequency"], s["monetary"])
     value = clv(bg, gg, s["frequency"], s["recency"], s["T"], s["monetary"],
@@ -21,10 +21,11 @@ and `select_model` fits every purchase model and picks the one the holdout suppo
 Fits that fail raise `ConvergenceError`.
 
 Reproducing Fader, Hardie and Lee (2005) on the CDNOW 2,357-customer sample: summarise with
-as_of="1997-09-30", unit="W" (T = (1997-09-30 - first purchase day) / 7, so 38.86 weeks for
-a 1 January buyer; same-day purchases merged). BG/NBD gives r=0.2426, alpha=4.414,
+as_of="1997-10-01", unit="W" (as_of is exclusive, as in a campaign: the last observed day is
+1997-09-30 and T = (1997-09-30 - first purchase day) / 7, so 38.86 weeks for a 1 January buyer;
+same-day purchases merged). BG/NBD gives r=0.2426, alpha=4.414,
 a=0.7929, b=2.426, LL=-9582.43; Gamma-Gamma on the 946 repeat buyers p=6.250, q=3.744,
-gamma=15.44 (rounding monetary to cents changes nothing). Measuring T to 1997-10-01 instead
+gamma=15.44 (rounding monetary to cents changes nothing). Measuring T to 1997-10-01 itself
 (273 days after 1 January) does not reproduce them (r=0.2417, a=0.8145, LL=-9589.9), nor
 does counting same-day purchases separately (959 repeat buyers, p=6.20, q=3.82).
 """

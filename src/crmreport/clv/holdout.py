@@ -24,12 +24,15 @@ def calibration_holdout(
     unit: str = "W",
     calibration_start: Any = None,
 ) -> pd.DataFrame:
-    """Split transactions at `calibration_end` (inclusive) and summarise both periods.
+    """Split transactions at `calibration_end` and summarise both periods.
+
+    Both ends are exclusive, like `summarise_transactions`' as_of: the calibration period is
+    the days before `calibration_end`, the holdout the days from it to before `holdout_end`.
 
     Returns one row per customer who bought in the calibration period (later first-time
     buyers are left out: the model knows nothing of them), indexed by customer id, with the
     calibration summary (frequency, recency, T, monetary, as `summarise_transactions`) and
-    frequency_holdout (purchase days in (calibration_end, holdout_end], all of them repeat
+    frequency_holdout (purchase days in [calibration_end, holdout_end), all of them repeat
     purchases), monetary_holdout (their mean day-level value, 0 if none) and
     duration_holdout (the holdout length in `unit`).
     """
@@ -38,11 +41,11 @@ def calibration_holdout(
     if hold_end <= cal_end:
         raise DataError("holdout_end must be after calibration_end")
     daily = daily_purchases(df, customer_col, date_col, amount_col)
-    in_cal = daily["day"] <= cal_end
+    in_cal = daily["day"] < cal_end
     if calibration_start is not None:
         in_cal &= daily["day"] >= day_number(calibration_start)
-    table = summarise_daily(daily[in_cal], cal_end, unit_days)
-    later = daily[(daily["day"] > cal_end) & (daily["day"] <= hold_end)]
+    table = summarise_daily(daily[in_cal], cal_end - 1, unit_days)
+    later = daily[(daily["day"] >= cal_end) & (daily["day"] < hold_end)]
     later = later[later["customer"].isin(table.index)]
     counts = later.groupby("customer")["amount"].agg(["size", "mean"])
     table["frequency_holdout"] = counts["size"].reindex(table.index, fill_value=0).astype("int64")

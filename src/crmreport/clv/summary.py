@@ -9,7 +9,13 @@ Definitions (those of Fader, Hardie and Lee, which reproduce their CDNOW results
 - monetary = mean day-level value of the REPEAT purchases (the first purchase is left out,
   as the Gamma-Gamma model is fitted on repeat spend); 0 when frequency = 0;
 - times are in `unit`: "D" days or "W" weeks of exactly 7 days (there are no months, whose
-  length varies); as_of is inclusive: purchases on that day count.
+  length varies);
+- every row is taken as a purchase: the log has no order ids to match credit notes with the
+  orders they reverse, so pass purchases with fully reversed orders removed (the campaign's
+  ``net_orders`` does this, see features/net_orders.py);
+- as_of is exclusive, as in a campaign: purchases before that day count, the day before it is
+  the last observed day (T runs to it), and a purchase on the as-of day is not seen yet. The
+  39-week CDNOW calibration from 1997-01-01 is as_of="1997-10-01".
 """
 
 from __future__ import annotations
@@ -33,10 +39,10 @@ def summarise_transactions(
     unit: str = "W",
     calibration_start: Any = None,
 ) -> pd.DataFrame:
-    """Per-customer frequency, recency, T and monetary from transactions up to `as_of`.
+    """Per-customer frequency, recency, T and monetary from transactions before `as_of`.
 
     Returns a frame indexed by customer id (sorted) with columns frequency (int), recency, T,
-    monetary (float). Purchases after `as_of` are ignored, and so are purchases before
+    monetary (float). Purchases on or after `as_of` are ignored, and so are purchases before
     `calibration_start` if given: a customer's first purchase is then their first one in the
     window, so pass a start only for a cohort that began buying inside it.
     """
@@ -44,10 +50,10 @@ def summarise_transactions(
     daily = daily_purchases(df, customer_col, date_col, amount_col)
     end = day_number(as_of)
     start = None if calibration_start is None else day_number(calibration_start)
-    window = daily["day"] <= end
+    window = daily["day"] < end
     if start is not None:
         window &= daily["day"] >= start
-    return summarise_daily(daily[window], end, unit_days).rename_axis(customer_col)
+    return summarise_daily(daily[window], end - 1, unit_days).rename_axis(customer_col)
 
 
 def unit_length(unit: str) -> int:
@@ -91,7 +97,8 @@ def daily_purchases(
 
 
 def summarise_daily(daily: pd.DataFrame, end_day: int, unit_days: int) -> pd.DataFrame:
-    """The summary table from sorted day-level purchases (see `daily_purchases`)."""
+    """The summary table from sorted day-level purchases (see `daily_purchases`); `end_day`
+    is the last observed day."""
     groups = daily.groupby("customer", sort=True)
     first = groups["day"].first()
     days = groups.size()

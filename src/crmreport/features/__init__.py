@@ -1,5 +1,7 @@
 """Differentiate: one row of features per customer, as of an explicit date.
 
+``net_orders`` classifies every order once under the net-revenue rule (net_orders.py); its
+macros ``purchases(day)`` and ``net_revenue(day)`` are what every later count reads.
 ``features`` = RFM and history columns (rfm.py) + model-based value (value_models.py) + churn
 risk from a classifier on the shop's own history and days overdue (churn.py); alongside,
 ``co_purchase`` holds category affinity for cross-selling (affinity.py). Both are declared in
@@ -22,17 +24,20 @@ from crmreport.features.churn import (
     fit_churn,
     with_btyd,
 )
+from crmreport.features.net_orders import classify_orders
 from crmreport.features.rfm import FEATURE_DOCS as RFM_DOCS
 from crmreport.features.rfm import RFM, compute_rfm
 from crmreport.features.value_models import (
     CUSTOMER_VALUE,
+    MODEL_INPUTS,
     VALUE_COLUMNS,
     ValueModel,
     fit_value_models,
+    summary_sql,
 )
-from crmreport.tables import CO_PURCHASE, FEATURES, Table
+from crmreport.tables import CO_PURCHASE, FEATURES, NET_ORDERS, Table
 
-FEATURE_DOCS: dict[str, str] = {**RFM_DOCS, **VALUE_COLUMNS, **CHURN_COLUMNS}
+FEATURE_DOCS: dict[str, str] = {**RFM_DOCS, **MODEL_INPUTS, **VALUE_COLUMNS, **CHURN_COLUMNS}
 
 __all__ = ["FEATURE_DOCS", "ChurnModel", "Featured", "ValueModel", "compute_features"]
 
@@ -50,24 +55,30 @@ class Featured:
 def compute_features(con: Connection, as_of: dt.date,
                      churn_horizon_days: int = DEFAULT_HORIZON_DAYS,
                      value_model: str = "bgnbd") -> Featured:
-    """Create ``features`` and ``co_purchase``; ``value_model`` is the purchase model (see
-    ``value_models.fit_value_models``)."""
+    """Create ``net_orders`` (with its macros), ``features`` and ``co_purchase``;
+    ``value_model`` is the purchase model (see ``value_models.fit_value_models``)."""
+    classify_orders(con)
     compute_rfm(con, as_of)
     value = fit_value_models(con, as_of, value_model)
     churn = fit_churn(con, as_of, churn_horizon_days)
     compute_co_purchase(con, as_of)
+    summary = summary_sql(f"DATE '{as_of.isoformat()}'")
     con.execute(f"""CREATE OR REPLACE TABLE {FEATURES} AS
         SELECT {", ".join(_source(c) for c in FEATURES.columns)} FROM {RFM} r
+        LEFT JOIN ({summary}) s USING (customer_id)
         LEFT JOIN {CUSTOMER_VALUE} v USING (customer_id)
         LEFT JOIN {CUSTOMER_CHURN} c USING (customer_id)
         ORDER BY customer_id""")
     for working in (RFM, CUSTOMER_VALUE, CUSTOMER_CHURN):
         con.execute(f"DROP TABLE {working}")
-    return Featured(value, (FEATURES, CO_PURCHASE), with_btyd(churn, value, con, FEATURES.name))
+    return Featured(value, (NET_ORDERS, FEATURES, CO_PURCHASE),
+                    with_btyd(churn, value, con, FEATURES.name))
 
 
 def _source(column: str) -> str:
     """The working table a feature column comes from, as its alias."""
+    if column == "repeat_purchase_days":  # the value models' frequency; 0 without purchases
+        return "coalesce(s.repeat_purchase_days, 0)::INTEGER AS repeat_purchase_days"
     if column in CHURN_COLUMNS:
         return f"c.{column}"
     return f"v.{column}" if column in VALUE_COLUMNS else f"r.{column}"

@@ -1,6 +1,6 @@
 """Category affinity between customers: which categories are bought by the same people.
 
-For categories a and b over the customers who bought anything before ``as_of``:
+For categories a and b over the customers with a purchase before ``as_of`` (net_orders.py):
 support = share of customers who bought both, confidence = P(b | a), lift = confidence /
 P(b). A lift above 1 means a buyer of a is more likely than others to buy b: the basis of
 cross-selling suggestions.
@@ -19,10 +19,9 @@ def compute_co_purchase(con: Connection, as_of: dt.date) -> None:
     con.execute(f"""
     CREATE OR REPLACE TABLE {CO_PURCHASE} AS
     WITH bought AS (
-        SELECT DISTINCT o.customer_id, l.category
-        FROM orders o JOIN order_lines l USING (order_id)
-        WHERE o.status = 'completed' AND o.customer_id IS NOT NULL AND l.category IS NOT NULL
-          AND o.order_date < DATE '{as_of.isoformat()}'
+        SELECT DISTINCT p.customer_id, l.category
+        FROM purchases(DATE '{as_of.isoformat()}') p JOIN order_lines l USING (order_id)
+        WHERE l.category IS NOT NULL
     ), buyers AS (SELECT count(DISTINCT customer_id) AS n FROM bought),
     single AS (SELECT category, count(*) AS n FROM bought GROUP BY category),
     pairs AS (

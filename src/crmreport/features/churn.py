@@ -108,8 +108,7 @@ def features_sql(cutoff: dt.date) -> str:
                min(order_date) AS first_day, max(order_date) AS last_day,
                count(*) FILTER (WHERE order_date >= {c} - 90) AS orders_90d,
                count(*) FILTER (WHERE order_date >= {c} - 365) AS orders_365d
-        FROM orders
-        WHERE status = 'completed' AND customer_id IS NOT NULL AND order_date < {c}
+        FROM purchases({c}) WHERE customer_id IS NOT NULL  -- net_orders.py: the net rule
         GROUP BY customer_id
     ), g AS (
         SELECT *, CASE WHEN order_days > 1 THEN
@@ -133,8 +132,8 @@ def labelled_sql(cutoff: dt.date, horizon_days: int) -> str:
     c, end = f"DATE '{cutoff.isoformat()}'", f"DATE '{cutoff.isoformat()}' + {horizon_days}"
     return f"""
     SELECT f.*, (a.customer_id IS NULL)::INTEGER AS churned FROM ({features_sql(cutoff)}) f
-    LEFT JOIN (SELECT DISTINCT customer_id FROM orders WHERE status = 'completed'
-               AND order_date >= {c} AND order_date < {end}) a USING (customer_id)
+    LEFT JOIN (SELECT DISTINCT customer_id FROM purchases({end}) WHERE order_date >= {c}) a
+    USING (customer_id)
     ORDER BY customer_id"""
 
 

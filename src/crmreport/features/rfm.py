@@ -1,6 +1,7 @@
 """RFM features, scores and named segments in SQL over the canonical tables.
 
-Only completed orders dated before ``as_of`` count. Scores are tie-aware quintiles: customers
+Purchases and net revenue are those of ``net_orders`` (see net_orders.py) dated before
+``as_of``: an order on the as-of day is not counted yet. Scores are tie-aware quintiles: customers
 with equal values always get the same score (rank-based, so the result does not depend on row
 order), 5 is best. Customers without orders have NULL scores: a rule such as
 ``r_score >= 4`` is then false for them, as SQL's three-valued logic says.
@@ -24,23 +25,29 @@ FEATURE_DOCS: dict[str, str] = {
     "has_email": "true if a valid email address is known",
     "has_address": "true if street, postal code and city are known",
     "signup_days": "days since sign-up",
-    "orders": "completed orders before as_of",
-    "frequency": "repeat orders (completed orders minus one)",
-    "monetary": "net revenue of completed orders",
+    "orders": "purchases before as_of (completed orders no credit note reversed)",
+    "repeat_orders": "purchases after the first one (orders minus one)",
+    "monetary": "net revenue before as_of: purchases minus partial credit notes",
     "avg_order_value": "monetary / orders",
-    "cancelled_orders": "cancelled or refunded orders",
-    "first_order_date": "date of the first completed order",
-    "last_order_date": "date of the last completed order",
-    "recency_days": "days since the last completed order",
-    "tenure_days": "days since the first completed order",
+    "cancelled_orders": "orders cancelled in full: by status, or reversed by a credit note",
+    "first_order_date": "date of the first purchase",
+    "last_order_date": "date of the last purchase",
+    "recency_days": "days since the last purchase",
+    "tenure_days": "days since the first purchase",
     "r_score": "recency quintile, 5 = most recent",
-    "f_score": "frequency quintile, 5 = most orders",
-    "m_score": "monetary quintile, 5 = highest revenue",
+    "f_score": "quintile of orders, 5 = most orders",
+    "m_score": "monetary quintile, 5 = highest net revenue",
     "rfm_segment": "named RFM segment (champions, loyal, new, promising, needs_attention, "
                    "at_risk, cant_lose, hibernating, lost, prospect)",
     "top_category": "category with the highest spend",
     "days_since_contact": "days since the last campaign contact (NULL if never)",
     "contacts_365d": "campaign contacts in the last 365 days",
+}
+
+# Old name -> new one, so that a rule written with the old name is told what to write.
+RENAMED: dict[str, str] = {
+    # meant repeat orders, while the value models' frequency is repeat purchase days
+    "frequency": "repeat_orders",
 }
 
 # (name, condition on r and f scores); first match wins.
@@ -77,21 +84,20 @@ def _base_sql(day: str) -> str:
     return f"""
     CREATE OR REPLACE TEMP TABLE base_features AS
     WITH o AS (
-        SELECT customer_id,
-               count(*) FILTER (WHERE status = 'completed') AS orders,
-               coalesce(sum(amount) FILTER (WHERE status = 'completed'), 0) AS monetary,
-               count(*) FILTER (WHERE status <> 'completed') AS cancelled_orders,
-               min(order_date) FILTER (WHERE status = 'completed') AS first_order_date,
-               max(order_date) FILTER (WHERE status = 'completed') AS last_order_date
-        FROM orders WHERE customer_id IS NOT NULL AND order_date < {day}
+        SELECT customer_id, count(*) AS orders, min(order_date) AS first_order_date,
+               max(order_date) AS last_order_date
+        FROM purchases({day}) GROUP BY customer_id
+    ), m AS (
+        SELECT customer_id, sum(amount) AS monetary FROM net_revenue({day}) GROUP BY customer_id
+    ), x AS (
+        SELECT customer_id, count(*) AS cancelled_orders FROM cancelled_orders({day})
         GROUP BY customer_id
     ), cat AS (
         SELECT customer_id, arg_max(category, (spend, category)) AS top_category FROM (
-            SELECT o.customer_id, l.category,
+            SELECT p.customer_id, l.category,
                    sum(l.quantity * coalesce(l.unit_price, 0)) AS spend
-            FROM order_lines l JOIN orders o USING (order_id)
-            WHERE o.status = 'completed' AND o.customer_id IS NOT NULL
-              AND o.order_date < {day} AND l.category IS NOT NULL
+            FROM order_lines l JOIN purchases({day}) p USING (order_id)
+            WHERE l.category IS NOT NULL
             GROUP BY ALL)
         GROUP BY customer_id
     ), k AS (
@@ -106,11 +112,11 @@ def _base_sql(day: str) -> str:
                AS has_address,
            date_diff('day', c.signup_date, {day}) AS signup_days,
            coalesce(o.orders, 0)::INTEGER AS orders,
-           greatest(coalesce(o.orders, 0) - 1, 0)::INTEGER AS frequency,
-           coalesce(o.monetary, 0)::DECIMAL(18,2) AS monetary,
-           CASE WHEN o.orders > 0 THEN round(o.monetary / o.orders, 2) END::DECIMAL(18,2)
-               AS avg_order_value,
-           coalesce(o.cancelled_orders, 0)::INTEGER AS cancelled_orders,
+           greatest(coalesce(o.orders, 0) - 1, 0)::INTEGER AS repeat_orders,
+           coalesce(m.monetary, 0)::DECIMAL(18,2) AS monetary,
+           CASE WHEN o.orders > 0 THEN round(coalesce(m.monetary, 0) / o.orders, 2)
+               END::DECIMAL(18,2) AS avg_order_value,
+           coalesce(x.cancelled_orders, 0)::INTEGER AS cancelled_orders,
            o.first_order_date, o.last_order_date,
            date_diff('day', o.last_order_date, {day})::INTEGER AS recency_days,
            date_diff('day', o.first_order_date, {day})::INTEGER AS tenure_days,
@@ -119,6 +125,8 @@ def _base_sql(day: str) -> str:
            coalesce(k.contacts_365d, 0)::INTEGER AS contacts_365d
     FROM customers c
     LEFT JOIN o USING (customer_id)
+    LEFT JOIN m USING (customer_id)
+    LEFT JOIN x USING (customer_id)
     LEFT JOIN cat USING (customer_id)
     LEFT JOIN k USING (customer_id)
     """

@@ -36,6 +36,11 @@ PURCHASE_MODELS = ("bgnbd", "mbgnbd", "paretonbd")
 NO_DROPOUT_NOTE = ("the model finds no dropout in this data: P(alive) cannot tell lapsed "
                    "customers from active ones")
 
+# The value models' input that features carries: the models count purchase days, not orders.
+MODEL_INPUTS: dict[str, str] = {
+    "repeat_purchase_days": "purchase days after the first one (BG/NBD's frequency)",
+}
+
 VALUE_COLUMNS: dict[str, str] = {
     "p_alive": "probability the customer is still active (BG/NBD)",
     "expected_orders_52w": "expected purchase days in the next 52 weeks",
@@ -65,21 +70,19 @@ class ValueModel:
 
 
 def summary_sql(end: str, holdout_end: str | None = None) -> str:
-    """Per buyer before ``end``: frequency (repeat purchase days), recency and T in weeks, and
-    monetary (mean value of the repeat days). With ``holdout_end``, also ``holdout``: the
-    purchase days in [end, holdout_end), for checking predictions."""
-    holdout = f"""LEFT JOIN (SELECT customer_id, count(DISTINCT order_date) AS holdout
-        FROM orders WHERE status = 'completed' AND order_date >= {end}
-        AND order_date < {holdout_end} GROUP BY ALL) h USING (customer_id)""" if holdout_end else ""
+    """Per buyer before ``end``: repeat_purchase_days, recency and T in weeks, and monetary
+    (mean net value of the repeat purchase days). A purchase day is a day with a purchase
+    whose net revenue (net_orders.py: fully reversed orders left out, partial credit notes
+    subtracted) is not negative. With ``holdout_end``, also ``holdout``: the purchase days in
+    [end, holdout_end), as known before holdout_end, for checking predictions."""
+    holdout = f"""LEFT JOIN (SELECT customer_id, count(*) AS holdout FROM ({_days(holdout_end)})
+        WHERE order_date >= {end} GROUP BY ALL) h USING (customer_id)""" if holdout_end else ""
     return f"""
     WITH days AS (
-        SELECT customer_id, order_date, sum(amount) AS amount,
-               min(order_date) OVER (PARTITION BY customer_id) AS first_day
-        FROM orders
-        WHERE status = 'completed' AND customer_id IS NOT NULL AND order_date < {end}
-        GROUP BY customer_id, order_date
+        SELECT *, min(order_date) OVER (PARTITION BY customer_id) AS first_day
+        FROM ({_days(end)})
     ), d AS (
-        SELECT customer_id, count(*) - 1 AS frequency,
+        SELECT customer_id, count(*) - 1 AS repeat_purchase_days,
                date_diff('day', first_day, max(order_date)) / 7.0 AS recency,
                date_diff('day', first_day, {end} - 1) / 7.0 AS T,
                coalesce(avg(amount) FILTER (WHERE order_date > first_day), 0)::DOUBLE
@@ -88,6 +91,15 @@ def summary_sql(end: str, holdout_end: str | None = None) -> str:
     )
     SELECT d.*{", coalesce(h.holdout, 0) AS holdout" if holdout_end else ""}
     FROM d {holdout} ORDER BY customer_id"""
+
+
+def _days(end: str | None) -> str:
+    """Purchase days before ``end``: (customer_id, order_date, net amount) of the days with a
+    purchase and a net amount not below 0. A day of credit notes only is no purchase; a free
+    purchase (0.00, as CDNOW has) is one, as the published fits count it."""
+    return f"""SELECT customer_id, order_date, sum(amount) AS amount FROM net_revenue({end})
+        GROUP BY customer_id, order_date
+        HAVING bool_or(kind = 'purchase') AND sum(amount) >= 0"""
 
 
 def fit_purchases(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, *,
@@ -132,7 +144,8 @@ def holdout_table(con: Connection, as_of: dt.date) -> pd.DataFrame:
     end = as_of - dt.timedelta(weeks=HOLDOUT_WEEKS)
     data = con.execute(summary_sql(f"DATE '{end.isoformat()}'",
                                    f"DATE '{as_of.isoformat()}'")).df()
-    return data.rename(columns={"holdout": "frequency_holdout"}).assign(
+    return data.rename(columns={"repeat_purchase_days": "frequency",  # the clv API's names
+                                "holdout": "frequency_holdout"}).assign(
         duration_holdout=float(HOLDOUT_WEEKS))
 
 
@@ -157,8 +170,8 @@ def fit_value_models(con: Connection, as_of: dt.date, model: str = "bgnbd") -> V
                          f"{', '.join(PURCHASE_MODELS)}")
     data = con.execute(summary_sql(f"DATE '{as_of.isoformat()}'")).fetchnumpy()
     ids = np.asarray(data["customer_id"])
-    x, tx, t, m = (np.asarray(data[c], dtype=float) for c in ("frequency", "recency", "T",
-                                                               "monetary"))
+    x, tx, t, m = (np.asarray(data[c], dtype=float)
+                   for c in ("repeat_purchase_days", "recency", "T", "monetary"))
     table = holdout_table(con, as_of)
     name = model
     try:

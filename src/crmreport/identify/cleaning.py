@@ -15,6 +15,8 @@ The rules, stated once:
   (half up to cents; flagged converted_currency), quarantined without such a rate
   (no_currency_rate), and quarantined (other_currency) when the currency is not rated.
   Duplicate order ids are merged into the first.
+  A negative amount is a credit note and is kept as written: what it means for revenue is
+  stated once, in features/net_orders.py.
 - order_lines need a known order; suppressions need an email or a customer id.
 """
 

@@ -1,7 +1,7 @@
 """Cross-sell: per customer, the best co-purchased category they have not bought yet.
 
 Co-purchase comes from the features stage's ``co_purchase`` table (support, confidence and
-lift over the customers with a completed order before ``as_of``). A customer's suggestion is the
+lift over the customers with a purchase before ``as_of``). A customer's suggestion is the
 category_b with the highest lift (then support, then name) among pairs whose category_a they
 bought and whose category_b they never bought. It is the merge field ``suggested_category``
 (absent when there is none, so templates write ``{% if suggested_category is defined %}``).
@@ -23,9 +23,8 @@ def suggest(con: Connection, as_of: dt.date) -> None:
     WITH pairs AS (SELECT category_a, category_b, lift, support FROM {CO_PURCHASE}),
     bought AS (
         SELECT DISTINCT o.customer_id, l.category
-        FROM order_lines l JOIN orders o USING (order_id)
-        WHERE o.status = 'completed' AND o.order_date < {day} AND o.customer_id IS NOT NULL
-          AND l.category IS NOT NULL
+        FROM order_lines l JOIN purchases({day}) o USING (order_id)
+        WHERE l.category IS NOT NULL
           AND o.customer_id IN (SELECT customer_id FROM {ASSIGNMENTS} WHERE offer IS NOT NULL)
     ), candidates AS (
         SELECT b.customer_id, p.category_b, p.lift, p.support

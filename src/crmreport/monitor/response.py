@@ -1,11 +1,13 @@
 """Campaign response: responders, uplift against the control group, incremental revenue, ROI.
 
-A responder is a contacted customer (either group) with at least one completed order whose
-order_date lies in (contacted_at, contacted_at + window_days]: the day of contact itself does
-not count, the last day of the window does. Each (campaign, customer) counts once, on its
+A responder is a contacted customer (either group) with at least one purchase (net_orders.py:
+not reversed by a credit note known before ``as_of``) whose order_date lies in
+(contacted_at, contacted_at + window_days]: the day of contact itself does not count, the last
+day of the window does. Each (campaign, customer) counts once, on its
 first contact in that campaign, so a second wave does not double a customer. Given an
 ``as_of``, only contacts whose window has fully passed before it are measured: a campaign
-still inside its window would otherwise read as a failure.
+still inside its window would otherwise read as a failure. Revenue is net: partial credit
+notes in the window subtract.
 """
 
 from __future__ import annotations
@@ -35,12 +37,12 @@ WITH first_contact AS (
 ),
 outcome AS (
     SELECT c.campaign, c.customer_id, c.segment, c.channel, c.test_group,
-           count(o.order_id) > 0 AS responded,
+           count(o.order_id) FILTER (o.kind = 'purchase') > 0 AS responded,
            coalesce(sum(o.amount), 0) AS revenue
     FROM first_contact c
-    LEFT JOIN orders o
+    -- net revenue as known now: purchases not reversed since, minus partial credit notes
+    LEFT JOIN net_revenue(coalesce($as_of, DATE '9999-12-31')) o
       ON o.customer_id = c.customer_id
-     AND o.status = 'completed'
      AND o.order_date > c.contacted_at
      AND o.order_date <= c.contacted_at + $window
     GROUP BY ALL

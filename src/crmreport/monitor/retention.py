@@ -37,8 +37,7 @@ COLUMNS = ["cohort", "cohort_size", "k", "month", "active", "share", "complete",
 _SQL = """
 WITH done AS (
     SELECT DISTINCT customer_id, CAST(date_trunc('month', order_date) AS DATE) AS month
-    FROM orders
-    WHERE status = 'completed' AND customer_id IS NOT NULL AND order_date < ?
+    FROM purchases(?)
 ),
 firsts AS (SELECT customer_id, min(month) AS cohort FROM done GROUP BY customer_id),
 sizes AS (
@@ -85,8 +84,8 @@ def cohort_window(con: duckdb.DuckDBPyConnection, as_of: dt.date, months: int) -
     low, high, newest = con.execute("""
         SELECT min(order_date), max(order_date), (
             SELECT max(first_day) FROM (
-                SELECT min(order_date) AS first_day FROM orders WHERE status = 'completed'
-                AND customer_id IS NOT NULL AND order_date < $1 GROUP BY customer_id))
+                SELECT min(order_date) AS first_day FROM purchases($1)
+                WHERE customer_id IS NOT NULL GROUP BY customer_id))
         FROM orders WHERE order_date < $1""", [as_of]).fetchall()[0]
     if low is None:
         return None

@@ -12,7 +12,7 @@ OFFER_PREFIX = "offer:"
 
 _SQL = f"""
 SELECT segment, count(*) AS customers, count(recency_days) AS buyers,
-       sum(recency_days) AS recency_sum, sum(frequency) AS frequency_sum,
+       sum(recency_days) AS recency_sum, sum(repeat_orders) AS frequency_sum,
        CAST(sum(monetary) AS DOUBLE) AS total_monetary
 FROM {ASSIGNMENTS} GROUP BY segment ORDER BY segment
 """
@@ -24,8 +24,9 @@ FROM {ASSIGNMENTS} GROUP BY ALL ORDER BY ALL
 
 
 def segment_overview(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Per segment: customers, share, avg recency/frequency/monetary, total monetary, and one
-    ``offer:<id>`` count column per offer (``offer:(none)`` for customers without one)."""
+    """Per segment: customers, share, avg recency, avg repeat orders (``avg_frequency``), avg
+    and total monetary, and one ``offer:<id>`` count column per offer (``offer:(none)`` for
+    customers without one)."""
     frame = con.execute(_SQL).df()
     customers = frame["customers"].astype(int)
     # Sums are exact in SQL; dividing here keeps the averages independent of thread order.

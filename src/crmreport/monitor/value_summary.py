@@ -70,11 +70,13 @@ def _holdout_fit(con: Connection, as_of: dt.date) -> tuple[pd.DataFrame, str | N
     data = con.execute(summary_sql(f"DATE '{end.isoformat()}'",
                                    f"DATE '{as_of.isoformat()}'")).df()
     try:  # the check is about purchase counts: the spend model plays no part
-        bgnbd = fit_purchases(*(data[c].to_numpy(dtype=float) for c in ("frequency", "recency",
-                                                                        "T")))
+        bgnbd = fit_purchases(*(data[c].to_numpy(dtype=float) for c in ("repeat_purchase_days",
+                                                                        "recency", "T")))
     except CrmError as exc:
         return pd.DataFrame(), str(exc)
-    table = data.rename(columns={"holdout": "frequency_holdout"}).assign(
+    # the clv API's names: frequency is the repeat purchase days
+    table = data.rename(columns={"holdout": "frequency_holdout",
+                                 "repeat_purchase_days": "frequency"}).assign(
         duration_holdout=float(HOLDOUT_WEEKS))
     fit = holdout_fit_by_frequency(bgnbd, table).reset_index()
     fit["calibration_frequency"] = fit["calibration_frequency"].astype(str)

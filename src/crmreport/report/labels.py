@@ -22,7 +22,7 @@ LABELS: dict[str, dict[str, str]] = {
         "treatment": "Treatment", "cohort": "Cohort", "cohort_size": "Customers",
         "month_k": "Months since first order", "retention_rate": "Retention",
         "churn": "Churn", "customers": "Customers", "share": "Share",
-        "avg_recency": "Avg. recency (days)", "avg_frequency": "Avg. frequency",
+        "avg_recency": "Avg. recency (days)", "avg_frequency": "Avg. repeat orders",
         "avg_monetary": "Avg. value", "total_monetary": "Total value", "offers": "Offers",
         "file": "File", "table": "Table", "rows_in": "Rows in", "loaded": "Loaded",
         "merged": "Merged", "quarantined": "Quarantined", "reasons": "Reasons",
@@ -57,9 +57,10 @@ LABELS: dict[str, dict[str, str]] = {
         "calibration_frequency": "Repeat purchases before", "actual": "Actual",
         "predicted": "Predicted", "model": "Model",
         "clv_definition": "BG/NBD (purchase count, P(alive)) and Gamma-Gamma (spend) fitted "
-                          "on completed orders; value = discounted expected spend of the next "
-                          "52 weeks at 10% a year. Model check: fitted without the last {weeks} "
-                          "weeks, then compared with them, by number of repeat purchases.",
+                          "on purchase days net of credit notes; value = discounted expected "
+                          "spend of the next 52 weeks at 10% a year. Model check: fitted "
+                          "without the last {weeks} weeks, then compared with them, by number "
+                          "of repeat purchases.",
         "churn_model": "Churn model", "churn_auc": "AUC on the check period",
         "churn_precision": "Churners among the riskiest 10%", "churn_brier": "Brier score",
         "churn_band": "Churn risk", "churn_unavailable": "Churn risk is unavailable: {reason}",
@@ -85,7 +86,7 @@ LABELS: dict[str, dict[str, str]] = {
         "treatment": "Test", "cohort": "Kohorte", "cohort_size": "Kunden",
         "month_k": "Monate seit Erstkauf", "retention_rate": "Bindungsquote",
         "churn": "Abwanderung", "customers": "Kunden", "share": "Anteil",
-        "avg_recency": "Ø Recency (Tage)", "avg_frequency": "Ø Frequenz",
+        "avg_recency": "Ø Recency (Tage)", "avg_frequency": "Ø Folgebestellungen",
         "avg_monetary": "Ø Wert", "total_monetary": "Gesamtwert", "offers": "Angebote",
         "file": "Datei", "table": "Tabelle", "rows_in": "Zeilen ein", "loaded": "Geladen",
         "merged": "Zusammengeführt", "quarantined": "Quarantäne", "reasons": "Gründe",
@@ -123,7 +124,7 @@ LABELS: dict[str, dict[str, str]] = {
         "calibration_frequency": "Wiederholungskäufe zuvor", "actual": "Tatsächlich",
         "predicted": "Erwartet", "model": "Modell",
         "clv_definition": "BG/NBD (Kaufanzahl, P(aktiv)) und Gamma-Gamma (Warenkorbwert) auf "
-                          "abgeschlossenen Bestellungen geschätzt; Wert = diskontierter "
+                          "Kauftagen nach Abzug von Gutschriften geschätzt; Wert = diskontierter "
                           "erwarteter Umsatz der nächsten 52 Wochen bei 10 % p. a. "
                           "Modellprüfung: ohne die letzten {weeks} Wochen geschätzt und mit "
                           "ihnen verglichen, nach Anzahl der Wiederholungskäufe.",

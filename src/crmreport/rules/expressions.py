@@ -18,6 +18,7 @@ import sqlglot
 from sqlglot import exp
 
 from crmreport.errors import closest
+from crmreport.features.rfm import FEATURE_DOCS, RENAMED
 from crmreport.tables import RULE_LISTS
 
 ALLOWED_NODES: tuple[type[exp.Expr], ...] = (
@@ -53,13 +54,11 @@ def _bought(column: str) -> Expand:
     def expand(args: tuple[object, ...], as_of: dt.date) -> str:
         value, days = args
         return (
-            "customer_id IN (SELECT o.customer_id FROM orders o JOIN order_lines l "
-            # Guest orders have no customer_id; a NULL in the list would make NOT IN unknown.
-            f"USING (order_id) WHERE o.customer_id IS NOT NULL AND o.status = 'completed' "
-            f"AND lower(l.{column}) = "
+            # purchases (net_orders.py) belong to known customers: no NULL to spoil NOT IN
+            f"customer_id IN (SELECT o.customer_id FROM purchases(DATE '{as_of.isoformat()}') o "
+            f"JOIN order_lines l USING (order_id) WHERE lower(l.{column}) = "
             f"{exp.Literal.string(str(value).lower()).sql()} AND o.order_date >= "
-            f"DATE '{as_of.isoformat()}' - {int(str(days))} AND "
-            f"o.order_date < DATE '{as_of.isoformat()}')"
+            f"DATE '{as_of.isoformat()}' - {int(str(days))})"
         )
     return expand
 
@@ -92,9 +91,9 @@ def _in_list(args: tuple[object, ...], as_of: dt.date) -> str:
 HELPERS: dict[str, Helper] = {
     "bought_category": Helper("bought_category('<category>', <days>)", (str, int),
                               _bought("category"),
-                              "a completed order with this category in the last <days> days"),
+                              "a purchase with this category in the last <days> days"),
     "bought_product": Helper("bought_product('<sku>', <days>)", (str, int), _bought("sku"),
-                             "a completed order with this SKU in the last <days> days"),
+                             "a purchase with this SKU in the last <days> days"),
     "contacted_within": Helper("contacted_within(<days>)", (int,), _contacted_within,
                                "contacted (treatment) by any campaign in the last <days> days"),
     "contacted_in": Helper("contacted_in('<campaign>')", (str,), _contacted_in,
@@ -177,6 +176,9 @@ def _check_column(node: exp.Column, columns: Collection[str]) -> None:
     if node.table:
         raise RuleProblem(f"'{node.sql()}' names a table", f"write just '{node.name}'")
     name = node.name
+    if name not in columns and RENAMED.get(name) in columns:
+        raise RuleProblem(f"column '{name}' was renamed",
+                          f"write '{RENAMED[name]}' ({FEATURE_DOCS[RENAMED[name]]})")
     if name not in columns:
         close = closest(name, list(columns))
         fix = f"did you mean '{close}'?" if close else "run `crmreport check` to list columns"

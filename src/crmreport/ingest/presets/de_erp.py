@@ -2,7 +2,9 @@
 
 CSV exports are usually ';'-separated Windows-1252 with decimal commas (1.234,56) and dates
 as 31.12.2024; the reader detects all of these. Newsletter Ja/Nein/X/1/0 is the e-mail
-consent; empty is unknown.
+consent; empty is unknown. A Gutschrift (status Gutschrift/Retoure: refunded) subtracts from
+revenue only with a negative Betrag, as the net-revenue rule reads credit notes
+(features/net_orders.py); one exported with a positive amount counts as a cancelled order.
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ Rules, each counted with a reason code:
   anything else is quarantined as ``fractional_customer_id`` (never rounded);
 - no CustomerID: a guest checkout, kept with a NULL customer (flag ``guest_row``).
 Invoices become orders (amount = sum of quantity x unit price over the kept lines, DECIMAL;
-'C' invoices are credit notes: status cancelled, negative amounts, so sums net them); every
+'C' invoices are credit notes: status cancelled and a negative amount, which features'
+net-revenue rule (features/net_orders.py) subtracts on the credit note's date, or uses to
+cancel the order it exactly reverses, e.g. C581484 cancelling 581483); every
 further line of an invoice is merged into it as ``order_line``; kept lines feed order_lines.
 The shop's currency is pounds sterling: orders carry GBP.
 """

@@ -7,7 +7,9 @@ e-mail or id; an order row is linked to a customer only through a ``Billing Emai
 otherwise it is kept as an unlinked order (flag ``customer_not_identified``), never matched
 by name. Status: Completed/Processing -> completed, Refunded -> refunded, Cancelled ->
 cancelled; failed, pending payment, on hold and draft orders were never paid:
-quarantined as ``unpaid_order``.
+quarantined as ``unpaid_order``. A refund exported as its own row with negative Net Sales is
+a credit note (features/net_orders.py): it reverses the order of exactly its amount, or
+subtracts on its own date.
 """
 
 from __future__ import annotations

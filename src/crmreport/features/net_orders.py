@@ -1,0 +1,94 @@
+"""Net revenue, stated once: which orders are purchases and what counts as revenue.
+
+The rule (README, "Customer value"):
+- a credit note is an order row with a negative amount (whatever its status): it subtracts
+  from the customer's spend on its own date;
+- a credit note that exactly reverses an earlier order of the same customer (amount = minus
+  that order's amount, dated on or after it) cancels the latest such order not already
+  reversed: that order is no purchase, and neither row is revenue;
+- an order with status cancelled or refunded and a non-negative amount is cancelled in full;
+- everything counts only before the as-of day: a cancellation dated on or after it is not
+  known yet.
+
+``net_orders`` classifies every order of a known customer once; the table macros
+``purchases(day)`` and ``net_revenue(day)`` apply the as-of day, so every stage counts
+purchases and revenue the same way.
+"""
+
+from __future__ import annotations
+
+from crmreport.engine import Connection
+from crmreport.tables import NET_ORDERS
+
+# Per customer and absolute amount, orders (+1) and credit notes (-1) in time order, orders
+# first on a day: each credit note reverses the most recent unreversed order, a stack. The
+# stack depth is the running sum clamped at 0 (a credit note with nothing to reverse leaves
+# it at 0): depth = sum - least(0, running minimum of sum). The order a credit note pops is
+# the latest earlier order pushed to the depth the credit note found.
+_CLASSIFY = f"""
+CREATE OR REPLACE TABLE {NET_ORDERS} AS
+WITH o AS (
+    SELECT order_id, customer_id, order_date, ordered_at, amount, status,
+           amount < 0 AS credit, abs(amount) AS size
+    FROM orders WHERE customer_id IS NOT NULL
+), walk AS (
+    SELECT *, row_number() OVER w AS pos, sum(CASE WHEN credit THEN -1 ELSE 1 END) OVER w AS s
+    FROM o WHERE amount <> 0
+    WINDOW w AS (PARTITION BY customer_id, size
+                 ORDER BY order_date, credit, ordered_at, order_id)
+), depth AS (
+    SELECT *, s - least(0, min(s) OVER w) AS depth
+    FROM walk WINDOW w AS (PARTITION BY customer_id, size ORDER BY pos)
+), found AS (
+    SELECT *, coalesce(lag(depth) OVER (PARTITION BY customer_id, size ORDER BY pos), 0)
+               AS found
+    FROM depth
+), reversal AS (
+    SELECT c.order_id AS credit_id, c.order_date AS credit_date, r.order_id AS reversed_id
+    FROM (SELECT * FROM found WHERE credit AND found > 0) c
+    ASOF JOIN (SELECT * FROM found WHERE NOT credit) r
+      ON c.customer_id = r.customer_id AND c.size = r.size AND c.found = r.depth
+     AND c.pos > r.pos
+)
+SELECT o.order_id, o.customer_id, o.order_date, o.amount,
+       CASE WHEN o.credit THEN 'credit' WHEN o.status = 'completed' THEN 'purchase'
+            ELSE 'cancelled' END AS kind,
+       cancel.credit_date AS cancelled_on,
+       rev.reversed_id AS reverses
+FROM o
+LEFT JOIN reversal cancel ON cancel.reversed_id = o.order_id
+LEFT JOIN reversal rev ON rev.credit_id = o.order_id
+ORDER BY o.customer_id, o.order_date, o.order_id
+"""
+
+# Purchases known before ``day``: completed, not reversed by a credit note dated before it.
+_PURCHASES = f"""
+CREATE OR REPLACE TEMP MACRO purchases(day) AS TABLE
+SELECT order_id, customer_id, order_date, amount, kind FROM {NET_ORDERS}
+WHERE kind = 'purchase' AND order_date < day AND coalesce(cancelled_on >= day, true)
+"""
+
+# The rows whose sum is net revenue before ``day``: those purchases and the credit notes
+# that reverse nothing (partial refunds). A reversing credit note and its order are left out
+# together, which nets to the same sum and keeps the order out of every count.
+_NET_REVENUE = f"""
+CREATE OR REPLACE TEMP MACRO net_revenue(day) AS TABLE
+SELECT * FROM purchases(day)
+UNION ALL
+SELECT order_id, customer_id, order_date, amount, kind FROM {NET_ORDERS}
+WHERE kind = 'credit' AND reverses IS NULL AND order_date < day
+"""
+
+# Orders cancelled in full before ``day``: by status, or reversed by a credit note.
+_CANCELLED = f"""
+CREATE OR REPLACE TEMP MACRO cancelled_orders(day) AS TABLE
+SELECT order_id, customer_id, order_date, amount FROM {NET_ORDERS}
+WHERE order_date < day AND (kind = 'cancelled' OR (kind = 'purchase' AND cancelled_on < day))
+"""
+
+
+def classify_orders(con: Connection) -> None:
+    """Create ``net_orders`` and the macros ``purchases``, ``net_revenue`` and
+    ``cancelled_orders`` (each takes the as-of day; rows dated before it)."""
+    for sql in (_CLASSIFY, _PURCHASES, _NET_REVENUE, _CANCELLED):
+        con.execute(sql)
