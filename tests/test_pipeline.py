@@ -169,3 +169,19 @@ def test_explain_says_why_for_contacted_and_excluded(shop: Path) -> None:
                                         "reason": "no offer is eligible in segment 'others'"}
     with pytest.raises(CrmError, match="customer nobody is not in the customers file"):
         pipeline.explain(loaded, "nobody")
+
+
+def test_formula_like_ids_round_trip_through_the_history(shop: Path, tmp_path: Path) -> None:
+    ids = {"C1": '"=HYPERLINK(""x"")"', "C2": "+1", "C3": "@a", "C5": "-5"}
+    for name in ("customers.csv", "orders.csv"):
+        text = (shop / name).read_text(encoding="utf-8")
+        for old, new in ids.items():
+            text = text.replace(f",{old},", f",{new},").replace(f"\n{old},", f"\n{new},")
+        (shop / name).write_text(text, encoding="utf-8")
+    first = _build(shop, tmp_path / "out")
+    assert first.contacts_added == 2
+    with (shop / "contacts.csv").open(newline="", encoding="utf-8") as handle:
+        written = sorted(row["customer_id"] for row in csv.DictReader(handle))
+    assert written == ["'-5", "'=HYPERLINK(\"x\")"]
+    again = _build(shop, tmp_path / "out")
+    assert again.run_id is None and again.plan.excluded["already_contacted"] == 2

@@ -242,14 +242,20 @@ def _print_explanation(r: Explanation) -> None:
 @DATA_DIR
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("out"),
               show_default=True, help="Outputs go to OUT/<campaign>/.")
+@click.option("--wait", type=click.FloatRange(0), default=pipeline.DEFAULT_WAIT,
+              show_default=True, metavar="SECONDS",
+              help="How long to wait for another build that holds the contact history.")
 @_handles_errors
-def build(config: Path, data_dir: Path | None, out: Path) -> None:
+def build(config: Path, data_dir: Path | None, out: Path, wait: float) -> None:
     """Write the campaign: emails, letters, ESP and print CSVs, contacts, manifest.
+
+    Builds sharing a contact history run one after the other: a second one waits.
 
     \b
     Example:  crmreport build campaigns/demo.yaml --data-dir out/demo/data --out out
     """
-    result = pipeline.build(load_campaign(config, data_dir), out)
+    result = pipeline.build(load_campaign(config, data_dir), out, wait=wait,
+                            on_wait=lambda message: _say(message, "yellow"))
     if result.run_id is None:
         _say("no one new to contact: every eligible customer was already contacted or "
              "excluded; nothing written", "yellow")

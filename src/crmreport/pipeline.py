@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+import shutil
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from crmreport.engine import Connection, connect
 from crmreport.errors import CrmError, DataError
 from crmreport.features import compute_features
 from crmreport.features.value_models import ANNUAL_DISCOUNT, HORIZON_WEEKS
-from crmreport.files import atomic_dir, write_safe_csv
+from crmreport.files import atomic_dir, remove_stale, write_safe_csv
 from crmreport.identify import identify_tables
 from crmreport.ingest import SourceFile, load_sources
 from crmreport.interact import (
@@ -39,10 +40,12 @@ from crmreport.outputs import write_outputs, write_quarantine_file
 from crmreport.rules import assign, compile_rules
 from crmreport.run import Run
 from crmreport.tables import CONTACT_PLAN, FEATURES
+from crmreport.testhook import checkpoint
 
 SECRET_VARIABLE = "CRMREPORT_SECRET"
 # The demo's own key: its unsubscribe links point at shop.example and protect nothing.
 DEMO_SECRET = "crmreport-demo-key-not-for-real-campaigns"
+DEFAULT_WAIT = 600.0  # seconds a build waits for another one that holds the history
 
 
 @dataclass(frozen=True)
@@ -153,34 +156,68 @@ def explain(loaded: LoadedCampaign, customer_id: str) -> Explanation:
     return explain_customer(run.con, loaded.config, run.rules, customer_id)
 
 
-def build(loaded: LoadedCampaign, out_dir: Path, secret: str | None = None) -> BuildResult:
+def build(loaded: LoadedCampaign, out_dir: Path, secret: str | None = None,
+          wait: float = DEFAULT_WAIT, on_wait: Callable[[str], None] | None = None
+          ) -> BuildResult:
     """Write the campaign's outputs under out_dir/<campaign>/, then append the contact history.
 
-    The folder is filled beside the old one and swapped in whole; the history is appended
-    after, atomically, and never twice for one run. A rerun with no one new writes nothing.
-    ``secret`` keys the unsubscribe tokens (default: the CRMREPORT_SECRET environment
-    variable); keep it private and the same from run to run.
+    The history's lock is held from before the history is read until the append is done:
+    another build sharing the history waits up to ``wait`` seconds (``on_wait`` is told
+    why) and then plans against this one's contacts. The history is checked writable
+    before anything is rendered. The folder is filled beside the old one and swapped in
+    whole; the history is appended after, atomically, and never twice for one run; if that
+    fails the folder is moved aside as <campaign>.NOT-SENT-<run id>. A rerun with no one new
+    writes nothing. ``secret`` keys the unsubscribe tokens (default: the CRMREPORT_SECRET
+    environment variable); keep it private and the same from run to run.
     """
     if not loaded.config.data.contacts:
         raise DataError(f"{loaded.path}: build needs data.contacts, the contact history; "
                         "without it a rerun would contact everyone again (add "
                         "contacts: contacts.csv)")
+    contacts = loaded.data_path(loaded.config.data.contacts)
+    with history.locked(contacts, wait, on_wait):
+        history.check_writable(contacts)
+        return _build_locked(loaded, out_dir, contacts,
+                             secret or os.environ.get(SECRET_VARIABLE, ""))
+
+
+def _build_locked(loaded: LoadedCampaign, out_dir: Path, contacts: Path,
+                  secret: str) -> BuildResult:
     run = prepare(loaded)
     short = shortage_message(run.plan.coupons)
     if short:
         raise DataError(short)
     rows = _contact_rows(run.con)
     target = out_dir / loaded.config.campaign
+    if out_dir.is_dir():  # a killed build's temporary folder, also when no one is new
+        remove_stale(out_dir, f".{target.name}.")
     if not rows:
         return BuildResult(None, target, run.plan)
     run_id = _run_id(loaded, rows)
     with atomic_dir(target) as tmp:
-        written = write_outputs(run, tmp, run_id, rows,
-                                secret or os.environ.get(SECRET_VARIABLE, ""))
-    added = history.append(loaded.data_path(loaded.config.data.contacts), written.contacts)
+        written = write_outputs(run, tmp, run_id, rows, secret)
+        checkpoint("rendered")
+    checkpoint("swapped")
+    try:
+        added = history.append(contacts, written.contacts)
+    except (OSError, CrmError) as exc:
+        raise _not_sent(target, run_id, contacts, exc) from None
     rendered = written.rendered
     return BuildResult(run_id, target, run.plan, rendered.emails, rendered.letters, added,
                        rendered.oversize)
+
+
+def _not_sent(target: Path, run_id: str, contacts: Path, exc: Exception) -> DataError:
+    """Move a run's outputs aside, unrecorded in the history; the error that says so."""
+    aside = target.with_name(f"{target.name}.NOT-SENT-{run_id}")
+    shutil.rmtree(aside, ignore_errors=True)  # an earlier failed attempt of the same run
+    os.replace(target, aside)
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return DataError(f"the contact history {contacts} could not be written ({why}). The "
+                     f"outputs of run {run_id} were moved to {aside}: do NOT send them: "
+                     "they are not recorded in the history, so a later build would contact "
+                     "these customers again. Fix the history, then build again (the same run "
+                     "is rendered anew)")
 
 
 def _contact_rows(con: Connection) -> list[tuple[str, ...]]:

@@ -1,5 +1,10 @@
+import csv
 from pathlib import Path
 
+import pytest
+
+from crmreport import testhook
+from crmreport.errors import DataError
 from crmreport.interact import history
 
 OLD = ("run_id,campaign,customer_id,contacted_at,channel,segment,offer,variant,test_group,"
@@ -28,3 +33,58 @@ def test_a_history_without_the_coupon_column_is_widened_rows_intact(tmp_path: Pa
     assert lines[0] == ",".join(history.COLUMNS)
     assert lines[1] == "r0,old,C1,2026-01-01,email,s,o,A,treatment,abc,"
     assert lines[2].endswith(",X") and history.used_coupons(path) == {"X"}
+
+
+TRICKY = ['=HYPERLINK("x")', "+1", "-5", "@a", "\tx", "'quoted", "'=both", "plain"]
+
+
+def test_ids_are_written_formula_safe_and_read_back_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.csv"
+    assert history.append(path, [_row("r1", cid, f"K{cid}") for cid in TRICKY]) == len(TRICKY)
+    with path.open(newline="", encoding="utf-8") as handle:
+        cells = [row[2] for row in csv.reader(handle)][1:]
+    assert cells == ["'" + c if c[0] in "=+-@\t'" else c for c in TRICKY]
+    assert [r["customer_id"] for r in history._rows(path)] == TRICKY
+    assert history.used_coupons(path) == {f"K{cid}".strip() for cid in TRICKY}
+
+
+def test_an_old_unescaped_apostrophe_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_text(OLD.replace(",C1,", ",'C1,"))  # written before apostrophes were escaped
+    assert [r["customer_id"] for r in history._rows(path)] == ["'C1"]
+
+
+def test_append_counts_the_rows_read_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                         ) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_text(OLD)
+    monkeypatch.setattr(history, "_write", lambda p, rows: None)  # a write that did nothing
+    with pytest.raises(DataError, match="0 of 1 contacts"):
+        history.append(path, [_row("r1", "C2")])
+
+
+def test_a_second_holder_of_the_lock_waits_then_gives_up(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.csv"
+    said: list[str] = []
+    with (history.locked(path, wait=5),
+          pytest.raises(DataError, match=r"still holds the contact history after 0\.3 s"),
+          history.locked(path, wait=0.3, on_wait=said.append)):
+        pass  # pragma: no cover
+    assert len(said) == 1 and "waiting up to 0.3 s for another build" in said[0]
+    with history.locked(path, wait=0):  # released when the block ends
+        pass
+
+
+def test_a_history_that_cannot_be_written_is_found_before_rendering(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "folder.csv").mkdir()
+    for path in (tmp_path / "file" / "contacts.csv", tmp_path / "folder.csv"):
+        with pytest.raises(DataError, match=r"cannot be written.*nothing was rendered"):
+            history.check_writable(path)
+    monkeypatch.setenv(testhook.VARIABLE, "fail:history-probe")
+    with pytest.raises(DataError, match="No space left on device"):
+        history.check_writable(tmp_path / "contacts.csv")
+    monkeypatch.delenv(testhook.VARIABLE)
+    history.check_writable(tmp_path / "contacts.csv")
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "file", tmp_path / "folder.csv"]

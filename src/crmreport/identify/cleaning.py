@@ -38,6 +38,7 @@ from crmreport.identify.normalise import (
     test_record,
     text,
     timestamp,
+    unescaped,
     unrecognised_consent,
     valid_email,
 )
@@ -215,8 +216,9 @@ def _contacts() -> Spec:
     return Spec(
         table="contacts",
         columns={
-            **{c: text(c) for c in ("run_id", "campaign", "customer_id", "segment", "offer",
-                                      "variant", "content_hash", "coupon")},
+            # crmreport wrote the history formula-safe: read back the values it was given
+            **{c: unescaped(c) for c in ("run_id", "campaign", "customer_id", "segment",
+                                           "offer", "variant", "content_hash", "coupon")},
             "contacted_at": date("contacted_at"),
             "channel": mapped("channel", {"email": CHANNEL["email"],
                                             "letter": CHANNEL["letter"]}),

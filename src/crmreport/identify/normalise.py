@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from crmreport.files import ESCAPED_START
 from crmreport.vocabulary import NO, YES, in_list
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -58,6 +59,15 @@ def valid_email(expr: str) -> str:
 def postal_code(column: str) -> str:
     """Keep leading zeros; drop the apostrophe spreadsheets use to force text."""
     return f"nullif(ltrim({text(column)}, ''''), '')"
+
+
+def unescaped(column: str) -> str:
+    """Trimmed text as written to a formula-safe CSV by crmreport (files.safe_cell), with
+    the apostrophe it put before a leading = + - @ tab CR or apostrophe taken off again."""
+    value = text(column)
+    starts = ", ".join(f"chr({ord(c)})" for c in ESCAPED_START)
+    return (f"CASE WHEN left({value}, 1) = chr(39) AND substr({value}, 2, 1) IN ({starts}) "
+            f"THEN substr({value}, 2) ELSE {value} END")
 
 
 def mapped(column: str, table: Mapping[str, tuple[str, ...]]) -> str:

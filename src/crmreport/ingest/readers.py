@@ -19,7 +19,6 @@ import contextlib
 import datetime as dt
 import gzip
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -29,8 +28,10 @@ from typing import IO, Any
 
 from crmreport.engine import Connection
 from crmreport.errors import DataError
+from crmreport.files import owned_tempdir
 from crmreport.ingest import sniff as sn
 from crmreport.reasons import MALFORMED_ROW, parser_reject_sql
+from crmreport.testhook import checkpoint
 
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".tab": "csv",
            ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel", ".xlsm": "excel",
@@ -250,10 +251,11 @@ def take_rejects(con: Connection, table: str) -> dict[str, int]:
 @contextlib.contextmanager
 def _utf8(path: Path, layout: sn.Layout) -> Iterator[str]:
     """The file transcoded to a temporary UTF-8 copy without info and footer lines."""
-    folder = tempfile.mkdtemp(prefix="crmreport-")
+    folder = owned_tempdir("crmreport-")  # a killed run's copies go on the next read
     target = Path(folder) / "transcoded.csv"
     try:
         _transcode(path, layout, target)
+        checkpoint("transcoded")
         yield str(target)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

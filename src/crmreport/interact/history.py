@@ -1,6 +1,11 @@
 """The contact history: an append-only CSV. Appends rewrite the file atomically, so a crash
 mid-run leaves it exactly as it was, and rows of a run already recorded are never added again.
 
+A build holds ``<history>.lock`` (``locked``) from before it reads the history until its
+append is done, so two builds sharing a history run one after the other and the second
+plans against the first one's contacts. Cells are written formula-safe (``safe_cell``) and
+read back exactly (``unescape_cell``).
+
 Its columns are the canonical contacts table's, ``coupon`` included (the code a treated
 customer got; empty otherwise). A history written before coupons existed gets the column on
 its next append, its rows otherwise unchanged. Codes in the history are never handed out again.
@@ -8,25 +13,106 @@ its next append, its rows otherwise unchanged. Codes in the history are never ha
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import io
-from collections.abc import Sequence
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from crmreport.engine import Connection
 from crmreport.errors import DataError
-from crmreport.files import write_bytes
+from crmreport.files import atomic_file, owned_prefix, remove_stale, safe_cell, unescape_cell
 from crmreport.tables import CONTACTS
+from crmreport.testhook import checkpoint
 
 COLUMNS = list(CONTACTS.columns)
+POLL_SECONDS = 0.1
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+@contextlib.contextmanager
+def locked(path: Path, wait: float, on_wait: Callable[[str], None] | None = None
+           ) -> Iterator[None]:
+    """Hold the history's lock for the block; wait at most ``wait`` seconds for another build.
+
+    The lock file stays (removing it would let a third build lock a different file)."""
+    target = lock_path(path)
+    try:
+        handle = target.open("a+", encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"{target}: cannot open the contact history's lock file "
+                        f"({exc.strerror}); make its folder writable") from None
+    with handle:
+        _acquire(handle, target, wait, on_wait)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")  # for the message of a build that waits
+        handle.flush()
+        checkpoint("locked")
+        yield  # closing the file releases the lock, also when the process is killed
+
+
+def _acquire(handle: io.TextIOWrapper, target: Path, wait: float,
+             on_wait: Callable[[str], None] | None) -> None:
+    if _try_lock(handle):
+        return
+    handle.seek(0)
+    holder = handle.read().strip() or "unknown"
+    if on_wait:
+        on_wait(f"waiting up to {wait:g} s for another build (process {holder}) that holds "
+                f"{target} ...")
+    checkpoint("lock-busy")
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        if _try_lock(handle):
+            return
+    raise DataError(f"{target}: another build (process {holder}) still holds the contact "
+                    f"history after {wait:g} s; nothing was written. Rerun when it is done, "
+                    "or wait longer with --wait SECONDS")
+
+
+def _try_lock(handle: io.TextIOWrapper) -> bool:
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def check_writable(path: Path) -> None:
+    """Raise DataError unless the history at ``path`` can be replaced: its folder takes a new
+    file beside it and the file itself, if there, is a writable file. Run before rendering."""
+    if path.suffix.lower() != ".csv":
+        raise DataError(f"{path}: the contact history must be a .csv file")
+    try:
+        checkpoint("history-probe")
+        if path.exists() and (not path.is_file() or not os.access(path, os.W_OK)):
+            raise PermissionError(13, "not a writable file")
+        fd, probe = tempfile.mkstemp(prefix=owned_prefix(path.name), suffix=".tmp",
+                                     dir=path.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise DataError(f"{path}: the contact history cannot be written ({exc.strerror}); "
+                        "nothing was rendered. Make the file and its folder writable, "
+                        "then build again") from None
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         return []
     with path.open(encoding="utf-8-sig", newline="") as handle:  # Excel saves with a BOM
-        return list(csv.DictReader(handle))
+        return [{k: unescape_cell(v) if isinstance(v, str) else v for k, v in row.items()}
+                for row in csv.DictReader(handle)]
 
 
 def recorded_runs(path: Path) -> set[str]:
@@ -66,14 +152,25 @@ def last_run(con: Connection, campaign: str) -> LastRun | None:
 
 
 def append(path: Path, rows: Sequence[Sequence[object]]) -> int:
-    """Append ``rows`` (in COLUMNS order) unless their run is already recorded; return added."""
+    """Append ``rows`` (in COLUMNS order) unless their run is already recorded; return the
+    rows the file now holds for them, counted after writing. Call it holding ``locked``."""
     if path.suffix.lower() != ".csv":
         raise DataError(f"{path}: the contact history must be a .csv file")
     if not rows:
         return 0
+    remove_stale(path.parent, f".{path.name}.")  # a killed append's temporary copy
     run_ids = {str(r[0]) for r in rows}
     if run_ids & recorded_runs(path):
         return 0
+    _write(path, rows)
+    written = sum(row.get("run_id") in run_ids for row in _rows(path))
+    if written != len(rows):
+        raise DataError(f"{path}: {written} of {len(rows)} contacts of run "
+                        f"{', '.join(sorted(run_ids))} read back after writing")
+    return written
+
+
+def _write(path: Path, rows: Sequence[Sequence[object]]) -> None:
     existing = path.read_bytes() if path.exists() else b""
     header = _header(existing) if existing.strip() else []
     target = [*COLUMNS, *(c for c in header if c not in COLUMNS)]  # other columns kept, last
@@ -87,9 +184,10 @@ def append(path: Path, rows: Sequence[Sequence[object]]) -> int:
     elif not existing.endswith(b"\n"):
         buffer.write("\n")
     pad = [""] * (len(target) - len(COLUMNS)) if header else []
-    writer.writerows(["" if v is None else str(v) for v in row] + pad for row in rows)
-    write_bytes(path, existing + buffer.getvalue().encode("utf-8"))
-    return len(rows)
+    writer.writerows([safe_cell(v) for v in row] + pad for row in rows)
+    with atomic_file(path, "wb") as handle:
+        handle.write(existing + buffer.getvalue().encode("utf-8"))
+        checkpoint("history-write")
 
 
 def _header(data: bytes) -> list[str]:
@@ -105,5 +203,5 @@ def _widened(path: Path, header: list[str], target: list[str]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(target)
-    writer.writerows([row.get(c) or "" for c in target] for row in _rows(path))
+    writer.writerows([safe_cell(row.get(c)) for c in target] for row in _rows(path))
     return buffer.getvalue().encode("utf-8")
