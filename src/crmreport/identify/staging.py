@@ -27,6 +27,9 @@ from crmreport.tables import (
     Table,
 )
 
+# Kept in the finished table until its rows are counted per file (``_count_loaded``).
+COUNTED = ("_file", "_counted")
+
 
 @dataclass(frozen=True)
 class Identified:
@@ -84,6 +87,7 @@ def _settle(con: Connection, sources: Sources, spec: Spec) -> None:
     dups = _duplicates(con, spec)
     _count(con, sources.account, spec, dups)
     _finish(con, spec, dups)
+    _count_loaded(con, sources.account, spec.table)
 
 
 def _staging_types(spec: Spec) -> dict[str, str]:
@@ -161,9 +165,20 @@ def _finish(con: Connection, spec: Spec, dups: bool) -> None:
         con.execute("DROP TABLE staging_dups")
         return
     con.execute(f"DELETE FROM {STAGING} WHERE NOT ({KEPT})")
-    for column in [c for c in _staging_types(spec) if c not in TABLES[spec.table]]:
+    for column in [c for c in _staging_types(spec) if c not in {*TABLES[spec.table], *COUNTED}]:
         con.execute(f"ALTER TABLE {STAGING} DROP COLUMN {column}")
     con.execute(f"ALTER TABLE {STAGING} RENAME TO {spec.table}")
+
+
+def _count_loaded(con: Connection, account: Account, table: str) -> None:
+    """``loaded``: the rows of each file stored in the finished table, counted there (never
+    derived from the other counts, so the account can fail); then the file columns go."""
+    for file_index, count in con.execute(
+        f"SELECT _file, count(*) FROM {table} WHERE _counted GROUP BY _file"
+    ).fetchall():
+        account.files[file_index].loaded = count
+    for column in COUNTED:
+        con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
 
 
 def _merged_select(spec: Spec) -> str:
@@ -177,10 +192,12 @@ def _merged_select(spec: Spec) -> str:
              f"AS {t}) AS {c}"
         for c, t in types.items()
     )
+    counted = ", ".join(COUNTED)
+    firsts = ", ".join(f"arg_min({c}, rowid) AS {c}" for c in COUNTED)
     return (f"SELECT * EXCLUDE (_o) FROM ("
-            f"SELECT {plain}, rowid AS _o FROM {STAGING} WHERE {KEPT} "
+            f"SELECT {plain}, {counted}, rowid AS _o FROM {STAGING} WHERE {KEPT} "
             f"AND {key} NOT IN (SELECT {key} FROM staging_dups) "
-            f"UNION ALL SELECT {merged}, min(rowid) AS _o FROM {STAGING} WHERE {KEPT} "
+            f"UNION ALL SELECT {merged}, {firsts}, min(rowid) AS _o FROM {STAGING} WHERE {KEPT} "
             f"AND {key} IN (SELECT {key} FROM staging_dups) GROUP BY {key}) ORDER BY _o")
 
 
@@ -218,5 +235,3 @@ def _count(con: Connection, account: Account, spec: Spec, dups: bool) -> None:
         "WHERE _reason IS NULL AND _counted AND _flags IS NOT NULL) GROUP BY ALL"
     ).fetchall():
         account.files[file_index].flag(code, count)
-    for entry in account.for_table(spec.table):
-        entry.loaded = entry.rows_in - entry.merged - entry.quarantined
