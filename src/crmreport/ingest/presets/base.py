@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from crmreport.identify.normalise import TWO_DIGIT_YEAR
 from crmreport.ingest.readers import ReadOptions
 from crmreport.reasons import FLAG, quoted
 
@@ -150,8 +151,10 @@ def date_text(expr: str, formats: tuple[str, ...]) -> str:
     if not formats:
         return expr
     fmts = "[" + ", ".join(f"'{f}'" for f in formats) + "]"
-    return (f"coalesce(strftime(try_strptime(trim({expr}), {fmts}), '%Y-%m-%d %H:%M:%S'), "
-            f"{expr})")
+    # A two-digit year passes as written, for identify to quarantine: %Y would read 0023.
+    return (f"CASE WHEN regexp_matches(left(trim({expr}), 9), '{TWO_DIGIT_YEAR}') THEN {expr} "
+            f"ELSE coalesce(strftime(try_strptime(trim({expr}), {fmts}), '%Y-%m-%d %H:%M:%S'), "
+            f"{expr}) END")
 
 
 def lower_email(expr: str) -> str:
