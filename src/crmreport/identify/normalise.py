@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from crmreport.vocabulary import NO, YES, in_list
+from crmreport.vocabulary import NO, TWO_DIGIT_YEAR, YES, in_list
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 STATUS = {
@@ -76,8 +76,6 @@ def decimal(column: str) -> str:
 
 
 DATE_FORMATS = ("%d.%m.%Y", "%Y%m%d")
-# 01.03.23, 1/3/23, 23-03-01: a year in two digits, which every reader takes as the year 23.
-TWO_DIGIT_YEAR = r"^([0-9]{1,2}[./-][0-9]{1,2}[./-][0-9]{2}|[0-9]{2}-[0-9]{2}-[0-9]{2})( |T|$)"
 
 
 def two_digit_year(column: str) -> str:

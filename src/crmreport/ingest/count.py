@@ -4,8 +4,8 @@ One streaming pass over the bytes in large chunks, as a quote-aware CSV reader s
 a line end (``\\n``, ``\\r\\n`` or a lone ``\\r``) ends a record unless it lies inside quotes,
 and blank lines are no records. Inside quotes means after an odd number of ``"`` bytes: a
 doubled ``""`` toggles twice, so the parity is exact for RFC 4180 files. A chunk without
-quotes, carriage returns or blank lines is counted by ``bytes.count`` (memchr speed); any
-other chunk is counted with numpy, never a Python loop per byte.
+quotes or carriage returns is counted from its line ends alone; any other chunk with quote
+parities; both with numpy, never a Python loop per byte.
 
 The count also notes what a parser trips over, for a message naming the line: a file that
 ends inside a quoted value (an unterminated quote), line ends of more than one kind, and
@@ -60,11 +60,11 @@ def count_chunks(chunks: Iterable[bytes]) -> TextCount:
         held = b""
         if data.endswith(b"\r"):
             data, held = data[:-1], b"\r"
+        if (b"\\" in data and b'\\"' in data) or (tail == b"\\" and data.startswith(b'"')):
+            result.backslash_quote = True
         if data:
             _count(data, result, state)
             tail = data[-1:]
-        if b'\\"' in data or (tail == b"\\" and chunk.startswith(b'"')):
-            result.backslash_quote = True
     if held:
         _count(held + b"\n", result, state)  # a final lone \r ends the last record
         result.endings["crlf"] -= 1
@@ -81,16 +81,18 @@ def _chunks(stream: IO[bytes]) -> Iterable[bytes]:
 
 
 def _count(data: bytes, result: TextCount, state: _State) -> None:
-    if not state.inside and b'"' not in data and b"\r" not in data and b"\n\n" not in data:
-        ends = data.count(b"\n")
-        if ends:  # every line here ends a record, and none is blank but perhaps the first
-            result.records += ends - (1 if state.line_empty and data[0] == LF else 0)
-            result.endings["lf"] += ends
-            state.line_empty = data[-1] == LF
-        else:
-            state.line_empty = False
+    if state.inside or b'"' in data or b"\r" in data:  # memchr scans: fast
+        _count_numpy(np.frombuffer(data, dtype=np.uint8), result, state)
         return
-    _count_numpy(np.frombuffer(data, dtype=np.uint8), result, state)
+    # Only \n ends here, all outside quotes: a record per end, less the blank lines.
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == LF)
+    if not len(ends):
+        state.line_empty = False
+        return
+    blank = int(np.count_nonzero(np.diff(ends) == 1)) + int(state.line_empty and ends[0] == 0)
+    result.records += len(ends) - blank
+    result.endings["lf"] += len(ends)
+    state.line_empty = int(ends[-1]) == len(data) - 1
 
 
 def _count_numpy(arr: np.ndarray, result: TextCount, state: _State) -> None:

@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from crmreport.identify.normalise import TWO_DIGIT_YEAR
 from crmreport.ingest.readers import ReadOptions
 from crmreport.reasons import FLAG, quoted
+from crmreport.vocabulary import TWO_DIGIT_YEAR
 
 META = ("_row", "_counted", "_reason", "_merge", "_dup", "_flags")
 META_TYPES = {"_row": "BIGINT", "_counted": "BOOLEAN", "_reason": "VARCHAR",
