@@ -157,7 +157,7 @@ def test_mixed_line_endings_name_the_line(tmp_path: Path, at: int) -> None:
                    for number, line in enumerate(text, start=1))
     path = tmp_path / "customers.csv"
     path.write_bytes(body.encode())
-    refused_at(path, "customers", at + 1, "mixed line endings")  # the line after ends otherwise
+    refused_at(path, "customers", at, "mixed line endings")  # line `at` ends with LF alone
 
 
 @pytest.mark.parametrize("at", [3, 15_000])
