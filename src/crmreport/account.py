@@ -32,6 +32,8 @@ class FileAccount:
     preset: str | None = None  # the mapping preset used (named or detected)
     # How the file was read: encoding, delimiter, decimal separator, info and footer lines.
     read: dict[str, Any] = field(default_factory=dict)
+    parsed: int = 0  # rows the parser returned or rejected (rows_in is counted apart)
+    unread_line: int | None = None  # the first line the parser did not return, if found
 
     # Only declared codes are counted (crmreport.reasons): a misspelt one fails here.
     def quarantine(self, reason: str, count: int) -> None:
@@ -65,7 +67,19 @@ class FileAccount:
             "tables": list(self.tables or [self.table]),
             "preset": self.preset,
             "read": dict(sorted(self.read.items())),
+            **({"unread_line": self.unread_line} if self.unread_line else {}),
         }
+
+    def imbalance(self) -> str | None:
+        """Why the account of this file does not balance, naming the file; None if it does."""
+        if self.balanced:
+            return None
+        where = f" the first row not read is at line {self.unread_line:,};" \
+            if self.unread_line else ""
+        return (f"{self.path}: the account does not balance: {self.rows_in:,} rows in the file, "
+                f"but {self.loaded:,} loaded + {self.merged:,} merged + {self.quarantined:,} "
+                f"quarantined ({self.rows_in - self.loaded - self.merged - self.quarantined:+,} "
+                f"unaccounted);{where} report this with the file, it is a bug in crmreport")
 
 
 @dataclass

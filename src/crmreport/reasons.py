@@ -72,6 +72,11 @@ DECLARED: tuple[Reason, ...] = (
        "Re-export the file in one encoding, preferably UTF-8.",
        "Datei in einer Kodierung exportieren, am besten UTF-8."),
     # The cleaning rules' checks (identify.cleaning).
+    Reason("two_digit_year", (QUARANTINE, FLAG), "Date with a two-digit year (01.03.23)",
+           "Datum mit zweistelliger Jahreszahl (01.03.23)",
+           "Write dates with four-digit years (01.03.2023 or 2023-03-01); a signup date is "
+           "left empty.",
+           "Datum mit vierstelliger Jahreszahl schreiben (01.03.2023 oder 2023-03-01)."),
     _q("missing_customer_id", "Customer id missing", "Kundennummer fehlt",
        "Fill in the customer id, or map the column that holds it.",
        "Kundennummer ergänzen oder die richtige Spalte zuordnen."),

@@ -13,3 +13,6 @@ NO = ("no", "n", "false", "f", "0", "nein", "opt-out", "opted-out", "opted out",
 def in_list(values: tuple[str, ...]) -> str:
     """An SQL list of literals; the values are this module's own words, never user text."""
     return ", ".join(f"'{v}'" for v in values)
+
+# 01.03.23, 1/3/23, 23-03-01: a year in two digits, which every reader takes as the year 23.
+TWO_DIGIT_YEAR = r"^([0-9]{1,2}[./-][0-9]{1,2}[./-][0-9]{2}|[0-9]{2}-[0-9]{2}-[0-9]{2})( |T|$)"

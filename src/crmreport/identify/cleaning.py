@@ -38,6 +38,7 @@ from crmreport.identify.normalise import (
     test_record,
     text,
     timestamp,
+    two_digit_year,
     unescaped,
     unrecognised_consent,
     valid_email,
@@ -79,7 +80,9 @@ def _customers(match: tuple[tuple[str, ...], ...]) -> Spec:
         flags=[
             ("invalid_email", f"v_email IS NOT NULL AND NOT {valid_email('v_email')}"),
             ("unrecognised_consent", unrecognised_consent("email_consent")),
-            ("bad_signup_date", f"{text('signup_date')} IS NOT NULL AND v_signup IS NULL"),
+            ("two_digit_year", two_digit_year("signup_date")),
+            ("bad_signup_date", f"{text('signup_date')} IS NOT NULL AND v_signup IS NULL "
+                                f"AND NOT {two_digit_year('signup_date')}"),
             ("unknown_country", f"{text('country')} IS NOT NULL AND v_country IS NULL"),
             ("test_customer", test_record("v_email", "first_name", "last_name")),
         ],
@@ -131,6 +134,8 @@ def _orders(currency: str, rated: tuple[str, ...] = ()) -> Spec:
         checks=[
             ("missing_order_id", "v_id IS NULL"),
             ("mangled_customer_id", mangled_id("v_customer")),
+            ("two_digit_year", f"v_day IS NULL AND ({two_digit_year('order_date')} OR "
+                               f"{two_digit_year('ordered_at')})"),
             ("bad_order_date", "v_day IS NULL"),
             ("bad_amount", "v_amount IS NULL"),
             ("unknown_status", f"v_status IS NULL AND {text('status')} IS NOT NULL"),
@@ -154,6 +159,7 @@ def _orders(currency: str, rated: tuple[str, ...] = ()) -> Spec:
                      "channel": f"lower({text('channel')})"},
             clean=[
                 "order_id IS NOT NULL AND order_date IS NOT NULL AND amount IS NOT NULL",
+                "year(order_date) >= 100",  # 23-03-01 is typed as the year 23: staged
                 f"currency = '{currency}' AND coalesce(status IN ({in_list(tuple(STATUS))}), "
                 "true)",
                 # the pattern only where it could match: ids starting with a digit
@@ -225,6 +231,7 @@ def _contacts() -> Spec:
             "test_group": group,
         },
         checks=[
+            ("two_digit_year", two_digit_year("contacted_at")),
             ("incomplete_contact", f"{text('campaign')} IS NULL OR "
                                    f"{text('customer_id')} IS NULL OR "
                                    f"{date('contacted_at')} IS NULL"),

@@ -37,8 +37,8 @@ def settle(con: Connection, sources: Sources, spec: Spec, lane: Lane) -> bool:
     if read is None:
         return False
     rows = _store(con, spec.table, lane, read)
-    if not rows or _repeats(con, spec.key):
-        return _abandon(con)  # an empty file is staged, to be refused with its reason
+    if not rows or _repeats(con, spec.key) or not sources.complete(parts[0], rows):
+        return _abandon(con)  # an empty or short read is staged, to be judged with reasons
     filled = [(code, f"{column} IS NULL") for column, (_, code) in lane.filled.items()]
     flags = [*lane.flags, *filled, *spec.across]
     failed, *counts = _counts(con, [_any(spec.against), *(sql for _, sql in flags)])
@@ -52,7 +52,7 @@ def settle(con: Connection, sources: Sources, spec: Spec, lane: Lane) -> bool:
     for column, (default, code) in lane.filled.items():
         if entry.flags[code]:
             con.execute(f"UPDATE {TYPED} SET {column} = {default} WHERE {column} IS NULL")
-    entry.loaded = entry.rows_in
+    entry.loaded = rows  # as stored in the table: all rows of this one file
     con.execute(f"DROP TABLE IF EXISTS {spec.table}")
     con.execute(f"ALTER TABLE {TYPED} RENAME TO {spec.table}")
     return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from crmreport.files import ESCAPED_START
-from crmreport.vocabulary import NO, YES, in_list
+from crmreport.vocabulary import NO, TWO_DIGIT_YEAR, YES, in_list
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 STATUS = {
@@ -85,17 +85,24 @@ def decimal(column: str) -> str:
     return f"TRY_CAST({text(column)} AS DECIMAL(18,2))"
 
 
-DATE_FORMATS = ("%d.%m.%Y", "%Y%m%d", "%d.%m.%y")
+DATE_FORMATS = ("%d.%m.%Y", "%Y%m%d")
+
+
+def two_digit_year(column: str) -> str:
+    """Whether a date is written with a two-digit year (tested on its first 9 characters:
+    the date part of such a value is at most 8)."""
+    return f"coalesce(regexp_matches(left({text(column)}, 9), '{TWO_DIGIT_YEAR}'), false)"
 
 
 def date(column: str) -> str:
     """ISO dates (and the date part of ISO timestamps, as written); German 31.12.2024; CDNOW
     20241231. The plain cast first: it is all most rows need (the others run only where the
-    one before failed)."""
+    one before failed). A two-digit year is no date (NULL): never the year 00xx."""
     value = text(column)
     fmts = ", ".join(f"'{f}'" for f in DATE_FORMATS)
-    return (f"coalesce(TRY_CAST({column} AS DATE), TRY_CAST(left({value}, 10) AS DATE), "
-            f"CAST(try_strptime(split_part({value}, ' ', 1), [{fmts}]) AS DATE))")
+    return (f"CASE WHEN NOT {two_digit_year(column)} THEN "
+            f"coalesce(TRY_CAST({column} AS DATE), TRY_CAST(left({value}, 10) AS DATE), "
+            f"CAST(try_strptime(split_part({value}, ' ', 1), [{fmts}]) AS DATE)) END")
 
 
 def timestamp(column: str) -> str:

@@ -32,6 +32,9 @@ from crmreport.tables import (
     Table,
 )
 
+# Kept in the finished table until its rows are counted per file (``_count_loaded``).
+COUNTED = ("_file", "_counted")
+
 
 @dataclass(frozen=True)
 class Identified:
@@ -102,6 +105,7 @@ def _settle(con: Connection, sources: Sources, spec: Spec) -> None:
     if spec.match is not None:
         persons.map_ids(con, STAGING, KEPT, dups)
     _finish(con, spec, dups)
+    _count_loaded(con, sources.account, spec.table)
 
 
 def _staging_types(spec: Spec) -> dict[str, str]:
@@ -147,12 +151,13 @@ def _judge(con: Connection, spec: Spec, code: str, sql: str) -> None:
 
 
 def _check_counted(con: Connection, account: Account, table: str) -> None:
-    """Every stored row of a file is counted once, in its declared table (a self-check)."""
+    """Every row the parser returned is counted once, in its declared table (a self-check;
+    rows the parser lost show in the account instead, against rows_in)."""
     for index, count in con.execute(
         f"SELECT _file, count(*) FROM {STAGING} WHERE _counted GROUP BY _file"
     ).fetchall():
         entry = account.files[index]
-        expected = entry.rows_in - sum(entry.reasons.get(code, 0) for code in PARSER_REJECTS)
+        expected = entry.parsed - sum(entry.reasons.get(code, 0) for code in PARSER_REJECTS)
         if entry.table != table or count != expected:
             raise AssertionError(f"{entry.path}: {count} rows counted in {table}, "
                                  f"expected {expected} in {entry.table}")
@@ -190,9 +195,20 @@ def _finish(con: Connection, spec: Spec, dups: bool) -> None:
         con.execute("DROP TABLE staging_dups")
         return
     con.execute(f"DELETE FROM {STAGING} WHERE NOT ({KEPT})")
-    for column in [c for c in _staging_types(spec) if c not in TABLES[spec.table]]:
+    for column in [c for c in _staging_types(spec) if c not in {*TABLES[spec.table], *COUNTED}]:
         con.execute(f"ALTER TABLE {STAGING} DROP COLUMN {column}")
     con.execute(f"ALTER TABLE {STAGING} RENAME TO {spec.table}")
+
+
+def _count_loaded(con: Connection, account: Account, table: str) -> None:
+    """``loaded``: the rows of each file stored in the finished table, counted there (never
+    derived from the other counts, so the account can fail); then the file columns go."""
+    for file_index, count in con.execute(
+        f"SELECT _file, count(*) FROM {table} WHERE _counted GROUP BY _file"
+    ).fetchall():
+        account.files[file_index].loaded = count
+    for column in COUNTED:
+        con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
 
 
 def _merged_select(spec: Spec) -> str:
@@ -206,10 +222,12 @@ def _merged_select(spec: Spec) -> str:
              f"AS {t}) AS {c}"
         for c, t in types.items()
     )
+    counted = ", ".join(COUNTED)
+    firsts = ", ".join(f"arg_min({c}, rowid) AS {c}" for c in COUNTED)
     return (f"SELECT * EXCLUDE (_o) FROM ("
-            f"SELECT {plain}, rowid AS _o FROM {STAGING} WHERE {KEPT} "
+            f"SELECT {plain}, {counted}, rowid AS _o FROM {STAGING} WHERE {KEPT} "
             f"AND {group} NOT IN (SELECT {group} FROM staging_dups) "
-            f"UNION ALL SELECT {merged}, min(rowid) AS _o FROM {STAGING} WHERE {KEPT} "
+            f"UNION ALL SELECT {merged}, {firsts}, min(rowid) AS _o FROM {STAGING} WHERE {KEPT} "
             f"AND {group} IN (SELECT {group} FROM staging_dups) GROUP BY {group}) ORDER BY _o")
 
 
@@ -241,10 +259,6 @@ def _count(con: Connection, account: Account, spec: Spec, dups: bool) -> None:
         "WHERE _reason IS NULL AND _counted AND _flags IS NOT NULL) GROUP BY ALL"
     ).fetchall():
         account.files[file_index].flag(code, count)
-    for entry in account.for_table(spec.table):
-        entry.loaded = entry.rows_in - entry.merged - entry.quarantined
-
-
 def _count_merged(con: Connection, account: Account, spec: Spec) -> None:
     """Each row merged into an earlier one: a repeat of its key (its preset's code, else
     duplicate_<key>), or else another record of the same person (same_person)."""

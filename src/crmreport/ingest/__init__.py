@@ -30,7 +30,9 @@ from crmreport.ingest.readers import (
     RawRead,
     ReadOptions,
     count_rows,
+    first_unread_line,
     materialise,
+    parse_errors,
     read_raw,
     take_rejects,
     typed_csv,
@@ -82,12 +84,14 @@ class Sources:
             return int(con.execute(sql).fetchall()[0][0])
         source, read = self.reads.pop(part.file)
         try:
-            rows = int(con.execute(sql).fetchall()[0][0])
+            with parse_errors(source.path, read.backslash):
+                rows = int(con.execute(sql).fetchall()[0][0])
         except duckdb.Error as exc:  # a problem past the sniffed head of the file
             raise DataError(f"{source.path}: cannot be read as CSV: {why(exc)}") from None
         by = take_rejects(con, f"src_{part.file}")
         read = replace(read, rejected=sum(by.values()), rejected_by=by)
         _count_read(self.account.files[part.file], source, read, rows)
+        _locate(con, self.account.files[part.file], source, read, f"src_{part.file}", "")
         _keep_rejects(con, part.file)
         return rows
 
@@ -109,6 +113,11 @@ class Sources:
             else f"CAST(NULL AS {types.get(c, 'VARCHAR')}) AS {c}" for c in TABLES[table])
         assert read.csv is not None
         return f"SELECT {columns} FROM {typed_csv(read.csv, read.columns, by_column)}"
+
+    def complete(self, part: RawPart, rows: int) -> bool:
+        """Whether ``rows`` read from the part's file are all its file's data rows."""
+        counted = self.reads[part.file][1].counted if part.file in self.reads else None
+        return counted is None or counted == rows
 
     def count_typed(self, part: RawPart, rows: int) -> None:
         """Account for a part that ``typed`` read in full: every row stored, none rejected."""
@@ -178,6 +187,7 @@ def _read_source(con: Connection, source: SourceFile, entry: FileAccount,
         read = materialise(con, staging, read)
     if not read.lazy:
         _count_read(entry, source, read, count_rows(con, staging))
+        _locate(con, entry, source, read, staging, " ORDER BY _row")
     entry.preset = preset.name if preset.name != "explicit" else None
     entry.read = read.notes
     raw = RawFile(table, staging, found, read.decimal, preset.date_formats)
@@ -199,9 +209,21 @@ def _read_source(con: Connection, source: SourceFile, entry: FileAccount,
 def _count_read(entry: FileAccount, source: SourceFile, read: RawRead, rows: int) -> None:
     """The file's input rows: those stored plus those the parser rejected (quarantined)."""
     _check_rows(source, read, rows)
-    entry.rows_in = rows + read.rejected
+    entry.rows_in = rows + read.rejected if read.counted is None else read.counted
+    entry.parsed = rows + read.rejected
     for code, count in sorted(read.rejected_by.items()):
         entry.quarantine(code, count)
+
+
+def _locate(con: Connection, entry: FileAccount, source: SourceFile, read: RawRead,
+            relation: str, order: str) -> None:
+    """When the parser returned another number of rows than the file holds, the line of the
+    first record it did not return (text files; the account then cannot balance)."""
+    if entry.parsed == entry.rows_in or "delimiter" not in read.notes:
+        return
+    first = _quoted(read.columns[0])
+    entry.unread_line = first_unread_line(
+        con, source.path, read, f"SELECT {first} FROM {relation}{order}")
 
 
 def _keep_rejects(con: Connection, index: int) -> None:

@@ -16,6 +16,7 @@ typing some of its columns, strictly (identify's typed lane).
 from __future__ import annotations
 
 import contextlib
+import csv as pycsv
 import datetime as dt
 import gzip
 import shutil
@@ -29,6 +30,7 @@ from typing import IO, Any
 from crmreport.engine import Connection
 from crmreport.errors import DataError
 from crmreport.files import owned_tempdir
+from crmreport.ingest import count as tc
 from crmreport.ingest import sniff as sn
 from crmreport.reasons import MALFORMED_ROW, parser_reject_sql
 from crmreport.testhook import checkpoint
@@ -77,6 +79,10 @@ class RawRead:
     # A view over the file, not yet read: no ``_row``; rows and rejects are known once read.
     lazy: bool = False
     csv: CsvFile | None = None  # a lazy read's file, for a typed read of it (``typed_csv``)
+    # Data rows in the file as counted apart from the parser (``count``; Excel, Parquet and
+    # JSON: their own readers' counts), the account's rows_in; None: the rows read.
+    counted: int | None = None
+    backslash: bool = False  # the file holds \" (an escape CSV does not use)
 
 
 def file_format(path: Path, given: str | None = None) -> str:
@@ -196,6 +202,8 @@ def layout_of(path: Path, options: ReadOptions) -> sn.Layout:
 def _read_csv(con: Connection, path: Path, table: str, options: ReadOptions) -> RawRead:
     layout = layout_of(path, options)
     _check_truncated(path, layout)
+    found, counted = (None, None) if layout.encoding.startswith("utf-16") else \
+        _data_rows(path, layout)
     notes: dict[str, Any] = {"encoding": layout.encoding, "delimiter": layout.delimiter,
                              "decimal": layout.decimal}
     if layout.skip:
@@ -203,14 +211,99 @@ def _read_csv(con: Connection, path: Path, table: str, options: ReadOptions) -> 
     if layout.footer:
         notes["footer_lines"] = layout.footer
     if layout.native:
+        assert found is not None
         csv = CsvFile(str(path), layout.delimiter, layout.skip)
-        _csv_view(con, csv.path, table, csv.delimiter, csv.skip)
-        return RawRead(_columns(con, table), 0, layout.decimal, notes, lazy=True, csv=csv)
+        with parse_errors(path, found.backslash_quote):
+            _csv_view(con, csv.path, table, csv.delimiter, csv.skip)
+        return RawRead(_columns(con, table), 0, layout.decimal, notes, lazy=True, csv=csv,
+                       counted=counted, backslash=found.backslash_quote)
     with _utf8(path, layout) as source:  # the copy is gone afterwards: store what it holds
-        _csv_view(con, source, table, layout.delimiter, 0)
-        read = materialise(con, table, RawRead(_columns(con, table), 0, layout.decimal, notes,
-                                               lazy=True))
+        if found is None:  # UTF-16: counted from its UTF-8 copy
+            found, counted = _data_rows(Path(source), sn.Layout("utf-8", layout.delimiter),
+                                        shown=path, offset=layout.skip)
+        with parse_errors(path, found.backslash_quote):
+            _csv_view(con, source, table, layout.delimiter, 0)
+            read = materialise(con, table, RawRead(_columns(con, table), 0, layout.decimal,
+                                                   notes, lazy=True, counted=counted,
+                                                   backslash=found.backslash_quote))
     return read
+
+
+def _open_bytes(path: Path) -> IO[bytes]:
+    """The file's bytes, unpacked if gzip; the caller closes it."""
+    opener: Any = gzip.open if path.suffix.lower() == ".gz" else open
+    return opener(path, "rb")  # type: ignore[no-any-return]
+
+
+def _data_rows(path: Path, layout: sn.Layout, shown: Path | None = None,
+               offset: int = 0) -> tuple[tc.TextCount, int]:
+    """The file's records counted apart from the parser, and its data rows among them:
+    without the header and the non-blank info and footer lines the sniffer found. A file
+    ending inside quotes, or with line ends of more than one kind, is refused with its line
+    (``shown`` is the file to name, ``offset`` the lines its copy lacks)."""
+    with _open_bytes(path) as stream:
+        found = tc.count_records(stream)
+    named = shown or path
+    if found.open_quote:
+        with _open_bytes(path) as stream:
+            line = tc.open_quote_line(stream) + offset
+        raise DataError(f"{named}: line {line:,}: a quote (\") opens a value that is never "
+                        "closed, so the rest of the file would be read as that one value; "
+                        "close the quote on that line (a quote inside a value is written "
+                        "twice: \"\") and export the file again")
+    if found.mixed_endings:
+        with _open_bytes(path) as stream:
+            line, end, first = tc.first_other_ending(stream)
+        raise DataError(f"{named}: line {line + offset:,}: mixed line endings: this line ends "
+                        f"with {end}, the lines before it with {first}; convert the file to "
+                        "one kind of line end (e.g. with dos2unix) or export it again")
+    head = sn.split_lines(sn.decode(_open_head(path), layout.encoding, cut=False))
+    info = sum(1 for line in head[: layout.skip] if line)
+    footer = 0
+    if layout.footer:
+        tail = sn.split_lines(sn.decode(sn.read_tail(path), layout.encoding, cut=False))
+        footer = sum(1 for line in tail[-layout.footer:] if line)
+    return found, max(found.records - info - footer - 1, 0)
+
+
+@contextlib.contextmanager
+def parse_errors(path: Path | str, backslash: bool) -> Iterator[None]:
+    """A parser failure in a file that holds \\" is explained by that escape, with its line."""
+    try:
+        yield
+    except Exception as exc:
+        if not backslash or isinstance(exc, DataError):
+            raise
+        with _open_bytes(Path(path)) as stream:
+            line = tc.first_line_with(stream, b'\\"')
+        raise DataError(f"{path}: line {line or 0:,}: a quote inside a value is escaped with a "
+                        "backslash (\\\"); CSV writes it twice (\"\"): export the file again "
+                        "with quotes doubled, or replace \\\" by \"\"") from None
+
+
+def first_unread_line(con: Connection, path: Path, read: RawRead, select: str) -> int | None:
+    """The line of the first record (of the header's width) that the parser did not return:
+    the file read by Python's csv module beside ``select``, which yields the first column of
+    what the parser returned, in file order. Run only when the counts differ."""
+    notes, width = read.notes, len(read.columns)
+    opener: Any = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", encoding=notes.get("encoding", "utf-8"), newline="",
+                errors="replace") as handle:
+        skip = int(notes.get("info_lines", 0))
+        for _ in range(skip):
+            handle.readline()
+        records = pycsv.reader(handle, delimiter=notes.get("delimiter", ","))
+        next(records, None)
+        cursor = con.execute(select)
+        start = records.line_num + 1
+        for record in records:
+            line, start = start, records.line_num + 1
+            if len(record) != width:
+                continue
+            got = cursor.fetchone()
+            if got is None or (got[0] or "") != record[0].lstrip("\ufeff"):
+                return skip + line
+    return None
 
 
 def materialise(con: Connection, table: str, read: RawRead) -> RawRead:
@@ -416,7 +509,7 @@ def _read_excel(con: Connection, path: Path, table: str, options: ReadOptions) -
     blank = len(body) - len(kept)
     if blank:
         notes["blank_rows"] = blank
-    return RawRead(names, 0, ".", notes)
+    return RawRead(names, 0, ".", notes, counted=len(kept))  # the rows openpyxl yielded
 
 
 def _excel_footer(body: list[list[str | None]]) -> int:
@@ -470,7 +563,10 @@ def _read_parquet(con: Connection, path: Path, table: str) -> RawRead:
         FROM read_parquet(?, file_row_number = true)""",
         [str(path)],
     )
-    return RawRead(names, 0, ".", {"format": "parquet"})
+    # Its rows as the file's footer declares them, not as the scan returned them.
+    declared = con.execute("SELECT sum(num_rows) FROM parquet_file_metadata(?)",
+                           [str(path)]).fetchall()[0][0]
+    return RawRead(names, 0, ".", {"format": "parquet"}, counted=int(declared or 0))
 
 
 def _read_json(con: Connection, path: Path, table: str) -> RawRead:
@@ -482,7 +578,15 @@ def _read_json(con: Connection, path: Path, table: str) -> RawRead:
         else f'CAST("{n}" AS VARCHAR) AS "{n}"' for n, t, *_ in described)
     con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT row_number() OVER () AS _row, "
                 f"{casts} FROM {source}", [str(path)])
-    return RawRead(names, 0, ".", {"format": "json"})
+    return RawRead(names, 0, ".", {"format": "json"}, counted=_json_lines(path))
+
+
+def _json_lines(path: Path) -> int:
+    """Non-blank lines: one JSON record each (a string holds no raw line end). Quotes are
+    dropped before counting, since JSON escapes them with a backslash."""
+    with _open_bytes(path) as stream:
+        chunks = iter(lambda: stream.read(tc.CHUNK), b"")
+        return tc.count_chunks(c.replace(b'"', b"") for c in chunks).records
 
 
 def _columns(con: Connection, table: str) -> list[str]:

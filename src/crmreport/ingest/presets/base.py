@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from crmreport.ingest.readers import ReadOptions
 from crmreport.reasons import FLAG, quoted
+from crmreport.vocabulary import TWO_DIGIT_YEAR
 
 META = ("_row", "_counted", "_reason", "_merge", "_dup", "_flags")
 META_TYPES = {"_row": "BIGINT", "_counted": "BOOLEAN", "_reason": "VARCHAR",
@@ -150,8 +151,10 @@ def date_text(expr: str, formats: tuple[str, ...]) -> str:
     if not formats:
         return expr
     fmts = "[" + ", ".join(f"'{f}'" for f in formats) + "]"
-    return (f"coalesce(strftime(try_strptime(trim({expr}), {fmts}), '%Y-%m-%d %H:%M:%S'), "
-            f"{expr})")
+    # A two-digit year passes as written, for identify to quarantine: %Y would read 0023.
+    return (f"CASE WHEN regexp_matches(left(trim({expr}), 9), '{TWO_DIGIT_YEAR}') THEN {expr} "
+            f"ELSE coalesce(strftime(try_strptime(trim({expr}), {fmts}), '%Y-%m-%d %H:%M:%S'), "
+            f"{expr}) END")
 
 
 def lower_email(expr: str) -> str:
