@@ -1,23 +1,9 @@
 """Identify: raw text tables -> typed canonical tables, every row loaded, merged or quarantined.
 
-The rules, stated once:
-- customers: one row per customer_id; later duplicate rows are merged into the first one
-  (file order), filling only its empty fields; permission is merged restrictively: any
-  mail objection counts, and email consent is 'yes' only if the row that gives the address
-  says yes and no row says no. Emails are trimmed and lower-cased; an invalid email is
-  blanked (flagged). Consent is yes/no/unknown; missing is unknown.
-  Records under different ids that match by the campaign's identity rules are one person,
-  merged the same way under the first record's id (``persons``; ``customer_ids`` maps them).
-- orders: an empty customer_id is a guest checkout, kept apart with a NULL customer_id.
-  Amounts are DECIMAL; an order in another currency than the campaign's is converted with
-  data.currency_rates when that rates it (``currency``), else quarantined rather than
-  added. Duplicate order ids are merged into the first.
-- order_lines need a known order; suppressions need an email or a customer id.
-
-The rules live in ``cleaning`` (one ``Spec`` per table, see ``spec``). The ``staging`` engine
-runs them: every value read as text, parsed and judged in SQL. A clean export mapped column
-by column takes the typed lane instead (``lane``): DuckDB's reader types it, with the same
-result, in about 1.3-1.4 times the time of a plain read (bench/README.md).
+The rules are stated once, in ``cleaning`` (one ``Spec`` per table, see ``spec``). The
+``staging`` engine runs them: every value read as text, parsed and judged in SQL. A clean
+export mapped column by column takes the typed lane instead (``lane``): DuckDB's reader types
+it, with the same result, in about 1.3-1.4 times the time of a plain read (bench/README.md).
 """
 
 from __future__ import annotations
