@@ -262,5 +262,5 @@ def with_btyd(churn: ChurnModel, value: ValueModel, con: Connection, table: str)
     row = con.execute(f"SELECT count(*) FILTER (WHERE p_alive < 0.5) FROM {table}").fetchone()
     below = int(row[0]) if row else 0
     none_seen = value.note is not None or below == 0 or (per_purchase or 1) < 0.01
-    return replace(churn, btyd_dropout_per_purchase=None if per_purchase is None
-                   else round(per_purchase, 6), btyd_below_half=below, btyd_no_dropout=none_seen)
+    return replace(churn, btyd_dropout_per_purchase=per_purchase, btyd_below_half=below,
+                   btyd_no_dropout=none_seen)
