@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,7 @@ import pytest
 from scipy import integrate, stats
 from scipy.special import gammaln
 
-from crmreport.clv import MBGNBD, ParetoNBD, select_model
+from crmreport.clv import MBGNBD, ParetoNBD, select, select_model
 from crmreport.clv.holdout import verdict
 from tests.clv.simulate import simulate
 
@@ -166,3 +167,17 @@ def test_selection_skips_models_that_fail() -> None:
     selection = select_model(table, ["bgnbd"])
     assert selection.chosen is None
     assert "check that frequency" in (selection.candidate("bgnbd").reason or "")
+
+
+def test_selection_takes_the_earlier_model_when_fits_tie(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Online Retail: all three collapse to one no-dropout fit, chi-squares equal to 1e-6.
+    chi = {"bgnbd": 134.32744, "mbgnbd": 134.32745, "paretonbd": 134.32728}
+
+    def scored(name: str, table: object) -> select.Candidate:
+        verdict = SimpleNamespace(bucket_chi_square=chi[name], warning=False)
+        return select.Candidate(name, verdict=verdict)
+
+    monkeypatch.setattr(select, "_candidate", scored)
+    assert select.select_model(pd.DataFrame()).chosen == "bgnbd"
+    chi["paretonbd"] = 120.0  # a real difference still wins
+    assert select.select_model(pd.DataFrame()).chosen == "paretonbd"

@@ -19,11 +19,15 @@ from crmreport.clv.base import MODELS, PurchaseModel, purchase_model
 from crmreport.clv.holdout import WARN_PERCENT, HoldoutVerdict, holdout_verdict
 from crmreport.errors import CrmError
 
+# Chi-squares this close are the same fit (models that collapse to one no-dropout fit differ
+# in the fifth decimal): the simpler, faster model is kept.
+TIE = 1e-4
 METRIC = (
     f"models whose total holdout repeat purchases are within {WARN_PERCENT:g}% of the actual "
     "total are preferred; among them (or, if none is, among all) the smallest chi-square of "
-    "the holdout purchases per calibration-frequency bucket (0..7+) wins; ties go to the "
-    "earlier model in bgnbd, mbgnbd, paretonbd"
+    "the holdout purchases per calibration-frequency bucket (0..7+) wins; values within "
+    f"{TIE:g} of each other (relative) are a tie, which goes to the earlier model in bgnbd, "
+    "mbgnbd, paretonbd"
 )
 
 
@@ -73,7 +77,9 @@ def select_model(cal_holdout: pd.DataFrame, models: Sequence[str] = tuple(MODELS
         return Selection(None, candidates)
     within = [c for c in scored if c.verdict is not None and not c.verdict.warning]
     pool = within or scored
-    best = min(pool, key=lambda c: c.verdict.bucket_chi_square if c.verdict else float("inf"))
+    chi = {c.model: c.verdict.bucket_chi_square for c in pool if c.verdict is not None}
+    lowest = min(chi.values())
+    best = next(c for c in pool if chi[c.model] <= lowest * (1 + TIE))  # pool is in model order
     return Selection(best.model, candidates)
 
 
