@@ -168,3 +168,20 @@ def test_explain_json_keys_per_decision(shop: Path) -> None:
     assert set(excluded["channels"]["email"]) == {"in_offer", "allowed", "suppressed", "why"}
     assert decision("C2") == {"status": "no_offer",
                               "reason": "no offer is eligible in segment 'others'"}
+
+
+@pytest.mark.parametrize("address", ['a"b@example.de', "jürgen@müller.de"])
+def test_a_bad_address_is_set_aside_and_the_build_goes_on(shop: Path, tmp_path: Path,
+                                                        address: str) -> None:
+    customers = shop / "customers.csv"
+    customers.write_text(customers.read_text(encoding="utf-8").replace(
+        "C1,anna@example.de", 'C1,"{}"'.format(address.replace('"', '""'))), encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["build", str(shop / "campaign.yaml"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "warning: 1 recipients could not be rendered" in result.output
+    folder = out / "test-campaign"
+    assert "C1,email,invalid_address" in (folder / "not_rendered.csv").read_text()
+    assert not (folder / "emails" / "C1.eml").exists()
+    assert "C1" not in (shop / "contacts.csv").read_text()
+    assert json.loads((folder / "manifest.json").read_text())["counts"]["not_rendered"] == 1

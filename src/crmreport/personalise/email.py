@@ -30,6 +30,7 @@ from typing import Any
 import css_inline
 from jinja2 import Environment, Template
 
+from crmreport import reasons
 from crmreport.errors import ConfigError, DataError, Problem, TemplateError
 from crmreport.files import safe_filename
 from crmreport.personalise.templating import TemplateCache, display_name, render
@@ -94,6 +95,11 @@ class EmailBatch:
     oversize: list[str] = field(default_factory=list)  # customer_ids over max_bytes
     hashes: dict[str, str] = field(default_factory=dict)  # customer_id -> sha256 of the .eml
     merge_rows: list[dict[str, str]] = field(default_factory=list)  # for an ESP import CSV
+    # customer_id -> reason code of a recipient set aside unrendered (not contacted)
+    quarantined: dict[str, str] = field(default_factory=dict)
+
+
+INVALID_ADDRESS = reasons.code("invalid_address", reasons.QUARANTINE)
 
 
 def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
@@ -105,7 +111,11 @@ def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
     for recipient in recipients:
         cid = str(recipient.get("customer_id", ""))
         name = _claim_filename(names, cid)
-        data, merge = builder.build(recipient)
+        addr = sendable_address(str(recipient.get("email", "")))
+        if addr is None:  # one bad address must not stop everyone else's email
+            batch.quarantined[cid] = INVALID_ADDRESS
+            continue
+        data, merge = builder.build(recipient, addr)
         (out_dir / name).write_bytes(data)
         batch.count += 1
         batch.hashes[cid] = hashlib.sha256(data).hexdigest()
@@ -117,16 +127,37 @@ def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
 
 
 def _claim_filename(names: dict[str, str], cid: str) -> str:
-    """The file name for a customer; refuses duplicates so no email silently replaces another."""
+    """The file name for a customer; never one another email has.
+
+    Ids that sanitise alike (``a/b``, ``a_b``) get a hash of the id appended instead."""
     if not cid:
         raise DataError("a recipient has no customer_id; every email needs one")
+    if cid in names.values():
+        raise DataError(f"customer {cid} appears twice; customer ids must be unique")
     name = f"{safe_filename(cid)}.eml"
     if name in names:
-        other = names[name]
-        what = "appears twice" if other == cid else f"and customer {other} share file name {name}"
-        raise DataError(f"customer {cid} {what}; customer ids must be unique")
+        digest = hashlib.sha256(cid.encode()).hexdigest()
+        name = f"{safe_filename(cid)}-{digest[:10]}.eml"
+    if name in names:  # an id that already looks like a hashed name: use the whole hash
+        name = f"{safe_filename(cid)}-{digest}.eml"
     names[name] = cid
     return name
+
+
+def sendable_address(text: str) -> str | None:
+    """The address as an ASCII header can carry it (the domain IDNA-encoded), else None.
+
+    A non-ASCII local part needs SMTPUTF8, which a plain .eml cannot promise to carry."""
+    addr = _clean(text)
+    local, at, domain = addr.rpartition("@")
+    try:
+        domain = domain.encode("idna").decode("ascii") if not domain.isascii() else domain
+    except UnicodeError:
+        return None
+    addr = f"{local}{at}{domain}"
+    if len(addr) > _MAX_ADDRESS or not _ADDRESS.match(addr):
+        return None
+    return addr
 
 
 def _rectangular(rows: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -155,7 +186,7 @@ class _Builder:
             common.append(_header("Reply-To", _address(reply_name, reply_addr)))
         self.common = "".join(common)
 
-    def build(self, recipient: Mapping[str, Any]) -> tuple[bytes, dict[str, str]]:
+    def build(self, recipient: Mapping[str, Any], addr: str) -> tuple[bytes, dict[str, str]]:
         cid = str(recipient["customer_id"])
         token = unsubscribe_token(self.settings.secret, cid)
         unsubscribe = self.settings.unsubscribe_url.replace("{token}", token)
@@ -168,7 +199,7 @@ class _Builder:
         html = _inline(html_t, render(html_t, context), cid)
         content = self._content_hash(cid, subject, text, html)
         message_id = f"<{_label('message-id', content)[:32]}@{self.domain}>"
-        headers = self._headers(recipient, cid, subject, message_id, unsubscribe)
+        headers = self._headers(recipient, addr, subject, message_id, unsubscribe)
         boundary = "=_crm_" + _label("boundary", content)[:24]
         data = _assemble(headers, boundary, text, html)
         merge = _merge_row(recipient, subject=subject, unsubscribe_url=unsubscribe,
@@ -183,12 +214,8 @@ class _Builder:
             digest.update(b"\x00")
         return digest.hexdigest()
 
-    def _headers(self, recipient: Mapping[str, Any], cid: str, subject: str,
+    def _headers(self, recipient: Mapping[str, Any], addr: str, subject: str,
                  message_id: str, unsubscribe: str) -> str:
-        addr = _clean(str(recipient.get("email", "")))
-        if len(addr) > _MAX_ADDRESS or not _ADDRESS.match(addr):
-            raise DataError(f"customer {cid} has no valid email address; fix or drop it "
-                            "before building emails")
         return "".join([
             self.common,
             _header("To", _address(_display_name(recipient), addr)),
