@@ -185,3 +185,32 @@ def test_a_bad_address_is_set_aside_and_the_build_goes_on(shop: Path, tmp_path: 
     assert not (folder / "emails" / "C1.eml").exists()
     assert "C1" not in (shop / "contacts.csv").read_text()
     assert json.loads((folder / "manifest.json").read_text())["counts"]["not_rendered"] == 1
+
+
+@pytest.mark.parametrize(("rule", "message"), [
+    ("(" * 500 + "recency_days > 1" + ")" * 500, "nests more than 50 levels deep"),
+    ("recency_days" + " + 1" * 5000 + " > 0", "characters long (at most 10,000)"),
+    ("recency_days * 9223372036854775807 * 9223372036854775807 > 0",
+     "cannot be evaluated for every customer: a number grows beyond the engine's range"),
+    ("recency_days % 0 = 1", "'recency_days % 0' divides by zero"),
+    ("recency_days / 0 > 1", "'recency_days / 0' divides by zero"),
+    ("'x'", "is not a condition (true or false)"),
+])
+def test_hostile_rules_exit_1_with_the_rule_named(shop: Path, rule: str, message: str) -> None:
+    config = shop / "campaign.yaml"
+    quoted = rule.replace("'", "''")
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        'when: "TRUE"', f"when: '{quoted}'"), encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", str(config)])
+    assert result.exit_code == 1 and not isinstance(result.exception, RecursionError)
+    assert "segment 'others'" in result.output and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_text_column_as_a_condition_is_named_without_its_values(shop: Path) -> None:
+    config = shop / "campaign.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        'when: "TRUE"', 'when: "country"'), encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", str(config)])
+    assert result.exit_code == 1 and "segment 'others': cannot be evaluated" in result.output
+    assert "'DE'" not in result.output and "GB" not in result.output
