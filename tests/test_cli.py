@@ -214,3 +214,19 @@ def test_a_text_column_as_a_condition_is_named_without_its_values(shop: Path) ->
     result = CliRunner().invoke(main, ["check", str(config)])
     assert result.exit_code == 1 and "segment 'others': cannot be evaluated" in result.output
     assert "'DE'" not in result.output and "GB" not in result.output
+
+
+def test_a_history_field_over_128_kb_is_an_exit_1_message(shop: Path, tmp_path: Path) -> None:
+    config = str(shop / "campaign.yaml")
+    assert CliRunner().invoke(main, ["build", config, "--out", str(tmp_path)]).exit_code == 0
+    history = shop / "contacts.csv"
+    lines = history.read_text(encoding="utf-8").splitlines()
+    # every contact moved to an unknown customer, so the build has someone new to contact
+    huge = [re.sub(r",C\d,", ",C9,", line).replace("vip-preview", "x" * 200_000, 1)
+            for line in lines[1:]]
+    history.write_text("\n".join([lines[0], *huge]) + "\n", encoding="utf-8")
+    plan = CliRunner().invoke(main, ["plan", config])  # reads the history through the engine
+    assert plan.exit_code in (0, 1) and isinstance(plan.exception, SystemExit | None)
+    result = CliRunner().invoke(main, ["build", config, "--out", str(tmp_path)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "the contact history cannot be read (field larger than field limit" in result.output
