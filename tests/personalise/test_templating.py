@@ -258,3 +258,44 @@ def test_outside_the_main_thread_the_hooks_keep_the_time_limit(tmp_path: Path) -
         future = pool.submit(render, env.get_template("t/slow.txt.j2"), {"customer_id": "C7"})
         with pytest.raises(TemplateError, match="ran for over 2 seconds"):
             future.result()
+
+
+_CUSTOMER = {"customer_id": "C7", "first_name": "Annegret", "last_name": "Quaddelmeier",
+             "street": "Hauptstraße 17", "email": "annegret.q@example.de"}
+_LEAKY = [
+    "{{ street | date }}",
+    "{{ street[:6] + 1 }}",
+    "{{ {street[:6]: 1}[email[:7]] }}",
+    "{{ {'k': 1}[last_name[2:9]] }}",
+    "{{ (email[:9] ~ '')[street[:4]] }}",
+    "{{ '%d' % street[:5] }}",
+    "{{ [street[:7]] | sum }}",
+    "{{ street[:6] | replace(email[:3], 1) }}",
+    "{{ nothing[street[:6]] }}",
+    "{{ first_name[:5] | int(base=99) }}",
+    "{{ street.split(' ')[0].foo }}",
+    "{{ email[3:8] | attr(email[:4]) | string | upper + 1 }}",
+    "{{ last_name[:6] | format(email[:5]) }}{{ x }}",
+    "{{ range(street[:4]) }}",
+    "{{ first_name[:6] | join(1) + 1 }}",
+    "{{ (first_name[:5] ~ '%s%s') | format(1) }}",
+    "{{ first_name[:4] is divisibleby 3 }}",
+    "{{ {street[:8]: 1} | dictsort(by=email[:4]) }}",
+    "{% include email[:6] %}",
+    "{{ email[:5].__class__ }}",
+]
+
+
+@pytest.mark.parametrize("body", _LEAKY)
+def test_error_messages_carry_no_part_of_a_customer_value(tmp_path: Path, body: str) -> None:
+    env = make_environment(_templates(tmp_path, {"t/leak.txt.j2": body}))
+    try:
+        render(env.get_template("t/leak.txt.j2"), _CUSTOMER)
+    except TemplateError as exc:
+        message = str(exc)
+    else:
+        pytest.skip("rendered without an error")
+    assert "templates/t/leak.txt.j2" in message and "C7" in message
+    fragments = {v[i:i + 4] for k, v in _CUSTOMER.items() if k != "customer_id"
+                 for i in range(len(v) - 3)}
+    assert not {f for f in fragments if f in message}, message

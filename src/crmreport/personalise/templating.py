@@ -464,13 +464,34 @@ def _raise_render_error(template: Template, context: Mapping[str, Any],
     raise TemplateError(f"{where}: {text} for customer {cid}{_hint(exc, text)}") from None
 
 
+# Quoted text in an error message; and characters that make a Python error's own message
+# unsafe to show (it may quote a value: "Invalid isoformat string: 'Hauptstr'").
+_QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
+_RISKY = re.compile(r"['\":\d<>]")
+
+
 def _describe(exc: Exception, context: Mapping[str, Any]) -> str:
-    """The error text with any of the customer's values blanked out (privacy)."""
+    """The error text with no customer value in it, whole or in part (privacy).
+
+    Python's own messages are shown only when they quote nothing; jinja's have every quoted
+    part that occurs in any of the customer's values blanked, and the values themselves."""
     if isinstance(exc, SecurityError):
-        return f"blocked by the template sandbox ({exc})"
-    text = str(exc) if isinstance(exc, JinjaTemplateError) else f"{type(exc).__name__}: {exc}"
-    for value in context.values():
-        if isinstance(value, str) and len(value) > 1 and value in text:
+        text = f"blocked by the template sandbox ({exc})"
+    elif isinstance(exc, JinjaTemplateError):
+        text = str(exc)
+    else:
+        message = str(exc)
+        safe = message and not _RISKY.search(message) and len(message) <= 120
+        text = f"{type(exc).__name__}: {message}" if safe else type(exc).__name__
+    values = [str(v) for v in context.values() if isinstance(v, str) and v]
+
+    def blank(match: re.Match[str]) -> str:
+        quoted = match.group(1) if match.group(1) is not None else match.group(2)
+        return "'<value>'" if quoted and any(quoted in v for v in values) else match.group()
+
+    text = _QUOTED.sub(blank, text)
+    for value in values:
+        if len(value) > 1 and value in text:
             text = text.replace(value, "<value>")
     return text
 
