@@ -1,6 +1,7 @@
 import csv
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,17 @@ import pytest
 from click.testing import CliRunner
 
 from crmreport.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CARRIERS = ("esp.csv", "print.csv", "quarantine.csv")  # outputs meant to hold the values
+
+
+def _customer_values(customers: Path) -> set[str]:
+    """Names, streets and e-mail addresses, and their four-character pieces."""
+    with customers.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    values = {r[k] for r in rows for k in ("first_name", "last_name", "street", "email")}
+    return {v[i:i + 4] for v in values if len(v) >= 4 for i in range(len(v) - 3)}
 
 
 def test_check_json_accounts_for_every_row(shop: Path) -> None:
@@ -230,3 +242,35 @@ def test_a_history_field_over_128_kb_is_an_exit_1_message(shop: Path, tmp_path: 
     result = CliRunner().invoke(main, ["build", config, "--out", str(tmp_path)])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     assert "the contact history cannot be read (field larger than field limit" in result.output
+
+
+_HOSTILE = [
+    "{{ street | date }}", "{{ {street[:6]: 1}[email[:7]] }}", "{{ '%d' % last_name[:5] }}",
+    "{{ street[:6] | replace(email[:3], 1) }}", "{{ first_name[:4] is divisibleby 3 }}",
+    "{{ street.center(999999999) }}", "{{ (email ~ '%s') | format(1, 2) }}",
+    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+]
+
+
+@pytest.mark.parametrize("body", _HOSTILE)
+def test_no_customer_value_in_any_message_of_a_hostile_build(shop: Path, tmp_path: Path,
+                                                            body: str) -> None:
+    templates = tmp_path / "hostile"
+    shutil.copytree(ROOT / "templates", templates)
+    for language in ("de", "en"):
+        (templates / "email" / language / "vip.txt.j2").write_text(
+            "{% block subject %}Hi{% endblock %}{% block body %}" + body + "{% endblock %}",
+            encoding="utf-8")
+    config = shop / "campaign.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        str(ROOT / "templates"), str(templates)), encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["build", str(config), "--out", str(out)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "vip.txt.j2" in result.output
+    # every file but those meant to carry the values (emails, letters, ESP/print/quarantine)
+    texts = [result.output, *(p.read_text(encoding="utf-8", errors="replace")
+                              for p in out.rglob("*") if p.is_file() and p.suffix not in
+                              (".eml", ".pdf") and p.name not in CARRIERS)]
+    for value in _customer_values(shop / "customers.csv"):
+        assert not any(value in text for text in texts), value
