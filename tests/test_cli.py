@@ -266,11 +266,13 @@ def test_no_customer_value_in_any_message_of_a_hostile_build(shop: Path, tmp_pat
         str(ROOT / "templates"), str(templates)), encoding="utf-8")
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["build", str(config), "--out", str(out)])
-    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
-    assert "vip.txt.j2" in result.output
+    # stopped with a message, or built with the customers it fails set aside
+    assert isinstance(result.exception, SystemExit | None), result.output
+    assert result.exit_code == 1 or (out / "test-campaign" / "not_rendered.csv").is_file()
     # every file but those meant to carry the values (emails, letters, ESP/print/quarantine)
     texts = [result.output, *(p.read_text(encoding="utf-8", errors="replace")
                               for p in out.rglob("*") if p.is_file() and p.suffix not in
                               (".eml", ".pdf") and p.name not in CARRIERS)]
+    assert any("vip.txt.j2" in text for text in texts)
     for value in _customer_values(shop / "customers.csv"):
         assert not any(value in text for text in texts), value

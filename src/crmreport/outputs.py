@@ -34,8 +34,9 @@ class Rendered:
     letters: int = 0
     oversize: list[str] = field(default_factory=list)
     hashes: dict[str, str] = field(default_factory=dict)
-    # customer_id -> (channel, reason code): set aside, so not contacted nor in the history
-    quarantined: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # customer_id -> (channel, reason code, detail): set aside, so not contacted nor in the
+    # history; the detail names template and line, never a customer's value
+    quarantined: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,11 +70,12 @@ def write_outputs(run: Run, out: Path, run_id: str, planned: Sequence[tuple[str,
     return Written(rendered, contacts)
 
 
-def _write_not_rendered(path: Path, quarantined: dict[str, tuple[str, str]]) -> None:
+def _write_not_rendered(path: Path, quarantined: dict[str, tuple[str, str, str]]) -> None:
     """The recipients rendering set aside: ids and reasons only, no personal values."""
-    rows = ([cid, channel, code, reasons.label(code), reasons.reason(code).fix]
-            for cid, (channel, code) in sorted(quarantined.items()))
-    write_safe_csv(path, ["customer_id", "channel", "reason", "meaning", "how to fix"], rows)
+    rows = ([cid, channel, code, reasons.label(code), detail, reasons.reason(code).fix]
+            for cid, (channel, code, detail) in sorted(quarantined.items()))
+    write_safe_csv(path, ["customer_id", "channel", "reason", "meaning", "detail",
+                          "how to fix"], rows)
 
 
 def write_quarantine_file(run: Run, path: Path) -> int:
@@ -135,7 +137,8 @@ def _render(run: Run, out: Path, secret: str) -> Rendered:
             date=sent_at, secret=secret), out / "emails")
         rendered.emails, rendered.oversize = batch.count, batch.oversize
         rendered.hashes.update(batch.hashes)
-        rendered.quarantined.update((c, ("email", r)) for c, r in batch.quarantined.items())
+        rendered.quarantined.update((c, ("email", r, batch.errors.get(c, "")))
+                                    for c, r in batch.quarantined.items())
         _write_esp(out / "esp.csv", batch.merge_rows)
     letters = list(with_template("letter")) if letter_cfg else []
     if letter_cfg and letters:

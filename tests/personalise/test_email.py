@@ -7,7 +7,7 @@ import email
 import email.policy
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from email.message import EmailMessage
 from pathlib import Path
@@ -320,3 +320,43 @@ def test_a_long_unbreakable_subject_is_folded(tmp_path: Path) -> None:
 def test_an_address_over_254_characters_is_quarantined(tmp_path: Path) -> None:
     batch, _ = _build(tmp_path, [{**BEN, "email": "b" * 250 + "@example.com"}])
     assert batch.quarantined == {"C2": "invalid_address"}
+
+
+def _own_templates(tmp_path: Path, body: str) -> Path:
+    root = tmp_path / "templates"
+    (root / "email").mkdir(parents=True)
+    (root / "email" / "t.txt.j2").write_text(
+        "{% block subject %}Hi{% endblock %}{% block body %}" + body + "{% endblock %}",
+        encoding="utf-8")
+    (root / "email" / "t.html.j2").write_text("<p>ok</p>", encoding="utf-8")
+    return root
+
+
+def test_a_recipient_the_template_fails_is_set_aside(tmp_path: Path) -> None:
+    root = _own_templates(tmp_path, "{{ first_name }} {{ street.center(width) }}")
+    people = [{"customer_id": f"C{i}", "email": f"p{i}@example.de", "template": "t",
+               "first_name": "Zoltan", "street": "Hauptstraße 9", "width": 10} for i in range(3)]
+    del people[1]["first_name"]
+    people[2]["width"] = 10**9  # the size limit, hit for this customer only
+    batch, out = _build(tmp_path, people, templates=root)
+    assert batch.quarantined == {"C1": "template_failed", "C2": "template_failed"}
+    assert sorted(p.name for p in out.iterdir()) == ["C0.eml"]
+    assert "'first_name' is undefined for customer C1" in batch.errors["C1"]
+    assert "1,000,000 characters" in batch.errors["C2"]
+    assert not any("Hauptstr" in e or "Zoltan" in e for e in batch.errors.values())
+
+
+def test_a_template_that_fails_everyone_stops_the_build(tmp_path: Path) -> None:
+    root = _own_templates(tmp_path, "{{ missing }}")
+    people = [{"customer_id": f"C{i:03}", "email": f"p{i}@example.de", "template": "t"}
+              for i in range(500)]
+    seen: list[str] = []
+
+    def counted() -> Iterator[dict[str, str]]:
+        for person in people:
+            seen.append(person["customer_id"])
+            yield person
+
+    with pytest.raises(TemplateError, match="'missing' is undefined for customer C000"):
+        _build(tmp_path, counted(), templates=root)  # type: ignore[arg-type]
+    assert len(seen) == 10  # stopped at the tenth failure, not after trying everyone

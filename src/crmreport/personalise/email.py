@@ -33,7 +33,12 @@ from jinja2 import Environment, Template
 from crmreport import reasons
 from crmreport.errors import ConfigError, DataError, Problem, TemplateError
 from crmreport.files import safe_filename
-from crmreport.personalise.templating import TemplateCache, display_name, render
+from crmreport.personalise.templating import (
+    RecipientError,
+    TemplateCache,
+    display_name,
+    render,
+)
 
 # Control characters and Unicode line breaks: none may reach a header.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
@@ -97,9 +102,34 @@ class EmailBatch:
     merge_rows: list[dict[str, str]] = field(default_factory=list)  # for an ESP import CSV
     # customer_id -> reason code of a recipient set aside unrendered (not contacted)
     quarantined: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # customer_id -> why (no values)
 
 
 INVALID_ADDRESS = reasons.code("invalid_address", reasons.QUARANTINE)
+TEMPLATE_FAILED = reasons.code("template_failed", reasons.QUARANTINE)
+# A template that fails this many recipients before any succeeds is broken, not the data:
+# the build stops with its first error rather than set everyone aside (or wait for each).
+BROKEN_AFTER = 10
+
+
+@dataclass
+class _Failures:
+    """Per template: recipients rendered, and the errors of those it failed."""
+
+    ok: set[str] = field(default_factory=set)
+    failed: dict[str, list[RecipientError]] = field(default_factory=dict)
+
+    def add(self, template: str, exc: RecipientError) -> None:
+        errors = self.failed.setdefault(template, [])
+        errors.append(exc)
+        if len(errors) >= BROKEN_AFTER and template not in self.ok:
+            raise errors[0]
+
+    def check(self) -> None:
+        """A template that rendered for no one is broken: its first error stops the build."""
+        for template, errors in self.failed.items():
+            if template not in self.ok:
+                raise errors[0]
 
 
 def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
@@ -108,6 +138,7 @@ def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
     builder = _Builder(env, settings)
     batch = EmailBatch()
     names: dict[str, str] = {}
+    failures = _Failures()
     for recipient in recipients:
         cid = str(recipient.get("customer_id", ""))
         name = _claim_filename(names, cid)
@@ -115,13 +146,21 @@ def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
         if addr is None:  # one bad address must not stop everyone else's email
             batch.quarantined[cid] = INVALID_ADDRESS
             continue
-        data, merge = builder.build(recipient, addr)
+        template = str(recipient.get("template", ""))
+        try:
+            data, merge = builder.build(recipient, addr)
+        except RecipientError as exc:  # this recipient's data, or a limit: set them aside
+            failures.add(template, exc)
+            batch.quarantined[cid], batch.errors[cid] = TEMPLATE_FAILED, str(exc)
+            continue
+        failures.ok.add(template)
         (out_dir / name).write_bytes(data)
         batch.count += 1
         batch.hashes[cid] = hashlib.sha256(data).hexdigest()
         batch.merge_rows.append(merge)
         if len(data) > settings.max_bytes:
             batch.oversize.append(cid)
+    failures.check()
     batch.merge_rows = _rectangular(batch.merge_rows)
     return batch
 

@@ -60,6 +60,10 @@ _SHARED = re.compile(r"^(.+)\.(?:html|txt)\.j2$")
 _UNDEFINED = re.compile(r"^'(?P<name>\w+)' is undefined$|has no attribute '(?P<attr>\w+)'")
 
 
+class RecipientError(TemplateError):
+    """A template that loaded fails for one recipient: their data, or a limit, is the cause."""
+
+
 class LimitError(SecurityError):
     """A template went over the size or time limit; the message holds no customer value."""
 
@@ -461,7 +465,7 @@ def _raise_render_error(template: Template, context: Mapping[str, Any],
         where = top
     cid = context.get("customer_id", "?")
     text = _describe(exc, context)
-    raise TemplateError(f"{where}: {text} for customer {cid}{_hint(exc, text)}") from None
+    raise RecipientError(f"{where}: {text} for customer {cid}{_hint(exc, text)}") from None
 
 
 # Quoted text in an error message; and characters that make a Python error's own message
