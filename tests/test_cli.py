@@ -1,6 +1,7 @@
 import csv
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,17 @@ import pytest
 from click.testing import CliRunner
 
 from crmreport.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CARRIERS = ("esp.csv", "print.csv", "quarantine.csv")  # outputs meant to hold the values
+
+
+def _customer_values(customers: Path) -> set[str]:
+    """Names, streets and e-mail addresses, and their four-character pieces."""
+    with customers.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    values = {r[k] for r in rows for k in ("first_name", "last_name", "street", "email")}
+    return {v[i:i + 4] for v in values if len(v) >= 4 for i in range(len(v) - 3)}
 
 
 def test_check_json_accounts_for_every_row(shop: Path) -> None:
@@ -168,3 +180,99 @@ def test_explain_json_keys_per_decision(shop: Path) -> None:
     assert set(excluded["channels"]["email"]) == {"in_offer", "allowed", "suppressed", "why"}
     assert decision("C2") == {"status": "no_offer",
                               "reason": "no offer is eligible in segment 'others'"}
+
+
+@pytest.mark.parametrize("address", ['a"b@example.de', "jürgen@müller.de"])
+def test_a_bad_address_is_set_aside_and_the_build_goes_on(shop: Path, tmp_path: Path,
+                                                        address: str) -> None:
+    customers = shop / "customers.csv"
+    customers.write_text(customers.read_text(encoding="utf-8").replace(
+        "C1,anna@example.de", 'C1,"{}"'.format(address.replace('"', '""'))), encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["build", str(shop / "campaign.yaml"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "warning: 1 recipients could not be rendered" in result.output
+    folder = out / "test-campaign"
+    assert "C1,email,invalid_address" in (folder / "not_rendered.csv").read_text()
+    assert not (folder / "emails" / "C1.eml").exists()
+    assert "C1" not in (shop / "contacts.csv").read_text()
+    assert json.loads((folder / "manifest.json").read_text())["counts"]["not_rendered"] == 1
+
+
+@pytest.mark.parametrize(("rule", "message"), [
+    ("(" * 500 + "recency_days > 1" + ")" * 500, "nests more than 50 levels deep"),
+    ("recency_days" + " + 1" * 5000 + " > 0", "characters long (at most 10,000)"),
+    ("recency_days * 9223372036854775807 * 9223372036854775807 > 0",
+     "cannot be evaluated for every customer: a number grows beyond the engine's range"),
+    ("recency_days % 0 = 1", "'recency_days % 0' divides by zero"),
+    ("recency_days / 0 > 1", "'recency_days / 0' divides by zero"),
+    ("'x'", "is not a condition (true or false)"),
+])
+def test_hostile_rules_exit_1_with_the_rule_named(shop: Path, rule: str, message: str) -> None:
+    config = shop / "campaign.yaml"
+    quoted = rule.replace("'", "''")
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        'when: "TRUE"', f"when: '{quoted}'"), encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", str(config)])
+    assert result.exit_code == 1 and not isinstance(result.exception, RecursionError)
+    assert "segment 'others'" in result.output and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_text_column_as_a_condition_is_named_without_its_values(shop: Path) -> None:
+    config = shop / "campaign.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        'when: "TRUE"', 'when: "country"'), encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", str(config)])
+    assert result.exit_code == 1 and "segment 'others': cannot be evaluated" in result.output
+    assert "'DE'" not in result.output and "GB" not in result.output
+
+
+def test_a_history_field_over_128_kb_is_an_exit_1_message(shop: Path, tmp_path: Path) -> None:
+    config = str(shop / "campaign.yaml")
+    assert CliRunner().invoke(main, ["build", config, "--out", str(tmp_path)]).exit_code == 0
+    history = shop / "contacts.csv"
+    lines = history.read_text(encoding="utf-8").splitlines()
+    # every contact moved to an unknown customer, so the build has someone new to contact
+    huge = [re.sub(r",C\d,", ",C9,", line).replace("vip-preview", "x" * 200_000, 1)
+            for line in lines[1:]]
+    history.write_text("\n".join([lines[0], *huge]) + "\n", encoding="utf-8")
+    plan = CliRunner().invoke(main, ["plan", config])  # reads the history through the engine
+    assert plan.exit_code in (0, 1) and isinstance(plan.exception, SystemExit | None)
+    result = CliRunner().invoke(main, ["build", config, "--out", str(tmp_path)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "the contact history cannot be read (field larger than field limit" in result.output
+
+
+_HOSTILE = [
+    "{{ street | date }}", "{{ {street[:6]: 1}[email[:7]] }}", "{{ '%d' % last_name[:5] }}",
+    "{{ street[:6] | replace(email[:3], 1) }}", "{{ first_name[:4] is divisibleby 3 }}",
+    "{{ street.center(999999999) }}", "{{ (email ~ '%s') | format(1, 2) }}",
+    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+]
+
+
+@pytest.mark.parametrize("body", _HOSTILE)
+def test_no_customer_value_in_any_message_of_a_hostile_build(shop: Path, tmp_path: Path,
+                                                            body: str) -> None:
+    templates = tmp_path / "hostile"
+    shutil.copytree(ROOT / "templates", templates)
+    for language in ("de", "en"):
+        (templates / "email" / language / "vip.txt.j2").write_text(
+            "{% block subject %}Hi{% endblock %}{% block body %}" + body + "{% endblock %}",
+            encoding="utf-8")
+    config = shop / "campaign.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        str(ROOT / "templates"), str(templates)), encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["build", str(config), "--out", str(out)])
+    # stopped with a message, or built with the customers it fails set aside
+    assert isinstance(result.exception, SystemExit | None), result.output
+    assert result.exit_code == 1 or (out / "test-campaign" / "not_rendered.csv").is_file()
+    # every file but those meant to carry the values (emails, letters, ESP/print/quarantine)
+    texts = [result.output, *(p.read_text(encoding="utf-8", errors="replace")
+                              for p in out.rglob("*") if p.is_file() and p.suffix not in
+                              (".eml", ".pdf") and p.name not in CARRIERS)]
+    assert any("vip.txt.j2" in text for text in texts)
+    for value in _customer_values(shop / "customers.csv"):
+        assert not any(value in text for text in texts), value

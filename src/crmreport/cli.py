@@ -276,6 +276,9 @@ def build(config: Path, data_dir: Path | None, out: Path, wait: float) -> None:
     if result.oversize:
         _say(f"warning: {len(result.oversize)} emails exceed the size limit and may be clipped",
              "yellow")
+    if result.quarantined:
+        _say(f"warning: {result.quarantined:,} recipients could not be rendered and were not "
+             f"contacted; see {result.out_dir / 'not_rendered.csv'}", "yellow")
 
 
 @main.command()

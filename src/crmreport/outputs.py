@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from crmreport import reasons
 from crmreport.engine import Connection
 from crmreport.features import FEATURE_DOCS
 from crmreport.files import write_safe_csv, write_text
@@ -33,6 +34,9 @@ class Rendered:
     letters: int = 0
     oversize: list[str] = field(default_factory=list)
     hashes: dict[str, str] = field(default_factory=dict)
+    # customer_id -> (channel, reason code, detail): set aside, so not contacted nor in the
+    # history; the detail names template and line, never a customer's value
+    quarantined: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -56,12 +60,22 @@ def write_outputs(run: Run, out: Path, run_id: str, planned: Sequence[tuple[str,
     contacts: list[tuple[str, ...]] = [
         (run_id, config.campaign, cid, day, channel, segment, offer, variant, group,
          rendered.hashes.get(cid, ""), coupon)
-        for cid, segment, offer, channel, variant, group, coupon in planned]
+        for cid, segment, offer, channel, variant, group, coupon in planned
+        if cid not in rendered.quarantined]
     write_safe_csv(out / "contacts.csv", history.COLUMNS, contacts)
+    _write_not_rendered(out / "not_rendered.csv", rendered.quarantined)
     write_quarantine_file(run, out / "quarantine.csv")
     write_text(out / "plan.json", json_text(run.plan.as_dict()))
     write_text(out / "manifest.json", json_text(_manifest(run, run_id, rendered, out)))
     return Written(rendered, contacts)
+
+
+def _write_not_rendered(path: Path, quarantined: dict[str, tuple[str, str, str]]) -> None:
+    """The recipients rendering set aside: ids and reasons only, no personal values."""
+    rows = ([cid, channel, code, reasons.label(code), detail, reasons.reason(code).fix]
+            for cid, (channel, code, detail) in sorted(quarantined.items()))
+    write_safe_csv(path, ["customer_id", "channel", "reason", "meaning", "detail",
+                          "how to fix"], rows)
 
 
 def write_quarantine_file(run: Run, path: Path) -> int:
@@ -123,6 +137,8 @@ def _render(run: Run, out: Path, secret: str) -> Rendered:
             date=sent_at, secret=secret), out / "emails")
         rendered.emails, rendered.oversize = batch.count, batch.oversize
         rendered.hashes.update(batch.hashes)
+        rendered.quarantined.update((c, ("email", r, batch.errors.get(c, "")))
+                                    for c, r in batch.quarantined.items())
         _write_esp(out / "esp.csv", batch.merge_rows)
     letters = list(with_template("letter")) if letter_cfg else []
     if letter_cfg and letters:
@@ -160,7 +176,8 @@ def _manifest(run: Run, run_id: str, rendered: Rendered, out: Path) -> dict[str,
         "run_id": run_id, "campaign": loaded.config.campaign,
         "as_of": loaded.config.as_of.isoformat(),
         "counts": {"emails": rendered.emails, "letters": rendered.letters,
-                   "contacts": run.plan.treatment, "oversize_emails": len(rendered.oversize)},
+                   "contacts": run.plan.treatment, "oversize_emails": len(rendered.oversize),
+                   "not_rendered": len(rendered.quarantined)},
         "variants": run.plan.variants,
         "coupons": {o: {"pool": c.pool, "assigned": c.assigned}
                     for o, c in run.plan.coupons.items()},

@@ -65,6 +65,7 @@ class BuildResult:
     letters: int = 0
     contacts_added: int = 0
     oversize: list[str] = field(default_factory=list)
+    quarantined: int = 0  # recipients set aside while rendering (see not_rendered.csv)
 
 
 def sources(loaded: LoadedCampaign) -> list[SourceFile]:
@@ -204,7 +205,7 @@ def _build_locked(loaded: LoadedCampaign, out_dir: Path, contacts: Path,
         raise _not_sent(target, run_id, contacts, exc) from None
     rendered = written.rendered
     return BuildResult(run_id, target, run.plan, rendered.emails, rendered.letters, added,
-                       rendered.oversize)
+                       rendered.oversize, len(rendered.quarantined))
 
 
 def _not_sent(target: Path, run_id: str, contacts: Path, exc: Exception) -> DataError:

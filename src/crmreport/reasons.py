@@ -163,6 +163,17 @@ DECLARED: tuple[Reason, ...] = (
        "Weitere Zeile einer mehrzeiligen Bestellung", _NOTHING, _NICHTS),
     _m("same_day_purchase", "Further purchase of a customer on the same day",
        "Weiterer Kauf eines Kunden am selben Tag", _NOTHING, _NICHTS),
+    # Recipients set aside while rendering: not contacted, listed in not_rendered.csv.
+    _q("invalid_address", "Email address a message cannot carry (not emailed)",
+       "E-Mail-Adresse, die keine Nachricht tragen kann (nicht gemailt)",
+       "Correct the address at the source; a non-ASCII part before the @ is not supported.",
+       "Adresse an der Quelle korrigieren; Nicht-ASCII vor dem @ wird nicht unterstützt."),
+    _q("template_failed", "Template failed for this customer (not emailed)",
+       "Vorlage für diesen Kunden fehlgeschlagen (nicht gemailt)",
+       "Read the message in not_rendered.csv: fill in the field, or write a fallback or a "
+       "shorter result in the template.",
+       "Meldung in not_rendered.csv lesen: Feld füllen oder in der Vorlage einen Ersatzwert "
+       "oder ein kürzeres Ergebnis schreiben."),
     # Flags on kept rows: cleaning rules and presets.
     _f("invalid_email", "Invalid email address (left empty)",
        "Ungültige E-Mail-Adresse (leer gelassen)",

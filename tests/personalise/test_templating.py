@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
@@ -190,3 +191,111 @@ def test_shared_macros_escape_in_html_and_stay_plain_in_text(tmp_path: Path) -> 
     assert env.get_template("a.html.j2").render(last_name=name) == \
         "Dear Ms O&#39;Brien &lt;b&gt;,"
     assert env.get_template("a.txt.j2").render(last_name=name) == "Dear Ms O'Brien <b>,"
+
+
+_BIG = {
+    "mul": "{{ 'x' * 100000000 }}",
+    "percent_width": "{{ '%999999999d' % 1 }}",
+    "concat": "{% set ns = namespace(s='xxxxxxxxxx') %}{% for i in range(40) %}"
+              "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}",
+    "plus": "{% set ns = namespace(s='xxxxxxxxxx') %}{% for i in range(40) %}"
+            "{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s | length }}",
+    "replace": "{{ ('x' * 900000).replace('x', 'yyyyyyyyyy') }}",
+    "replace_filter": "{{ ('x' * 900000) | replace('x', 'yyyyyyyyyy') }}",
+    "center": "{{ 'x'.center(999999999) }}",
+    "center_by_item": "{{ 'x'['center'](999999999) }}",
+    "ljust": "{{ street.ljust(100000000) }}",
+    "center_filter": "{{ 'x' | center(999999999) }}",
+    "format_width": "{{ '{:>999999999}'.format(1) }}",
+    "format_fields": "{{ ('{0}' * 1000).format('x' * 900000) }}",
+    "format_filter": "{{ '%999999999d' | format(1) }}",
+    "join": "{{ ('x' * 900000).join(range(1000) | map('string')) }}",
+    "join_filter": "{{ range(10000) | map('string') | join('x' * 900000) }}",
+    "indent": "{{ ('-\\n' * 400000) | indent(1000) }}",
+    "expandtabs": "{{ ('\\t' * 900000).expandtabs(100) }}",
+    "output": "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}"
+              "{% endfor %}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_BIG))
+def test_every_way_of_building_a_huge_string_is_stopped(tmp_path: Path, name: str) -> None:
+    env = make_environment(_templates(tmp_path, {f"t/{name}.txt.j2": _BIG[name]}))
+    with pytest.raises(TemplateError) as caught:
+        render(env.get_template(f"t/{name}.txt.j2"), {"customer_id": "C7", "street": "Weg 1"})
+    message = str(caught.value)
+    assert message.startswith(f"templates/t/{name}.txt.j2")
+    assert "1,000,000 characters" in message or "width of a million" in message
+    assert "C7" in message and "Weg" not in message
+
+
+@pytest.mark.parametrize("body", [
+    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    "{% for i in range(100000) %}{% for j in range(100000) %}{% set x = j.real + 1 %}"
+    "{% endfor %}{% endfor %}",
+])
+def test_a_template_that_would_run_for_minutes_is_stopped(tmp_path: Path, body: str) -> None:
+    env = make_environment(_templates(tmp_path, {"t/slow.txt.j2": body}))
+    with pytest.raises(TemplateError, match=r"templates/t/slow.txt.j2 line 1: .*ran for over "
+                                            r"2 seconds\) for customer C7"):
+        render(env.get_template("t/slow.txt.j2"), {"customer_id": "C7"})
+
+
+def test_normal_string_work_is_untouched(tmp_path: Path) -> None:
+    body = ("{{ '%s-%05d' % (name, 42) }}|{{ name.center(12, '*') }}|{{ name ~ '!' }}|"
+            "{{ ', '.join(['a', 'b']) }}|{{ '{} {}'.format(name, 1) }}|"
+            "{{ 'ab' | replace('a', 'x') }}|{{ [1, 2] | join('+') }}|{{ 7 % 3 }}|{{ 1 + 2 }}")
+    env = make_environment(_templates(tmp_path, {"t/ok.txt.j2": body}))
+    assert render(env.get_template("t/ok.txt.j2"), {"name": "Anna"}) == (
+        "Anna-00042|****Anna****|Anna!|a, b|Anna 1|xb|1+2|1|3")
+
+
+def test_outside_the_main_thread_the_hooks_keep_the_time_limit(tmp_path: Path) -> None:
+    body = ("{% for i in range(100000) %}{% for j in range(100000) %}{% set x = j.real + 1 %}"
+            "{% endfor %}{% endfor %}")
+    env = make_environment(_templates(tmp_path, {"t/slow.txt.j2": body}))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(render, env.get_template("t/slow.txt.j2"), {"customer_id": "C7"})
+        with pytest.raises(TemplateError, match="ran for over 2 seconds"):
+            future.result()
+
+
+_CUSTOMER = {"customer_id": "C7", "first_name": "Annegret", "last_name": "Quaddelmeier",
+             "street": "Hauptstraße 17", "email": "annegret.q@example.de"}
+_LEAKY = [
+    "{{ street | date }}",
+    "{{ street[:6] + 1 }}",
+    "{{ {street[:6]: 1}[email[:7]] }}",
+    "{{ {'k': 1}[last_name[2:9]] }}",
+    "{{ (email[:9] ~ '')[street[:4]] }}",
+    "{{ '%d' % street[:5] }}",
+    "{{ [street[:7]] | sum }}",
+    "{{ street[:6] | replace(email[:3], 1) }}",
+    "{{ nothing[street[:6]] }}",
+    "{{ first_name[:5] | int(base=99) }}",
+    "{{ street.split(' ')[0].foo }}",
+    "{{ email[3:8] | attr(email[:4]) | string | upper + 1 }}",
+    "{{ last_name[:6] | format(email[:5]) }}{{ x }}",
+    "{{ range(street[:4]) }}",
+    "{{ first_name[:6] | join(1) + 1 }}",
+    "{{ (first_name[:5] ~ '%s%s') | format(1) }}",
+    "{{ first_name[:4] is divisibleby 3 }}",
+    "{{ {street[:8]: 1} | dictsort(by=email[:4]) }}",
+    "{% include email[:6] %}",
+    "{{ email[:5].__class__ }}",
+]
+
+
+@pytest.mark.parametrize("body", _LEAKY)
+def test_error_messages_carry_no_part_of_a_customer_value(tmp_path: Path, body: str) -> None:
+    env = make_environment(_templates(tmp_path, {"t/leak.txt.j2": body}))
+    try:
+        render(env.get_template("t/leak.txt.j2"), _CUSTOMER)
+    except TemplateError as exc:
+        message = str(exc)
+    else:
+        pytest.skip("rendered without an error")
+    assert "templates/t/leak.txt.j2" in message and "C7" in message
+    fragments = {v[i:i + 4] for k, v in _CUSTOMER.items() if k != "customer_id"
+                 for i in range(len(v) - 3)}
+    assert not {f for f in fragments if f in message}, message

@@ -110,3 +110,32 @@ def test_a_renamed_feature_says_what_to_write_now() -> None:
         check("frequency >= 2", ["customer_id", "repeat_orders"])
     assert info.value.message == "column 'frequency' was renamed"
     assert info.value.fix.startswith("write 'repeat_orders' (purchases after the first one")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("(" * 500 + "recency_days > 1" + ")" * 500, "nests more than 50 levels"),
+    ("(" * 60 + "recency_days > 1" + ")" * 60, "nests more than 50 levels"),
+    ("recency_days" + " + 1" * 60 + " > 0", "nests more than 50 levels"),
+    ("recency_days IN (" + ",".join(["1"] * 2100) + ")", "more than 2,000 parts"),
+    ("recency_days > 1 OR " * 600 + "TRUE", "characters long"),
+    ("recency_days % 0 = 1", "divides by zero"),
+    ("recency_days / (0.0) > 1", "divides by zero"),
+    ("'x'", "is not a condition"),
+    ("1", "is not a condition"),
+    ("recency_days + 1", "is not a condition"),
+])
+def test_oversized_and_meaningless_rules_are_refused(text: str, message: str) -> None:
+    with pytest.raises(RuleProblem, match=message) as caught:
+        check(text, COLUMNS)
+    assert caught.value.fix
+
+
+def test_a_value_need_not_be_a_condition() -> None:
+    assert check("monetary * 0.1", COLUMNS, boolean=False) is not None
+
+
+def test_modulo_by_a_zero_column_is_null_not_an_error() -> None:
+    sql = compile_condition(check("recency_days % frequency = 0", COLUMNS), AS_OF)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE features AS SELECT 5 AS recency_days, 0 AS frequency")
+    assert con.execute(f"SELECT {sql} FROM features").fetchone() == (None,)

@@ -111,8 +111,13 @@ def _rows(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         return []
     with path.open(encoding="utf-8-sig", newline="") as handle:  # Excel saves with a BOM
-        return [{k: unescape_cell(v) if isinstance(v, str) else v for k, v in row.items()}
-                for row in csv.DictReader(handle)]
+        reader = csv.DictReader(handle)
+        try:
+            return [{k: unescape_cell(v) if isinstance(v, str) else v for k, v in row.items()}
+                    for row in reader]
+        except csv.Error as exc:  # e.g. a field over the csv module's 128 KB limit
+            raise DataError(f"{path}: line {reader.line_num}: the contact history cannot be "
+                            f"read ({exc}); restore the file as build wrote it") from None
 
 
 def recorded_runs(path: Path) -> set[str]:

@@ -30,9 +30,15 @@ from typing import Any
 import css_inline
 from jinja2 import Environment, Template
 
+from crmreport import reasons
 from crmreport.errors import ConfigError, DataError, Problem, TemplateError
 from crmreport.files import safe_filename
-from crmreport.personalise.templating import TemplateCache, display_name, render
+from crmreport.personalise.templating import (
+    RecipientError,
+    TemplateCache,
+    display_name,
+    render,
+)
 
 # Control characters and Unicode line breaks: none may reach a header.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
@@ -94,6 +100,36 @@ class EmailBatch:
     oversize: list[str] = field(default_factory=list)  # customer_ids over max_bytes
     hashes: dict[str, str] = field(default_factory=dict)  # customer_id -> sha256 of the .eml
     merge_rows: list[dict[str, str]] = field(default_factory=list)  # for an ESP import CSV
+    # customer_id -> reason code of a recipient set aside unrendered (not contacted)
+    quarantined: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # customer_id -> why (no values)
+
+
+INVALID_ADDRESS = reasons.code("invalid_address", reasons.QUARANTINE)
+TEMPLATE_FAILED = reasons.code("template_failed", reasons.QUARANTINE)
+# A template that fails this many recipients before any succeeds is broken, not the data:
+# the build stops with its first error rather than set everyone aside (or wait for each).
+BROKEN_AFTER = 10
+
+
+@dataclass
+class _Failures:
+    """Per template: recipients rendered, and the errors of those it failed."""
+
+    ok: set[str] = field(default_factory=set)
+    failed: dict[str, list[RecipientError]] = field(default_factory=dict)
+
+    def add(self, template: str, exc: RecipientError) -> None:
+        errors = self.failed.setdefault(template, [])
+        errors.append(exc)
+        if len(errors) >= BROKEN_AFTER and template not in self.ok:
+            raise errors[0]
+
+    def check(self) -> None:
+        """A template that rendered for no one is broken: its first error stops the build."""
+        for template, errors in self.failed.items():
+            if template not in self.ok:
+                raise errors[0]
 
 
 def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
@@ -102,31 +138,65 @@ def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
     builder = _Builder(env, settings)
     batch = EmailBatch()
     names: dict[str, str] = {}
+    failures = _Failures()
     for recipient in recipients:
         cid = str(recipient.get("customer_id", ""))
         name = _claim_filename(names, cid)
-        data, merge = builder.build(recipient)
+        addr = sendable_address(str(recipient.get("email", "")))
+        if addr is None:  # one bad address must not stop everyone else's email
+            batch.quarantined[cid] = INVALID_ADDRESS
+            continue
+        template = str(recipient.get("template", ""))
+        try:
+            data, merge = builder.build(recipient, addr)
+        except RecipientError as exc:  # this recipient's data, or a limit: set them aside
+            failures.add(template, exc)
+            batch.quarantined[cid], batch.errors[cid] = TEMPLATE_FAILED, str(exc)
+            continue
+        failures.ok.add(template)
         (out_dir / name).write_bytes(data)
         batch.count += 1
         batch.hashes[cid] = hashlib.sha256(data).hexdigest()
         batch.merge_rows.append(merge)
         if len(data) > settings.max_bytes:
             batch.oversize.append(cid)
+    failures.check()
     batch.merge_rows = _rectangular(batch.merge_rows)
     return batch
 
 
 def _claim_filename(names: dict[str, str], cid: str) -> str:
-    """The file name for a customer; refuses duplicates so no email silently replaces another."""
+    """The file name for a customer; never one another email has.
+
+    Ids that sanitise alike (``a/b``, ``a_b``) get a hash of the id appended instead."""
     if not cid:
         raise DataError("a recipient has no customer_id; every email needs one")
+    if cid in names.values():
+        raise DataError(f"customer {cid} appears twice; customer ids must be unique")
     name = f"{safe_filename(cid)}.eml"
     if name in names:
-        other = names[name]
-        what = "appears twice" if other == cid else f"and customer {other} share file name {name}"
-        raise DataError(f"customer {cid} {what}; customer ids must be unique")
+        digest = hashlib.sha256(cid.encode()).hexdigest()
+        name = f"{safe_filename(cid)}-{digest[:10]}.eml"
+    if name in names:  # an id that already looks like a hashed name: use the whole hash
+        name = f"{safe_filename(cid)}-{digest}.eml"
     names[name] = cid
     return name
+
+
+def sendable_address(text: str) -> str | None:
+    """The address as an ASCII header can carry it (the domain IDNA-encoded), else None.
+
+    A non-ASCII local part needs SMTPUTF8, which a plain .eml cannot promise to carry."""
+    addr = _clean(text)
+    local, at, domain = addr.rpartition("@")
+    try:
+        domain = domain.encode("idna").decode("ascii") if not domain.isascii() else domain
+    except UnicodeError:
+        return None
+    addr = f"{local}{at}{domain}"
+    if len(addr) > _MAX_ADDRESS or not _ADDRESS.match(addr):
+        return None
+    return addr
 
 
 def _rectangular(rows: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -155,7 +225,7 @@ class _Builder:
             common.append(_header("Reply-To", _address(reply_name, reply_addr)))
         self.common = "".join(common)
 
-    def build(self, recipient: Mapping[str, Any]) -> tuple[bytes, dict[str, str]]:
+    def build(self, recipient: Mapping[str, Any], addr: str) -> tuple[bytes, dict[str, str]]:
         cid = str(recipient["customer_id"])
         token = unsubscribe_token(self.settings.secret, cid)
         unsubscribe = self.settings.unsubscribe_url.replace("{token}", token)
@@ -168,7 +238,7 @@ class _Builder:
         html = _inline(html_t, render(html_t, context), cid)
         content = self._content_hash(cid, subject, text, html)
         message_id = f"<{_label('message-id', content)[:32]}@{self.domain}>"
-        headers = self._headers(recipient, cid, subject, message_id, unsubscribe)
+        headers = self._headers(recipient, addr, subject, message_id, unsubscribe)
         boundary = "=_crm_" + _label("boundary", content)[:24]
         data = _assemble(headers, boundary, text, html)
         merge = _merge_row(recipient, subject=subject, unsubscribe_url=unsubscribe,
@@ -183,12 +253,8 @@ class _Builder:
             digest.update(b"\x00")
         return digest.hexdigest()
 
-    def _headers(self, recipient: Mapping[str, Any], cid: str, subject: str,
+    def _headers(self, recipient: Mapping[str, Any], addr: str, subject: str,
                  message_id: str, unsubscribe: str) -> str:
-        addr = _clean(str(recipient.get("email", "")))
-        if len(addr) > _MAX_ADDRESS or not _ADDRESS.match(addr):
-            raise DataError(f"customer {cid} has no valid email address; fix or drop it "
-                            "before building emails")
         return "".join([
             self.common,
             _header("To", _address(_display_name(recipient), addr)),

@@ -7,10 +7,16 @@ field a customer lacks is an error naming the template, line and customer id (ne
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
+import functools
 import operator
 import re
-from collections.abc import Callable, Iterator, Mapping
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
@@ -25,11 +31,14 @@ from jinja2 import (
     TemplatesNotFound,
     TemplateSyntaxError,
     Undefined,
+    nodes,
     pass_context,
     select_autoescape,
 )
 from jinja2 import TemplateError as JinjaTemplateError
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
+from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
@@ -37,8 +46,13 @@ from markupsafe import Markup
 from crmreport import localisation
 from crmreport.errors import TemplateError
 
-# Bound on strings/lists built by * and ** in templates, so a typo cannot exhaust memory.
-_MAX_SIZE = 1_000_000
+# Bound on every string or list a template builds, and on what it renders (characters), so
+# a typo or a hostile template cannot exhaust memory.
+MAX_SIZE = 1_000_000
+# Seconds one template may take for one recipient; a real one takes milliseconds.
+RENDER_SECONDS = 2.0
+_FORMAT_WIDTH = re.compile(r"\d{7,}|%[^a-zA-Z%]*\*")  # a width of a million or more, or %*d
+_DEADLINE: contextvars.ContextVar[float] = contextvars.ContextVar("deadline", default=0.0)
 # Formats when neither the recipient nor the campaign names a usable locale.
 _FALLBACK = Locale.parse("de_DE")
 _CSS_UNSAFE = re.compile(r'["\\<>&\x00-\x1f\x7f]')
@@ -46,21 +60,156 @@ _SHARED = re.compile(r"^(.+)\.(?:html|txt)\.j2$")
 _UNDEFINED = re.compile(r"^'(?P<name>\w+)' is undefined$|has no attribute '(?P<attr>\w+)'")
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, plus a size bound on ``*`` and ``**``."""
+class RecipientError(TemplateError):
+    """A template that loaded fails for one recipient: their data, or a limit, is the cause."""
 
-    intercepted_binops = frozenset(["*", "**"])
+
+class LimitError(SecurityError):
+    """A template went over the size or time limit; the message holds no customer value."""
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, str | list | tuple | dict) else 24
+
+
+def _bound(size: int) -> None:
+    """Refuse a result of ``size`` before it is built; check the time limit on the way."""
+    if size > MAX_SIZE:
+        raise LimitError(f"the template builds a value of over {MAX_SIZE:,} characters")
+    deadline = _DEADLINE.get()
+    if deadline and time.monotonic() > deadline:
+        raise LimitError(f"the template ran for over {RENDER_SECONDS:g} seconds")
+
+
+def _format_size(fmt: str, marker: str, args: Iterable[Any]) -> int:
+    """An upper bound on a %- or {}-format's result: no huge widths, each field its largest."""
+    if _FORMAT_WIDTH.search(fmt):
+        raise LimitError("the template formats with a width of a million or more")
+    largest = max((_size(a) for a in args), default=0)
+    return len(fmt) + fmt.count(marker) * max(largest, 24)
+
+
+def _joined_size(sep: str, items: list[Any]) -> int:
+    return sum(_size(str(i)) for i in items) + len(sep) * len(items)
+
+
+def _replaced_size(text: str, old: str, new: str, *_: Any) -> int:
+    hits = len(text) + 1 if old == "" else text.count(old)
+    return len(text) + hits * len(new)
+
+
+# str methods whose result can outgrow their inputs: an upper bound on its length.
+_STR_BOUNDS: dict[str, Callable[..., int]] = {
+    "center": lambda s, width=0, *_: max(len(s), width),
+    "ljust": lambda s, width=0, *_: max(len(s), width),
+    "rjust": lambda s, width=0, *_: max(len(s), width),
+    "zfill": lambda s, width=0: max(len(s), width),
+    "expandtabs": lambda s, tabsize=8: len(s) + s.count("\t") * tabsize,
+    "replace": _replaced_size,
+    "format": lambda s, *a, **k: _format_size(s, "{", [*a, *k.values()]),
+    "format_map": lambda s, m: _format_size(s, "{", list(m.values())),
+}
+
+
+def _bounded_method(text: str, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if name == "join":
+            items = list(args[0])
+            _bound(_joined_size(text, items))
+            return method(items)
+        _bound(_STR_BOUNDS[name](text, *args, **kwargs))
+        return method(*args, **kwargs)
+    return call
+
+
+def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter that refuses oversize results (and checks the time limit) before building."""
+    @functools.wraps(func)  # keeps jinja's pass_context marks
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        plain = [a for a in args if not isinstance(a, Context | EvalContext)]
+        if name == "format" and plain:
+            _bound(_format_size(str(plain[0]), "%", [*plain[1:], *kwargs.values()]))
+        elif name == "join" and plain:
+            items = list(plain[0])
+            _bound(_joined_size(str(plain[1]) if len(plain) > 1 else "", items))
+            args = tuple(items if a is plain[0] else a for a in args)
+        elif name in ("center", "indent", "replace") and plain:
+            _bound(_filter_size(name, str(plain[0]), plain[1:], kwargs))
+        else:
+            _bound(0)
+        result = func(*args, **kwargs)
+        _bound(_size(result))
+        return result
+    return checked
+
+
+def _filter_size(name: str, text: str, args: list[Any], kwargs: dict[str, Any]) -> int:
+    if name == "replace":
+        return _replaced_size(text, str(args[0]) if args else "", str(args[1]) if len(args) > 1
+                              else "")
+    width = args[0] if args else kwargs.get("width", 80 if name == "center" else 4)
+    width = len(width) if isinstance(width, str) else int(width)
+    return max(len(text), width) if name == "center" else len(text) * (1 + max(width, 0))
+
+
+class _CodeGenerator(CodeGenerator):
+    """Routes ``~`` through the sandbox, so a concatenation is bounded like any operator."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.bounded_concat(")
+        super().visit_Concat(node, frame)
+        self.write(")")
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, plus bounds on what operators, methods and filters build."""
+
+    intercepted_binops = frozenset(["*", "**", "%", "+"])
+    code_generator_class = _CodeGenerator
 
     def call_binop(self, context: Context, operator_: str, left: Any, right: Any) -> Any:
         if operator_ == "**":
             if isinstance(right, int) and abs(right) > 100:
-                raise SecurityError("exponent too large in template")
+                raise LimitError("exponent too large in template")
             return operator.pow(left, right)
+        if operator_ == "%" and isinstance(left, str):
+            items = right if isinstance(right, tuple) else [right]
+            _bound(_format_size(left, "%", items))
+            return operator.mod(left, right)
+        if operator_ == "+":
+            _bound(_size(left) + _size(right))
+            return operator.add(left, right)
+        if operator_ == "%":
+            return operator.mod(left, right)
         for seq, n in ((left, right), (right, left)):
             sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
-            if sized and len(seq) * n > _MAX_SIZE:
-                raise SecurityError("repetition too large in template")
+            if sized:
+                _bound(len(seq) * n)
         return operator.mul(left, right)
+
+    def bounded_concat(self, value: str) -> str:
+        _bound(len(value))  # parts are bounded, so this is at most a few times the limit
+        return value
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        return self._bounded(obj, attribute, super().getattr(obj, attribute))
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        return self._bounded(obj, argument, super().getitem(obj, argument))
+
+    @staticmethod
+    def _bounded(obj: Any, name: Any, value: Any) -> Any:
+        if isinstance(obj, str) and (name in _STR_BOUNDS or name == "join") and callable(value):
+            return _bounded_method(obj, str(name), value)
+        return value
+
+    def call(__self, __context: Context, __obj: Any, *args: Any,
+             **kwargs: Any) -> Any:
+        _bound(0)
+        result = super().call(__context, __obj, *args, **kwargs)
+        _bound(_size(result))
+        return result
 
 
 def make_environment(template_dir: Path, locale: str = "de_DE") -> Environment:
@@ -83,6 +232,7 @@ def make_environment(template_dir: Path, locale: str = "de_DE") -> Environment:
     )
     env.filters.update(money=money, date=format_date, number=format_number, country=country,
                        css_string=css_string)
+    env.filters.update({name: _bounded_filter(name, f) for name, f in env.filters.items()})
     env.globals["campaign_locale"] = locale
     return env
 
@@ -232,12 +382,14 @@ class TemplateCache:
 
 
 def render(template: Template, context: Mapping[str, Any], block: str | None = None) -> str:
-    """Render a template (or one of its own blocks); failures become TemplateError."""
+    """Render a template (or one of its own blocks) within the size and time limits;
+    failures become TemplateError."""
     try:
-        if block is None:
-            return template.render(context)
-        ctx = template.new_context(dict(context))
-        return "".join(template.blocks[block](ctx))
+        with _time_limit():
+            ctx = template.new_context(dict(context))
+            if block is None:
+                return _collect(template.root_render_func(ctx))
+            return _collect(template.blocks[block](ctx))
     except KeyError as exc:
         if block is not None and block not in template.blocks:
             where = display_name(template.environment, template.name or "")
@@ -245,6 +397,46 @@ def render(template: Template, context: Mapping[str, Any], block: str | None = N
         _raise_render_error(template, context, exc)
     except Exception as exc:
         _raise_render_error(template, context, exc)
+
+
+def _collect(chunks: Iterator[str]) -> str:
+    """The rendered text, refused once it passes MAX_SIZE (checked as it is produced)."""
+    parts, size = [], 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_SIZE:
+            raise LimitError(f"the template renders over {MAX_SIZE:,} characters")
+        _bound(0)
+        parts.append(chunk)
+    return "".join(parts)
+
+
+class _Timeout(LimitError):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit() -> Iterator[None]:
+    """RENDER_SECONDS from now: the sandbox's hooks check it, and in the main thread an alarm
+    also interrupts loops that call nothing (``{% for i in range(99999) %}...``)."""
+    alarm = threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
+    # With the alarm the hooks' check is a fallback, a little later so the alarm comes first.
+    token = _DEADLINE.set(time.monotonic() + RENDER_SECONDS + (1.0 if alarm else 0.0))
+    previous: Any = None
+    if alarm:
+        previous = signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, RENDER_SECONDS)
+    try:
+        yield
+    finally:
+        if alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        _DEADLINE.reset(token)
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise _Timeout(f"the template ran for over {RENDER_SECONDS:g} seconds")
 
 
 def _template_frames(tb: TracebackType | None) -> Iterator[tuple[str | None, int]]:
@@ -273,16 +465,37 @@ def _raise_render_error(template: Template, context: Mapping[str, Any],
         where = top
     cid = context.get("customer_id", "?")
     text = _describe(exc, context)
-    raise TemplateError(f"{where}: {text} for customer {cid}{_hint(exc, text)}") from None
+    raise RecipientError(f"{where}: {text} for customer {cid}{_hint(exc, text)}") from None
+
+
+# Quoted text in an error message; and characters that make a Python error's own message
+# unsafe to show (it may quote a value: "Invalid isoformat string: 'Hauptstr'").
+_QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
+_RISKY = re.compile(r"['\":\d<>]")
 
 
 def _describe(exc: Exception, context: Mapping[str, Any]) -> str:
-    """The error text with any of the customer's values blanked out (privacy)."""
+    """The error text with no customer value in it, whole or in part (privacy).
+
+    Python's own messages are shown only when they quote nothing; jinja's have every quoted
+    part that occurs in any of the customer's values blanked, and the values themselves."""
     if isinstance(exc, SecurityError):
-        return f"blocked by the template sandbox ({exc})"
-    text = str(exc) if isinstance(exc, JinjaTemplateError) else f"{type(exc).__name__}: {exc}"
-    for value in context.values():
-        if isinstance(value, str) and len(value) > 1 and value in text:
+        text = f"blocked by the template sandbox ({exc})"
+    elif isinstance(exc, JinjaTemplateError):
+        text = str(exc)
+    else:
+        message = str(exc)
+        safe = message and not _RISKY.search(message) and len(message) <= 120
+        text = f"{type(exc).__name__}: {message}" if safe else type(exc).__name__
+    values = [str(v) for v in context.values() if isinstance(v, str) and v]
+
+    def blank(match: re.Match[str]) -> str:
+        quoted = match.group(1) if match.group(1) is not None else match.group(2)
+        return "'<value>'" if quoted and any(quoted in v for v in values) else match.group()
+
+    text = _QUOTED.sub(blank, text)
+    for value in values:
+        if len(value) > 1 and value in text:
             text = text.replace(value, "<value>")
     return text
 

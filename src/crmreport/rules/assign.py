@@ -10,8 +10,10 @@ a condition: ``when: "NOT bought_category('outdoor', 60)"``.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import duckdb
 
 from crmreport.config import LoadedCampaign, Offer
 from crmreport.config.models import UNASSIGNED
@@ -30,6 +32,9 @@ class CompiledRules:
     values: dict[str, str] = field(default_factory=dict)  # offer id -> SQL of its value
     lists: dict[tuple[str, str], Path] = field(default_factory=dict)  # (list, column) -> file
     value_types: dict[str, str] = field(default_factory=dict)  # offer id -> its value's type
+    # each compiled expression's SQL as it is read, and where it is written: to name one that
+    # fails to run
+    sources: list[tuple[str, Problem]] = field(default_factory=list)
 
     def columns(self) -> dict[str, str]:
         """The columns ``assign`` gives ``assignments`` for these rules."""
@@ -60,16 +65,21 @@ def compile_rules(loaded: LoadedCampaign, columns: Collection[str]) -> CompiledR
     config, problems = loaded.config, list[Problem]()
     lists: dict[tuple[str, str], Path] = {}
     names = list(config.lists)
+    sources: list[tuple[str, Problem]] = []
 
-    def compile_one(text: str, path: tuple[str | int, ...], what: str) -> str:
+    def compile_one(text: str, path: tuple[str | int, ...], what: str,
+                    boolean: bool = True) -> str:
         try:
-            tree = check(text, columns, names)
+            tree = check(text, columns, names, boolean=boolean)
         except RuleProblem as exc:
             problems.append(loaded.lines.problem(path, f"{what}: {exc.message}", exc.fix))
             return "FALSE"
         for name, column in used_lists(tree):
             lists[(name, column)] = loaded.data_path(config.lists[name])
-        return compile_condition(tree, config.as_of)
+        sql = compile_condition(tree, config.as_of)
+        probe = f"CAST({sql} AS BOOLEAN)" if boolean else sql  # as the verdicts read it
+        sources.append((probe, loaded.lines.problem(path, what, "")))
+        return sql
 
     segments = [(seg.id, compile_one(seg.when, ("segments", i, "when"), f"segment '{seg.id}'"))
                 for i, seg in enumerate(config.segments)]
@@ -78,7 +88,8 @@ def compile_rules(loaded: LoadedCampaign, columns: Collection[str]) -> CompiledR
         sql = compile_one(offer.when, ("offers", i, "when"), f"offer '{offer.id}'")
         offers.append((i, offer, sql))
         if isinstance(offer.value, str):
-            value = compile_one(offer.value, ("offers", i, "value"), f"value of offer '{offer.id}'")
+            value = compile_one(offer.value, ("offers", i, "value"),
+                                f"value of offer '{offer.id}'", boolean=False)
             # NULL, NaN and infinity (0/0, x/0) count as 0: they must not win the choice.
             number = f"TRY_CAST({value} AS DOUBLE)"
             values[offer.id] = f"coalesce(CASE WHEN isfinite({number}) THEN {number} END, 0)"
@@ -93,7 +104,8 @@ def compile_rules(loaded: LoadedCampaign, columns: Collection[str]) -> CompiledR
     if problems:
         raise RuleError(problems)
     offers.sort(key=lambda t: (-t[1].priority, t[0]))
-    return CompiledRules(segments, [(o, sql) for _, o, sql in offers], values, lists, types)
+    return CompiledRules(segments, [(o, sql) for _, o, sql in offers], values, lists, types,
+                         sources)
 
 
 def load_lists(con: Connection, lists: dict[tuple[str, str], Path]) -> None:
@@ -123,6 +135,35 @@ def assign(con: Connection, rules: CompiledRules) -> Assigned:
     eligibility flag ``"eligible:<id>"`` and expected value ``"value:<id>"``, the segment
     and the chosen offer; and ``rule_lists``, which the conditions read wherever they run."""
     load_lists(con, rules.lists)
+    try:
+        _assign(con, rules)
+    except duckdb.Error as exc:
+        raise _failing_rule(con, rules, exc) from None
+    return Assigned((ASSIGNMENTS, RULE_LISTS), rules.columns())
+
+
+# The engine's own message may quote a customer's value, so only its kind is told.
+_WHY = {duckdb.OutOfRangeException: "a number grows beyond the engine's range",
+        duckdb.ConversionException: "a value cannot be read as the type the rule needs",
+        duckdb.InvalidInputException: "a value cannot be computed (e.g. modulo by zero)"}
+
+
+def _failing_rule(con: Connection, rules: CompiledRules, exc: duckdb.Error) -> RuleError:
+    """The first rule that cannot be evaluated over this data, named with its place."""
+    why = next((w for kind, w in _WHY.items() if isinstance(exc, kind)),
+               f"the engine cannot evaluate it ({type(exc).__name__})")
+    fix = "keep numbers small, cast nothing, and guard divisors (e.g. x % nullif(y, 0))"
+    for sql, where in rules.sources:
+        try:
+            con.execute(f"SELECT count({sql}) FROM {FEATURES}").fetchall()
+        except duckdb.Error:
+            return RuleError([replace(where, message=f"{where.message}: cannot be evaluated "
+                                      f"for every customer: {why}", fix=fix)])
+    return RuleError([Problem("campaign", None, "rules", f"the rules cannot be evaluated: "
+                              f"{why}", fix)])
+
+
+def _assign(con: Connection, rules: CompiledRules) -> None:
     segment = " ".join(f"WHEN {sql} THEN '{sid}'" for sid, sql in rules.segments)
     flags, values = [], []
     for offer, sql in rules.offers:
@@ -139,7 +180,6 @@ def assign(con: Connection, rules: CompiledRules) -> Assigned:
         SELECT * EXCLUDE (seg), seg AS segment, {_choice(rules)} AS offer
         FROM rule_verdicts ORDER BY customer_id""")
     con.execute("DROP TABLE rule_verdicts")
-    return Assigned((ASSIGNMENTS, RULE_LISTS), rules.columns())
 
 
 def _choice(rules: CompiledRules) -> str:

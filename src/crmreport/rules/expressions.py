@@ -112,15 +112,58 @@ class RuleProblem(Exception):
         self.fix = fix
 
 
-def check(text: str, columns: Collection[str], lists: Collection[str] = ()) -> exp.Expr:
+# Bounds on a rule, so no rule can exhaust the parser's recursion or the engine's expression
+# depth; far above what a readable rule needs.
+MAX_TEXT = 10_000  # characters
+MAX_DEPTH = 50  # nesting of operators and parentheses
+MAX_NODES = 2_000  # columns, literals, operators and functions
+# What a condition (not a value) may be at its top: something true, false or NULL. A bare
+# column may be a boolean one (email_consent); one that is not fails when the rules run.
+BOOLEAN_NODES: tuple[type[exp.Expr], ...] = (
+    exp.Column, exp.And, exp.Or, exp.Not, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In,
+    exp.Between, exp.Is, exp.Like, exp.ILike, exp.Boolean, exp.Null, exp.Anonymous,
+)
+
+
+def check(text: str, columns: Collection[str], lists: Collection[str] = (),
+          boolean: bool = True) -> exp.Expr:
     """Parse and check one condition; raise RuleProblem with a fix on the first violation.
 
-    ``lists`` are the names ``in_list`` may use (the campaign's ``lists``).
+    ``lists`` are the names ``in_list`` may use (the campaign's ``lists``); ``boolean``
+    False checks a value (a number) instead of a condition.
     """
+    if len(text) > MAX_TEXT:
+        raise RuleProblem(f"the rule is {len(text):,} characters long (at most {MAX_TEXT:,})",
+                          "split it, or put long lists of values in a list file (in_list)")
     tree = _parse(text)
+    _check_size(tree)
     for node in tree.walk():
         _check_node(node, columns, lists)
+    if boolean:
+        _check_boolean(tree)
     return tree
+
+
+def _check_size(tree: exp.Expr) -> None:
+    """Depth and node count, walked without recursion (a deep tree is what is refused)."""
+    count, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if depth > MAX_DEPTH:
+            raise RuleProblem(f"the rule nests more than {MAX_DEPTH} levels deep",
+                              "drop redundant parentheses; write long OR chains as IN (...)")
+        if count > MAX_NODES:
+            raise RuleProblem(f"the rule has more than {MAX_NODES:,} parts",
+                              "split it, or put long lists of values in a list file (in_list)")
+        stack.extend((child, depth + 1) for child in node.iter_expressions())
+
+
+def _check_boolean(tree: exp.Expr) -> None:
+    top = tree.unnest()
+    if not isinstance(top, BOOLEAN_NODES):
+        raise RuleProblem(f"'{tree.sql(dialect='duckdb')}' is not a condition (true or false)",
+                          "compare it, e.g. recency_days > 90, or write TRUE")
 
 
 def used_lists(tree: exp.Expr) -> set[tuple[str, str]]:
@@ -137,6 +180,8 @@ def compile_condition(tree: exp.Expr, as_of: dt.date) -> str:
             helper = HELPERS[str(node.name).lower()]
             args = tuple(_arg_value(a) for a in node.expressions)
             return sqlglot.parse_one(helper.expand(args, as_of), read="duckdb")
+        if isinstance(node, exp.Mod):  # a divisor that is 0 for a customer: NULL, no match
+            return exp.Anonymous(this="TRY", expressions=[node])
         return node
 
     return f"({tree.copy().transform(expand).sql(dialect='duckdb')})"
@@ -147,6 +192,9 @@ def _parse(text: str) -> exp.Expr:
         raise RuleProblem("the condition is empty", "write a condition such as TRUE")
     try:
         statements = sqlglot.parse(text, read="duckdb")
+    except RecursionError:
+        raise RuleProblem(f"the rule nests more than {MAX_DEPTH} levels deep",
+                          "drop redundant parentheses; write long OR chains as IN (...)") from None
     except sqlglot.errors.SqlglotError as exc:
         raise RuleProblem(f"cannot parse '{text}': {str(exc).splitlines()[0]}",
                           "check quotes and parentheses") from None
@@ -166,10 +214,18 @@ def _check_node(node: exp.Expr, columns: Collection[str], lists: Collection[str]
     elif isinstance(node, exp.Func) and not isinstance(node, ALLOWED_NODES):
         raise RuleProblem(f"unknown function '{node.sql_name().lower()}'",
                           f"use one of {', '.join(h.signature for h in HELPERS.values())}")
+    elif isinstance(node, exp.Div | exp.Mod) and _is_zero(node.expression):
+        raise RuleProblem(f"'{node.sql(dialect='duckdb')}' divides by zero",
+                          "divide by a number other than 0")
     elif not isinstance(node, ALLOWED_NODES):
         raise RuleProblem(f"'{node.sql(dialect='duckdb')}' is not allowed ({_kind(node)})",
                           "use comparisons, AND/OR/NOT, IN, BETWEEN, IS NULL, LIKE and "
                           f"the helpers {', '.join(h.signature for h in HELPERS.values())}")
+
+
+def _is_zero(node: exp.Expr) -> bool:
+    node = node.unnest()
+    return isinstance(node, exp.Literal) and not node.is_string and float(str(node.this)) == 0
 
 
 def _check_column(node: exp.Column, columns: Collection[str]) -> None:
