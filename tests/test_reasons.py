@@ -94,6 +94,7 @@ def test_the_plan_judges_exactly_the_declared_exclusions_in_order(shop: Path) ->
 def test_every_declared_code_is_used() -> None:
     used = {c for c, _ in _spec_codes() | _preset_codes()} | set(reasons.PARSER_REJECTS)
     used |= {r.code for r in reasons.EXCLUSIONS} | {persons.SAME_PERSON}
+    used |= set(reasons.INGEST_FLAGS)
     assert {r.code for r in reasons.DECLARED} == used
 
 

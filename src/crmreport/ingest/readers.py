@@ -21,7 +21,7 @@ import datetime as dt
 import gzip
 import shutil
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -32,7 +32,7 @@ from crmreport.errors import DataError
 from crmreport.files import owned_tempdir
 from crmreport.ingest import count as tc
 from crmreport.ingest import sniff as sn
-from crmreport.reasons import MALFORMED_ROW, parser_reject_sql
+from crmreport.reasons import MALFORMED_ROW, MIXED_ENCODING, parser_reject_sql
 from crmreport.testhook import checkpoint
 
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".tab": "csv",
@@ -43,6 +43,7 @@ MAGIC = ((b"PK\x03\x04", "a ZIP archive (an Excel .xlsx file renamed?)"), (b"%PD
 # Bytes each CSV reader thread takes at a time. Given explicitly, DuckDB 2.0 reads a large file
 # with about a quarter less CPU than with its own default (bench/README.md, "Ingest").
 BUFFER = 16 * 2**20
+MIXED_SHOWN = 20  # lines in another encoding named in the account, at most
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class RawRead:
     # JSON: their own readers' counts), the account's rows_in; None: the rows read.
     counted: int | None = None
     backslash: bool = False  # the file holds \" (an escape CSV does not use)
+    # Rows read with a repair, by flag code (mixed_encoding), counted per file.
+    flagged: dict[str, int] = field(default_factory=dict)
 
 
 def file_format(path: Path, given: str | None = None) -> str:
@@ -217,7 +220,8 @@ def _read_csv(con: Connection, path: Path, table: str, options: ReadOptions) -> 
             _csv_view(con, csv.path, table, csv.delimiter, csv.skip)
         return RawRead(_columns(con, table), 0, layout.decimal, notes, lazy=True, csv=csv,
                        counted=counted, backslash=found.backslash_quote)
-    with _utf8(path, layout) as source:  # the copy is gone afterwards: store what it holds
+    mixed: list[int] = []
+    with _utf8(path, layout, mixed) as source:  # the copy is gone afterwards: store it
         if found is None:  # UTF-16: counted from its UTF-8 copy
             found, counted = _data_rows(Path(source), sn.Layout("utf-8", layout.delimiter),
                                         shown=path, offset=layout.skip)
@@ -226,6 +230,9 @@ def _read_csv(con: Connection, path: Path, table: str, options: ReadOptions) -> 
             read = materialise(con, table, RawRead(_columns(con, table), 0, layout.decimal,
                                                    notes, lazy=True, counted=counted,
                                                    backslash=found.backslash_quote))
+    if mixed:  # the lines, so the user can check them; the count is flagged per file
+        read.notes["utf8_lines"] = mixed[:MIXED_SHOWN]
+        read.flagged[MIXED_ENCODING] = len(mixed)
     return read
 
 
@@ -342,27 +349,50 @@ def take_rejects(con: Connection, table: str) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def _utf8(path: Path, layout: sn.Layout) -> Iterator[str]:
-    """The file transcoded to a temporary UTF-8 copy without info and footer lines."""
+def _utf8(path: Path, layout: sn.Layout, mixed: list[int]) -> Iterator[str]:
+    """The file transcoded to a temporary UTF-8 copy without info and footer lines;
+    ``mixed`` gets the lines (1-based) read as UTF-8 in a Windows-1252 file."""
     folder = owned_tempdir("crmreport-")  # a killed run's copies go on the next read
     target = Path(folder) / "transcoded.csv"
     try:
-        _transcode(path, layout, target)
+        _transcode(path, layout, target, mixed)
         checkpoint("transcoded")
         yield str(target)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _transcode(path: Path, layout: sn.Layout, target: Path) -> None:
+def _transcode(path: Path, layout: sn.Layout, target: Path, mixed: list[int]) -> None:
     """Stream ``path`` to UTF-8, without its info lines and footer lines."""
     opener: Any = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(path, "rt", encoding=layout.encoding, newline="") as src, \
-            target.open("w", encoding="utf-8", newline="") as dst:
-        _copy_lines(src, dst, layout.skip, layout.footer)
+    with target.open("w", encoding="utf-8", newline="") as dst:
+        if layout.encoding != "cp1252":
+            with opener(path, "rt", encoding=layout.encoding, newline="") as src:
+                _copy_lines(src, dst, layout.skip, layout.footer)
+            return
+        with opener(path, "rb") as raw:
+            _copy_lines(_cp1252_lines(raw, mixed), dst, layout.skip, layout.footer)
 
 
-def _copy_lines(src: IO[str], dst: IO[str], skip: int, footer: int) -> None:
+def _cp1252_lines(raw: IO[bytes], mixed: list[int]) -> Iterator[str]:
+    """A Windows-1252 file's lines, each a line of UTF-8 (non-ASCII bytes that decode as
+    UTF-8: in real Windows-1252 text "Ã¼" and the like hardly occur) read as UTF-8, so a
+    few lines pasted in from a UTF-8 export keep their umlauts; their numbers go to
+    ``mixed``, for the account."""
+    for number, line in enumerate(raw, start=1):
+        if line.isascii():
+            yield line.decode("ascii")
+            continue
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            yield line.decode("cp1252")
+            continue
+        mixed.append(number)
+        yield text
+
+
+def _copy_lines(src: Iterable[str], dst: IO[str], skip: int, footer: int) -> None:
     window: list[str] = []
     for number, line in enumerate(src):
         if number < skip:

@@ -58,12 +58,30 @@ def sniff_encoding(head: bytes, path: Path) -> str:
     except UnicodeDecodeError as exc:
         if exc.start >= len(head) - 3:  # a character cut by the sample's end
             return "utf-8"
+    if _mostly_utf8(head):
+        return "utf-8"  # the lines in another encoding are quarantined with their line
     try:
         head.decode("cp1252")
     except UnicodeDecodeError:
         raise DataError(f"{path}: cannot be read as text: the bytes are neither UTF-8, UTF-16 "
                         "nor Windows-1252; export it again as UTF-8 CSV") from None
     return "cp1252"
+
+
+def _mostly_utf8(head: bytes) -> bool:
+    """Whether most lines with non-ASCII bytes are UTF-8: a UTF-8 export with a few lines
+    pasted in from another encoding, not a Windows-1252 file. Deciding by the majority
+    keeps one odd line from turning every umlaut of the file into mojibake."""
+    utf8 = other = 0
+    for line in head.split(b"\n")[:-1]:  # the last line may be cut by the sample's end
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            utf8 += 1
+        except UnicodeDecodeError:
+            other += 1
+    return utf8 > other
 
 
 def _utf16_without_bom(sample: bytes) -> str | None:

@@ -1,0 +1,63 @@
+"""Nothing lost, nothing doubled: a line in another encoding, an Excel formula without a
+saved value, rows with only an id after a blank line. Each test knows what it wrote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crmreport.engine import Connection, connect
+from crmreport.identify import identify_tables
+from crmreport.ingest import SourceFile, load_sources
+
+NAMES = ("Müller", "Jörg", "Schäfer", "Weiß", "Köhler", "Bäcker", "Ærø", "Zoë")
+ROWS = 300
+# A row of 300 bytes or so: 3,000 rows put the odd line past the sniffer's 256 kB sample.
+PAD = "x" * 200
+
+
+def _name(i: int) -> str:
+    return f"{NAMES[i % len(NAMES)]} {i}"
+
+
+def _write(path: Path, primary: str, odd: str, at: int, rows: int, pad: str = "") -> None:
+    lines = [b"customer_id,email,first_name,note\n"]
+    for i in range(rows):
+        line = f"C{i},c{i}@example.de,{_name(i)},{pad}\n"
+        lines.append(line.encode(odd if i == at else primary))
+    path.write_bytes(b"".join(lines))
+
+
+def _load(con: Connection, path: Path, table: str = "customers"):  # type: ignore[no-untyped-def]
+    staged = load_sources(con, [SourceFile(table, path)])
+    identify_tables(con, staged, "EUR")
+    return staged.account.files[0]
+
+
+CASES = [("utf-8", "cp1252", at, ROWS, "") for at in (0, 150, ROWS - 1)] + [
+    ("utf-8", "cp1252", 2900, 3000, PAD),  # past the sniffed sample
+    *[("cp1252", "utf-8", at, ROWS, "") for at in (0, 150, ROWS - 1)],
+    ("cp1252", "utf-8", 2900, 3000, PAD)]
+
+
+@pytest.mark.parametrize(("primary", "odd", "at", "rows", "pad"), CASES)
+def test_a_row_in_another_encoding_is_read_right_or_quarantined(
+        tmp_path: Path, primary: str, odd: str, at: int, rows: int, pad: str) -> None:
+    path = tmp_path / "customers.csv"
+    _write(path, primary, odd, at, rows, pad)
+    con = connect()
+    entry = _load(con, path)
+    names = dict(con.execute("SELECT customer_id, first_name FROM customers").fetchall())
+    others = {f"C{i}": _name(i) for i in range(rows) if i != at}
+    assert {k: v for k, v in names.items() if k != f"C{at}"} == others
+    assert entry.rows_in == rows and entry.balanced
+    if primary == "utf-8":  # a line not in the file's encoding: quarantined, with its line
+        assert f"C{at}" not in names
+        assert dict(entry.reasons) == {"wrong_encoding": 1}
+        lines = con.execute("SELECT line FROM quarantine").fetchall()
+        assert lines == [(at + 2,)]  # the header is line 1
+    else:  # a UTF-8 line in a Windows-1252 file: read as UTF-8, flagged
+        assert names[f"C{at}"] == _name(at)
+        assert dict(entry.flags) == {"mixed_encoding": 1}
+        assert entry.read["utf8_lines"] == [at + 2]
