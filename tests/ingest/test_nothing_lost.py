@@ -61,3 +61,42 @@ def test_a_row_in_another_encoding_is_read_right_or_quarantined(
         assert names[f"C{at}"] == _name(at)
         assert dict(entry.flags) == {"mixed_encoding": 1}
         assert entry.read["utf8_lines"] == [at + 2]
+
+
+def _workbook(path: Path, rows: list[list[object]]) -> None:
+    """An .xlsx as a program writes it: formulas stored without their values."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    book.save(path)
+
+
+def test_a_formula_without_a_saved_value_quarantines_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "orders.xlsx"
+    _workbook(path, [["order_id", "customer_id", "order_date", "amount"],
+                     ["O1", "C1", "2024-03-01", 10.5],
+                     ["O2", "C2", "2024-03-02", "=B2*2"],  # no value saved
+                     ["O3", "C3", "2024-03-03", 7],
+                     ["O4", "C4", "=TODAY()", "=D2+1"]])  # two of them in one row
+    con = connect()
+    entry = _load(con, path, "orders")
+    assert entry.rows_in == 4 and entry.balanced
+    assert entry.quarantined == 2 and dict(entry.reasons) == {"formula_without_value": 2}
+    assert sorted(r[0] for r in con.execute("SELECT order_id FROM orders").fetchall()) \
+        == ["O1", "O3"]
+    got = con.execute("SELECT line, reason, data FROM quarantine ORDER BY line").fetchall()
+    assert got == [(3, "formula_without_value", "O2,C2,2024-03-02,=B2*2"),
+                   (5, "formula_without_value", "O4,C4,=TODAY(),=D2+1")]
+
+
+def test_a_formula_row_at_the_end_is_not_taken_for_a_footer(tmp_path: Path) -> None:
+    """An id and formulas only: without their values it would look like a one-cell row."""
+    path = tmp_path / "customers.xlsx"
+    _workbook(path, [["customer_id", "email", "first_name"],
+                     ["C1", "a@example.de", "Anna"], [],
+                     ["C2", "=LOWER(\"B@EXAMPLE.DE\")", "=PROPER(\"ben\")"]])
+    entry = _load(connect(), path)
+    assert entry.rows_in == 2 and entry.balanced
+    assert dict(entry.reasons) == {"formula_without_value": 1}

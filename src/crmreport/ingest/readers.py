@@ -32,7 +32,12 @@ from crmreport.errors import DataError
 from crmreport.files import owned_tempdir
 from crmreport.ingest import count as tc
 from crmreport.ingest import sniff as sn
-from crmreport.reasons import MALFORMED_ROW, MIXED_ENCODING, parser_reject_sql
+from crmreport.reasons import (
+    FORMULA_WITHOUT_VALUE,
+    MALFORMED_ROW,
+    MIXED_ENCODING,
+    parser_reject_sql,
+)
 from crmreport.testhook import checkpoint
 
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".tab": "csv",
@@ -492,19 +497,9 @@ def _read_excel(con: Connection, path: Path, table: str, options: ReadOptions) -
     Cells are rendered as text: integral numbers without '.0' (ids never become floats),
     other numbers in their shortest exact form, dates as ISO 8601.
     """
-    import openpyxl  # type: ignore[import-untyped]  # only Excel users pay for it
     import pyarrow as pa
 
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise DataError(f"{path}: cannot be read as Excel: the file looks truncated or is "
-                        f"not an .xlsx workbook ({exc}); save it again as .xlsx") from None
-    try:
-        sheet = book[options.sheet] if options.sheet else book.worksheets[0]
-        rows = [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        book.close()
+    rows, formulas = _excel_rows(path, options.sheet)
     widths = [sum(v is not None for v in row) for row in rows]
     if not any(widths):
         raise DataError(f"{path}: the workbook's first sheet is empty; export it again with "
@@ -521,7 +516,10 @@ def _read_excel(con: Connection, path: Path, table: str, options: ReadOptions) -
     body = [r[:last] + [None] * (last - len(r)) for r in rows[start + 1:]]
     footer = _excel_footer(body)
     body = body[: len(body) - footer]
-    kept = [(i + 1, r) for i, r in enumerate(body) if any(v is not None for v in r)]
+    unvalued = {i - start - 1 for i in formulas if start < i <= start + len(body)}
+    _excel_rejects(con, table, body, unvalued, start)
+    kept = [(i + 1, r) for i, r in enumerate(body)
+            if any(v is not None for v in r) and i not in unvalued]
     arrays = {"_row": pa.array([i for i, _ in kept], pa.int64())}
     for j, name in enumerate(names):
         arrays[name] = pa.array([r[j] for _, r in kept], pa.string())
@@ -536,10 +534,66 @@ def _read_excel(con: Connection, path: Path, table: str, options: ReadOptions) -
         notes["info_lines"] = start
     if footer:
         notes["footer_lines"] = footer
-    blank = len(body) - len(kept)
+    blank = len(body) - len(kept) - len(unvalued)
     if blank:
         notes["blank_rows"] = blank
-    return RawRead(names, 0, ".", notes, counted=len(kept))  # the rows openpyxl yielded
+    by = {FORMULA_WITHOUT_VALUE: len(unvalued)} if unvalued else {}
+    return RawRead(names, len(unvalued), ".", notes, rejected_by=by,  # the rows openpyxl
+                   counted=len(kept) + len(unvalued))  # yielded, blank ones left out
+
+
+def _excel_rows(path: Path, sheet: str | None) -> tuple[list[list[str | None]], set[int]]:
+    """The sheet's cells as text, and the rows (0-based) with a formula but no saved value.
+
+    A workbook written by a program rather than Excel may store formulas without their
+    values: the cell reads empty. Such a cell holds its formula here (so the row keeps its
+    width for the footer rule) and its row is quarantined, never loaded with a blank field.
+    """
+    values = _sheet_cells(path, sheet, data_only=True)
+    formulas: set[int] = set()
+    if any(v is None for row in values for v in row):  # only then can a value be missing
+        for i, row in enumerate(_sheet_cells(path, sheet, data_only=False)[: len(values)]):
+            for j, cell in enumerate(row[: len(values[i])]):
+                if values[i][j] is None and _is_formula(cell):
+                    values[i][j] = _formula_text(cell)
+                    formulas.add(i)
+    return [[_cell(v) for v in row] for row in values], formulas
+
+
+def _sheet_cells(path: Path, sheet: str | None, data_only: bool) -> list[list[Any]]:
+    import openpyxl  # type: ignore[import-untyped]  # only Excel users pay for it
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=data_only)
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise DataError(f"{path}: cannot be read as Excel: the file looks truncated or is "
+                        f"not an .xlsx workbook ({exc}); save it again as .xlsx") from None
+    try:
+        found = book[sheet] if sheet else book.worksheets[0]
+        return [list(row) for row in found.iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+
+def _is_formula(cell: object) -> bool:
+    # Array and data-table formulas are objects with a ``text``; a plain one is "=...".
+    return (isinstance(cell, str) and cell.startswith("=")) or hasattr(cell, "text")
+
+
+def _formula_text(cell: object) -> str:
+    return str(getattr(cell, "text", cell))
+
+
+def _excel_rejects(con: Connection, table: str, body: list[list[str | None]],
+                   unvalued: set[int], start: int) -> None:
+    """The rows with a formula but no value, for the quarantine file: their sheet row and
+    their cells (formulas as written), as the CSV reader keeps a rejected line."""
+    con.execute(f"CREATE OR REPLACE TABLE {table}_rej (line BIGINT, csv_line VARCHAR, "
+                "error VARCHAR)")
+    rows = [(start + 2 + i, ",".join(v or "" for v in body[i]), FORMULA_WITHOUT_VALUE)
+            for i in sorted(unvalued)]
+    if rows:
+        con.executemany(f"INSERT INTO {table}_rej VALUES (?, ?, ?)", rows)
 
 
 def _excel_footer(body: list[list[str | None]]) -> int:
