@@ -597,7 +597,8 @@ def _excel_rejects(con: Connection, table: str, body: list[list[str | None]],
 
 
 def _excel_footer(body: list[list[str | None]]) -> int:
-    """Trailing rows that are blank or hold one cell, once a blank row separates them."""
+    """Trailing rows below a blank row that look like a footer (``sniff.looks_like_footer``:
+    a total row, or one cell of text that is not an id)."""
     count = 0
     text_seen = False
     for row in reversed(body):
@@ -606,7 +607,8 @@ def _excel_footer(body: list[list[str | None]]) -> int:
             if text_seen:
                 return count + 1
             count += 1
-        elif filled == 1 and row[0] is not None:
+        elif row[0] is not None and sn.looks_like_footer([v or "" for v in row]
+                                                       if filled > 1 else [row[0]]):
             count += 1
             text_seen = True
         else:
