@@ -96,6 +96,7 @@ def test_every_declared_code_is_used() -> None:
     used = {c for c, _ in _spec_codes() | _preset_codes()} | set(reasons.PARSER_REJECTS)
     used |= {r.code for r in reasons.EXCLUSIONS} | {persons.SAME_PERSON}
     used |= {INVALID_ADDRESS, TEMPLATE_FAILED}
+    used |= set(reasons.INGEST_FLAGS)
     assert {r.code for r in reasons.DECLARED} == used
 
 

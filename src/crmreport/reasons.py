@@ -71,6 +71,16 @@ DECLARED: tuple[Reason, ...] = (
        "Zeile nicht in der Kodierung der Datei",
        "Re-export the file in one encoding, preferably UTF-8.",
        "Datei in einer Kodierung exportieren, am besten UTF-8."),
+    _f("mixed_encoding", "Line in UTF-8 inside a Windows-1252 file, read as UTF-8",
+       "Zeile in UTF-8 in einer Windows-1252-Datei, als UTF-8 gelesen",
+       "Check the names on the lines the account lists; re-export the file in one "
+       "encoding, preferably UTF-8.",
+       "Namen in den genannten Zeilen prüfen; Datei in einer Kodierung exportieren."),
+    _q("formula_without_value", "Excel formula cell without a saved value",
+       "Excel-Formelzelle ohne gespeicherten Wert",
+       "Open and save the file in Excel so the values are stored, or export CSV.",
+       "Datei in Excel öffnen und speichern, damit die Werte gespeichert werden, oder als "
+       "CSV exportieren."),
     # The cleaning rules' checks (identify.cleaning).
     Reason("two_digit_year", (QUARANTINE, FLAG), "Date with a two-digit year (01.03.23)",
            "Datum mit zweistelliger Jahreszahl (01.03.23)",
@@ -286,12 +296,17 @@ def label(code: str, language: str = "en") -> str:
 
 MALFORMED_ROW = code("malformed_row", QUARANTINE)
 WRONG_ENCODING = code("wrong_encoding", QUARANTINE)
-PARSER_REJECTS = (MALFORMED_ROW, WRONG_ENCODING)
+FORMULA_WITHOUT_VALUE = code("formula_without_value", QUARANTINE)
+MIXED_ENCODING = code("mixed_encoding", FLAG)
+INGEST_FLAGS = (MIXED_ENCODING,)  # flags the readers count per file (RawRead.flagged)
+PARSER_REJECTS = (MALFORMED_ROW, WRONG_ENCODING, FORMULA_WITHOUT_VALUE)
 
 
 def parser_reject_sql(error: str = "error") -> str:
-    """The reason of a line DuckDB's CSV reader rejected, from its error type column."""
+    """The reason of a line DuckDB's CSV reader rejected, from its error type column (the
+    Excel reader writes its code there)."""
     return (f"CASE WHEN {error} = 'INVALID ENCODING' THEN '{WRONG_ENCODING}' "
+            f"WHEN {error} = '{FORMULA_WITHOUT_VALUE}' THEN '{FORMULA_WITHOUT_VALUE}' "
             f"ELSE '{MALFORMED_ROW}' END")
 
 

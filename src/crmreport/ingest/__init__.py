@@ -213,6 +213,8 @@ def _count_read(entry: FileAccount, source: SourceFile, read: RawRead, rows: int
     entry.parsed = rows + read.rejected
     for code, count in sorted(read.rejected_by.items()):
         entry.quarantine(code, count)
+    for code, count in sorted(read.flagged.items()):
+        entry.flag(code, count)
 
 
 def _locate(con: Connection, entry: FileAccount, source: SourceFile, read: RawRead,

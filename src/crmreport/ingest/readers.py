@@ -21,7 +21,7 @@ import datetime as dt
 import gzip
 import shutil
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -32,7 +32,12 @@ from crmreport.errors import DataError
 from crmreport.files import owned_tempdir
 from crmreport.ingest import count as tc
 from crmreport.ingest import sniff as sn
-from crmreport.reasons import MALFORMED_ROW, parser_reject_sql
+from crmreport.reasons import (
+    FORMULA_WITHOUT_VALUE,
+    MALFORMED_ROW,
+    MIXED_ENCODING,
+    parser_reject_sql,
+)
 from crmreport.testhook import checkpoint
 
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".tab": "csv",
@@ -43,6 +48,7 @@ MAGIC = ((b"PK\x03\x04", "a ZIP archive (an Excel .xlsx file renamed?)"), (b"%PD
 # Bytes each CSV reader thread takes at a time. Given explicitly, DuckDB 2.0 reads a large file
 # with about a quarter less CPU than with its own default (bench/README.md, "Ingest").
 BUFFER = 16 * 2**20
+MIXED_SHOWN = 20  # lines in another encoding named in the account, at most
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,8 @@ class RawRead:
     # JSON: their own readers' counts), the account's rows_in; None: the rows read.
     counted: int | None = None
     backslash: bool = False  # the file holds \" (an escape CSV does not use)
+    # Rows read with a repair, by flag code (mixed_encoding), counted per file.
+    flagged: dict[str, int] = field(default_factory=dict)
 
 
 def file_format(path: Path, given: str | None = None) -> str:
@@ -217,7 +225,8 @@ def _read_csv(con: Connection, path: Path, table: str, options: ReadOptions) -> 
             _csv_view(con, csv.path, table, csv.delimiter, csv.skip)
         return RawRead(_columns(con, table), 0, layout.decimal, notes, lazy=True, csv=csv,
                        counted=counted, backslash=found.backslash_quote)
-    with _utf8(path, layout) as source:  # the copy is gone afterwards: store what it holds
+    mixed: list[int] = []
+    with _utf8(path, layout, mixed) as source:  # the copy is gone afterwards: store it
         if found is None:  # UTF-16: counted from its UTF-8 copy
             found, counted = _data_rows(Path(source), sn.Layout("utf-8", layout.delimiter),
                                         shown=path, offset=layout.skip)
@@ -226,6 +235,9 @@ def _read_csv(con: Connection, path: Path, table: str, options: ReadOptions) -> 
             read = materialise(con, table, RawRead(_columns(con, table), 0, layout.decimal,
                                                    notes, lazy=True, counted=counted,
                                                    backslash=found.backslash_quote))
+    if mixed:  # the lines, so the user can check them; the count is flagged per file
+        read.notes["utf8_lines"] = mixed[:MIXED_SHOWN]
+        read.flagged[MIXED_ENCODING] = len(mixed)
     return read
 
 
@@ -342,27 +354,50 @@ def take_rejects(con: Connection, table: str) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def _utf8(path: Path, layout: sn.Layout) -> Iterator[str]:
-    """The file transcoded to a temporary UTF-8 copy without info and footer lines."""
+def _utf8(path: Path, layout: sn.Layout, mixed: list[int]) -> Iterator[str]:
+    """The file transcoded to a temporary UTF-8 copy without info and footer lines;
+    ``mixed`` gets the lines (1-based) read as UTF-8 in a Windows-1252 file."""
     folder = owned_tempdir("crmreport-")  # a killed run's copies go on the next read
     target = Path(folder) / "transcoded.csv"
     try:
-        _transcode(path, layout, target)
+        _transcode(path, layout, target, mixed)
         checkpoint("transcoded")
         yield str(target)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _transcode(path: Path, layout: sn.Layout, target: Path) -> None:
+def _transcode(path: Path, layout: sn.Layout, target: Path, mixed: list[int]) -> None:
     """Stream ``path`` to UTF-8, without its info lines and footer lines."""
     opener: Any = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(path, "rt", encoding=layout.encoding, newline="") as src, \
-            target.open("w", encoding="utf-8", newline="") as dst:
-        _copy_lines(src, dst, layout.skip, layout.footer)
+    with target.open("w", encoding="utf-8", newline="") as dst:
+        if layout.encoding != "cp1252":
+            with opener(path, "rt", encoding=layout.encoding, newline="") as src:
+                _copy_lines(src, dst, layout.skip, layout.footer)
+            return
+        with opener(path, "rb") as raw:
+            _copy_lines(_cp1252_lines(raw, mixed), dst, layout.skip, layout.footer)
 
 
-def _copy_lines(src: IO[str], dst: IO[str], skip: int, footer: int) -> None:
+def _cp1252_lines(raw: IO[bytes], mixed: list[int]) -> Iterator[str]:
+    """A Windows-1252 file's lines, each a line of UTF-8 (non-ASCII bytes that decode as
+    UTF-8: in real Windows-1252 text "Ã¼" and the like hardly occur) read as UTF-8, so a
+    few lines pasted in from a UTF-8 export keep their umlauts; their numbers go to
+    ``mixed``, for the account."""
+    for number, line in enumerate(raw, start=1):
+        if line.isascii():
+            yield line.decode("ascii")
+            continue
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            yield line.decode("cp1252")
+            continue
+        mixed.append(number)
+        yield text
+
+
+def _copy_lines(src: Iterable[str], dst: IO[str], skip: int, footer: int) -> None:
     window: list[str] = []
     for number, line in enumerate(src):
         if number < skip:
@@ -462,19 +497,9 @@ def _read_excel(con: Connection, path: Path, table: str, options: ReadOptions) -
     Cells are rendered as text: integral numbers without '.0' (ids never become floats),
     other numbers in their shortest exact form, dates as ISO 8601.
     """
-    import openpyxl  # type: ignore[import-untyped]  # only Excel users pay for it
     import pyarrow as pa
 
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise DataError(f"{path}: cannot be read as Excel: the file looks truncated or is "
-                        f"not an .xlsx workbook ({exc}); save it again as .xlsx") from None
-    try:
-        sheet = book[options.sheet] if options.sheet else book.worksheets[0]
-        rows = [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        book.close()
+    rows, formulas = _excel_rows(path, options.sheet)
     widths = [sum(v is not None for v in row) for row in rows]
     if not any(widths):
         raise DataError(f"{path}: the workbook's first sheet is empty; export it again with "
@@ -491,7 +516,10 @@ def _read_excel(con: Connection, path: Path, table: str, options: ReadOptions) -
     body = [r[:last] + [None] * (last - len(r)) for r in rows[start + 1:]]
     footer = _excel_footer(body)
     body = body[: len(body) - footer]
-    kept = [(i + 1, r) for i, r in enumerate(body) if any(v is not None for v in r)]
+    unvalued = {i - start - 1 for i in formulas if start < i <= start + len(body)}
+    _excel_rejects(con, table, body, unvalued, start)
+    kept = [(i + 1, r) for i, r in enumerate(body)
+            if any(v is not None for v in r) and i not in unvalued]
     arrays = {"_row": pa.array([i for i, _ in kept], pa.int64())}
     for j, name in enumerate(names):
         arrays[name] = pa.array([r[j] for _, r in kept], pa.string())
@@ -506,14 +534,71 @@ def _read_excel(con: Connection, path: Path, table: str, options: ReadOptions) -
         notes["info_lines"] = start
     if footer:
         notes["footer_lines"] = footer
-    blank = len(body) - len(kept)
+    blank = len(body) - len(kept) - len(unvalued)
     if blank:
         notes["blank_rows"] = blank
-    return RawRead(names, 0, ".", notes, counted=len(kept))  # the rows openpyxl yielded
+    by = {FORMULA_WITHOUT_VALUE: len(unvalued)} if unvalued else {}
+    return RawRead(names, len(unvalued), ".", notes, rejected_by=by,  # the rows openpyxl
+                   counted=len(kept) + len(unvalued))  # yielded, blank ones left out
+
+
+def _excel_rows(path: Path, sheet: str | None) -> tuple[list[list[str | None]], set[int]]:
+    """The sheet's cells as text, and the rows (0-based) with a formula but no saved value.
+
+    A workbook written by a program rather than Excel may store formulas without their
+    values: the cell reads empty. Such a cell holds its formula here (so the row keeps its
+    width for the footer rule) and its row is quarantined, never loaded with a blank field.
+    """
+    values = _sheet_cells(path, sheet, data_only=True)
+    formulas: set[int] = set()
+    if any(v is None for row in values for v in row):  # only then can a value be missing
+        for i, row in enumerate(_sheet_cells(path, sheet, data_only=False)[: len(values)]):
+            for j, cell in enumerate(row[: len(values[i])]):
+                if values[i][j] is None and _is_formula(cell):
+                    values[i][j] = _formula_text(cell)
+                    formulas.add(i)
+    return [[_cell(v) for v in row] for row in values], formulas
+
+
+def _sheet_cells(path: Path, sheet: str | None, data_only: bool) -> list[list[Any]]:
+    import openpyxl  # type: ignore[import-untyped]  # only Excel users pay for it
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=data_only)
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise DataError(f"{path}: cannot be read as Excel: the file looks truncated or is "
+                        f"not an .xlsx workbook ({exc}); save it again as .xlsx") from None
+    try:
+        found = book[sheet] if sheet else book.worksheets[0]
+        return [list(row) for row in found.iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+
+def _is_formula(cell: object) -> bool:
+    # Array and data-table formulas are objects with a ``text``; a plain one is "=...".
+    return (isinstance(cell, str) and cell.startswith("=")) or hasattr(cell, "text")
+
+
+def _formula_text(cell: object) -> str:
+    return str(getattr(cell, "text", cell))
+
+
+def _excel_rejects(con: Connection, table: str, body: list[list[str | None]],
+                   unvalued: set[int], start: int) -> None:
+    """The rows with a formula but no value, for the quarantine file: their sheet row and
+    their cells (formulas as written), as the CSV reader keeps a rejected line."""
+    con.execute(f"CREATE OR REPLACE TABLE {table}_rej (line BIGINT, csv_line VARCHAR, "
+                "error VARCHAR)")
+    rows = [(start + 2 + i, ",".join(v or "" for v in body[i]), FORMULA_WITHOUT_VALUE)
+            for i in sorted(unvalued)]
+    if rows:
+        con.executemany(f"INSERT INTO {table}_rej VALUES (?, ?, ?)", rows)
 
 
 def _excel_footer(body: list[list[str | None]]) -> int:
-    """Trailing rows that are blank or hold one cell, once a blank row separates them."""
+    """Trailing rows below a blank row that look like a footer (``sniff.looks_like_footer``:
+    a total row, or one cell of text that is not an id)."""
     count = 0
     text_seen = False
     for row in reversed(body):
@@ -522,7 +607,8 @@ def _excel_footer(body: list[list[str | None]]) -> int:
             if text_seen:
                 return count + 1
             count += 1
-        elif filled == 1 and row[0] is not None:
+        elif row[0] is not None and sn.looks_like_footer([v or "" for v in row]
+                                                       if filled > 1 else [row[0]]):
             count += 1
             text_seen = True
         else:
