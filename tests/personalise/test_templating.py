@@ -270,9 +270,7 @@ _LEAKY = [
     "{{ (email[:9] ~ '')[street[:4]] }}",
     "{{ '%d' % street[:5] }}",
     "{{ [street[:7]] | sum }}",
-    "{{ street[:6] | replace(email[:3], 1) }}",
     "{{ nothing[street[:6]] }}",
-    "{{ first_name[:5] | int(base=99) }}",
     "{{ street.split(' ')[0].foo }}",
     "{{ email[3:8] | attr(email[:4]) | string | upper + 1 }}",
     "{{ last_name[:6] | format(email[:5]) }}{{ x }}",
@@ -294,7 +292,7 @@ def test_error_messages_carry_no_part_of_a_customer_value(tmp_path: Path, body: 
     except TemplateError as exc:
         message = str(exc)
     else:
-        pytest.skip("rendered without an error")
+        pytest.fail("every template here fails for this customer")
     assert "templates/t/leak.txt.j2" in message and "C7" in message
     fragments = {v[i:i + 4] for k, v in _CUSTOMER.items() if k != "customer_id"
                  for i in range(len(v) - 3)}
