@@ -24,7 +24,7 @@ GRID = "#e3e7eb"
 INCOMPLETE = "#fff4e0"
 
 
-def build_charts(m: Monitoring, branding: Branding, fmt: Formatter) -> dict[str, go.Figure]:
+def make_charts(m: Monitoring, branding: Branding, fmt: Formatter) -> dict[str, go.Figure]:
     """Every chart of the report by stable name (also the div id in the HTML)."""
     return {
         "chart-uplift": uplift_chart(m.response, branding, fmt),

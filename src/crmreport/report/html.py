@@ -25,7 +25,7 @@ from crmreport.errors import RenderError
 from crmreport.files import write_text
 from crmreport.monitor import Monitoring
 from crmreport.reasons import label
-from crmreport.report.charts import build_charts
+from crmreport.report.charts import make_charts
 from crmreport.report.format import SUPPRESSED, Formatter
 from crmreport.report.labels import DEFINITIONS, LABELS
 
@@ -41,7 +41,7 @@ def write_html(
     fmt = Formatter.for_report(definition)
     charts = {
         name: _chart_div(fig, name)
-        for name, fig in build_charts(monitoring, definition.branding, fmt).items()
+        for name, fig in make_charts(monitoring, definition.branding, fmt).items()
     }
     context = page_context(monitoring, definition, charts, base_dir)
     context["plotlyjs"] = plotly.offline.get_plotlyjs()

@@ -19,7 +19,7 @@ from crmreport.config.models import Report
 from crmreport.errors import RenderError
 from crmreport.files import write_bytes
 from crmreport.monitor import Monitoring
-from crmreport.report.charts import build_charts
+from crmreport.report.charts import make_charts
 from crmreport.report.format import Formatter
 from crmreport.report.html import page_context, render
 
@@ -36,7 +36,7 @@ def write_pdf(
     """Write ``report.pdf``; ``monitoring`` must already be suppressed."""
     import weasyprint  # slow to import; only PDF runs pay for it
 
-    figures = build_charts(monitoring, definition.branding, Formatter.for_report(definition))
+    figures = make_charts(monitoring, definition.branding, Formatter.for_report(definition))
     charts = {name: _img(svg, name) for name, svg in chart_svgs(figures).items()}
     context = page_context(monitoring, definition, charts, base_dir)
     html = render(context, "pdf", template_dir)
