@@ -81,3 +81,25 @@ def test_numbers_stay_numbers_and_text_formulas_are_defused() -> None:
     assert [safe_cell(v) for v in (Decimal("-95.93"), -3, -0.5)] == ["-95.93", "-3", "-0.5"]
     assert [safe_cell(v) for v in ("-95.93", "=SUM(A1)", "+1", "@x")] == [
         "'-95.93", "'=SUM(A1)", "'+1", "'@x"]
+
+
+def test_a_failed_swap_puts_the_previous_outputs_back(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "previous.txt").write_text("sent last week")
+    real = os.replace
+    calls = []
+
+    def failing_second(src: str, dst: str) -> None:
+        calls.append(dst)
+        if len(calls) == 2:  # the new folder into place
+            raise OSError("disk full")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_second)
+    with pytest.raises(OSError), atomic_dir(target) as tmp:
+        (tmp / "new.txt").write_text("new")
+    monkeypatch.setattr(os, "replace", real)
+    assert [p.name for p in target.iterdir()] == ["previous.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -111,6 +111,7 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     Leftovers of a killed run beside ``path`` are removed first."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = owned_tempdir(f".{path.name}.", path.parent)
+    old: Path | None = None
     try:
         yield tmp
         old = path.with_name(f"{owned_prefix(path.name)}old")
@@ -121,6 +122,8 @@ def atomic_dir(path: Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and old.exists() and not path.exists():
+            os.replace(old, path)  # the swap failed half-way: the previous outputs come back
         raise
 
 

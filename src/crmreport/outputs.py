@@ -66,7 +66,9 @@ def write_outputs(run: Run, out: Path, run_id: str, planned: Sequence[tuple[str,
     _write_not_rendered(out / "not_rendered.csv", rendered.quarantined)
     write_quarantine_file(run, out / "quarantine.csv")
     write_text(out / "plan.json", json_text(run.plan.as_dict()))
-    write_text(out / "manifest.json", json_text(_manifest(run, run_id, rendered, out)))
+    treated = sum(1 for row in contacts if row[8] == "treatment")
+    write_text(out / "manifest.json",
+               json_text(_manifest(run, run_id, rendered, treated, out)))
     return Written(rendered, contacts)
 
 
@@ -166,7 +168,8 @@ def _write_print(path: Path, letters: list[dict[str, Any]]) -> None:
     write_safe_csv(path, PRINT_COLUMNS, ([r.get(c, "") for c in PRINT_COLUMNS] for r in ordered))
 
 
-def _manifest(run: Run, run_id: str, rendered: Rendered, out: Path) -> dict[str, Any]:
+def _manifest(run: Run, run_id: str, rendered: Rendered, treated: int,
+              out: Path) -> dict[str, Any]:
     loaded = run.loaded
     files = {p.relative_to(out).as_posix(): _sha256(p) for p in sorted(out.rglob("*"))
              if p.is_file() and p.name != "manifest.json" and p.parent.name != "emails"}
@@ -176,7 +179,7 @@ def _manifest(run: Run, run_id: str, rendered: Rendered, out: Path) -> dict[str,
         "run_id": run_id, "campaign": loaded.config.campaign,
         "as_of": loaded.config.as_of.isoformat(),
         "counts": {"emails": rendered.emails, "letters": rendered.letters,
-                   "contacts": run.plan.treatment, "oversize_emails": len(rendered.oversize),
+                   "contacts": treated, "oversize_emails": len(rendered.oversize),
                    "not_rendered": len(rendered.quarantined)},
         "variants": run.plan.variants,
         "coupons": {o: {"pool": c.pool, "assigned": c.assigned}

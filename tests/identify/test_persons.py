@@ -186,3 +186,17 @@ def test_explain_an_old_id_names_its_survivor(tmp_path: Path) -> None:
     assert survivor.identity is not None and "one person with C9" in survivor.identity
     # C1 alone would be emailed; the person withdrew consent (C9) and objects to mail (C9)
     assert (survivor.decision.status, survivor.decision.excluded) == ("excluded", "no_permission")
+
+
+def test_a_repeated_id_without_the_shared_value_follows_its_person(tmp_path: Path) -> None:
+    # B's second row has no email: it is still B's, and B is A's person.
+    (tmp_path / "c.csv").write_text("customer_id,email,city\nA,x@example.de,\nB,x@example.de,"
+                                    "\nB,,Dresden\n", encoding="utf-8")
+    con = connect()
+    staged = load_sources(con, [SourceFile("customers", tmp_path / "c.csv")])
+    identify_tables(con, staged, "EUR", match=(("email",),))
+    assert _persons(con) == {"A": "A", "B": "A"}
+    assert con.execute("SELECT customer_id, city FROM customers").fetchall() == [
+        ("A", "Dresden")]  # one customer; B's later row fills the empty city
+    entry = staged.account.files[0]
+    assert (entry.rows_in, entry.loaded, entry.merged) == (3, 1, 2)

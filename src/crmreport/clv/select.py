@@ -10,6 +10,7 @@ predictions against the holdout period, keep the one that predicted best.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -72,7 +73,9 @@ def select_model(cal_holdout: pd.DataFrame, models: Sequence[str] = tuple(MODELS
     picked the right one in all).
     """
     candidates = tuple(_candidate(name, cal_holdout) for name in models)
-    scored = [c for c in candidates if c.verdict is not None]
+    # A degenerate fit can score NaN or infinity: it is not a candidate.
+    scored = [c for c in candidates
+              if c.verdict is not None and math.isfinite(c.verdict.bucket_chi_square)]
     if not scored:
         return Selection(None, candidates)
     within = [c for c in scored if c.verdict is not None and not c.verdict.warning]

@@ -261,6 +261,7 @@ def with_btyd(churn: ChurnModel, value: ValueModel, con: Connection, table: str)
     per_purchase = a / (a + b) if a is not None and b is not None else None
     row = con.execute(f"SELECT count(*) FILTER (WHERE p_alive < 0.5) FROM {table}").fetchone()
     below = int(row[0]) if row else 0
-    none_seen = value.note is not None or below == 0 or (per_purchase or 1) < 0.01
+    none_seen = (value.note is not None or below == 0
+                 or (per_purchase is not None and per_purchase < 0.01))
     return replace(churn, btyd_dropout_per_purchase=per_purchase, btyd_below_half=below,
                    btyd_no_dropout=none_seen)

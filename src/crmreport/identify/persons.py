@@ -56,9 +56,10 @@ def link(con: Connection, staging: str, kept: str, match: Sequence[Sequence[str]
     keys = [f"k{i}" for i in range(len(match))]
     selected = ", ".join(f"{_rule_key(cols)} AS {k}" for k, cols in zip(keys, match,
                                                                         strict=True))
-    shared = " OR ".join(f"({k} IS NOT NULL AND count(*) OVER (PARTITION BY {k}) > 1)"
-                         for k in keys)
-    # Only rows sharing a key with another row can link: the rest are their own person.
+    shared = " OR ".join([f"({k} IS NOT NULL AND count(*) OVER (PARTITION BY {k}) > 1)"
+                          for k in keys] + ["count(*) OVER (PARTITION BY customer_id) > 1"])
+    # Only rows sharing a key or their id with another row can link: the rest are their own
+    # person. A repeated id links too, so a row of it without the shared value follows it.
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {LINKS} AS SELECT * EXCLUDE (s) FROM (
         SELECT rowid AS r, customer_id AS id, rowid AS label, {', '.join(keys)},
                {shared} AS s FROM (SELECT rowid, customer_id, {selected} FROM {staging}

@@ -259,6 +259,8 @@ def _count(con: Connection, account: Account, spec: Spec, dups: bool) -> None:
         "WHERE _reason IS NULL AND _counted AND _flags IS NOT NULL) GROUP BY ALL"
     ).fetchall():
         account.files[file_index].flag(code, count)
+
+
 def _count_merged(con: Connection, account: Account, spec: Spec) -> None:
     """Each row merged into an earlier one: a repeat of its key (its preset's code, else
     duplicate_<key>), or else another record of the same person (same_person)."""
