@@ -32,6 +32,18 @@ class ConvergenceError(CrmError):
         self.theta = theta
 
 
+class Fitted:
+    """A model's fitted parameters and log-likelihood: empty until ``fit`` sets them."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, float] = {}
+        self.log_likelihood: float = float("nan")
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items()) or "not fitted"
+        return f"{type(self).__name__}({shown})"
+
+
 class NotFittedError(CrmError):
     """A model was asked for a prediction before it was fitted."""
 

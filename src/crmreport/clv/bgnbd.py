@@ -14,6 +14,7 @@ from numpy.typing import ArrayLike
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1, logsumexp
 
 from crmreport.clv._fit import (
+    Fitted,
     FloatArray,
     NotFittedError,
     as_float,
@@ -33,7 +34,7 @@ _HINT = (
 )
 
 
-class BGNBD:
+class BGNBD(Fitted):
     """BG/NBD purchase-count model, fitted by maximum likelihood.
 
     >>> m = BGNBD().fit(frequency, recency, T)          # doctest: +SKIP
@@ -44,20 +45,12 @@ class BGNBD:
 
     name = "bgnbd"
 
-    def __init__(self) -> None:
-        self.params: dict[str, float] = {}
-        self.log_likelihood: float = float("nan")
-
     @classmethod
     def from_params(cls, r: float, alpha: float, a: float, b: float) -> BGNBD:
         """A model with known parameters (e.g. from a previous fit), ready to predict."""
         model = cls()
         model.params = {"r": float(r), "alpha": float(alpha), "a": float(a), "b": float(b)}
         return model
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items()) or "not fitted"
-        return f"BGNBD({shown})"
 
     def fit(
         self,

@@ -13,6 +13,7 @@ from scipy.special import digamma, gammaln
 from crmreport.clv._fit import (
     LOG_BOUND,
     ConvergenceError,
+    Fitted,
     FloatArray,
     NotFittedError,
     as_float,
@@ -33,17 +34,13 @@ _Q_NEAR_ONE = (
 )
 
 
-class GammaGamma:
+class GammaGamma(Fitted):
     """Gamma-Gamma spend model; q = 1 + exp(theta) keeps the mean spend finite.
 
     >>> g = GammaGamma().fit(frequency, monetary)          # doctest: +SKIP
     >>> g.params                                           # doctest: +SKIP
     {'p': 6.25, 'q': 3.74, 'gamma': 15.44}
     """
-
-    def __init__(self) -> None:
-        self.params: dict[str, float] = {}
-        self.log_likelihood: float = float("nan")
 
     @classmethod
     def from_params(cls, p: float, q: float, gamma: float) -> GammaGamma:
@@ -53,10 +50,6 @@ class GammaGamma:
         model = cls()
         model.params = {"p": float(p), "q": float(q), "gamma": float(gamma)}
         return model
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items()) or "not fitted"
-        return f"GammaGamma({shown})"
 
     def fit(
         self, frequency: ArrayLike, monetary: ArrayLike, weights: ArrayLike | None = None

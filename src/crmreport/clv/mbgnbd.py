@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import betaln, digamma, expit, gammaln, logsumexp
 
-from crmreport.clv._fit import FloatArray, NotFittedError, as_float, compress, maximise
+from crmreport.clv._fit import Fitted, FloatArray, NotFittedError, as_float, compress, maximise
 from crmreport.clv.bgnbd import NO_DROPOUT, _start_alpha, _validated, alive_expectation
 from crmreport.errors import DataError
 
@@ -39,14 +39,10 @@ _HINT = (
 )
 
 
-class MBGNBD:
+class MBGNBD(Fitted):
     """MBG/NBD purchase-count model, fitted by maximum likelihood (same API as BGNBD)."""
 
     name = "mbgnbd"
-
-    def __init__(self) -> None:
-        self.params: dict[str, float] = {}
-        self.log_likelihood: float = float("nan")
 
     @classmethod
     def from_params(cls, r: float, alpha: float, a: float, b: float) -> MBGNBD:
@@ -54,10 +50,6 @@ class MBGNBD:
         model = cls()
         model.params = {"r": float(r), "alpha": float(alpha), "a": float(a), "b": float(b)}
         return model
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items()) or "not fitted"
-        return f"MBGNBD({shown})"
 
     def fit(
         self,

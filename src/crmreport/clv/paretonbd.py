@@ -41,7 +41,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import gammaln, hyp2f1
 
-from crmreport.clv._fit import FloatArray, NotFittedError, as_float, compress, maximise
+from crmreport.clv._fit import Fitted, FloatArray, NotFittedError, as_float, compress, maximise
 from crmreport.clv.bgnbd import NO_DROPOUT, _start_alpha, _validated
 from crmreport.errors import DataError
 
@@ -54,7 +54,7 @@ _MAX_TERMS = 20_000  # of the fallback 2F1 series
 _INFEASIBLE = 1e10  # objective where the likelihood cannot be computed
 
 
-class ParetoNBD:
+class ParetoNBD(Fitted):
     """Pareto/NBD purchase-count model, fitted by maximum likelihood (same API as BGNBD).
 
     >>> m = ParetoNBD().fit(frequency, recency, T)      # doctest: +SKIP
@@ -64,20 +64,12 @@ class ParetoNBD:
 
     name = "paretonbd"
 
-    def __init__(self) -> None:
-        self.params: dict[str, float] = {}
-        self.log_likelihood: float = float("nan")
-
     @classmethod
     def from_params(cls, r: float, alpha: float, s: float, beta: float) -> ParetoNBD:
         """A model with known parameters, ready to predict."""
         model = cls()
         model.params = {"r": float(r), "alpha": float(alpha), "s": float(s), "beta": float(beta)}
         return model
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items()) or "not fitted"
-        return f"ParetoNBD({shown})"
 
     def fit(
         self,
