@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from crmreport.errors import DataError
 from crmreport.reasons import FLAG, MERGE, QUARANTINE
 from crmreport.reasons import code as declared
 
@@ -90,6 +91,12 @@ class Account:
         entry = FileAccount(path=path, table=table)
         self.files.append(entry)
         return entry
+
+    def require_balanced(self) -> None:
+        """Raise DataError naming each file whose rows are not all accounted for exactly once."""
+        wrong = [message for f in self.files if (message := f.imbalance())]
+        if wrong:
+            raise DataError("\n".join(wrong))
 
     def for_table(self, table: str) -> list[FileAccount]:
         return [f for f in self.files if f.table == table]

@@ -19,9 +19,8 @@ from typing import Any, TypeVar
 import click
 
 from crmreport import __version__, pipeline
-from crmreport.account import FileAccount
 from crmreport.config import load_campaign, load_report, schema
-from crmreport.errors import CrmError, DataError
+from crmreport.errors import CrmError
 from crmreport.interact import Plan
 from crmreport.interact.explain import CONTACTED, Explanation
 from crmreport.reasons import SUPPRESSED, label
@@ -109,7 +108,7 @@ def check(config: Path, data_dir: Path | None, as_json: bool, quarantine: Path |
         _say(f"{result.quarantined:,} quarantined rows written to {quarantine}", "yellow")
     if as_json:
         click.echo(json.dumps(result.account.as_dict(), indent=2, sort_keys=True))
-        _balanced(result.account.files)
+        result.account.require_balanced()
         return
     click.echo(f"{'file':<40} {'table':<12} {'rows':>9} {'loaded':>9} {'merged':>8} "
                f"{'quarant.':>8}")
@@ -118,15 +117,8 @@ def check(config: Path, data_dir: Path | None, as_json: bool, quarantine: Path |
                    f"{f.loaded:>9,} {f.merged:>8,} {f.quarantined:>8,}")
         for code, count in [*sorted(f.reasons.items()), *sorted(f.flags.items())]:
             click.echo(f"    {code}: {count:,}  ({label(code)})")
-    _balanced(result.account.files)
+    result.account.require_balanced()
     _say("configuration and rules are valid", "green")
-
-
-def _balanced(files: list[FileAccount]) -> None:
-    """Exit 1, naming each file, unless every input row is accounted for exactly once."""
-    wrong = [message for f in files if (message := f.imbalance())]
-    if wrong:
-        raise DataError("\n".join(wrong))
 
 
 @main.command()

@@ -124,6 +124,7 @@ def plan(loaded: LoadedCampaign, out_dir: Path | None = None) -> Plan:
     this campaign in the contact history (contacts per offer, channel and group).
     """
     run = prepare(loaded)
+    run.account.require_balanced()  # counts over rows that went missing would mislead
     run.plan.diff = _diff(run, out_dir)
     return run.plan
 
@@ -185,6 +186,7 @@ def build(loaded: LoadedCampaign, out_dir: Path, secret: str | None = None,
 def _build_locked(loaded: LoadedCampaign, out_dir: Path, contacts: Path,
                   secret: str) -> BuildResult:
     run = prepare(loaded)
+    run.account.require_balanced()  # never contact from data that lost rows on the way
     short = shortage_message(run.plan.coupons)
     if short:
         raise DataError(short)

@@ -298,3 +298,19 @@ def test_csv_module_agrees_with_the_generator() -> None:
     """The helper's truth is the rows written, for a file with nothing odd in it."""
     text = "\n".join(lines("orders", 10)) + "\n"
     assert sum(1 for r in csv.reader(io.StringIO(text)) if r) - 1 == 10
+
+
+def test_plan_and_build_refuse_data_that_lost_a_row(shop: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    with (shop / "customers.csv").open(newline="") as handle:
+        lost = list(csv.reader(handle))[2][0]
+    _dropping_reader(monkeypatch, lost)
+    history = shop / "contacts.csv"
+    before = history.read_bytes() if history.exists() else None
+    for command in (["plan", str(shop / "campaign.yaml")],
+                    ["build", str(shop / "campaign.yaml"), "--out", str(tmp_path / "out")]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 1, command
+        assert "customers.csv: the account does not balance" in result.stderr
+    assert not (tmp_path / "out").exists()  # nothing rendered
+    assert (history.read_bytes() if history.exists() else None) == before
