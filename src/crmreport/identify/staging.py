@@ -232,15 +232,13 @@ def _merged_select(spec: Spec) -> str:
 
 
 def _count(con: Connection, account: Account, spec: Spec, dups: bool) -> None:
-    for file_index, code, count in con.execute(
-        f"SELECT _file, _reason, count(*) FROM {STAGING} WHERE _reason IS NOT NULL AND _counted "
-        "GROUP BY ALL"
-    ).fetchall():
+    for file_index, code, count in _by_file(
+            con, f"SELECT _file, _reason, count(*) FROM {STAGING} "
+                 "WHERE _reason IS NOT NULL AND _counted GROUP BY ALL"):
         account.files[file_index].quarantine(code, count)
-    for file_index, code, count in con.execute(
-        f"SELECT _file, _merge, count(*) FROM {STAGING} WHERE _reason IS NULL AND _merge IS NOT "
-        "NULL AND _counted GROUP BY ALL"
-    ).fetchall():
+    for file_index, code, count in _by_file(
+            con, f"SELECT _file, _merge, count(*) FROM {STAGING} "
+                 "WHERE _reason IS NULL AND _merge IS NOT NULL AND _counted GROUP BY ALL"):
         account.files[file_index].merge(code, count)
     group = _group(spec)
     if dups:
@@ -254,24 +252,28 @@ def _count(con: Connection, account: Account, spec: Spec, dups: bool) -> None:
             f"SELECT _file, count(*) FROM {STAGING} WHERE {first} AND ({sql}) GROUP BY _file"
         ).fetchall():
             account.files[file_index].flag(code, count)
-    for file_index, code, count in con.execute(
-        f"SELECT _file, code, count(*) FROM (SELECT _file, unnest(_flags) AS code FROM {STAGING} "
-        "WHERE _reason IS NULL AND _counted AND _flags IS NOT NULL) GROUP BY ALL"
-    ).fetchall():
+    for file_index, code, count in _by_file(
+            con, f"SELECT _file, code, count(*) FROM (SELECT _file, unnest(_flags) AS code "
+                 f"FROM {STAGING} WHERE _reason IS NULL AND _counted AND _flags IS NOT NULL) "
+                 "GROUP BY ALL"):
         account.files[file_index].flag(code, count)
+
+
+def _by_file(con: Connection, sql: str) -> list[tuple[int, str, int]]:
+    """(file index, code, rows) from a query counting staged rows per file and code."""
+    return [(int(f), str(code), int(n)) for f, code, n in con.execute(sql).fetchall()]
 
 
 def _count_merged(con: Connection, account: Account, spec: Spec) -> None:
     """Each row merged into an earlier one: a repeat of its key (its preset's code, else
     duplicate_<key>), or else another record of the same person (same_person)."""
     group = _group(spec)
-    for file_index, code, count in con.execute(
+    for file_index, code, count in _by_file(con,
         f"""SELECT _file, CASE WHEN j > 1 THEN coalesce(_dup, '{duplicate(str(spec.key))}')
                 ELSE '{persons.SAME_PERSON}' END, count(*) FROM (
             SELECT _file, _dup, _counted,
                    row_number() OVER (PARTITION BY {group} ORDER BY rowid) AS k,
                    row_number() OVER (PARTITION BY {spec.key} ORDER BY rowid) AS j
             FROM {STAGING} WHERE {KEPT} AND {group} IN (SELECT {group} FROM staging_dups))
-            WHERE k > 1 AND _counted GROUP BY ALL"""
-    ).fetchall():
+            WHERE k > 1 AND _counted GROUP BY ALL"""):
         account.files[file_index].merge(code, count)
