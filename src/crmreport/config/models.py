@@ -156,6 +156,20 @@ class Value(Model):
                              "best is used)")
 
 
+class Sender(Model):
+    """The company behind the campaign: the imprint every marketing email and letter carries."""
+
+    company: str = Field(min_length=1)
+    street: str = Field(min_length=1)
+    postal_code: str = Field(min_length=1)
+    city: str = Field(min_length=1)
+    country: str = Field("DE", pattern=r"^[A-Z]{2}$", description="ISO 3166 alpha-2")
+    register: str | None = Field(None, description="e.g. 'Amtsgericht Dresden, HRB 12345'")
+    managing_director: str | None = None
+    vat_id: str | None = None
+    email: str | None = Field(None, description="where customers object to advertising")
+
+
 class Campaign(Model):
     campaign: Identifier
     as_of: dt.date
@@ -171,6 +185,8 @@ class Campaign(Model):
         [], description="A/B/n variants for every offer without its own")
     policy: Policy
     channels: Channels
+    sender: Sender | None = Field(
+        None, description="the imprint (legal footer) on every email and letter")
     response: Response = Response()
     identity: Identity = Identity()
     churn: Churn = Churn()
