@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from crmreport import __version__, pipeline
-from crmreport.config import load_campaign, load_report, schema
+from crmreport.config import LoadedCampaign, load_campaign, load_report, schema
 from crmreport.errors import CrmError
 from crmreport.interact import Plan
 from crmreport.interact.explain import CONTACTED, Explanation
@@ -247,30 +247,107 @@ def _print_explanation(r: Explanation) -> None:
 @click.option("--wait", type=click.FloatRange(0), default=pipeline.DEFAULT_WAIT,
               show_default=True, metavar="SECONDS",
               help="How long to wait for another build that holds the contact history.")
+@click.option("--dry-run", is_flag=True,
+              help="Render everything into OUT/<campaign>.dry-run/; record nothing in the "
+                   "contact history and use up no coupon code.")
+@click.option("--rerender", "rerender_id", metavar="RUN_ID",
+              help="Render recorded run RUN_ID again (same recipients, variants, coupons) "
+                   "into OUT/<RUN_ID>.rerender/, e.g. after a template fix; records nothing.")
 @_handles_errors
-def build(config: Path, data_dir: Path | None, out: Path, wait: float) -> None:
+def build(config: Path, data_dir: Path | None, out: Path, wait: float, dry_run: bool,
+          rerender_id: str | None) -> None:
     """Write the campaign: emails, letters, ESP and print CSVs, contacts, manifest.
 
     Builds sharing a contact history run one after the other: a second one waits.
+    To look before sending, see `crmreport preview`, --dry-run and --rerender.
 
     \b
     Example:  crmreport build campaigns/demo.yaml --data-dir out/demo/data --out out
+              crmreport build campaigns/demo.yaml --data-dir out/demo/data --dry-run
     """
-    result = pipeline.build(load_campaign(config, data_dir), out, wait=wait,
-                            on_wait=lambda message: _say(message, "yellow"))
+    if dry_run and rerender_id:
+        raise click.UsageError("--dry-run and --rerender cannot be combined: a rerender "
+                               "records nothing anyway")
+    loaded = load_campaign(config, data_dir)
+    if rerender_id:
+        _rerender(loaded, out, rerender_id)
+        return
+    if dry_run:
+        result = pipeline.dry_run(loaded, out)
+    else:
+        result = pipeline.build(loaded, out, wait=wait,
+                                on_wait=lambda message: _say(message, "yellow"))
     if result.run_id is None:
         _say("no one new to contact: every eligible customer was already contacted or "
              "excluded; nothing written", "yellow")
         return
     click.echo(str(result.out_dir))
-    _say(f"run {result.run_id}: {result.emails:,} emails, {result.letters:,} letters, "
-         f"{result.contacts_added:,} contacts added to the history", "green")
+    if dry_run:
+        _say(f"dry run {result.run_id}: {result.emails:,} emails, {result.letters:,} letters "
+             "rendered; NOTHING was recorded in the contact history and no coupon code was "
+             "used up: do not send these, build without --dry-run to send", "yellow")
+    else:
+        _say(f"run {result.run_id}: {result.emails:,} emails, {result.letters:,} letters, "
+             f"{result.contacts_added:,} contacts added to the history", "green")
+    _warn_rendering(result)
+
+
+def _rerender(loaded: LoadedCampaign, out: Path, run_id: str) -> None:
+    result, again = pipeline.rerender(loaded, out, run_id)
+    click.echo(str(result.out_dir))
+    _say(f"run {run_id} rendered again: {result.emails:,} emails, {result.letters:,} letters "
+         f"with the same recipients, variants and coupon codes; NOTHING was recorded (the "
+         "history already holds this run)", "green")
+    if again.withheld:
+        reasons = ", ".join(f"{why} {n:,}" for why, n in sorted(again.withheld.items()))
+        _say(f"warning: {sum(again.withheld.values()):,} recorded recipients withheld, as "
+             f"they may no longer be contacted on their channel ({reasons})", "yellow")
+    _warn_rendering(result)
+
+
+def _warn_rendering(result: pipeline.BuildResult) -> None:
     if result.oversize:
         _say(f"warning: {len(result.oversize)} emails exceed the size limit and may be clipped",
              "yellow")
     if result.quarantined:
         _say(f"warning: {result.quarantined:,} recipients could not be rendered and were not "
              f"contacted; see {result.out_dir / 'not_rendered.csv'}", "yellow")
+
+
+@main.command()
+@CONFIG
+@DATA_DIR
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the proofs and index.html, replaced whole  "
+                   "[default: out/<campaign>.preview]")
+@click.option("--customer", "customer_id", help="Proof this customer only.")
+@click.option("--redact", is_flag=True,
+              help="Fictitious names, addresses, emails and ids, for proofs that leave the "
+                   "company.")
+@_handles_errors
+def preview(config: Path, data_dir: Path | None, out: Path | None, customer_id: str | None,
+            redact: bool) -> None:
+    """Proof every combination the plan would send (segment x offer x channel x variant x
+    locale) with one real recipient each, rendered as build renders it, and a contact
+    sheet (index.html). Records nothing, uses up no coupon code (codes show XXXX-PREVIEW).
+
+    \b
+    Example:  crmreport preview campaigns/demo.yaml --data-dir out/demo/data --out out/preview
+    """
+    loaded = load_campaign(config, data_dir)
+    target = out or Path("out") / f"{loaded.config.campaign}.preview"
+    result = pipeline.preview(loaded, target, customer_id, redact)
+    click.echo(str(result.out_dir / "index.html"))
+    customers = sum(p.recipients for p in result.proofs)
+    _say(f"{len(result.proofs):,} proofs for {customers:,} customers to contact; nothing "
+         "was recorded in the contact history", "green")
+    if not result.proofs and result.last_run:
+        _say(f"no one new to contact: run {result.last_run} is already in the contact "
+             f"history; to see it with changed templates: crmreport build {config} "
+             f"--rerender {result.last_run}", "yellow")
+    for proof in result.problems:
+        _say(f"warning: proof {proof.segment}/{proof.offer}/{proof.channel}/{proof.variant}/"
+             f"{proof.locale} not rendered: {proof.problem}", "yellow")
 
 
 @main.command()

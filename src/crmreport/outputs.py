@@ -102,6 +102,12 @@ def recipients(con: Connection, channel: str) -> Iterator[dict[str, Any]]:
             yield {k: v for k, v in zip(names, row, strict=True) if v is not None}
 
 
+def render_content(run: Run, out: Path, secret: str) -> Rendered:
+    """Emails, letters, ESP and print files of the plan's treated customers, as a build
+    renders them, into the empty folder ``out``: what preview proofs are made with."""
+    return _render(run, out, secret)
+
+
 def _render(run: Run, out: Path, secret: str) -> Rendered:
     """Emails and letters for the treatment group, the ESP and print files."""
     from crmreport.personalise import (

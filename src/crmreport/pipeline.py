@@ -1,6 +1,6 @@
 """The jobs crmreport does, each wiring the stages in order: check, plan, explain, build,
-report, clv and demo. ``prepare`` runs the stages up to the contact plan; ``outputs`` writes
-a build's folder.
+preview, dry_run, rerender, report, clv and demo. ``prepare`` runs the stages up to the
+contact plan; ``outputs`` writes a build's folder.
 
 The rendering stages (monitor, report) are imported where they are used: their libraries
 (WeasyPrint, plotly) add about half a second to every start, which check and plan do not need.
@@ -23,7 +23,7 @@ from crmreport.engine import Connection, connect
 from crmreport.errors import CrmError, DataError
 from crmreport.features import compute_features
 from crmreport.features.value_models import ANNUAL_DISCOUNT, HORIZON_WEEKS
-from crmreport.files import atomic_dir, remove_stale, write_safe_csv
+from crmreport.files import atomic_dir, remove_stale, safe_filename, write_safe_csv
 from crmreport.identify import identify_tables
 from crmreport.ingest import SourceFile, load_sources
 from crmreport.interact import (
@@ -37,6 +37,7 @@ from crmreport.interact import (
 )
 from crmreport.interact.explain import Explanation, explain_customer
 from crmreport.outputs import write_outputs, write_quarantine_file
+from crmreport.proof import Preview, Rerender, rerender_plan, write_proofs
 from crmreport.rules import assign, compile_rules
 from crmreport.run import Run
 from crmreport.tables import CONTACT_PLAN, FEATURES
@@ -208,6 +209,57 @@ def _build_locked(loaded: LoadedCampaign, out_dir: Path, contacts: Path,
     rendered = written.rendered
     return BuildResult(run_id, target, run.plan, rendered.emails, rendered.letters, added,
                        rendered.oversize, len(rendered.quarantined))
+
+
+def dry_run(loaded: LoadedCampaign, out_dir: Path, secret: str | None = None) -> BuildResult:
+    """Render what build would into out_dir/<campaign>.dry-run/, recording nothing: the
+    history is only read (no lock, nothing appended) and no coupon code is used up, since
+    codes count as used only once they are in the history."""
+    run = prepare(loaded)
+    run.account.require_balanced()
+    short = shortage_message(run.plan.coupons)
+    if short:
+        raise DataError(short)
+    rows = _contact_rows(run.con)
+    target = out_dir / f"{loaded.config.campaign}.dry-run"
+    if not rows:
+        return BuildResult(None, target, run.plan)
+    run_id = _run_id(loaded, rows)
+    return _unrecorded(run, target, run_id, rows, secret)
+
+
+def rerender(loaded: LoadedCampaign, out_dir: Path, run_id: str,
+             secret: str | None = None) -> tuple[BuildResult, Rerender]:
+    """Render recorded run ``run_id`` again into out_dir/<run id>.rerender/: the same
+    recipients, variants and coupon codes from the contact history, with today's templates.
+    Recipients who have lost their permission since are withheld; nothing is appended."""
+    if not loaded.config.data.contacts:
+        raise DataError(f"{loaded.path}: --rerender reads the run from data.contacts, the "
+                        "contact history; the campaign names none")
+    run = prepare(loaded)
+    run.account.require_balanced()
+    again = rerender_plan(run, loaded.data_path(loaded.config.data.contacts), run_id)
+    target = out_dir / f"{safe_filename(run_id)}.rerender"
+    return _unrecorded(run, target, run_id, again.rows, secret), again
+
+
+def _unrecorded(run: Run, target: Path, run_id: str, rows: Sequence[tuple[str, ...]],
+                secret: str | None) -> BuildResult:
+    """A run's folder written like build's, without touching the contact history."""
+    with atomic_dir(target) as tmp:
+        rendered = write_outputs(run, tmp, run_id, rows,
+                                 secret or os.environ.get(SECRET_VARIABLE, "")).rendered
+    return BuildResult(run_id, target, run.plan, rendered.emails, rendered.letters, 0,
+                       rendered.oversize, len(rendered.quarantined))
+
+
+def preview(loaded: LoadedCampaign, out_dir: Path, customer_id: str | None = None,
+            redact: bool = False) -> Preview:
+    """Proofs of every combination the plan would send (or of one customer) into out_dir,
+    with a contact sheet; the history is only read and no coupon code is taken."""
+    run = prepare(loaded)
+    run.account.require_balanced()
+    return write_proofs(run, out_dir, customer_id, redact)
 
 
 def _not_sent(target: Path, run_id: str, contacts: Path, exc: Exception) -> DataError:

@@ -124,6 +124,11 @@ def recorded_runs(path: Path) -> set[str]:
     return {row.get("run_id") or "" for row in _rows(path)}
 
 
+def run_rows(path: Path, run_id: str) -> list[dict[str, str]]:
+    """The rows of one recorded run, as written (cells unescaped), in file order."""
+    return [row for row in _rows(path) if row.get("run_id") == run_id]
+
+
 def used_coupons(path: Path) -> set[str]:
     """Every coupon code recorded in the history at ``path``."""
     return {code.strip() for row in _rows(path) if (code := row.get("coupon") or "").strip()}
