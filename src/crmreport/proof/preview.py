@@ -83,11 +83,11 @@ def write_proofs(run: Run, out_dir: Path, customer_id: str | None = None,
     proofs = _combinations(run)
     if customer_id is not None:
         proofs = [_for_customer(run, proofs, customer_id)]
-    _keep_only(run, [p.customer_id for p in proofs])
     if redact:
         renamed = redact_fields(run.con, [p.customer_id for p in proofs])
         for proof in proofs:
             proof.customer_id = renamed[proof.customer_id]
+    _keep_only(run, [p.customer_id for p in proofs])
     config = run.loaded.config
     preview = Preview(config.campaign, config.as_of.isoformat(), out_dir, redact, proofs,
                       last.run_id if last else None)
@@ -169,6 +169,8 @@ def _render_proof(run: Run, proof: Proof, out: Path, number: int) -> None:
         proof.problem = str(exc)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    if not proof.file and not proof.problem:
+        proof.problem = "nothing was rendered for this recipient"
 
 
 def _note_set_aside(proof: Proof, rendered: Rendered) -> None:
