@@ -370,6 +370,29 @@ def report(config: Path, data_dir: Path | None, definition: Path, out: Path) -> 
         click.echo(str(path))
 
 
+@main.command("init")
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--lang", type=click.Choice(["de", "en"]), default="de", show_default=True,
+              help="Language of the templates and the report.")
+@_handles_errors
+def init_command(folder: Path, lang: str) -> None:
+    """Start a project in FOLDER (new or empty): a commented campaign, email and letter
+    templates with the legal footer, a report definition and sample data to try it on.
+
+    \b
+    Example:  crmreport init my-shop --lang en && crmreport check my-shop/campaign.yaml
+    """
+    from crmreport.init import init_project, is_empty_or_absent
+
+    if not is_empty_or_absent(folder):
+        raise click.UsageError(f"{folder} is not empty; init writes only into a new or "
+                               "empty folder (choose another name, or empty it)")
+    files = init_project(folder, lang)
+    click.echo(str(folder))
+    _say(f"{len(files)} files written. Next: crmreport check {folder / 'campaign.yaml'}, "
+         f"then crmreport preview {folder / 'campaign.yaml'}", "green")
+
+
 @main.command("schema")
 def schema_command() -> None:
     """Print the JSON Schema of campaign files (for editor completion and checking).

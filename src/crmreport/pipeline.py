@@ -84,14 +84,19 @@ def sources(loaded: LoadedCampaign) -> list[SourceFile]:
     return files
 
 
-def prepare(loaded: LoadedCampaign) -> Run:
-    """Identify, differentiate, customize and plan: everything up to writing."""
+def prepare(loaded: LoadedCampaign, forget_run: str | None = None) -> Run:
+    """Identify, differentiate, customize and plan: everything up to writing.
+
+    ``forget_run`` leaves that run out of the contact history the features and the plan see,
+    as it was before that run (for rendering it again); the account still counts its rows."""
     config = loaded.config
     con = connect()
     rates = config.data.currency_rates
     identified = identify_tables(con, load_sources(con, sources(loaded)), config.currency,
                                  rates=loaded.data_path(rates) if rates else None,
                                  match=config.identity.match)
+    if forget_run is not None:
+        con.execute("DELETE FROM contacts WHERE run_id = ?", [forget_run])
     featured = compute_features(con, config.as_of, config.churn.horizon_days,
                                 config.value.model)
     rules = compile_rules(loaded, FEATURES.columns)
@@ -236,7 +241,7 @@ def rerender(loaded: LoadedCampaign, out_dir: Path, run_id: str,
     if not loaded.config.data.contacts:
         raise DataError(f"{loaded.path}: --rerender reads the run from data.contacts, the "
                         "contact history; the campaign names none")
-    run = prepare(loaded)
+    run = prepare(loaded, forget_run=run_id)  # features as they were when it was built
     run.account.require_balanced()
     again = rerender_plan(run, loaded.data_path(loaded.config.data.contacts), run_id)
     target = out_dir / f"{safe_filename(run_id)}.rerender"

@@ -1,0 +1,1 @@
+"""The files ``crmreport init`` starts a project with (see crmreport.init)."""
