@@ -23,7 +23,7 @@ from crmreport.engine import Connection, connect
 from crmreport.errors import CrmError, DataError
 from crmreport.features import compute_features
 from crmreport.features.value_models import ANNUAL_DISCOUNT, HORIZON_WEEKS
-from crmreport.files import atomic_dir, remove_stale, safe_filename, write_safe_csv
+from crmreport.files import atomic_dir, remove_stale, safe_filename, write_safe_csv, write_text
 from crmreport.identify import identify_tables
 from crmreport.ingest import SourceFile, load_sources
 from crmreport.interact import (
@@ -230,7 +230,10 @@ def dry_run(loaded: LoadedCampaign, out_dir: Path, secret: str | None = None) ->
     if not rows:
         return BuildResult(None, target, run.plan)
     run_id = _run_id(loaded, rows)
-    return _unrecorded(run, target, run_id, rows, secret)
+    return _unrecorded(run, target, run_id, rows, secret,
+                       f"Dry run {run_id}: these contacts are NOT in the contact history and "
+                       "their coupon codes may go to others. Do not send; build without "
+                       "--dry-run to send.")
 
 
 def rerender(loaded: LoadedCampaign, out_dir: Path, run_id: str,
@@ -245,15 +248,20 @@ def rerender(loaded: LoadedCampaign, out_dir: Path, run_id: str,
     run.account.require_balanced()
     again = rerender_plan(run, loaded.data_path(loaded.config.data.contacts), run_id)
     target = out_dir / f"{safe_filename(run_id)}.rerender"
-    return _unrecorded(run, target, run_id, again.rows, secret), again
+    note = (f"Run {run_id} rendered again with the templates of today; the contact history "
+            "already holds this run (with the content hashes of its first rendering) and "
+            "nothing was added to it.")
+    return _unrecorded(run, target, run_id, again.rows, secret, note), again
 
 
 def _unrecorded(run: Run, target: Path, run_id: str, rows: Sequence[tuple[str, ...]],
-                secret: str | None) -> BuildResult:
-    """A run's folder written like build's, without touching the contact history."""
+                secret: str | None, note: str) -> BuildResult:
+    """A run's folder written like build's, without touching the contact history; ``note``
+    (in NOT-RECORDED.txt) tells whoever opens it what it is."""
     with atomic_dir(target) as tmp:
         rendered = write_outputs(run, tmp, run_id, rows,
                                  secret or os.environ.get(SECRET_VARIABLE, "")).rendered
+        write_text(tmp / "NOT-RECORDED.txt", note + "\n")
     return BuildResult(run_id, target, run.plan, rendered.emails, rendered.letters, 0,
                        rendered.oversize, len(rendered.quarantined))
 

@@ -99,6 +99,7 @@ def test_dry_run_renders_everything_and_uses_up_nothing(shop: Path, tmp_path: Pa
     history = sha(shop / "contacts.csv")
     dry = pipeline.dry_run(load_campaign(campaign), tmp_path / "out")
     assert dry.out_dir == tmp_path / "out" / "test-campaign.dry-run"
+    assert "Do not send" in (dry.out_dir / "NOT-RECORDED.txt").read_text()
     assert (dry.emails, dry.letters, dry.contacts_added) == (2, 2, 0)
     assert sha(shop / "contacts.csv") == history
     real = pipeline.build(load_campaign(campaign), tmp_path / "out")
