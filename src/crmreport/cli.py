@@ -344,7 +344,8 @@ def preview(config: Path, data_dir: Path | None, out: Path | None, customer_id: 
     if not result.proofs and result.last_run:
         _say(f"no one new to contact: run {result.last_run} is already in the contact "
              f"history; to see it with changed templates: crmreport build {config} "
-             f"--rerender {result.last_run}", "yellow")
+             + (f"--data-dir {data_dir} " if data_dir else "")
+             + f"--rerender {result.last_run}", "yellow")
     for proof in result.problems:
         _say(f"warning: proof {proof.segment}/{proof.offer}/{proof.channel}/{proof.variant}/"
              f"{proof.locale} not rendered: {proof.problem}", "yellow")
