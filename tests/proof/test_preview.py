@@ -2,11 +2,13 @@ import email
 import email.policy
 import hashlib
 import json
+import shutil
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tests.conftest import ROOT
 
 from crmreport import pipeline
 from crmreport.cli import main
@@ -109,3 +111,20 @@ def test_cli_preview_prints_the_contact_sheet(shop: Path, tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == str(out / "index.html")
     assert "nothing was recorded" in result.stderr
+
+
+def test_a_proof_whose_template_fails_is_shown_and_the_others_are_made(
+        shop: Path, tmp_path: Path) -> None:
+    templates = shop / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    broken = templates / "email" / "de" / "vip.txt.j2"
+    broken.write_text(broken.read_text().replace("{% endblock %}",
+                                                 "{{ no_such_field }}{% endblock %}", 2))
+    campaign = shop / "campaign.yaml"
+    campaign.write_text(campaign.read_text().replace(str(ROOT / "templates"), str(templates)))
+    result = CliRunner().invoke(main, ["preview", str(campaign), "--out", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    assert "not rendered" in result.stderr and "vip.txt.j2" in result.stderr
+    assert "Traceback" not in result.output
+    sheet = (tmp_path / "p" / "index.html").read_text()
+    assert 'class="card failed"' in sheet and "no_such_field" in sheet
