@@ -279,7 +279,8 @@ def build(config: Path, data_dir: Path | None, out: Path, wait: float, dry_run: 
                                 on_wait=lambda message: _say(message, "yellow"))
     if result.run_id is None:
         _say("no one new to contact: every eligible customer was already contacted or "
-             "excluded; nothing written", "yellow")
+             "excluded; nothing written. To render a recorded run again after a template "
+             "fix: --rerender RUN_ID (the run_id column of the contact history)", "yellow")
         return
     click.echo(str(result.out_dir))
     if dry_run:
