@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import csv
 import datetime as dt
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from email.utils import format_datetime, parseaddr
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,8 @@ from jinja2 import Environment, Template
 
 from crmreport import reasons
 from crmreport.errors import ConfigError, DataError, Problem, TemplateError
-from crmreport.files import safe_filename
+from crmreport.files import atomic_file, safe_cell, safe_filename
+from crmreport.personalise.legal import objection_notice
 from crmreport.personalise.templating import (
     RecipientError,
     TemplateCache,
@@ -68,6 +72,8 @@ class EmailSettings:
     # Key of the unsubscribe tokens (HMAC-SHA256 of the customer id); at least 16 characters,
     # kept private and the same from run to run so earlier links keep working.
     secret: str = field(repr=False)
+    # Write the internal scores (SCORE_COLUMNS) to esp.csv too; off unless the campaign asks.
+    export_scores: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -99,7 +105,6 @@ class EmailBatch:
     count: int = 0
     oversize: list[str] = field(default_factory=list)  # customer_ids over max_bytes
     hashes: dict[str, str] = field(default_factory=dict)  # customer_id -> sha256 of the .eml
-    merge_rows: list[dict[str, str]] = field(default_factory=list)  # for an ESP import CSV
     # customer_id -> reason code of a recipient set aside unrendered (not contacted)
     quarantined: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # customer_id -> why (no values)
@@ -132,16 +137,49 @@ class _Failures:
                 raise errors[0]
 
 
+# esp.csv: the merge fields an email service needs, in this order whatever the data holds.
+ESP_COLUMNS = ("customer_id", "email", "salutation", "first_name", "last_name", "company",
+               "locale", "campaign", "segment", "offer", "variant", "template", "coupon",
+               "coupon_valid_until", "suggested_category", "subject", "message_id",
+               "unsubscribe_url")
+# Internal scores, written after ESP_COLUMNS only when the campaign sets export_scores.
+SCORE_COLUMNS = ("r_score", "f_score", "m_score", "rfm_segment", "p_alive",
+                 "expected_orders_52w", "expected_spend", "clv_52w", "churn_risk")
+
+
+def esp_columns(export_scores: bool) -> tuple[str, ...]:
+    return ESP_COLUMNS + SCORE_COLUMNS if export_scores else ESP_COLUMNS
+
+
 def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
-                 settings: EmailSettings, out_dir: Path) -> EmailBatch:
-    """Write ``<out_dir>/<customer_id>.eml`` for every recipient; same inputs, same bytes."""
+                  settings: EmailSettings, out_dir: Path,
+                  esp_path: Path | None = None) -> EmailBatch:
+    """Write ``<out_dir>/<customer_id>.eml`` for every recipient; same inputs, same bytes.
+
+    With ``esp_path``, also the ESP import file: one row per email, esp_columns() in order."""
+    columns = esp_columns(settings.export_scores)
+    with contextlib.ExitStack() as stack:
+        esp = None
+        if esp_path is not None:
+            handle = stack.enter_context(atomic_file(esp_path, "w", encoding="utf-8",
+                                                     newline=""))
+            esp = csv.writer(handle, lineterminator="\n")
+            esp.writerow(columns)
+        return _render_all(recipients, env, settings, out_dir,
+                           (lambda row: esp.writerow(row)) if esp else (lambda row: None),
+                           columns)
+
+
+def _render_all(recipients: Iterable[Mapping[str, Any]], env: Environment,
+                settings: EmailSettings, out_dir: Path,
+                write_row: Callable[[list[str]], object], columns: Sequence[str]) -> EmailBatch:
     builder = _Builder(env, settings)
     batch = EmailBatch()
-    names: dict[str, str] = {}
+    names = _FileNames()
     failures = _Failures()
     for recipient in recipients:
         cid = str(recipient.get("customer_id", ""))
-        name = _claim_filename(names, cid)
+        name = names.claim(cid)
         addr = sendable_address(str(recipient.get("email", "")))
         if addr is None:  # one bad address must not stop everyone else's email
             batch.quarantined[cid] = INVALID_ADDRESS
@@ -157,30 +195,35 @@ def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
         (out_dir / name).write_bytes(data)
         batch.count += 1
         batch.hashes[cid] = hashlib.sha256(data).hexdigest()
-        batch.merge_rows.append(merge)
+        write_row([safe_cell(merge.get(c, "")) for c in columns])
         if len(data) > settings.max_bytes:
             batch.oversize.append(cid)
     failures.check()
-    batch.merge_rows = _rectangular(batch.merge_rows)
     return batch
 
 
-def _claim_filename(names: dict[str, str], cid: str) -> str:
-    """The file name for a customer; never one another email has.
+class _FileNames:
+    """The file name of each customer's email, claimed in recipient order; never one another
+    email has. Ids that sanitise alike (``a/b``, ``a_b``) get a hash of the id appended."""
 
-    Ids that sanitise alike (``a/b``, ``a_b``) get a hash of the id appended instead."""
-    if not cid:
-        raise DataError("a recipient has no customer_id; every email needs one")
-    if cid in names.values():
-        raise DataError(f"customer {cid} appears twice; customer ids must be unique")
-    name = f"{safe_filename(cid)}.eml"
-    if name in names:
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.ids: set[str] = set()
+
+    def claim(self, cid: str) -> str:
+        if not cid:
+            raise DataError("a recipient has no customer_id; every email needs one")
+        if cid in self.ids:
+            raise DataError(f"customer {cid} appears twice; customer ids must be unique")
+        name = f"{safe_filename(cid)}.eml"
         digest = hashlib.sha256(cid.encode()).hexdigest()
-        name = f"{safe_filename(cid)}-{digest[:10]}.eml"
-    if name in names:  # an id that already looks like a hashed name: use the whole hash
-        name = f"{safe_filename(cid)}-{digest}.eml"
-    names[name] = cid
-    return name
+        if name in self.names:
+            name = f"{safe_filename(cid)}-{digest[:10]}.eml"
+        if name in self.names:  # an id that already looks like a hashed name: the whole hash
+            name = f"{safe_filename(cid)}-{digest}.eml"
+        self.names.add(name)
+        self.ids.add(cid)
+        return name
 
 
 def sendable_address(text: str) -> str | None:
@@ -197,14 +240,6 @@ def sendable_address(text: str) -> str | None:
     if len(addr) > _MAX_ADDRESS or not _ADDRESS.match(addr):
         return None
     return addr
-
-
-def _rectangular(rows: list[dict[str, str]]) -> list[dict[str, str]]:
-    """Give every row the same keys (absent fields empty) so they form one CSV."""
-    keys: dict[str, None] = {}
-    for row in rows:
-        keys.update(dict.fromkeys(row))
-    return [{k: row.get(k, "") for k in keys} for row in rows]
 
 
 class _Builder:
@@ -225,25 +260,31 @@ class _Builder:
             common.append(_header("Reply-To", _address(reply_name, reply_addr)))
         self.common = "".join(common)
 
-    def build(self, recipient: Mapping[str, Any], addr: str) -> tuple[bytes, dict[str, str]]:
+    def build(self, recipient: Mapping[str, Any], addr: str) -> tuple[bytes, dict[str, object]]:
         cid = str(recipient["customer_id"])
         token = unsubscribe_token(self.settings.secret, cid)
         unsubscribe = self.settings.unsubscribe_url.replace("{token}", token)
         context = {"shop_url": self.shop_url, **recipient, **self.extras,
                    "unsubscribe_url": unsubscribe}
+        context.setdefault("objection_notice", objection_notice(None, self._locale(recipient)))
         text_t = self.templates.get(recipient, "txt")
         html_t = self.templates.get(recipient, "html")
         subject = " ".join(render(text_t, context, "subject").split())
         text = _tidy_text(render(text_t, context, "body"))
         html = _inline(html_t, render(html_t, context), cid)
+        _require_notice(str(context["objection_notice"]), cid, (text_t, text), (html_t, html))
         content = self._content_hash(cid, subject, text, html)
         message_id = f"<{_label('message-id', content)[:32]}@{self.domain}>"
         headers = self._headers(recipient, addr, subject, message_id, unsubscribe)
         boundary = "=_crm_" + _label("boundary", content)[:24]
         data = _assemble(headers, boundary, text, html)
-        merge = _merge_row(recipient, subject=subject, unsubscribe_url=unsubscribe,
+        merge = _merge_row(recipient, email=addr, subject=subject, unsubscribe_url=unsubscribe,
                            message_id=message_id)
         return data, merge
+
+    def _locale(self, recipient: Mapping[str, Any]) -> str:
+        return str(recipient.get("locale") or self.templates.env.globals.get("campaign_locale")
+                   or "de_DE")
 
     def _content_hash(self, cid: str, subject: str, text: str, html: str) -> str:
         """sha256 of what the message says (not keyed with the secret): same content, same ids."""
@@ -285,24 +326,39 @@ def _inline(template: Template, html: str, cid: str) -> str:
                             f"{type(exc).__name__}") from None
 
 
+def _require_notice(notice: str, cid: str, *parts: tuple[Template, str]) -> None:
+    """Every marketing email shows the objection notice, in its text and its HTML part.
+
+    A template without it stops the build (exit 1) rather than having it added: only the
+    template's author can place it where it reads right, and what is checked and previewed
+    stays what is sent."""
+    wanted = " ".join(notice.split())
+    for template, body in parts:
+        if notice in body or wanted in " ".join(unescape(body).split()):
+            continue
+        where = display_name(template.environment, template.name or "")
+        raise TemplateError(
+            f"{where}: the objection notice is missing (first for customer {cid}); every "
+            "marketing email must show it: add {{ objection_notice }} to the template's footer")
+
+
 def _tidy_text(text: str) -> str:
     """Trailing spaces and the blank lines left by template tags removed."""
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
     return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip("\n") + "\n"
 
 
-def _merge_row(recipient: Mapping[str, Any], **extra: str) -> dict[str, str]:
-    row = {key: _as_text(value) for key, value in recipient.items()}
+def _merge_row(recipient: Mapping[str, Any], **extra: str) -> dict[str, object]:
+    row = {key: _as_cell(value) for key, value in recipient.items()}
     row.update(extra)
     return row
 
 
-def _as_text(value: Any) -> str:
+def _as_cell(value: Any) -> object:
+    """Dates as ISO dates, numbers as numbers (formula-safe as they are), the rest as text."""
     if isinstance(value, dt.date):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    return str(value)
+    return value if isinstance(value, int | float | Decimal) else str(value)
 
 
 # --- headers ---------------------------------------------------------------------------------

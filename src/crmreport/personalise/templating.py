@@ -334,12 +334,14 @@ def _display_file(env: Environment, filename: str | None) -> str:
     return filename or "<template>"
 
 
-def template_candidates(kind: str, name: str, ext: str, locale: str | None) -> list[str]:
-    """Where a template is looked for: the language folder first, then the kind folder."""
-    plain = f"{kind}/{name}.{ext}.j2"
-    if not locale:
-        return [plain]
-    return [f"{kind}/{_lang(locale)}/{name}.{ext}.j2", plain]
+def template_candidates(kind: str, name: str, ext: str, locale: str | None,
+                        campaign_locale: str | None = None) -> list[str]:
+    """Where a template is looked for: the recipient's language folder, then the campaign's
+    (for a customer without a locale, or in a language no template is written in), then the
+    kind folder."""
+    names = [f"{kind}/{_lang(code)}/{name}.{ext}.j2" for code in (locale, campaign_locale)
+             if code]
+    return [*dict.fromkeys(names), f"{kind}/{name}.{ext}.j2"]
 
 
 def load_template(env: Environment, names: list[str]) -> Template:
@@ -373,7 +375,9 @@ class TemplateCache:
         key = (str(name), ext, _lang(locale) if locale else "")
         template = self._cache.get(key)
         if template is None:
-            names = template_candidates(self.kind, str(name), ext, locale)
+            campaign = self.env.globals.get("campaign_locale")
+            names = template_candidates(self.kind, str(name), ext, locale,
+                                        str(campaign) if campaign else None)
             template = self._cache[key] = load_template(self.env, names)
         return template
 
