@@ -8,6 +8,8 @@ import email
 import email.policy
 import hashlib
 import hmac
+import re
+import shutil
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from email.message import EmailMessage
@@ -475,3 +477,63 @@ def test_a_customer_without_locale_gets_the_campaign_language(tmp_path: Path) ->
     message = _parse(tmp_path / "out" / "C5.eml")
     assert message["Subject"] == "Just for you: early access to our new collection"
     assert "You may object" in _parts(message)[0]
+
+
+def _people(count: int) -> list[dict[str, Any]]:
+    people: list[dict[str, Any]] = [
+        {**(ANNA if i % 2 else BEN), "customer_id": f"C{i:03}", "email": f"p{i}@example.de"}
+        for i in range(count)]
+    people[7]["email"] = "bad\r\naddress@example.de"  # set aside by the parent
+    people[11]["template"] = "huge"  # fails in a worker, for this customer only
+    people[4]["customer_id"], people[5]["customer_id"] = "a/b", "a_b"  # one file name
+    return people
+
+
+def test_worker_processes_write_the_same_bytes_and_records_as_one_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", root)
+    (root / "email" / "huge.txt.j2").write_text(
+        "{% block subject %}Hi{% endblock %}{% block body %}{{ 'x' * width }}" + NOTICE
+        + "{% endblock %}", encoding="utf-8")
+    (root / "email" / "huge.html.j2").write_text(OK_HTML, encoding="utf-8")
+    people = _people(23)
+    for person in people:
+        person["width"] = 10**9 if person["template"] == "huge" else 1
+    people[12] |= {"template": "huge", "width": 3}  # the template works for others
+    monkeypatch.setattr("crmreport.personalise.email.PARALLEL_FROM", 5)
+    monkeypatch.setattr("crmreport.personalise.email.BATCH", 3)
+    results = {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        out.mkdir()
+        batch = render_emails(people, make_environment(root), SETTINGS, out,
+                              tmp_path / f"esp{workers}.csv", workers=workers)
+        files = {p.name: p.read_bytes() for p in out.iterdir()}
+        results[workers] = (batch, files, (tmp_path / f"esp{workers}.csv").read_bytes())
+    (one, one_files, one_esp), (two, two_files, two_esp) = results[1], results[2]
+    assert one_files == two_files and one_esp == two_esp
+    assert (one.count, one.hashes, one.quarantined, one.errors, one.oversize) == (
+        two.count, two.hashes, two.quarantined, two.errors, two.oversize)
+    assert two.quarantined == {"C007": "invalid_address", "C011": "template_failed"}
+    assert "1,000,000 characters" in two.errors["C011"]
+    assert two.count == 21 and len(two_files) == 21 and "a_b.eml" in two_files
+    assert [row.split(",")[0] for row in two_esp.decode().splitlines()[1:]] == [
+        p["customer_id"] for p in people if p["customer_id"] not in ("C007", "C011")]
+    for name, data in two_files.items():
+        message = email.message_from_bytes(data, policy=email.policy.default)
+        assert not message.defects and all(not p.defects for p in message.iter_parts()), name
+        assert hashlib.sha256(data).hexdigest() in two.hashes.values()
+
+
+def test_a_template_error_in_a_worker_stops_the_build(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    people = [{**BEN, "customer_id": f"C{i}", "email": f"p{i}@example.de"} for i in range(9)]
+    people[8]["template"] = "missing"
+    monkeypatch.setattr("crmreport.personalise.email.PARALLEL_FROM", 3)
+    monkeypatch.setattr("crmreport.personalise.email.BATCH", 2)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(TemplateError, match=re.escape(
+            "template not found: looked for templates/email/en/missing.txt.j2")):
+        render_emails(people, make_environment(ROOT / "templates"), SETTINGS,
+                      tmp_path / "out", workers=2)

@@ -16,13 +16,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import collections
 import contextlib
 import csv
 import datetime as dt
 import hashlib
 import hmac
+import itertools
+import multiprocessing
+import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from email.utils import format_datetime, parseaddr
@@ -31,17 +36,20 @@ from pathlib import Path
 from typing import Any
 
 import css_inline
-from jinja2 import Environment, Template
+from jinja2 import Environment, FileSystemLoader, Template
 
 from crmreport import reasons
 from crmreport.errors import ConfigError, DataError, Problem, TemplateError
 from crmreport.files import atomic_file, safe_cell, safe_filename
 from crmreport.personalise.legal import objection_notice
 from crmreport.personalise.templating import (
+    LimitError,
     RecipientError,
     TemplateCache,
     display_name,
+    make_environment,
     render,
+    time_limit,
 )
 
 # Control characters and Unicode line breaks: none may reach a header.
@@ -151,55 +159,172 @@ def esp_columns(export_scores: bool) -> tuple[str, ...]:
     return ESP_COLUMNS + SCORE_COLUMNS if export_scores else ESP_COLUMNS
 
 
+# Recipients rendered in this process before worker processes start: a small run needs no
+# workers, and a template that fails everyone stops the build here, before any start.
+PARALLEL_FROM = 2_000
+BATCH = 500  # recipients a worker renders per task; at most 2 tasks per worker in flight
+
+
 def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
-                  settings: EmailSettings, out_dir: Path,
-                  esp_path: Path | None = None) -> EmailBatch:
+                  settings: EmailSettings, out_dir: Path, esp_path: Path | None = None,
+                  workers: int | None = None) -> EmailBatch:
     """Write ``<out_dir>/<customer_id>.eml`` for every recipient; same inputs, same bytes.
 
-    With ``esp_path``, also the ESP import file: one row per email, esp_columns() in order."""
+    With ``esp_path``, also the ESP import file: one row per email, esp_columns() in order.
+    Past PARALLEL_FROM recipients, ``workers`` processes (default: one per core) render
+    batches; names, esp.csv rows and errors are taken in recipient order whichever worker
+    finishes first, and recipients are read as they are needed (memory stays flat)."""
     columns = esp_columns(settings.export_scores)
     with contextlib.ExitStack() as stack:
-        esp = None
+        write_row: Callable[[list[str]], object] = lambda row: None  # noqa: E731
         if esp_path is not None:
             handle = stack.enter_context(atomic_file(esp_path, "w", encoding="utf-8",
                                                      newline=""))
             esp = csv.writer(handle, lineterminator="\n")
             esp.writerow(columns)
-        return _render_all(recipients, env, settings, out_dir,
-                           (lambda row: esp.writerow(row)) if esp else (lambda row: None),
-                           columns)
+            write_row = esp.writerow
+        run = _Run(_Builder(env, settings), out_dir, write_row)
+        stream = iter(recipients)
+        for recipient in itertools.islice(stream, PARALLEL_FROM):
+            job = run.claim(recipient)
+            if job:
+                run.record(job.build(run.builder, out_dir))
+        template_dir = _template_dir(env)
+        count = workers if workers is not None else os.cpu_count() or 1
+        if count > 1 and template_dir is not None:
+            _render_in_workers(run, stream, count, template_dir, settings)
+        else:
+            for recipient in stream:
+                job = run.claim(recipient)
+                if job:
+                    run.record(job.build(run.builder, out_dir))
+        run.failures.check()
+        return run.batch
 
 
-def _render_all(recipients: Iterable[Mapping[str, Any]], env: Environment,
-                settings: EmailSettings, out_dir: Path,
-                write_row: Callable[[list[str]], object], columns: Sequence[str]) -> EmailBatch:
-    builder = _Builder(env, settings)
-    batch = EmailBatch()
-    names = _FileNames()
-    failures = _Failures()
-    for recipient in recipients:
+def _template_dir(env: Environment) -> Path | None:
+    """The folder a worker process builds the same environment from (None: stay in process)."""
+    loader = env.loader
+    if isinstance(loader, FileSystemLoader) and len(loader.searchpath) == 1:
+        return Path(loader.searchpath[0])
+    return None
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One recipient to render, with the file name and address the parent gave them."""
+
+    recipient: Mapping[str, Any]
+    name: str
+    addr: str
+
+    def build(self, builder: _Builder, out_dir: Path) -> _Outcome:
+        cid = str(self.recipient["customer_id"])
+        template = str(self.recipient.get("template", ""))
+        try:
+            data, row = builder.build(self.recipient, self.addr)
+        except RecipientError as exc:  # this recipient's data, or a limit: set them aside
+            return _Outcome(cid, template, error=exc)
+        _write_new(out_dir / self.name, data)
+        return _Outcome(cid, template, hashlib.sha256(data).hexdigest(), len(data), row)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    customer_id: str
+    template: str
+    sha256: str = ""
+    size: int = 0
+    esp_row: list[str] = field(default_factory=list)
+    error: RecipientError | None = None
+
+
+class _Run:
+    """The parent's side: file names, the batch's record and esp.csv, in recipient order."""
+
+    def __init__(self, builder: _Builder, out_dir: Path,
+                 write_row: Callable[[list[str]], object]):
+        self.builder, self.out_dir, self.write_row = builder, out_dir, write_row
+        self.batch = EmailBatch()
+        self.names = _FileNames()
+        self.failures = _Failures()
+
+    def claim(self, recipient: Mapping[str, Any]) -> _Job | None:
         cid = str(recipient.get("customer_id", ""))
-        name = names.claim(cid)
+        name = self.names.claim(cid)
         addr = sendable_address(str(recipient.get("email", "")))
         if addr is None:  # one bad address must not stop everyone else's email
-            batch.quarantined[cid] = INVALID_ADDRESS
-            continue
-        template = str(recipient.get("template", ""))
-        try:
-            data, merge = builder.build(recipient, addr)
-        except RecipientError as exc:  # this recipient's data, or a limit: set them aside
-            failures.add(template, exc)
-            batch.quarantined[cid], batch.errors[cid] = TEMPLATE_FAILED, str(exc)
-            continue
-        failures.ok.add(template)
-        (out_dir / name).write_bytes(data)
+            self.batch.quarantined[cid] = INVALID_ADDRESS
+            return None
+        return _Job(recipient, name, addr)
+
+    def record(self, outcome: _Outcome) -> None:
+        cid, batch = outcome.customer_id, self.batch
+        if outcome.error is not None:
+            self.failures.add(outcome.template, outcome.error)
+            batch.quarantined[cid], batch.errors[cid] = TEMPLATE_FAILED, str(outcome.error)
+            return
+        self.failures.ok.add(outcome.template)
         batch.count += 1
-        batch.hashes[cid] = hashlib.sha256(data).hexdigest()
-        write_row([safe_cell(merge.get(c, "")) for c in columns])
-        if len(data) > settings.max_bytes:
+        batch.hashes[cid] = outcome.sha256
+        self.write_row(outcome.esp_row)
+        if outcome.size > self.builder.settings.max_bytes:
             batch.oversize.append(cid)
-    failures.check()
-    return batch
+
+
+def _render_in_workers(run: _Run, stream: Iterator[Mapping[str, Any]], workers: int,
+                       template_dir: Path, settings: EmailSettings) -> None:
+    """The rest of the recipients in batches over worker processes, taken back in order.
+
+    Workers are spawned (not forked from a process holding a database and its threads) and
+    build their own environment from the template folder and the campaign locale."""
+    locale = str(run.builder.templates.env.globals.get("campaign_locale", "de_DE"))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(template_dir, locale, settings, run.out_dir)) as pool:
+        pending: collections.deque[Future[list[_Outcome]]] = collections.deque()
+        try:
+            while chunk := list(itertools.islice(stream, BATCH)):
+                jobs = [job for job in map(run.claim, chunk) if job]
+                pending.append(pool.submit(_work, jobs))
+                while len(pending) > 2 * workers:
+                    _record_all(run, pending.popleft())
+            while pending:
+                _record_all(run, pending.popleft())
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+def _record_all(run: _Run, future: Future[list[_Outcome]]) -> None:
+    for outcome in future.result():
+        run.record(outcome)
+
+
+_WORKER: tuple[_Builder, Path] | None = None
+
+
+def _start_worker(template_dir: Path, locale: str, settings: EmailSettings,
+                  out_dir: Path) -> None:
+    global _WORKER
+    _WORKER = _Builder(make_environment(template_dir, locale), settings), out_dir
+
+
+def _work(jobs: list[_Job]) -> list[_Outcome]:
+    assert _WORKER is not None, "worker not started"
+    builder, out_dir = _WORKER
+    return [job.build(builder, out_dir) for job in jobs]
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Create ``path`` (never overwrite: names are claimed once) and write ``data``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 class _FileNames:
@@ -247,6 +372,7 @@ class _Builder:
 
     def __init__(self, env: Environment, settings: EmailSettings):
         self.settings = settings
+        self.columns = esp_columns(settings.export_scores)
         self.templates = TemplateCache(env, "email")
         sender_name, sender_addr = parseaddr(settings.sender)
         self.domain = sender_addr.rpartition("@")[2]
@@ -260,7 +386,7 @@ class _Builder:
             common.append(_header("Reply-To", _address(reply_name, reply_addr)))
         self.common = "".join(common)
 
-    def build(self, recipient: Mapping[str, Any], addr: str) -> tuple[bytes, dict[str, object]]:
+    def build(self, recipient: Mapping[str, Any], addr: str) -> tuple[bytes, list[str]]:
         cid = str(recipient["customer_id"])
         token = unsubscribe_token(self.settings.secret, cid)
         unsubscribe = self.settings.unsubscribe_url.replace("{token}", token)
@@ -269,18 +395,28 @@ class _Builder:
         context.setdefault("objection_notice", objection_notice(None, self._locale(recipient)))
         text_t = self.templates.get(recipient, "txt")
         html_t = self.templates.get(recipient, "html")
-        subject = " ".join(render(text_t, context, "subject").split())
-        text = _tidy_text(render(text_t, context, "body"))
-        html = _inline(html_t, render(html_t, context), cid)
+        try:
+            with time_limit():  # one alarm for the three parts
+                subject = render(text_t, context, "subject", timed=False)
+                text = render(text_t, context, "body", timed=False)
+                raw_html = render(html_t, context, timed=False)
+        except LimitError as exc:  # the alarm rang between two parts
+            where = display_name(html_t.environment, html_t.name or "")
+            raise RecipientError(f"{where}: {exc} for customer {cid}") from None
+        subject = " ".join(subject.split())
+        text = _tidy_text(text)
+        html = _inline(html_t, raw_html, cid)
         _require_notice(str(context["objection_notice"]), cid, (text_t, text), (html_t, html))
         content = self._content_hash(cid, subject, text, html)
         message_id = f"<{_label('message-id', content)[:32]}@{self.domain}>"
         headers = self._headers(recipient, addr, subject, message_id, unsubscribe)
         boundary = "=_crm_" + _label("boundary", content)[:24]
         data = _assemble(headers, boundary, text, html)
-        merge = _merge_row(recipient, email=addr, subject=subject, unsubscribe_url=unsubscribe,
-                           message_id=message_id)
-        return data, merge
+        own = {"email": addr, "subject": subject, "unsubscribe_url": unsubscribe,
+               "message_id": message_id}
+        row = [safe_cell(_as_cell(own[c] if c in own else recipient.get(c, "")))
+               for c in self.columns]
+        return data, row
 
     def _locale(self, recipient: Mapping[str, Any]) -> str:
         return str(recipient.get("locale") or self.templates.env.globals.get("campaign_locale")
@@ -346,12 +482,6 @@ def _tidy_text(text: str) -> str:
     """Trailing spaces and the blank lines left by template tags removed."""
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
     return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip("\n") + "\n"
-
-
-def _merge_row(recipient: Mapping[str, Any], **extra: str) -> dict[str, object]:
-    row = {key: _as_cell(value) for key, value in recipient.items()}
-    row.update(extra)
-    return row
 
 
 def _as_cell(value: Any) -> object:
@@ -429,16 +559,16 @@ def _header_text(text: str) -> str:
 
 def _encoded_words(text: str) -> str:
     """RFC 2047 base64 encoded-words, split on character boundaries, one per folded line."""
+    data = text.encode()
     chunks: list[bytes] = []
-    chunk = b""
-    for char in text:
-        encoded = char.encode()
-        if len(chunk) + len(encoded) > _WORD_BYTES:
-            chunks.append(chunk)
-            chunk = b""
-        chunk += encoded
-    chunks.append(chunk)
-    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(c).decode()}?=" for c in chunks)
+    start = 0
+    while start < len(data):
+        end = min(start + _WORD_BYTES, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:  # inside a UTF-8 sequence
+            end -= 1
+        chunks.append(data[start:end])
+        start = end
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(c).decode()}?=" for c in chunks or [b""])
 
 
 # --- body ------------------------------------------------------------------------------------

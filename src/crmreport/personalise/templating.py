@@ -269,9 +269,22 @@ def _context_value(context: Context, key: str) -> str | None:
 
 def _locale(context: Context, locale: str | None) -> Locale:
     """The filter's locale argument, else the recipient's ``locale``, else the campaign's."""
-    campaign = localisation.resolve(_context_value(context, "campaign_locale"), _FALLBACK)
-    data = localisation.resolve(_context_value(context, "locale"), campaign)
-    return localisation.resolve(locale, data)
+    return _resolved(_context_value(context, "campaign_locale"),
+                     _context_value(context, "locale"), locale if isinstance(locale, str) else None)
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved(campaign_locale: str | None, data_locale: str | None,
+              locale: str | None) -> Locale:
+    """Parsed once per combination: Babel's parsing would cost every email a few filters."""
+    campaign = localisation.resolve(campaign_locale, _FALLBACK)
+    return localisation.resolve(locale, localisation.resolve(data_locale, campaign))
+
+
+@functools.lru_cache(maxsize=256)
+def _formatted_date(value: dt.date, locale: Locale, style: localisation.DateStyle) -> str:
+    """A date most emails share (as_of, a coupon's last day) is formatted once."""
+    return localisation.date(value, locale, style)
 
 
 @pass_context
@@ -297,7 +310,7 @@ def format_date(context: Context, value: Any, locale: str | None = None,
         value = dt.date.fromisoformat(value[:10])
     if not isinstance(value, dt.date):
         raise ValueError("date filter needs a date")
-    return localisation.date(value, _locale(context, locale), style)
+    return _formatted_date(value, _locale(context, locale), style)
 
 
 @pass_context
@@ -385,11 +398,13 @@ class TemplateCache:
 # --- rendering with useful errors ------------------------------------------------------------
 
 
-def render(template: Template, context: Mapping[str, Any], block: str | None = None) -> str:
+def render(template: Template, context: Mapping[str, Any], block: str | None = None,
+           timed: bool = True) -> str:
     """Render a template (or one of its own blocks) within the size and time limits;
-    failures become TemplateError."""
+    failures become TemplateError. ``timed=False`` when the caller holds a time_limit()
+    around several renders (one alarm per email instead of one per part)."""
     try:
-        with _time_limit():
+        with time_limit() if timed else contextlib.nullcontext():
             ctx = template.new_context(dict(context))
             if block is None:
                 return _collect(template.root_render_func(ctx))
@@ -403,15 +418,22 @@ def render(template: Template, context: Mapping[str, Any], block: str | None = N
         _raise_render_error(template, context, exc)
 
 
+# Chunks rendered between two checks of the time limit: a loop that only outputs text is
+# still stopped, without a clock read per chunk.
+_CHECK_EVERY = 64
+
+
 def _collect(chunks: Iterator[str]) -> str:
     """The rendered text, refused once it passes MAX_SIZE (checked as it is produced)."""
-    parts, size = [], 0
+    parts: list[str] = []
+    size = 0
     for chunk in chunks:
         size += len(chunk)
         if size > MAX_SIZE:
             raise LimitError(f"the template renders over {MAX_SIZE:,} characters")
-        _bound(0)
         parts.append(chunk)
+        if not len(parts) % _CHECK_EVERY:
+            _bound(0)
     return "".join(parts)
 
 
@@ -420,7 +442,7 @@ class _Timeout(LimitError):
 
 
 @contextlib.contextmanager
-def _time_limit() -> Iterator[None]:
+def time_limit() -> Iterator[None]:
     """RENDER_SECONDS from now: the sandbox's hooks check it, and in the main thread an alarm
     also interrupts loops that call nothing (``{% for i in range(99999) %}...``)."""
     alarm = threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
