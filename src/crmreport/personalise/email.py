@@ -10,6 +10,13 @@ The unsubscribe token is HMAC-SHA256(key=secret, msg=customer_id), first 32 hex 
 whoever holds the secret can make one, so nobody can unsubscribe someone else. Message-ID and
 boundary are plain sha256 hashes of the message's own content (not keyed with the secret):
 as deterministic as the bytes, and no hash can be turned back into the token it covers.
+
+Every email must show the objection notice (legal.objection_notice) in both parts; a template
+that does not stops the build. esp.csv has a declared column order (ESP_COLUMNS; the scores
+only on request) and is written row by row. Past PARALLEL_FROM recipients, spawned worker
+processes render batches while this process reads recipients, names files and records the
+outcomes in recipient order: the bytes, names and esp.csv do not depend on which worker
+finishes first, and no more than a few batches are held at once.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from decimal import Decimal
 from email.utils import format_datetime, parseaddr
@@ -39,7 +47,7 @@ import css_inline
 from jinja2 import Environment, FileSystemLoader, Template
 
 from crmreport import reasons
-from crmreport.errors import ConfigError, DataError, Problem, TemplateError
+from crmreport.errors import ConfigError, DataError, Problem, RenderError, TemplateError
 from crmreport.files import atomic_file, safe_cell, safe_filename
 from crmreport.personalise.legal import objection_notice
 from crmreport.personalise.templating import (
@@ -291,6 +299,9 @@ def _render_in_workers(run: _Run, stream: Iterator[Mapping[str, Any]], workers: 
                     _record_all(run, pending.popleft())
             while pending:
                 _record_all(run, pending.popleft())
+        except BrokenProcessPool:
+            raise RenderError("a worker process writing emails ended unexpectedly (killed, or "
+                              "out of memory); nothing of this run is kept: build again") from None
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
