@@ -407,7 +407,7 @@ class _Builder:
         text_t = self.templates.get(recipient, "txt")
         html_t = self.templates.get(recipient, "html")
         try:
-            with time_limit():  # one alarm for the three parts
+            with time_limit(parts=3):  # one alarm for the three parts
                 subject = render(text_t, context, "subject", timed=False)
                 text = render(text_t, context, "body", timed=False)
                 raw_html = render(html_t, context, timed=False)

@@ -53,6 +53,7 @@ MAX_SIZE = 1_000_000
 RENDER_SECONDS = 2.0
 _FORMAT_WIDTH = re.compile(r"\d{7,}|%[^a-zA-Z%]*\*")  # a width of a million or more, or %*d
 _DEADLINE: contextvars.ContextVar[float] = contextvars.ContextVar("deadline", default=0.0)
+_LIMIT: contextvars.ContextVar[float] = contextvars.ContextVar("limit", default=RENDER_SECONDS)
 # Formats when neither the recipient nor the campaign names a usable locale.
 _FALLBACK = Locale.parse("de_DE")
 _CSS_UNSAFE = re.compile(r'["\\<>&\x00-\x1f\x7f]')
@@ -78,7 +79,7 @@ def _bound(size: int) -> None:
         raise LimitError(f"the template builds a value of over {MAX_SIZE:,} characters")
     deadline = _DEADLINE.get()
     if deadline and time.monotonic() > deadline:
-        raise LimitError(f"the template ran for over {RENDER_SECONDS:g} seconds")
+        raise LimitError(f"the template ran for over {_LIMIT.get():g} seconds")
 
 
 def _format_size(fmt: str, marker: str, args: Iterable[Any]) -> int:
@@ -442,16 +443,19 @@ class _Timeout(LimitError):
 
 
 @contextlib.contextmanager
-def time_limit() -> Iterator[None]:
-    """RENDER_SECONDS from now: the sandbox's hooks check it, and in the main thread an alarm
-    also interrupts loops that call nothing (``{% for i in range(99999) %}...``)."""
+def time_limit(parts: int = 1) -> Iterator[None]:
+    """RENDER_SECONDS per part from now: the sandbox's hooks check it, and in the main thread
+    an alarm also interrupts loops that call nothing (``{% for i in range(99999) %}...``).
+    An email's three parts share one limit of three times RENDER_SECONDS."""
+    seconds = RENDER_SECONDS * parts
     alarm = threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
     # With the alarm the hooks' check is a fallback, a little later so the alarm comes first.
-    token = _DEADLINE.set(time.monotonic() + RENDER_SECONDS + (1.0 if alarm else 0.0))
+    token = _DEADLINE.set(time.monotonic() + seconds + (1.0 if alarm else 0.0))
+    limit = _LIMIT.set(seconds)
     previous: Any = None
     if alarm:
-        previous = signal.signal(signal.SIGALRM, _on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, RENDER_SECONDS)
+        previous = signal.signal(signal.SIGALRM, functools.partial(_on_alarm, seconds))
+        signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
@@ -459,10 +463,11 @@ def time_limit() -> Iterator[None]:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
         _DEADLINE.reset(token)
+        _LIMIT.reset(limit)
 
 
-def _on_alarm(signum: int, frame: Any) -> None:
-    raise _Timeout(f"the template ran for over {RENDER_SECONDS:g} seconds")
+def _on_alarm(seconds: float, signum: int, frame: Any) -> None:
+    raise _Timeout(f"the template ran for over {seconds:g} seconds")
 
 
 def _template_frames(tb: TracebackType | None) -> Iterator[tuple[str | None, int]]:
