@@ -22,6 +22,7 @@ bench: $(STAMP) system
 	$(BIN)/python bench/bench_demo.py
 	$(BIN)/python bench/bench_clv.py
 	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_emails.py
 	$(BIN)/python bench/measure_models.py
 
 $(STAMP): pyproject.toml setup.py

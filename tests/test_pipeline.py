@@ -12,6 +12,7 @@ from crmreport import pipeline
 from crmreport.config import load_campaign
 from crmreport.errors import CrmError
 from crmreport.interact import pick_variant
+from crmreport.personalise.email import ESP_COLUMNS
 
 
 def _build(shop: Path, out: Path) -> pipeline.BuildResult:
@@ -185,3 +186,34 @@ def test_formula_like_ids_round_trip_through_the_history(shop: Path, tmp_path: P
     assert written == ["'-5", "'=HYPERLINK(\"x\")"]
     again = _build(shop, tmp_path / "out")
     assert again.run_id is None and again.plan.excluded["already_contacted"] == 2
+
+
+SENDER = """\
+locale: en_GB
+sender: {company: Shop GmbH, street: Weg 1, postal_code: "01067", city: Dresden,
+         register: "Amtsgericht Dresden, HRB 1", email: privacy@shop.example}
+"""
+
+
+def test_build_gives_emails_the_legal_footer_and_esp_its_declared_columns(
+        shop: Path, tmp_path: Path) -> None:
+    customers = shop / "customers.csv"
+    text = customers.read_text(encoding="utf-8")  # C1 and C5 have no locale:
+    customers.write_text(text.replace("DE,de_DE,2024-01-01,yes", "DE,,2024-01-01,yes"),
+                         encoding="utf-8")
+    config = shop / "campaign.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + SENDER, encoding="utf-8")
+    _build(shop, tmp_path / "out")
+    folder = tmp_path / "out" / "test-campaign"
+    message = email.message_from_bytes((folder / "emails" / "C5.eml").read_bytes(),
+                                       policy=email.policy.default)
+    assert message["Subject"] == "Just for you: early access to our new collection"
+    for part in ("plain", "html"):
+        body = message.get_body((part,))
+        assert body is not None
+        content = " ".join(body.get_content().split())
+        assert "You may object to the use of your data for advertising" in content
+        assert "privacy@shop.example" in content and "Amtsgericht Dresden, HRB 1" in content
+    with (folder / "esp.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert tuple(rows[0]) == ESP_COLUMNS and [r[0] for r in rows[1:]] == ["C1", "C5"]

@@ -8,6 +8,7 @@ second to the start of every command, which check and plan do not need.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
@@ -117,6 +118,7 @@ def _render(run: Run, out: Path, secret: str) -> Rendered:
         render_emails,
         render_letters,
     )
+    from crmreport.personalise.legal import merge_fields
 
     config = run.loaded.config
     env = make_environment(run.loaded.template_dir, config.locale)
@@ -128,13 +130,21 @@ def _render(run: Run, out: Path, secret: str) -> Rendered:
             templates[o.id, v.id] = {str(ch): name for ch, name in
                                      {**o.templates, **v.templates}.items()}
     common = {"campaign": config.campaign, "as_of": config.as_of, "currency": config.currency}
+    valid_until = {o.id: config.as_of + dt.timedelta(days=o.coupons.valid_days)
+                   for o in config.offers if o.coupons and o.coupons.valid_days}
+    legal = functools.lru_cache(maxsize=None)(
+        lambda locale: merge_fields(config.sender, locale))
     rendered = Rendered()
     sent_at = dt.datetime.combine(config.as_of, dt.time(8, 0), tzinfo=dt.UTC)
     email_cfg, letter_cfg = config.channels.email, config.channels.letter
 
     def with_template(channel: str) -> Iterator[dict[str, Any]]:
         for r in recipients(run.con, channel):
-            yield {**common, **r, "template": templates[r["offer"], r["variant"]][channel]}
+            extra = legal(str(r.get("locale") or config.locale))
+            if "coupon" in r and r["offer"] in valid_until:
+                extra = {**extra, "coupon_valid_until": valid_until[r["offer"]]}
+            yield {**common, **r, **extra,
+                   "template": templates[r["offer"], r["variant"]][channel]}
 
     if email_cfg:
         (out / "emails").mkdir()
@@ -142,12 +152,12 @@ def _render(run: Run, out: Path, secret: str) -> Rendered:
             sender=email_cfg.sender, reply_to=email_cfg.reply_to,
             unsubscribe_url=email_cfg.unsubscribe_url,
             unsubscribe_mailto=email_cfg.unsubscribe_mailto, max_bytes=email_cfg.max_bytes,
-            date=sent_at, secret=secret), out / "emails")
+            date=sent_at, secret=secret, export_scores=email_cfg.export_scores),
+            out / "emails", out / "esp.csv")
         rendered.emails, rendered.oversize = batch.count, batch.oversize
         rendered.hashes.update(batch.hashes)
         rendered.quarantined.update((c, ("email", r, batch.errors.get(c, "")))
                                     for c, r in batch.quarantined.items())
-        _write_esp(out / "esp.csv", batch.merge_rows)
     letters = list(with_template("letter")) if letter_cfg else []
     if letter_cfg and letters:
         lbatch = render_letters(letters, env, LetterSettings(
@@ -157,11 +167,6 @@ def _render(run: Run, out: Path, secret: str) -> Rendered:
         rendered.hashes.update(lbatch.hashes)
     _write_print(out / "print.csv", letters)
     return rendered
-
-
-def _write_esp(path: Path, rows: list[dict[str, str]]) -> None:
-    header = list(rows[0]) if rows else ["customer_id", "email"]
-    write_safe_csv(path, header, ([r.get(h, "") for h in header] for r in rows))
 
 
 PRINT_COLUMNS = ["customer_id", "salutation", "first_name", "last_name", "company", "street",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import email
 import email.policy
 import hashlib
 import hmac
+import re
+import shutil
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from email.message import EmailMessage
@@ -15,10 +18,15 @@ from typing import Any
 
 import pytest
 
+from crmreport.config.models import Sender
 from crmreport.errors import ConfigError, DataError, TemplateError
 from crmreport.personalise import EmailBatch, EmailSettings, make_environment, render_emails
+from crmreport.personalise.email import ESP_COLUMNS, SCORE_COLUMNS
+from crmreport.personalise.legal import merge_fields, objection_notice
 
 ROOT = Path(__file__).resolve().parents[2]
+NOTICE = "{{ objection_notice }}"
+OK_HTML = "<p>ok</p><p>" + NOTICE + "</p>"
 SETTINGS = EmailSettings(
     sender="Schöner Laden <news@shop.example>", reply_to="Service <service@shop.example>",
     unsubscribe_url="https://shop.example/unsubscribe?t={token}",
@@ -178,8 +186,9 @@ def test_missing_field_is_a_template_error_with_location(tmp_path: Path) -> None
     (root / "email" / "de").mkdir(parents=True)
     (root / "email" / "de" / "t.txt.j2").write_text(
         "{% block subject %}Hallo{% endblock %}\n{% block body %}\nHallo\n{{ first_name }}\n"
+        + NOTICE +
         "{% endblock %}", encoding="utf-8")
-    (root / "email" / "de" / "t.html.j2").write_text("<p>ok</p>", encoding="utf-8")
+    (root / "email" / "de" / "t.html.j2").write_text(OK_HTML, encoding="utf-8")
     recipient = {"customer_id": "C000123", "email": "a@example.de", "locale": "de_DE",
                  "template": "t", "last_name": "Müller"}
     with pytest.raises(TemplateError) as info:
@@ -194,8 +203,8 @@ def test_sandbox_escape_in_a_template_is_a_template_error(tmp_path: Path) -> Non
     (root / "email").mkdir(parents=True)
     (root / "email" / "t.txt.j2").write_text(
         "{% block subject %}{{ ''.__class__.__mro__[1].__subclasses__() }}{% endblock %}"
-        "{% block body %}x{% endblock %}", encoding="utf-8")
-    (root / "email" / "t.html.j2").write_text("<p>ok</p>", encoding="utf-8")
+        "{% block body %}x " + NOTICE + "{% endblock %}", encoding="utf-8")
+    (root / "email" / "t.html.j2").write_text(OK_HTML, encoding="utf-8")
     with pytest.raises(TemplateError, match=r"sandbox.*customer C1"):
         _build(tmp_path, [{"customer_id": "C1", "email": "a@example.de", "template": "t"}],
                templates=root)
@@ -212,15 +221,52 @@ def test_same_input_gives_byte_identical_files(tmp_path: Path) -> None:
     assert first.hashes["C1"] == hashlib.sha256((out1 / "C1.eml").read_bytes()).hexdigest()
 
 
-def test_merge_rows_are_rectangular_and_textual(tmp_path: Path) -> None:
-    batch, _ = _build(tmp_path, [ANNA, BEN])
-    assert [row["customer_id"] for row in batch.merge_rows] == ["C1", "C2"]
-    assert batch.merge_rows[0].keys() == batch.merge_rows[1].keys()
-    assert batch.merge_rows[0]["monetary"] == "1234.50"
-    assert batch.merge_rows[0]["as_of"] == "2026-03-01"
-    assert batch.merge_rows[0]["coupon"] == ""
-    assert batch.merge_rows[1]["subject"].startswith("We miss you")
-    assert batch.merge_rows[1]["unsubscribe_url"].startswith("https://shop.example/")
+def _esp(tmp_path: Path, recipients: list[Mapping[str, Any]],
+         settings: EmailSettings = SETTINGS) -> list[list[str]]:
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    render_emails(recipients, make_environment(ROOT / "templates"), settings, out,
+                  tmp_path / "esp.csv")
+    with (tmp_path / "esp.csv").open(encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+# An unusual dataset: fields in another order, extra columns, scores, a field only one has.
+ODD = [{"churn_risk": 0.75, "zzz_extra": "x", "p_alive": 0.5, "clv_52w": Decimal("88.10"),
+        "r_score": 5, "street": "Hauptstraße 1", **BEN, "customer_id": "C9"},
+       {"template": "vip", "locale": "de_DE", "email": "anna@müller.de", "customer_id": "C1",
+        "monetary": Decimal("-12.50"), "first_name": "=cmd"}]
+
+
+def test_esp_csv_has_the_declared_columns_in_order_whatever_the_data(tmp_path: Path) -> None:
+    rows = _esp(tmp_path, ODD)
+    assert tuple(rows[0]) == ESP_COLUMNS
+    assert rows[0][:5] == ["customer_id", "email", "salutation", "first_name", "last_name"]
+    by_id = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+    assert list(by_id) == ["C9", "C1"]
+    # No scores, no address, nothing the data adds beyond the declared columns.
+    assert not {"churn_risk", "p_alive", "clv_52w", "r_score", "street", "zzz_extra",
+                "monetary"} & set(rows[0])
+    assert by_id["C1"]["email"] == "anna@xn--mller-kva.de"  # as the To header carries it
+    assert by_id["C1"]["first_name"] == "'=cmd" and by_id["C1"]["coupon"] == ""
+    assert by_id["C9"]["coupon"] == "BACK-15-XYZ"
+    assert by_id["C9"]["subject"].startswith("We miss you")
+    assert by_id["C9"]["unsubscribe_url"] == (
+        f"https://shop.example/unsubscribe?t={_token('C9')}")
+    assert by_id["C9"]["message_id"].endswith("@shop.example>")
+
+
+def test_esp_csv_carries_scores_only_when_the_campaign_asks(tmp_path: Path) -> None:
+    rows = _esp(tmp_path, ODD, EmailSettings(**{**SETTINGS.__dict__, "export_scores": True}))
+    assert tuple(rows[0]) == ESP_COLUMNS + SCORE_COLUMNS
+    c9 = dict(zip(rows[0], rows[1], strict=True))
+    assert (c9["churn_risk"], c9["p_alive"], c9["clv_52w"], c9["r_score"]) == (
+        "0.75", "0.5", "88.10", "5")
+    assert c9["m_score"] == "" and c9["rfm_segment"] == ""
+
+
+def test_esp_csv_of_no_emails_is_its_header(tmp_path: Path) -> None:
+    assert _esp(tmp_path, []) == [list(ESP_COLUMNS)]
 
 
 def test_oversize_emails_are_reported(tmp_path: Path) -> None:
@@ -307,9 +353,10 @@ def test_a_long_unbreakable_subject_is_folded(tmp_path: Path) -> None:
     root = tmp_path / "templates"
     (root / "email").mkdir(parents=True)
     (root / "email" / "t.txt.j2").write_text(
-        "{% block subject %}Hello {{ first_name }}{% endblock %}{% block body %}x{% endblock %}",
+        "{% block subject %}Hello {{ first_name }}{% endblock %}{% block body %}x "
+        + NOTICE + "{% endblock %}",
         encoding="utf-8")
-    (root / "email" / "t.html.j2").write_text("<p>ok</p>", encoding="utf-8")
+    (root / "email" / "t.html.j2").write_text(OK_HTML, encoding="utf-8")
     recipient = {"customer_id": "C1", "email": "a@example.de", "template": "t",
                  "first_name": "Y" * 2000}
     _, out = _build(tmp_path, [recipient], templates=root)
@@ -326,9 +373,9 @@ def _own_templates(tmp_path: Path, body: str) -> Path:
     root = tmp_path / "templates"
     (root / "email").mkdir(parents=True)
     (root / "email" / "t.txt.j2").write_text(
-        "{% block subject %}Hi{% endblock %}{% block body %}" + body + "{% endblock %}",
+        "{% block subject %}Hi{% endblock %}{% block body %}" + body + NOTICE + "{% endblock %}",
         encoding="utf-8")
-    (root / "email" / "t.html.j2").write_text("<p>ok</p>", encoding="utf-8")
+    (root / "email" / "t.html.j2").write_text(OK_HTML, encoding="utf-8")
     return root
 
 
@@ -360,3 +407,133 @@ def test_a_template_that_fails_everyone_stops_the_build(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match="'missing' is undefined for customer C000"):
         _build(tmp_path, counted(), templates=root)  # type: ignore[arg-type]
     assert len(seen) == 10  # stopped at the tenth failure, not after trying everyone
+
+
+SENDER = Sender(company="Demo Shop GmbH", street="Beispielweg 1", postal_code="01067",
+                city="Dresden", register="Amtsgericht Dresden, HRB 1",
+                email="datenschutz@shop.example")
+
+
+@pytest.mark.parametrize("template", ["vip", "winback", "welcome"])
+@pytest.mark.parametrize("locale", ["de_DE", "en_GB"])
+def test_demo_templates_show_objection_notice_and_imprint_in_both_parts(
+        tmp_path: Path, template: str, locale: str) -> None:
+    fields = merge_fields(SENDER, locale)
+    _, out = _build(tmp_path, [{"customer_id": "C5", "email": "x@example.org",
+                                "locale": locale, "template": template, **fields}])
+    message = _parse(out / "C5.eml")
+    assert not message.defects and all(not p.defects for p in message.iter_parts())
+    text, html = _parts(message)
+    notice = objection_notice(SENDER, locale)
+    assert "datenschutz@shop.example" in notice
+    for part in (text, html):
+        assert notice in " ".join(part.split())
+        assert "Amtsgericht Dresden, HRB 1" in part and "Beispielweg 1, 01067 Dresden" in part
+    assert ("Deutschland" if locale == "de_DE" else "Germany") in text
+
+
+def test_without_the_sender_block_the_notice_is_still_shown(tmp_path: Path) -> None:
+    _, out = _build(tmp_path, [BEN])
+    text, html = _parts(_parse(out / "C2.eml"))
+    assert "You may object to the use of your data for advertising" in text
+    assert "You may object to the use of your data for advertising" in html
+
+
+@pytest.mark.parametrize("part", ["txt", "html"])
+def test_a_template_without_the_objection_notice_stops_the_build(tmp_path: Path,
+                                                                part: str) -> None:
+    root = _own_templates(tmp_path, "x")
+    if part == "html":
+        (root / "email" / "t.html.j2").write_text("<p>ok</p>", encoding="utf-8")
+    else:
+        (root / "email" / "t.txt.j2").write_text(
+            "{% block subject %}Hi{% endblock %}{% block body %}x{% endblock %}")
+    with pytest.raises(TemplateError) as info:
+        _build(tmp_path, [{"customer_id": "C1", "email": "a@example.de", "template": "t"}],
+               templates=root)
+    assert str(info.value) == (
+        f"templates/email/t.{part}.j2: the objection notice is missing (first for customer "
+        "C1); every marketing email must show it: add {{ objection_notice }} to the "
+        "template's footer")
+    assert not (tmp_path / "out" / "C1.eml").exists()
+
+
+@pytest.mark.parametrize(("locale", "expected"), [("de_DE", "Gültig bis einschließlich "
+                                                   "31. März 2026."),
+                                                  ("en_GB", "Valid until 31 March 2026.")])
+def test_coupon_validity_is_shown_in_the_recipients_date_format(
+        tmp_path: Path, locale: str, expected: str) -> None:
+    ben = {**BEN, "locale": locale, "coupon_valid_until": dt.date(2026, 3, 31)}
+    _, out = _build(tmp_path, [ben])
+    text, html = _parts(_parse(out / "C2.eml"))
+    assert expected in text and expected in html
+
+
+def test_a_customer_without_locale_gets_the_campaign_language(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    bare = {"customer_id": "C5", "email": "x@example.org", "template": "vip"}
+    render_emails([bare], make_environment(ROOT / "templates", "en_GB"), SETTINGS,
+                  tmp_path / "out")
+    message = _parse(tmp_path / "out" / "C5.eml")
+    assert message["Subject"] == "Just for you: early access to our new collection"
+    assert "You may object" in _parts(message)[0]
+
+
+def _people(count: int) -> list[dict[str, Any]]:
+    people: list[dict[str, Any]] = [
+        {**(ANNA if i % 2 else BEN), "customer_id": f"C{i:03}", "email": f"p{i}@example.de"}
+        for i in range(count)]
+    people[7]["email"] = "bad\r\naddress@example.de"  # set aside by the parent
+    people[11]["template"] = "huge"  # fails in a worker, for this customer only
+    people[4]["customer_id"], people[5]["customer_id"] = "a/b", "a_b"  # one file name
+    return people
+
+
+def test_worker_processes_write_the_same_bytes_and_records_as_one_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", root)
+    (root / "email" / "huge.txt.j2").write_text(
+        "{% block subject %}Hi{% endblock %}{% block body %}{{ 'x' * width }}" + NOTICE
+        + "{% endblock %}", encoding="utf-8")
+    (root / "email" / "huge.html.j2").write_text(OK_HTML, encoding="utf-8")
+    people = _people(23)
+    for person in people:
+        person["width"] = 10**9 if person["template"] == "huge" else 1
+    people[12] |= {"template": "huge", "width": 3}  # the template works for others
+    monkeypatch.setattr("crmreport.personalise.email.PARALLEL_FROM", 5)
+    monkeypatch.setattr("crmreport.personalise.email.BATCH", 3)
+    results = {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        out.mkdir()
+        batch = render_emails(people, make_environment(root), SETTINGS, out,
+                              tmp_path / f"esp{workers}.csv", workers=workers)
+        files = {p.name: p.read_bytes() for p in out.iterdir()}
+        results[workers] = (batch, files, (tmp_path / f"esp{workers}.csv").read_bytes())
+    (one, one_files, one_esp), (two, two_files, two_esp) = results[1], results[2]
+    assert one_files == two_files and one_esp == two_esp
+    assert (one.count, one.hashes, one.quarantined, one.errors, one.oversize) == (
+        two.count, two.hashes, two.quarantined, two.errors, two.oversize)
+    assert two.quarantined == {"C007": "invalid_address", "C011": "template_failed"}
+    assert "1,000,000 characters" in two.errors["C011"]
+    assert two.count == 21 and len(two_files) == 21 and "a_b.eml" in two_files
+    assert [row.split(",")[0] for row in two_esp.decode().splitlines()[1:]] == [
+        p["customer_id"] for p in people if p["customer_id"] not in ("C007", "C011")]
+    for name, data in two_files.items():
+        message = email.message_from_bytes(data, policy=email.policy.default)
+        assert not message.defects and all(not p.defects for p in message.iter_parts()), name
+        assert hashlib.sha256(data).hexdigest() in two.hashes.values()
+
+
+def test_a_template_error_in_a_worker_stops_the_build(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    people = [{**BEN, "customer_id": f"C{i}", "email": f"p{i}@example.de"} for i in range(9)]
+    people[8]["template"] = "missing"
+    monkeypatch.setattr("crmreport.personalise.email.PARALLEL_FROM", 3)
+    monkeypatch.setattr("crmreport.personalise.email.BATCH", 2)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(TemplateError, match=re.escape(
+            "template not found: looked for templates/email/en/missing.txt.j2")):
+        render_emails(people, make_environment(ROOT / "templates"), SETTINGS,
+                      tmp_path / "out", workers=2)

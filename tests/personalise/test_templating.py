@@ -70,13 +70,25 @@ def test_filters_use_the_recipient_locale_else_the_campaign_locale(tmp_path: Pat
     assert n.render(arg=None, locale="xx_YY") == "1'234.5"
 
 
-def test_language_folder_first_then_the_kind_folder(tmp_path: Path) -> None:
-    root = _templates(tmp_path, {"email/de/n.txt.j2": "de", "email/n.txt.j2": "plain"})
-    cache = TemplateCache(make_environment(root), "email")
-    assert template_candidates("email", "n", "txt", "de_AT")[0] == "email/de/n.txt.j2"
+def test_language_folder_first_then_the_campaign_language_then_the_kind_folder(
+        tmp_path: Path) -> None:
+    root = _templates(tmp_path, {"email/de/n.txt.j2": "de", "email/en/n.txt.j2": "en",
+                                 "email/n.txt.j2": "plain", "email/p.txt.j2": "plain"})
+    cache = TemplateCache(make_environment(root, "en_GB"), "email")
+    assert template_candidates("email", "n", "txt", "de_AT", "en_GB") == [
+        "email/de/n.txt.j2", "email/en/n.txt.j2", "email/n.txt.j2"]
     assert cache.get({"template": "n", "locale": "de_AT"}, "txt").render() == "de"
-    assert cache.get({"template": "n", "locale": "fr_FR"}, "txt").render() == "plain"
-    assert cache.get({"template": "n"}, "txt").render() == "plain"
+    # No locale, or one no template is written in: the campaign's language.
+    assert cache.get({"template": "n"}, "txt").render() == "en"
+    assert cache.get({"template": "n", "locale": "fr_FR"}, "txt").render() == "en"
+    assert cache.get({"template": "p", "locale": "fr_FR"}, "txt").render() == "plain"
+
+
+def test_letters_choose_templates_the_same_way(tmp_path: Path) -> None:
+    root = _templates(tmp_path, {"letter/de/n.html.j2": "de", "letter/en/n.html.j2": "en"})
+    cache = TemplateCache(make_environment(root, "de_DE"), "letter")
+    assert cache.get({"template": "n"}, "html").render() == "de"
+    assert cache.get({"template": "n", "locale": "en_US"}, "html").render() == "en"
 
 
 def test_templates_are_compiled_once_per_batch(tmp_path: Path) -> None:

@@ -84,6 +84,10 @@ class Coupons(Model):
     """A pool of unique codes; each treated customer gets one never recorded in the history."""
 
     pool: str = Field(description="CSV with a 'code' column (else the first column), one a row")
+    valid_days: int | None = Field(
+        None, ge=1, le=3650,
+        description="days a code is valid from as_of; templates show the last day as the merge "
+                    "field coupon_valid_until (e.g. {{ coupon_valid_until | date(style='long') }})")
 
 
 class Offer(Model):
@@ -123,6 +127,9 @@ class EmailChannel(Model):
     unsubscribe_mailto: str = Field(description="mailto address for List-Unsubscribe")
     cost: float = Field(0.0, ge=0)
     max_bytes: int = Field(102_000, description="warn above this size (Gmail clips)")
+    export_scores: bool = Field(
+        False, description="also write the internal scores (RFM, P(alive), churn risk, CLV) "
+                           "to esp.csv; off by default, an email service needs none of them")
 
 
 class LetterChannel(Model):

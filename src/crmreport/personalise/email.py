@@ -10,34 +10,54 @@ The unsubscribe token is HMAC-SHA256(key=secret, msg=customer_id), first 32 hex 
 whoever holds the secret can make one, so nobody can unsubscribe someone else. Message-ID and
 boundary are plain sha256 hashes of the message's own content (not keyed with the secret):
 as deterministic as the bytes, and no hash can be turned back into the token it covers.
+
+Every email must show the objection notice (legal.objection_notice) in both parts; a template
+that does not stops the build. esp.csv has a declared column order (ESP_COLUMNS; the scores
+only on request) and is written row by row. Past PARALLEL_FROM recipients, spawned worker
+processes render batches while this process reads recipients, names files and records the
+outcomes in recipient order: the bytes, names and esp.csv do not depend on which worker
+finishes first, and no more than a few batches are held at once.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import collections
+import contextlib
+import csv
 import datetime as dt
 import hashlib
 import hmac
+import itertools
+import multiprocessing
+import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from decimal import Decimal
 from email.utils import format_datetime, parseaddr
+from html import unescape
 from pathlib import Path
 from typing import Any
 
 import css_inline
-from jinja2 import Environment, Template
+from jinja2 import Environment, FileSystemLoader, Template
 
 from crmreport import reasons
-from crmreport.errors import ConfigError, DataError, Problem, TemplateError
-from crmreport.files import safe_filename
+from crmreport.errors import ConfigError, DataError, Problem, RenderError, TemplateError
+from crmreport.files import atomic_file, safe_cell, safe_filename
+from crmreport.personalise.legal import objection_notice
 from crmreport.personalise.templating import (
+    LimitError,
     RecipientError,
     TemplateCache,
     display_name,
+    make_environment,
     render,
+    time_limit,
 )
 
 # Control characters and Unicode line breaks: none may reach a header.
@@ -68,6 +88,8 @@ class EmailSettings:
     # Key of the unsubscribe tokens (HMAC-SHA256 of the customer id); at least 16 characters,
     # kept private and the same from run to run so earlier links keep working.
     secret: str = field(repr=False)
+    # Write the internal scores (SCORE_COLUMNS) to esp.csv too; off unless the campaign asks.
+    export_scores: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -99,7 +121,6 @@ class EmailBatch:
     count: int = 0
     oversize: list[str] = field(default_factory=list)  # customer_ids over max_bytes
     hashes: dict[str, str] = field(default_factory=dict)  # customer_id -> sha256 of the .eml
-    merge_rows: list[dict[str, str]] = field(default_factory=list)  # for an ESP import CSV
     # customer_id -> reason code of a recipient set aside unrendered (not contacted)
     quarantined: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # customer_id -> why (no values)
@@ -132,55 +153,213 @@ class _Failures:
                 raise errors[0]
 
 
+# esp.csv: the merge fields an email service needs, in this order whatever the data holds.
+ESP_COLUMNS = ("customer_id", "email", "salutation", "first_name", "last_name", "company",
+               "locale", "campaign", "segment", "offer", "variant", "template", "coupon",
+               "coupon_valid_until", "suggested_category", "subject", "message_id",
+               "unsubscribe_url")
+# Internal scores, written after ESP_COLUMNS only when the campaign sets export_scores.
+SCORE_COLUMNS = ("r_score", "f_score", "m_score", "rfm_segment", "p_alive",
+                 "expected_orders_52w", "expected_spend", "clv_52w", "churn_risk")
+
+
+def esp_columns(export_scores: bool) -> tuple[str, ...]:
+    return ESP_COLUMNS + SCORE_COLUMNS if export_scores else ESP_COLUMNS
+
+
+# Recipients rendered in this process before worker processes start: a small run needs no
+# workers, and a template that fails everyone stops the build here, before any start.
+PARALLEL_FROM = 2_000
+BATCH = 500  # recipients a worker renders per task; at most 2 tasks per worker in flight
+
+
 def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
-                 settings: EmailSettings, out_dir: Path) -> EmailBatch:
-    """Write ``<out_dir>/<customer_id>.eml`` for every recipient; same inputs, same bytes."""
-    builder = _Builder(env, settings)
-    batch = EmailBatch()
-    names: dict[str, str] = {}
-    failures = _Failures()
-    for recipient in recipients:
+                  settings: EmailSettings, out_dir: Path, esp_path: Path | None = None,
+                  workers: int | None = None) -> EmailBatch:
+    """Write ``<out_dir>/<customer_id>.eml`` for every recipient; same inputs, same bytes.
+
+    With ``esp_path``, also the ESP import file: one row per email, esp_columns() in order.
+    Past PARALLEL_FROM recipients, ``workers`` processes (default: one per core) render
+    batches; names, esp.csv rows and errors are taken in recipient order whichever worker
+    finishes first, and recipients are read as they are needed (memory stays flat)."""
+    columns = esp_columns(settings.export_scores)
+    with contextlib.ExitStack() as stack:
+        write_row: Callable[[list[str]], object] = lambda row: None  # noqa: E731
+        if esp_path is not None:
+            handle = stack.enter_context(atomic_file(esp_path, "w", encoding="utf-8",
+                                                     newline=""))
+            esp = csv.writer(handle, lineterminator="\n")
+            esp.writerow(columns)
+            write_row = esp.writerow
+        run = _Run(_Builder(env, settings), out_dir, write_row)
+        stream = iter(recipients)
+        for recipient in itertools.islice(stream, PARALLEL_FROM):
+            job = run.claim(recipient)
+            if job:
+                run.record(job.build(run.builder, out_dir))
+        template_dir = _template_dir(env)
+        count = workers if workers is not None else os.cpu_count() or 1
+        if count > 1 and template_dir is not None:
+            _render_in_workers(run, stream, count, template_dir, settings)
+        else:
+            for recipient in stream:
+                job = run.claim(recipient)
+                if job:
+                    run.record(job.build(run.builder, out_dir))
+        run.failures.check()
+        return run.batch
+
+
+def _template_dir(env: Environment) -> Path | None:
+    """The folder a worker process builds the same environment from (None: stay in process)."""
+    loader = env.loader
+    if isinstance(loader, FileSystemLoader) and len(loader.searchpath) == 1:
+        return Path(loader.searchpath[0])
+    return None
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One recipient to render, with the file name and address the parent gave them."""
+
+    recipient: Mapping[str, Any]
+    name: str
+    addr: str
+
+    def build(self, builder: _Builder, out_dir: Path) -> _Outcome:
+        cid = str(self.recipient["customer_id"])
+        template = str(self.recipient.get("template", ""))
+        try:
+            data, row = builder.build(self.recipient, self.addr)
+        except RecipientError as exc:  # this recipient's data, or a limit: set them aside
+            return _Outcome(cid, template, error=exc)
+        _write_new(out_dir / self.name, data)
+        return _Outcome(cid, template, hashlib.sha256(data).hexdigest(), len(data), row)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    customer_id: str
+    template: str
+    sha256: str = ""
+    size: int = 0
+    esp_row: list[str] = field(default_factory=list)
+    error: RecipientError | None = None
+
+
+class _Run:
+    """The parent's side: file names, the batch's record and esp.csv, in recipient order."""
+
+    def __init__(self, builder: _Builder, out_dir: Path,
+                 write_row: Callable[[list[str]], object]):
+        self.builder, self.out_dir, self.write_row = builder, out_dir, write_row
+        self.batch = EmailBatch()
+        self.names = _FileNames()
+        self.failures = _Failures()
+
+    def claim(self, recipient: Mapping[str, Any]) -> _Job | None:
         cid = str(recipient.get("customer_id", ""))
-        name = _claim_filename(names, cid)
+        name = self.names.claim(cid)
         addr = sendable_address(str(recipient.get("email", "")))
         if addr is None:  # one bad address must not stop everyone else's email
-            batch.quarantined[cid] = INVALID_ADDRESS
-            continue
-        template = str(recipient.get("template", ""))
-        try:
-            data, merge = builder.build(recipient, addr)
-        except RecipientError as exc:  # this recipient's data, or a limit: set them aside
-            failures.add(template, exc)
-            batch.quarantined[cid], batch.errors[cid] = TEMPLATE_FAILED, str(exc)
-            continue
-        failures.ok.add(template)
-        (out_dir / name).write_bytes(data)
+            self.batch.quarantined[cid] = INVALID_ADDRESS
+            return None
+        return _Job(recipient, name, addr)
+
+    def record(self, outcome: _Outcome) -> None:
+        cid, batch = outcome.customer_id, self.batch
+        if outcome.error is not None:
+            self.failures.add(outcome.template, outcome.error)
+            batch.quarantined[cid], batch.errors[cid] = TEMPLATE_FAILED, str(outcome.error)
+            return
+        self.failures.ok.add(outcome.template)
         batch.count += 1
-        batch.hashes[cid] = hashlib.sha256(data).hexdigest()
-        batch.merge_rows.append(merge)
-        if len(data) > settings.max_bytes:
+        batch.hashes[cid] = outcome.sha256
+        self.write_row(outcome.esp_row)
+        if outcome.size > self.builder.settings.max_bytes:
             batch.oversize.append(cid)
-    failures.check()
-    batch.merge_rows = _rectangular(batch.merge_rows)
-    return batch
 
 
-def _claim_filename(names: dict[str, str], cid: str) -> str:
-    """The file name for a customer; never one another email has.
+def _render_in_workers(run: _Run, stream: Iterator[Mapping[str, Any]], workers: int,
+                       template_dir: Path, settings: EmailSettings) -> None:
+    """The rest of the recipients in batches over worker processes, taken back in order.
 
-    Ids that sanitise alike (``a/b``, ``a_b``) get a hash of the id appended instead."""
-    if not cid:
-        raise DataError("a recipient has no customer_id; every email needs one")
-    if cid in names.values():
-        raise DataError(f"customer {cid} appears twice; customer ids must be unique")
-    name = f"{safe_filename(cid)}.eml"
-    if name in names:
+    Workers are spawned (not forked from a process holding a database and its threads) and
+    build their own environment from the template folder and the campaign locale."""
+    locale = str(run.builder.templates.env.globals.get("campaign_locale", "de_DE"))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(template_dir, locale, settings, run.out_dir)) as pool:
+        pending: collections.deque[Future[list[_Outcome]]] = collections.deque()
+        try:
+            while chunk := list(itertools.islice(stream, BATCH)):
+                jobs = [job for job in map(run.claim, chunk) if job]
+                pending.append(pool.submit(_work, jobs))
+                while len(pending) > 2 * workers:
+                    _record_all(run, pending.popleft())
+            while pending:
+                _record_all(run, pending.popleft())
+        except BrokenProcessPool:
+            raise RenderError("a worker process writing emails ended unexpectedly (killed, or "
+                              "out of memory); nothing of this run is kept: build again") from None
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+def _record_all(run: _Run, future: Future[list[_Outcome]]) -> None:
+    for outcome in future.result():
+        run.record(outcome)
+
+
+_WORKER: tuple[_Builder, Path] | None = None
+
+
+def _start_worker(template_dir: Path, locale: str, settings: EmailSettings,
+                  out_dir: Path) -> None:
+    global _WORKER
+    _WORKER = _Builder(make_environment(template_dir, locale), settings), out_dir
+
+
+def _work(jobs: list[_Job]) -> list[_Outcome]:
+    assert _WORKER is not None, "worker not started"
+    builder, out_dir = _WORKER
+    return [job.build(builder, out_dir) for job in jobs]
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Create ``path`` (never overwrite: names are claimed once) and write ``data``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
+class _FileNames:
+    """The file name of each customer's email, claimed in recipient order; never one another
+    email has. Ids that sanitise alike (``a/b``, ``a_b``) get a hash of the id appended."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.ids: set[str] = set()
+
+    def claim(self, cid: str) -> str:
+        if not cid:
+            raise DataError("a recipient has no customer_id; every email needs one")
+        if cid in self.ids:
+            raise DataError(f"customer {cid} appears twice; customer ids must be unique")
+        name = f"{safe_filename(cid)}.eml"
         digest = hashlib.sha256(cid.encode()).hexdigest()
-        name = f"{safe_filename(cid)}-{digest[:10]}.eml"
-    if name in names:  # an id that already looks like a hashed name: use the whole hash
-        name = f"{safe_filename(cid)}-{digest}.eml"
-    names[name] = cid
-    return name
+        if name in self.names:
+            name = f"{safe_filename(cid)}-{digest[:10]}.eml"
+        if name in self.names:  # an id that already looks like a hashed name: the whole hash
+            name = f"{safe_filename(cid)}-{digest}.eml"
+        self.names.add(name)
+        self.ids.add(cid)
+        return name
 
 
 def sendable_address(text: str) -> str | None:
@@ -199,19 +378,12 @@ def sendable_address(text: str) -> str | None:
     return addr
 
 
-def _rectangular(rows: list[dict[str, str]]) -> list[dict[str, str]]:
-    """Give every row the same keys (absent fields empty) so they form one CSV."""
-    keys: dict[str, None] = {}
-    for row in rows:
-        keys.update(dict.fromkeys(row))
-    return [{k: row.get(k, "") for k in keys} for row in rows]
-
-
 class _Builder:
     """Per-batch state: compiled templates and the headers shared by every message."""
 
     def __init__(self, env: Environment, settings: EmailSettings):
         self.settings = settings
+        self.columns = esp_columns(settings.export_scores)
         self.templates = TemplateCache(env, "email")
         sender_name, sender_addr = parseaddr(settings.sender)
         self.domain = sender_addr.rpartition("@")[2]
@@ -225,25 +397,41 @@ class _Builder:
             common.append(_header("Reply-To", _address(reply_name, reply_addr)))
         self.common = "".join(common)
 
-    def build(self, recipient: Mapping[str, Any], addr: str) -> tuple[bytes, dict[str, str]]:
+    def build(self, recipient: Mapping[str, Any], addr: str) -> tuple[bytes, list[str]]:
         cid = str(recipient["customer_id"])
         token = unsubscribe_token(self.settings.secret, cid)
         unsubscribe = self.settings.unsubscribe_url.replace("{token}", token)
         context = {"shop_url": self.shop_url, **recipient, **self.extras,
                    "unsubscribe_url": unsubscribe}
+        context.setdefault("objection_notice", objection_notice(None, self._locale(recipient)))
         text_t = self.templates.get(recipient, "txt")
         html_t = self.templates.get(recipient, "html")
-        subject = " ".join(render(text_t, context, "subject").split())
-        text = _tidy_text(render(text_t, context, "body"))
-        html = _inline(html_t, render(html_t, context), cid)
+        try:
+            with time_limit(parts=3):  # one alarm for the three parts
+                subject = render(text_t, context, "subject", timed=False)
+                text = render(text_t, context, "body", timed=False)
+                raw_html = render(html_t, context, timed=False)
+        except LimitError as exc:  # the alarm rang between two parts
+            where = display_name(html_t.environment, html_t.name or "")
+            raise RecipientError(f"{where}: {exc} for customer {cid}") from None
+        subject = " ".join(subject.split())
+        text = _tidy_text(text)
+        html = _inline(html_t, raw_html, cid)
+        _require_notice(str(context["objection_notice"]), cid, (text_t, text), (html_t, html))
         content = self._content_hash(cid, subject, text, html)
         message_id = f"<{_label('message-id', content)[:32]}@{self.domain}>"
         headers = self._headers(recipient, addr, subject, message_id, unsubscribe)
         boundary = "=_crm_" + _label("boundary", content)[:24]
         data = _assemble(headers, boundary, text, html)
-        merge = _merge_row(recipient, subject=subject, unsubscribe_url=unsubscribe,
-                           message_id=message_id)
-        return data, merge
+        own = {"email": addr, "subject": subject, "unsubscribe_url": unsubscribe,
+               "message_id": message_id}
+        row = [safe_cell(_as_cell(own[c] if c in own else recipient.get(c, "")))
+               for c in self.columns]
+        return data, row
+
+    def _locale(self, recipient: Mapping[str, Any]) -> str:
+        return str(recipient.get("locale") or self.templates.env.globals.get("campaign_locale")
+                   or "de_DE")
 
     def _content_hash(self, cid: str, subject: str, text: str, html: str) -> str:
         """sha256 of what the message says (not keyed with the secret): same content, same ids."""
@@ -285,24 +473,33 @@ def _inline(template: Template, html: str, cid: str) -> str:
                             f"{type(exc).__name__}") from None
 
 
+def _require_notice(notice: str, cid: str, *parts: tuple[Template, str]) -> None:
+    """Every marketing email shows the objection notice, in its text and its HTML part.
+
+    A template without it stops the build (exit 1) rather than having it added: only the
+    template's author can place it where it reads right, and what is checked and previewed
+    stays what is sent."""
+    wanted = " ".join(notice.split())
+    for template, body in parts:
+        if notice in body or wanted in " ".join(unescape(body).split()):
+            continue
+        where = display_name(template.environment, template.name or "")
+        raise TemplateError(
+            f"{where}: the objection notice is missing (first for customer {cid}); every "
+            "marketing email must show it: add {{ objection_notice }} to the template's footer")
+
+
 def _tidy_text(text: str) -> str:
     """Trailing spaces and the blank lines left by template tags removed."""
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
     return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip("\n") + "\n"
 
 
-def _merge_row(recipient: Mapping[str, Any], **extra: str) -> dict[str, str]:
-    row = {key: _as_text(value) for key, value in recipient.items()}
-    row.update(extra)
-    return row
-
-
-def _as_text(value: Any) -> str:
+def _as_cell(value: Any) -> object:
+    """Dates as ISO dates, numbers as numbers (formula-safe as they are), the rest as text."""
     if isinstance(value, dt.date):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    return str(value)
+    return value if isinstance(value, int | float | Decimal) else str(value)
 
 
 # --- headers ---------------------------------------------------------------------------------
@@ -373,16 +570,16 @@ def _header_text(text: str) -> str:
 
 def _encoded_words(text: str) -> str:
     """RFC 2047 base64 encoded-words, split on character boundaries, one per folded line."""
+    data = text.encode()
     chunks: list[bytes] = []
-    chunk = b""
-    for char in text:
-        encoded = char.encode()
-        if len(chunk) + len(encoded) > _WORD_BYTES:
-            chunks.append(chunk)
-            chunk = b""
-        chunk += encoded
-    chunks.append(chunk)
-    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(c).decode()}?=" for c in chunks)
+    start = 0
+    while start < len(data):
+        end = min(start + _WORD_BYTES, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:  # inside a UTF-8 sequence
+            end -= 1
+        chunks.append(data[start:end])
+        start = end
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(c).decode()}?=" for c in chunks or [b""])
 
 
 # --- body ------------------------------------------------------------------------------------

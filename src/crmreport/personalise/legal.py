@@ -52,3 +52,10 @@ def objection_notice(sender: Sender | None, locale: str) -> str:
     lang = _language(locale)
     how = _HOW[lang].format(email=sender.email) if sender and sender.email else ""
     return _OBJECTION[lang].format(how=how)
+
+
+def merge_fields(sender: Sender | None, locale: str) -> dict[str, object]:
+    """``imprint`` (its lines; none without a sender block) and ``objection_notice`` for the
+    templates, in the language of ``locale``."""
+    return {"imprint": imprint(sender, locale) if sender else [],
+            "objection_notice": objection_notice(sender, locale)}

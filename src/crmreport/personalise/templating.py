@@ -53,6 +53,7 @@ MAX_SIZE = 1_000_000
 RENDER_SECONDS = 2.0
 _FORMAT_WIDTH = re.compile(r"\d{7,}|%[^a-zA-Z%]*\*")  # a width of a million or more, or %*d
 _DEADLINE: contextvars.ContextVar[float] = contextvars.ContextVar("deadline", default=0.0)
+_LIMIT: contextvars.ContextVar[float] = contextvars.ContextVar("limit", default=RENDER_SECONDS)
 # Formats when neither the recipient nor the campaign names a usable locale.
 _FALLBACK = Locale.parse("de_DE")
 _CSS_UNSAFE = re.compile(r'["\\<>&\x00-\x1f\x7f]')
@@ -78,7 +79,7 @@ def _bound(size: int) -> None:
         raise LimitError(f"the template builds a value of over {MAX_SIZE:,} characters")
     deadline = _DEADLINE.get()
     if deadline and time.monotonic() > deadline:
-        raise LimitError(f"the template ran for over {RENDER_SECONDS:g} seconds")
+        raise LimitError(f"the template ran for over {_LIMIT.get():g} seconds")
 
 
 def _format_size(fmt: str, marker: str, args: Iterable[Any]) -> int:
@@ -269,9 +270,22 @@ def _context_value(context: Context, key: str) -> str | None:
 
 def _locale(context: Context, locale: str | None) -> Locale:
     """The filter's locale argument, else the recipient's ``locale``, else the campaign's."""
-    campaign = localisation.resolve(_context_value(context, "campaign_locale"), _FALLBACK)
-    data = localisation.resolve(_context_value(context, "locale"), campaign)
-    return localisation.resolve(locale, data)
+    return _resolved(_context_value(context, "campaign_locale"),
+                     _context_value(context, "locale"), locale if isinstance(locale, str) else None)
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved(campaign_locale: str | None, data_locale: str | None,
+              locale: str | None) -> Locale:
+    """Parsed once per combination: Babel's parsing would cost every email a few filters."""
+    campaign = localisation.resolve(campaign_locale, _FALLBACK)
+    return localisation.resolve(locale, localisation.resolve(data_locale, campaign))
+
+
+@functools.lru_cache(maxsize=256)
+def _formatted_date(value: dt.date, locale: Locale, style: localisation.DateStyle) -> str:
+    """A date most emails share (as_of, a coupon's last day) is formatted once."""
+    return localisation.date(value, locale, style)
 
 
 @pass_context
@@ -297,7 +311,7 @@ def format_date(context: Context, value: Any, locale: str | None = None,
         value = dt.date.fromisoformat(value[:10])
     if not isinstance(value, dt.date):
         raise ValueError("date filter needs a date")
-    return localisation.date(value, _locale(context, locale), style)
+    return _formatted_date(value, _locale(context, locale), style)
 
 
 @pass_context
@@ -334,12 +348,14 @@ def _display_file(env: Environment, filename: str | None) -> str:
     return filename or "<template>"
 
 
-def template_candidates(kind: str, name: str, ext: str, locale: str | None) -> list[str]:
-    """Where a template is looked for: the language folder first, then the kind folder."""
-    plain = f"{kind}/{name}.{ext}.j2"
-    if not locale:
-        return [plain]
-    return [f"{kind}/{_lang(locale)}/{name}.{ext}.j2", plain]
+def template_candidates(kind: str, name: str, ext: str, locale: str | None,
+                        campaign_locale: str | None = None) -> list[str]:
+    """Where a template is looked for: the recipient's language folder, then the campaign's
+    (for a customer without a locale, or in a language no template is written in), then the
+    kind folder."""
+    names = [f"{kind}/{_lang(code)}/{name}.{ext}.j2" for code in (locale, campaign_locale)
+             if code]
+    return [*dict.fromkeys(names), f"{kind}/{name}.{ext}.j2"]
 
 
 def load_template(env: Environment, names: list[str]) -> Template:
@@ -373,7 +389,9 @@ class TemplateCache:
         key = (str(name), ext, _lang(locale) if locale else "")
         template = self._cache.get(key)
         if template is None:
-            names = template_candidates(self.kind, str(name), ext, locale)
+            campaign = self.env.globals.get("campaign_locale")
+            names = template_candidates(self.kind, str(name), ext, locale,
+                                        str(campaign) if campaign else None)
             template = self._cache[key] = load_template(self.env, names)
         return template
 
@@ -381,11 +399,13 @@ class TemplateCache:
 # --- rendering with useful errors ------------------------------------------------------------
 
 
-def render(template: Template, context: Mapping[str, Any], block: str | None = None) -> str:
+def render(template: Template, context: Mapping[str, Any], block: str | None = None,
+           timed: bool = True) -> str:
     """Render a template (or one of its own blocks) within the size and time limits;
-    failures become TemplateError."""
+    failures become TemplateError. ``timed=False`` when the caller holds a time_limit()
+    around several renders (one alarm per email instead of one per part)."""
     try:
-        with _time_limit():
+        with time_limit() if timed else contextlib.nullcontext():
             ctx = template.new_context(dict(context))
             if block is None:
                 return _collect(template.root_render_func(ctx))
@@ -399,15 +419,22 @@ def render(template: Template, context: Mapping[str, Any], block: str | None = N
         _raise_render_error(template, context, exc)
 
 
+# Chunks rendered between two checks of the time limit: a loop that only outputs text is
+# still stopped, without a clock read per chunk.
+_CHECK_EVERY = 64
+
+
 def _collect(chunks: Iterator[str]) -> str:
     """The rendered text, refused once it passes MAX_SIZE (checked as it is produced)."""
-    parts, size = [], 0
+    parts: list[str] = []
+    size = 0
     for chunk in chunks:
         size += len(chunk)
         if size > MAX_SIZE:
             raise LimitError(f"the template renders over {MAX_SIZE:,} characters")
-        _bound(0)
         parts.append(chunk)
+        if not len(parts) % _CHECK_EVERY:
+            _bound(0)
     return "".join(parts)
 
 
@@ -416,16 +443,19 @@ class _Timeout(LimitError):
 
 
 @contextlib.contextmanager
-def _time_limit() -> Iterator[None]:
-    """RENDER_SECONDS from now: the sandbox's hooks check it, and in the main thread an alarm
-    also interrupts loops that call nothing (``{% for i in range(99999) %}...``)."""
+def time_limit(parts: int = 1) -> Iterator[None]:
+    """RENDER_SECONDS per part from now: the sandbox's hooks check it, and in the main thread
+    an alarm also interrupts loops that call nothing (``{% for i in range(99999) %}...``).
+    An email's three parts share one limit of three times RENDER_SECONDS."""
+    seconds = RENDER_SECONDS * parts
     alarm = threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
     # With the alarm the hooks' check is a fallback, a little later so the alarm comes first.
-    token = _DEADLINE.set(time.monotonic() + RENDER_SECONDS + (1.0 if alarm else 0.0))
+    token = _DEADLINE.set(time.monotonic() + seconds + (1.0 if alarm else 0.0))
+    limit = _LIMIT.set(seconds)
     previous: Any = None
     if alarm:
-        previous = signal.signal(signal.SIGALRM, _on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, RENDER_SECONDS)
+        previous = signal.signal(signal.SIGALRM, functools.partial(_on_alarm, seconds))
+        signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
@@ -433,10 +463,11 @@ def _time_limit() -> Iterator[None]:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
         _DEADLINE.reset(token)
+        _LIMIT.reset(limit)
 
 
-def _on_alarm(signum: int, frame: Any) -> None:
-    raise _Timeout(f"the template ran for over {RENDER_SECONDS:g} seconds")
+def _on_alarm(seconds: float, signum: int, frame: Any) -> None:
+    raise _Timeout(f"the template ran for over {seconds:g} seconds")
 
 
 def _template_frames(tb: TracebackType | None) -> Iterator[tuple[str | None, int]]:

@@ -1,0 +1,186 @@
+"""crmreport's email writing against a short script with the standard library's legacy MIME
+classes, on the same recipients, the same templates and the same rendered content.
+
+    python bench/bench_emails.py                      # 20,000 emails, 3 rounds
+    python bench/bench_emails.py --emails 50000 --rounds 5 --workers 2
+
+Each run is its own process (so its peak RSS comes from the OS: getrusage of the process,
+and of its worker processes once they have ended), writing into an empty temporary folder
+that is removed after the run; its CPU time (user + system, workers included) comes from
+the OS too, so "per CPU second" is the rate one core gives, whatever the load. The two
+alternate (A B, B A, ...) so a change in the shared
+machine's load hits both alike; the median and range of each are printed, and their ratio.
+
+- crmreport: ``render_emails`` as ``build`` calls it: render text and HTML (sandboxed Jinja2),
+  inline the CSS, assemble the MIME bytes, write ``<id>.eml`` and esp.csv; ``--workers``
+  worker processes (default: one per core).
+- stdlib: the same rendering through crmreport's templating and css_inline, then
+  ``MIMEMultipart('alternative')`` with two ``MIMEText`` parts, ``Header`` and ``formataddr``
+  for the headers, ``as_bytes()`` and ``Path.write_bytes``: what a short script would do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+FIRST = ["Anna", "Jürgen", "Ben", "Zoë", "Mehmet", "Chloé", "Paul", "Grete"]
+LAST = ["Müller", "Smith", "Schröder", "O'Neill", "Nguyen", "Weiß", "Brown", "Østergaard"]
+
+
+def recipients(count: int) -> Iterator[dict[str, Any]]:
+    """Demo-like recipients: both languages, every template, coupons, umlauts in names."""
+    for i in range(count):
+        yield {"customer_id": f"C{i:07d}", "email": f"kunde{i}@example.de",
+               "salutation": ("Frau", "Herr", "Mr", "")[i % 4],
+               "first_name": FIRST[i % 8], "last_name": LAST[(i // 8) % 8],
+               "locale": "en_GB" if i % 3 == 0 else "de_DE",
+               "template": ("vip", "winback", "welcome")[i % 3],
+               "monetary": Decimal(f"{100 + i % 900}.50"), "currency": "EUR",
+               "recency_days": 30 + i % 400, "repeat_orders": i % 2,
+               "coupon": f"BACK-{i:08X}", "coupon_valid_until": dt.date(2026, 3, 31),
+               "campaign": "spring-2026", "as_of": dt.date(2026, 3, 1),
+               "segment": "at_risk", "offer": "winback-15", "variant": "A"}
+
+
+def _settings() -> Any:
+    from crmreport.personalise import EmailSettings
+    return EmailSettings(
+        sender="Demo Shop <news@shop.example>", reply_to=None,
+        unsubscribe_url="https://shop.example/unsubscribe?t={token}",
+        unsubscribe_mailto="unsubscribe@shop.example", max_bytes=102_000,
+        date=dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC), secret="bench-secret-0123456789")
+
+
+def run_crmreport(count: int, out: Path, workers: int) -> None:
+    from crmreport.personalise import make_environment, render_emails
+    env = make_environment(ROOT / "templates", "de_DE")
+    batch = render_emails(recipients(count), env, _settings(), out, out.parent / "esp.csv",
+                          workers=workers)
+    assert batch.count == count, batch.count
+
+
+def run_stdlib(count: int, out: Path, workers: int) -> None:
+    from email.header import Header
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+    from email.utils import format_datetime, formataddr
+
+    import css_inline
+
+    from crmreport.personalise import TemplateCache, make_environment, render
+    from crmreport.personalise.email import unsubscribe_token
+    from crmreport.personalise.legal import objection_notice
+
+    settings = _settings()
+    cache = TemplateCache(make_environment(ROOT / "templates", "de_DE"), "email")
+    inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+    for r in recipients(count):
+        url = settings.unsubscribe_url.replace(
+            "{token}", unsubscribe_token(settings.secret, r["customer_id"]))
+        context = {**r, "shop_url": "https://shop.example/", "sender_name": "Demo Shop",
+                   "unsubscribe_url": url,
+                   "objection_notice": objection_notice(None, r["locale"])}
+        text_t, html_t = cache.get(r, "txt"), cache.get(r, "html")
+        message = MIMEMultipart("alternative")
+        message["From"] = formataddr(("Demo Shop", "news@shop.example"))
+        message["To"] = formataddr((f"{r['first_name']} {r['last_name']}", r["email"]),
+                                   charset="utf-8")
+        message["Subject"] = Header(render(text_t, context, "subject"), "utf-8")
+        message["Date"] = format_datetime(settings.date)
+        message["List-Unsubscribe"] = f"<{url}>, <mailto:unsubscribe@shop.example>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        message.attach(MIMEText(render(text_t, context, "body"), "plain", "utf-8"))
+        message.attach(MIMEText(inliner.inline(render(html_t, context)), "html", "utf-8"))
+        (out / f"{r['customer_id']}.eml").write_bytes(message.as_bytes())
+
+
+def one(kind: str, count: int, workers: int) -> None:
+    """Run one implementation in this process and print its figures as JSON."""
+    base = Path(tempfile.mkdtemp(prefix="crmreport-bench-emails."))
+    out = base / "emails"
+    out.mkdir()
+    try:
+        cpu_before = _cpu_seconds()
+        start = time.perf_counter()
+        (run_crmreport if kind == "crmreport" else run_stdlib)(count, out, workers)
+        seconds = time.perf_counter() - start
+        cpu = _cpu_seconds() - cpu_before
+        files = len(os.listdir(out))
+    finally:
+        shutil.rmtree(base)
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "files": files,
+                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "workers_rss_mb":
+                          resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+
+
+def _cpu_seconds() -> float:
+    """User and system time of this process and of its ended workers, from the OS."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
+def compare(count: int, rounds: int, workers: int) -> None:
+    kinds = ["crmreport", "stdlib"]
+    results: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
+    for round_ in range(rounds):
+        for kind in kinds if round_ % 2 == 0 else kinds[::-1]:
+            done = subprocess.run(
+                [sys.executable, __file__, "--one", kind, "--emails", str(count),
+                 "--workers", str(workers)], check=True, capture_output=True, text=True)
+            figures = json.loads(done.stdout.strip().splitlines()[-1])
+            assert figures["files"] == count, figures
+            results[kind].append(figures)
+            print(f"round {round_ + 1} {kind:9} {count / figures['seconds']:8,.0f} emails/s, "
+                  f"{count / figures['cpu_seconds']:8,.0f} per CPU second, "
+                  f"peak RSS {figures['rss_mb']:.0f} MB (workers {figures['workers_rss_mb']:.0f}"
+                  " MB)", flush=True)
+    rates = {k: [count / f["seconds"] for f in results[k]] for k in kinds}
+    per_cpu = {k: [count / f["cpu_seconds"] for f in results[k]] for k in kinds}
+    print(f"\n{count:,} emails, {rounds} rounds, crmreport with {workers} worker process(es), "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    for kind in kinds:
+        print(f"{kind:9} median {statistics.median(rates[kind]):8,.0f} emails/s "
+              f"(range {min(rates[kind]):,.0f}-{max(rates[kind]):,.0f}); per CPU second "
+              f"median {statistics.median(per_cpu[kind]):,.0f} (range "
+              f"{min(per_cpu[kind]):,.0f}-{max(per_cpu[kind]):,.0f}); peak RSS "
+              f"{max(f['rss_mb'] for f in results[kind]):.0f} MB, workers "
+              f"{max(f['workers_rss_mb'] for f in results[kind]):.0f} MB")
+    ratio = statistics.median(rates["crmreport"]) / statistics.median(rates["stdlib"])
+    cpu_ratio = statistics.median(per_cpu["crmreport"]) / statistics.median(per_cpu["stdlib"])
+    print(f"crmreport / stdlib: {ratio:.1f}x in wall time, {cpu_ratio:.1f}x per CPU second")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--emails", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--one", choices=["crmreport", "stdlib"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        one(args.one, args.emails, args.workers)
+    else:
+        compare(args.emails, args.rounds, args.workers)
+
+
+if __name__ == "__main__":
+    main()
