@@ -201,6 +201,19 @@ class Branding(Model):
     logo: str | None = None
 
 
+class FailOn(Model):
+    """Thresholds that make ``crmreport report`` exit 1 (after writing) for a CI job."""
+
+    quarantined_share: float | None = Field(
+        None, ge=0, le=1, description="fail when more than this share of the input rows is "
+                                      "quarantined, e.g. 0.01")
+    no_orders_in_period: bool = Field(
+        False, description="fail when no customer bought in the reported period")
+    revenue_drop: float | None = Field(
+        None, gt=0, le=1, description="fail when revenue falls by more than this share "
+                                      "against the previous period, e.g. 0.3")
+
+
 ReportSection = Literal["summary", "response", "retention", "segments", "clv", "data_quality"]
 
 
@@ -214,6 +227,10 @@ class Report(Model):
     currency: str = Field("EUR", pattern=r"^[A-Z]{3}$", description="for money figures")
     min_cell_size: int = Field(10, ge=1)
     cohort_months: int = Field(12, ge=2, le=36)
+    period: Literal["week", "month", "quarter"] = Field(
+        "week", description="the executive summary's period: the last complete ISO week, "
+                            "calendar month or quarter before the as-of date")
     branding: Branding = Branding()
+    fail_on: FailOn = FailOn()
     sections: list[ReportSection] = [
         "summary", "response", "retention", "segments", "clv", "data_quality"]

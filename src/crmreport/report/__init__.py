@@ -12,6 +12,7 @@ from pathlib import Path
 from crmreport.config.models import Report
 from crmreport.errors import RenderError
 from crmreport.monitor import Monitoring
+from crmreport.monitor.periods import PeriodSummary
 from crmreport.report.format import suppress_small
 
 FORMATS = ("html", "pdf")
@@ -27,11 +28,13 @@ def write_report(
     *,
     base_dir: Path | None = None,
     template_dir: Path | None = None,
+    summary: PeriodSummary | None = None,
 ) -> list[Path]:
     """Write report.html and/or report.pdf into ``out_dir``; return the paths written.
 
     ``base_dir`` resolves a relative branding logo (default: the working directory);
-    ``template_dir`` overrides the bundled report templates (crmreport/report/templates).
+    ``template_dir`` overrides the bundled report templates (crmreport/report/templates);
+    ``summary`` gives the executive summary its period figures.
     """
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
@@ -41,9 +44,9 @@ def write_report(
     if "html" in formats:
         from crmreport.report.html import write_html
 
-        written.append(write_html(safe, definition, out_dir, base_dir, template_dir))
+        written.append(write_html(safe, definition, out_dir, base_dir, template_dir, summary))
     if "pdf" in formats:
         from crmreport.report.pdf import write_pdf
 
-        written.append(write_pdf(safe, definition, out_dir, base_dir, template_dir))
+        written.append(write_pdf(safe, definition, out_dir, base_dir, template_dir, summary))
     return written

@@ -24,10 +24,20 @@ from crmreport.config.models import Report
 from crmreport.errors import RenderError
 from crmreport.files import write_text
 from crmreport.monitor import Monitoring
+from crmreport.monitor.periods import PeriodSummary
 from crmreport.reasons import label
 from crmreport.report.charts import make_charts
-from crmreport.report.format import SUPPRESSED, Formatter
+from crmreport.report.format import SUPPRESSED, Formatter, as_float
 from crmreport.report.labels import DEFINITIONS, LABELS
+from crmreport.report.summary import (
+    change_text,
+    figures,
+    period_dates,
+    period_label,
+    sentences,
+    sparkline,
+    value_text,
+)
 
 # Shipped as package data; a campaign's own template_dir/report/ replaces them.
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -35,7 +45,7 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 def write_html(
     monitoring: Monitoring, definition: Report, out_dir: Path, base_dir: Path | None = None,
-    template_dir: Path | None = None,
+    template_dir: Path | None = None, summary: PeriodSummary | None = None,
 ) -> Path:
     """Write ``report.html``; ``monitoring`` must already be suppressed."""
     fmt = Formatter.for_report(definition)
@@ -43,7 +53,7 @@ def write_html(
         name: _chart_div(fig, name)
         for name, fig in make_charts(monitoring, definition.branding, fmt).items()
     }
-    context = page_context(monitoring, definition, charts, base_dir)
+    context = page_context(monitoring, definition, charts, base_dir, summary)
     context["plotlyjs"] = plotly.offline.get_plotlyjs()
     path = out_dir / "report.html"
     write_text(path, render(context, "html", template_dir))
@@ -72,7 +82,8 @@ def render(context: Mapping[str, Any], mode: str, template_dir: Path | None = No
 
 
 def page_context(
-    m: Monitoring, definition: Report, charts: Mapping[str, str], base_dir: Path | None
+    m: Monitoring, definition: Report, charts: Mapping[str, str], base_dir: Path | None,
+    summary: PeriodSummary | None = None,
 ) -> dict[str, Any]:
     fmt, t = Formatter.for_report(definition), LABELS[definition.language]
     return {
@@ -91,6 +102,7 @@ def page_context(
         "charts": charts,
         "generator": "crmreport",
         "summary": _summary(m, fmt, t),
+        "executive": executive(summary, m, definition, fmt) if summary else None,
         "response": [_response_row(r, fmt, t) for r in m.response.to_dict("records")],
         "definition": DEFINITIONS[definition.language],
         "retention": [
@@ -146,11 +158,45 @@ def _response_row(r: Mapping[Any, Any], fmt: Formatter, t: Mapping[str, str]) ->
         "uplift_rel": fmt.percent(r["uplift_rel"], 0),
         "ci": _interval(r["ci_low"], r["ci_high"], fmt),
         "p_value": fmt.pvalue(r["p_value"]),
+        "significant": _significant(r["ci_low"], r["ci_high"], t),
+        "incremental_money": fmt.money(r["incremental_revenue"]),
+        "cost_money": fmt.money(r["cost"]),
         "rev_t": fmt.number(r["rev_per_contact_t"], 2),
         "rev_c": fmt.number(r["rev_per_contact_c"], 2),
         "incremental": fmt.number(r["incremental_revenue"], 0),
         "cost": fmt.number(r["cost"], 0),
         "roi": fmt.percent(r["roi"], 0),
+    }
+
+
+def _significant(low: Any, high: Any, t: Mapping[str, str]) -> str:
+    """yes when the 95% interval of the uplift excludes zero."""
+    if as_float(low) is None or as_float(high) is None:
+        return "–"
+    return t["yes"] if float(low) > 0 or float(high) < 0 else t["not"]
+
+
+def executive(summary: PeriodSummary, m: Monitoring, definition: Report,
+              fmt: Formatter) -> dict[str, Any]:
+    """The executive summary: the period, its key figures with change and trend, sentences."""
+    t = LABELS[fmt.language]
+    figs = figures(summary, definition.min_cell_size)
+    rows = [{
+        "label": t["fig_" + f.key],
+        "value": value_text(f, f.value, fmt),
+        "previous": value_text(f, f.previous, fmt) if f.key != "equity" else "",
+        "change": change_text(f, fmt),
+        "trend": Markup(sparkline(f.values, definition.branding.primary_color)),
+    } for f in figs]
+    totals = [r for r in m.response.to_dict("records") if r["is_total"]]
+    current = summary.current.period
+    return {
+        "period": period_label(current, fmt),
+        "dates": period_dates(current, fmt),
+        "previous": period_label(current.previous(), fmt),
+        "rows": rows,
+        "trend_header": t["trend"].format(n=len(summary.periods)),
+        "sentences": sentences(summary, figs, totals, fmt),
     }
 
 

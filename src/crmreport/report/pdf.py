@@ -19,6 +19,7 @@ from crmreport.config.models import Report
 from crmreport.errors import RenderError
 from crmreport.files import write_bytes
 from crmreport.monitor import Monitoring
+from crmreport.monitor.periods import PeriodSummary
 from crmreport.report.charts import make_charts
 from crmreport.report.format import Formatter
 from crmreport.report.html import page_context, render
@@ -31,14 +32,14 @@ _UID = re.compile(r'id="defs-([0-9a-z]+)"')
 
 def write_pdf(
     monitoring: Monitoring, definition: Report, out_dir: Path, base_dir: Path | None = None,
-    template_dir: Path | None = None,
+    template_dir: Path | None = None, summary: PeriodSummary | None = None,
 ) -> Path:
     """Write ``report.pdf``; ``monitoring`` must already be suppressed."""
     import weasyprint  # slow to import; only PDF runs pay for it
 
     figures = make_charts(monitoring, definition.branding, Formatter.for_report(definition))
     charts = {name: _img(svg, name) for name, svg in chart_svgs(figures).items()}
-    context = page_context(monitoring, definition, charts, base_dir)
+    context = page_context(monitoring, definition, charts, base_dir, summary)
     html = render(context, "pdf", template_dir)
     pdf = weasyprint.HTML(string=html, base_url=None).write_pdf()
     path = out_dir / "report.pdf"
