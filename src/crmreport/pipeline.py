@@ -279,10 +279,17 @@ def monitor_report(
     costs = {name: getattr(config.channels, name).cost
              for name in ("email", "letter") if getattr(config.channels, name)}
     monitoring = collect(run.con, config.as_of, config.response.window_days, costs,
-                         run.account, definition.cohort_months, run.value, run.featured.churn)
+                         _relative(run.account, loaded.path.parent), definition.cohort_months,
+                         run.value, run.featured.churn)
     summary = period_summary(run.con, period or definition.period, config.as_of,
                              config.response.window_days, costs, monitoring.value.equity)
     return ReportInputs(loaded, definition, monitoring, summary)
+
+
+def _relative(account: Account, start: Path) -> Account:
+    """The account with file paths relative to the campaign file: no server paths in reports."""
+    return Account(files=[dataclasses.replace(f, path=os.path.relpath(f.path, start.resolve()))
+                          for f in account.files])
 
 
 def write_monitoring_report(inputs: ReportInputs, out_dir: Path) -> list[Path]:

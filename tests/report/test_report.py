@@ -1,5 +1,6 @@
 import datetime as dt
 import io
+import json
 import re
 from collections import Counter
 
@@ -12,9 +13,11 @@ from crmreport.account import Account, FileAccount
 from crmreport.config.models import Branding, Report
 from crmreport.features.net_orders import classify_orders
 from crmreport.monitor import collect
+from crmreport.monitor.periods import period_summary
 from crmreport.reasons import label
 from crmreport.report import write_report
 from crmreport.report.format import SUPPRESSED, Formatter
+from crmreport.report.summary_json import SummaryOut, summary_json
 from crmreport.tables import CONTACTS, CUSTOMERS, ORDERS
 
 AS_OF = dt.date(2026, 3, 1)
@@ -70,10 +73,22 @@ def _account() -> Account:
     return Account(files=[customers, orders])
 
 
+COSTS = {"email": 0.002, "letter": 0.85}
+
+
 @pytest.fixture(scope="module")
-def monitoring():
-    con = _build_connection()
-    return collect(con, AS_OF, 30, {"email": 0.002, "letter": 0.85}, _account(), months=6)
+def con():
+    return _build_connection()
+
+
+@pytest.fixture(scope="module")
+def monitoring(con):
+    return collect(con, AS_OF, 30, COSTS, _account(), months=6)
+
+
+@pytest.fixture(scope="module")
+def summary(con):
+    return period_summary(con, "week", AS_OF, 30, COSTS, equity=1000.0)
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +178,31 @@ def test_german_labels_and_numbers(monitoring, tmp_path):
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert ">Zusammenfassung</h2>" in html and ">Datenqualität</h2>" in html
     assert '"separators":",."' in html
+
+
+def test_summary_section_names_the_week_in_german(monitoring, summary, tmp_path):
+    german = DEFINITION.model_copy(update={"language": "de"})
+    write_report(monitoring, german, tmp_path, formats=("html",), summary=summary)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    # as of Sunday 1 March 2026 the last complete ISO week is week 8 (16-22 February)
+    assert ">Zusammenfassung: KW 8/2026</h2>" in html
+    assert "Umsatz" in html and "Kundenkapital (52 Wochen)" in html
+    assert html.count('<svg class="spark"') >= 3
+
+
+def test_summary_json(monitoring, summary):
+    data = json.loads(summary_json(monitoring, summary, DEFINITION))
+    SummaryOut.model_validate(data)  # it matches its own schema
+    assert data["period"] == {"kind": "week", "name": "2026-W08", "start": "2026-02-16",
+                              "end": "2026-02-22"}
+    assert data["previous_period"]["name"] == "2026-W07"
+    # spring: every third customer of a segment is control: vip 10 of 30, regular 14 of 40,
+    # tiny 1 of 3 -> 48 treated and 25 control
+    (spring,) = data["campaigns"]
+    assert (spring["campaign"], spring["contacted"], spring["control"]) == ("spring", 48, 25)
+    assert data["figures"]["equity"]["value"] == 1000.0
+    assert data["checks"] == [] and data["failed"] is False
+    assert "CUST-" not in json.dumps(data)
 
 
 def test_formatter():

@@ -299,7 +299,8 @@ def _churn(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any
 def _quality(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any]:
     files = m.account.files
     rows = [{
-        "path": f.path, "table": f.table, "rows_in": fmt.integer(f.rows_in),
+        "path": Path(f.path).name if Path(f.path).is_absolute() else f.path,
+        "table": f.table, "rows_in": fmt.integer(f.rows_in),
         "loaded": fmt.integer(f.loaded), "merged": fmt.integer(f.merged),
         "quarantined": fmt.integer(f.quarantined),
         "reasons": [f"{label(reason, fmt.language)}: {fmt.integer(n)}"
