@@ -199,6 +199,7 @@ class Branding(Model):
     accent_color: str = Field("#e07b00", pattern=r"^#[0-9a-fA-F]{6}$")
     font_family: str = "DejaVu Sans, Liberation Sans, sans-serif"
     logo: str | None = None
+    client: str | None = Field(None, description="the client the report is for, on its cover")
 
 
 class FailOn(Model):
@@ -231,6 +232,8 @@ class Report(Model):
         "week", description="the executive summary's period: the last complete ISO week, "
                             "calendar month or quarter before the as-of date")
     branding: Branding = Branding()
+    orientation: Literal["portrait", "landscape"] = Field(
+        "portrait", description="the PDF's A4 page orientation")
     fail_on: FailOn = FailOn()
     sections: list[ReportSection] = [
         "summary", "response", "retention", "segments", "clv", "data_quality"]

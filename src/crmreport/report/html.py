@@ -88,6 +88,8 @@ def page_context(
     fmt, t = Formatter.for_report(definition), LABELS[definition.language]
     return {
         "title": definition.title,
+        "orientation": definition.orientation,
+        "period": period_label(summary.current.period, fmt) if summary else None,
         "lang": definition.language,
         "branding": definition.branding,
         "css_font": _css_font(definition.branding.font_family),
@@ -161,10 +163,10 @@ def _response_row(r: Mapping[Any, Any], fmt: Formatter, t: Mapping[str, str]) ->
         "significant": _significant(r["ci_low"], r["ci_high"], t),
         "incremental_money": fmt.money(r["incremental_revenue"]),
         "cost_money": fmt.money(r["cost"]),
-        "rev_t": fmt.number(r["rev_per_contact_t"], 2),
-        "rev_c": fmt.number(r["rev_per_contact_c"], 2),
-        "incremental": fmt.number(r["incremental_revenue"], 0),
-        "cost": fmt.number(r["cost"], 0),
+        "rev_t": fmt.money(r["rev_per_contact_t"]),
+        "rev_c": fmt.money(r["rev_per_contact_c"]),
+        "incremental": fmt.money(r["incremental_revenue"]),
+        "cost": fmt.money(r["cost"]),
         "roi": fmt.percent(r["roi"], 0),
     }
 
@@ -241,8 +243,8 @@ def _segments(segments: pd.DataFrame, fmt: Formatter, t: Mapping[str, str]) -> d
             "share": fmt.percent(r["share"]),
             "avg_recency": fmt.number(r["avg_recency_days"], 0),
             "avg_frequency": fmt.number(r["avg_frequency"], 1),
-            "avg_monetary": fmt.number(r["avg_monetary"], 2),
-            "total_monetary": fmt.number(r["total_monetary"], 0),
+            "avg_monetary": fmt.money(r["avg_monetary"]),
+            "total_monetary": fmt.money(r["total_monetary"]),
             "offers": [fmt.integer(r[c]) for c in offers],
         })
     names = [c.removeprefix("offer:") for c in offers]
@@ -257,13 +259,13 @@ def _value(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any
     if v.reason is not None:
         return {"unavailable": t["clv_unavailable"].format(reason=v.reason)}
     # Totals over every valued customer; hidden segments are in them, not beside them.
-    figures = [(t["equity"], fmt.number(v.equity, 0)),
-               (t["avg_clv"], fmt.number(v.equity / v.customers
-                                         if v.customers and v.equity is not None else None, 2)),
+    figures = [(t["equity"], fmt.money(v.equity)),
+               (t["avg_clv"], fmt.money(v.equity / v.customers
+                                        if v.customers and v.equity is not None else None)),
                (t["customers"], fmt.integer(v.customers))]
     rows = [{"segment": r["segment"], "customers": fmt.integer(r["customers"]),
-             "avg_p_alive": fmt.percent(r["avg_p_alive"]), "avg_clv": fmt.number(r["avg_clv"], 2),
-             "equity": fmt.number(r["equity"], 0)} for r in v.by_segment.to_dict("records")]
+             "avg_p_alive": fmt.percent(r["avg_p_alive"]), "avg_clv": fmt.money(r["avg_clv"]),
+             "equity": fmt.money(r["equity"])} for r in v.by_segment.to_dict("records")]
     fit = [{"frequency": r["calibration_frequency"], "customers": fmt.integer(r["customers"]),
             "actual": fmt.number(r["actual"], 2), "predicted": fmt.number(r["predicted"], 2)}
            for r in v.fit.to_dict("records")]

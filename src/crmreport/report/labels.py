@@ -72,6 +72,7 @@ LABELS: dict[str, dict[str, str]] = {
         "churn_no_dropout": "The BG/NBD fit finds no dropout (mean dropout chance per purchase "
                             "{p}; {n} customers with P(alive) below 50%): P(alive) cannot tell "
                             "who has lapsed, so churn risk comes from the churn model.",
+        "prepared_for": "Prepared for", "contents": "Contents",
         "week_label": "{year}-W{week:02d}", "quarter_label": "Q{quarter} {year}",
         "unit_week": "the previous week", "unit_month": "the previous month",
         "unit_quarter": "the previous quarter", "units_week": "weeks", "units_month": "months",
@@ -178,6 +179,7 @@ LABELS: dict[str, dict[str, str]] = {
                             "P(aktiv) unter 50 %): P(aktiv) erkennt keine abgesprungenen "
                             "Kunden, daher stammt das Abwanderungsrisiko aus dem "
                             "Abwanderungsmodell.",
+        "prepared_for": "Erstellt für", "contents": "Inhalt",
         "week_label": "KW {week}/{year}", "quarter_label": "Q{quarter}/{year}",
         "unit_week": "der Vorwoche", "unit_month": "dem Vormonat",
         "unit_quarter": "dem Vorquartal", "units_week": "Wochen", "units_month": "Monate",
