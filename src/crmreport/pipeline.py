@@ -296,8 +296,13 @@ def write_monitoring_report(inputs: ReportInputs, out_dir: Path) -> list[Path]:
     from crmreport.report import write_report
 
     own = inputs.loaded.template_dir / "report"  # a campaign may replace the bundled templates
+    config = inputs.loaded.config
+    named: list[tuple[str, dict[Any, str]]] = [(s.id, s.label) for s in config.segments]
+    named += [(o.id, o.label) for o in config.offers]
+    labels = {ident: {str(lang): text for lang, text in label.items()} for ident, label in named}
     return write_report(inputs.monitoring, inputs.definition, out_dir,
-                        template_dir=own if own.is_dir() else None, summary=inputs.summary)
+                        template_dir=own if own.is_dir() else None, summary=inputs.summary,
+                        labels=labels)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from crmreport.monitor.periods import period_summary
 from crmreport.reasons import label
 from crmreport.report import write_report
 from crmreport.report.format import SUPPRESSED, Formatter
+from crmreport.report.labels import LABELS
 from crmreport.report.summary_json import SummaryOut, summary_json
 from crmreport.tables import CONTACTS, CUSTOMERS, ORDERS
 
@@ -136,10 +137,10 @@ def test_no_personal_data(outputs):
 
 def test_small_cells_suppressed(outputs, monitoring):
     html = outputs[1]
-    tiny = re.search(r'<td class="l">tiny</td>(.*?)</tr>', html, re.S).group(1)
+    tiny = re.search(r'<td class="l">Tiny</td>(.*?)</tr>', html, re.S).group(1)
     assert set(re.findall(r"<td>(.*?)</td>", tiny)) == {"–"}
     # The response row of tiny (3 customers) shows no figures either.
-    row = re.search(r'<td class="l">spring</td><td class="l">tiny</td>(.*?)</tr>', html, re.S)
+    row = re.search(r'<td class="l">spring</td><td class="l">Tiny</td>(.*?)</tr>', html, re.S)
     cells = re.findall(r"<td>(.*?)</td>", row.group(1))
     assert set(cells) == {"–"}
     raw = monitoring.segments.set_index("segment")
@@ -188,6 +189,27 @@ def test_summary_section_names_the_week_in_german(monitoring, summary, tmp_path)
     assert ">Zusammenfassung: KW 8/2026</h2>" in html
     assert "Umsatz" in html and "Kundenkapital (52 Wochen)" in html
     assert html.count('<svg class="spark"') >= 3
+
+
+def _visible_words(html: str) -> set[str]:
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    text = re.sub(r"<svg\b.*?</svg>", " ", text, flags=re.S)
+    return {w.lower() for w in re.findall(r"[^\W\d_]+", re.sub(r"<[^>]+>", " ", text))}
+
+
+def test_german_report_shows_no_english_word(monitoring, summary, tmp_path):
+    german = DEFINITION.model_copy(update={
+        "language": "de", "title": "Wochenbericht", "branding": Branding(name="Muster GmbH")})
+    write_report(monitoring, german, tmp_path, formats=("html",), summary=summary,
+                 labels={"vip": {"de": "Top-Kunden"}, "regular": {"de": "Stammkunden"},
+                         "tiny": {"de": "Kleinstgruppe"}, "gift": {"de": "Geschenk"}})
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    words = _visible_words(re.sub(r"data/\w+\.csv", "", html))  # file names are no words
+    english = {w.lower() for text in LABELS["en"].values() for w in re.findall(r"[^\W\d_]+", text)}
+    german_too = {w.lower() for text in LABELS["de"].values()
+                  for w in re.findall(r"[^\W\d_]+", text)}
+    assert words & (english - german_too) == set()
+    assert "top" in words and "stammkunden" in words and "geschenk" in words
 
 
 def test_summary_json(monitoring, summary):

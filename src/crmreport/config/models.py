@@ -62,10 +62,16 @@ class Identity(Model):
                     "columns also with inner spaces collapsed. [] merges no records")
 
 
+# A name shown in reports per language, e.g. {de: Stammkunden, en: Regulars}.
+Label = dict[Literal["de", "en"], Annotated[str, StringConstraints(min_length=1)]]
+
+
 class Segment(Model):
     id: Identifier
     when: str = Field(description="SQL condition over the customer features")
     description: str = ""
+    label: Label = Field({}, description="its name in reports per language (default: the id "
+                                         "made readable)")
 
 
 VariantId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]
@@ -88,6 +94,8 @@ class Coupons(Model):
 
 class Offer(Model):
     id: Identifier
+    label: Label = Field({}, description="its name in reports per language (default: the id "
+                                         "made readable)")
     segments: list[Identifier] = Field(min_length=1)
     when: str = "TRUE"
     priority: int = 0

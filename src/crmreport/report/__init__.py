@@ -14,6 +14,7 @@ from crmreport.errors import RenderError
 from crmreport.monitor import Monitoring
 from crmreport.monitor.periods import PeriodSummary
 from crmreport.report.format import suppress_small
+from crmreport.report.names import Labels, with_names
 
 FORMATS = ("html", "pdf")
 
@@ -29,17 +30,21 @@ def write_report(
     base_dir: Path | None = None,
     template_dir: Path | None = None,
     summary: PeriodSummary | None = None,
+    labels: Labels | None = None,
 ) -> list[Path]:
     """Write report.html and/or report.pdf into ``out_dir``; return the paths written.
 
     ``base_dir`` resolves a relative branding logo (default: the working directory);
     ``template_dir`` overrides the bundled report templates (crmreport/report/templates);
-    ``summary`` gives the executive summary its period figures.
+    ``summary`` gives the executive summary its period figures; ``labels`` the names of
+    segments and offers per language (``{id: {language: name}}``; default: the id made
+    readable).
     """
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise RenderError(f"unknown report format {', '.join(unknown)}; use html or pdf")
-    safe = suppress_small(monitoring, definition.min_cell_size)
+    safe = with_names(suppress_small(monitoring, definition.min_cell_size), labels or {},
+                      definition.language)
     written: list[Path] = []
     if "html" in formats:
         from crmreport.report.html import write_html

@@ -257,7 +257,8 @@ def _value(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any
 
     v = m.value
     if v.reason is not None:
-        return {"unavailable": t["clv_unavailable"].format(reason=v.reason)}
+        reason = t["not_computed"] if v.reason == "not computed" else v.reason
+        return {"unavailable": t["clv_unavailable"].format(reason=reason)}
     # Totals over every valued customer; hidden segments are in them, not beside them.
     figures = [(t["equity"], fmt.money(v.equity)),
                (t["avg_clv"], fmt.money(v.equity / v.customers
@@ -302,7 +303,7 @@ def _quality(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, A
     files = m.account.files
     rows = [{
         "path": Path(f.path).name if Path(f.path).is_absolute() else f.path,
-        "table": f.table, "rows_in": fmt.integer(f.rows_in),
+        "table": t.get(f"table_{f.table}", f.table), "rows_in": fmt.integer(f.rows_in),
         "loaded": fmt.integer(f.loaded), "merged": fmt.integer(f.merged),
         "quarantined": fmt.integer(f.quarantined),
         "reasons": [f"{label(reason, fmt.language)}: {fmt.integer(n)}"

@@ -72,7 +72,12 @@ LABELS: dict[str, dict[str, str]] = {
         "churn_no_dropout": "The BG/NBD fit finds no dropout (mean dropout chance per purchase "
                             "{p}; {n} customers with P(alive) below 50%): P(alive) cannot tell "
                             "who has lapsed, so churn risk comes from the churn model.",
-        "prepared_for": "Prepared for", "contents": "Contents",
+        "prepared_for": "Prepared for", "not_computed": "not computed",
+        "table_customers": "customers", "table_orders": "orders",
+        "table_order_lines": "order lines",
+        "table_suppressions": "suppressions", "table_contacts": "contact history",
+        "ch_email": "Email", "ch_letter": "Letter",
+        "unassigned": "Not assigned", "contents": "Contents",
         "week_label": "{year}-W{week:02d}", "quarter_label": "Q{quarter} {year}",
         "unit_week": "the previous week", "unit_month": "the previous month",
         "unit_quarter": "the previous quarter", "units_week": "weeks", "units_month": "months",
@@ -179,7 +184,12 @@ LABELS: dict[str, dict[str, str]] = {
                             "P(aktiv) unter 50 %): P(aktiv) erkennt keine abgesprungenen "
                             "Kunden, daher stammt das Abwanderungsrisiko aus dem "
                             "Abwanderungsmodell.",
-        "prepared_for": "Erstellt für", "contents": "Inhalt",
+        "prepared_for": "Erstellt für", "not_computed": "nicht berechnet",
+        "table_customers": "Kunden", "table_orders": "Bestellungen",
+        "table_order_lines": "Bestellpositionen", "table_suppressions": "Sperrliste",
+        "table_contacts": "Kontakthistorie",
+        "ch_email": "E-Mail", "ch_letter": "Brief",
+        "unassigned": "Nicht zugeordnet", "contents": "Inhalt",
         "week_label": "KW {week}/{year}", "quarter_label": "Q{quarter}/{year}",
         "unit_week": "der Vorwoche", "unit_month": "dem Vormonat",
         "unit_quarter": "dem Vorquartal", "units_week": "Wochen", "units_month": "Monate",
