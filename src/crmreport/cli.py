@@ -292,10 +292,13 @@ def build(config: Path, data_dir: Path | None, out: Path, wait: float) -> None:
               help="Report as of this day (YYYY-MM-DD)  [default: the campaign's as_of]")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
               default=None, help="Also write the summary's figures and checks as JSON here.")
+@click.option("--email", "email_path", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, help="Also write the executive summary as a self-contained "
+                                 "email (.eml) for any mail server.")
 @_handles_errors
 def report(config: Path, data_dir: Path | None, definition: Path, out: Path,
            period: PeriodKind | None, as_of: dt.datetime | None,
-           json_path: Path | None) -> None:
+           json_path: Path | None, email_path: Path | None) -> None:
     """Render the monitoring report (report.html and report.pdf) for a period.
 
     Exits 1 after writing when a fail_on rule of the definition is broken, naming it.
@@ -305,7 +308,7 @@ def report(config: Path, data_dir: Path | None, definition: Path, out: Path,
     """
     result = pipeline.report_period(
         load_campaign(config, data_dir), load_report(definition), out, period,
-        as_of.date() if as_of else None, json_path)
+        as_of.date() if as_of else None, json_path, email_path)
     for path in result.paths:
         click.echo(str(path))
     for reason in result.failures:

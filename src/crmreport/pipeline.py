@@ -292,7 +292,8 @@ def _relative(account: Account, start: Path) -> Account:
                           for f in account.files])
 
 
-def write_monitoring_report(inputs: ReportInputs, out_dir: Path) -> list[Path]:
+def write_monitoring_report(inputs: ReportInputs, out_dir: Path,
+                            email: Path | None = None) -> list[Path]:
     from crmreport.report import write_report
 
     own = inputs.loaded.template_dir / "report"  # a campaign may replace the bundled templates
@@ -302,7 +303,7 @@ def write_monitoring_report(inputs: ReportInputs, out_dir: Path) -> list[Path]:
     labels = {ident: {str(lang): text for lang, text in label.items()} for ident, label in named}
     return write_report(inputs.monitoring, inputs.definition, out_dir,
                         template_dir=own if own.is_dir() else None, summary=inputs.summary,
-                        labels=labels)
+                        labels=labels, email=email)
 
 
 @dataclass(frozen=True)
@@ -317,10 +318,11 @@ class PeriodReport:
 def report_period(
     loaded: LoadedCampaign, definition: Report, out_root: Path,
     period: PeriodKind | None = None, as_of: dt.date | None = None,
-    json_path: Path | None = None,
+    json_path: Path | None = None, email_path: Path | None = None,
 ) -> PeriodReport:
     """The report into ``out_root/<period>/`` (2026-W09, 2026-03, 2026-Q1): a rerun of the
-    same period replaces the folder in one step. ``json_path`` gets the summary as JSON."""
+    same period replaces the folder in one step. ``json_path`` gets the summary as JSON,
+    ``email_path`` the executive summary as a self-contained .eml."""
     from crmreport.files import write_text
     from crmreport.report.summary_json import checks, summary_json
 
@@ -328,8 +330,8 @@ def report_period(
     slug = inputs.summary.current.period.slug
     folder = out_root / slug
     with atomic_dir(folder) as tmp:
-        names = [p.name for p in write_monitoring_report(inputs, tmp)]
-    paths = [folder / name for name in names]
+        written = write_monitoring_report(inputs, tmp, email_path)
+    paths = [p if p == email_path else folder / p.name for p in written]
     if json_path is not None:
         write_text(json_path, summary_json(inputs.monitoring, inputs.summary, definition))
         paths.append(json_path)

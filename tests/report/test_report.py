@@ -1,4 +1,6 @@
 import datetime as dt
+import email
+import email.policy
 import io
 import json
 import re
@@ -210,6 +212,24 @@ def test_german_report_shows_no_english_word(monitoring, summary, tmp_path):
                   for w in re.findall(r"[^\W\d_]+", text)}
     assert words & (english - german_too) == set()
     assert "top" in words and "stammkunden" in words and "geschenk" in words
+
+
+def test_summary_email_is_self_contained(monitoring, summary, tmp_path):
+    eml = tmp_path / "summary.eml"
+    paths = write_report(monitoring, DEFINITION, tmp_path, formats=(), summary=summary,
+                         email=eml)
+    assert paths == [eml]
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert message["Subject"] == "Weekly test report: 2026-W08"
+    html = message.get_body(("html",)).get_content()
+    assert "<style" not in html and "<script" not in html and 'style="' in html
+    cids = {p["Content-ID"].strip("<>"): p for p in message.walk() if p["Content-ID"]}
+    referenced = set(re.findall(r'src="cid:([^"]+)"', html))
+    assert referenced and referenced == set(cids)
+    assert all(p.get_content().startswith(b"\x89PNG") for p in cids.values())
+    assert not re.search(r'src="(https?:)?//', html)
+    text = message.get_body(("plain",)).get_content()
+    assert "No orders in 2026-W08." in text and "CUST-" not in text + html  # none that week
 
 
 def test_summary_json(monitoring, summary):

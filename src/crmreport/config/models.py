@@ -223,6 +223,13 @@ class FailOn(Model):
                                       "against the previous period, e.g. 0.3")
 
 
+class SummaryEmail(Model):
+    """Headers of the summary email (``report --email``); without them the job sets them."""
+
+    sender: str | None = Field(None, alias="from")
+    to: list[str] = []
+
+
 ReportSection = Literal["summary", "response", "retention", "segments", "clv", "data_quality"]
 
 
@@ -243,5 +250,6 @@ class Report(Model):
     orientation: Literal["portrait", "landscape"] = Field(
         "portrait", description="the PDF's A4 page orientation")
     fail_on: FailOn = FailOn()
+    email: SummaryEmail = SummaryEmail()
     sections: list[ReportSection] = [
         "summary", "response", "retention", "segments", "clv", "data_quality"]
