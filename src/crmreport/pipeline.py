@@ -279,17 +279,25 @@ def monitor_report(
     costs = {name: getattr(config.channels, name).cost
              for name in ("email", "letter") if getattr(config.channels, name)}
     monitoring = collect(run.con, config.as_of, config.response.window_days, costs,
-                         _relative(run.account, loaded.path.parent), definition.cohort_months,
+                         _relative(run.account, loaded), definition.cohort_months,
                          run.value, run.featured.churn)
     summary = period_summary(run.con, period or definition.period, config.as_of,
                              config.response.window_days, costs, monitoring.value.equity)
     return ReportInputs(loaded, definition, monitoring, summary)
 
 
-def _relative(account: Account, start: Path) -> Account:
-    """The account with file paths relative to the campaign file: no server paths in reports."""
-    return Account(files=[dataclasses.replace(f, path=os.path.relpath(f.path, start.resolve()))
-                          for f in account.files])
+def _relative(account: Account, loaded: LoadedCampaign) -> Account:
+    """The account with file paths as the campaign file names them (relative to the data
+    folder), else relative to the campaign file, else the bare name: no server paths."""
+
+    def shown(path: str) -> str:
+        full = Path(path).resolve()
+        for start in (loaded.data_dir.resolve(), loaded.path.parent.resolve()):
+            if full.is_relative_to(start):
+                return full.relative_to(start).as_posix()
+        return full.name
+
+    return Account(files=[dataclasses.replace(f, path=shown(f.path)) for f in account.files])
 
 
 def write_monitoring_report(inputs: ReportInputs, out_dir: Path,

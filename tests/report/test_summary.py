@@ -129,3 +129,16 @@ def test_fail_on_rules() -> None:
     lenient = Report(report="ci", title="CI", fail_on=FailOn(quarantined_share=0.05))
     assert [c.failed for c in checks(TWO_WEEKS, account, lenient)] == [False]
     assert checks(TWO_WEEKS, account, Report(report="ci", title="CI")) == []
+
+
+def test_hidden_new_customers_leave_the_sentence_short() -> None:
+    summary = _summary(_week(W08, 130.0, 20, 12, 10, 40), _week(W09, 120.0, 25, 5, 12, 20))
+    text = sentences(summary, figures(summary, 10), [], Formatter("en"))
+    assert text[1].startswith("25 customers bought. 60.0% of the buyers")
+
+
+def test_campaign_without_incremental_revenue_is_not_given_one() -> None:
+    campaign = {"campaign": "spring", "ci_low": 0.01, "ci_high": 0.05, "uplift_abs": 0.03,
+                "incremental_revenue": SUPPRESSED}
+    text = sentences(TWO_WEEKS, figures(TWO_WEEKS, 10), [campaign], Formatter("en"))
+    assert text[2] == "Campaign spring: uplift +3.0 pp (95% CI +1.0 pp to +5.0 pp), significant."

@@ -95,6 +95,7 @@ LABELS: dict[str, dict[str, str]] = {
         "s_range_high": "That is above each of the last {n} {unit_plural} ({low} to {high}).",
         "s_range_low": "That is below each of the last {n} {unit_plural} ({low} to {high}).",
         "s_customers": "{active} customers bought, {new} of them for the first time.",
+        "s_buyers": "{active} customers bought.",
         "s_retention": "{value} of the buyers of {unit} bought again ({previous} a period "
                        "earlier).",
         "s_no_orders": "No orders in {period}.",
@@ -106,6 +107,11 @@ LABELS: dict[str, dict[str, str]] = {
                                       "zero), so its incremental revenue of {incremental} may "
                                       "be chance.",
         "s_campaign_unknown": "Campaign {campaign}: too few customers to measure.",
+        "s_campaign_significant_short": "Campaign {campaign}: uplift {uplift} (95% CI {low} "
+                                        "to {high}), significant.",
+        "s_campaign_not_significant_short": "Campaign {campaign}: the uplift of {uplift} is "
+                                            "not significant (the 95% CI, {low} to {high}, "
+                                            "includes zero).",
         "s_equity": "Customer equity (expected value of the next 52 weeks): {value}.",
         "summary_note": "Revenue: net of credit notes, customers' orders dated in the period "
                         "(guest orders not counted). Retention: share of the previous "
@@ -210,6 +216,7 @@ LABELS: dict[str, dict[str, str]] = {
         "s_range_low": "Das liegt unter jedem der letzten {n} {unit_plural} ({low} bis "
                        "{high}).",
         "s_customers": "{active} Kunden kauften, davon {new} zum ersten Mal.",
+        "s_buyers": "{active} Kunden kauften.",
         "s_retention": "{value} der Käufer aus {unit} kauften erneut (eine Periode davor: "
                        "{previous}).",
         "s_no_orders": "Keine Bestellungen in {period}.",
@@ -221,6 +228,11 @@ LABELS: dict[str, dict[str, str]] = {
                                       "null ein), der Zusatzumsatz von {incremental} kann "
                                       "also Zufall sein.",
         "s_campaign_unknown": "Kampagne {campaign}: zu wenige Kunden für eine Messung.",
+        "s_campaign_significant_short": "Kampagne {campaign}: Uplift {uplift} (95%-KI {low} "
+                                        "bis {high}), signifikant.",
+        "s_campaign_not_significant_short": "Kampagne {campaign}: Der Uplift von {uplift} ist "
+                                            "nicht signifikant (das 95%-KI, {low} bis "
+                                            "{high}, schließt null ein).",
         "s_equity": "Kundenkapital (erwarteter Wert der nächsten 52 Wochen): {value}.",
         "summary_note": "Umsatz: nach Abzug von Gutschriften, Bestellungen von Kunden mit "
                         "Datum im Zeitraum (Gastbestellungen zählen nicht). Bindung: Anteil "

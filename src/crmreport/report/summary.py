@@ -186,9 +186,11 @@ def sentences(summary: PeriodSummary, figs: list[Figure], campaigns: Sequence[Ma
 
 def _customers_sentence(by_key: Mapping[str, Figure], fmt: Formatter, t: Mapping[str, str],
                         unit: str, active: Figure) -> str:
-    retention = by_key["retention"]
-    text = t["s_customers"].format(active=fmt.integer(active.value),
-                                   new=fmt.integer(by_key["new"].value))
+    retention, new = by_key["retention"], by_key["new"]
+    text = (t["s_customers"].format(active=fmt.integer(active.value),
+                                    new=fmt.integer(new.value))
+            if as_float(new.value) is not None else
+            t["s_buyers"].format(active=fmt.integer(active.value)))
     if as_float(retention.value) is not None:
         text += " " + t["s_retention"].format(value=fmt.percent(retention.value), unit=unit,
                                               previous=fmt.percent(retention.previous))
@@ -200,6 +202,8 @@ def _campaign_sentence(row: Mapping[Any, Any], fmt: Formatter, t: Mapping[str, s
     if low is None or high is None:
         return t["s_campaign_unknown"].format(campaign=row["campaign"])
     key = "s_campaign_significant" if low > 0 or high < 0 else "s_campaign_not_significant"
+    if as_float(row["incremental_revenue"]) is None:  # hidden or undefined: not mentioned
+        key += "_short"
     return t[key].format(campaign=row["campaign"], uplift=fmt.points(row["uplift_abs"]),
                          low=fmt.points(low), high=fmt.points(high),
                          incremental=fmt.money(row["incremental_revenue"]))
