@@ -211,10 +211,10 @@ LABELS: dict[str, dict[str, str]] = {
         "s_revenue": "Umsatz in {period}: {value}.",
         "s_range_within": "Das liegt im Bereich der letzten {n} {unit_plural} ({low} bis "
                           "{high}): keine auffällige Veränderung.",
-        "s_range_high": "Das liegt über jedem der letzten {n} {unit_plural} ({low} bis "
+        "s_range_high": "Das ist mehr als in allen der letzten {n} {unit_plural} ({low} bis "
                         "{high}).",
-        "s_range_low": "Das liegt unter jedem der letzten {n} {unit_plural} ({low} bis "
-                       "{high}).",
+        "s_range_low": "Das ist weniger als in allen der letzten {n} {unit_plural} ({low} "
+                       "bis {high}).",
         "s_customers": "{active} Kunden kauften, davon {new} zum ersten Mal.",
         "s_buyers": "{active} Kunden kauften.",
         "s_retention": "{value} der Käufer aus {unit} kauften erneut (eine Periode davor: "
