@@ -192,7 +192,12 @@ def executive(summary: PeriodSummary, m: Monitoring, definition: Report,
     } for f in figs]
     totals = [r for r in m.response.to_dict("records") if r["is_total"]]
     current = summary.current.period
+    segmented = m.segments[m.segments["is_total"].astype(bool)]["customers"].tolist()
+    counts = (t["counts_note"].format(all=fmt.integer(segmented[0]),
+                                      valued=fmt.integer(m.value.customers))
+              if segmented and m.value.reason is None else None)
     return {
+        "counts_note": counts,
         "period": period_label(current, fmt),
         "dates": period_dates(current, fmt),
         "previous": period_label(current.previous(), fmt),

@@ -96,6 +96,9 @@ LABELS: dict[str, dict[str, str]] = {
         "s_range_low": "That is below each of the last {n} {unit_plural} ({low} to {high}).",
         "s_customers": "{active} customers bought, {new} of them for the first time.",
         "s_buyers": "{active} customers bought.",
+        "counts_note": "Customer counts differ by section: Segments count every customer "
+                       "({all}), Customer value those the model can value ({valued}), the key "
+                       "figures above the buyers of each period.",
         "s_retention": "{value} of the buyers of {unit} bought again ({previous} a period "
                        "earlier).",
         "s_no_orders": "No orders in {period}.",
@@ -217,6 +220,9 @@ LABELS: dict[str, dict[str, str]] = {
                        "bis {high}).",
         "s_customers": "{active} Kunden kauften, davon {new} zum ersten Mal.",
         "s_buyers": "{active} Kunden kauften.",
+        "counts_note": "Die Kundenzahlen unterscheiden sich je Abschnitt: Segmente zählen alle "
+                       "Kunden ({all}), Kundenwert die vom Modell bewerteten ({valued}), die "
+                       "Kennzahlen oben die Käufer des jeweiligen Zeitraums.",
         "s_retention": "{value} der Käufer aus {unit} kauften erneut (eine Periode davor: "
                        "{previous}).",
         "s_no_orders": "Keine Bestellungen in {period}.",
