@@ -276,3 +276,41 @@ def test_no_customer_value_in_any_message_of_a_hostile_build(shop: Path, tmp_pat
     assert any("vip.txt.j2" in text for text in texts)
     for value in _customer_values(shop / "customers.csv"):
         assert not any(value in text for text in texts), value
+
+
+def test_report_by_period_with_json_and_fail_on(shop: Path) -> None:
+    definition = shop / "ci.yaml"
+    definition.write_text("report: ci\ntitle: CI report\nlanguage: de\n"
+                          "fail_on: {no_orders_in_period: true, quarantined_share: 0.5}\n",
+                          encoding="utf-8")
+    out = shop / "reports"
+    args = ["report", str(shop / "campaign.yaml"), "--definition", str(definition),
+            "--out", str(out), "--json", str(shop / "summary.json")]
+    # as of Monday 9 March 2026 the last complete week is 2 to 8 March: the shop has no order
+    result = CliRunner().invoke(main, [*args, "--as-of", "2026-03-09"])
+    assert result.exit_code == 1, result.output
+    assert "fail_on: no customer bought in 2026-W10 (2026-03-02 to 2026-03-08)" in result.stderr
+    assert (out / "2026-W10" / "report.pdf").read_bytes().startswith(b"%PDF")
+    data = json.loads((shop / "summary.json").read_text(encoding="utf-8"))
+    assert data["failed"] is True and data["period"]["name"] == "2026-W10"
+    assert [c["rule"] for c in data["checks"] if c["failed"]] == ["no_orders_in_period"]
+    html = (out / "2026-W10" / "report.html").read_text(encoding="utf-8")
+    assert str(shop) not in html  # paths relative to the campaign file
+    # the same period again replaces its folder as a whole
+    (out / "2026-W10" / "stray.txt").write_text("old", encoding="utf-8")
+    again = CliRunner().invoke(main, [*args, "--as-of", "2026-03-09"])
+    assert again.exit_code == 1 and not (out / "2026-W10" / "stray.txt").exists()
+    # the campaign's as_of (Sunday 1 March) reports week 8, with C1's order of 20 February
+    ok = CliRunner().invoke(main, [*args, "--period", "week"])
+    assert ok.exit_code == 0, ok.output
+    assert ok.stdout.splitlines()[0] == str(out / "2026-W08" / "report.html")
+    week8 = json.loads((shop / "summary.json").read_text(encoding="utf-8"))
+    assert week8["figures"]["revenue"]["suppressed"] is True  # one buyer, fewer than 10
+
+
+def test_report_schemas_are_json() -> None:
+    for kind in ("report", "summary"):
+        result = CliRunner().invoke(main, ["schema", kind])
+        assert result.exit_code == 0 and json.loads(result.stdout)["properties"]
+    report = json.loads(CliRunner().invoke(main, ["schema", "report"]).stdout)
+    assert {"fail_on", "period", "orientation", "email"} <= set(report["properties"])

@@ -7,6 +7,7 @@ Data goes to stdout, messages to stderr; NO_COLOR is honoured.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -14,16 +15,19 @@ import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from crmreport import __version__, pipeline
-from crmreport.config import LoadedCampaign, load_campaign, load_report, schema
+from crmreport.config import LoadedCampaign, load_campaign, load_report, report_schema, schema
 from crmreport.errors import CrmError
 from crmreport.interact import Plan
 from crmreport.interact.explain import CONTACTED, Explanation
 from crmreport.reasons import SUPPRESSED, label
+
+if TYPE_CHECKING:
+    from crmreport.monitor.periods import PeriodKind
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -359,17 +363,37 @@ def preview(config: Path, data_dir: Path | None, out: Path | None, customer_id: 
               default=Path("reports/weekly.yaml"), show_default=True,
               help="The report definition: sections, branding, language.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("out"),
-              show_default=True)
+              show_default=True, help="The report goes into OUT/<period>/, e.g. out/2026-W09/.")
+@click.option("--period", type=click.Choice(["week", "month", "quarter"]), default=None,
+              help="The executive summary's period: the last complete one before the as-of "
+                   "date  [default: the definition's period, else week]")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Report as of this day (YYYY-MM-DD)  [default: the campaign's as_of]")
+@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, help="Also write the summary's figures and checks as JSON here.")
+@click.option("--email", "email_path", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, help="Also write the executive summary as a self-contained "
+                                 "email (.eml) for any mail server.")
 @_handles_errors
-def report(config: Path, data_dir: Path | None, definition: Path, out: Path) -> None:
-    """Render the monitoring report (report.html and report.pdf).
+def report(config: Path, data_dir: Path | None, definition: Path, out: Path,
+           period: PeriodKind | None, as_of: dt.datetime | None,
+           json_path: Path | None, email_path: Path | None) -> None:
+    """Render the monitoring report (report.html and report.pdf) for a period.
+
+    Exits 1 after writing when a fail_on rule of the definition is broken, naming it.
 
     \b
-    Example:  crmreport report campaigns/demo.yaml --data-dir out/demo/data --out out/demo
+    Example:  crmreport report campaigns/demo.yaml --data-dir out/demo/data --out reports
     """
-    paths = pipeline.report(load_campaign(config, data_dir), load_report(definition), out)
-    for path in paths:
+    result = pipeline.report_period(
+        load_campaign(config, data_dir), load_report(definition), out, period,
+        as_of.date() if as_of else None, json_path, email_path)
+    for path in result.paths:
         click.echo(str(path))
+    for reason in result.failures:
+        _say(f"fail_on: {reason}", "red")
+    if result.failures:
+        sys.exit(1)
 
 
 @main.command("init")
@@ -396,13 +420,22 @@ def init_command(folder: Path, lang: str) -> None:
 
 
 @main.command("schema")
-def schema_command() -> None:
-    """Print the JSON Schema of campaign files (for editor completion and checking).
+@click.argument("kind", type=click.Choice(["campaign", "report", "summary"]),
+                default="campaign")
+def schema_command(kind: str) -> None:
+    """Print a JSON Schema: of campaign files (default), of report definitions, or of the
+    summary `report --json` writes.
 
     \b
     Example:  crmreport schema > campaign.schema.json
+              crmreport schema report > report.schema.json
     """
-    click.echo(schema())
+    if kind == "summary":
+        from crmreport.report.summary_json import summary_schema
+
+        click.echo(summary_schema())
+    else:
+        click.echo(schema() if kind == "campaign" else report_schema())
 
 
 @main.command("clv")

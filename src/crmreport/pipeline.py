@@ -8,6 +8,8 @@ The rendering stages (monitor, report) are imported where they are used: their l
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import hashlib
 import json
 import os
@@ -15,7 +17,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmreport.account import Account
 from crmreport.config import LoadedCampaign, Report, load_campaign, load_report
@@ -42,6 +44,10 @@ from crmreport.rules import assign, compile_rules
 from crmreport.run import Run
 from crmreport.tables import CONTACT_PLAN, FEATURES
 from crmreport.testhook import checkpoint
+
+if TYPE_CHECKING:
+    from crmreport.monitor import Monitoring
+    from crmreport.monitor.periods import PeriodKind, PeriodSummary
 
 SECRET_VARIABLE = "CRMREPORT_SECRET"
 # The demo's own key: its unsubscribe links point at shop.example and protect nothing.
@@ -299,20 +305,111 @@ def _run_id(loaded: LoadedCampaign, rows: Sequence[tuple[str, ...]]) -> str:
     return f"{loaded.config.campaign}-{loaded.config.as_of:%Y%m%d}-{digest}"
 
 
-def report(loaded: LoadedCampaign, definition: Report, out_dir: Path) -> list[Path]:
-    """The monitoring report over the contact history and orders, as HTML and PDF."""
-    from crmreport.monitor import collect
-    from crmreport.report import write_report
+def report(
+    loaded: LoadedCampaign, definition: Report, out_dir: Path, period: PeriodKind | None = None,
+    as_of: dt.date | None = None,
+) -> list[Path]:
+    """The monitoring report over the contact history and orders, as HTML and PDF.
 
+    ``period`` (default: the definition's) sets the executive summary's period; ``as_of``
+    (default: the campaign's) the day the report is made as of."""
+    return write_monitoring_report(monitor_report(loaded, definition, period, as_of), out_dir)
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What a report is written from: the monitoring, its period summary, the definition."""
+
+    loaded: LoadedCampaign
+    definition: Report
+    monitoring: Monitoring
+    summary: PeriodSummary
+
+
+def monitor_report(
+    loaded: LoadedCampaign, definition: Report, period: PeriodKind | None = None,
+    as_of: dt.date | None = None,
+) -> ReportInputs:
+    """Prepare the run and compute everything the report shows (aggregates only)."""
+    from crmreport.monitor import collect
+    from crmreport.monitor.periods import period_summary
+
+    if "currency" not in definition.model_fields_set:  # money in the campaign's currency
+        definition = definition.model_copy(update={"currency": loaded.config.currency})
+    if as_of is not None and as_of != loaded.config.as_of:
+        loaded = dataclasses.replace(loaded, config=loaded.config.model_copy(
+            update={"as_of": as_of}))
     run = prepare(loaded)
     config = loaded.config
     costs = {name: getattr(config.channels, name).cost
              for name in ("email", "letter") if getattr(config.channels, name)}
     monitoring = collect(run.con, config.as_of, config.response.window_days, costs,
-                         run.account, definition.cohort_months, run.value, run.featured.churn)
-    own = loaded.template_dir / "report"  # a campaign may replace the bundled report templates
-    return write_report(monitoring, definition, out_dir,
-                        template_dir=own if own.is_dir() else None)
+                         _relative(run.account, loaded), definition.cohort_months,
+                         run.value, run.featured.churn)
+    summary = period_summary(run.con, period or definition.period, config.as_of,
+                             config.response.window_days, costs, monitoring.value.equity)
+    return ReportInputs(loaded, definition, monitoring, summary)
+
+
+def _relative(account: Account, loaded: LoadedCampaign) -> Account:
+    """The account with file paths as the campaign file names them (relative to the data
+    folder), else relative to the campaign file, else the bare name: no server paths."""
+
+    def shown(path: str) -> str:
+        full = Path(path).resolve()
+        for start in (loaded.data_dir.resolve(), loaded.path.parent.resolve()):
+            if full.is_relative_to(start):
+                return full.relative_to(start).as_posix()
+        return full.name
+
+    return Account(files=[dataclasses.replace(f, path=shown(f.path)) for f in account.files])
+
+
+def write_monitoring_report(inputs: ReportInputs, out_dir: Path,
+                            email: Path | None = None) -> list[Path]:
+    from crmreport.report import write_report
+
+    own = inputs.loaded.template_dir / "report"  # a campaign may replace the bundled templates
+    config = inputs.loaded.config
+    named: list[tuple[str, dict[Any, str]]] = [(s.id, s.label) for s in config.segments]
+    named += [(o.id, o.label) for o in config.offers]
+    labels = {ident: {str(lang): text for lang, text in label.items()} for ident, label in named}
+    return write_report(inputs.monitoring, inputs.definition, out_dir,
+                        template_dir=own if own.is_dir() else None, summary=inputs.summary,
+                        labels=labels, email=email)
+
+
+@dataclass(frozen=True)
+class PeriodReport:
+    """What ``report`` wrote for one period, and the ``fail_on`` rules it broke."""
+
+    period: str
+    paths: list[Path]
+    failures: list[str]
+
+
+def report_period(
+    loaded: LoadedCampaign, definition: Report, out_root: Path,
+    period: PeriodKind | None = None, as_of: dt.date | None = None,
+    json_path: Path | None = None, email_path: Path | None = None,
+) -> PeriodReport:
+    """The report into ``out_root/<period>/`` (2026-W09, 2026-03, 2026-Q1): a rerun of the
+    same period replaces the folder in one step. ``json_path`` gets the summary as JSON,
+    ``email_path`` the executive summary as a self-contained .eml."""
+    from crmreport.files import write_text
+    from crmreport.report.summary_json import checks, summary_json
+
+    inputs = monitor_report(loaded, definition, period, as_of)
+    slug = inputs.summary.current.period.slug
+    folder = out_root / slug
+    with atomic_dir(folder) as tmp:
+        written = write_monitoring_report(inputs, tmp, email_path)
+    paths = [p if p == email_path else folder / p.name for p in written]
+    if json_path is not None:
+        write_text(json_path, summary_json(inputs.monitoring, inputs.summary, definition))
+        paths.append(json_path)
+    failed = checks(inputs.summary, inputs.monitoring.account, definition)
+    return PeriodReport(slug, paths, [c.reason or c.rule for c in failed if c.failed])
 
 
 @dataclass

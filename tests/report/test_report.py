@@ -1,5 +1,8 @@
 import datetime as dt
+import email
+import email.policy
 import io
+import json
 import re
 from collections import Counter
 
@@ -12,9 +15,12 @@ from crmreport.account import Account, FileAccount
 from crmreport.config.models import Branding, Report
 from crmreport.features.net_orders import classify_orders
 from crmreport.monitor import collect
+from crmreport.monitor.periods import period_summary
 from crmreport.reasons import label
 from crmreport.report import write_report
 from crmreport.report.format import SUPPRESSED, Formatter
+from crmreport.report.labels import LABELS
+from crmreport.report.summary_json import SummaryOut, summary_json
 from crmreport.tables import CONTACTS, CUSTOMERS, ORDERS
 
 AS_OF = dt.date(2026, 3, 1)
@@ -70,10 +76,22 @@ def _account() -> Account:
     return Account(files=[customers, orders])
 
 
+COSTS = {"email": 0.002, "letter": 0.85}
+
+
 @pytest.fixture(scope="module")
-def monitoring():
-    con = _build_connection()
-    return collect(con, AS_OF, 30, {"email": 0.002, "letter": 0.85}, _account(), months=6)
+def con():
+    return _build_connection()
+
+
+@pytest.fixture(scope="module")
+def monitoring(con):
+    return collect(con, AS_OF, 30, COSTS, _account(), months=6)
+
+
+@pytest.fixture(scope="module")
+def summary(con):
+    return period_summary(con, "week", AS_OF, 30, COSTS, equity=1000.0)
 
 
 @pytest.fixture(scope="module")
@@ -121,10 +139,10 @@ def test_no_personal_data(outputs):
 
 def test_small_cells_suppressed(outputs, monitoring):
     html = outputs[1]
-    tiny = re.search(r'<td class="l">tiny</td>(.*?)</tr>', html, re.S).group(1)
+    tiny = re.search(r'<td class="l">Tiny</td>(.*?)</tr>', html, re.S).group(1)
     assert set(re.findall(r"<td>(.*?)</td>", tiny)) == {"–"}
     # The response row of tiny (3 customers) shows no figures either.
-    row = re.search(r'<td class="l">spring</td><td class="l">tiny</td>(.*?)</tr>', html, re.S)
+    row = re.search(r'<td class="l">spring</td><td class="l">Tiny</td>(.*?)</tr>', html, re.S)
     cells = re.findall(r"<td>(.*?)</td>", row.group(1))
     assert set(cells) == {"–"}
     raw = monitoring.segments.set_index("segment")
@@ -163,6 +181,70 @@ def test_german_labels_and_numbers(monitoring, tmp_path):
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert ">Zusammenfassung</h2>" in html and ">Datenqualität</h2>" in html
     assert '"separators":",."' in html
+
+
+def test_summary_section_names_the_week_in_german(monitoring, summary, tmp_path):
+    german = DEFINITION.model_copy(update={"language": "de"})
+    write_report(monitoring, german, tmp_path, formats=("html",), summary=summary)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    # as of Sunday 1 March 2026 the last complete ISO week is week 8 (16-22 February)
+    assert ">Zusammenfassung: KW 8/2026</h2>" in html
+    assert "Umsatz" in html and "Kundenkapital (52 Wochen)" in html
+    assert html.count('<svg class="spark"') >= 3
+
+
+def _visible_words(html: str) -> set[str]:
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    text = re.sub(r"<svg\b.*?</svg>", " ", text, flags=re.S)
+    return {w.lower() for w in re.findall(r"[^\W\d_]+", re.sub(r"<[^>]+>", " ", text))}
+
+
+def test_german_report_shows_no_english_word(monitoring, summary, tmp_path):
+    german = DEFINITION.model_copy(update={
+        "language": "de", "title": "Wochenbericht", "branding": Branding(name="Muster GmbH")})
+    write_report(monitoring, german, tmp_path, formats=("html",), summary=summary,
+                 labels={"vip": {"de": "Top-Kunden"}, "regular": {"de": "Stammkunden"},
+                         "tiny": {"de": "Kleinstgruppe"}, "gift": {"de": "Geschenk"}})
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    words = _visible_words(re.sub(r"data/\w+\.csv", "", html))  # file names are no words
+    english = {w.lower() for text in LABELS["en"].values() for w in re.findall(r"[^\W\d_]+", text)}
+    german_too = {w.lower() for text in LABELS["de"].values()
+                  for w in re.findall(r"[^\W\d_]+", text)}
+    assert words & (english - german_too) == set()
+    assert "top" in words and "stammkunden" in words and "geschenk" in words
+
+
+def test_summary_email_is_self_contained(monitoring, summary, tmp_path):
+    eml = tmp_path / "summary.eml"
+    paths = write_report(monitoring, DEFINITION, tmp_path, formats=(), summary=summary,
+                         email=eml)
+    assert paths == [eml]
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert message["Subject"] == "Weekly test report: 2026-W08"
+    html = message.get_body(("html",)).get_content()
+    assert "<style" not in html and "<script" not in html and 'style="' in html
+    cids = {p["Content-ID"].strip("<>"): p for p in message.walk() if p["Content-ID"]}
+    referenced = set(re.findall(r'src="cid:([^"]+)"', html))
+    assert referenced and referenced == set(cids)
+    assert all(p.get_content().startswith(b"\x89PNG") for p in cids.values())
+    assert not re.search(r'src="(https?:)?//', html)
+    text = message.get_body(("plain",)).get_content()
+    assert "No orders in 2026-W08." in text and "CUST-" not in text + html  # none that week
+
+
+def test_summary_json(monitoring, summary):
+    data = json.loads(summary_json(monitoring, summary, DEFINITION))
+    SummaryOut.model_validate(data)  # it matches its own schema
+    assert data["period"] == {"kind": "week", "name": "2026-W08", "start": "2026-02-16",
+                              "end": "2026-02-22"}
+    assert data["previous_period"]["name"] == "2026-W07"
+    # spring: every third customer of a segment is control: vip 10 of 30, regular 14 of 40,
+    # tiny 1 of 3 -> 48 treated and 25 control
+    (spring,) = data["campaigns"]
+    assert (spring["campaign"], spring["contacted"], spring["control"]) == ("spring", 48, 25)
+    assert data["figures"]["equity"]["value"] == 1000.0
+    assert data["checks"] == [] and data["failed"] is False
+    assert "CUST-" not in json.dumps(data)
 
 
 def test_formatter():

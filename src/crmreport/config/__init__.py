@@ -1,6 +1,12 @@
 """Configuration: campaign and report YAML loaded into typed, validated models."""
 
-from crmreport.config.loader import LoadedCampaign, load_campaign, load_report, schema
+from crmreport.config.loader import (
+    LoadedCampaign,
+    load_campaign,
+    load_report,
+    report_schema,
+    schema,
+)
 from crmreport.config.models import Campaign, Offer, Report, Segment, Source
 
 __all__ = [
@@ -12,5 +18,6 @@ __all__ = [
     "Source",
     "load_campaign",
     "load_report",
+    "report_schema",
     "schema",
 ]

@@ -63,6 +63,11 @@ def load_report(path: Path) -> Report:
     return _validate(Report, raw, lines)
 
 
+def report_schema() -> str:
+    """The JSON Schema of report definitions."""
+    return json.dumps(Report.model_json_schema(by_alias=True), indent=2, sort_keys=True)
+
+
 def schema() -> str:
     """The JSON Schema of campaign files, for editor completion and checking."""
     return json.dumps(Campaign.model_json_schema(by_alias=True), indent=2, sort_keys=True)

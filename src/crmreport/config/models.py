@@ -62,10 +62,16 @@ class Identity(Model):
                     "columns also with inner spaces collapsed. [] merges no records")
 
 
+# A name shown in reports per language, e.g. {de: Stammkunden, en: Regulars}.
+Label = dict[Literal["de", "en"], Annotated[str, StringConstraints(min_length=1)]]
+
+
 class Segment(Model):
     id: Identifier
     when: str = Field(description="SQL condition over the customer features")
     description: str = ""
+    label: Label = Field({}, description="its name in reports per language (default: the id "
+                                         "made readable)")
 
 
 VariantId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]
@@ -92,6 +98,8 @@ class Coupons(Model):
 
 class Offer(Model):
     id: Identifier
+    label: Label = Field({}, description="its name in reports per language (default: the id "
+                                         "made readable)")
     segments: list[Identifier] = Field(min_length=1)
     when: str = "TRUE"
     priority: int = 0
@@ -206,6 +214,27 @@ class Branding(Model):
     accent_color: str = Field("#e07b00", pattern=r"^#[0-9a-fA-F]{6}$")
     font_family: str = "DejaVu Sans, Liberation Sans, sans-serif"
     logo: str | None = None
+    client: str | None = Field(None, description="the client the report is for, on its cover")
+
+
+class FailOn(Model):
+    """Thresholds that make ``crmreport report`` exit 1 (after writing) for a CI job."""
+
+    quarantined_share: float | None = Field(
+        None, ge=0, le=1, description="fail when more than this share of the input rows is "
+                                      "quarantined, e.g. 0.01")
+    no_orders_in_period: bool = Field(
+        False, description="fail when no customer bought in the reported period")
+    revenue_drop: float | None = Field(
+        None, gt=0, le=1, description="fail when revenue falls by more than this share "
+                                      "against the previous period, e.g. 0.3")
+
+
+class SummaryEmail(Model):
+    """Headers of the summary email (``report --email``); without them the job sets them."""
+
+    sender: str | None = Field(None, alias="from")
+    to: list[str] = []
 
 
 ReportSection = Literal["summary", "response", "retention", "segments", "clv", "data_quality"]
@@ -221,6 +250,13 @@ class Report(Model):
     currency: str = Field("EUR", pattern=r"^[A-Z]{3}$", description="for money figures")
     min_cell_size: int = Field(10, ge=1)
     cohort_months: int = Field(12, ge=2, le=36)
+    period: Literal["week", "month", "quarter"] = Field(
+        "week", description="the executive summary's period: the last complete ISO week, "
+                            "calendar month or quarter before the as-of date")
     branding: Branding = Branding()
+    orientation: Literal["portrait", "landscape"] = Field(
+        "portrait", description="the PDF's A4 page orientation")
+    fail_on: FailOn = FailOn()
+    email: SummaryEmail = SummaryEmail()
     sections: list[ReportSection] = [
         "summary", "response", "retention", "segments", "clv", "data_quality"]

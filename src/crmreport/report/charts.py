@@ -108,11 +108,16 @@ def cohort_heatmap(cohorts: pd.DataFrame, branding: Branding, fmt: Formatter) ->
         share: object = r.share  # SUPPRESSED or a number; pandas-stubs know only scalars
         label = "–" if share is SUPPRESSED else fmt.percent(share, 0)
         text[i][j] = label + ("*" if not r.complete else "")
+    # The scale spans the later months' shares (month 0 is 100% by definition), so the
+    # differences that matter get the colours; month 0 shows at the top colour.
+    later = [v for row in z for v in row[1:] if v is not None]
+    top = max(later) if later else 1.0
     fig = go.Figure(go.Heatmap(
         z=z, x=[str(k) for k in ks], y=[_cohort_label(c, censored, fmt) for c in rows], text=text,
-        texttemplate="%{text}", zmin=0, zmax=1, hoverongaps=False, xgap=1, ygap=1,
+        texttemplate="%{text}", zmin=0, zmax=top or 1.0, hoverongaps=False, xgap=1, ygap=1,
         colorscale=[[0, "#ffffff"], [1, branding.primary_color]],
-        colorbar={"tickformat": ".0%"},
+        colorbar={"tickformat": ".0%", "title": {"text": t["share"]}, "thickness": 14,
+                  "len": 0.9, "outlinewidth": 0},
     ))
     fig.update_yaxes(autorange="reversed", type="category", title=t["cohort"])
     fig.update_xaxes(type="category", title=t["month_k"])

@@ -64,7 +64,7 @@ def as_float(value: Any) -> float | None:
 def suppress_small(monitoring: Monitoring, min_cell_size: int) -> Monitoring:
     """The only place small cells are removed; everything the report shows passes here."""
     k = min_cell_size
-    response = _suppress_response(monitoring.response, k)
+    response = suppress_response(monitoring.response, k)
     cohorts = monitoring.cohorts.astype(object)
     small_cohort = cohorts["cohort_size"] < k
     _hide_rows(cohorts, small_cohort, ["cohort_size", "active", "share"])
@@ -118,7 +118,8 @@ def _suppress_value(value: ValueSummary, k: int) -> ValueSummary:
     return dataclasses.replace(value, **frames)
 
 
-def _suppress_response(frame: pd.DataFrame, k: int) -> pd.DataFrame:
+def suppress_response(frame: pd.DataFrame, k: int) -> pd.DataFrame:
+    """The response table with its small cells hidden (see the module's rule)."""
     response = frame.astype(object)
     few_t, few_c = frame["contacted"] < k, frame["control"] < k
     for i in response.index:

@@ -24,10 +24,20 @@ from crmreport.config.models import Report
 from crmreport.errors import RenderError
 from crmreport.files import write_text
 from crmreport.monitor import Monitoring
+from crmreport.monitor.periods import PeriodSummary
 from crmreport.reasons import label
 from crmreport.report.charts import make_charts
-from crmreport.report.format import SUPPRESSED, Formatter
+from crmreport.report.format import SUPPRESSED, Formatter, as_float
 from crmreport.report.labels import DEFINITIONS, LABELS
+from crmreport.report.summary import (
+    change_text,
+    figures,
+    period_dates,
+    period_label,
+    sentences,
+    sparkline,
+    value_text,
+)
 
 # Shipped as package data; a campaign's own template_dir/report/ replaces them.
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -35,7 +45,7 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 def write_html(
     monitoring: Monitoring, definition: Report, out_dir: Path, base_dir: Path | None = None,
-    template_dir: Path | None = None,
+    template_dir: Path | None = None, summary: PeriodSummary | None = None,
 ) -> Path:
     """Write ``report.html``; ``monitoring`` must already be suppressed."""
     fmt = Formatter.for_report(definition)
@@ -43,7 +53,7 @@ def write_html(
         name: _chart_div(fig, name)
         for name, fig in make_charts(monitoring, definition.branding, fmt).items()
     }
-    context = page_context(monitoring, definition, charts, base_dir)
+    context = page_context(monitoring, definition, charts, base_dir, summary)
     context["plotlyjs"] = plotly.offline.get_plotlyjs()
     path = out_dir / "report.html"
     write_text(path, render(context, "html", template_dir))
@@ -72,11 +82,14 @@ def render(context: Mapping[str, Any], mode: str, template_dir: Path | None = No
 
 
 def page_context(
-    m: Monitoring, definition: Report, charts: Mapping[str, str], base_dir: Path | None
+    m: Monitoring, definition: Report, charts: Mapping[str, str], base_dir: Path | None,
+    summary: PeriodSummary | None = None,
 ) -> dict[str, Any]:
     fmt, t = Formatter.for_report(definition), LABELS[definition.language]
     return {
         "title": definition.title,
+        "orientation": definition.orientation,
+        "period": period_label(summary.current.period, fmt) if summary else None,
         "lang": definition.language,
         "branding": definition.branding,
         "css_font": _css_font(definition.branding.font_family),
@@ -91,6 +104,7 @@ def page_context(
         "charts": charts,
         "generator": "crmreport",
         "summary": _summary(m, fmt, t),
+        "executive": executive(summary, m, definition, fmt) if summary else None,
         "response": [_response_row(r, fmt, t) for r in m.response.to_dict("records")],
         "definition": DEFINITIONS[definition.language],
         "retention": [
@@ -146,11 +160,50 @@ def _response_row(r: Mapping[Any, Any], fmt: Formatter, t: Mapping[str, str]) ->
         "uplift_rel": fmt.percent(r["uplift_rel"], 0),
         "ci": _interval(r["ci_low"], r["ci_high"], fmt),
         "p_value": fmt.pvalue(r["p_value"]),
-        "rev_t": fmt.number(r["rev_per_contact_t"], 2),
-        "rev_c": fmt.number(r["rev_per_contact_c"], 2),
-        "incremental": fmt.number(r["incremental_revenue"], 0),
-        "cost": fmt.number(r["cost"], 0),
+        "significant": _significant(r["ci_low"], r["ci_high"], t),
+        "incremental_money": fmt.money(r["incremental_revenue"]),
+        "cost_money": fmt.money(r["cost"]),
+        "rev_t": fmt.money(r["rev_per_contact_t"]),
+        "rev_c": fmt.money(r["rev_per_contact_c"]),
+        "incremental": fmt.money(r["incremental_revenue"]),
+        "cost": fmt.money(r["cost"]),
         "roi": fmt.percent(r["roi"], 0),
+    }
+
+
+def _significant(low: Any, high: Any, t: Mapping[str, str]) -> str:
+    """yes when the 95% interval of the uplift excludes zero."""
+    if as_float(low) is None or as_float(high) is None:
+        return "–"
+    return t["yes"] if float(low) > 0 or float(high) < 0 else t["not"]
+
+
+def executive(summary: PeriodSummary, m: Monitoring, definition: Report,
+              fmt: Formatter) -> dict[str, Any]:
+    """The executive summary: the period, its key figures with change and trend, sentences."""
+    t = LABELS[fmt.language]
+    figs = figures(summary, definition.min_cell_size)
+    rows = [{
+        "label": t["fig_" + f.key],
+        "value": value_text(f, f.value, fmt),
+        "previous": value_text(f, f.previous, fmt) if f.key != "equity" else "",
+        "change": change_text(f, fmt),
+        "trend": Markup(sparkline(f.values, definition.branding.primary_color)),
+    } for f in figs]
+    totals = [r for r in m.response.to_dict("records") if r["is_total"]]
+    current = summary.current.period
+    segmented = m.segments[m.segments["is_total"].astype(bool)]["customers"].tolist()
+    counts = (t["counts_note"].format(all=fmt.integer(segmented[0]),
+                                      valued=fmt.integer(m.value.customers))
+              if segmented and m.value.reason is None else None)
+    return {
+        "counts_note": counts,
+        "period": period_label(current, fmt),
+        "dates": period_dates(current, fmt),
+        "previous": period_label(current.previous(), fmt),
+        "rows": rows,
+        "trend_header": t["trend"].format(n=len(summary.periods)),
+        "sentences": sentences(summary, figs, totals, fmt),
     }
 
 
@@ -195,8 +248,8 @@ def _segments(segments: pd.DataFrame, fmt: Formatter, t: Mapping[str, str]) -> d
             "share": fmt.percent(r["share"]),
             "avg_recency": fmt.number(r["avg_recency_days"], 0),
             "avg_frequency": fmt.number(r["avg_frequency"], 1),
-            "avg_monetary": fmt.number(r["avg_monetary"], 2),
-            "total_monetary": fmt.number(r["total_monetary"], 0),
+            "avg_monetary": fmt.money(r["avg_monetary"]),
+            "total_monetary": fmt.money(r["total_monetary"]),
             "offers": [fmt.integer(r[c]) for c in offers],
         })
     names = [c.removeprefix("offer:") for c in offers]
@@ -209,15 +262,16 @@ def _value(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any
 
     v = m.value
     if v.reason is not None:
-        return {"unavailable": t["clv_unavailable"].format(reason=v.reason)}
+        reason = t["not_computed"] if v.reason == "not computed" else v.reason
+        return {"unavailable": t["clv_unavailable"].format(reason=reason)}
     # Totals over every valued customer; hidden segments are in them, not beside them.
-    figures = [(t["equity"], fmt.number(v.equity, 0)),
-               (t["avg_clv"], fmt.number(v.equity / v.customers
-                                         if v.customers and v.equity is not None else None, 2)),
+    figures = [(t["equity"], fmt.money(v.equity)),
+               (t["avg_clv"], fmt.money(v.equity / v.customers
+                                        if v.customers and v.equity is not None else None)),
                (t["customers"], fmt.integer(v.customers))]
     rows = [{"segment": r["segment"], "customers": fmt.integer(r["customers"]),
-             "avg_p_alive": fmt.percent(r["avg_p_alive"]), "avg_clv": fmt.number(r["avg_clv"], 2),
-             "equity": fmt.number(r["equity"], 0)} for r in v.by_segment.to_dict("records")]
+             "avg_p_alive": fmt.percent(r["avg_p_alive"]), "avg_clv": fmt.money(r["avg_clv"]),
+             "equity": fmt.money(r["equity"])} for r in v.by_segment.to_dict("records")]
     fit = [{"frequency": r["calibration_frequency"], "customers": fmt.integer(r["customers"]),
             "actual": fmt.number(r["actual"], 2), "predicted": fmt.number(r["predicted"], 2)}
            for r in v.fit.to_dict("records")]
@@ -253,7 +307,8 @@ def _churn(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any
 def _quality(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any]:
     files = m.account.files
     rows = [{
-        "path": f.path, "table": f.table, "rows_in": fmt.integer(f.rows_in),
+        "path": Path(f.path).name if Path(f.path).is_absolute() else f.path,
+        "table": t.get(f"table_{f.table}", f.table), "rows_in": fmt.integer(f.rows_in),
         "loaded": fmt.integer(f.loaded), "merged": fmt.integer(f.merged),
         "quarantined": fmt.integer(f.quarantined),
         "reasons": [f"{label(reason, fmt.language)}: {fmt.integer(n)}"

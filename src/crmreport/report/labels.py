@@ -26,7 +26,7 @@ LABELS: dict[str, dict[str, str]] = {
         "avg_monetary": "Avg. value", "total_monetary": "Total value", "offers": "Offers",
         "file": "File", "table": "Table", "rows_in": "Rows in", "loaded": "Loaded",
         "merged": "Merged", "quarantined": "Quarantined", "reasons": "Reasons",
-        "balanced": "Adds up", "yes": "yes", "no": "NO",
+        "balanced": "Adds up", "yes": "yes", "no": "NO", "not": "no",
         "dq_ok": "Every input row is accounted for: rows in = loaded + merged + quarantined.",
         "dq_bad": "Some files do not add up: rows in ≠ loaded + merged + quarantined.",
         "dq_none": "No input files recorded.",
@@ -72,6 +72,56 @@ LABELS: dict[str, dict[str, str]] = {
         "churn_no_dropout": "The BG/NBD fit finds no dropout (mean dropout chance per purchase "
                             "{p}; {n} customers with P(alive) below 50%): P(alive) cannot tell "
                             "who has lapsed, so churn risk comes from the churn model.",
+        "prepared_for": "Prepared for", "not_computed": "not computed",
+        "table_customers": "customers", "table_orders": "orders",
+        "table_order_lines": "order lines",
+        "table_suppressions": "suppressions", "table_contacts": "contact history",
+        "ch_email": "Email", "ch_letter": "Letter",
+        "unassigned": "Not assigned", "contents": "Contents",
+        "week_label": "{year}-W{week:02d}", "quarter_label": "Q{quarter} {year}",
+        "unit_week": "the previous week", "unit_month": "the previous month",
+        "unit_quarter": "the previous quarter", "units_week": "weeks", "units_month": "months",
+        "units_quarter": "quarters",
+        "fig_revenue": "Revenue", "fig_active": "Active customers", "fig_new": "New customers",
+        "fig_retention": "Retention from previous period",
+        "fig_incremental": "Campaign incremental revenue",
+        "fig_equity": "Customer equity (52 weeks)",
+        "figure": "Key figure", "period": "Period", "previous": "Previous period",
+        "change": "Change", "trend": "Last {n} periods", "significant": "Significant",
+        "s_revenue_change": "Revenue in {period}: {value}, {change} against {unit} ({previous}).",
+        "s_revenue": "Revenue in {period}: {value}.",
+        "s_range_within": "That is within the range of the last {n} {unit_plural} ({low} to "
+                          "{high}): no unusual change.",
+        "s_range_high": "That is above each of the last {n} {unit_plural} ({low} to {high}).",
+        "s_range_low": "That is below each of the last {n} {unit_plural} ({low} to {high}).",
+        "s_customers": "{active} customers bought, {new} of them for the first time.",
+        "s_buyers": "{active} customers bought.",
+        "counts_note": "Customer counts differ by section: Segments count every customer "
+                       "({all}), Customer value those the model can value ({valued}), the key "
+                       "figures above the buyers of each period.",
+        "s_retention": "{value} of the buyers of {unit} bought again ({previous} a period "
+                       "earlier).",
+        "s_no_orders": "No orders in {period}.",
+        "s_too_few": "Too few customers bought in {period} to show the figures.",
+        "s_campaign_significant": "Campaign {campaign}: uplift {uplift} (95% CI {low} to "
+                                  "{high}), significant; incremental revenue {incremental}.",
+        "s_campaign_not_significant": "Campaign {campaign}: the uplift of {uplift} is not "
+                                      "significant (the 95% CI, {low} to {high}, includes "
+                                      "zero), so its incremental revenue of {incremental} may "
+                                      "be chance.",
+        "s_campaign_unknown": "Campaign {campaign}: too few customers to measure.",
+        "s_campaign_significant_short": "Campaign {campaign}: uplift {uplift} (95% CI {low} "
+                                        "to {high}), significant.",
+        "s_campaign_not_significant_short": "Campaign {campaign}: the uplift of {uplift} is "
+                                            "not significant (the 95% CI, {low} to {high}, "
+                                            "includes zero).",
+        "s_equity": "Customer equity (expected value of the next 52 weeks): {value}.",
+        "summary_note": "Revenue: net of credit notes, customers' orders dated in the period "
+                        "(guest orders not counted). Retention: share of the previous "
+                        "period's buyers who bought again. Campaign incremental revenue: the "
+                        "campaigns whose response window had closed by the period's end. "
+                        "Customer equity: sum of the 52-week CLV at the as-of date; there is "
+                        "none for earlier periods.",
     },
     "de": {
         "summary": "Zusammenfassung", "response": "Kampagnenerfolg",
@@ -90,7 +140,7 @@ LABELS: dict[str, dict[str, str]] = {
         "avg_monetary": "Ø Wert", "total_monetary": "Gesamtwert", "offers": "Angebote",
         "file": "Datei", "table": "Tabelle", "rows_in": "Zeilen ein", "loaded": "Geladen",
         "merged": "Zusammengeführt", "quarantined": "Quarantäne", "reasons": "Gründe",
-        "balanced": "Stimmt", "yes": "ja", "no": "NEIN",
+        "balanced": "Stimmt", "yes": "ja", "no": "NEIN", "not": "nein",
         "dq_ok": "Jede Eingabezeile ist erfasst: Zeilen ein = geladen + zusammengeführt + "
                  "Quarantäne.",
         "dq_bad": "Einige Dateien gehen nicht auf: Zeilen ein ≠ geladen + zusammengeführt + "
@@ -143,6 +193,59 @@ LABELS: dict[str, dict[str, str]] = {
                             "P(aktiv) unter 50 %): P(aktiv) erkennt keine abgesprungenen "
                             "Kunden, daher stammt das Abwanderungsrisiko aus dem "
                             "Abwanderungsmodell.",
+        "prepared_for": "Erstellt für", "not_computed": "nicht berechnet",
+        "table_customers": "Kunden", "table_orders": "Bestellungen",
+        "table_order_lines": "Bestellpositionen", "table_suppressions": "Sperrliste",
+        "table_contacts": "Kontakthistorie",
+        "ch_email": "E-Mail", "ch_letter": "Brief",
+        "unassigned": "Nicht zugeordnet", "contents": "Inhalt",
+        "week_label": "KW {week}/{year}", "quarter_label": "Q{quarter}/{year}",
+        "unit_week": "der Vorwoche", "unit_month": "dem Vormonat",
+        "unit_quarter": "dem Vorquartal", "units_week": "Wochen", "units_month": "Monate",
+        "units_quarter": "Quartale",
+        "fig_revenue": "Umsatz", "fig_active": "Aktive Kunden", "fig_new": "Neukunden",
+        "fig_retention": "Bindung aus der Vorperiode",
+        "fig_incremental": "Zusatzumsatz aus Kampagnen",
+        "fig_equity": "Kundenkapital (52 Wochen)",
+        "figure": "Kennzahl", "period": "Zeitraum", "previous": "Vorperiode",
+        "change": "Veränderung", "trend": "Letzte {n} Perioden", "significant": "Signifikant",
+        "s_revenue_change": "Umsatz in {period}: {value}, {change} gegenüber {unit} "
+                            "({previous}).",
+        "s_revenue": "Umsatz in {period}: {value}.",
+        "s_range_within": "Das liegt im Bereich der letzten {n} {unit_plural} ({low} bis "
+                          "{high}): keine auffällige Veränderung.",
+        "s_range_high": "Das ist mehr als in allen der letzten {n} {unit_plural} ({low} bis "
+                        "{high}).",
+        "s_range_low": "Das ist weniger als in allen der letzten {n} {unit_plural} ({low} "
+                       "bis {high}).",
+        "s_customers": "{active} Kunden kauften, davon {new} zum ersten Mal.",
+        "s_buyers": "{active} Kunden kauften.",
+        "counts_note": "Die Kundenzahlen unterscheiden sich je Abschnitt: Segmente zählen alle "
+                       "Kunden ({all}), Kundenwert die vom Modell bewerteten ({valued}), die "
+                       "Kennzahlen oben die Käufer des jeweiligen Zeitraums.",
+        "s_retention": "{value} der Käufer aus {unit} kauften erneut (eine Periode davor: "
+                       "{previous}).",
+        "s_no_orders": "Keine Bestellungen in {period}.",
+        "s_too_few": "In {period} kauften zu wenige Kunden, um die Werte zu zeigen.",
+        "s_campaign_significant": "Kampagne {campaign}: Uplift {uplift} (95%-KI {low} bis "
+                                  "{high}), signifikant; Zusatzumsatz {incremental}.",
+        "s_campaign_not_significant": "Kampagne {campaign}: Der Uplift von {uplift} ist nicht "
+                                      "signifikant (das 95%-KI, {low} bis {high}, schließt "
+                                      "null ein), der Zusatzumsatz von {incremental} kann "
+                                      "also Zufall sein.",
+        "s_campaign_unknown": "Kampagne {campaign}: zu wenige Kunden für eine Messung.",
+        "s_campaign_significant_short": "Kampagne {campaign}: Uplift {uplift} (95%-KI {low} "
+                                        "bis {high}), signifikant.",
+        "s_campaign_not_significant_short": "Kampagne {campaign}: Der Uplift von {uplift} ist "
+                                            "nicht signifikant (das 95%-KI, {low} bis "
+                                            "{high}, schließt null ein).",
+        "s_equity": "Kundenkapital (erwarteter Wert der nächsten 52 Wochen): {value}.",
+        "summary_note": "Umsatz: nach Abzug von Gutschriften, Bestellungen von Kunden mit "
+                        "Datum im Zeitraum (Gastbestellungen zählen nicht). Bindung: Anteil "
+                        "der Käufer der Vorperiode, die erneut kauften. Zusatzumsatz aus "
+                        "Kampagnen: die Kampagnen, deren Reaktionsfenster bis zum Ende des "
+                        "Zeitraums abgelaufen war. Kundenkapital: Summe des CLV über 52 "
+                        "Wochen zum Stichtag; für frühere Zeiträume gibt es keinen.",
     },
 }
 

@@ -19,6 +19,7 @@ from crmreport.config.models import Report
 from crmreport.errors import RenderError
 from crmreport.files import write_bytes
 from crmreport.monitor import Monitoring
+from crmreport.monitor.periods import PeriodSummary
 from crmreport.report.charts import make_charts
 from crmreport.report.format import Formatter
 from crmreport.report.html import page_context, render
@@ -31,14 +32,14 @@ _UID = re.compile(r'id="defs-([0-9a-z]+)"')
 
 def write_pdf(
     monitoring: Monitoring, definition: Report, out_dir: Path, base_dir: Path | None = None,
-    template_dir: Path | None = None,
+    template_dir: Path | None = None, summary: PeriodSummary | None = None,
 ) -> Path:
     """Write ``report.pdf``; ``monitoring`` must already be suppressed."""
     import weasyprint  # slow to import; only PDF runs pay for it
 
     figures = make_charts(monitoring, definition.branding, Formatter.for_report(definition))
     charts = {name: _img(svg, name) for name, svg in chart_svgs(figures).items()}
-    context = page_context(monitoring, definition, charts, base_dir)
+    context = page_context(monitoring, definition, charts, base_dir, summary)
     html = render(context, "pdf", template_dir)
     pdf = weasyprint.HTML(string=html, base_url=None).write_pdf()
     path = out_dir / "report.pdf"
@@ -48,29 +49,47 @@ def write_pdf(
 
 def chart_svgs(figures: dict[str, go.Figure]) -> dict[str, str]:
     """Every figure as SVG text, with plotly's random uid replaced by the chart's name."""
-    with _browser(), warnings.catch_warnings():
-        # plotly passes kaleido options that a running server ignores, and says so.
-        warnings.filterwarnings("ignore", "The kopts argument", UserWarning)
-        try:
-            raw = {name: fig.to_image(format="svg", width=CHART_WIDTH,
-                                      height=fig.layout.height or 380)
-                   for name, fig in figures.items()}
-        except Exception as exc:  # kaleido surfaces browser trouble as many types
-            raise RenderError(f"could not draw the report charts ({exc}); {_FIX}") from exc
+    raw = render_images(figures, "svg")
     return {name: _stable(svg.decode("utf-8"), name) for name, svg in raw.items()}
 
 
+def render_images(figures: dict[str, go.Figure], kind: str) -> dict[str, bytes]:
+    """Every figure as an image (svg or png) drawn by the chart browser."""
+    with browser(), warnings.catch_warnings():
+        # plotly passes kaleido options that a running server ignores, and says so.
+        warnings.filterwarnings("ignore", "The kopts argument", UserWarning)
+        try:
+            return {name: fig.to_image(format=kind, width=fig.layout.width or CHART_WIDTH,
+                                       height=fig.layout.height or 380)
+                    for name, fig in figures.items()}
+        except Exception as exc:  # kaleido surfaces browser trouble as many types
+            raise RenderError(f"could not draw the report charts ({exc}); {_FIX}") from exc
+
+
+_open = [0]  # how many browser() blocks are open: the outermost starts and stops it
+
+
 @contextmanager
-def _browser() -> Iterator[None]:
+def browser() -> Iterator[None]:
+    """One chart browser for everything drawn inside the block, however deeply nested."""
+    if _open[0]:
+        _open[0] += 1
+        try:
+            yield
+        finally:
+            _open[0] -= 1
+        return
     try:
         import kaleido
 
         kaleido.start_sync_server(silence_warnings=True)
     except Exception as exc:
         raise RenderError(f"could not start the chart browser ({exc}); {_FIX}") from exc
+    _open[0] = 1
     try:
         yield
     finally:
+        _open[0] = 0
         kaleido.stop_sync_server(silence_warnings=True)
 
 

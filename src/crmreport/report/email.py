@@ -1,0 +1,125 @@
+"""The executive summary as one self-contained email (.eml) a scheduled job hands to any mail
+server: HTML with inline styles (mail clients drop <style> blocks), a plain-text part, and
+each trend line as a PNG drawn by kaleido, attached inline and referenced by cid:.
+
+No From/To unless the definition names them (``email``); no Message-ID (the mail server adds
+one). The Date is the as-of day, so a rerun writes the same message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+from markupsafe import escape
+
+from crmreport.config.models import Report
+from crmreport.files import write_bytes
+from crmreport.monitor import Monitoring
+from crmreport.monitor.periods import PeriodSummary
+from crmreport.report.format import Formatter, as_float
+from crmreport.report.html import executive
+from crmreport.report.labels import LABELS
+from crmreport.report.summary import figures
+
+_CELL = "padding:6px 10px;border-bottom:1px solid #e3e7eb;"
+
+
+def _spark_figure(values: list[Any], colour: str) -> go.Figure | None:
+    numbers = [as_float(v) for v in values]
+    if sum(v is not None for v in numbers) < 2:
+        return None
+    fig = go.Figure(go.Scatter(y=numbers, mode="lines+markers", connectgaps=False,
+                               line={"color": colour, "width": 3},
+                               marker={"size": [0] * (len(numbers) - 1) + [9],
+                                       "color": colour}))
+    fig.update_layout(template="none", width=240, height=56, showlegend=False,
+                      margin={"l": 4, "r": 8, "t": 4, "b": 4}, paper_bgcolor="#ffffff",
+                      plot_bgcolor="#ffffff")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def spark_pngs(summary: PeriodSummary, definition: Report) -> dict[str, bytes]:
+    """One PNG per key figure with a trend, by figure key (needs the chart browser)."""
+    from crmreport.report.pdf import render_images
+
+    figs = {f.key: _spark_figure(f.values, definition.branding.primary_color)
+            for f in figures(summary, definition.min_cell_size)}
+    return render_images({k: fig for k, fig in figs.items() if fig is not None}, "png")
+
+
+def summary_email(monitoring: Monitoring, summary: PeriodSummary, definition: Report,
+                  pngs: dict[str, bytes]) -> EmailMessage:
+    """``monitoring`` must already be suppressed (and named), as for the report."""
+    fmt = Formatter.for_report(definition)
+    t = LABELS[definition.language]
+    view = executive(summary, monitoring, definition, fmt)
+    keys = [f.key for f in figures(summary, definition.min_cell_size)]
+    message = EmailMessage()
+    message["Subject"] = f"{definition.title}: {view['period']}"
+    if definition.email.sender:
+        message["From"] = definition.email.sender
+    if definition.email.to:
+        message["To"] = ", ".join(definition.email.to)
+    message["Date"] = format_datetime(dt.datetime.combine(summary.as_of, dt.time(),
+                                                          tzinfo=dt.UTC))
+    message["Content-Language"] = definition.language
+    text = [f"{definition.title}: {view['period']} ({view['dates']})", ""]
+    text += view["sentences"] + [""]
+    text += [f"{r['label']}: {r['value']} ({t['change']}: {r['change'] or '–'})"
+             for r in view["rows"]]
+    message.set_content("\n".join(text) + "\n")
+    primary = definition.branding.primary_color
+    rows = "".join(
+        f'<tr><td style="{_CELL}white-space:nowrap">{escape(r["label"])}</td>'
+        f'<td style="{_CELL}text-align:right;font-weight:bold;color:{primary}">'
+        f'{escape(r["value"])}</td>'
+        f'<td style="{_CELL}text-align:right">{escape(r["previous"])}</td>'
+        f'<td style="{_CELL}text-align:right">{escape(r["change"])}</td>'
+        f'<td style="{_CELL}">'
+        + (f'<img src="cid:spark-{key}@crmreport" width="120" height="28" '
+           'style="width:120px;height:28px;display:block" alt="">'
+           if key in pngs else "")
+        + "</td></tr>"
+        for key, r in zip(keys, view["rows"], strict=True))
+    head = (f'<th style="{_CELL}text-align:left">{escape(t["figure"])}</th>'
+            f'<th style="{_CELL}text-align:right">{escape(view["period"])}</th>'
+            f'<th style="{_CELL}text-align:right">{escape(view["previous"])}</th>'
+            f'<th style="{_CELL}text-align:right">{escape(t["change"])}</th>'
+            f'<th style="{_CELL}text-align:left">{escape(view["trend_header"])}</th>')
+    sentences = "".join(f'<p style="margin:4px 0">{escape(s)}</p>' for s in view["sentences"])
+    html = (
+        f'<!DOCTYPE html><html lang="{definition.language}"><head><meta charset="utf-8">'
+        f"<title>{escape(definition.title)}</title></head>"
+        f'<body style="margin:0;padding:16px;font-family:Arial,Helvetica,sans-serif;'
+        f'color:#222;font-size:14px">'
+        f'<div style="color:{definition.branding.accent_color};font-weight:bold;'
+        f'text-transform:uppercase">{escape(definition.branding.name)}</div>'
+        f'<h1 style="color:{primary};font-size:22px;margin:4px 0">'
+        f'{escape(definition.title)}: {escape(view["period"])}</h1>'
+        f'<div style="color:#555;font-size:12px">{escape(view["dates"])}</div>'
+        f'<div style="border-left:4px solid {definition.branding.accent_color};'
+        f'padding:2px 0 2px 12px;margin:14px 0">{sentences}</div>'
+        f'<table style="border-collapse:collapse;font-size:13px">'
+        f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        f'<p style="color:#555;font-size:11px">{escape(t["summary_note"])}</p>'
+        "</body></html>")
+    message.add_alternative(html, subtype="html")
+    html_part = message.get_body(preferencelist=("html",))
+    assert html_part is not None  # added just above
+    for key in keys:
+        if key in pngs:
+            html_part.add_related(pngs[key], "image", "png", cid=f"<spark-{key}@crmreport>",
+                                  filename=f"{key}.png", disposition="inline")
+    return message
+
+
+def write_email(path: Path, message: EmailMessage) -> Path:
+    write_bytes(path, bytes(message))
+    return path
