@@ -244,7 +244,8 @@ def report(loaded: LoadedCampaign, definition: Report, out_dir: Path) -> list[Pa
     costs = {name: getattr(config.channels, name).cost
              for name in ("email", "letter") if getattr(config.channels, name)}
     monitoring = collect(run.con, config.as_of, config.response.window_days, costs,
-                         run.account, definition.cohort_months, run.value, run.featured.churn)
+                         run.account, definition.cohort_months, run.value, run.featured.churn,
+                         config.response.margin, config.response.pre_days)
     own = loaded.template_dir / "report"  # a campaign may replace the bundled report templates
     return write_report(monitoring, definition, out_dir,
                         template_dir=own if own.is_dir() else None)

@@ -15,15 +15,18 @@ import pandas as pd
 from crmreport.account import Account
 from crmreport.features import ChurnModel, ValueModel
 from crmreport.monitor.response import Uplift, response_table, uplift
+from crmreport.monitor.results import CampaignResults, campaign_results
 from crmreport.monitor.retention import Window, cohort_matrix, cohort_window, retention_curve
 from crmreport.monitor.segments import segment_overview
 from crmreport.monitor.value_summary import ValueSummary, value_summary
 
 __all__ = [
+    "CampaignResults",
     "Monitoring",
     "Uplift",
     "ValueSummary",
     "Window",
+    "campaign_results",
     "cohort_matrix",
     "cohort_window",
     "collect",
@@ -47,6 +50,7 @@ class Monitoring:
     value: ValueSummary = field(default_factory=lambda: ValueSummary(reason="not computed"))
     window: Window | None = None  # the cohort months shown; None without orders
     churn: ChurnModel | None = None  # the features stage's churn model: aggregates only
+    results: CampaignResults | None = None  # treated vs control per dimension, variants
 
 
 def collect(
@@ -58,6 +62,8 @@ def collect(
     months: int,
     value_model: ValueModel | None = None,
     churn: ChurnModel | None = None,
+    margin: float | None = None,
+    pre_days: int = 365,
 ) -> Monitoring:
     cohorts = cohort_matrix(con, as_of, months)
     return Monitoring(
@@ -72,4 +78,5 @@ def collect(
         ValueSummary(reason="not computed"),
         window=cohort_window(con, as_of, months),
         churn=churn,
+        results=campaign_results(con, window_days, costs, as_of, margin, pre_days),
     )
