@@ -102,10 +102,10 @@ def test_cuped_uses_pre_period_revenue(con):
 
 def test_levels_per_dimension(con):
     rows = campaign_results(con, 30, COSTS, AS_OF).rows
-    assert set(rows["dimension"]) == {"total", "segment", "channel", "variant"}  # one offer
+    assert set(rows["dimension"]) == {"total", "segment", "channel"}  # one offer
     vip = rows[(rows["dimension"] == "segment") & (rows["level"] == "vip")].iloc[0]
     assert (vip.contacted, vip.responders_t, vip.control, vip.responders_c) == (2, 2, 2, 1)
-    for dim in ("segment", "channel", "variant"):
+    for dim in ("segment", "channel"):
         part = rows[rows["dimension"] == dim]
         assert part["contacted"].sum() == 4 and part["responders_c"].sum() == 1
 
@@ -152,6 +152,8 @@ def test_variant_tests_by_hand(con):
     for key, value in expected.items():
         assert comp.loc[key, "p_holm"] == pytest.approx(value)
     assert set(res.variants["verdict"]) == {"no_winner"}
+    a = res.variants.set_index("variant").loc["A"]
+    assert (a.contacted, a.responders_t, a.control, a.responders_c) == (2, 1, 2, 1)
 
 
 def test_a_clear_winner_is_named():

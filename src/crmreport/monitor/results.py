@@ -7,6 +7,9 @@ responder made at least one purchase (not reversed by a credit note known before
 any order channel (online shop, store, ...) in (contacted_at, contacted_at + window]. Revenue
 is net (partial credit notes subtract) and is split by the order's own channel.
 
+Rows per dimension partition the campaign: the levels of one dimension add up to the total
+row. Variants are shown per offer (``variants``), adding up to their offer's row.
+
 Figures (:mod:`crmreport.monitor.stats` has the methods):
 - uplift = rate(treated) - rate(control), 95% interval by Newcombe's hybrid score method
   (from the groups' Wilson intervals), p-value by the pooled two-proportion z-test;
@@ -35,13 +38,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from crmreport.monitor.response import uplift
+from crmreport.monitor.response import MIN_COST, MIN_COST_SHARE, uplift
 from crmreport.monitor.stats import cuped, holm, sample_size_per_group, two_proportion_z, welch
 
-MIN_COST = 1.0  # currency units: below it a return ratio is noise over a rounding error
-MIN_COST_SHARE = 0.01  # of the treated customers' revenue in the window
 ALPHA = 0.05
-DIMENSIONS = ("total", "offer", "segment", "channel", "variant")
+DIMENSIONS = ("total", "offer", "segment", "channel")  # variants: per offer, in ``variants``
 
 _CUSTOMERS = """
 WITH first_contact AS (

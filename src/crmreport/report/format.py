@@ -85,7 +85,14 @@ def suppress_small(monitoring: Monitoring, min_cell_size: int) -> Monitoring:
         monitoring, response=response, cohorts=cohorts, retention=curve, segments=segments,
         value=_suppress_value(monitoring.value, k),
         churn=_suppress_churn(monitoring.churn, k),
+        results=_suppress_results(monitoring, k),
     )
+
+
+def _suppress_results(monitoring: Monitoring, k: int) -> Any:
+    from crmreport.report.results import suppress_results  # it uses this module's marker
+
+    return suppress_results(monitoring.results, k) if monitoring.results else None
 
 
 def _suppress_churn(churn: ChurnModel | None, k: int) -> ChurnModel | None:

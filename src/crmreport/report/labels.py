@@ -158,3 +158,108 @@ DEFINITIONS = {
           "keiner Kohorte. Die Bindung im Monat k fasst die abgeschlossenen Zellen aller "
           "Kohorten außer einer linkszensierten zusammen.",
 }
+
+# Campaign results (monitor/results.py, report/results.py), kept apart to merge easily.
+_RESULTS: dict[str, dict[str, str]] = {
+    "en": {
+        "results": "Campaign results", "dimension": "By", "level": "Group",
+        "dim_offer": "Offer", "dim_segment": "Segment", "dim_channel": "Contact channel",
+        "uplift_ci": "Uplift 95% CI (Newcombe)", "rev_t_short": "Revenue / customer (treated)",
+        "rev_c_short": "Revenue / customer (control)",
+        "incremental_ci": "95% CI (Welch)", "cuped": "Incremental revenue, CUPED",
+        "variance_reduction": "Variance removed by CUPED",
+        "revenue_per_cost": "Incremental revenue per unit spent",
+        "margin_per_cost": "Incremental margin per unit spent",
+        "cost_per_order": "Cost per incremental order",
+        "cost_negligible": "cost negligible",
+        "results_figures": "Response, uplift and revenue",
+        "results_return": "Cost and return",
+        "variants": "A/B/n variants", "variant": "Variant", "offer": "Offer",
+        "verdict": "Verdict", "verdict_winner": "winner", "verdict_lost": "beaten",
+        "verdict_no_winner": "no winner yet",
+        "verdict_needed": "no winner yet (about {n} customers per variant would tell the "
+                          "two best apart)",
+        "variant_tests": "Variant tests (two-proportion z-test, Holm-adjusted per offer)",
+        "compared": "Compared", "with": "with", "p_holm": "p (Holm)",
+        "significant": "Significant at 5%", "no_lower": "no",
+        "order_channels": "Incremental revenue by order channel",
+        "contact_channel": "Contact channel", "order_channel": "Order channel",
+        "buyers_t": "Buyers (treated)", "buyers_c": "Buyers (control)",
+        "all_channels": "all", "order_channel_online": "online shop",
+        "order_channel_store": "store", "order_channel_unknown": "unknown",
+        "results_method": "Each contacted customer counts once per campaign, on the first "
+                          "contact, once the {days}-day window has passed. A responder bought "
+                          "on any order channel in the window. Uplift = response rate treated "
+                          "minus control, 95% interval by Newcombe's score method, p-value by "
+                          "the two-proportion z-test. Incremental revenue = difference of the "
+                          "mean net revenue per customer x treated customers, 95% interval by "
+                          "Welch's t-test: revenue per customer is skewed (most spend "
+                          "nothing), but the interval is about a mean over many customers; "
+                          "with small control groups it may be too narrow. CUPED adjusts "
+                          "each customer's revenue by their revenue in the {pre} days before "
+                          "the contact (theta = cov/var over treated and control): the same "
+                          "effect, measured with less noise.",
+        "results_cost": "Cost = treated customers x cost per contact of their channel. "
+                        "Return figures are left out (\"cost negligible\") when the cost is "
+                        "under {cost} currency unit or under {share} of the treated "
+                        "customers' revenue: a ratio over a few cents means nothing.",
+        "results_no_margin": "No margin rate is set (response.margin), so no incremental "
+                             "margin is shown.",
+        "results_margin": "Incremental margin = incremental revenue x {margin} margin.",
+        "results_suppression": "– = suppressed: fewer than {k} customers, or a figure that "
+                               "would give such a one back (a rate, a difference, a total "
+                               "minus the other rows). n/a = not defined.",
+    },
+    "de": {
+        "results": "Kampagnenergebnisse", "dimension": "Nach", "level": "Gruppe",
+        "dim_offer": "Angebot", "dim_segment": "Segment", "dim_channel": "Kontaktkanal",
+        "uplift_ci": "Uplift 95%-KI (Newcombe)", "rev_t_short": "Umsatz / Kunde (Test)",
+        "rev_c_short": "Umsatz / Kunde (Kontrolle)",
+        "incremental_ci": "95%-KI (Welch)", "cuped": "Zusatzumsatz, CUPED",
+        "variance_reduction": "Durch CUPED entfernte Varianz",
+        "revenue_per_cost": "Zusatzumsatz je eingesetzter Einheit",
+        "margin_per_cost": "Zusatzmarge je eingesetzter Einheit",
+        "cost_per_order": "Kosten je zusätzlicher Bestellung",
+        "cost_negligible": "Kosten vernachlässigbar",
+        "results_figures": "Reaktion, Uplift und Umsatz",
+        "results_return": "Kosten und Ertrag",
+        "variants": "A/B/n-Varianten", "variant": "Variante", "offer": "Angebot",
+        "verdict": "Ergebnis", "verdict_winner": "Gewinner", "verdict_lost": "unterlegen",
+        "verdict_no_winner": "noch kein Gewinner",
+        "verdict_needed": "noch kein Gewinner (etwa {n} Kunden je Variante würden die beiden "
+                          "besten unterscheiden)",
+        "variant_tests": "Variantentests (Zwei-Anteile-z-Test, Holm-korrigiert je Angebot)",
+        "compared": "Verglichen", "with": "mit", "p_holm": "p (Holm)",
+        "significant": "Signifikant bei 5 %", "no_lower": "nein",
+        "order_channels": "Zusatzumsatz nach Bestellkanal",
+        "contact_channel": "Kontaktkanal", "order_channel": "Bestellkanal",
+        "buyers_t": "Käufer (Test)", "buyers_c": "Käufer (Kontrolle)",
+        "all_channels": "alle", "order_channel_online": "Onlineshop",
+        "order_channel_store": "Filiale", "order_channel_unknown": "unbekannt",
+        "results_method": "Jeder kontaktierte Kunde zählt je Kampagne einmal, beim ersten "
+                          "Kontakt, sobald das Fenster von {days} Tagen vorbei ist. Reagierer "
+                          "haben im Fenster auf einem beliebigen Bestellkanal gekauft. Uplift "
+                          "= Reaktionsquote Test minus Kontrolle, 95%-Intervall nach "
+                          "Newcombes Score-Methode, p-Wert per Zwei-Anteile-z-Test. "
+                          "Zusatzumsatz = Differenz des mittleren Nettoumsatzes je Kunde x "
+                          "Testkunden, 95%-Intervall per Welch-t-Test: Umsatz je Kunde ist "
+                          "schief verteilt (die meisten kaufen nichts), das Intervall gilt "
+                          "aber einem Mittelwert über viele Kunden; bei kleinen "
+                          "Kontrollgruppen kann es zu schmal sein. CUPED bereinigt den Umsatz "
+                          "jedes Kunden um seinen Umsatz der {pre} Tage vor dem Kontakt "
+                          "(theta = Kov/Var über Test und Kontrolle): derselbe Effekt, mit "
+                          "weniger Rauschen gemessen.",
+        "results_cost": "Kosten = Testkunden x Kosten je Kontakt ihres Kanals. "
+                        "Ertragskennzahlen entfallen (\"Kosten vernachlässigbar\"), wenn die "
+                        "Kosten unter {cost} Währungseinheit oder unter {share} des Umsatzes "
+                        "der Testkunden liegen: ein Verhältnis zu wenigen Cent sagt nichts.",
+        "results_no_margin": "Keine Margenquote gesetzt (response.margin), daher keine "
+                             "Zusatzmarge.",
+        "results_margin": "Zusatzmarge = Zusatzumsatz x {margin} Marge.",
+        "results_suppression": "– = unterdrückt: weniger als {k} Kunden oder eine Zahl, die "
+                               "eine solche zurückgäbe (eine Quote, eine Differenz, eine Summe "
+                               "minus die übrigen Zeilen). k. A. = nicht definiert.",
+    },
+}
+for _language, _words in _RESULTS.items():
+    LABELS[_language].update(_words)
