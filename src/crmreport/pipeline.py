@@ -8,6 +8,8 @@ The rendering stages (monitor, report) are imported where they are used: their l
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import hashlib
 import json
 import os
@@ -17,8 +19,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from crmreport.account import Account
 from crmreport.config import LoadedCampaign, Report, load_campaign, load_report
+from crmreport.config.models import UNASSIGNED
 from crmreport.engine import Connection, connect
 from crmreport.errors import CrmError, DataError
 from crmreport.features import compute_features
@@ -237,18 +242,46 @@ def _run_id(loaded: LoadedCampaign, rows: Sequence[tuple[str, ...]]) -> str:
 def report(loaded: LoadedCampaign, definition: Report, out_dir: Path) -> list[Path]:
     """The monitoring report over the contact history and orders, as HTML and PDF."""
     from crmreport.monitor import collect
+    from crmreport.monitor.retention import MIGRATION_DAYS
     from crmreport.report import write_report
 
     run = prepare(loaded)
     config = loaded.config
     costs = {name: getattr(config.channels, name).cost
              for name in ("email", "letter") if getattr(config.channels, name)}
+    previous = config.as_of - dt.timedelta(days=MIGRATION_DAYS)
+    migration = previous_segments(run, previous)
     monitoring = collect(run.con, config.as_of, config.response.window_days, costs,
                          run.account, definition.cohort_months, run.value, run.featured.churn,
-                         config.response.margin, config.response.pre_days)
+                         config.response.margin, config.response.pre_days,
+                         previous if migration else None)
     own = loaded.template_dir / "report"  # a campaign may replace the bundled report templates
     return write_report(monitoring, definition, out_dir,
                         template_dir=own if own.is_dir() else None)
+
+
+def previous_segments(run: Run, day: dt.date) -> bool:
+    """Create ``previous_segments`` (customer_id, segment): the campaign's own segment rules
+    over features computed as of ``day``, as if the run had been made then. The current
+    features are set aside meanwhile and put back. False when they cannot be computed."""
+    from crmreport.monitor.retention import PREVIOUS_SEGMENTS
+
+    con, config = run.con, run.loaded.config
+    con.execute(f"ALTER TABLE {FEATURES} RENAME TO features_current")
+    try:
+        compute_features(con, day, config.churn.horizon_days, config.value.model)
+        then = dataclasses.replace(run.loaded, config=config.model_copy(update={"as_of": day}))
+        rules = compile_rules(then, FEATURES.columns)
+        whens = " ".join(f"WHEN {sql} THEN '{sid}'" for sid, sql in rules.segments)
+        con.execute(f"""CREATE OR REPLACE TABLE {PREVIOUS_SEGMENTS} AS
+            SELECT customer_id, coalesce(CASE {whens} END, '{UNASSIGNED}') AS segment
+            FROM {FEATURES}""")
+        return True
+    except (CrmError, duckdb.Error):
+        return False
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {FEATURES}")
+        con.execute(f"ALTER TABLE features_current RENAME TO {FEATURES}")
 
 
 @dataclass

@@ -86,6 +86,7 @@ def suppress_small(monitoring: Monitoring, min_cell_size: int) -> Monitoring:
         value=_suppress_value(monitoring.value, k),
         churn=_suppress_churn(monitoring.churn, k),
         results=_suppress_results(monitoring, k),
+        migration=_suppress_migration(monitoring, k),
     )
 
 
@@ -93,6 +94,12 @@ def _suppress_results(monitoring: Monitoring, k: int) -> Any:
     from crmreport.report.results import suppress_results  # it uses this module's marker
 
     return suppress_results(monitoring.results, k) if monitoring.results else None
+
+
+def _suppress_migration(monitoring: Monitoring, k: int) -> Any:
+    from crmreport.report.results import suppress_migration
+
+    return suppress_migration(monitoring.migration, k)
 
 
 def _suppress_churn(churn: ChurnModel | None, k: int) -> ChurnModel | None:

@@ -209,6 +209,18 @@ _RESULTS: dict[str, dict[str, str]] = {
         "results_suppression": "– = suppressed: fewer than {k} customers, or a figure that "
                                "would give such a one back (a rate, a difference, a total "
                                "minus the other rows). n/a = not defined.",
+        "migration": "Segment migration", "migration_from": "Segment then",
+        "migration_to": "Segment now", "no_segment": "not a customer then",
+        "migration_title": "Customers by segment on {previous} (rows) and on {now} (columns)",
+        "flow_churned": "Churned (active then, not now)",
+        "flow_reactivated": "Reactivated (inactive then, active now)",
+        "flow_new": "New (first purchase in between)",
+        "flow_retained": "Retained (active then and now)",
+        "migration_definition": "Segments then: the campaign's own segment rules over "
+                                "features computed as of the earlier date (orders before it "
+                                "only). Active = a purchase in the {days} days before the "
+                                "date. Cells of fewer customers than the minimum are "
+                                "suppressed, and one more in their row or column.",
     },
     "de": {
         "results": "Kampagnenergebnisse", "dimension": "Nach", "level": "Gruppe",
@@ -259,6 +271,18 @@ _RESULTS: dict[str, dict[str, str]] = {
         "results_suppression": "– = unterdrückt: weniger als {k} Kunden oder eine Zahl, die "
                                "eine solche zurückgäbe (eine Quote, eine Differenz, eine Summe "
                                "minus die übrigen Zeilen). k. A. = nicht definiert.",
+        "migration": "Segmentwanderung", "migration_from": "Segment damals",
+        "migration_to": "Segment jetzt", "no_segment": "damals kein Kunde",
+        "migration_title": "Kunden nach Segment am {previous} (Zeilen) und am {now} (Spalten)",
+        "flow_churned": "Abgewandert (damals aktiv, jetzt nicht)",
+        "flow_reactivated": "Reaktiviert (damals inaktiv, jetzt aktiv)",
+        "flow_new": "Neu (Erstkauf dazwischen)",
+        "flow_retained": "Gehalten (damals und jetzt aktiv)",
+        "migration_definition": "Segmente damals: die eigenen Segmentregeln der Kampagne über "
+                                "Merkmale zum früheren Datum (nur Bestellungen davor). Aktiv = "
+                                "ein Kauf in den {days} Tagen vor dem Datum. Zellen mit "
+                                "weniger Kunden als dem Minimum werden unterdrückt, dazu eine "
+                                "weitere in ihrer Zeile oder Spalte.",
     },
 }
 for _language, _words in _RESULTS.items():

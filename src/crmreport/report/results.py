@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from crmreport.monitor.results import CampaignResults
+from crmreport.monitor.retention import ACTIVE_DAYS, Migration
 from crmreport.report.format import SUPPRESSED, Formatter
 
 COMPARISONS = ["uplift_abs", "uplift_rel", "ci_low", "ci_high", "p_value",
@@ -312,3 +313,50 @@ def _order_channel(r: Mapping[Any, Any], fmt: Formatter,
             "rev_t": fmt.number(r["rev_t"], 2), "rev_c": fmt.number(r["rev_c"], 2),
             "incremental": fmt.number(r["incremental_revenue"], 0),
             "incremental_ci": _interval(r["inc_low"], r["inc_high"], fmt)}
+
+
+# --- segment migration -------------------------------------------------------------------
+
+
+def suppress_migration(migration: Migration | None, k: int) -> Migration | None:
+    """Cells of 1..k-1 customers are hidden; the matrix's row and column sums are the segment
+    sizes then and now (shown elsewhere), so a row or column with a single hidden cell has
+    its smallest other cell hidden too, until none has. Flows of 1..k-1 are hidden."""
+    if migration is None or migration.matrix.empty:
+        return migration
+    frame = migration.matrix.astype(object).copy()
+    counts = {i: int(v) for i, v in zip(frame.index, migration.matrix["customers"], strict=True)}
+    hidden = {i for i, v in counts.items() if 0 < v < k}
+    lines = [list(part.index) for _, part in frame.groupby("from_segment")]
+    lines += [list(part.index) for _, part in frame.groupby("to_segment")]
+    changed = True
+    while changed:
+        changed = False
+        for line in lines:
+            shown = [i for i in line if i not in hidden]
+            if len(line) - len(shown) == 1 and shown:
+                hidden.add(min(shown, key=lambda i: (counts[i], str(i))))
+                changed = True
+    _hide(frame, sorted(hidden), ["customers"])
+    marker: Any = SUPPRESSED
+    flows = {key: marker if 0 < value < k else value for key, value in migration.flows.items()}
+    return dataclasses.replace(migration, matrix=frame, flows=flows)
+
+
+def migration_context(migration: Migration | None, fmt: Formatter,
+                      t: Mapping[str, str]) -> dict[str, Any] | None:
+    """The from x to matrix as rows of strings, and the flows in words."""
+    if migration is None or migration.previous is None or migration.as_of is None:
+        return None
+    matrix = migration.matrix
+    targets = sorted(set(matrix["to_segment"]))
+    cells = {(r["from_segment"], r["to_segment"]): r["customers"]
+             for r in matrix.to_dict("records")}
+    rows = [{"segment": source or t["no_segment"],
+             "cells": [fmt.integer(cells.get((source, target), 0)) for target in targets]}
+            for source in sorted(set(matrix["from_segment"]))]
+    flows = [(t["flow_" + key], fmt.integer(value)) for key, value in migration.flows.items()]
+    return {"targets": targets, "rows": rows, "flows": flows,
+            "title": t["migration_title"].format(previous=fmt.date(migration.previous),
+                                                 now=fmt.date(migration.as_of)),
+            "definition": t["migration_definition"].format(days=ACTIVE_DAYS)}
