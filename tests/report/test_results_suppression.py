@@ -8,6 +8,7 @@ import math
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 
 from crmreport.features.net_orders import classify_orders
@@ -238,3 +239,23 @@ def test_the_attacker_finds_what_primary_suppression_alone_leaves(monkeypatch):
     monkeypatch.setattr(module, "_close", lambda hidden, relations, frames: None)
     raw = campaign_results(_data(4, 900), 30, {"email": 0.1, "letter": 1.0}, AS_OF)
     assert _attack_sums(suppress_results(raw, K)) != []
+
+
+def test_response_totals_hide_the_rate_that_gives_the_count_back():
+    # the case: control responders "–" but 3.7% of 161 beside them gives back 6
+    from crmreport.report.format import _suppress_response
+
+    frame = pd.DataFrame([{
+        "campaign": "c", "segment": None, "channel": None, "is_total": True,
+        "contacted": 1500, "control": 161, "responders_t": 300, "responders_c": 6,
+        "rate_t": 0.2, "rate_c": 6 / 161, "uplift_abs": 0.2 - 6 / 161, "uplift_rel": 4.4,
+        "ci_low": 0.1, "ci_high": 0.2, "p_value": 0.01, "rev_per_contact_t": 10.0,
+        "rev_per_contact_c": 5.0, "incremental_revenue": 7000.0, "cost": 100.0, "roi": 69.0}])
+    shown = _suppress_response(frame, K).iloc[0]
+    for column in ("responders_c", "rate_c", "uplift_abs", "uplift_rel", "ci_low", "ci_high",
+                   "p_value", "rev_per_contact_c", "incremental_revenue", "roi"):
+        assert shown[column] is SUPPRESSED, column
+    assert shown["rate_t"] == 0.2 and shown["responders_t"] == 300
+    # 155 of 161 responded: the 6 who did not are as few
+    frame.loc[0, "responders_c"] = 155
+    assert _suppress_response(frame, K).iloc[0]["rate_c"] is SUPPRESSED

@@ -26,9 +26,12 @@ INCOMPLETE = "#fff4e0"
 
 def make_charts(m: Monitoring, branding: Branding, fmt: Formatter) -> dict[str, go.Figure]:
     """Every chart of the report by stable name (also the div id in the HTML)."""
+    # the campaign totals of the results table, suppressed the same way as beside the charts
+    totals = m.response if m.results is None else m.results.rows[
+        m.results.rows["dimension"] == "total"].assign(is_total=True)
     return {
-        "chart-uplift": uplift_chart(m.response, branding, fmt),
-        "chart-rates": rates_chart(m.response, branding, fmt),
+        "chart-uplift": uplift_chart(totals, branding, fmt),
+        "chart-rates": rates_chart(totals, branding, fmt),
         "chart-cohorts": cohort_heatmap(m.cohorts, branding, fmt),
         "chart-retention": retention_chart(m.retention, branding, fmt),
         "chart-segments": segment_chart(m.segments, branding, fmt),

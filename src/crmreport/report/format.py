@@ -139,11 +139,14 @@ def _suppress_response(frame: pd.DataFrame, k: int) -> pd.DataFrame:
         _hide(response, i, _TREATED if few_t[i] else [])
         _hide(response, i, _CONTROL if few_c[i] else [])
         _hide(response, i, _BOTH if few_t[i] or few_c[i] else [])
-    # Money made by fewer than k responders would show what a handful of people spent.
-    for responders, money in (("responders_t", "rev_per_contact_t"),
-                              ("responders_c", "rev_per_contact_c")):
-        _hide_rows(response, _few(frame[responders], k),
-                   [responders, money, "incremental_revenue", "roi"])
+    # Money made by fewer than k responders would show what a handful of people spent; the
+    # rate (rate x group size), the uplift (rate - other rate) and the rest of _BOTH would
+    # give the count back. k responders of k + 3 show the 3 who did not respond.
+    for responders, size, rate, money in (
+            ("responders_t", "contacted", "rate_t", "rev_per_contact_t"),
+            ("responders_c", "control", "rate_c", "rev_per_contact_c")):
+        few = _few(frame[responders], k) | _few(frame[size] - frame[responders], k)
+        _hide_rows(response, few, [responders, rate, money, *_BOTH])
     for campaign in frame["campaign"].unique():
         detail = (frame["campaign"] == campaign) & ~frame["is_total"].astype(bool)
         _complement(response, detail, few_t, frame["contacted"], _TREATED + _BOTH)
