@@ -28,7 +28,7 @@ from crmreport.reasons import label
 from crmreport.report.charts import make_charts
 from crmreport.report.format import SUPPRESSED, Formatter
 from crmreport.report.labels import DEFINITIONS, LABELS
-from crmreport.report.results import migration_context, results_context
+from crmreport.report.results import migration_context, results_context, value_verdict
 
 # Shipped as package data; a campaign's own template_dir/report/ replaces them.
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -107,6 +107,7 @@ def page_context(
         "churn": _churn(m, fmt, t),
         "results": results_context(m.results, fmt, t),
         "migration": migration_context(m.migration, fmt, t),
+        "clv_verdict": value_verdict(m.value, fmt, t),
         "results_suppressed_note": t["results_suppression"].format(k=definition.min_cell_size),
     }
 

@@ -221,6 +221,19 @@ _RESULTS: dict[str, dict[str, str]] = {
                                 "only). Active = a purchase in the {days} days before the "
                                 "date. Cells of fewer customers than the minimum are "
                                 "suppressed, and one more in their row or column.",
+        "clv_verdict_ok": "Model check passed: fitted without the last {weeks} weeks, "
+                          "{model} predicted {predicted} repeat purchases of {customers} "
+                          "customers in them; {actual} happened, {error}% {side}, within "
+                          "the {threshold}% warning threshold. Its values can be relied on.",
+        "clv_verdict_warn": "Model check failed: fitted without the last {weeks} weeks, "
+                            "{model} predicted {predicted} repeat purchases of {customers} "
+                            "customers in them; {actual} happened, {error}% {side}, beyond "
+                            "the {threshold}% warning threshold. Read its values with care.",
+        "clv_verdict_no_actual": "Model check: {model} predicted {predicted} repeat "
+                                 "purchases in the last {weeks} weeks, which had none.",
+        "clv_verdict_none": "The model could not be checked: {reason}",
+        "clv_over": "too many", "clv_under": "too few",
+        "churn_chart": "Customers by churn risk",
     },
     "de": {
         "results": "Kampagnenergebnisse", "dimension": "Nach", "level": "Gruppe",
@@ -283,6 +296,22 @@ _RESULTS: dict[str, dict[str, str]] = {
                                 "ein Kauf in den {days} Tagen vor dem Datum. Zellen mit "
                                 "weniger Kunden als dem Minimum werden unterdrückt, dazu eine "
                                 "weitere in ihrer Zeile oder Spalte.",
+        "clv_verdict_ok": "Modellprüfung bestanden: Ohne die letzten {weeks} Wochen "
+                          "geschätzt, erwartete {model} darin {predicted} "
+                          "Wiederholungskäufe von {customers} Kunden; es gab {actual}, "
+                          "{error} % {side}, innerhalb der Warnschwelle von {threshold} %. "
+                          "Seinen Werten kann man trauen.",
+        "clv_verdict_warn": "Modellprüfung nicht bestanden: Ohne die letzten {weeks} Wochen "
+                            "geschätzt, erwartete {model} darin {predicted} "
+                            "Wiederholungskäufe von {customers} Kunden; es gab {actual}, "
+                            "{error} % {side}, jenseits der Warnschwelle von {threshold} %. "
+                            "Seine Werte mit Vorsicht lesen.",
+        "clv_verdict_no_actual": "Modellprüfung: {model} erwartete {predicted} "
+                                 "Wiederholungskäufe in den letzten {weeks} Wochen, in denen "
+                                 "es keine gab.",
+        "clv_verdict_none": "Das Modell konnte nicht geprüft werden: {reason}",
+        "clv_over": "zu viele", "clv_under": "zu wenige",
+        "churn_chart": "Kunden nach Abwanderungsrisiko",
     },
 }
 for _language, _words in _RESULTS.items():

@@ -26,6 +26,7 @@ import pandas as pd
 
 from crmreport.monitor.results import CampaignResults
 from crmreport.monitor.retention import ACTIVE_DAYS, Migration
+from crmreport.monitor.value_summary import HOLDOUT_WEEKS, ValueSummary
 from crmreport.report.format import SUPPRESSED, Formatter
 
 COMPARISONS = ["uplift_abs", "uplift_rel", "ci_low", "ci_high", "p_value",
@@ -360,3 +361,25 @@ def migration_context(migration: Migration | None, fmt: Formatter,
             "title": t["migration_title"].format(previous=fmt.date(migration.previous),
                                                  now=fmt.date(migration.as_of)),
             "definition": t["migration_definition"].format(days=ACTIVE_DAYS)}
+
+
+# --- customer value --------------------------------------------------------------------
+
+
+def value_verdict(value: ValueSummary, fmt: Formatter, t: Mapping[str, str]) -> str | None:
+    """The value model's holdout check in one sentence of the report's language."""
+    if value.reason is not None:
+        return None
+    h = value.holdout
+    if h is None:
+        return t["clv_verdict_none"].format(reason=value.holdout_reason or fmt.missing)
+    counts = {"model": h["model"], "weeks": HOLDOUT_WEEKS, "customers": fmt.integer(
+        h["customers"]), "predicted": fmt.number(h["predicted"], 0),
+        "actual": fmt.number(h["actual"], 0),
+        "threshold": fmt.number(h["threshold_percent"], 0)}
+    error = h["error_percent"]
+    if error is None:
+        return t["clv_verdict_no_actual"].format(**counts)
+    key = "clv_verdict_warn" if h["warning"] else "clv_verdict_ok"
+    side = t["clv_over"] if error > 0 else t["clv_under"]
+    return t[key].format(**counts, error=fmt.number(abs(error), 1), side=side)
