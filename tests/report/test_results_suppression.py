@@ -219,7 +219,10 @@ def test_primary_cells_are_hidden_and_large_ones_shown():
                 assert _hidden(shown[x]), (r["dimension"], r["level"], x)
     total = res.rows[res.rows["dimension"] == "total"].iloc[0]
     assert not _hidden(total["contacted"]) and not _hidden(total["uplift_abs"])
-    assert res.as_dict()["rows"][0]["suppressed"] == []
+    data = res.as_dict()
+    assert data["rows"][0]["suppressed"] == []
+    hidden = [r for r in data["rows"] if r["suppressed"]]
+    assert hidden and all(r[c] is None for r in hidden for c in r["suppressed"])
 
 
 def test_a_single_small_level_takes_a_second_one_with_it():
