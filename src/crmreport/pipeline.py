@@ -277,8 +277,8 @@ def previous_segments(run: Run, day: dt.date) -> bool:
             SELECT customer_id, coalesce(CASE {whens} END, '{UNASSIGNED}') AS segment
             FROM {FEATURES}""")
         return True
-    except (CrmError, duckdb.Error):
-        return False
+    except (CrmError, duckdb.Error, ValueError, ArithmeticError):
+        return False  # the migration is left out; the report goes on
     finally:
         con.execute(f"DROP TABLE IF EXISTS {FEATURES}")
         con.execute(f"ALTER TABLE features_current RENAME TO {FEATURES}")
