@@ -19,8 +19,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+
 from crmreport.account import Account
 from crmreport.config import LoadedCampaign, Report, load_campaign, load_report
+from crmreport.config.models import UNASSIGNED
 from crmreport.engine import Connection, connect
 from crmreport.errors import CrmError, DataError
 from crmreport.features import compute_features
@@ -333,6 +336,7 @@ def monitor_report(
     """Prepare the run and compute everything the report shows (aggregates only)."""
     from crmreport.monitor import collect
     from crmreport.monitor.periods import period_summary
+    from crmreport.monitor.retention import MIGRATION_DAYS
 
     if "currency" not in definition.model_fields_set:  # money in the campaign's currency
         definition = definition.model_copy(update={"currency": loaded.config.currency})
@@ -343,9 +347,12 @@ def monitor_report(
     config = loaded.config
     costs = {name: getattr(config.channels, name).cost
              for name in ("email", "letter") if getattr(config.channels, name)}
+    previous = config.as_of - dt.timedelta(days=MIGRATION_DAYS)
+    migration = previous_segments(run, previous)
     monitoring = collect(run.con, config.as_of, config.response.window_days, costs,
                          _relative(run.account, loaded), definition.cohort_months,
-                         run.value, run.featured.churn)
+                         run.value, run.featured.churn, config.response.margin,
+                         config.response.pre_days, previous if migration else None)
     summary = period_summary(run.con, period or definition.period, config.as_of,
                              config.response.window_days, costs, monitoring.value.equity)
     return ReportInputs(loaded, definition, monitoring, summary)
@@ -410,6 +417,30 @@ def report_period(
         paths.append(json_path)
     failed = checks(inputs.summary, inputs.monitoring.account, definition)
     return PeriodReport(slug, paths, [c.reason or c.rule for c in failed if c.failed])
+
+
+def previous_segments(run: Run, day: dt.date) -> bool:
+    """Create ``previous_segments`` (customer_id, segment): the campaign's own segment rules
+    over features computed as of ``day``, as if the run had been made then. The current
+    features are set aside meanwhile and put back. False when they cannot be computed."""
+    from crmreport.monitor.retention import PREVIOUS_SEGMENTS
+
+    con, config = run.con, run.loaded.config
+    con.execute(f"ALTER TABLE {FEATURES} RENAME TO features_current")
+    try:
+        compute_features(con, day, config.churn.horizon_days, config.value.model)
+        then = dataclasses.replace(run.loaded, config=config.model_copy(update={"as_of": day}))
+        rules = compile_rules(then, FEATURES.columns)
+        whens = " ".join(f"WHEN {sql} THEN '{sid}'" for sid, sql in rules.segments)
+        con.execute(f"""CREATE OR REPLACE TABLE {PREVIOUS_SEGMENTS} AS
+            SELECT customer_id, coalesce(CASE {whens} END, '{UNASSIGNED}') AS segment
+            FROM {FEATURES}""")
+        return True
+    except (CrmError, duckdb.Error, ValueError, ArithmeticError):
+        return False  # the migration is left out; the report goes on
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {FEATURES}")
+        con.execute(f"ALTER TABLE features_current RENAME TO {FEATURES}")
 
 
 @dataclass

@@ -127,3 +127,13 @@ def test_campaigns_still_inside_their_window_are_not_measured(con):
     assert _response_table(con, 30, {}, as_of=D0 + dt.timedelta(days=30)).empty
     measured = _response_table(con, 30, {}, as_of=D0 + dt.timedelta(days=31))
     assert measured.loc[measured["is_total"], "contacted"].item() == 4
+
+
+def test_no_roi_over_a_negligible_cost(con):
+    # 4 emails at 0.002 cost 0.008: under 1 currency unit, so no ROI of some 100,000%
+    row = _response_table(con, 30, {"email": 0.002})
+    assert row.iloc[0].cost == pytest.approx(0.008) and pd.isna(row.iloc[0].roi)
+    # 4 x 0.3 = 1.2 is at least 1 unit but under 1% of revenue 150: still none
+    _order(con, "o7", "t1", 4, "134.50")
+    row = _response_table(con, 30, {"email": 0.3})
+    assert pd.isna(row.iloc[0].roi)

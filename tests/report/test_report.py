@@ -141,9 +141,11 @@ def test_small_cells_suppressed(outputs, monitoring):
     html = outputs[1]
     tiny = re.search(r'<td class="l">Tiny</td>(.*?)</tr>', html, re.S).group(1)
     assert set(re.findall(r"<td>(.*?)</td>", tiny)) == {"–"}
-    # The response row of tiny (3 customers) shows no figures either.
-    row = re.search(r'<td class="l">spring</td><td class="l">Tiny</td>(.*?)</tr>', html, re.S)
-    cells = re.findall(r"<td>(.*?)</td>", row.group(1))
+    # The result rows of tiny (3 customers) show no figures either.
+    rows = re.findall(r'<td class="l">Segment</td><td class="l">tiny</td>(.*?)</tr>', html,
+                      re.S)
+    assert len(rows) == 2  # response and uplift; cost and return
+    cells = [c for row in rows for c in re.findall(r"<td>(.*?)</td>", row)]
     assert set(cells) == {"–"}
     raw = monitoring.segments.set_index("segment")
     assert raw.loc["tiny", "customers"] == 3  # suppression happens in the report only

@@ -153,6 +153,11 @@ class Channels(Model):
 
 class Response(Model):
     window_days: int = Field(30, ge=1, le=365)
+    margin: float | None = Field(
+        None, ge=0, le=1, description="gross margin as a share of net revenue, for the "
+        "incremental margin per euro spent (not shown without it)")
+    pre_days: int = Field(365, ge=1, le=3650, description="days before the contact whose "
+                          "revenue is CUPED's covariate")
 
 
 class Churn(Model):

@@ -189,14 +189,24 @@ class Campaign:
     contacted_at: date
     default_offer: str
     offers: tuple[tuple[str, str], ...]  # (segment, offer) overrides
+    ab_offer: str | None = None  # this offer's customers get variant A or B (no true effect)
 
     def offer_for(self, segment: str) -> str:
         return dict(self.offers).get(segment, self.default_offer)
 
+    def variant_for(self, offer: str, customer_id: str) -> str:
+        """A or B by md5 of campaign and id for the A/B offer, independent of the control
+        draw (as the planner draws variants); A for every other offer."""
+        if offer != self.ab_offer:
+            return "A"
+        digest = hashlib.md5(f"{self.name}:variant:{customer_id}".encode()).hexdigest()
+        return "A" if int(digest[:8], 16) % 2 == 0 else "B"
+
 
 CAMPAIGNS = (
     Campaign("autumn-2025", date(2025, 10, 6), "autumn-voucher",
-             (("champions", "autumn-vip-preview"), ("at_risk", "autumn-comeback"))),
+             (("champions", "autumn-vip-preview"), ("at_risk", "autumn-comeback")),
+             ab_offer="autumn-voucher"),
     Campaign("winter-2026", date(2026, 1, 12), "winter-sale", (("at_risk", "winter-comeback"),)),
 )
 _SEGMENTS = ("champions", "loyal", "at_risk", "new")
@@ -687,7 +697,7 @@ def _run_campaign(
         "channel": channel,
         "segment": segment[who],
         "offer": offer,
-        "variant": "A",
+        "variant": [campaign.variant_for(o, c) for o, c in zip(offer, ids, strict=True)],
         "test_group": np.where(control, "control", "treatment").astype(object),
         "content_hash": content,
     }, columns=list(_CONTACT_COLUMNS), dtype=str)

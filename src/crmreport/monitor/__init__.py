@@ -15,20 +15,32 @@ import pandas as pd
 from crmreport.account import Account
 from crmreport.features import ChurnModel, ValueModel
 from crmreport.monitor.response import Uplift, response_table, uplift
-from crmreport.monitor.retention import Window, cohort_matrix, cohort_window, retention_curve
+from crmreport.monitor.results import CampaignResults, campaign_results
+from crmreport.monitor.retention import (
+    Migration,
+    Window,
+    cohort_matrix,
+    cohort_window,
+    retention_curve,
+    segment_migration,
+)
 from crmreport.monitor.segments import segment_overview
 from crmreport.monitor.value_summary import ValueSummary, value_summary
 
 __all__ = [
+    "CampaignResults",
+    "Migration",
     "Monitoring",
     "Uplift",
     "ValueSummary",
     "Window",
+    "campaign_results",
     "cohort_matrix",
     "cohort_window",
     "collect",
     "response_table",
     "retention_curve",
+    "segment_migration",
     "segment_overview",
     "uplift",
     "value_summary",
@@ -47,6 +59,8 @@ class Monitoring:
     value: ValueSummary = field(default_factory=lambda: ValueSummary(reason="not computed"))
     window: Window | None = None  # the cohort months shown; None without orders
     churn: ChurnModel | None = None  # the features stage's churn model: aggregates only
+    results: CampaignResults | None = None  # treated vs control per dimension, variants
+    migration: Migration | None = None  # segments then and now (needs previous_segments)
 
 
 def collect(
@@ -58,7 +72,11 @@ def collect(
     months: int,
     value_model: ValueModel | None = None,
     churn: ChurnModel | None = None,
+    margin: float | None = None,
+    pre_days: int = 365,
+    previous: dt.date | None = None,
 ) -> Monitoring:
+    """``previous``: the date of the table ``previous_segments``, for the segment migration."""
     cohorts = cohort_matrix(con, as_of, months)
     return Monitoring(
         as_of=as_of,
@@ -72,4 +90,6 @@ def collect(
         ValueSummary(reason="not computed"),
         window=cohort_window(con, as_of, months),
         churn=churn,
+        results=campaign_results(con, window_days, costs, as_of, margin, pre_days),
+        migration=segment_migration(con, previous, as_of) if previous else None,
     )

@@ -23,6 +23,11 @@ import pandas as pd
 from scipy.stats import norm
 
 Z95 = float(norm.ppf(0.975))
+# A return ratio over a cost below MIN_COST currency units, or below MIN_COST_SHARE of the
+# treated customers' revenue, is noise over a rounding error (emails cost fractions of a
+# cent): no ROI is given for it.
+MIN_COST = 1.0
+MIN_COST_SHARE = 0.01
 
 # Per campaign x segment x channel, both groups; GROUPING SETS adds the per-campaign total.
 _SQL = """
@@ -123,8 +128,8 @@ def response_table(
 ) -> pd.DataFrame:
     """One row per campaign x segment x channel plus a total row per campaign (``is_total``).
 
-    ``costs`` is the cost of one treated contact per channel; a channel missing there costs 0
-    and its ROI is None.
+    ``costs`` is the cost of one treated contact per channel; a channel missing there costs 0.
+    ROI is None where the cost is negligible (see ``MIN_COST``).
     """
     counts = con.execute(_SQL, {"window": int(window_days), "as_of": as_of}).df()
     detail = counts[~counts["is_total"]]
@@ -158,7 +163,9 @@ def _row(r: dict[Hashable, Any], costs: dict[str, float],
     out |= _comparison(n_t, int(r["responders_t"]), n_c, int(r["responders_c"]))
     incremental = (rev_t - rev_c) * n_t if rev_t is not None and rev_c is not None else None
     out["incremental_revenue"] = incremental
-    out["roi"] = (incremental - cost) / cost if incremental is not None and cost else None
+    negligible = cost < MIN_COST or cost < MIN_COST_SHARE * float(r["revenue_t"])
+    out["roi"] = (incremental - cost) / cost if incremental is not None and not negligible \
+        else None
     return out
 
 

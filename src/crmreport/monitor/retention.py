@@ -130,3 +130,76 @@ def retention_curve(matrix: pd.DataFrame) -> pd.DataFrame:
     curve["retention"] = curve["active"] / curve["customers"]
     curve["churn"] = 1 - curve["retention"]
     return curve
+
+
+# --- segment migration -----------------------------------------------------------------
+
+MIGRATION_DAYS = 91  # the previous period: a quarter before the as-of date
+ACTIVE_DAYS = 365  # active on a day = a purchase in the 365 days before it
+PREVIOUS_SEGMENTS = "previous_segments"  # (customer_id, segment) as of the previous date
+
+MIGRATION_DEFINITION = (
+    "From = the customer's segment as of the previous date, by the campaign's own segment "
+    "rules over features computed as of that date (orders before it only); to = the segment "
+    "as of the report date. Active = a purchase in the 365 days before the date. Churned: "
+    "active at the previous date, not now. Reactivated: bought before, inactive at the "
+    "previous date, active now. New: first purchase between the two dates."
+)
+
+_MIGRATION = f"""
+SELECT coalesce(p.segment, '') AS from_segment, a.segment AS to_segment, count(*) AS customers
+FROM assignments a LEFT JOIN {PREVIOUS_SEGMENTS} p USING (customer_id)
+GROUP BY ALL ORDER BY ALL
+"""
+
+_FLOWS = """
+WITH firsts AS (SELECT customer_id, min(order_date) AS first_day FROM purchases($now)
+                GROUP BY customer_id),
+active_then AS (SELECT DISTINCT customer_id FROM purchases($then)
+                WHERE order_date >= $then - $active),
+active_now AS (SELECT DISTINCT customer_id FROM purchases($now)
+               WHERE order_date >= $now - $active)
+SELECT
+    count(*) FILTER (t.customer_id IS NOT NULL AND n.customer_id IS NULL) AS churned,
+    count(*) FILTER (t.customer_id IS NULL AND n.customer_id IS NOT NULL
+                     AND f.first_day < $then) AS reactivated,
+    count(*) FILTER (f.first_day >= $then) AS new,
+    count(*) FILTER (t.customer_id IS NOT NULL AND n.customer_id IS NOT NULL) AS retained
+FROM firsts f
+LEFT JOIN active_then t USING (customer_id)
+LEFT JOIN active_now n USING (customer_id)
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """Customers per (from segment, to segment) and the flows between active and inactive.
+    ``reason`` says why there is none (then the frames are empty)."""
+
+    previous: dt.date | None
+    as_of: dt.date | None
+    matrix: pd.DataFrame  # from_segment, to_segment, customers
+    flows: dict[str, int]
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        cells = [{"from": r["from_segment"], "to": r["to_segment"],
+                  "customers": r["customers"] if isinstance(r["customers"], int) else None}
+                 for r in self.matrix.to_dict("records")]
+        return {"previous": self.previous.isoformat() if self.previous else None,
+                "as_of": self.as_of.isoformat() if self.as_of else None,
+                "cells": cells,
+                "flows": {k: v if isinstance(v, int) else None for k, v in self.flows.items()},
+                "reason": self.reason}
+
+
+def segment_migration(con: duckdb.DuckDBPyConnection, previous: dt.date,
+                      as_of: dt.date) -> Migration:
+    """Needs ``assignments`` (now) and ``previous_segments`` (as of ``previous``)."""
+    matrix = con.execute(_MIGRATION).df()
+    matrix["customers"] = [int(v) for v in matrix["customers"]]
+    row = con.execute(_FLOWS, {"then": previous, "now": as_of,
+                               "active": ACTIVE_DAYS}).fetchall()[0]
+    flows = dict(zip(("churned", "reactivated", "new", "retained"), (int(v) for v in row),
+                     strict=True))
+    return Migration(previous, as_of, matrix, flows)

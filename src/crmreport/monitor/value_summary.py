@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,10 @@ class ValueSummary:
     distribution: pd.DataFrame = field(default_factory=pd.DataFrame)
     fit: pd.DataFrame = field(default_factory=pd.DataFrame)
     fit_reason: str | None = None
+    # the value model's own check (features/value_models.py): fitted without the last weeks,
+    # its predicted repeat purchases in them against the actual ones, in numbers
+    holdout: dict[str, Any] | None = None
+    holdout_reason: str | None = None
 
 
 def value_summary(con: Connection, as_of: dt.date, model: ValueModel) -> ValueSummary:
@@ -51,7 +56,18 @@ def value_summary(con: Connection, as_of: dt.date, model: ValueModel) -> ValueSu
         distribution=_distribution(con),
         fit=fit,
         fit_reason=fit_reason,
+        holdout=_holdout(model),
+        holdout_reason=model.verdict_reason,
     )
+
+
+def _holdout(model: ValueModel) -> dict[str, Any] | None:
+    v = model.verdict
+    if v is None:
+        return None
+    return {"model": v.model, "customers": v.customers, "actual": v.actual,
+            "predicted": v.predicted, "error_percent": v.error_percent, "warning": v.warning,
+            "threshold_percent": v.threshold_percent}
 
 
 def _distribution(con: Connection) -> pd.DataFrame:

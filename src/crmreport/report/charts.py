@@ -26,14 +26,30 @@ INCOMPLETE = "#fff4e0"
 
 def make_charts(m: Monitoring, branding: Branding, fmt: Formatter) -> dict[str, go.Figure]:
     """Every chart of the report by stable name (also the div id in the HTML)."""
+    # the campaign totals of the results table, suppressed the same way as beside the charts
+    totals = m.response if m.results is None else m.results.rows[
+        m.results.rows["dimension"] == "total"].assign(is_total=True)
     return {
-        "chart-uplift": uplift_chart(m.response, branding, fmt),
-        "chart-rates": rates_chart(m.response, branding, fmt),
+        "chart-uplift": uplift_chart(totals, branding, fmt),
+        "chart-rates": rates_chart(totals, branding, fmt),
         "chart-cohorts": cohort_heatmap(m.cohorts, branding, fmt),
         "chart-retention": retention_chart(m.retention, branding, fmt),
         "chart-segments": segment_chart(m.segments, branding, fmt),
         **(value_charts(m.value, branding, fmt) if m.value.reason is None else {}),
+        **({"chart-churn": churn_chart(m.churn.bands, branding, fmt)}
+           if m.churn is not None and m.churn.bands else {}),
     }
+
+
+def churn_chart(bands: list[dict[str, Any]], branding: Branding, fmt: Formatter) -> go.Figure:
+    """The churn-risk distribution: customers per risk band (suppressed bands as gaps)."""
+    t = LABELS[fmt.language]
+    names = [f"{fmt.percent(b['low'], 0)}–{fmt.percent(b['high'], 0)}" for b in bands]
+    fig = go.Figure(go.Bar(x=names, y=_floats([b["customers"] for b in bands]),
+                           marker_color=branding.accent_color))
+    fig.update_xaxes(title=t["churn_band"], type="category")
+    fig.update_yaxes(title=t["customers"])
+    return _layout(fig, branding, fmt, t["churn_chart"])
 
 
 def _layout(fig: go.Figure, branding: Branding, fmt: Formatter, title: str) -> go.Figure:

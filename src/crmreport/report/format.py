@@ -85,7 +85,21 @@ def suppress_small(monitoring: Monitoring, min_cell_size: int) -> Monitoring:
         monitoring, response=response, cohorts=cohorts, retention=curve, segments=segments,
         value=_suppress_value(monitoring.value, k),
         churn=_suppress_churn(monitoring.churn, k),
+        results=_suppress_results(monitoring, k),
+        migration=_suppress_migration(monitoring, k),
     )
+
+
+def _suppress_results(monitoring: Monitoring, k: int) -> Any:
+    from crmreport.report.results import suppress_results  # it uses this module's marker
+
+    return suppress_results(monitoring.results, k) if monitoring.results else None
+
+
+def _suppress_migration(monitoring: Monitoring, k: int) -> Any:
+    from crmreport.report.results import suppress_migration
+
+    return suppress_migration(monitoring.migration, k)
 
 
 def _suppress_churn(churn: ChurnModel | None, k: int) -> ChurnModel | None:
@@ -126,11 +140,14 @@ def suppress_response(frame: pd.DataFrame, k: int) -> pd.DataFrame:
         _hide(response, i, _TREATED if few_t[i] else [])
         _hide(response, i, _CONTROL if few_c[i] else [])
         _hide(response, i, _BOTH if few_t[i] or few_c[i] else [])
-    # Money made by fewer than k responders would show what a handful of people spent.
-    for responders, money in (("responders_t", "rev_per_contact_t"),
-                              ("responders_c", "rev_per_contact_c")):
-        _hide_rows(response, _few(frame[responders], k),
-                   [responders, money, "incremental_revenue", "roi"])
+    # Money made by fewer than k responders would show what a handful of people spent; the
+    # rate (rate x group size), the uplift (rate - other rate) and the rest of _BOTH would
+    # give the count back. k responders of k + 3 show the 3 who did not respond.
+    for responders, size, rate, money in (
+            ("responders_t", "contacted", "rate_t", "rev_per_contact_t"),
+            ("responders_c", "control", "rate_c", "rev_per_contact_c")):
+        few = _few(frame[responders], k) | _few(frame[size] - frame[responders], k)
+        _hide_rows(response, few, [responders, rate, money, *_BOTH])
     for campaign in frame["campaign"].unique():
         detail = (frame["campaign"] == campaign) & ~frame["is_total"].astype(bool)
         _complement(response, detail, few_t, frame["contacted"], _TREATED + _BOTH)

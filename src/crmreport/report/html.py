@@ -29,6 +29,7 @@ from crmreport.reasons import label
 from crmreport.report.charts import make_charts
 from crmreport.report.format import SUPPRESSED, Formatter, as_float
 from crmreport.report.labels import DEFINITIONS, LABELS
+from crmreport.report.results import migration_context, results_context, value_verdict
 from crmreport.report.summary import (
     change_text,
     figures,
@@ -118,6 +119,10 @@ def page_context(
         "quality": _quality(m, fmt, t),
         "value": _value(m, fmt, t),
         "churn": _churn(m, fmt, t),
+        "results": results_context(m.results, fmt, t),
+        "migration": migration_context(m.migration, fmt, t),
+        "clv_verdict": value_verdict(m.value, fmt, t),
+        "results_suppressed_note": t["results_suppression"].format(k=definition.min_cell_size),
     }
 
 

@@ -261,3 +261,163 @@ DEFINITIONS = {
           "keiner Kohorte. Die Bindung im Monat k fasst die abgeschlossenen Zellen aller "
           "Kohorten außer einer linkszensierten zusammen.",
 }
+
+# Campaign results (monitor/results.py, report/results.py), kept apart to merge easily.
+_RESULTS: dict[str, dict[str, str]] = {
+    "en": {
+        "results": "Campaign results", "dimension": "By", "level": "Group",
+        "dim_offer": "Offer", "dim_segment": "Segment", "dim_channel": "Contact channel",
+        "uplift_ci": "Uplift 95% CI (Newcombe)", "rev_t_short": "Revenue / customer (treated)",
+        "rev_c_short": "Revenue / customer (control)",
+        "incremental_ci": "95% CI (Welch)", "cuped": "Incremental revenue, CUPED",
+        "variance_reduction": "Variance removed by CUPED",
+        "revenue_per_cost": "Incremental revenue per unit spent",
+        "margin_per_cost": "Incremental margin per unit spent",
+        "cost_per_order": "Cost per incremental order",
+        "cost_negligible": "cost negligible",
+        "results_figures": "Response, uplift and revenue",
+        "results_return": "Cost and return",
+        "variants": "A/B/n variants", "variant": "Variant", "offer": "Offer",
+        "verdict": "Verdict", "verdict_winner": "winner", "verdict_lost": "beaten",
+        "verdict_no_winner": "no winner yet",
+        "verdict_needed": "no winner yet (about {n} customers per variant would tell the "
+                          "two best apart)",
+        "variant_tests": "Variant tests (two-proportion z-test, Holm-adjusted per offer)",
+        "compared": "Compared", "with": "with", "p_holm": "p (Holm)",
+        "rate_first": "Rate (compared)", "rate_second": "Rate (with)",
+        "significant": "Significant at 5%", "no_lower": "no",
+        "order_channels": "Incremental revenue by order channel",
+        "contact_channel": "Contact channel", "order_channel": "Order channel",
+        "buyers_t": "Buyers (treated)", "buyers_c": "Buyers (control)",
+        "all_channels": "all", "order_channel_online": "online shop",
+        "order_channel_store": "store", "order_channel_unknown": "unknown",
+        "results_method": "Each contacted customer counts once per campaign, on the first "
+                          "contact, once the {days}-day window has passed. A responder bought "
+                          "on any order channel in the window. Uplift = response rate treated "
+                          "minus control, 95% interval by Newcombe's score method, p-value by "
+                          "the two-proportion z-test. Incremental revenue = difference of the "
+                          "mean net revenue per customer x treated customers, 95% interval by "
+                          "Welch's t-test: revenue per customer is skewed (most spend "
+                          "nothing), but the interval is about a mean over many customers; "
+                          "with small control groups it may be too narrow. CUPED adjusts "
+                          "each customer's revenue by their revenue in the {pre} days before "
+                          "the contact (theta = cov/var over treated and control): the same "
+                          "effect, measured with less noise.",
+        "results_cost": "Cost = treated customers x cost per contact of their channel. "
+                        "Return figures are left out (\"cost negligible\") when the cost is "
+                        "under {cost} currency unit or under {share} of the treated "
+                        "customers' revenue: a ratio over a few cents means nothing.",
+        "results_no_margin": "No margin rate is set (response.margin), so no incremental "
+                             "margin is shown.",
+        "results_margin": "Incremental margin = incremental revenue x {margin} margin.",
+        "results_suppression": "– = suppressed: fewer than {k} customers, or a figure that "
+                               "would give such a one back (a rate, a difference, a total "
+                               "minus the other rows). n/a = not defined.",
+        "migration": "Segment migration", "migration_from": "Segment then",
+        "migration_to": "Segment now", "no_segment": "not a customer then",
+        "migration_title": "Customers by segment on {previous} (rows) and on {now} (columns)",
+        "flow_churned": "Churned (active then, not now)",
+        "flow_reactivated": "Reactivated (inactive then, active now)",
+        "flow_new": "New (first purchase in between)",
+        "flow_retained": "Retained (active then and now)",
+        "migration_definition": "Segments then: the campaign's own segment rules over "
+                                "features computed as of the earlier date (orders before it "
+                                "only). Active = a purchase in the {days} days before the "
+                                "date. Cells of fewer customers than the minimum are "
+                                "suppressed, and one more in their row or column.",
+        "clv_verdict_ok": "Model check passed: fitted without the last {weeks} weeks, "
+                          "{model} predicted {predicted} repeat purchases of {customers} "
+                          "customers in them; {actual} happened, {error}% {side}, within "
+                          "the {threshold}% warning threshold. Its values can be relied on.",
+        "clv_verdict_warn": "Model check failed: fitted without the last {weeks} weeks, "
+                            "{model} predicted {predicted} repeat purchases of {customers} "
+                            "customers in them; {actual} happened, {error}% {side}, beyond "
+                            "the {threshold}% warning threshold. Read its values with care.",
+        "clv_verdict_no_actual": "Model check: {model} predicted {predicted} repeat "
+                                 "purchases in the last {weeks} weeks, which had none.",
+        "clv_verdict_none": "The model could not be checked: {reason}",
+        "clv_over": "too many", "clv_under": "too few",
+        "churn_chart": "Customers by churn risk",
+    },
+    "de": {
+        "results": "Kampagnenergebnisse", "dimension": "Nach", "level": "Gruppe",
+        "dim_offer": "Angebot", "dim_segment": "Segment", "dim_channel": "Kontaktkanal",
+        "uplift_ci": "Uplift 95%-KI (Newcombe)", "rev_t_short": "Umsatz / Kunde (Test)",
+        "rev_c_short": "Umsatz / Kunde (Kontrolle)",
+        "incremental_ci": "95%-KI (Welch)", "cuped": "Zusatzumsatz, CUPED",
+        "variance_reduction": "Durch CUPED entfernte Varianz",
+        "revenue_per_cost": "Zusatzumsatz je eingesetzter Einheit",
+        "margin_per_cost": "Zusatzmarge je eingesetzter Einheit",
+        "cost_per_order": "Kosten je zusätzlicher Bestellung",
+        "cost_negligible": "Kosten vernachlässigbar",
+        "results_figures": "Reaktion, Uplift und Umsatz",
+        "results_return": "Kosten und Ertrag",
+        "variants": "A/B/n-Varianten", "variant": "Variante", "offer": "Angebot",
+        "verdict": "Ergebnis", "verdict_winner": "Gewinner", "verdict_lost": "unterlegen",
+        "verdict_no_winner": "noch kein Gewinner",
+        "verdict_needed": "noch kein Gewinner (etwa {n} Kunden je Variante würden die beiden "
+                          "besten unterscheiden)",
+        "variant_tests": "Variantentests (Zwei-Anteile-z-Test, Holm-korrigiert je Angebot)",
+        "compared": "Verglichen", "with": "mit", "p_holm": "p (Holm)",
+        "rate_first": "Quote (verglichen)", "rate_second": "Quote (mit)",
+        "significant": "Signifikant bei 5 %", "no_lower": "nein",
+        "order_channels": "Zusatzumsatz nach Bestellkanal",
+        "contact_channel": "Kontaktkanal", "order_channel": "Bestellkanal",
+        "buyers_t": "Käufer (Test)", "buyers_c": "Käufer (Kontrolle)",
+        "all_channels": "alle", "order_channel_online": "Onlineshop",
+        "order_channel_store": "Filiale", "order_channel_unknown": "unbekannt",
+        "results_method": "Jeder kontaktierte Kunde zählt je Kampagne einmal, beim ersten "
+                          "Kontakt, sobald das Fenster von {days} Tagen vorbei ist. Reagierer "
+                          "haben im Fenster auf einem beliebigen Bestellkanal gekauft. Uplift "
+                          "= Reaktionsquote Test minus Kontrolle, 95%-Intervall nach "
+                          "Newcombes Score-Methode, p-Wert per Zwei-Anteile-z-Test. "
+                          "Zusatzumsatz = Differenz des mittleren Nettoumsatzes je Kunde x "
+                          "Testkunden, 95%-Intervall per Welch-t-Test: Umsatz je Kunde ist "
+                          "schief verteilt (die meisten kaufen nichts), das Intervall gilt "
+                          "aber einem Mittelwert über viele Kunden; bei kleinen "
+                          "Kontrollgruppen kann es zu schmal sein. CUPED bereinigt den Umsatz "
+                          "jedes Kunden um seinen Umsatz der {pre} Tage vor dem Kontakt "
+                          "(theta = Kov/Var über Test und Kontrolle): derselbe Effekt, mit "
+                          "weniger Rauschen gemessen.",
+        "results_cost": "Kosten = Testkunden x Kosten je Kontakt ihres Kanals. "
+                        "Ertragskennzahlen entfallen (\"Kosten vernachlässigbar\"), wenn die "
+                        "Kosten unter {cost} Währungseinheit oder unter {share} des Umsatzes "
+                        "der Testkunden liegen: ein Verhältnis zu wenigen Cent sagt nichts.",
+        "results_no_margin": "Keine Margenquote gesetzt (response.margin), daher keine "
+                             "Zusatzmarge.",
+        "results_margin": "Zusatzmarge = Zusatzumsatz x {margin} Marge.",
+        "results_suppression": "– = unterdrückt: weniger als {k} Kunden oder eine Zahl, die "
+                               "eine solche zurückgäbe (eine Quote, eine Differenz, eine Summe "
+                               "minus die übrigen Zeilen). k. A. = nicht definiert.",
+        "migration": "Segmentwanderung", "migration_from": "Segment damals",
+        "migration_to": "Segment jetzt", "no_segment": "damals kein Kunde",
+        "migration_title": "Kunden nach Segment am {previous} (Zeilen) und am {now} (Spalten)",
+        "flow_churned": "Abgewandert (damals aktiv, jetzt nicht)",
+        "flow_reactivated": "Reaktiviert (damals inaktiv, jetzt aktiv)",
+        "flow_new": "Neu (Erstkauf dazwischen)",
+        "flow_retained": "Gehalten (damals und jetzt aktiv)",
+        "migration_definition": "Segmente damals: die eigenen Segmentregeln der Kampagne über "
+                                "Merkmale zum früheren Datum (nur Bestellungen davor). Aktiv = "
+                                "ein Kauf in den {days} Tagen vor dem Datum. Zellen mit "
+                                "weniger Kunden als dem Minimum werden unterdrückt, dazu eine "
+                                "weitere in ihrer Zeile oder Spalte.",
+        "clv_verdict_ok": "Modellprüfung bestanden: Ohne die letzten {weeks} Wochen "
+                          "geschätzt, erwartete {model} darin {predicted} "
+                          "Wiederholungskäufe von {customers} Kunden; es gab {actual}, "
+                          "{error} % {side}, innerhalb der Warnschwelle von {threshold} %. "
+                          "Seinen Werten kann man trauen.",
+        "clv_verdict_warn": "Modellprüfung nicht bestanden: Ohne die letzten {weeks} Wochen "
+                            "geschätzt, erwartete {model} darin {predicted} "
+                            "Wiederholungskäufe von {customers} Kunden; es gab {actual}, "
+                            "{error} % {side}, jenseits der Warnschwelle von {threshold} %. "
+                            "Seine Werte mit Vorsicht lesen.",
+        "clv_verdict_no_actual": "Modellprüfung: {model} erwartete {predicted} "
+                                 "Wiederholungskäufe in den letzten {weeks} Wochen, in denen "
+                                 "es keine gab.",
+        "clv_verdict_none": "Das Modell konnte nicht geprüft werden: {reason}",
+        "clv_over": "zu viele", "clv_under": "zu wenige",
+        "churn_chart": "Kunden nach Abwanderungsrisiko",
+    },
+}
+for _language, _words in _RESULTS.items():
+    LABELS[_language].update(_words)
