@@ -276,3 +276,26 @@ def test_no_customer_value_in_any_message_of_a_hostile_build(shop: Path, tmp_pat
     assert any("vip.txt.j2" in text for text in texts)
     for value in _customer_values(shop / "customers.csv"):
         assert not any(value in text for text in texts), value
+
+
+@pytest.mark.parametrize("command", ["check", "plan", "build", "report", "clv"])
+def test_a_missing_campaign_file_is_a_usage_error(command: str, tmp_path: Path) -> None:
+    missing = tmp_path / "campaign.yaml"
+    result = CliRunner().invoke(main, [command, str(missing)])
+    assert result.exit_code == 2
+    assert (f"Invalid value for 'CONFIG': {missing} does not exist; give the path of a YAML "
+            "file, e.g. campaigns/demo.yaml") in result.stderr
+
+
+def test_explain_of_a_missing_campaign_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["explain", str(tmp_path / "x.yaml"), "--customer", "C1"])
+    assert result.exit_code == 2 and "x.yaml does not exist" in result.stderr
+
+
+def test_an_impossible_as_of_exits_1_naming_the_line(shop: Path) -> None:
+    path = shop / "campaign.yaml"
+    path.write_text(path.read_text().replace("as_of: 2026-03-01", "as_of: 2026-02-30"))
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 1
+    assert (f"{path}:2: as_of: '2026-02-30' is not a valid date (day value is outside "
+            "expected range)") in result.stderr

@@ -27,7 +27,20 @@ from crmreport.reasons import SUPPRESSED, label
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-CONFIG = click.argument("config", type=click.Path(path_type=Path, dir_okay=False))
+
+
+def _existing_file(ctx: click.Context, param: click.Parameter, value: Path | None
+                   ) -> Path | None:
+    """A file argument or option that must exist: a usage error (exit 2) naming it if not."""
+    if value is not None and not value.is_file():
+        what = "is a folder" if value.is_dir() else "does not exist"
+        example = "reports/weekly.yaml" if param.name == "definition" else "campaigns/demo.yaml"
+        raise click.BadParameter(f"{value} {what}; give the path of a YAML file, e.g. "
+                                 f"{example}", ctx, param)
+    return value
+
+
+CONFIG = click.argument("config", type=click.Path(path_type=Path), callback=_existing_file)
 DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
                         help="Folder that relative data paths start from "
                              "(default: the campaign file's folder).")
@@ -118,7 +131,7 @@ def check(config: Path, data_dir: Path | None, as_json: bool, quarantine: Path |
         for code, count in [*sorted(f.reasons.items()), *sorted(f.flags.items())]:
             click.echo(f"    {code}: {count:,}  ({label(code)})")
     result.account.require_balanced()
-    _say("configuration and rules are valid", "green")
+    _say("configuration, rules and templates are valid", "green")
 
 
 @main.command()
@@ -276,8 +289,8 @@ def build(config: Path, data_dir: Path | None, out: Path, wait: float) -> None:
 @main.command()
 @CONFIG
 @DATA_DIR
-@click.option("--definition", type=click.Path(path_type=Path, dir_okay=False),
-              default=Path("reports/weekly.yaml"), show_default=True,
+@click.option("--definition", type=click.Path(path_type=Path),
+              default=Path("reports/weekly.yaml"), show_default=True, callback=_existing_file,
               help="The report definition: sections, branding, language.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("out"),
               show_default=True)

@@ -17,10 +17,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crmreport import proof
 from crmreport.account import Account
 from crmreport.config import LoadedCampaign, Report, load_campaign, load_report
 from crmreport.engine import Connection, connect
-from crmreport.errors import CrmError, DataError
+from crmreport.errors import ConfigError, CrmError, DataError
 from crmreport.features import compute_features
 from crmreport.features.value_models import ANNUAL_DISCOUNT, HORIZON_WEEKS
 from crmreport.files import atomic_dir, remove_stale, write_safe_csv
@@ -99,9 +100,15 @@ def prepare(loaded: LoadedCampaign) -> Run:
 
 
 def check(loaded: LoadedCampaign, quarantine: Path | None = None) -> CheckResult:
-    """Configuration, rules and an account of every input row; the quarantined rows with their
-    values go to ``quarantine`` when given."""
+    """Configuration, rules, templates and an account of every input row; the quarantined
+    rows with their values go to ``quarantine`` when given.
+
+    Every template the campaign names is rendered for a sample recipient in each locale
+    (see proof.py); any that fails is a ConfigError naming it."""
     run = prepare(loaded)
+    failed = proof.prove(loaded, proof.locales_in(run.con, loaded.config.locale))
+    if failed:
+        raise ConfigError(failed)
     if quarantine is None:
         return CheckResult(run.account)
     return CheckResult(run.account, write_quarantine_file(run, quarantine))
