@@ -119,8 +119,11 @@ def check(config: Path, data_dir: Path | None, as_json: bool, quarantine: Path |
     result = pipeline.check(load_campaign(config, data_dir), quarantine)
     if result.quarantined is not None:
         _say(f"{result.quarantined:,} quarantined rows written to {quarantine}", "yellow")
+    for warning in result.warnings:
+        _say(f"warning: {warning}", "yellow")
     if as_json:
-        click.echo(json.dumps(result.account.as_dict(), indent=2, sort_keys=True))
+        click.echo(json.dumps({**result.account.as_dict(), "warnings": result.warnings},
+                              indent=2, sort_keys=True))
         result.account.require_balanced()
         return
     click.echo(f"{'file':<40} {'table':<12} {'rows':>9} {'loaded':>9} {'merged':>8} "
@@ -131,7 +134,8 @@ def check(config: Path, data_dir: Path | None, as_json: bool, quarantine: Path |
         for code, count in [*sorted(f.reasons.items()), *sorted(f.flags.items())]:
             click.echo(f"    {code}: {count:,}  ({label(code)})")
     result.account.require_balanced()
-    _say("configuration, rules and templates are valid", "green")
+    warned = f", with {len(result.warnings)} warning(s) above" if result.warnings else ""
+    _say(f"configuration, rules and templates are valid{warned}", "green")
 
 
 @main.command()

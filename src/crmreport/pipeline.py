@@ -21,7 +21,7 @@ from crmreport import proof
 from crmreport.account import Account
 from crmreport.config import LoadedCampaign, Report, load_campaign, load_report
 from crmreport.engine import Connection, connect
-from crmreport.errors import ConfigError, CrmError, DataError
+from crmreport.errors import ConfigError, CrmError, DataError, Problem
 from crmreport.features import compute_features
 from crmreport.features.value_models import ANNUAL_DISCOUNT, HORIZON_WEEKS
 from crmreport.files import atomic_dir, remove_stale, write_safe_csv
@@ -39,8 +39,9 @@ from crmreport.interact import (
 from crmreport.interact.explain import Explanation, explain_customer
 from crmreport.outputs import write_outputs, write_quarantine_file
 from crmreport.rules import assign, compile_rules
+from crmreport.rules.literals import unmatched
 from crmreport.run import Run
-from crmreport.tables import CONTACT_PLAN, FEATURES
+from crmreport.tables import CONTACT_PLAN, FEATURES, ORDERS
 from crmreport.testhook import checkpoint
 
 SECRET_VARIABLE = "CRMREPORT_SECRET"
@@ -51,10 +52,12 @@ DEFAULT_WAIT = 600.0  # seconds a build waits for another one that holds the his
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The account of every input row, and how many rows went to the quarantine file."""
+    """The account of every input row, how many rows went to the quarantine file, and what
+    looks wrong without being an error (a rule's value the data lacks, a late as_of)."""
 
     account: Account
     quarantined: int | None = None  # None: no quarantine file was asked for
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -109,9 +112,35 @@ def check(loaded: LoadedCampaign, quarantine: Path | None = None) -> CheckResult
     failed = proof.prove(loaded, proof.locales_in(run.con, loaded.config.locale))
     if failed:
         raise ConfigError(failed)
-    if quarantine is None:
-        return CheckResult(run.account)
-    return CheckResult(run.account, write_quarantine_file(run, quarantine))
+    warnings = [str(w) for w in [*unmatched(run.con, run.rules), *_late_as_of(run)]]
+    written = None if quarantine is None else write_quarantine_file(run, quarantine)
+    return CheckResult(run.account, written, warnings)
+
+
+# An as_of this many days after the last order is suspect, unless the data's own longest
+# gap between order days is longer (a shop that sells seasonally).
+LATE_AS_OF_DAYS = 90
+
+
+def _late_as_of(run: Run) -> list[Problem]:
+    """A warning when as_of lies far beyond the data: every customer would look lapsed."""
+    as_of = run.loaded.config.as_of
+    last, gap = run.con.execute(f"""
+        WITH days AS (SELECT DISTINCT order_date FROM {ORDERS} WHERE order_date < ?)
+        SELECT max(order_date), max(gap) FROM (
+            SELECT order_date, order_date - lag(order_date) OVER (ORDER BY order_date) AS gap
+            FROM days)""", [as_of]).fetchone() or (None, None)
+    if last is None:
+        return []
+    late, allowed = (as_of - last).days, max(LATE_AS_OF_DAYS, gap or 0)
+    if late <= allowed:
+        return []
+    return [run.loaded.lines.problem(
+        ("as_of",), f"as_of {as_of} is {late:,} days after the last order in the data "
+        f"({last}), more than {allowed:,} days (the longer of {LATE_AS_OF_DAYS} days and the "
+        "longest gap between order days): recency, churn and value are measured over days "
+        "the data does not cover", "set as_of to the day after the export ends, or export "
+        "the newer orders")]
 
 
 def _plan(loaded: LoadedCampaign, con: Connection) -> Planned:
