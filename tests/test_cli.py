@@ -299,3 +299,16 @@ def test_an_impossible_as_of_exits_1_naming_the_line(shop: Path) -> None:
     assert result.exit_code == 1
     assert (f"{path}:2: as_of: '2026-02-30' is not a valid date (day value is outside "
             "expected range)") in result.stderr
+
+
+def test_a_missing_secret_fails_build_before_any_data_is_read(
+        shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CRMREPORT_SECRET")
+    (shop / "customers.csv").unlink()  # reading the data would fail on this
+    result = CliRunner().invoke(main, ["build", str(shop / "campaign.yaml"),
+                                       "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: environment: CRMREPORT_SECRET: the unsubscribe "
+                                    "secret is not set (set CRMREPORT_SECRET to a long random "
+                                    "string")
+    assert "customers.csv" not in result.stderr

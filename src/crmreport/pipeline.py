@@ -212,11 +212,26 @@ def build(loaded: LoadedCampaign, out_dir: Path, secret: str | None = None,
         raise DataError(f"{loaded.path}: build needs data.contacts, the contact history; "
                         "without it a rerun would contact everyone again (add "
                         "contacts: contacts.csv)")
+    secret = secret or os.environ.get(SECRET_VARIABLE, "")
+    _require_secret(loaded, secret)
     contacts = loaded.data_path(loaded.config.data.contacts)
     with history.locked(contacts, wait, on_wait):
         history.check_writable(contacts)
-        return _build_locked(loaded, out_dir, contacts,
-                             secret or os.environ.get(SECRET_VARIABLE, ""))
+        return _build_locked(loaded, out_dir, contacts, secret)
+
+
+def _require_secret(loaded: LoadedCampaign, secret: str) -> None:
+    """Emails need the unsubscribe key: without one, stop before any data is read."""
+    from crmreport.personalise.email import MIN_SECRET
+
+    if loaded.config.channels.email is None or len(secret.strip()) >= MIN_SECRET:
+        return
+    what = "is not set" if not secret.strip() else f"is shorter than {MIN_SECRET} characters"
+    raise ConfigError([Problem("environment", None, SECRET_VARIABLE,
+                               f"the unsubscribe secret {what}",
+                               f"set {SECRET_VARIABLE} to a long random string and keep it "
+                               "the same from run to run; it keys the unsubscribe links, so "
+                               "nobody can unsubscribe someone else")])
 
 
 def _build_locked(loaded: LoadedCampaign, out_dir: Path, contacts: Path,
