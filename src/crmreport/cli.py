@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
-from crmreport import __version__, pipeline
+from crmreport import __version__, pipeline, progress
 from crmreport.config import load_campaign, load_report, schema
 from crmreport.errors import CrmError
 from crmreport.interact import Plan
@@ -64,9 +64,45 @@ def _handles_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class _StderrProgress:
+    """Progress on stderr: on a terminal a bar (or the stage's name) while a stage runs; a
+    summary line as each stage ends, on a terminal or not."""
+
+    def __init__(self, live: bool):
+        self.live = live
+        self.bar: Any = None
+
+    def start(self, name: str, total: int | None) -> None:
+        if not self.live:
+            return
+        if total:
+            self.bar = click.progressbar(length=total, label=name, file=sys.stderr)
+            self.bar.__enter__()
+        else:
+            click.echo(f"{name} ...", err=True, nl=False)
+
+    def advance(self, count: int) -> None:
+        if self.bar is not None:
+            self.bar.update(count)
+
+    def finish(self, done: progress.Done) -> None:
+        self.abandon()
+        click.echo(done.summary(), err=True)
+
+    def abandon(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+        elif self.live:
+            click.echo("\r\033[K", err=True, nl=False)  # clear the "name ..." line
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="crmreport")
-def main() -> None:
+@click.option("--quiet", is_flag=True,
+              help="Show no progress of long stages (errors and warnings still show).")
+@click.pass_context
+def main(ctx: click.Context, quiet: bool) -> None:
     """crmreport: who your customers are, which offer each gets on which channel,
     the personalised emails and letters, and what the campaigns did.
 
@@ -74,6 +110,8 @@ def main() -> None:
     Start with:  crmreport demo
     Then:        crmreport plan campaigns/demo.yaml --data-dir out/demo/data
     """
+    reporter = None if quiet else _StderrProgress(sys.stderr.isatty())
+    ctx.with_resource(progress.reporting(reporter))
 
 
 @main.command()

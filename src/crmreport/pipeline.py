@@ -38,6 +38,7 @@ from crmreport.interact import (
 )
 from crmreport.interact.explain import Explanation, explain_customer
 from crmreport.outputs import write_outputs, write_quarantine_file
+from crmreport.progress import stage
 from crmreport.rules import assign, compile_rules
 from crmreport.rules.literals import unmatched
 from crmreport.run import Run
@@ -92,9 +93,14 @@ def prepare(loaded: LoadedCampaign) -> Run:
     config = loaded.config
     con = connect()
     rates = config.data.currency_rates
-    identified = identify_tables(con, load_sources(con, sources(loaded)), config.currency,
-                                 rates=loaded.data_path(rates) if rates else None,
-                                 match=config.identity.match)
+    files = sources(loaded)
+    with stage("ingest", unit="files") as tick:
+        read = load_sources(con, files)
+        tick(len(files))
+    with stage("identify"):
+        identified = identify_tables(con, read, config.currency,
+                                     rates=loaded.data_path(rates) if rates else None,
+                                     match=config.identity.match)
     featured = compute_features(con, config.as_of, config.churn.horizon_days,
                                 config.value.model)
     rules = compile_rules(loaded, FEATURES.columns)

@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from email.utils import format_datetime, parseaddr
@@ -39,6 +39,7 @@ from crmreport.personalise.templating import (
     display_name,
     render,
 )
+from crmreport.progress import counted
 
 # Control characters and Unicode line breaks: none may reach a header.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
@@ -133,13 +134,16 @@ class _Failures:
 
 
 def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
-                 settings: EmailSettings, out_dir: Path) -> EmailBatch:
-    """Write ``<out_dir>/<customer_id>.eml`` for every recipient; same inputs, same bytes."""
+                 settings: EmailSettings, out_dir: Path,
+                 on_progress: Callable[[int], None] | None = None) -> EmailBatch:
+    """Write ``<out_dir>/<customer_id>.eml`` for every recipient; same inputs, same bytes.
+
+    ``on_progress`` is called with 1 as each recipient is done (written or set aside)."""
     builder = _Builder(env, settings)
     batch = EmailBatch()
     names: dict[str, str] = {}
     failures = _Failures()
-    for recipient in recipients:
+    for recipient in counted(recipients, on_progress):
         cid = str(recipient.get("customer_id", ""))
         name = _claim_filename(names, cid)
         addr = sendable_address(str(recipient.get("email", "")))

@@ -19,6 +19,7 @@ from crmreport.config.models import Report
 from crmreport.errors import RenderError
 from crmreport.files import write_bytes
 from crmreport.monitor import Monitoring
+from crmreport.progress import counted, stage
 from crmreport.report.charts import make_charts
 from crmreport.report.format import Formatter
 from crmreport.report.html import page_context, render
@@ -52,9 +53,10 @@ def chart_svgs(figures: dict[str, go.Figure]) -> dict[str, str]:
         # plotly passes kaleido options that a running server ignores, and says so.
         warnings.filterwarnings("ignore", "The kopts argument", UserWarning)
         try:
-            raw = {name: fig.to_image(format="svg", width=CHART_WIDTH,
-                                      height=fig.layout.height or 380)
-                   for name, fig in figures.items()}
+            with stage("charts", len(figures), "charts") as tick:
+                raw = {name: fig.to_image(format="svg", width=CHART_WIDTH,
+                                          height=fig.layout.height or 380)
+                       for name, fig in counted(figures.items(), tick)}
         except Exception as exc:  # kaleido surfaces browser trouble as many types
             raise RenderError(f"could not draw the report charts ({exc}); {_FIX}") from exc
     return {name: _stable(svg.decode("utf-8"), name) for name, svg in raw.items()}
