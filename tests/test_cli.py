@@ -312,3 +312,12 @@ def test_a_missing_secret_fails_build_before_any_data_is_read(
                                     "secret is not set (set CRMREPORT_SECRET to a long random "
                                     "string")
     assert "customers.csv" not in result.stderr
+
+
+def test_demo_with_a_missing_report_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "out"),
+                                       "--report", str(tmp_path / "r.yaml")])
+    assert result.exit_code == 2
+    assert "r.yaml does not exist; give the path of a YAML file, e.g. reports/weekly.yaml" \
+        in result.stderr
+    assert not (tmp_path / "out").exists()  # refused before generating anything

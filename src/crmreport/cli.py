@@ -34,7 +34,8 @@ def _existing_file(ctx: click.Context, param: click.Parameter, value: Path | Non
     """A file argument or option that must exist: a usage error (exit 2) naming it if not."""
     if value is not None and not value.is_file():
         what = "is a folder" if value.is_dir() else "does not exist"
-        example = "reports/weekly.yaml" if param.name == "definition" else "campaigns/demo.yaml"
+        report = param.name in ("definition", "report_path")
+        example = "reports/weekly.yaml" if report else "campaigns/demo.yaml"
         raise click.BadParameter(f"{value} {what}; give the path of a YAML file, e.g. "
                                  f"{example}", ctx, param)
     return value
@@ -117,9 +118,10 @@ def main(ctx: click.Context, quiet: bool) -> None:
 @main.command()
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("out/demo"),
               show_default=True, help="Folder for the demo data and every output.")
-@click.option("--campaign", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--campaign", type=click.Path(path_type=Path), callback=_existing_file,
               help="Campaign file  [default: the demo campaign installed with crmreport]")
-@click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--report", "report_path", type=click.Path(path_type=Path),
+              callback=_existing_file,
               help="Report definition  [default: the demo report installed with crmreport]")
 @click.option("--customers", type=click.IntRange(100, 2_000_000), default=20_000,
               show_default=True, help="Size of the generated customer base.")
