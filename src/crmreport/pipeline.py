@@ -40,7 +40,7 @@ from crmreport.interact.explain import Explanation, explain_customer
 from crmreport.outputs import write_outputs, write_quarantine_file
 from crmreport.progress import stage
 from crmreport.rules import assign, compile_rules
-from crmreport.rules.literals import unmatched
+from crmreport.rules.literals import empty_segments, unmatched
 from crmreport.run import Run
 from crmreport.tables import CONTACT_PLAN, FEATURES, ORDERS
 from crmreport.testhook import checkpoint
@@ -118,7 +118,8 @@ def check(loaded: LoadedCampaign, quarantine: Path | None = None) -> CheckResult
     failed = proof.prove(loaded, proof.locales_in(run.con, loaded.config.locale))
     if failed:
         raise ConfigError(failed)
-    warnings = [str(w) for w in [*unmatched(run.con, run.rules), *_late_as_of(run)]]
+    warnings = [str(w) for w in [*unmatched(run.con, run.rules),
+                                 *empty_segments(run.con, loaded), *_late_as_of(run)]]
     written = None if quarantine is None else write_quarantine_file(run, quarantine)
     return CheckResult(run.account, written, warnings)
 

@@ -63,3 +63,16 @@ def test_warnings_are_in_the_json(shop: Path) -> None:
     assert result.exit_code == 0
     [warning] = json.loads(result.stdout)["warnings"]
     assert warning.endswith("did you mean 'outdoor'?")
+
+
+def test_an_offer_segment_without_customers_is_a_warning(shop: Path) -> None:
+    campaign = shop / "campaign.yaml"
+    text = campaign.read_text().replace(
+        '  - {id: others, when: "TRUE"}',
+        '  - {id: dormant, when: "recency_days > 5000"}\n  - {id: others, when: "TRUE"}')
+    campaign.write_text(text.replace("segments: [recent]", "segments: [recent, dormant]"))
+    result = CliRunner().invoke(main, ["check", str(campaign)])
+    assert result.exit_code == 0, result.stderr
+    assert (f"warning: {campaign}:16: offers[0].segments[1]: offer 'vip-preview': segment "
+            "'dormant' has no customer in the data (check the segment's rule, or the segments "
+            "before it: the first that matches wins)") in result.stderr

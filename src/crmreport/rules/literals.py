@@ -3,8 +3,9 @@ gets an offer (``NOT bought_category('outdor', 60)`` is true for everyone).
 
 ``check`` warns about each, with the closest value the data has; the rule still runs as
 written. Looked at: the category of ``bought_category``, the SKU of ``bought_product``, the
-campaign of ``contacted_in``, the values of an ``in_list`` list, and text compared with a
-text column (``country = 'DX'``, ``top_category IN (...)``). The values named are categories,
+campaign of ``contacted_in``, the values of an ``in_list`` list, text compared with a
+text column (``country = 'DX'``, ``top_category IN (...)``), and the segments an offer
+names (one no customer falls into makes the offer reach no one). The values named are categories,
 SKUs, campaign ids and feature values, never a customer's name or address.
 """
 
@@ -17,11 +18,12 @@ from dataclasses import dataclass, replace
 import duckdb
 from sqlglot import exp
 
+from crmreport.config import LoadedCampaign
 from crmreport.engine import Connection
 from crmreport.errors import Problem
 from crmreport.rules.assign import CompiledRules
 from crmreport.rules.expressions import used_lists
-from crmreport.tables import CONTACTS, FEATURES, ORDER_LINES, RULE_LISTS
+from crmreport.tables import ASSIGNMENTS, CONTACTS, FEATURES, ORDER_LINES, RULE_LISTS
 
 # Up to this many distinct values are compared for the closest one; beyond, none is named.
 MAX_CANDIDATES = 200_000
@@ -139,3 +141,15 @@ def _list_missing(con: Connection, name: str, column: str) -> str | None:
     text = (f"in_list('{name}', {column}): {len(rows):,} value(s) of the list match no "
             f"customer's {column}, e.g. '{first}'")
     return f"{text}; did you mean '{close}'?" if close else text
+
+
+def empty_segments(con: Connection, loaded: LoadedCampaign) -> list[Problem]:
+    """A warning for each segment an offer names that no customer falls into."""
+    sizes = dict(con.execute(f"SELECT segment, count(*) FROM {ASSIGNMENTS} "
+                             "GROUP BY segment").fetchall())
+    return [loaded.lines.problem(("offers", i, "segments", j),
+                                 f"offer '{offer.id}': segment '{segment}' has no customer in "
+                                 "the data", "check the segment's rule, or the segments "
+                                 "before it: the first that matches wins")
+            for i, offer in enumerate(loaded.config.offers)
+            for j, segment in enumerate(offer.segments) if not sizes.get(segment)]
