@@ -321,3 +321,13 @@ def test_demo_with_a_missing_report_file_is_a_usage_error(tmp_path: Path) -> Non
     assert "r.yaml does not exist; give the path of a YAML file, e.g. reports/weekly.yaml" \
         in result.stderr
     assert not (tmp_path / "out").exists()  # refused before generating anything
+
+
+def test_an_unquoted_country_code_suggests_quoting_it(shop: Path) -> None:
+    campaign = shop / "campaign.yaml"
+    campaign.write_text(campaign.read_text().replace("recency_days <= 90",
+                                                     "recency_days <= 90 AND country = DE"))
+    result = CliRunner().invoke(main, ["check", str(campaign)])
+    assert result.exit_code == 1
+    assert (f"{campaign}:11: segments[0].when: segment 'recent': unknown column 'DE' (to "
+            "compare with the text DE, quote it: 'DE')") in result.stderr

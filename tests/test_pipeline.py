@@ -185,3 +185,19 @@ def test_formula_like_ids_round_trip_through_the_history(shop: Path, tmp_path: P
     assert written == ["'-5", "'=HYPERLINK(\"x\")"]
     again = _build(shop, tmp_path / "out")
     assert again.run_id is None and again.plan.excluded["already_contacted"] == 2
+
+
+def test_an_as_of_long_after_the_data_is_a_warning(shop: Path) -> None:
+    campaign = shop / "campaign.yaml"
+    campaign.write_text(campaign.read_text().replace("as_of: 2026-03-01", "as_of: 2026-12-01"))
+    warnings = pipeline.check(load_campaign(campaign)).warnings
+    [warning] = [w for w in warnings if ": as_of: " in w]  # 'recent' is empty now, too
+    # the shop's longest gap between order days (2025-06-01 to 2025-12-01) is 183 days
+    assert warning.startswith(
+        f"{campaign}:2: as_of: as_of 2026-12-01 is 279 days after the last order in the data "
+        "(2026-02-25), more than 183 days (the longer of 90 days and the longest gap between "
+        "order days)")
+
+
+def test_an_as_of_just_after_the_data_is_no_warning(shop: Path) -> None:
+    assert pipeline.check(load_campaign(shop / "campaign.yaml")).warnings == []
