@@ -28,7 +28,6 @@ from crmreport.reasons import SUPPRESSED, label
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-
 def _existing_file(ctx: click.Context, param: click.Parameter, value: Path | None
                    ) -> Path | None:
     """A file argument or option that must exist: a usage error (exit 2) naming it if not."""
