@@ -314,3 +314,58 @@ def test_report_schemas_are_json() -> None:
         assert result.exit_code == 0 and json.loads(result.stdout)["properties"]
     report = json.loads(CliRunner().invoke(main, ["schema", "report"]).stdout)
     assert {"fail_on", "period", "orientation", "email"} <= set(report["properties"])
+
+
+@pytest.mark.parametrize("command", ["check", "plan", "build", "report", "clv"])
+def test_a_missing_campaign_file_is_a_usage_error(command: str, tmp_path: Path) -> None:
+    missing = tmp_path / "campaign.yaml"
+    result = CliRunner().invoke(main, [command, str(missing)])
+    assert result.exit_code == 2
+    assert (f"Invalid value for 'CONFIG': {missing} does not exist; give the path of a YAML "
+            "file, e.g. campaigns/demo.yaml") in result.stderr
+
+
+def test_explain_of_a_missing_campaign_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["explain", str(tmp_path / "x.yaml"), "--customer", "C1"])
+    assert result.exit_code == 2 and "x.yaml does not exist" in result.stderr
+
+
+def test_an_impossible_as_of_exits_1_naming_the_line(shop: Path) -> None:
+    path = shop / "campaign.yaml"
+    path.write_text(path.read_text().replace("as_of: 2026-03-01", "as_of: 2026-02-30"))
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 1
+    assert (f"{path}:2: as_of: '2026-02-30' is not a valid date (day value is outside "
+            "expected range)") in result.stderr
+
+
+def test_a_missing_secret_fails_build_before_any_data_is_read(
+        shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CRMREPORT_SECRET")
+    (shop / "customers.csv").unlink()  # reading the data would fail on this
+    result = CliRunner().invoke(main, ["build", str(shop / "campaign.yaml"),
+                                       "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: environment: CRMREPORT_SECRET: the unsubscribe "
+                                    "secret is not set (set CRMREPORT_SECRET to a long random "
+                                    "string")
+    assert "customers.csv" not in result.stderr
+
+
+def test_demo_with_a_missing_report_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "out"),
+                                       "--report", str(tmp_path / "r.yaml")])
+    assert result.exit_code == 2
+    assert "r.yaml does not exist; give the path of a YAML file, e.g. reports/weekly.yaml" \
+        in result.stderr
+    assert not (tmp_path / "out").exists()  # refused before generating anything
+
+
+def test_an_unquoted_country_code_suggests_quoting_it(shop: Path) -> None:
+    campaign = shop / "campaign.yaml"
+    campaign.write_text(campaign.read_text().replace("recency_days <= 90",
+                                                     "recency_days <= 90 AND country = DE"))
+    result = CliRunner().invoke(main, ["check", str(campaign)])
+    assert result.exit_code == 1
+    assert (f"{campaign}:11: segments[0].when: segment 'recent': unknown column 'DE' (to "
+            "compare with the text DE, quote it: 'DE')") in result.stderr

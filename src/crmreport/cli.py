@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from crmreport import __version__, pipeline
+from crmreport import __version__, pipeline, progress
 from crmreport.config import LoadedCampaign, load_campaign, load_report, report_schema, schema
 from crmreport.errors import CrmError
 from crmreport.interact import Plan
@@ -31,7 +31,20 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-CONFIG = click.argument("config", type=click.Path(path_type=Path, dir_okay=False))
+
+def _existing_file(ctx: click.Context, param: click.Parameter, value: Path | None
+                   ) -> Path | None:
+    """A file argument or option that must exist: a usage error (exit 2) naming it if not."""
+    if value is not None and not value.is_file():
+        what = "is a folder" if value.is_dir() else "does not exist"
+        report = param.name in ("definition", "report_path")
+        example = "reports/weekly.yaml" if report else "campaigns/demo.yaml"
+        raise click.BadParameter(f"{value} {what}; give the path of a YAML file, e.g. "
+                                 f"{example}", ctx, param)
+    return value
+
+
+CONFIG = click.argument("config", type=click.Path(path_type=Path), callback=_existing_file)
 DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
                         help="Folder that relative data paths start from "
                              "(default: the campaign file's folder).")
@@ -55,9 +68,45 @@ def _handles_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class _StderrProgress:
+    """Progress on stderr: on a terminal a bar (or the stage's name) while a stage runs; a
+    summary line as each stage ends, on a terminal or not."""
+
+    def __init__(self, live: bool):
+        self.live = live
+        self.bar: Any = None
+
+    def start(self, name: str, total: int | None) -> None:
+        if not self.live:
+            return
+        if total:
+            self.bar = click.progressbar(length=total, label=name, file=sys.stderr)
+            self.bar.__enter__()
+        else:
+            click.echo(f"{name} ...", err=True, nl=False)
+
+    def advance(self, count: int) -> None:
+        if self.bar is not None:
+            self.bar.update(count)
+
+    def finish(self, done: progress.Done) -> None:
+        self.abandon()
+        click.echo(done.summary(), err=True)
+
+    def abandon(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+        elif self.live:
+            click.echo("\r\033[K", err=True, nl=False)  # clear the "name ..." line
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="crmreport")
-def main() -> None:
+@click.option("--quiet", is_flag=True,
+              help="Show no progress of long stages (errors and warnings still show).")
+@click.pass_context
+def main(ctx: click.Context, quiet: bool) -> None:
     """crmreport: who your customers are, which offer each gets on which channel,
     the personalised emails and letters, and what the campaigns did.
 
@@ -65,14 +114,17 @@ def main() -> None:
     Start with:  crmreport demo
     Then:        crmreport plan campaigns/demo.yaml --data-dir out/demo/data
     """
+    reporter = None if quiet else _StderrProgress(sys.stderr.isatty())
+    ctx.with_resource(progress.reporting(reporter))
 
 
 @main.command()
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("out/demo"),
               show_default=True, help="Folder for the demo data and every output.")
-@click.option("--campaign", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--campaign", type=click.Path(path_type=Path), callback=_existing_file,
               help="Campaign file  [default: the demo campaign installed with crmreport]")
-@click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--report", "report_path", type=click.Path(path_type=Path),
+              callback=_existing_file,
               help="Report definition  [default: the demo report installed with crmreport]")
 @click.option("--customers", type=click.IntRange(100, 2_000_000), default=20_000,
               show_default=True, help="Size of the generated customer base.")
@@ -110,8 +162,11 @@ def check(config: Path, data_dir: Path | None, as_json: bool, quarantine: Path |
     result = pipeline.check(load_campaign(config, data_dir), quarantine)
     if result.quarantined is not None:
         _say(f"{result.quarantined:,} quarantined rows written to {quarantine}", "yellow")
+    for warning in result.warnings:
+        _say(f"warning: {warning}", "yellow")
     if as_json:
-        click.echo(json.dumps(result.account.as_dict(), indent=2, sort_keys=True))
+        click.echo(json.dumps({**result.account.as_dict(), "warnings": result.warnings},
+                              indent=2, sort_keys=True))
         result.account.require_balanced()
         return
     click.echo(f"{'file':<40} {'table':<12} {'rows':>9} {'loaded':>9} {'merged':>8} "
@@ -122,7 +177,8 @@ def check(config: Path, data_dir: Path | None, as_json: bool, quarantine: Path |
         for code, count in [*sorted(f.reasons.items()), *sorted(f.flags.items())]:
             click.echo(f"    {code}: {count:,}  ({label(code)})")
     result.account.require_balanced()
-    _say("configuration and rules are valid", "green")
+    warned = f", with {len(result.warnings)} warning(s) above" if result.warnings else ""
+    _say(f"configuration, rules and templates are valid{warned}", "green")
 
 
 @main.command()
@@ -359,8 +415,8 @@ def preview(config: Path, data_dir: Path | None, out: Path | None, customer_id: 
 @main.command()
 @CONFIG
 @DATA_DIR
-@click.option("--definition", type=click.Path(path_type=Path, dir_okay=False),
-              default=Path("reports/weekly.yaml"), show_default=True,
+@click.option("--definition", type=click.Path(path_type=Path),
+              default=Path("reports/weekly.yaml"), show_default=True, callback=_existing_file,
               help="The report definition: sections, branding, language.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("out"),
               show_default=True, help="The report goes into OUT/<period>/, e.g. out/2026-W09/.")

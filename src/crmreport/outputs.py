@@ -23,6 +23,7 @@ from crmreport.features import FEATURE_DOCS
 from crmreport.files import write_safe_csv, write_text
 from crmreport.identify import write_quarantine
 from crmreport.interact import history
+from crmreport.progress import stage
 from crmreport.run import Run
 from crmreport.tables import ASSIGNMENTS, CONTACT_PLAN, CUSTOMERS, SUGGESTIONS
 
@@ -148,25 +149,34 @@ def _render(run: Run, out: Path, secret: str) -> Rendered:
 
     if email_cfg:
         (out / "emails").mkdir()
-        batch = render_emails(with_template("email"), env, EmailSettings(
-            sender=email_cfg.sender, reply_to=email_cfg.reply_to,
-            unsubscribe_url=email_cfg.unsubscribe_url,
-            unsubscribe_mailto=email_cfg.unsubscribe_mailto, max_bytes=email_cfg.max_bytes,
-            date=sent_at, secret=secret, export_scores=email_cfg.export_scores),
-            out / "emails", out / "esp.csv")
+        with stage("emails", _treated(run, "email"), "emails") as tick:
+            batch = render_emails(with_template("email"), env, EmailSettings(
+                sender=email_cfg.sender, reply_to=email_cfg.reply_to,
+                unsubscribe_url=email_cfg.unsubscribe_url,
+                unsubscribe_mailto=email_cfg.unsubscribe_mailto, max_bytes=email_cfg.max_bytes,
+                date=sent_at, secret=secret, export_scores=email_cfg.export_scores),
+                out / "emails", out / "esp.csv", on_progress=tick)
         rendered.emails, rendered.oversize = batch.count, batch.oversize
         rendered.hashes.update(batch.hashes)
         rendered.quarantined.update((c, ("email", r, batch.errors.get(c, "")))
                                     for c, r in batch.quarantined.items())
     letters = list(with_template("letter")) if letter_cfg else []
     if letter_cfg and letters:
-        lbatch = render_letters(letters, env, LetterSettings(
-            layout=letter_cfg.layout, return_address=letter_cfg.return_address,
-            date=config.as_of), out / "letters.pdf")
+        with stage("letters", len(letters), "letters") as tick:
+            lbatch = render_letters(letters, env, LetterSettings(
+                layout=letter_cfg.layout, return_address=letter_cfg.return_address,
+                date=config.as_of), out / "letters.pdf", on_progress=tick)
         rendered.letters = lbatch.count
         rendered.hashes.update(lbatch.hashes)
     _write_print(out / "print.csv", letters)
     return rendered
+
+
+def _treated(run: Run, channel: str) -> int:
+    """How many treated customers the plan gives ``channel``: the size of its render."""
+    return sum(groups.get("treatment", 0) for channels in run.plan.final.values()
+               for name, groups in channels.items() if name == channel)
+
 
 
 PRINT_COLUMNS = ["customer_id", "salutation", "first_name", "last_name", "company", "street",

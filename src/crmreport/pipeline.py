@@ -25,7 +25,7 @@ from crmreport.account import Account
 from crmreport.config import LoadedCampaign, Report, load_campaign, load_report
 from crmreport.config.models import UNASSIGNED
 from crmreport.engine import Connection, connect
-from crmreport.errors import CrmError, DataError
+from crmreport.errors import ConfigError, CrmError, DataError, Problem
 from crmreport.features import compute_features
 from crmreport.features.value_models import ANNUAL_DISCOUNT, HORIZON_WEEKS
 from crmreport.files import atomic_dir, remove_stale, safe_filename, write_safe_csv, write_text
@@ -42,10 +42,13 @@ from crmreport.interact import (
 )
 from crmreport.interact.explain import Explanation, explain_customer
 from crmreport.outputs import write_outputs, write_quarantine_file
+from crmreport.progress import stage
 from crmreport.proof import Preview, Rerender, rerender_plan, write_proofs
+from crmreport.proof import templates as template_proof
 from crmreport.rules import assign, compile_rules
+from crmreport.rules.literals import empty_segments, unmatched
 from crmreport.run import Run
-from crmreport.tables import CONTACT_PLAN, FEATURES
+from crmreport.tables import CONTACT_PLAN, FEATURES, ORDERS
 from crmreport.testhook import checkpoint
 
 if TYPE_CHECKING:
@@ -60,10 +63,12 @@ DEFAULT_WAIT = 600.0  # seconds a build waits for another one that holds the his
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The account of every input row, and how many rows went to the quarantine file."""
+    """The account of every input row, how many rows went to the quarantine file, and what
+    looks wrong without being an error (a rule's value the data lacks, a late as_of)."""
 
     account: Account
     quarantined: int | None = None  # None: no quarantine file was asked for
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -101,9 +106,14 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None) -> Run:
     config = loaded.config
     con = connect()
     rates = config.data.currency_rates
-    identified = identify_tables(con, load_sources(con, sources(loaded)), config.currency,
-                                 rates=loaded.data_path(rates) if rates else None,
-                                 match=config.identity.match)
+    files = sources(loaded)
+    with stage("ingest", unit="files") as tick:
+        read = load_sources(con, files)
+        tick(len(files))
+    with stage("identify"):
+        identified = identify_tables(con, read, config.currency,
+                                     rates=loaded.data_path(rates) if rates else None,
+                                     match=config.identity.match)
     if forget_run is not None:
         con.execute("DELETE FROM contacts WHERE run_id = ?", [forget_run])
     featured = compute_features(con, config.as_of, config.churn.horizon_days,
@@ -114,12 +124,45 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None) -> Run:
 
 
 def check(loaded: LoadedCampaign, quarantine: Path | None = None) -> CheckResult:
-    """Configuration, rules and an account of every input row; the quarantined rows with their
-    values go to ``quarantine`` when given."""
+    """Configuration, rules, templates and an account of every input row; the quarantined
+    rows with their values go to ``quarantine`` when given.
+
+    Every template the campaign names is rendered for a sample recipient in each locale
+    (see proof/templates.py); any that fails is a ConfigError naming it."""
     run = prepare(loaded)
-    if quarantine is None:
-        return CheckResult(run.account)
-    return CheckResult(run.account, write_quarantine_file(run, quarantine))
+    failed = template_proof.prove(loaded, template_proof.locales_in(run.con, loaded.config.locale))
+    if failed:
+        raise ConfigError(failed)
+    warnings = [str(w) for w in [*unmatched(run.con, run.rules),
+                                 *empty_segments(run.con, loaded), *_late_as_of(run)]]
+    written = None if quarantine is None else write_quarantine_file(run, quarantine)
+    return CheckResult(run.account, written, warnings)
+
+
+# An as_of this many days after the last order is suspect, unless the data's own longest
+# gap between order days is longer (a shop that sells seasonally).
+LATE_AS_OF_DAYS = 90
+
+
+def _late_as_of(run: Run) -> list[Problem]:
+    """A warning when as_of lies far beyond the data: every customer would look lapsed."""
+    as_of = run.loaded.config.as_of
+    last, gap = run.con.execute(f"""
+        WITH days AS (SELECT DISTINCT order_date FROM {ORDERS} WHERE order_date < ?)
+        SELECT max(order_date), max(gap) FROM (
+            SELECT order_date, order_date - lag(order_date) OVER (ORDER BY order_date) AS gap
+            FROM days)""", [as_of]).fetchone() or (None, None)
+    if last is None:
+        return []
+    late, allowed = (as_of - last).days, max(LATE_AS_OF_DAYS, gap or 0)
+    if late <= allowed:
+        return []
+    return [run.loaded.lines.problem(
+        ("as_of",), f"as_of {as_of} is {late:,} days after the last order in the data "
+        f"({last}), more than {allowed:,} days (the longer of {LATE_AS_OF_DAYS} days and the "
+        "longest gap between order days): recency, churn and value are measured over days "
+        "the data does not cover", "set as_of to the day after the export ends, or export "
+        "the newer orders")]
 
 
 def _plan(loaded: LoadedCampaign, con: Connection) -> Planned:
@@ -191,11 +234,26 @@ def build(loaded: LoadedCampaign, out_dir: Path, secret: str | None = None,
         raise DataError(f"{loaded.path}: build needs data.contacts, the contact history; "
                         "without it a rerun would contact everyone again (add "
                         "contacts: contacts.csv)")
+    secret = secret or os.environ.get(SECRET_VARIABLE, "")
+    _require_secret(loaded, secret)
     contacts = loaded.data_path(loaded.config.data.contacts)
     with history.locked(contacts, wait, on_wait):
         history.check_writable(contacts)
-        return _build_locked(loaded, out_dir, contacts,
-                             secret or os.environ.get(SECRET_VARIABLE, ""))
+        return _build_locked(loaded, out_dir, contacts, secret)
+
+
+def _require_secret(loaded: LoadedCampaign, secret: str) -> None:
+    """Emails need the unsubscribe key: without one, stop before any data is read."""
+    from crmreport.personalise.email import MIN_SECRET
+
+    if loaded.config.channels.email is None or len(secret.strip()) >= MIN_SECRET:
+        return
+    what = "is not set" if not secret.strip() else f"is shorter than {MIN_SECRET} characters"
+    raise ConfigError([Problem("environment", None, SECRET_VARIABLE,
+                               f"the unsubscribe secret {what}",
+                               f"set {SECRET_VARIABLE} to a long random string and keep it "
+                               "the same from run to run; it keys the unsubscribe links, so "
+                               "nobody can unsubscribe someone else")])
 
 
 def _build_locked(loaded: LoadedCampaign, out_dir: Path, contacts: Path,

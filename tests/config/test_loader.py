@@ -112,3 +112,14 @@ def test_offer_value_is_a_number_or_an_expression(tmp_path: Path) -> None:
         load_campaign(path)
     loaded = load_campaign(ROOT / "campaigns" / "demo.yaml")
     assert any(isinstance(o.value, str) for o in loaded.config.offers)
+
+
+def test_an_impossible_date_is_a_located_error_not_a_traceback(tmp_path: Path) -> None:
+    text = (ROOT / "campaigns" / "demo.yaml").read_text()
+    path = tmp_path / "c.yaml"
+    path.write_text(text.replace("as_of: 2026-03-01", "as_of: 2026-02-30"))
+    with pytest.raises(ConfigError) as caught:
+        load_campaign(path)
+    assert str(caught.value) == (
+        f"{path}:4: as_of: '2026-02-30' is not a valid date (day value is outside expected "
+        "range) (write a day of the calendar as YYYY-MM-DD, e.g. 2026-02-28)")

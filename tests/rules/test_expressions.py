@@ -139,3 +139,17 @@ def test_modulo_by_a_zero_column_is_null_not_an_error() -> None:
     con = duckdb.connect()
     con.execute("CREATE TABLE features AS SELECT 5 AS recency_days, 0 AS frequency")
     assert con.execute(f"SELECT {sql} FROM features").fetchone() == (None,)
+
+
+@pytest.mark.parametrize("text", ["country = DE", "DE <> country", "country IN ('AT', DE)"])
+def test_an_unquoted_value_compared_with_a_column_says_to_quote_it(text: str) -> None:
+    with pytest.raises(RuleProblem) as caught:
+        check(text, COLUMNS)
+    assert caught.value.message == "unknown column 'DE'"
+    assert caught.value.fix == "to compare with the text DE, quote it: 'DE'"
+
+
+def test_an_unknown_column_compared_with_a_number_still_suggests_a_column() -> None:
+    with pytest.raises(RuleProblem) as caught:
+        check("recncy_days > 90", COLUMNS)
+    assert caught.value.fix == "did you mean 'recency_days'?"

@@ -93,7 +93,14 @@ def _problem(model: type[BaseModel], err: Any, lines: LineMap) -> Problem:
         return lines.problem(loc, "unknown key", fix)
     if kind == "missing":
         return lines.problem(loc, "required key is missing", "add it")
+    if kind in _DATE_ERRORS and isinstance(err.get("input"), str):
+        why = err.get("ctx", {}).get("error", "not a date")
+        return lines.problem(loc, f"'{err['input']}' is not a valid date ({why})",
+                             "write a day of the calendar as YYYY-MM-DD, e.g. 2026-02-28")
     return lines.problem(loc, err["msg"], _fix_for(kind))
+
+
+_DATE_ERRORS = ("date_from_datetime_parsing", "date_parsing")
 
 
 def _fix_for(kind: str) -> str:

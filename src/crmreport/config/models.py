@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -174,6 +175,11 @@ class Value(Model):
         "bgnbd", description="purchase model: bgnbd, mbgnbd, paretonbd, or auto (each is "
                              "fitted without the last 26 weeks and the one that predicts them "
                              "best is used)")
+
+
+# 'register' is the imprint's own word; that it shadows BaseModel.register (an abc hook no one
+# calls on a model) is harmless, and pydantic's warning would open every command's output.
+warnings.filterwarnings("ignore", 'Field name "register" in "Sender"', UserWarning)
 
 
 class Sender(Model):

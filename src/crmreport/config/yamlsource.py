@@ -12,6 +12,20 @@ from crmreport.errors import ConfigError, Problem
 KeyPath = tuple[str | int, ...]
 
 
+class _Loader(yaml.SafeLoader):
+    """The safe loader, except that a date the calendar lacks (2026-02-30) stays text, so
+    validation reports it with its key and line instead of PyYAML raising ValueError."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)  # type: ignore[arg-type]
+        except ValueError:
+            return self.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 class LineMap:
     """Maps a key path such as ("segments", 0, "when") to its 1-based line in the file."""
 
@@ -44,8 +58,8 @@ def load_yaml(path: Path) -> tuple[Any, LineMap]:
             [Problem(name, None, "", f"not UTF-8 text ({exc.reason})", "save the file as UTF-8")]
         ) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader: builds no objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

@@ -35,6 +35,7 @@ from crmreport.features.value_models import (
     fit_value_models,
     summary_sql,
 )
+from crmreport.progress import stage
 from crmreport.tables import CO_PURCHASE, FEATURES, NET_ORDERS, Table
 
 FEATURE_DOCS: dict[str, str] = {**RFM_DOCS, **MODEL_INPUTS, **VALUE_COLUMNS, **CHURN_COLUMNS}
@@ -57,10 +58,12 @@ def compute_features(con: Connection, as_of: dt.date,
                      value_model: str = "bgnbd") -> Featured:
     """Create ``net_orders`` (with its macros), ``features`` and ``co_purchase``;
     ``value_model`` is the purchase model (see ``value_models.fit_value_models``)."""
-    classify_orders(con)
-    compute_rfm(con, as_of)
-    value = fit_value_models(con, as_of, value_model)
-    churn = fit_churn(con, as_of, churn_horizon_days)
+    with stage("features"):
+        classify_orders(con)
+        compute_rfm(con, as_of)
+    with stage("value models"):
+        value = fit_value_models(con, as_of, value_model)
+        churn = fit_churn(con, as_of, churn_horizon_days)
     compute_co_purchase(con, as_of)
     summary = summary_sql(f"DATE '{as_of.isoformat()}'")
     con.execute(f"""CREATE OR REPLACE TABLE {FEATURES} AS

@@ -59,6 +59,7 @@ from crmreport.personalise.templating import (
     render,
     time_limit,
 )
+from crmreport.progress import counted
 
 # Control characters and Unicode line breaks: none may reach a header.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
@@ -175,13 +176,15 @@ BATCH = 500  # recipients a worker renders per task; at most 2 tasks per worker 
 
 def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
                   settings: EmailSettings, out_dir: Path, esp_path: Path | None = None,
-                  workers: int | None = None) -> EmailBatch:
+                  workers: int | None = None,
+                  on_progress: Callable[[int], None] | None = None) -> EmailBatch:
     """Write ``<out_dir>/<customer_id>.eml`` for every recipient; same inputs, same bytes.
 
     With ``esp_path``, also the ESP import file: one row per email, esp_columns() in order.
     Past PARALLEL_FROM recipients, ``workers`` processes (default: one per core) render
     batches; names, esp.csv rows and errors are taken in recipient order whichever worker
-    finishes first, and recipients are read as they are needed (memory stays flat)."""
+    finishes first, and recipients are read as they are needed (memory stays flat).
+    ``on_progress`` is called with 1 as each recipient is taken up."""
     columns = esp_columns(settings.export_scores)
     with contextlib.ExitStack() as stack:
         write_row: Callable[[list[str]], object] = lambda row: None  # noqa: E731
@@ -192,7 +195,7 @@ def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
             esp.writerow(columns)
             write_row = esp.writerow
         run = _Run(_Builder(env, settings), out_dir, write_row)
-        stream = iter(recipients)
+        stream = iter(counted(recipients, on_progress))
         for recipient in itertools.islice(stream, PARALLEL_FROM):
             job = run.claim(recipient)
             if job:

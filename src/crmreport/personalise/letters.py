@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from weasyprint.formatting_structure import boxes
 from crmreport.errors import DataError, RenderError, TemplateError
 from crmreport.files import write_bytes
 from crmreport.personalise.templating import TemplateCache, display_name, render
+from crmreport.progress import counted
 
 LAYOUTS = ("din5008a", "din5008b")
 ADDRESS_FIELDS = ("street", "postal_code", "city")
@@ -65,8 +66,10 @@ class LetterBatch:
 
 
 def render_letters(recipients: Sequence[Mapping[str, Any]], env: Environment,
-                  settings: LetterSettings, out_path: Path) -> LetterBatch:
+                  settings: LetterSettings, out_path: Path,
+                  on_progress: Callable[[int], None] | None = None) -> LetterBatch:
     """Render all letters into ``out_path`` (one PDF, written atomically); same input, same bytes.
+    ``on_progress`` is called with 1 as each letter's page is composed.
 
     Recipients must have a complete postal address; filter them before calling. Raises
     RenderError, naming the customer and template, when a letter takes more than one page or
@@ -77,7 +80,7 @@ def render_letters(recipients: Sequence[Mapping[str, Any]], env: Environment,
     batch = LetterBatch(count=len(recipients))
     if not recipients:
         return batch
-    html, templates = _compose(recipients, env, settings, batch)
+    html, templates = _compose(recipients, env, settings, batch, on_progress)
     document = HTML(string=html).render()
     batch.pages = len(document.pages)
     batch.pages_per_letter = _check_pages(document.pages, recipients, templates)
@@ -99,7 +102,8 @@ def _check_addresses(recipients: Sequence[Mapping[str, Any]]) -> None:
 
 
 def _compose(recipients: Sequence[Mapping[str, Any]], env: Environment,
-             settings: LetterSettings, batch: LetterBatch) -> tuple[str, list[Template]]:
+             settings: LetterSettings, batch: LetterBatch,
+             on_progress: Callable[[int], None] | None = None) -> tuple[str, list[Template]]:
     """The merged HTML document, and the template each letter used (for error messages)."""
     cache = TemplateCache(env, "letter")
     extras = {"layout": settings.layout, "return_address": settings.return_address,
@@ -108,7 +112,7 @@ def _compose(recipients: Sequence[Mapping[str, Any]], env: Environment,
     sections: list[str] = []
     templates: list[Template] = []
     used: set[Template] = set()
-    for index, recipient in enumerate(recipients):
+    for index, recipient in enumerate(counted(recipients, on_progress)):
         template = cache.get(recipient, "html")
         if template not in used:
             used.add(template)

@@ -20,6 +20,7 @@ from crmreport.errors import RenderError
 from crmreport.files import write_bytes
 from crmreport.monitor import Monitoring
 from crmreport.monitor.periods import PeriodSummary
+from crmreport.progress import counted, stage
 from crmreport.report.charts import make_charts
 from crmreport.report.format import Formatter
 from crmreport.report.html import page_context, render
@@ -59,9 +60,10 @@ def render_images(figures: dict[str, go.Figure], kind: str) -> dict[str, bytes]:
         # plotly passes kaleido options that a running server ignores, and says so.
         warnings.filterwarnings("ignore", "The kopts argument", UserWarning)
         try:
-            return {name: fig.to_image(format=kind, width=fig.layout.width or CHART_WIDTH,
-                                       height=fig.layout.height or 380)
-                    for name, fig in figures.items()}
+            with stage("charts", len(figures), "charts") as tick:
+                return {name: fig.to_image(format=kind, width=fig.layout.width or CHART_WIDTH,
+                                           height=fig.layout.height or 380)
+                        for name, fig in counted(figures.items(), tick)}
         except Exception as exc:  # kaleido surfaces browser trouble as many types
             raise RenderError(f"could not draw the report charts ({exc}); {_FIX}") from exc
 

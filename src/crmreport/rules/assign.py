@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
+from sqlglot import exp
 
 from crmreport.config import LoadedCampaign, Offer
 from crmreport.config.models import UNASSIGNED
@@ -35,6 +36,8 @@ class CompiledRules:
     # each compiled expression's SQL as it is read, and where it is written: to name one that
     # fails to run
     sources: list[tuple[str, Problem]] = field(default_factory=list)
+    # each checked condition and where it is written: to look up the values it names
+    trees: list[tuple[exp.Expr, Problem]] = field(default_factory=list)
 
     def columns(self) -> dict[str, str]:
         """The columns ``assign`` gives ``assignments`` for these rules."""
@@ -66,6 +69,7 @@ def compile_rules(loaded: LoadedCampaign, columns: Collection[str]) -> CompiledR
     lists: dict[tuple[str, str], Path] = {}
     names = list(config.lists)
     sources: list[tuple[str, Problem]] = []
+    trees: list[tuple[exp.Expr, Problem]] = []
 
     def compile_one(text: str, path: tuple[str | int, ...], what: str,
                     boolean: bool = True) -> str:
@@ -79,6 +83,7 @@ def compile_rules(loaded: LoadedCampaign, columns: Collection[str]) -> CompiledR
         sql = compile_condition(tree, config.as_of)
         probe = f"CAST({sql} AS BOOLEAN)" if boolean else sql  # as the verdicts read it
         sources.append((probe, loaded.lines.problem(path, what, "")))
+        trees.append((tree, loaded.lines.problem(path, what, "")))
         return sql
 
     segments = [(seg.id, compile_one(seg.when, ("segments", i, "when"), f"segment '{seg.id}'"))
@@ -105,7 +110,7 @@ def compile_rules(loaded: LoadedCampaign, columns: Collection[str]) -> CompiledR
         raise RuleError(problems)
     offers.sort(key=lambda t: (-t[1].priority, t[0]))
     return CompiledRules(segments, [(o, sql) for _, o, sql in offers], values, lists, types,
-                         sources)
+                         sources, trees)
 
 
 def load_lists(con: Connection, lists: dict[tuple[str, str], Path]) -> None:

@@ -235,10 +235,29 @@ def _check_column(node: exp.Column, columns: Collection[str]) -> None:
     if name not in columns and RENAMED.get(name) in columns:
         raise RuleProblem(f"column '{name}' was renamed",
                           f"write '{RENAMED[name]}' ({FEATURE_DOCS[RENAMED[name]]})")
+    if name not in columns and _compared_with_column(node, columns):
+        # country = DE: a value written without quotes reads as a column
+        raise RuleProblem(f"unknown column '{name}'",
+                          f"to compare with the text {name}, quote it: '{name}'")
     if name not in columns:
         close = closest(name, list(columns))
         fix = f"did you mean '{close}'?" if close else "run `crmreport check` to list columns"
         raise RuleProblem(f"unknown column '{name}'", fix)
+
+
+COMPARISONS: tuple[type[exp.Expr], ...] = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+
+
+def _compared_with_column(node: exp.Column, columns: Collection[str]) -> bool:
+    """Whether ``node`` is a value compared with a known column (``x = V``, ``x IN (V)``)."""
+    parent = node.parent
+    if isinstance(parent, exp.In) and node is not parent.this:
+        other = parent.this
+    elif isinstance(parent, COMPARISONS):
+        other = parent.expression if node is parent.this else parent.this
+    else:
+        return False
+    return isinstance(other, exp.Column) and other.name in columns
 
 
 MAX_DAYS = 36_500
