@@ -14,16 +14,21 @@ import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from crmreport import __version__, pipeline
-from crmreport.config import load_campaign, load_report, schema
+from crmreport import __version__
 from crmreport.errors import CrmError
-from crmreport.interact import Plan
-from crmreport.interact.explain import CONTACTED, Explanation
+from crmreport.files import DEFAULT_WAIT
 from crmreport.reasons import SUPPRESSED, label
+
+if TYPE_CHECKING:
+    from crmreport.interact import Plan
+    from crmreport.interact.explain import Explanation
+
+# Each command imports the stages it runs when it runs: `--help` and `schema` need none of
+# pandas, DuckDB, scikit-learn or WeasyPrint (tests/test_startup.py).
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,6 +84,8 @@ def demo(out: Path, campaign: Path | None, report_path: Path | None, customers: 
     \b
     Example:  crmreport demo --out out/demo
     """
+    from crmreport import pipeline
+
     start = time.perf_counter()
     _say(f"generating {customers:,} demo customers and running "
          f"{campaign or 'the demo campaign'} ...")
@@ -103,6 +110,9 @@ def check(config: Path, data_dir: Path | None, as_json: bool, quarantine: Path |
     \b
     Example:  crmreport check campaigns/demo.yaml --data-dir out/demo/data
     """
+    from crmreport import pipeline
+    from crmreport.config import load_campaign
+
     result = pipeline.check(load_campaign(config, data_dir), quarantine)
     if result.quarantined is not None:
         _say(f"{result.quarantined:,} quarantined rows written to {quarantine}", "yellow")
@@ -136,6 +146,9 @@ def plan(config: Path, data_dir: Path | None, as_json: bool, out: Path | None) -
     \b
     Example:  crmreport plan campaigns/demo.yaml --data-dir out/demo/data --json
     """
+    from crmreport import pipeline
+    from crmreport.config import load_campaign
+
     result = pipeline.plan(load_campaign(config, data_dir), out)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
@@ -195,6 +208,9 @@ def explain(config: Path, data_dir: Path | None, as_json: bool, customer_id: str
     \b
     Example:  crmreport explain campaigns/demo.yaml --data-dir out/demo/data --customer C000042
     """
+    from crmreport import pipeline
+    from crmreport.config import load_campaign
+
     result = pipeline.explain(load_campaign(config, data_dir), customer_id)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True, default=str))
@@ -207,6 +223,8 @@ def _verdict(value: bool | None) -> str:
 
 
 def _print_explanation(r: Explanation) -> None:
+    from crmreport.interact.explain import CONTACTED
+
     if r.identity:
         click.echo(r.identity)
     click.echo(f"customer {r.customer_id} in campaign {r.campaign} as of {r.as_of}")
@@ -244,7 +262,7 @@ def _print_explanation(r: Explanation) -> None:
 @DATA_DIR
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("out"),
               show_default=True, help="Outputs go to OUT/<campaign>/.")
-@click.option("--wait", type=click.FloatRange(0), default=pipeline.DEFAULT_WAIT,
+@click.option("--wait", type=click.FloatRange(0), default=DEFAULT_WAIT,
               show_default=True, metavar="SECONDS",
               help="How long to wait for another build that holds the contact history.")
 @_handles_errors
@@ -256,6 +274,9 @@ def build(config: Path, data_dir: Path | None, out: Path, wait: float) -> None:
     \b
     Example:  crmreport build campaigns/demo.yaml --data-dir out/demo/data --out out
     """
+    from crmreport import pipeline
+    from crmreport.config import load_campaign
+
     result = pipeline.build(load_campaign(config, data_dir), out, wait=wait,
                             on_wait=lambda message: _say(message, "yellow"))
     if result.run_id is None:
@@ -288,6 +309,9 @@ def report(config: Path, data_dir: Path | None, definition: Path, out: Path) -> 
     \b
     Example:  crmreport report campaigns/demo.yaml --data-dir out/demo/data --out out/demo
     """
+    from crmreport import pipeline
+    from crmreport.config import load_campaign, load_report
+
     paths = pipeline.report(load_campaign(config, data_dir), load_report(definition), out)
     for path in paths:
         click.echo(str(path))
@@ -300,6 +324,8 @@ def schema_command() -> None:
     \b
     Example:  crmreport schema > campaign.schema.json
     """
+    from crmreport.config import schema
+
     click.echo(schema())
 
 
@@ -318,6 +344,9 @@ def clv_command(config: Path, data_dir: Path | None, out: Path) -> None:
     \b
     Example:  crmreport clv campaigns/demo.yaml --data-dir out/demo/data --out out/clv.csv
     """
+    from crmreport import pipeline
+    from crmreport.config import load_campaign
+
     summary = pipeline.customer_value(load_campaign(config, data_dir), out)
     click.echo(json.dumps(summary.as_dict(), indent=2, sort_keys=True))
     if summary.btyd_note:

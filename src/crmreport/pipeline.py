@@ -2,8 +2,9 @@
 report, clv and demo. ``prepare`` runs the stages up to the contact plan; ``outputs`` writes
 a build's folder.
 
-The rendering stages (monitor, report) are imported where they are used: their libraries
-(WeasyPrint, plotly) add about half a second to every start, which check and plan do not need.
+Only the stages that read the input are imported with this module; the later ones are
+imported where they are used, after the files are read (scikit-learn, scipy and pandas
+take over a second to import; WeasyPrint and plotly, for the report, half a second more).
 """
 
 from __future__ import annotations
@@ -15,37 +16,26 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmreport.account import Account
 from crmreport.config import LoadedCampaign, Report, load_campaign, load_report
 from crmreport.engine import Connection, connect
 from crmreport.errors import CrmError, DataError
-from crmreport.features import compute_features
-from crmreport.features.value_models import ANNUAL_DISCOUNT, HORIZON_WEEKS
-from crmreport.files import atomic_dir, remove_stale, write_safe_csv
+from crmreport.files import DEFAULT_WAIT, atomic_dir, remove_stale, write_safe_csv
 from crmreport.identify import identify_tables
 from crmreport.ingest import SourceFile, load_sources
-from crmreport.interact import (
-    Plan,
-    Planned,
-    diff_counts,
-    final_counts,
-    history,
-    plan_contacts,
-    shortage_message,
-)
-from crmreport.interact.explain import Explanation, explain_customer
-from crmreport.outputs import write_outputs, write_quarantine_file
-from crmreport.rules import assign, compile_rules
-from crmreport.run import Run
 from crmreport.tables import CONTACT_PLAN, FEATURES
 from crmreport.testhook import checkpoint
+
+if TYPE_CHECKING:
+    from crmreport.interact import Plan, Planned
+    from crmreport.interact.explain import Explanation
+    from crmreport.run import Run
 
 SECRET_VARIABLE = "CRMREPORT_SECRET"
 # The demo's own key: its unsubscribe links point at shop.example and protect nothing.
 DEMO_SECRET = "crmreport-demo-key-not-for-real-campaigns"
-DEFAULT_WAIT = 600.0  # seconds a build waits for another one that holds the history
 
 
 @dataclass(frozen=True)
@@ -91,6 +81,10 @@ def prepare(loaded: LoadedCampaign) -> Run:
     identified = identify_tables(con, load_sources(con, sources(loaded)), config.currency,
                                  rates=loaded.data_path(rates) if rates else None,
                                  match=config.identity.match)
+    from crmreport.features import compute_features
+    from crmreport.rules import assign, compile_rules
+    from crmreport.run import Run
+
     featured = compute_features(con, config.as_of, config.churn.horizon_days,
                                 config.value.model)
     rules = compile_rules(loaded, FEATURES.columns)
@@ -104,11 +98,15 @@ def check(loaded: LoadedCampaign, quarantine: Path | None = None) -> CheckResult
     run = prepare(loaded)
     if quarantine is None:
         return CheckResult(run.account)
+    from crmreport.outputs import write_quarantine_file
+
     return CheckResult(run.account, write_quarantine_file(run, quarantine))
 
 
 def _plan(loaded: LoadedCampaign, con: Connection) -> Planned:
     """The contact plan, with coupon pools resolved and the history's codes kept out."""
+    from crmreport.interact import history, plan_contacts
+
     config = loaded.config
     pools = {o.id: loaded.data_path(o.coupons.pool) for o in config.offers if o.coupons}
     used = (history.used_coupons(loaded.data_path(config.data.contacts))
@@ -130,6 +128,8 @@ def plan(loaded: LoadedCampaign, out_dir: Path | None = None) -> Plan:
 
 
 def _diff(run: Run, out_dir: Path | None) -> dict[str, Any]:
+    from crmreport.interact import Plan, diff_counts, final_counts, history
+
     loaded, now = run.loaded, run.plan
     previous = out_dir / loaded.config.campaign / "plan.json" if out_dir else None
     if previous and previous.is_file():
@@ -154,6 +154,8 @@ def _diff(run: Run, out_dir: Path | None) -> dict[str, Any]:
 
 def explain(loaded: LoadedCampaign, customer_id: str) -> Explanation:
     """Every verdict about one customer: features, segment rules, offers, channel, group."""
+    from crmreport.interact.explain import explain_customer
+
     run = prepare(loaded)
     return explain_customer(run.con, loaded.config, run.rules, customer_id)
 
@@ -176,6 +178,8 @@ def build(loaded: LoadedCampaign, out_dir: Path, secret: str | None = None,
         raise DataError(f"{loaded.path}: build needs data.contacts, the contact history; "
                         "without it a rerun would contact everyone again (add "
                         "contacts: contacts.csv)")
+    from crmreport.interact import history
+
     contacts = loaded.data_path(loaded.config.data.contacts)
     with history.locked(contacts, wait, on_wait):
         history.check_writable(contacts)
@@ -185,6 +189,9 @@ def build(loaded: LoadedCampaign, out_dir: Path, secret: str | None = None,
 
 def _build_locked(loaded: LoadedCampaign, out_dir: Path, contacts: Path,
                   secret: str) -> BuildResult:
+    from crmreport.interact import history, shortage_message
+    from crmreport.outputs import write_outputs
+
     run = prepare(loaded)
     run.account.require_balanced()  # never contact from data that lost rows on the way
     short = shortage_message(run.plan.coupons)
@@ -301,8 +308,9 @@ class CustomerValue:
     model: str = "bgnbd"  # the purchase model (its parameters are under "bgnbd")
     holdout: dict[str, Any] | None = None  # the model's holdout verdict (HoldoutVerdict)
     time_unit: str = "week (7 days)"
-    horizon_weeks: int = HORIZON_WEEKS
-    annual_discount: float = ANNUAL_DISCOUNT
+    # keyword-only, given by customer_value: their module imports the models (scipy, pandas)
+    horizon_weeks: int = field(kw_only=True)
+    annual_discount: float = field(kw_only=True)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -313,6 +321,8 @@ def customer_value(loaded: LoadedCampaign, out: Path) -> CustomerValue:
 
     Raises CrmError with the reason when the models cannot be fitted on this data.
     """
+    from crmreport.features.value_models import ANNUAL_DISCOUNT, HORIZON_WEEKS
+
     run = prepare(loaded)
     if not run.value.available:
         raise CrmError(f"customer value is unavailable: {run.value.reason}")
@@ -326,4 +336,5 @@ def customer_value(loaded: LoadedCampaign, out: Path) -> CustomerValue:
         log_likelihood=value.log_likelihood,
         customer_equity_52w=round(sum(r[-1] for r in rows), 2), file=str(out),
         churn=run.featured.churn.as_dict(), btyd_note=run.featured.churn.btyd_note,
-        model=value.model, holdout=asdict(value.verdict) if value.verdict else None)
+        model=value.model, holdout=asdict(value.verdict) if value.verdict else None,
+        horizon_weeks=HORIZON_WEEKS, annual_discount=ANNUAL_DISCOUNT)
