@@ -43,8 +43,12 @@ HORIZON_T = 39.0  # weeks ahead for expected purchases
 MONTHS, MONTHLY_RATE, WEEKS_PER_MONTH = 12, 0.01, 4.345
 
 
-def simulate(n: int, seed: int) -> dict[str, np.ndarray]:
-    """Per-customer (frequency, recency, T, monetary) drawn from BG/NBD + Gamma-Gamma."""
+def simulate(n: int, seed: int, continuous: bool = False) -> dict[str, np.ndarray]:
+    """Per-customer (frequency, recency, T, monetary) drawn from BG/NBD + Gamma-Gamma.
+
+    Purchase times fall on a day grid, or anywhere with ``continuous`` (order timestamps):
+    then nearly every repeat buyer has a (x, t_x, T) triple of their own.
+    """
     rng = np.random.default_rng(seed)
     birth_day = rng.integers(0, 84, n)
     t_end = (272 - birth_day) / 7.0
@@ -55,7 +59,7 @@ def simulate(n: int, seed: int) -> dict[str, np.ndarray]:
     x = np.minimum(events, rng.geometric(drop))
     # The x-th of `events` uniform purchase times, rounded down to whole days.
     last = t_end * rng.beta(np.maximum(x, 1), np.maximum(events - x + 1, 1))
-    tx = np.where(x > 0, np.floor(last * 7) / 7, 0.0)
+    tx = np.where(x > 0, last if continuous else np.floor(last * 7) / 7, 0.0)
     nu = rng.gamma(GG_TRUE["q"], 1 / GG_TRUE["gamma"], n)
     xs = np.maximum(x, 1)
     spend = rng.gamma(GG_TRUE["p"] * xs, 1 / (nu * xs))
@@ -199,13 +203,18 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=20050101)
     parser.add_argument("--no-lifetimes", action="store_true", help="skip the comparison")
+    parser.add_argument("--continuous", action="store_true",
+                        help="purchase times off the day grid (about 450,000 distinct triples)")
     opts = parser.parse_args()
-    sim = simulate(opts.customers, opts.seed)
+    sim = simulate(opts.customers, opts.seed, opts.continuous)
+    triples = np.unique(np.stack([sim["frequency"], sim["recency"], sim["T"]]), axis=1).shape[1]
+    print(f"distinct (x, t_x, T) triples: {triples:,}")
     ours = run_ours(sim)
     theirs = None
     if not opts.no_lifetimes:
         DATA.mkdir(exist_ok=True)
-        data_file = DATA / f"clv_{opts.customers}_{opts.seed}.npz"
+        kind = "_continuous" if opts.continuous else ""
+        data_file = DATA / f"clv_{opts.customers}_{opts.seed}{kind}.npz"
         np.savez(
             data_file,
             frequency=sim["frequency"],
