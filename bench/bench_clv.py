@@ -2,6 +2,7 @@
 
     python bench/bench_clv.py                  # ours, then lifetimes 0.11.3 for comparison
     python bench/bench_clv.py --no-lifetimes   # ours only
+    python bench/bench_clv.py --continuous --repeat 3   # purchase times off the day grid
 
 Customers are simulated from a BG/NBD with the CDNOW parameters (deterministic seed), with
 first purchases spread over 12 weeks, a 39-week calibration period ending on day 272 and
@@ -43,8 +44,12 @@ HORIZON_T = 39.0  # weeks ahead for expected purchases
 MONTHS, MONTHLY_RATE, WEEKS_PER_MONTH = 12, 0.01, 4.345
 
 
-def simulate(n: int, seed: int) -> dict[str, np.ndarray]:
-    """Per-customer (frequency, recency, T, monetary) drawn from BG/NBD + Gamma-Gamma."""
+def simulate(n: int, seed: int, continuous: bool = False) -> dict[str, np.ndarray]:
+    """Per-customer (frequency, recency, T, monetary) drawn from BG/NBD + Gamma-Gamma.
+
+    Purchase times fall on a day grid, or anywhere with ``continuous`` (order timestamps):
+    then nearly every repeat buyer has a (x, t_x, T) triple of their own.
+    """
     rng = np.random.default_rng(seed)
     birth_day = rng.integers(0, 84, n)
     t_end = (272 - birth_day) / 7.0
@@ -55,7 +60,7 @@ def simulate(n: int, seed: int) -> dict[str, np.ndarray]:
     x = np.minimum(events, rng.geometric(drop))
     # The x-th of `events` uniform purchase times, rounded down to whole days.
     last = t_end * rng.beta(np.maximum(x, 1), np.maximum(events - x + 1, 1))
-    tx = np.where(x > 0, np.floor(last * 7) / 7, 0.0)
+    tx = np.where(x > 0, last if continuous else np.floor(last * 7) / 7, 0.0)
     nu = rng.gamma(GG_TRUE["q"], 1 / GG_TRUE["gamma"], n)
     xs = np.maximum(x, 1)
     spend = rng.gamma(GG_TRUE["p"] * xs, 1 / (nu * xs))
@@ -199,24 +204,35 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=20050101)
     parser.add_argument("--no-lifetimes", action="store_true", help="skip the comparison")
+    parser.add_argument("--continuous", action="store_true",
+                        help="purchase times off the day grid (about 400,000 distinct triples)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each, alternating; prints the median and range")
     opts = parser.parse_args()
-    sim = simulate(opts.customers, opts.seed)
-    ours = run_ours(sim)
-    theirs = None
+    sim = simulate(opts.customers, opts.seed, opts.continuous)
+    triples = np.unique(np.stack([sim["frequency"], sim["recency"], sim["T"]]), axis=1).shape[1]
+    print(f"distinct (x, t_x, T) triples: {triples:,}")
+    data_file = DATA / f"clv_{opts.customers}_{opts.seed}{'_continuous' * opts.continuous}.npz"
     if not opts.no_lifetimes:
         DATA.mkdir(exist_ok=True)
-        data_file = DATA / f"clv_{opts.customers}_{opts.seed}.npz"
-        np.savez(
-            data_file,
-            frequency=sim["frequency"],
-            recency=sim["recency"],
-            T=sim["T"],
-            monetary=sim["monetary"],
-        )
-        print("running lifetimes (this takes a while) ...", file=sys.stderr)
-        theirs = run_lifetimes(data_file, ours)
-    report(opts.customers, ours, theirs)
-
+        np.savez(data_file, **sim)
+    totals: list[tuple[float, float]] = []
+    for run in range(opts.repeat):  # the two alternate, so both see the same load
+        ours = run_ours(sim)
+        theirs = None
+        if not opts.no_lifetimes:
+            print(f"run {run + 1}: lifetimes (this takes a while) ...", file=sys.stderr)
+            theirs = run_lifetimes(data_file, ours)
+        totals.append((sum(ours["times"].values()),
+                       sum(theirs["times"].values()) if theirs else float("nan")))
+    report(opts.customers, ours, theirs)  # the last run in detail
+    if opts.repeat > 1:
+        mine, peer = [t[0] for t in totals], [t[1] for t in totals]
+        ratios = [b / a for a, b in totals]
+        print(f"over {opts.repeat} alternating runs, fit + predict: crmreport median "
+              f"{np.median(mine):.2f} s ({min(mine):.2f}-{max(mine):.2f}), lifetimes median "
+              f"{np.median(peer):.2f} s ({min(peer):.2f}-{max(peer):.2f}), ratio median "
+              f"{np.median(ratios):.1f}x ({min(ratios):.1f}-{max(ratios):.1f})")
 
 if __name__ == "__main__":
     main()

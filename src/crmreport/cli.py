@@ -19,15 +19,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from crmreport import __version__, pipeline, progress
-from crmreport.config import LoadedCampaign, load_campaign, load_report, report_schema, schema
+from crmreport import __version__, progress
 from crmreport.errors import CrmError
-from crmreport.interact import Plan
-from crmreport.interact.explain import CONTACTED, Explanation
+from crmreport.files import DEFAULT_WAIT
 from crmreport.reasons import SUPPRESSED, label
 
 if TYPE_CHECKING:
+    from crmreport import pipeline
+    from crmreport.config import LoadedCampaign
+    from crmreport.interact import Plan
+    from crmreport.interact.explain import Explanation
     from crmreport.monitor.periods import PeriodKind
+
+# Each command imports the stages it runs when it runs: `--help` and `schema` need none of
+# pandas, DuckDB, scikit-learn or WeasyPrint (tests/test_startup.py).
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -135,6 +140,8 @@ def demo(out: Path, campaign: Path | None, report_path: Path | None, customers: 
     \b
     Example:  crmreport demo --out out/demo
     """
+    from crmreport import pipeline
+
     start = time.perf_counter()
     _say(f"generating {customers:,} demo customers and running "
          f"{campaign or 'the demo campaign'} ...")
@@ -159,6 +166,9 @@ def check(config: Path, data_dir: Path | None, as_json: bool, quarantine: Path |
     \b
     Example:  crmreport check campaigns/demo.yaml --data-dir out/demo/data
     """
+    from crmreport import pipeline
+    from crmreport.config import load_campaign
+
     result = pipeline.check(load_campaign(config, data_dir), quarantine)
     if result.quarantined is not None:
         _say(f"{result.quarantined:,} quarantined rows written to {quarantine}", "yellow")
@@ -196,6 +206,9 @@ def plan(config: Path, data_dir: Path | None, as_json: bool, out: Path | None) -
     \b
     Example:  crmreport plan campaigns/demo.yaml --data-dir out/demo/data --json
     """
+    from crmreport import pipeline
+    from crmreport.config import load_campaign
+
     result = pipeline.plan(load_campaign(config, data_dir), out)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
@@ -255,6 +268,9 @@ def explain(config: Path, data_dir: Path | None, as_json: bool, customer_id: str
     \b
     Example:  crmreport explain campaigns/demo.yaml --data-dir out/demo/data --customer C000042
     """
+    from crmreport import pipeline
+    from crmreport.config import load_campaign
+
     result = pipeline.explain(load_campaign(config, data_dir), customer_id)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True, default=str))
@@ -267,6 +283,8 @@ def _verdict(value: bool | None) -> str:
 
 
 def _print_explanation(r: Explanation) -> None:
+    from crmreport.interact.explain import CONTACTED
+
     if r.identity:
         click.echo(r.identity)
     click.echo(f"customer {r.customer_id} in campaign {r.campaign} as of {r.as_of}")
@@ -304,7 +322,7 @@ def _print_explanation(r: Explanation) -> None:
 @DATA_DIR
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("out"),
               show_default=True, help="Outputs go to OUT/<campaign>/.")
-@click.option("--wait", type=click.FloatRange(0), default=pipeline.DEFAULT_WAIT,
+@click.option("--wait", type=click.FloatRange(0), default=DEFAULT_WAIT,
               show_default=True, metavar="SECONDS",
               help="How long to wait for another build that holds the contact history.")
 @click.option("--dry-run", is_flag=True,
@@ -328,6 +346,9 @@ def build(config: Path, data_dir: Path | None, out: Path, wait: float, dry_run: 
     if dry_run and rerender_id:
         raise click.UsageError("--dry-run and --rerender cannot be combined: a rerender "
                                "records nothing anyway")
+    from crmreport import pipeline
+    from crmreport.config import load_campaign
+
     loaded = load_campaign(config, data_dir)
     if rerender_id:
         _rerender(loaded, out, rerender_id)
@@ -354,6 +375,8 @@ def build(config: Path, data_dir: Path | None, out: Path, wait: float, dry_run: 
 
 
 def _rerender(loaded: LoadedCampaign, out: Path, run_id: str) -> None:
+    from crmreport import pipeline
+
     result, again = pipeline.rerender(loaded, out, run_id)
     click.echo(str(result.out_dir))
     _say(f"run {run_id} rendered again: {result.emails:,} emails, {result.letters:,} letters "
@@ -395,6 +418,9 @@ def preview(config: Path, data_dir: Path | None, out: Path | None, customer_id: 
     \b
     Example:  crmreport preview campaigns/demo.yaml --data-dir out/demo/data --out out/preview
     """
+    from crmreport import pipeline
+    from crmreport.config import load_campaign
+
     loaded = load_campaign(config, data_dir)
     target = out or Path("out") / f"{loaded.config.campaign}.preview"
     result = pipeline.preview(loaded, target, customer_id, redact)
@@ -441,6 +467,9 @@ def report(config: Path, data_dir: Path | None, definition: Path, out: Path,
     \b
     Example:  crmreport report campaigns/demo.yaml --data-dir out/demo/data --out reports
     """
+    from crmreport import pipeline
+    from crmreport.config import load_campaign, load_report
+
     result = pipeline.report_period(
         load_campaign(config, data_dir), load_report(definition), out, period,
         as_of.date() if as_of else None, json_path, email_path)
@@ -491,6 +520,8 @@ def schema_command(kind: str) -> None:
 
         click.echo(summary_schema())
     else:
+        from crmreport.config import report_schema, schema
+
         click.echo(schema() if kind == "campaign" else report_schema())
 
 
@@ -509,6 +540,9 @@ def clv_command(config: Path, data_dir: Path | None, out: Path) -> None:
     \b
     Example:  crmreport clv campaigns/demo.yaml --data-dir out/demo/data --out out/clv.csv
     """
+    from crmreport import pipeline
+    from crmreport.config import load_campaign
+
     summary = pipeline.customer_value(load_campaign(config, data_dir), out)
     click.echo(json.dumps(summary.as_dict(), indent=2, sort_keys=True))
     if summary.btyd_note:

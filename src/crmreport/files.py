@@ -24,6 +24,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # The escape itself is escaped too, so that reading back (unescape_cell) is exact.
 ESCAPED_START = (*_FORMULA_START, "'")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+DEFAULT_WAIT = 600.0  # seconds a build waits for another one that holds the contact history
 _OWNED = re.compile(r"(\d+)\.(?:[a-z0-9_]{8}(?:\.tmp)?|old)")  # after the prefix: pid.random
 
 

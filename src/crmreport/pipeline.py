@@ -2,8 +2,9 @@
 preview, dry_run, rerender, report, clv and demo. ``prepare`` runs the stages up to the
 contact plan; ``outputs`` writes a build's folder.
 
-The rendering stages (monitor, report) are imported where they are used: their libraries
-(WeasyPrint, plotly) add about half a second to every start, which check and plan do not need.
+Only the stages that read the input are imported with this module; the later ones are
+imported where they are used, after the files are read (scikit-learn, scipy and pandas
+take over a second to import; WeasyPrint and plotly, for the report, half a second more).
 """
 
 from __future__ import annotations
@@ -19,46 +20,36 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 from crmreport.account import Account
 from crmreport.config import LoadedCampaign, Report, load_campaign, load_report
 from crmreport.config.models import UNASSIGNED
 from crmreport.engine import Connection, connect
 from crmreport.errors import ConfigError, CrmError, DataError, Problem
-from crmreport.features import compute_features
-from crmreport.features.value_models import ANNUAL_DISCOUNT, HORIZON_WEEKS
-from crmreport.files import atomic_dir, remove_stale, safe_filename, write_safe_csv, write_text
+from crmreport.files import (
+    DEFAULT_WAIT,
+    atomic_dir,
+    remove_stale,
+    safe_filename,
+    write_safe_csv,
+    write_text,
+)
 from crmreport.identify import identify_tables
 from crmreport.ingest import SourceFile, load_sources
-from crmreport.interact import (
-    Plan,
-    Planned,
-    diff_counts,
-    final_counts,
-    history,
-    plan_contacts,
-    shortage_message,
-)
-from crmreport.interact.explain import Explanation, explain_customer
-from crmreport.outputs import write_outputs, write_quarantine_file
 from crmreport.progress import stage
-from crmreport.proof import Preview, Rerender, rerender_plan, write_proofs
-from crmreport.proof import templates as template_proof
-from crmreport.rules import assign, compile_rules
-from crmreport.rules.literals import empty_segments, unmatched
-from crmreport.run import Run
 from crmreport.tables import CONTACT_PLAN, FEATURES, ORDERS
 from crmreport.testhook import checkpoint
 
 if TYPE_CHECKING:
+    from crmreport.interact import Plan, Planned
+    from crmreport.interact.explain import Explanation
     from crmreport.monitor import Monitoring
     from crmreport.monitor.periods import PeriodKind, PeriodSummary
+    from crmreport.proof import Preview, Rerender
+    from crmreport.run import Run
 
 SECRET_VARIABLE = "CRMREPORT_SECRET"
 # The demo's own key: its unsubscribe links point at shop.example and protect nothing.
 DEMO_SECRET = "crmreport-demo-key-not-for-real-campaigns"
-DEFAULT_WAIT = 600.0  # seconds a build waits for another one that holds the history
 
 
 @dataclass(frozen=True)
@@ -116,6 +107,10 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None) -> Run:
                                      match=config.identity.match)
     if forget_run is not None:
         con.execute("DELETE FROM contacts WHERE run_id = ?", [forget_run])
+    from crmreport.features import compute_features
+    from crmreport.rules import assign, compile_rules
+    from crmreport.run import Run
+
     featured = compute_features(con, config.as_of, config.churn.horizon_days,
                                 config.value.model)
     rules = compile_rules(loaded, FEATURES.columns)
@@ -129,6 +124,10 @@ def check(loaded: LoadedCampaign, quarantine: Path | None = None) -> CheckResult
 
     Every template the campaign names is rendered for a sample recipient in each locale
     (see proof/templates.py); any that fails is a ConfigError naming it."""
+    from crmreport.outputs import write_quarantine_file
+    from crmreport.proof import templates as template_proof
+    from crmreport.rules.literals import empty_segments, unmatched
+
     run = prepare(loaded)
     failed = template_proof.prove(loaded, template_proof.locales_in(run.con, loaded.config.locale))
     if failed:
@@ -167,6 +166,8 @@ def _late_as_of(run: Run) -> list[Problem]:
 
 def _plan(loaded: LoadedCampaign, con: Connection) -> Planned:
     """The contact plan, with coupon pools resolved and the history's codes kept out."""
+    from crmreport.interact import history, plan_contacts
+
     config = loaded.config
     pools = {o.id: loaded.data_path(o.coupons.pool) for o in config.offers if o.coupons}
     used = (history.used_coupons(loaded.data_path(config.data.contacts))
@@ -188,6 +189,8 @@ def plan(loaded: LoadedCampaign, out_dir: Path | None = None) -> Plan:
 
 
 def _diff(run: Run, out_dir: Path | None) -> dict[str, Any]:
+    from crmreport.interact import Plan, diff_counts, final_counts, history
+
     loaded, now = run.loaded, run.plan
     previous = out_dir / loaded.config.campaign / "plan.json" if out_dir else None
     if previous and previous.is_file():
@@ -212,6 +215,8 @@ def _diff(run: Run, out_dir: Path | None) -> dict[str, Any]:
 
 def explain(loaded: LoadedCampaign, customer_id: str) -> Explanation:
     """Every verdict about one customer: features, segment rules, offers, channel, group."""
+    from crmreport.interact.explain import explain_customer
+
     run = prepare(loaded)
     return explain_customer(run.con, loaded.config, run.rules, customer_id)
 
@@ -236,6 +241,8 @@ def build(loaded: LoadedCampaign, out_dir: Path, secret: str | None = None,
                         "contacts: contacts.csv)")
     secret = secret or os.environ.get(SECRET_VARIABLE, "")
     _require_secret(loaded, secret)
+    from crmreport.interact import history
+
     contacts = loaded.data_path(loaded.config.data.contacts)
     with history.locked(contacts, wait, on_wait):
         history.check_writable(contacts)
@@ -258,6 +265,9 @@ def _require_secret(loaded: LoadedCampaign, secret: str) -> None:
 
 def _build_locked(loaded: LoadedCampaign, out_dir: Path, contacts: Path,
                   secret: str) -> BuildResult:
+    from crmreport.interact import history, shortage_message
+    from crmreport.outputs import write_outputs
+
     run = prepare(loaded)
     run.account.require_balanced()  # never contact from data that lost rows on the way
     short = shortage_message(run.plan.coupons)
@@ -287,6 +297,8 @@ def dry_run(loaded: LoadedCampaign, out_dir: Path, secret: str | None = None) ->
     """Render what build would into out_dir/<campaign>.dry-run/, recording nothing: the
     history is only read (no lock, nothing appended) and no coupon code is used up, since
     codes count as used only once they are in the history."""
+    from crmreport.interact import shortage_message
+
     run = prepare(loaded)
     run.account.require_balanced()
     short = shortage_message(run.plan.coupons)
@@ -311,6 +323,8 @@ def rerender(loaded: LoadedCampaign, out_dir: Path, run_id: str,
     if not loaded.config.data.contacts:
         raise DataError(f"{loaded.path}: --rerender reads the run from data.contacts, the "
                         "contact history; the campaign names none")
+    from crmreport.proof import rerender_plan
+
     run = prepare(loaded, forget_run=run_id)  # features as they were when it was built
     run.account.require_balanced()
     again = rerender_plan(run, loaded.data_path(loaded.config.data.contacts), run_id)
@@ -325,6 +339,8 @@ def _unrecorded(run: Run, target: Path, run_id: str, rows: Sequence[tuple[str, .
                 secret: str | None, note: str) -> BuildResult:
     """A run's folder written like build's, without touching the contact history; ``note``
     (in NOT-RECORDED.txt) tells whoever opens it what it is."""
+    from crmreport.outputs import write_outputs
+
     with atomic_dir(target) as tmp:
         rendered = write_outputs(run, tmp, run_id, rows,
                                  secret or os.environ.get(SECRET_VARIABLE, "")).rendered
@@ -337,6 +353,8 @@ def preview(loaded: LoadedCampaign, out_dir: Path, customer_id: str | None = Non
             redact: bool = False) -> Preview:
     """Proofs of every combination the plan would send (or of one customer) into out_dir,
     with a contact sheet; the history is only read and no coupon code is taken."""
+    from crmreport.proof import write_proofs
+
     run = prepare(loaded)
     run.account.require_balanced()
     return write_proofs(run, out_dir, customer_id, redact)
@@ -481,7 +499,11 @@ def previous_segments(run: Run, day: dt.date) -> bool:
     """Create ``previous_segments`` (customer_id, segment): the campaign's own segment rules
     over features computed as of ``day``, as if the run had been made then. The current
     features are set aside meanwhile and put back. False when they cannot be computed."""
+    import duckdb
+
+    from crmreport.features import compute_features
     from crmreport.monitor.retention import PREVIOUS_SEGMENTS
+    from crmreport.rules import compile_rules
 
     con, config = run.con, run.loaded.config
     con.execute(f"ALTER TABLE {FEATURES} RENAME TO features_current")
@@ -552,8 +574,9 @@ class CustomerValue:
     model: str = "bgnbd"  # the purchase model (its parameters are under "bgnbd")
     holdout: dict[str, Any] | None = None  # the model's holdout verdict (HoldoutVerdict)
     time_unit: str = "week (7 days)"
-    horizon_weeks: int = HORIZON_WEEKS
-    annual_discount: float = ANNUAL_DISCOUNT
+    # keyword-only, given by customer_value: their module imports the models (scipy, pandas)
+    horizon_weeks: int = field(kw_only=True)
+    annual_discount: float = field(kw_only=True)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -564,6 +587,8 @@ def customer_value(loaded: LoadedCampaign, out: Path) -> CustomerValue:
 
     Raises CrmError with the reason when the models cannot be fitted on this data.
     """
+    from crmreport.features.value_models import ANNUAL_DISCOUNT, HORIZON_WEEKS
+
     run = prepare(loaded)
     if not run.value.available:
         raise CrmError(f"customer value is unavailable: {run.value.reason}")
@@ -577,4 +602,5 @@ def customer_value(loaded: LoadedCampaign, out: Path) -> CustomerValue:
         log_likelihood=value.log_likelihood,
         customer_equity_52w=round(sum(r[-1] for r in rows), 2), file=str(out),
         churn=run.featured.churn.as_dict(), btyd_note=run.featured.churn.btyd_note,
-        model=value.model, holdout=asdict(value.verdict) if value.verdict else None)
+        model=value.model, holdout=asdict(value.verdict) if value.verdict else None,
+        horizon_weeks=HORIZON_WEEKS, annual_discount=ANNUAL_DISCOUNT)

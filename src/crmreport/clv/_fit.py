@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 from crmreport.errors import CrmError, DataError
 
@@ -64,6 +66,24 @@ def check(condition: NDArray[np.bool_], message: str) -> None:
         raise DataError(f"{bad} row(s): {message}")
 
 
+def dot(a: NDArray[Any], b: NDArray[Any]) -> float:
+    """The inner product of two 1-d arrays, summed by numpy rather than BLAS.
+
+    OpenBLAS runs a long product on several threads; on a busy machine they wait for cores,
+    and 80,000 values took 33 ms instead of 0.3 ms (measured, bench/bench_clv.py).
+    """
+    return float(np.einsum("i,i->", a, b))
+
+
+def row_weights(n: int, weights: ArrayLike | None) -> FloatArray:
+    """Checked weights for n rows; 1 each by default."""
+    w = np.ones(n) if weights is None else as_float(weights, "weights")
+    if w.size != n:
+        raise DataError(f"weights has {w.size} values but the data has {n} rows")
+    check(w >= 0, "weights must be non-negative")
+    return w
+
+
 def compress(
     columns: tuple[FloatArray, ...], weights: ArrayLike | None
 ) -> tuple[tuple[FloatArray, ...], FloatArray]:
@@ -72,11 +92,7 @@ def compress(
     Likelihoods depend only on the row values, so a million customers collapse to the few
     thousand distinct (x, t_x, T) combinations that day-level data can produce.
     """
-    n = columns[0].size
-    w = np.ones(n) if weights is None else as_float(weights, "weights")
-    if w.size != n:
-        raise DataError(f"weights has {w.size} values but the data has {n} rows")
-    check(w >= 0, "weights must be non-negative")
+    w = row_weights(columns[0].size, weights)
     unique, inverse = unique_rows(columns)
     summed = np.asarray(np.bincount(inverse, weights=w, minlength=unique[0].size), dtype=np.float64)
     keep = summed > 0
@@ -88,24 +104,62 @@ def compress(
 def unique_rows(columns: tuple[FloatArray, ...]) -> tuple[tuple[FloatArray, ...], NDArray[np.intp]]:
     """Distinct rows of equal-length columns and each row's index into them.
 
-    Per-column integer codes are folded into one key, several times faster than
-    np.unique(axis=0), which sorts whole rows as opaque bytes.
+    Columns with few distinct values (frequency and T of day-level data) are numbered by
+    their values' ranks, one small integer per row. If that covers every column, the rows
+    are counted with bincount, without sorting them; otherwise the rows are sorted once by
+    that number and the other columns (e.g. recency as an exact time), and a row differing
+    from the one before starts a new one. Both are several times faster than
+    np.unique(axis=0), which sorts whole rows as bytes, or than a np.unique with inverse per
+    column (numpy sorts values several times faster than it sorts indices, and small
+    integers fastest of all). The distinct rows come in a fixed order: by that number, then
+    by the other columns.
     """
-    key = np.zeros(columns[0].size, dtype=np.int64)
-    for col in columns:
-        values, codes = np.unique(col, return_inverse=True)
-        # Re-coding after each column keeps the key below the row count: no overflow.
-        key = np.unique(key * values.size + codes.reshape(-1), return_inverse=True)[1]
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    return tuple(col[first] for col in columns), inverse.reshape(-1)
+    n = columns[0].size
+    limit = 4 * n + 1024  # key values a bincount may cover
+    key = np.zeros(n, dtype=np.int64)
+    space = 1  # the key's values lie in range(space)
+    ranked: dict[int, FloatArray] = {}  # column -> its distinct values, for those in the key
+    for i, col in enumerate(columns):
+        values = np.unique(col)  # a sort of values: cheap
+        if space * values.size <= limit:
+            key = key * values.size + np.searchsorted(values, col)
+            space *= values.size
+            ranked[i] = values
+    rest = [col for i, col in enumerate(columns) if i not in ranked]
+    if not rest:
+        present = np.bincount(key, minlength=space) > 0
+        inverse = (np.cumsum(present) - 1)[key]
+        codes = np.flatnonzero(present)
+        unique: dict[int, FloatArray] = {}
+        for i in reversed(ranked):  # the key's last digit is the last ranked column's rank
+            codes, rank = np.divmod(codes, ranked[i].size)
+            unique[i] = ranked[i][rank]
+        return tuple(unique[i] for i in range(len(columns))), inverse
+    small: NDArray[Any] = key.astype(np.uint16) if space <= 2**16 else key
+    order = np.lexsort((*rest[::-1], small))  # the last key is the primary one
+    new = np.zeros(n, dtype=bool)
+    new[:1] = True
+    for col in (small, *rest):
+        ordered: NDArray[Any] = col[order]
+        new[1:] |= ordered[1:] != ordered[:-1]
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return tuple(col[order[new]] for col in columns), inverse
 
 
 def maximise(objective: Objective, start: FloatArray, model: str, hint: str) -> FloatArray:
     """Minimise `objective` in log-parameter space; raise ConvergenceError on failure.
 
     L-BFGS-B with the analytic gradient first; if it stops early, Nelder-Mead (no gradient
-    needed) and an L-BFGS-B polish from where it ended.
+    needed) and an L-BFGS-B polish from where it ended. BLAS runs on one thread meanwhile:
+    L-BFGS-B's tiny vector steps cost more in waking threads than they compute, much more on
+    a busy machine (0.9 s of a 1M-customer fit went to them).
     """
+    with threadpool_limits(1, user_api="blas"):
+        return _maximise(objective, start, model, hint)
+
+
+def _maximise(objective: Objective, start: FloatArray, model: str, hint: str) -> FloatArray:
     bounds = [(-LOG_BOUND, LOG_BOUND)] * start.size
     res = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds, options=_LBFGS)
     if not _converged(res):

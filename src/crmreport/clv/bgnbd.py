@@ -20,7 +20,9 @@ from crmreport.clv._fit import (
     as_float,
     check,
     compress,
+    dot,
     maximise,
+    unique_rows,
 )
 from crmreport.errors import DataError
 
@@ -69,17 +71,12 @@ class BGNBD(Fitted):
         (x, tx, t_end), w = compress((x, tx, t_end), weights)
         if not np.any(x > 0):
             raise DataError("BG/NBD needs some repeat purchases (frequency > 0); there are none")
-        total = float(w.sum())
-
-        def objective(theta: FloatArray) -> tuple[float, FloatArray]:
-            ll, grad = _log_likelihood(np.exp(theta), x, tx, t_end)
-            return -float(w @ ll) / total, -(grad @ w) / total
-
+        objective = _Objective(x, tx, t_end, w)
         start = np.log([1.0, _start_alpha(x, t_end, w), 1.0, 1.0])
         theta = maximise(objective, start, "BG/NBD", _HINT)
         r, alpha, a, b = np.exp(theta)
         self.params = {"r": float(r), "alpha": float(alpha), "a": float(a), "b": float(b)}
-        self.log_likelihood = float(w @ _log_likelihood(np.exp(theta), x, tx, t_end)[0])
+        self.log_likelihood = -objective(theta)[0] * objective.total
         return self
 
     def expected_purchases(self, t: ArrayLike) -> FloatArray:
@@ -95,7 +92,9 @@ class BGNBD(Fitted):
         x, tx, t_end = _validated(frequency, recency, T)
         horizon = np.broadcast_to(as_float(t, "t"), x.shape)
         alive = self.probability_alive(x, tx, t_end)
-        return self.alive_expectation(x, t_end, horizon) * alive
+        # The hypergeometric term depends on (x, T, t) alone: once per distinct triple.
+        (ux, ut, uh), inverse = unique_rows((x, t_end, horizon))
+        return self.alive_expectation(ux, ut, uh)[inverse] * alive
 
     def probability_alive(
         self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
@@ -170,6 +169,59 @@ def _start_alpha(x: FloatArray, t_end: FloatArray, w: FloatArray) -> float:
     """Starting alpha so that r/alpha (with r = 1) matches the average purchase rate."""
     rate = float(w @ x) / max(float(w @ t_end), 1e-12)
     return float(np.clip(1.0 / max(rate, 1e-6), 1e-3, 1e6))
+
+
+class _Objective:
+    """The negative mean log-likelihood over weighted rows and its gradient in log-parameters.
+
+    The same sums as ``_log_likelihood`` (which stays as the per-row reference), arranged for
+    speed: x takes few values, so every gamma-family function of x is evaluated once per
+    distinct x and looked up; T takes few values too (whole days), so log(alpha+T) per
+    distinct T; per row are only log(alpha+t_x), the two-term mix and a handful of products.
+    The gradient needs only weighted sums, so the per-row weights of the mix are summed per
+    x with one bincount.
+    """
+
+    def __init__(self, x: FloatArray, tx: FloatArray, t_end: FloatArray, w: FloatArray):
+        self.ux, self.xi = np.unique(x, return_inverse=True)
+        self.ut, self.ti = np.unique(t_end, return_inverse=True)
+        self.x, self.tx, self.w = x, tx, w
+        self.wx = np.bincount(self.xi, weights=w, minlength=self.ux.size)  # weight per x
+        self.total = float(w.sum())
+        self.repeat = self.ux > 0
+        self.ux1 = np.where(self.repeat, self.ux, 1.0) - 1  # x - 1, kept >= 0 where x = 0
+
+    def __call__(self, theta: FloatArray) -> tuple[float, FloatArray]:
+        r, alpha, a, b = np.exp(theta)
+        ux, ux1, repeat, wx, w = self.ux, self.ux1, self.repeat, self.wx, self.w
+        total = self.total
+        rx = r + self.x
+        log_at = np.log(alpha + self.ut)[self.ti]
+        log_ax = np.log(alpha + self.tx)
+        term1 = betaln(a, b + ux)[self.xi] - rx * log_at
+        # x = 0 has t_x = 0: its second term is masked by -inf, leaving the first alone.
+        term2 = np.where(repeat, betaln(a + 1, b + ux1), -np.inf)[self.xi] - rx * log_ax
+        mix = np.logaddexp(term1, term2)
+        w1 = np.exp(term1 - mix)
+        ww1 = w * w1
+        ww2 = w - ww1
+        s1x = np.bincount(self.xi, weights=ww1, minlength=ux.size)  # sum of w * w1 per x
+        s2x = wx - s1x
+
+        common = dot(gammaln(r + ux) - gammaln(r) + r * np.log(alpha) - betaln(a, b), wx)
+        ll = common + dot(w, mix)
+        psi_abx = digamma(a + b + ux)
+        psi_ab = digamma(a + b)
+        d_r = (dot(digamma(r + ux) - digamma(r) + np.log(alpha), wx)
+               - dot(ww1, log_at) - dot(ww2, log_ax))
+        d_alpha = (r / alpha * total - dot(rx * ww1, (1.0 / (alpha + self.ut))[self.ti])
+                   - dot(rx * ww2, 1.0 / (alpha + self.tx)))
+        d_a = (-(digamma(a) - psi_ab) * total + dot(s1x, digamma(a) - psi_abx)
+               + dot(s2x, np.where(repeat, digamma(a + 1) - psi_abx, 0.0)))
+        d_b = (-(digamma(b) - psi_ab) * total + dot(s1x, digamma(b + ux) - psi_abx)
+               + dot(s2x, np.where(repeat, digamma(b + ux1) - psi_abx, 0.0)))
+        grad = np.array([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
+        return -ll / total, -grad / total
 
 
 def _log_likelihood(

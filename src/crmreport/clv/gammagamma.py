@@ -19,6 +19,7 @@ from crmreport.clv._fit import (
     as_float,
     check,
     compress,
+    dot,
     maximise,
 )
 from crmreport.errors import DataError
@@ -69,15 +70,17 @@ class GammaGamma(Fitted):
         check(m > 0, "monetary must be > 0 for customers with frequency > 0 (drop net refunds)")
         if x.size == 0:
             raise DataError("Gamma-Gamma needs repeat buyers (frequency > 0); there are none")
+        # Spend in cents repeats: a million customers give some 75,000 distinct (x, m) pairs.
         (x, m), w = compress((x, m), None if w_all is None else w_all[repeat])
         # Spend is fitted in units of its mean so gamma's start and bounds suit any currency.
-        scale = float(w @ m) / float(w.sum())
-        theta = self._maximise(x, m / scale, w)
+        scale = dot(w, m) / float(w.sum())
+        objective = _Objective(x, m / scale, w)
+        theta = self._maximise(objective)
         p, q, gamma = _natural(theta)
         self.params = {"p": p, "q": q, "gamma": gamma * scale}
-        ll = _log_likelihood(theta, x, m / scale)[0]
         # Density of the rescaled spend: undo the change of variable per customer.
-        self.log_likelihood = float(w @ (ll - np.log(scale)))
+        self.log_likelihood = -objective(theta)[0] * objective.total - float(w.sum()) * np.log(
+            scale)
         return self
 
     def conditional_expected_spend(self, frequency: ArrayLike, monetary: ArrayLike) -> FloatArray:
@@ -94,13 +97,7 @@ class GammaGamma(Fitted):
         p, q, gamma = self.params["p"], self.params["q"], self.params["gamma"]
         return np.asarray(p * (gamma + x * m) / (p * x + q - 1), dtype=np.float64)
 
-    def _maximise(self, x: FloatArray, m: FloatArray, w: FloatArray) -> FloatArray:
-        total = float(w.sum())
-
-        def objective(theta: FloatArray) -> tuple[float, FloatArray]:
-            ll, grad = _log_likelihood(theta, x, m)
-            return -float(w @ ll) / total, -(grad @ w) / total
-
+    def _maximise(self, objective: _Objective) -> FloatArray:
         # Start at p = 1, q = 2 and gamma matching the mean spend (spend is scaled to mean 1).
         start = np.array([0.0, 0.0, 0.0])
         try:
@@ -113,6 +110,42 @@ class GammaGamma(Fitted):
 
 def _natural(theta: FloatArray) -> tuple[float, float, float]:
     return float(np.exp(theta[0])), 1.0 + float(np.exp(theta[1])), float(np.exp(theta[2]))
+
+
+class _Objective:
+    """The negative mean log-likelihood over weighted rows and its gradient, from sums.
+
+    The same value as ``_log_likelihood`` (kept as the per-row reference), rearranged: the
+    gamma-family terms depend on x alone and are evaluated once per distinct x, and the sum
+    of log m is fixed. The terms in log(gamma + m x) are written as log1p(gamma / (m x)) for
+    p and log1p(m x / gamma) for q, so that nothing of the size of p or q cancels when they
+    run large (near-constant spend drives p, or q and gamma, towards infinity).
+    """
+
+    def __init__(self, x: FloatArray, m: FloatArray, w: FloatArray):
+        self.ux, xi = np.unique(x, return_inverse=True)
+        self.wx = np.bincount(xi, weights=w, minlength=self.ux.size)  # weight per x
+        self.w, self.w_x, self.mx = w, w * x, m * x
+        self.sum_log_m = dot(w, np.log(m))
+        self.total = float(w.sum())
+
+    def __call__(self, theta: FloatArray) -> tuple[float, FloatArray]:
+        p, q, gamma = _natural(theta)
+        ux, wx, w, w_x, mx = self.ux, self.wx, self.w, self.w_x, self.mx
+        pu = p * ux
+        for_p = np.log1p(gamma / mx)  # log(gamma + m x) - log(m x)
+        for_q = np.log1p(mx / gamma)  # log(gamma + m x) - log(gamma)
+        inv = 1.0 / (gamma + mx)
+        p_sum, q_sum = dot(w_x, for_p), dot(w, for_q)
+        ll = (dot(gammaln(pu + q) - gammaln(pu) - gammaln(q), wx) - self.sum_log_m
+              - p * p_sum - q * q_sum)
+        psi = digamma(pu + q)
+        d_p = dot(psi - digamma(pu), ux * wx) - p_sum
+        d_q = dot(psi - digamma(q), wx) - q_sum
+        # q/gamma - (p x + q)/(gamma + m x), with q's part over a common denominator
+        d_gamma = q / gamma * dot(w, mx * inv) - p * dot(w_x, inv)
+        grad = np.array([d_p * p, d_q * (q - 1), d_gamma * gamma])
+        return -ll / self.total, -grad / self.total
 
 
 def _log_likelihood(
