@@ -208,7 +208,8 @@ RULE_LISTS = Table("rule_lists", {
 PERMISSIONS = Table("permissions", {
     "customer_id": "VARCHAR",
     "segment": "VARCHAR",
-    "offer": "VARCHAR",
+    "offer": "VARCHAR",  # the best eligible offer that can reach them, else first_choice
+    "first_choice": "VARCHAR",  # the rules' choice, whatever the channels (assignments)
     "email": "VARCHAR",
     "email_ok": "BOOLEAN",
     "letter_ok": "BOOLEAN",
