@@ -168,6 +168,7 @@ FEATURES = Table("features", {
     "expected_orders_52w": "DOUBLE",
     "expected_spend": "DOUBLE",
     "clv_52w": "DOUBLE",
+    "next_category": "VARCHAR",  # the cross-sell suggestion (features/affinity.py)
 }, "features", "one customer's RFM, history and value features as of the campaign date")
 
 CO_PURCHASE = Table("co_purchase", {

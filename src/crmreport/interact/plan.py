@@ -138,7 +138,7 @@ def plan_contacts(con: Connection, campaign: Campaign, pools: dict[str, Path] | 
     con.execute(_plan_sql(campaign))
     coupons = assign_coupons(con, pools or {}, used_coupons or set(),
                              [o.id for o in campaign.offers])
-    suggest(con, campaign.as_of)
+    suggest(con)
     plan = _count(con, campaign)
     plan.coupons = coupons
     return Planned(plan, (PERMISSIONS, CONTACT_PLAN, SUGGESTIONS))
