@@ -185,3 +185,16 @@ def test_formula_like_ids_round_trip_through_the_history(shop: Path, tmp_path: P
     assert written == ["'-5", "'=HYPERLINK(\"x\")"]
     again = _build(shop, tmp_path / "out")
     assert again.run_id is None and again.plan.excluded["already_contacted"] == 2
+
+
+def test_a_contact_cell_over_the_history_limit_stops_build_before_rendering(
+        shop: Path) -> None:
+    long_id = "C" + "7" * 131_072  # 131,073 characters: the history could not read it back
+    for name in ("customers.csv", "orders.csv"):
+        text = (shop / name).read_text(encoding="utf-8")
+        (shop / name).write_text(text.replace("C1,", f"{long_id},"), encoding="utf-8")
+    with pytest.raises(CrmError, match=r"the customer_id of contact 2 of this run has 131,073 "
+                                       r"characters.*nothing was rendered") as caught:
+        pipeline.build(load_campaign(shop / "campaign.yaml"), shop / "out")
+    assert "7777" not in str(caught.value)
+    assert not (shop / "out").exists() and not (shop / "contacts.csv").exists()

@@ -191,6 +191,7 @@ def _build_locked(loaded: LoadedCampaign, out_dir: Path, contacts: Path,
     if short:
         raise DataError(short)
     rows = _contact_rows(run.con)
+    history.check_fields(contacts, rows, CONTACT_ROW)
     target = out_dir / loaded.config.campaign
     if out_dir.is_dir():  # a killed build's temporary folder, also when no one is new
         remove_stale(out_dir, f".{target.name}.")
@@ -223,9 +224,12 @@ def _not_sent(target: Path, run_id: str, contacts: Path, exc: Exception) -> Data
                      "is rendered anew)")
 
 
+CONTACT_ROW = ("customer_id", "segment", "offer", "channel", "variant", "test_group", "coupon")
+
+
 def _contact_rows(con: Connection) -> list[tuple[str, ...]]:
     return [tuple(r) for r in con.execute(
-        "SELECT customer_id, segment, offer, channel, variant, test_group, coupon "
+        f"SELECT {', '.join(CONTACT_ROW)} "
         f"FROM {CONTACT_PLAN} WHERE excluded IS NULL ORDER BY customer_id").fetchall()]
 
 
