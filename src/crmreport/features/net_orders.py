@@ -18,7 +18,7 @@ purchases and revenue the same way.
 from __future__ import annotations
 
 from crmreport.engine import Connection
-from crmreport.tables import NET_ORDERS
+from crmreport.tables import NET_ORDERS, ORDERS
 
 # Per customer and absolute amount, orders (+1) and credit notes (-1) in time order, orders
 # first on a day: each credit note reverses the most recent unreversed order, a stack. The
@@ -30,7 +30,7 @@ CREATE OR REPLACE TABLE {NET_ORDERS} AS
 WITH o AS (
     SELECT order_id, customer_id, order_date, ordered_at, amount, status,
            amount < 0 AS credit, abs(amount) AS size
-    FROM orders WHERE customer_id IS NOT NULL
+    FROM {ORDERS} WHERE customer_id IS NOT NULL
 ), walk AS (
     SELECT *, row_number() OVER w AS pos, sum(CASE WHEN credit THEN -1 ELSE 1 END) OVER w AS s
     FROM o WHERE amount <> 0

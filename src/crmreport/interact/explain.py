@@ -27,6 +27,7 @@ from crmreport.rules import CompiledRules
 from crmreport.tables import (
     ASSIGNMENTS,
     CONTACT_PLAN,
+    CONTACTS,
     CUSTOMER_IDS,
     FEATURES,
     PERMISSIONS,
@@ -313,13 +314,13 @@ def _exclusion(con: Connection, campaign: Campaign, cid: str, offer: Offer,
         return "another customer with the same email address gets this email"
     day = f"DATE '{campaign.as_of.isoformat()}'"
     if reason == ALREADY_CONTACTED:
-        row = con.execute("SELECT run_id, contacted_at, test_group FROM contacts WHERE "
+        row = con.execute(f"SELECT run_id, contacted_at, test_group FROM {CONTACTS} WHERE "
                           "customer_id = ? AND campaign = ? ORDER BY contacted_at, run_id "
                           "LIMIT 1", [cid, campaign.campaign]).fetchone()
         return (f"in run {row[0]} on {row[1]} ({row[2]}); a campaign contacts each customer "
                 "once" if row else "already in this campaign's history")
     last = con.execute(f"SELECT max(contacted_at), count(*) FILTER (WHERE contacted_at > "
-                       f"{day} - ?) FROM contacts WHERE customer_id = ? AND test_group = "
+                       f"{day} - ?) FROM {CONTACTS} WHERE customer_id = ? AND test_group = "
                        f"'treatment' AND contacted_at <= {day}",
                        [campaign.policy.max_contacts.days if campaign.policy.max_contacts
                         else 0, cid]).fetchone()

@@ -45,7 +45,16 @@ from crmreport.reasons import (
     SUPPRESSED,
 )
 from crmreport.rules import choice_sql, eligible_flag, preferred
-from crmreport.tables import ASSIGNMENTS, CONTACT_PLAN, PERMISSIONS, SUGGESTIONS, Table
+from crmreport.tables import (
+    ASSIGNMENTS,
+    CONTACT_PLAN,
+    CONTACTS,
+    CUSTOMERS,
+    PERMISSIONS,
+    SUGGESTIONS,
+    SUPPRESSIONS,
+    Table,
+)
 
 # The exclusions' codes, order and step labels are declared in crmreport.reasons.
 REASONS = tuple(r.code for r in EXCLUSIONS)
@@ -197,17 +206,17 @@ def _permissions_sql(campaign: Campaign) -> str:
         SELECT a.customer_id, a.segment, a.offer AS first_choice, c.email,
                coalesce(c.email_consent = 'yes' AND c.email IS NOT NULL, false) AS email_ok,
                coalesce(NOT c.mail_objection AND a.has_address, false) AS letter_ok
-        FROM {ASSIGNMENTS} a JOIN customers c USING (customer_id)
+        FROM {ASSIGNMENTS} a JOIN {CUSTOMERS} c USING (customer_id)
         WHERE a.offer IS NOT NULL
     ), hits AS (
-        SELECT b.customer_id, s.channel, s.reason FROM b JOIN suppressions s
+        SELECT b.customer_id, s.channel, s.reason FROM b JOIN {SUPPRESSIONS} s
             ON s.customer_id = b.customer_id
         UNION ALL
-        SELECT b.customer_id, s.channel, s.reason FROM b JOIN suppressions s ON s.email = b.email
+        SELECT b.customer_id, s.channel, s.reason FROM b JOIN {SUPPRESSIONS} s ON s.email = b.email
         UNION ALL  -- an address suppressed through its customer is suppressed for everyone
         SELECT b.customer_id, s.channel, s.reason FROM b
-        JOIN customers c2 ON c2.email = b.email AND c2.customer_id <> b.customer_id
-        JOIN suppressions s ON s.customer_id = c2.customer_id AND s.channel IN ('email', 'all')
+        JOIN {CUSTOMERS} c2 ON c2.email = b.email AND c2.customer_id <> b.customer_id
+        JOIN {SUPPRESSIONS} s ON s.customer_id = c2.customer_id AND s.channel IN ('email', 'all')
     ), sup AS (
         SELECT customer_id, {reason('email')}, {reason('letter')} FROM hits s GROUP BY 1
     ), p AS (
@@ -237,7 +246,7 @@ def exclusion_conditions(campaign: Campaign) -> dict[str, str]:
     """Per exclusion code, SQL over a customer's row in ``_plan_sql``: true when it applies."""
     day = f"DATE '{campaign.as_of.isoformat()}'"
     cap, quiet = campaign.policy.max_contacts, campaign.policy.quiet_days
-    recent = ("FROM contacts h WHERE h.customer_id = p.customer_id AND "
+    recent = (f"FROM {CONTACTS} h WHERE h.customer_id = p.customer_id AND "
               f"h.test_group = 'treatment' AND h.contacted_at <= {day}")
     # "the last N days" is (as_of - N, as_of]: a contact on as_of by another campaign counts
     capped = (f"(SELECT count(*) {recent} AND h.contacted_at > {day} - {cap.days}) "
@@ -248,7 +257,7 @@ def exclusion_conditions(campaign: Campaign) -> dict[str, str]:
         NO_PERMISSION: "NOT coalesce(allowed, false)",
         SUPPRESSED: "chosen IS NULL",
         DUPLICATE_EMAIL: "dup",
-        ALREADY_CONTACTED: "customer_id IN (SELECT customer_id FROM contacts WHERE "
+        ALREADY_CONTACTED: f"customer_id IN (SELECT customer_id FROM {CONTACTS} WHERE "
                            f"campaign = '{campaign.campaign}' AND customer_id IS NOT NULL)",
         FREQUENCY_CAP: capped,
         QUIET_PERIOD: quieted,

@@ -22,14 +22,16 @@ import duckdb
 import pandas as pd
 from scipy.stats import norm
 
+from crmreport.tables import CONTACTS
+
 Z95 = float(norm.ppf(0.975))
 
 # Per campaign x segment x channel, both groups; GROUPING SETS adds the per-campaign total.
-_SQL = """
+_SQL = f"""
 WITH first_contact AS (
     -- one whole row per (campaign, customer): its first contact, ties broken by run and channel
     SELECT campaign, customer_id, contacted_at, segment, channel, test_group
-    FROM contacts
+    FROM {CONTACTS}
     WHERE customer_id IS NOT NULL
     QUALIFY row_number() OVER (PARTITION BY campaign, customer_id
                                ORDER BY contacted_at, run_id, channel, test_group) = 1
