@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from crmreport.engine import Connection
 from crmreport.tables import NET_ORDERS, ORDERS
+from crmreport.vocabulary import COMPLETED
 
 # Per customer and absolute amount, orders (+1) and credit notes (-1) in time order, orders
 # first on a day: each credit note reverses the most recent unreversed order, a stack. The
@@ -51,7 +52,7 @@ WITH o AS (
      AND c.pos > r.pos
 )
 SELECT o.order_id, o.customer_id, o.order_date, o.amount,
-       CASE WHEN o.credit THEN 'credit' WHEN o.status = 'completed' THEN 'purchase'
+       CASE WHEN o.credit THEN 'credit' WHEN o.status = '{COMPLETED}' THEN 'purchase'
             ELSE 'cancelled' END AS kind,
        cancel.credit_date AS cancelled_on,
        rev.reversed_id AS reverses
