@@ -88,8 +88,20 @@ WHERE order_date < day AND (kind = 'cancelled' OR (kind = 'purchase' AND cancell
 """
 
 
+# The value models' purchase days before ``day``: (customer_id, order_date, net amount) of the
+# days with a purchase and a net amount not below 0. A day of credit notes only is no
+# purchase; a free purchase (0.00, as CDNOW has) is one, as the published fits count it.
+_PURCHASE_DAYS = """
+CREATE OR REPLACE TEMP MACRO purchase_days(day) AS TABLE
+SELECT customer_id, order_date, sum(amount) AS amount FROM net_revenue(day)
+GROUP BY customer_id, order_date
+HAVING bool_or(kind = 'purchase') AND sum(amount) >= 0
+"""
+
+
 def classify_orders(con: Connection) -> None:
-    """Create ``net_orders`` and the macros ``purchases``, ``net_revenue`` and
-    ``cancelled_orders`` (each takes the as-of day; rows dated before it)."""
-    for sql in (_CLASSIFY, _PURCHASES, _NET_REVENUE, _CANCELLED):
+    """Create ``net_orders`` and the macros ``purchases``, ``net_revenue``,
+    ``cancelled_orders`` and ``purchase_days`` (each takes the as-of day; rows dated before
+    it)."""
+    for sql in (_CLASSIFY, _PURCHASES, _NET_REVENUE, _CANCELLED, _PURCHASE_DAYS):
         con.execute(sql)
