@@ -242,6 +242,8 @@ def test_a_history_field_over_128_kb_is_an_exit_1_message(shop: Path, tmp_path: 
     result = CliRunner().invoke(main, ["build", config, "--out", str(tmp_path)])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     assert "the contact history cannot be read (field larger than field limit" in result.output
+    assert "a cell is longer than 131,072 characters" in result.output
+    assert not list(tmp_path.glob("*NOT-SENT*"))  # refused before rendering, nothing aside
 
 
 _HOSTILE = [

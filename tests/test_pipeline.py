@@ -233,3 +233,16 @@ def test_an_as_of_long_after_the_data_is_a_warning(shop: Path) -> None:
 
 def test_an_as_of_just_after_the_data_is_no_warning(shop: Path) -> None:
     assert pipeline.check(load_campaign(shop / "campaign.yaml")).warnings == []
+
+
+def test_a_contact_cell_over_the_history_limit_stops_build_before_rendering(
+        shop: Path) -> None:
+    long_id = "C" + "7" * 131_072  # 131,073 characters: the history could not read it back
+    for name in ("customers.csv", "orders.csv"):
+        text = (shop / name).read_text(encoding="utf-8")
+        (shop / name).write_text(text.replace("C1,", f"{long_id},"), encoding="utf-8")
+    with pytest.raises(CrmError, match=r"the customer_id of contact 2 of this run has 131,073 "
+                                       r"characters.*nothing was rendered") as caught:
+        pipeline.build(load_campaign(shop / "campaign.yaml"), shop / "out")
+    assert "7777" not in str(caught.value)
+    assert not (shop / "out").exists() and not (shop / "contacts.csv").exists()

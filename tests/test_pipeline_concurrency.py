@@ -178,3 +178,52 @@ def test_a_failed_append_moves_the_outputs_aside_as_not_sent(
     assert again.exit_code == 0, again.output
     assert "2 contacts added to the history" in again.stderr
     assert len((shop / "contacts.csv").read_text().splitlines()) == 3
+
+
+def _kill_at(point: str, shop: Path, out: Path, hook: Path) -> None:
+    build = _start(shop, out, f"hold:{point}", hook)
+    _wait_for(hook / point, build)
+    build.send_signal(signal.SIGKILL)
+    build.wait(timeout=WAIT)
+
+
+def test_a_build_killed_before_recording_leaves_its_folder_marked_not_sent(
+        tmp_path: Path) -> None:
+    shop, out = _shop(tmp_path / "shop"), tmp_path / "out"
+    _kill_at("swapped", shop, out, tmp_path / "hook")
+    folder = out / "test-campaign"
+    assert len(list((folder / "emails").glob("*.eml"))) == 2  # the outputs are in place...
+    assert not (shop / "contacts.csv").exists()  # ...but not recorded
+    run_id = (folder / "NOT-SENT").read_text().splitlines()[0]
+    assert run_id.startswith("test-campaign-20260301-")
+    manifest = (folder / "manifest.json").read_text()
+    assert "NOT-SENT" not in manifest and run_id in manifest
+
+    err = _run(shop, out)  # the next build reports it, renders the same run and records it
+    assert f"warning: {folder} is marked NOT-SENT" in err and "(rebuilt now)" in err
+    assert not (folder / "NOT-SENT").exists()
+    assert f"run {run_id}: 2 emails" in err
+    assert len((shop / "contacts.csv").read_text().splitlines()) == 3
+
+
+def test_a_folder_marked_not_sent_is_reported_until_rebuilt(tmp_path: Path) -> None:
+    shop, out = _shop(tmp_path / "shop"), tmp_path / "out"
+    _kill_at("swapped", shop, out, tmp_path / "hook")
+    other = CliRunner().invoke(main, ["build", str(shop / "other.yaml"), "--out", str(out)])
+    assert other.exit_code == 0, other.output
+    assert (f"warning: {out / 'test-campaign'} is marked NOT-SENT: an earlier build wrote it "
+            "but did not record its contacts in the history; do NOT send it; build its "
+            "campaign again") in other.stderr
+    assert (out / "test-campaign" / "NOT-SENT").exists()
+    assert not (out / "other-campaign" / "NOT-SENT").exists()
+
+
+def test_a_build_killed_just_after_recording_is_not_reported(tmp_path: Path) -> None:
+    shop, out = _shop(tmp_path / "shop"), tmp_path / "out"
+    _kill_at("appended", shop, out, tmp_path / "hook")
+    assert (out / "test-campaign" / "NOT-SENT").exists()
+    recorded = (shop / "contacts.csv").read_bytes()
+    err = _run(shop, out)
+    assert "NOT-SENT" not in err and "no one new to contact" in err
+    assert not (out / "test-campaign" / "NOT-SENT").exists()  # its run is in the history
+    assert (shop / "contacts.csv").read_bytes() == recorded

@@ -358,6 +358,11 @@ def build(config: Path, data_dir: Path | None, out: Path, wait: float, dry_run: 
     else:
         result = pipeline.build(loaded, out, wait=wait,
                                 on_wait=lambda message: _say(message, "yellow"))
+    for folder in result.unsent:
+        _say(f"warning: {folder} is marked {pipeline.NOT_SENT}: an earlier build wrote it but "
+             "did not record its contacts in the history; do NOT send it"
+             + (" (rebuilt now)" if folder == result.out_dir and result.run_id else
+                "; build its campaign again"), "yellow")
     if result.run_id is None:
         _say("no one new to contact: every eligible customer was already contacted or "
              "excluded; nothing written. To render a recorded run again after a template "

@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 SECRET_VARIABLE = "CRMREPORT_SECRET"
 # The demo's own key: its unsubscribe links point at shop.example and protect nothing.
 DEMO_SECRET = "crmreport-demo-key-not-for-real-campaigns"
+# A file in a run's folder from before it is swapped in until its contacts are in the history:
+# a build killed in between leaves it, and the next build reports the folder.
+NOT_SENT = "NOT-SENT"
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class BuildResult:
     contacts_added: int = 0
     oversize: list[str] = field(default_factory=list)
     quarantined: int = 0  # recipients set aside while rendering (see not_rendered.csv)
+    # folders under --out marked NOT-SENT when this build began: never recorded, do not send
+    unsent: list[Path] = field(default_factory=list)
 
 
 def sources(loaded: LoadedCampaign) -> list[SourceFile]:
@@ -274,23 +279,61 @@ def _build_locked(loaded: LoadedCampaign, out_dir: Path, contacts: Path,
     if short:
         raise DataError(short)
     rows = _contact_rows(run.con)
+    history.check_fields(contacts, rows, CONTACT_ROW)
     target = out_dir / loaded.config.campaign
     if out_dir.is_dir():  # a killed build's temporary folder, also when no one is new
         remove_stale(out_dir, f".{target.name}.")
+    unsent = unsent_folders(out_dir, contacts)
     if not rows:
-        return BuildResult(None, target, run.plan)
+        return BuildResult(None, target, run.plan, unsent=unsent)
     run_id = _run_id(loaded, rows)
     with atomic_dir(target) as tmp:
         written = write_outputs(run, tmp, run_id, rows, secret)
+        _mark_not_sent(tmp, run_id, contacts)  # after the manifest: not one of its files
         checkpoint("rendered")
     checkpoint("swapped")
     try:
         added = history.append(contacts, written.contacts)
     except (OSError, CrmError) as exc:
         raise _not_sent(target, run_id, contacts, exc) from None
+    checkpoint("appended")
+    (target / NOT_SENT).unlink()
     rendered = written.rendered
     return BuildResult(run_id, target, run.plan, rendered.emails, rendered.letters, added,
-                       rendered.oversize, len(rendered.quarantined))
+                       rendered.oversize, len(rendered.quarantined), unsent)
+
+
+def _mark_not_sent(folder: Path, run_id: str, contacts: Path) -> None:
+    """The NOT-SENT marker: the run's id first, then what it means."""
+    (folder / NOT_SENT).write_text(
+        f"{run_id}\nThe contacts of this run are not (yet) recorded in the contact history "
+        f"{contacts}: do NOT send these outputs. A build that finishes removes this file; "
+        "if it is still here, build again (the same run is rendered anew).\n",
+        encoding="utf-8")
+
+
+def unsent_folders(out_dir: Path, contacts: Path) -> list[Path]:
+    """Folders under ``out_dir`` marked NOT-SENT whose run is not in the history at
+    ``contacts``: a build ended between swapping them in and recording them. A marker whose
+    run is recorded (the build ended just after the append) is removed. Call holding the
+    history's lock."""
+    from crmreport.interact import history
+
+    if not out_dir.is_dir():
+        return []
+    marked = sorted(out_dir.glob(f"*/{NOT_SENT}"))
+    recorded = history.recorded_runs(contacts) if marked else set()
+    unsent = []
+    for marker in marked:
+        try:
+            run_id = marker.read_text(encoding="utf-8").split("\n", 1)[0]
+        except (OSError, UnicodeDecodeError):
+            run_id = ""  # not a marker build wrote: report the folder
+        if run_id in recorded:
+            marker.unlink()
+        else:
+            unsent.append(marker.parent)
+    return unsent
 
 
 def dry_run(loaded: LoadedCampaign, out_dir: Path, secret: str | None = None) -> BuildResult:
@@ -373,9 +416,12 @@ def _not_sent(target: Path, run_id: str, contacts: Path, exc: Exception) -> Data
                      "is rendered anew)")
 
 
+CONTACT_ROW = ("customer_id", "segment", "offer", "channel", "variant", "test_group", "coupon")
+
+
 def _contact_rows(con: Connection) -> list[tuple[str, ...]]:
     return [tuple(r) for r in con.execute(
-        "SELECT customer_id, segment, offer, channel, variant, test_group, coupon "
+        f"SELECT {', '.join(CONTACT_ROW)} "
         f"FROM {CONTACT_PLAN} WHERE excluded IS NULL ORDER BY customer_id").fetchall()]
 
 

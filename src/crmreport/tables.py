@@ -168,6 +168,7 @@ FEATURES = Table("features", {
     "expected_orders_52w": "DOUBLE",
     "expected_spend": "DOUBLE",
     "clv_52w": "DOUBLE",
+    "next_category": "VARCHAR",  # the cross-sell suggestion (features/affinity.py)
 }, "features", "one customer's RFM, history and value features as of the campaign date")
 
 CO_PURCHASE = Table("co_purchase", {
@@ -208,7 +209,8 @@ RULE_LISTS = Table("rule_lists", {
 PERMISSIONS = Table("permissions", {
     "customer_id": "VARCHAR",
     "segment": "VARCHAR",
-    "offer": "VARCHAR",
+    "offer": "VARCHAR",  # the best eligible offer that can reach them, else first_choice
+    "first_choice": "VARCHAR",  # the rules' choice, whatever the channels (assignments)
     "email": "VARCHAR",
     "email_ok": "BOOLEAN",
     "letter_ok": "BOOLEAN",

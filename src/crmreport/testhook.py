@@ -13,7 +13,8 @@ build holds the lock), ``history-probe`` (checking the history is writable),
 ``transcoded`` (an input file's UTF-8 copy written to the temporary folder),
 ``rendered`` (outputs written, not yet swapped in), ``swapped`` (outputs in place, the
 history not yet appended), ``history-write`` (the new history written to its temporary
-file, not yet renamed into place).
+file, not yet renamed into place), ``appended`` (the history appended, the outputs' NOT-SENT
+marker not yet removed).
 """
 
 from __future__ import annotations

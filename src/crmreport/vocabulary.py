@@ -1,6 +1,12 @@
-"""Words exports use for yes and no (consent, flags), shared by the readers and identify."""
+"""Words exports use for yes and no (consent, flags), shared by the readers and identify;
+and the canonical order statuses every stage reads ``orders.status`` by."""
 
 from __future__ import annotations
+
+# orders.status: a purchase, or an order cancelled or refunded in full (identify maps an
+# export's words onto these; features/net_orders.py classifies by them)
+COMPLETED, CANCELLED, REFUNDED = "completed", "cancelled", "refunded"
+ORDER_STATUSES = (COMPLETED, CANCELLED, REFUNDED)
 
 YES = ("yes", "y", "true", "t", "1", "ja", "j", "x", "opt-in", "opted-in", "opted in",
        "subscribed", "granted", "accepted", "on", "oui", "si", "wahr", "angemeldet",

@@ -11,6 +11,7 @@ import pytest
 from crmreport.engine import Connection, connect
 from crmreport.features.churn import (
     CUSTOMER_CHURN,
+    MODEL_FEATURES,
     fit_churn,
     precision_top_decile,
     reliability,
@@ -141,3 +142,24 @@ def test_precision_top_decile_and_reliability_by_hand() -> None:
     assert table[-1]["mean_predicted"] == pytest.approx(0.86)
     assert table[-1]["observed"] == pytest.approx(0.8)
     assert table[0]["observed"] == 0.0 and table[2]["observed"] == 0.75
+
+
+def test_monetary_is_net_revenue_never_below_zero() -> None:
+    con = connect()
+    con.execute(ORDERS.create())
+    con.executemany("INSERT INTO orders (order_id, customer_id, order_date, amount, status) "
+                    "VALUES (?, ?, ?::DATE, ?, ?)", [
+                        ("A1", "A", "2026-01-05", 100, "completed"),
+                        ("A1C", "A", "2026-01-20", -30, "refunded"),  # partial: 100 - 30
+                        ("B1", "B", "2026-01-05", 40, "completed"),
+                        ("B2", "B", "2026-01-06", 25, "completed"),
+                        ("B2C", "B", "2026-01-10", -25, "refunded"),  # reverses B2 in full
+                        ("C1", "C", "2026-01-05", 10, "completed"),
+                        ("C1C", "C", "2026-01-07", -50, "refunded"),  # more than spent: 0
+                        ("A2C", "A", "2026-03-01", -70, "refunded"),  # on as_of: not yet
+                    ])
+    classify_orders(con)
+    s = split(con, AS_OF, None)
+    column = MODEL_FEATURES.index("monetary")
+    monetary = dict(zip(s.ids.tolist(), s.x[:, column].tolist(), strict=True))
+    assert monetary == {"A": 70.0, "B": 40.0, "C": 0.0}

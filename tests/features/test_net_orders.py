@@ -159,3 +159,19 @@ def test_reversal_matches_a_plain_walk_through_the_orders(
     got = dict(con.execute(f"SELECT reverses, order_id FROM {NET_ORDERS} "
                            "WHERE reverses IS NOT NULL").fetchall())
     assert got == {f"R{o:02d}": f"R{c:02d}" for o, c in _reversals(events).items()}
+
+
+def test_purchase_days_are_days_with_a_purchase_netting_to_zero_or_more() -> None:
+    con = _shop([
+        ("P1", "C1", "2026-01-10", "10.00", "completed"),
+        ("P1C", "C1", "2026-01-10", "-15.00", "refunded"),  # a partial credit: nets to -5
+        ("P2", "C1", "2026-01-20", "0.00", "completed"),  # a free purchase counts
+        ("P3C", "C1", "2026-01-25", "-5.00", "refunded"),  # credit notes only: no day
+        ("P4", "C1", "2026-02-01", "20.00", "completed"),
+        ("P5", "C1", "2026-02-01", "5.00", "completed"),  # same day: one day worth 25
+        ("P6", "C1", "2026-03-01", "9.00", "completed"),  # on the as-of day: not yet
+    ])
+    classify_orders(con)
+    days = con.execute(f"SELECT order_date::VARCHAR, amount FROM purchase_days(DATE '{AS_OF}') "
+                       "ORDER BY order_date").fetchall()
+    assert days == [("2026-01-20", Decimal("0.00")), ("2026-02-01", Decimal("25.00"))]

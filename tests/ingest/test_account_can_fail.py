@@ -314,3 +314,48 @@ def test_plan_and_build_refuse_data_that_lost_a_row(shop: Path, tmp_path: Path,
         assert "customers.csv: the account does not balance" in result.stderr
     assert not (tmp_path / "out").exists()  # nothing rendered
     assert (history.read_bytes() if history.exists() else None) == before
+
+
+# --- CDNOW (whitespace-separated): rows_in counted apart from its reader too ----------------
+
+CDNOW = (Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_sample.txt")
+
+
+def _cdnow(path: Path) -> tuple[Account, Connection]:
+    con = connect()
+    staged = load_sources(con, [SourceFile("orders", path, "cdnow")])
+    identify_tables(con, staged, "USD")
+    return staged.account, con
+
+
+def test_a_truncated_malformed_cdnow_file_is_counted_to_its_true_rows(tmp_path: Path) -> None:
+    lines = CDNOW.read_text().splitlines()[:200]
+    lines[50] += " 7"  # a field too many
+    lines.insert(120, "\t \t")  # blanks only: no record
+    lines.append(lines[-1][:12])  # the last record cut off mid-way, no line end
+    path = tmp_path / "CDNOW_sample.txt"
+    path.write_text("\n".join(lines))
+    true_rows = sum(1 for line in lines if line.split())  # 201: the cut line included
+    entry = _cdnow(path)[0].files[0]
+    assert (entry.rows_in, entry.balanced) == (true_rows, True) == (201, True)
+    assert entry.reasons["malformed_row"] == 2
+
+
+def test_a_row_lost_by_the_cdnow_reader_unbalances_the_account(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "CDNOW_sample.txt"
+    path.write_text("\n".join(CDNOW.read_text().splitlines()[:300]) + "\n")
+    original = readers._read_whitespace
+
+    def losing(con: Connection, source: Path, table: str) -> readers.RawRead:
+        read = original(con, source, table)
+        con.execute(f"DELETE FROM {table} WHERE _row = 150")  # silently, as a bug would
+        return read
+
+    monkeypatch.setattr(readers, "_read_whitespace", losing)
+    account, _ = _cdnow(path)
+    entry = account.files[0]
+    assert (entry.rows_in, entry.balanced) == (300, False)
+    with pytest.raises(DataError, match=r"CDNOW_sample\.txt: the account does not balance: 300 "
+                                        r"rows in the file"):
+        account.require_balanced()

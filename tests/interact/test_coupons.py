@@ -101,3 +101,14 @@ def test_pool_reads_the_code_column_trimmed_and_distinct(tmp_path: Path) -> None
     path = tmp_path / "p.csv"
     path.write_text("batch,Code\n1, A \n1,B\n2,A\n3,\n")
     assert read_pool(path, "x") == ["A", "B"]
+
+
+def test_an_unreadable_pool_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    pool = tmp_path / "coupons.csv"
+    pool.write_text("code\nA-1\n" + "X" * 131_073 + "\nA-3\n")
+    with pytest.raises(DataError, match=r"offer 'o': coupon pool .*coupons.csv: the record "
+                                        r"after line 2 cannot be read \(field larger"):
+        read_pool(pool, "o")
+    pool.write_bytes(b"code\nA-1\n\xff\xfe-2\n")
+    with pytest.raises(DataError, match=r"cannot be read \(not UTF-8\)"):
+        read_pool(pool, "o")

@@ -88,3 +88,31 @@ def test_a_history_that_cannot_be_written_is_found_before_rendering(
     monkeypatch.delenv(testhook.VARIABLE)
     history.check_writable(tmp_path / "contacts.csv")
     assert sorted(tmp_path.iterdir()) == [tmp_path / "file", tmp_path / "folder.csv"]
+
+
+def test_a_history_cell_over_the_limit_is_found_before_rendering(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.csv"
+    history.append(path, [_row("r1", "C1"), _row("r1", "C2")])
+    lines = path.read_text().splitlines()
+    lines[2] = lines[2].replace("C2", "C" * (history.FIELD_LIMIT + 1))
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"contacts.csv: line 3: the contact history cannot be "
+                                        r"read .*a cell is longer than 131,072 characters"):
+        history.check_writable(path)
+    lines[2] = lines[2].replace("C" * (history.FIELD_LIMIT + 1), "C" * history.FIELD_LIMIT)
+    path.write_text("\n".join(lines) + "\n")
+    history.check_writable(path)  # exactly at the limit reads back
+    path.write_text("x" * (history.FIELD_LIMIT + 1) + "\n")
+    with pytest.raises(DataError, match="line 1: the contact history cannot be read"):
+        history.check_writable(path)
+
+
+def test_a_contact_cell_the_history_could_not_read_back_is_refused(tmp_path: Path) -> None:
+    columns = ("customer_id", "coupon")
+    at_limit = [("C1", "X" * history.FIELD_LIMIT)]
+    history.check_fields(tmp_path / "contacts.csv", at_limit, columns)
+    over = [("C1", "X"), ("C2", "=" + "X" * history.FIELD_LIMIT)]  # written with a ' first
+    with pytest.raises(DataError, match=r"the coupon of contact 2 of this run has 131,074 "
+                                        r"characters.*nothing was rendered") as caught:
+        history.check_fields(tmp_path / "contacts.csv", over, columns)
+    assert "XXX" not in str(caught.value)

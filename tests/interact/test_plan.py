@@ -151,3 +151,42 @@ def test_a_contact_by_another_campaign_on_the_same_day_counts(shop: Path) -> Non
     rows = _plan_rows(shop)
     assert rows["C1"][2] == "quiet_period"  # same day
     assert rows["C5"][2] is None  # 10 days ago lies outside the last 10 days (as_of - 10, as_of]
+
+
+def _two_offers(shop: Path) -> Path:
+    """Offer a (email only, priority 10) and b (email or letter, priority 5), both for all."""
+    text = (shop / "campaign.yaml").read_text()
+    offers = text[text.index("offers:"):text.index("policy:")]
+    (shop / "campaign.yaml").write_text(text.replace(offers, """offers:
+  - {id: a, segments: [recent, others], priority: 10, channels: [email],
+     templates: {email: vip}}
+  - {id: b, segments: [recent, others], priority: 5, channels: [email, letter],
+     templates: {email: vip, letter: vip}}
+"""))
+    return shop
+
+
+def test_an_offer_that_cannot_reach_the_customer_gives_way_to_the_next(shop: Path) -> None:
+    run = prepare(load_campaign(_two_offers(shop) / "campaign.yaml"))
+    rows = run.con.execute("SELECT customer_id, offer, channel, excluded "
+                           "FROM contact_plan").fetchall()
+    assert {r[0]: r[1:] for r in rows} == {
+        "C1": ("a", "email", None),  # consent yes
+        "C2": ("b", "letter", None),  # consent no: a cannot reach, b can by letter
+        "C3": ("a", None, "no_permission"),  # no email, objected to mail: neither reaches
+        "C4": ("b", "letter", None),  # consent ja, but the address unsubscribed from email
+        "C5": ("a", "email", None),  # consent yes, no postal address
+    }
+    assert run.plan.offers == {"a": {"eligible": 5, "chosen": 3, "passed_over": 2},
+                               "b": {"eligible": 5, "chosen": 2, "passed_over": 0}}
+
+
+def test_a_customer_no_offer_reaches_keeps_the_first_choice_and_its_reason(
+        shop: Path) -> None:
+    (shop / "unsubscribes.csv").write_text("customer_id,channel,reason\nC1,all,objection\n"
+                                           "C2,letter,objection\n")
+    rows = _plan_rows(_two_offers(shop))
+    assert rows["C1"] == (None, None, "suppressed")  # as with a alone
+    run = prepare(load_campaign(shop / "campaign.yaml"))
+    offers = dict(run.con.execute("SELECT customer_id, offer FROM contact_plan").fetchall())
+    assert offers["C1"] == "a" and offers["C2"] == "a" and rows["C2"][2] == "no_permission"

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from crmreport.config import load_campaign
 from crmreport.errors import RuleError
+from crmreport.pipeline import prepare
 from crmreport.rules import UNASSIGNED, CompiledRules, assign, compile_rules
 from crmreport.rules.expressions import check, compile_condition
 
@@ -141,3 +142,18 @@ def test_missing_list_file_and_bad_value_expression_are_rule_errors(tmp_path: Pa
     text = str(info.value)
     assert "value of offer 'vip': unknown column 'clv_12'" in text and "clv_12m" in text
     assert "list 'vip-list': file" in text and "does not exist" in text
+
+
+def test_rules_can_test_the_cross_sell_suggestion(shop: Path) -> None:
+    text = (shop / "campaign.yaml").read_text().replace(
+        'when: "recency_days <= 90"', "when: \"next_category = 'books'\"")
+    (shop / "campaign.yaml").write_text(text)
+    run = prepare(load_campaign(shop / "campaign.yaml"))
+    segments = dict(run.con.execute("SELECT customer_id, segment FROM assignments").fetchall())
+    # C1 bought outdoor and books, so a buyer of outdoor (C3) is suggested books; C2, who
+    # bought books, outdoor; the others nothing (C4's only order was cancelled).
+    assert segments == {"C1": "others", "C2": "others", "C3": "recent", "C4": "others",
+                        "C5": "others"}
+    suggested = dict(run.con.execute("SELECT customer_id, suggested_category FROM suggestions"
+                                  ).fetchall())
+    assert suggested == {"C3": "books"}  # only C3 has an offer

@@ -4,7 +4,8 @@
 macros ``purchases(day)`` and ``net_revenue(day)`` are what every later count reads.
 ``features`` = RFM and history columns (rfm.py) + model-based value (value_models.py) + churn
 risk from a classifier on the shop's own history and days overdue (churn.py); alongside,
-``co_purchase`` holds category affinity for cross-selling (affinity.py). Both are declared in
+``co_purchase`` holds category affinity for cross-selling, and ``next_category`` each
+customer's suggestion from it (affinity.py). Both are declared in
 ``crmreport.tables``; the working tables they are built from (``rfm``, ``customer_value``,
 ``customer_churn``) are temporary and dropped here.
 """
@@ -15,7 +16,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from crmreport.engine import Connection
-from crmreport.features.affinity import compute_co_purchase
+from crmreport.features.affinity import (
+    NEXT_CATEGORY,
+    compute_co_purchase,
+    compute_next_category,
+)
 from crmreport.features.churn import (
     CHURN_COLUMNS,
     CUSTOMER_CHURN,
@@ -38,7 +43,11 @@ from crmreport.features.value_models import (
 from crmreport.progress import stage
 from crmreport.tables import CO_PURCHASE, FEATURES, NET_ORDERS, Table
 
-FEATURE_DOCS: dict[str, str] = {**RFM_DOCS, **MODEL_INPUTS, **VALUE_COLUMNS, **CHURN_COLUMNS}
+FEATURE_DOCS: dict[str, str] = {
+    **RFM_DOCS, **MODEL_INPUTS, **VALUE_COLUMNS, **CHURN_COLUMNS,
+    "next_category": "the cross-sell suggestion: the category most bought with theirs (by "
+                     "lift) that they never bought; NULL if none",
+}
 
 __all__ = ["FEATURE_DOCS", "ChurnModel", "Featured", "ValueModel", "compute_features"]
 
@@ -65,14 +74,16 @@ def compute_features(con: Connection, as_of: dt.date,
         value = fit_value_models(con, as_of, value_model)
         churn = fit_churn(con, as_of, churn_horizon_days)
     compute_co_purchase(con, as_of)
+    compute_next_category(con, as_of)
     summary = summary_sql(f"DATE '{as_of.isoformat()}'")
     con.execute(f"""CREATE OR REPLACE TABLE {FEATURES} AS
         SELECT {", ".join(_source(c) for c in FEATURES.columns)} FROM {RFM} r
         LEFT JOIN ({summary}) s USING (customer_id)
         LEFT JOIN {CUSTOMER_VALUE} v USING (customer_id)
         LEFT JOIN {CUSTOMER_CHURN} c USING (customer_id)
+        LEFT JOIN {NEXT_CATEGORY} n USING (customer_id)
         ORDER BY customer_id""")
-    for working in (RFM, CUSTOMER_VALUE, CUSTOMER_CHURN):
+    for working in (RFM, CUSTOMER_VALUE, CUSTOMER_CHURN, NEXT_CATEGORY):
         con.execute(f"DROP TABLE {working}")
     return Featured(value, (NET_ORDERS, FEATURES, CO_PURCHASE),
                     with_btyd(churn, value, con, FEATURES.name))
@@ -84,4 +95,6 @@ def _source(column: str) -> str:
         return "coalesce(s.repeat_purchase_days, 0)::INTEGER AS repeat_purchase_days"
     if column in CHURN_COLUMNS:
         return f"c.{column}"
+    if column == "next_category":
+        return "n.next_category"
     return f"v.{column}" if column in VALUE_COLUMNS else f"r.{column}"

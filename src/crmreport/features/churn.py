@@ -48,7 +48,8 @@ CHURN_COLUMNS: dict[str, str] = {
                   "campaign churn.horizon_days, default 90)",
 }
 
-# The model's inputs, all from completed orders before the cut-off; log1p tames their tails.
+# The model's inputs, all from completed orders before the cut-off (monetary: their net
+# revenue, partial credit notes subtracted, as the feature of that name); log1p tames tails.
 MODEL_FEATURES = ("recency_days", "orders", "monetary", "tenure_days", "mean_gap_days",
                   "days_overdue", "orders_90d", "orders_365d", "one_time")
 
@@ -102,9 +103,10 @@ def features_sql(cutoff: dt.date) -> str:
     """
     c = f"DATE '{cutoff.isoformat()}'"
     return f"""
-    WITH o AS (
+    WITH n AS (  -- net revenue: purchases minus partial credit notes (net_orders.py)
+        SELECT customer_id, sum(amount) AS net FROM net_revenue({c}) GROUP BY customer_id
+    ), o AS (
         SELECT customer_id, count(*) AS orders,
-               greatest(sum(amount), 0)::DOUBLE AS monetary,
                count(DISTINCT order_date) AS order_days,
                min(order_date) AS first_day, max(order_date) AS last_day,
                count(*) FILTER (WHERE order_date >= {c} - 90) AS orders_90d,
@@ -112,9 +114,10 @@ def features_sql(cutoff: dt.date) -> str:
         FROM purchases({c}) WHERE customer_id IS NOT NULL  -- net_orders.py: the net rule
         GROUP BY customer_id
     ), g AS (
-        SELECT *, CASE WHEN order_days > 1 THEN
+        SELECT o.*, greatest(coalesce(n.net, 0), 0)::DOUBLE AS monetary,  -- log1p: not below 0
+               CASE WHEN order_days > 1 THEN
                    date_diff('day', first_day, last_day) / (order_days - 1) END AS own_gap
-        FROM o
+        FROM o LEFT JOIN n USING (customer_id)
     ), typical AS (SELECT median(own_gap) AS gap FROM g)
     SELECT customer_id, date_diff('day', last_day, {c})::DOUBLE AS recency_days,
            orders::DOUBLE AS orders, monetary,

@@ -18,7 +18,8 @@ purchases and revenue the same way.
 from __future__ import annotations
 
 from crmreport.engine import Connection
-from crmreport.tables import NET_ORDERS
+from crmreport.tables import NET_ORDERS, ORDERS
+from crmreport.vocabulary import COMPLETED
 
 # Per customer and absolute amount, orders (+1) and credit notes (-1) in time order, orders
 # first on a day: each credit note reverses the most recent unreversed order, a stack. The
@@ -30,7 +31,7 @@ CREATE OR REPLACE TABLE {NET_ORDERS} AS
 WITH o AS (
     SELECT order_id, customer_id, order_date, ordered_at, amount, status,
            amount < 0 AS credit, abs(amount) AS size
-    FROM orders WHERE customer_id IS NOT NULL
+    FROM {ORDERS} WHERE customer_id IS NOT NULL
 ), walk AS (
     SELECT *, row_number() OVER w AS pos, sum(CASE WHEN credit THEN -1 ELSE 1 END) OVER w AS s
     FROM o WHERE amount <> 0
@@ -51,7 +52,7 @@ WITH o AS (
      AND c.pos > r.pos
 )
 SELECT o.order_id, o.customer_id, o.order_date, o.amount,
-       CASE WHEN o.credit THEN 'credit' WHEN o.status = 'completed' THEN 'purchase'
+       CASE WHEN o.credit THEN 'credit' WHEN o.status = '{COMPLETED}' THEN 'purchase'
             ELSE 'cancelled' END AS kind,
        cancel.credit_date AS cancelled_on,
        rev.reversed_id AS reverses
@@ -87,8 +88,20 @@ WHERE order_date < day AND (kind = 'cancelled' OR (kind = 'purchase' AND cancell
 """
 
 
+# The value models' purchase days before ``day``: (customer_id, order_date, net amount) of the
+# days with a purchase and a net amount not below 0. A day of credit notes only is no
+# purchase; a free purchase (0.00, as CDNOW has) is one, as the published fits count it.
+_PURCHASE_DAYS = """
+CREATE OR REPLACE TEMP MACRO purchase_days(day) AS TABLE
+SELECT customer_id, order_date, sum(amount) AS amount FROM net_revenue(day)
+GROUP BY customer_id, order_date
+HAVING bool_or(kind = 'purchase') AND sum(amount) >= 0
+"""
+
+
 def classify_orders(con: Connection) -> None:
-    """Create ``net_orders`` and the macros ``purchases``, ``net_revenue`` and
-    ``cancelled_orders`` (each takes the as-of day; rows dated before it)."""
-    for sql in (_CLASSIFY, _PURCHASES, _NET_REVENUE, _CANCELLED):
+    """Create ``net_orders`` and the macros ``purchases``, ``net_revenue``,
+    ``cancelled_orders`` and ``purchase_days`` (each takes the as-of day; rows dated before
+    it)."""
+    for sql in (_CLASSIFY, _PURCHASES, _NET_REVENUE, _CANCELLED, _PURCHASE_DAYS):
         con.execute(sql)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 from crmreport.engine import Connection
+from crmreport.tables import CONTACTS, CUSTOMERS, ORDER_LINES
 
 RFM = "rfm"  # a working table of this stage: features joins it with the value columns
 
@@ -96,14 +97,14 @@ def _base_sql(day: str) -> str:
         SELECT customer_id, arg_max(category, (spend, category)) AS top_category FROM (
             SELECT p.customer_id, l.category,
                    sum(l.quantity * coalesce(l.unit_price, 0)) AS spend
-            FROM order_lines l JOIN purchases({day}) p USING (order_id)
+            FROM {ORDER_LINES} l JOIN purchases({day}) p USING (order_id)
             WHERE l.category IS NOT NULL
             GROUP BY ALL)
         GROUP BY customer_id
     ), k AS (
         SELECT customer_id, max(contacted_at) AS last_contact,
                count(*) FILTER (WHERE contacted_at > {day} - 365) AS contacts_365d
-        FROM contacts WHERE test_group = 'treatment' AND contacted_at <= {day}
+        FROM {CONTACTS} WHERE test_group = 'treatment' AND contacted_at <= {day}
         GROUP BY customer_id
     )
     SELECT c.customer_id, c.country, c.locale, c.email_consent, c.mail_objection,
@@ -123,7 +124,7 @@ def _base_sql(day: str) -> str:
            cat.top_category,
            date_diff('day', k.last_contact, {day})::INTEGER AS days_since_contact,
            coalesce(k.contacts_365d, 0)::INTEGER AS contacts_365d
-    FROM customers c
+    FROM {CUSTOMERS} c
     LEFT JOIN o USING (customer_id)
     LEFT JOIN m USING (customer_id)
     LEFT JOIN x USING (customer_id)

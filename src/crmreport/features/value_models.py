@@ -94,12 +94,8 @@ def summary_sql(end: str, holdout_end: str | None = None) -> str:
 
 
 def _days(end: str | None) -> str:
-    """Purchase days before ``end``: (customer_id, order_date, net amount) of the days with a
-    purchase and a net amount not below 0. A day of credit notes only is no purchase; a free
-    purchase (0.00, as CDNOW has) is one, as the published fits count it."""
-    return f"""SELECT customer_id, order_date, sum(amount) AS amount FROM net_revenue({end})
-        GROUP BY customer_id, order_date
-        HAVING bool_or(kind = 'purchase') AND sum(amount) >= 0"""
+    """Purchase days before ``end``, by the rule in net_orders.py (``purchase_days``)."""
+    return f"SELECT * FROM purchase_days({end})"
 
 
 def fit_purchases(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, *,

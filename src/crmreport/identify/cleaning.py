@@ -46,7 +46,7 @@ from crmreport.identify.normalise import (
 from crmreport.identify.persons import PERSON
 from crmreport.identify.spec import KEPT, STAGING, Lane, Spec
 from crmreport.tables import CUSTOMER_IDS
-from crmreport.vocabulary import in_list
+from crmreport.vocabulary import COMPLETED, in_list
 
 
 def specs(currency: str, rated: tuple[str, ...] = (),
@@ -128,7 +128,7 @@ def _orders(currency: str, rated: tuple[str, ...] = ()) -> Spec:
             "order_date": "v_day",
             "amount": "v_amount",
             "currency": "v_currency",
-            "status": "coalesce(v_status, 'completed')",
+            "status": f"coalesce(v_status, '{COMPLETED}')",
             "channel": f"lower({text('channel')})",
         },
         checks=[
@@ -167,7 +167,7 @@ def _orders(currency: str, rated: tuple[str, ...] = ()) -> Spec:
                 f"{mangled_id('customer_id')} END, false)",
             ],
             flags=[("guest_order", "customer_id IS NULL")],
-            filled={"status": ("'completed'", "missing_status")},
+            filled={"status": (f"'{COMPLETED}'", "missing_status")},
         ),
     )
 

@@ -19,7 +19,7 @@ from crmreport.engine import Connection
 from crmreport.errors import DataError
 from crmreport.reasons import QUARANTINE as QUARANTINE_REASON
 from crmreport.reasons import code
-from crmreport.tables import CURRENCY_RATES, QUARANTINE
+from crmreport.tables import CURRENCY_RATES, ORDERS, QUARANTINE
 
 CURRENCY_REASONS = tuple(code(c, QUARANTINE_REASON) for c in ("other_currency", "no_currency_rate"))
 
@@ -80,7 +80,7 @@ def convert(table: str, currency: str, rated: tuple[str, ...]) -> list[str]:
 
 def require_campaign_currency(con: Connection, account: Account, currency: str) -> None:
     """Refuse data in which no order is in (or converted to) the campaign's currency."""
-    kept = con.execute("SELECT count(*) FROM orders WHERE currency = ?", [currency]).fetchall()
+    kept = con.execute(f"SELECT count(*) FROM {ORDERS} WHERE currency = ?", [currency]).fetchall()
     if kept[0][0]:
         return
     reasons = ", ".join(f"'{r}'" for r in CURRENCY_REASONS)

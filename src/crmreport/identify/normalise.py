@@ -5,14 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from crmreport.files import ESCAPED_START
-from crmreport.vocabulary import NO, TWO_DIGIT_YEAR, YES, in_list
+from crmreport.vocabulary import (
+    CANCELLED,
+    COMPLETED,
+    NO,
+    REFUNDED,
+    TWO_DIGIT_YEAR,
+    YES,
+    in_list,
+)
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-STATUS = {
-    "completed": ("completed", "complete", "paid", "fulfilled", "shipped", "delivered", "closed",
+STATUS = {  # canonical status -> the words exports use for it
+    COMPLETED: ("completed", "complete", "paid", "fulfilled", "shipped", "delivered", "closed",
                   "abgeschlossen", "bezahlt", "geliefert", "erledigt", "versendet"),
-    "cancelled": ("cancelled", "canceled", "voided", "void", "storniert", "storno"),
-    "refunded": ("refunded", "returned", "refund", "return", "gutschrift", "retoure",
+    CANCELLED: ("cancelled", "canceled", "voided", "void", "storniert", "storno"),
+    REFUNDED: ("refunded", "returned", "refund", "return", "gutschrift", "retoure",
                  "erstattet"),
 }
 CHANNEL = {"email": ("email", "e-mail", "mail-electronic"), "letter": ("letter", "mail", "post"),

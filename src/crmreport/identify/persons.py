@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from crmreport.config.models import MATCH_COLUMNS
 from crmreport.engine import Connection
 from crmreport.reasons import MERGE, code
-from crmreport.tables import CUSTOMER_IDS
+from crmreport.tables import CUSTOMER_IDS, SUPPRESSIONS
 
 __all__ = ["DEFAULT_MATCH", "MATCH_COLUMNS", "follow", "link", "map_ids", "match_value"]
 
@@ -113,6 +113,6 @@ def follow(con: Connection) -> None:
     for table in ("orders", "contacts", "suppressions"):
         con.execute(f"UPDATE {table} SET customer_id = m.person_id FROM ({moved}) m "
                     f"WHERE {table}.customer_id = m.customer_id")
-    con.execute(f"""INSERT INTO suppressions SELECT DISTINCT e.person_id, NULL, s.channel,
-        s.reason, s.since FROM suppressions s JOIN {EMAILS} e ON s.email = e.email""")
+    con.execute(f"""INSERT INTO {SUPPRESSIONS} SELECT DISTINCT e.person_id, NULL, s.channel,
+        s.reason, s.since FROM {SUPPRESSIONS} s JOIN {EMAILS} e ON s.email = e.email""")
     con.execute(f"DROP TABLE {EMAILS}")

@@ -11,6 +11,9 @@ The count also notes what a parser trips over, for a message naming the line: a 
 ends inside a quoted value (an unterminated quote), line ends of more than one kind, and
 ``\\"`` escapes. Only ASCII-compatible bytes matter here (UTF-8, cp1252; UTF-16 is counted
 from its UTF-8 copy).
+
+A whitespace-separated file (CDNOW) has no quoting: ``count_lines`` counts its non-blank
+lines, apart from its reader in the same way.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ import numpy as np
 
 CHUNK = 16 * 2**20
 QUOTE, LF, CR = 34, 10, 13
+# What a whitespace-separated file's blank line may hold: the bytes of RE2's \s, with which
+# its reader splits and skips lines (space, tab, line feed, form feed, carriage return).
+BLANKS = np.array([32, 9, 10, 12, 13], dtype=np.uint8)
 
 
 @dataclass
@@ -65,14 +71,35 @@ def count_chunks(chunks: Iterable[bytes]) -> TextCount:
         if data:
             _count(data, result, state)
             tail = data[-1:]
-    if held:
+    if held and not state.inside:
         _count(held + b"\n", result, state)  # a final lone \r ends the last record
         result.endings["crlf"] -= 1
         result.endings["cr"] += 1
-    elif not state.line_empty:
-        result.records += 1  # a last record without a line end
+    elif held or not state.line_empty:
+        # a last record without a line end; a final \r inside an open quote is part of it
+        result.records += 1
     result.open_quote = state.inside
     return result
+
+
+def count_lines(stream: IO[bytes]) -> int:
+    """The non-blank lines of a whitespace-separated file (no quoting) to its end: lines, split
+    at ``\n``, holding a byte other than ``BLANKS``."""
+    lines, open_filled = 0, False  # the line still open at a chunk's end has a filled byte
+    for chunk in _chunks(stream):
+        arr = np.frombuffer(chunk, dtype=np.uint8)
+        lf = np.flatnonzero(arr == LF)
+        # each filled byte's line within the chunk; line len(lf) is the one left open
+        filled = np.unique(np.searchsorted(lf, np.flatnonzero(~np.isin(arr, BLANKS))))
+        closed = filled[filled < len(lf)]
+        lines += len(closed)
+        if len(lf) == 0:
+            open_filled = open_filled or bool(len(filled))
+            continue
+        if open_filled and (not len(closed) or closed[0] != 0):
+            lines += 1  # the line carried over had a filled byte, its end is here
+        open_filled = bool(len(filled)) and int(filled[-1]) == len(lf)
+    return lines + int(open_filled)
 
 
 def _chunks(stream: IO[bytes]) -> Iterable[bytes]:

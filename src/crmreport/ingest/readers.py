@@ -460,7 +460,8 @@ def _check_truncated(path: Path, layout: sn.Layout) -> None:
 
 def _read_whitespace(con: Connection, path: Path, table: str) -> RawRead:
     """Fields separated by runs of blanks, no quoting. A first line that is not numeric is the
-    header; otherwise columns are named column1..N by the first line's width."""
+    header; otherwise columns are named column1..N by the first line's width. Lines of blanks
+    only are no records; the others are counted apart from this reader (``count_lines``)."""
     head = sn.split_lines(sn.decode(_open_head(path)[:65536], "utf-8", cut=True))
     first = next((line for line in head if line.strip()), "")
     tokens = first.split()
@@ -475,18 +476,23 @@ def _read_whitespace(con: Connection, path: Path, table: str) -> RawRead:
     parts = ", ".join(f"f[{i + 1}] AS \"{n}\"" for i, n in enumerate(names))
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table}_lines AS
-        SELECT row_number() OVER () AS _row, string_split_regex(trim(line), '\\s+') AS f
-        FROM read_csv(?, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\\x1f',
-                      quote = '', escape = '', skip = ?)
-        WHERE trim(line) <> ''""",
-        [str(path), 1 if has_header else 0],
+        SELECT * FROM (
+            SELECT row_number() OVER () AS _row, string_split_regex(trim(line), '\\s+') AS f
+            FROM read_csv(?, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\\x1f',
+                          quote = '', escape = '')
+            WHERE regexp_matches(line, '\\S'))
+        WHERE _row > ?""",
+        [str(path), 1 if has_header else 0],  # the header: the first non-blank line
     )
     con.execute(f"""CREATE OR REPLACE TABLE {table} AS SELECT row_number() OVER (ORDER BY _row)
                     AS _row, {parts} FROM {table}_lines WHERE len(f) = {len(names)}
                     ORDER BY _row""")
     rejected = count_rows(con, f"{table}_lines") - count_rows(con, table)
     con.execute(f"DROP TABLE {table}_lines")
-    return RawRead(names, rejected, ".", {"format": "whitespace"}, {MALFORMED_ROW: rejected})
+    with _open_bytes(path) as stream:
+        counted = tc.count_lines(stream) - int(has_header)
+    return RawRead(names, rejected, ".", {"format": "whitespace"}, {MALFORMED_ROW: rejected},
+                   counted=counted)
 
 
 # --- Excel ----------------------------------------------------------------------------------

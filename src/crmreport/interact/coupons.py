@@ -44,8 +44,7 @@ def read_pool(path: Path, offer: str) -> list[str]:
     if not path.is_file():
         raise DataError(f"offer '{offer}': coupon pool {path} does not exist; create it (a CSV "
                         "with a 'code' column) or remove the offer's coupons key")
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        rows = list(csv.reader(handle))
+    rows = _pool_rows(path, offer)
     if not rows:
         return []
     header = [h.strip().lower() for h in rows[0]]
@@ -56,6 +55,25 @@ def read_pool(path: Path, offer: str) -> list[str]:
         if code:
             seen.setdefault(code)
     return list(seen)
+
+
+def _pool_rows(path: Path, offer: str) -> list[list[str]]:
+    """The pool file's rows; a file the csv module cannot read is a clear error."""
+    rows: list[list[str]] = []
+    read = 0  # lines read up to the end of the last whole record
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            for row in reader:
+                rows.append(row)
+                read = reader.line_num
+        except (csv.Error, UnicodeDecodeError) as exc:
+            why = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
+            raise DataError(f"offer '{offer}': coupon pool {path}: the record after line "
+                            f"{read} cannot be read ({why}); write "
+                            "one code per line, each under 131,072 characters, in UTF-8"
+                            ) from None
+    return rows
 
 
 def assign_coupons(con: Connection, pools: dict[str, Path], used: set[str],

@@ -27,6 +27,7 @@ from crmreport.rules import CompiledRules
 from crmreport.tables import (
     ASSIGNMENTS,
     CONTACT_PLAN,
+    CONTACTS,
     CUSTOMER_IDS,
     FEATURES,
     PERMISSIONS,
@@ -183,12 +184,13 @@ def explain_customer(con: Connection, campaign: Campaign, rules: CompiledRules,
         verdict=verdict(sql), eligible=bool(assigned.get(f"eligible:{offer.id}")),
         priority=offer.priority, value=assigned.get(f"value:{offer.id}"),
     ) for offer, sql in sorted(rules.offers, key=lambda t: order[t[0].id])]
-    segment, offer_id = assigned.get("segment"), assigned.get("offer")
+    perm = _row(con, f"SELECT * FROM {PERMISSIONS} WHERE customer_id = ?", [customer_id]) or {}
+    segment, offer_id = assigned.get("segment"), perm.get("offer")
     return Explanation(
         customer_id=customer_id, campaign=campaign.campaign, as_of=campaign.as_of.isoformat(),
         features={k: _plain(v) for k, v in features.items()}, segments=segments,
         segment=segment, offers=offers, offer=offer_id,
-        decision=_decision(con, campaign, customer_id, features, segment, offers, offer_id),
+        decision=_decision(con, campaign, customer_id, features, perm, segment, offers),
         asked=asked, merged_ids=merged, identity=_identity(asked, customer_id, merged))
 
 
@@ -215,16 +217,16 @@ def _identity(asked: str, person: str, merged: list[str]) -> str | None:
 
 
 def _decision(con: Connection, campaign: Campaign, cid: str, features: dict[str, Any],
-              segment: str | None, offers: list[OfferVerdict], offer_id: str | None) -> Decision:
+              perm: dict[str, Any], segment: str | None, offers: list[OfferVerdict]
+              ) -> Decision:
     if segment == "unassigned":
         return Decision("unassigned", "no segment rule matched")
-    if offer_id is None:
+    if not perm:
         return Decision("no_offer", f"no offer is eligible in segment '{segment}'")
-    offer = next(o for o in campaign.offers if o.id == offer_id)
-    perm = _row(con, f"SELECT * FROM {PERMISSIONS} WHERE customer_id = ?", [cid]) or {}
+    offer = next(o for o in campaign.offers if o.id == perm["offer"])
     plan = _row(con, f"SELECT * FROM {CONTACT_PLAN} WHERE customer_id = ?", [cid]) or {}
     channels = {ch: _channel(ch, offer, features, perm) for ch in ("email", "letter")}
-    why_offer = _why_offer(offers, offer)
+    why_offer = _why_offer(campaign, offers, offer, features, perm)
     excluded = plan.get("excluded")
     if excluded:
         detail = _exclusion(con, campaign, cid, offer, channels, excluded)
@@ -264,14 +266,37 @@ def _channel(channel: str, offer: Offer, features: dict[str, Any],
     return ChannelVerdict(True, ok, suppression, "allowed" if ok and not suppression else why)
 
 
-def _why_offer(offers: list[OfferVerdict], offer: Offer) -> str:
-    others = [o for o in offers if o.eligible and o.id != offer.id]
+def _why_offer(campaign: Campaign, offers: list[OfferVerdict], offer: Offer,
+               features: dict[str, Any], perm: dict[str, Any]) -> str:
+    """Why this offer: preferred over the other eligible ones that can reach the customer;
+    the eligible ones that cannot (the rules' first choice among them) are passed over."""
+    by_id = {o.id: o for o in campaign.offers}
     mine = next(o for o in offers if o.id == offer.id)
     text = f"eligible for '{offer.id}' (priority {offer.priority}, value {mine.value:g})"
-    if others:
+    others = [o for o in offers if o.eligible and o.id != offer.id]
+    reaching = [o for o in others if _reaches(by_id[o.id], perm)]
+    if reaching:
         text += "; preferred over " + ", ".join(
-            f"'{o.id}' (priority {o.priority}, value {o.value:g})" for o in others)
+            f"'{o.id}' (priority {o.priority}, value {o.value:g})" for o in reaching)
+    for o in others:
+        if o not in reaching:
+            first = " (the rules' first choice)" if o.id == perm.get("first_choice") else ""
+            text += (f"; passed over '{o.id}'{first}: it cannot reach the customer: "
+                     + _unreachable(by_id[o.id], features, perm))
     return text
+
+
+def _reaches(offer: Offer, perm: dict[str, Any]) -> bool:
+    """A channel of ``offer`` is allowed and not suppressed (as ``plan.reachable_sql``)."""
+    return any(perm.get(f"{ch}_ok") and not perm.get(f"{ch}_suppressed")
+               for ch in offer.channels)
+
+
+def _unreachable(offer: Offer, features: dict[str, Any], perm: dict[str, Any]) -> str:
+    """Why no channel of ``offer`` reaches the customer, channel by channel."""
+    whys = [f"{ch}: {_channel(ch, offer, features, perm).why}" for ch in offer.channels]
+    missing = [ch for ch in ("email", "letter") if ch not in offer.channels]
+    return "; ".join(whys) + (f" (it has no {' or '.join(missing)} channel)" if missing else "")
 
 
 def _exclusion(con: Connection, campaign: Campaign, cid: str, offer: Offer,
@@ -289,13 +314,13 @@ def _exclusion(con: Connection, campaign: Campaign, cid: str, offer: Offer,
         return "another customer with the same email address gets this email"
     day = f"DATE '{campaign.as_of.isoformat()}'"
     if reason == ALREADY_CONTACTED:
-        row = con.execute("SELECT run_id, contacted_at, test_group FROM contacts WHERE "
+        row = con.execute(f"SELECT run_id, contacted_at, test_group FROM {CONTACTS} WHERE "
                           "customer_id = ? AND campaign = ? ORDER BY contacted_at, run_id "
                           "LIMIT 1", [cid, campaign.campaign]).fetchone()
         return (f"in run {row[0]} on {row[1]} ({row[2]}); a campaign contacts each customer "
                 "once" if row else "already in this campaign's history")
     last = con.execute(f"SELECT max(contacted_at), count(*) FILTER (WHERE contacted_at > "
-                       f"{day} - ?) FROM contacts WHERE customer_id = ? AND test_group = "
+                       f"{day} - ?) FROM {CONTACTS} WHERE customer_id = ? AND test_group = "
                        f"'treatment' AND contacted_at <= {day}",
                        [campaign.policy.max_contacts.days if campaign.policy.max_contacts
                         else 0, cid]).fetchone()

@@ -32,6 +32,9 @@ from crmreport.testhook import checkpoint
 
 COLUMNS = list(CONTACTS.columns)
 POLL_SECONDS = 0.1
+# The longest cell the history is read back with (the csv module's limit, 131,072 characters):
+# a longer one would make the history unreadable after the append, so build refuses first.
+FIELD_LIMIT = csv.field_size_limit()
 
 
 def lock_path(path: Path) -> Path:
@@ -90,7 +93,8 @@ def _try_lock(handle: io.TextIOWrapper) -> bool:
 
 def check_writable(path: Path) -> None:
     """Raise DataError unless the history at ``path`` can be replaced: its folder takes a new
-    file beside it and the file itself, if there, is a writable file. Run before rendering."""
+    file beside it, the file itself, if there, is a writable file, and its rows read back as
+    the append reads them. Run before rendering."""
     if path.suffix.lower() != ".csv":
         raise DataError(f"{path}: the contact history must be a .csv file")
     try:
@@ -105,19 +109,52 @@ def check_writable(path: Path) -> None:
         raise DataError(f"{path}: the contact history cannot be written ({exc.strerror}); "
                         "nothing was rendered. Make the file and its folder writable, "
                         "then build again") from None
+    _rows(path)  # a history the append could not read fails here, before rendering
+
+
+def check_fields(path: Path, rows: Sequence[Sequence[object]],
+                 columns: Sequence[str]) -> None:
+    """Raise DataError if a cell of ``rows`` (named by ``columns``) would be longer than the
+    history can read back. Run before rendering; the message names the column, no value."""
+    for number, row in enumerate(rows, start=1):
+        for column, value in zip(columns, row, strict=True):
+            size = len(safe_cell(value))
+            if size > FIELD_LIMIT:
+                raise DataError(f"{path}: the {column} of contact {number:,} of this run has "
+                                f"{size:,} characters, more than the {FIELD_LIMIT:,} a contact "
+                                "history can hold; nothing was rendered. Shorten it at its "
+                                "source (the customers file or the coupon pool), then build "
+                                "again")
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         return []
+    rows: list[dict[str, str]] = []
     with path.open(encoding="utf-8-sig", newline="") as handle:  # Excel saves with a BOM
         reader = csv.DictReader(handle)
+        read = 0  # lines read up to the end of the last whole record
         try:
-            return [{k: unescape_cell(v) if isinstance(v, str) else v for k, v in row.items()}
-                    for row in reader]
-        except csv.Error as exc:  # e.g. a field over the csv module's 128 KB limit
-            raise DataError(f"{path}: line {reader.line_num}: the contact history cannot be "
-                            f"read ({exc}); restore the file as build wrote it") from None
+            if reader.fieldnames is not None:  # the header
+                read = reader.line_num
+            for row in reader:
+                rows.append({k: unescape_cell(v) if isinstance(v, str) else v
+                             for k, v in row.items()})
+                read = reader.line_num
+        except csv.Error as exc:  # the record after the last whole one starts the trouble
+            raise DataError(f"{path}: line {read + 1}: the contact history cannot be "
+                            f"read ({exc}){_why(exc)}. Restore the file as build "
+                            "wrote it (e.g. from a backup), then build again"
+                            ) from None
+    return rows
+
+
+def _why(exc: csv.Error) -> str:
+    """What a csv error means for a history, when the module's words do not say it."""
+    if "field limit" in str(exc):
+        return (f": a cell is longer than {FIELD_LIMIT:,} characters, or a quote opened "
+                "there is never closed")
+    return ""
 
 
 def recorded_runs(path: Path) -> set[str]:

@@ -1,5 +1,10 @@
 """From offers to a contact list: permission, suppression, history, caps, channel, holdout.
 
+A customer gets the best offer (the rules' order: priority, value, file order) among those
+they are eligible for that can reach them: one of its channels is allowed and not
+suppressed. An offer that cannot is passed over for the next; when none can, the rules'
+first choice stays and is excluded below as it always was (no_permission or suppressed).
+
 Every customer with an offer either gets a channel and a test group or one exclusion reason,
 checked in this order (the first that applies is counted):
 
@@ -39,7 +44,17 @@ from crmreport.reasons import (
     QUIET_PERIOD,
     SUPPRESSED,
 )
-from crmreport.tables import ASSIGNMENTS, CONTACT_PLAN, PERMISSIONS, SUGGESTIONS, Table
+from crmreport.rules import choice_sql, eligible_flag, preferred
+from crmreport.tables import (
+    ASSIGNMENTS,
+    CONTACT_PLAN,
+    CONTACTS,
+    CUSTOMERS,
+    PERMISSIONS,
+    SUGGESTIONS,
+    SUPPRESSIONS,
+    Table,
+)
 
 # The exclusions' codes, order and step labels are declared in crmreport.reasons.
 REASONS = tuple(r.code for r in EXCLUSIONS)
@@ -132,7 +147,7 @@ def plan_contacts(con: Connection, campaign: Campaign, pools: dict[str, Path] | 
     con.execute(_plan_sql(campaign))
     coupons = assign_coupons(con, pools or {}, used_coupons or set(),
                              [o.id for o in campaign.offers])
-    suggest(con, campaign.as_of)
+    suggest(con)
     plan = _count(con, campaign)
     plan.coupons = coupons
     return Planned(plan, (PERMISSIONS, CONTACT_PLAN, SUGGESTIONS))
@@ -167,36 +182,53 @@ def _any_allowed(campaign: Campaign) -> str:
     return f"CASE {' '.join(whens)} END" if whens else "false"
 
 
+def reachable_sql(offer: Offer) -> str:
+    """SQL over a ``permissions`` row: true when a channel of ``offer`` is allowed and not
+    suppressed, so the offer can reach the customer."""
+    return " OR ".join(f"({ch}_ok AND NOT {ch}_suppressed)" for ch in offer.channels)
+
+
 def _permissions_sql(campaign: Campaign) -> str:
-    """Per customer with an offer: may we email, may we write, and the suppression reasons."""
+    """Per customer with an offer: may we email, may we write, the suppression reasons, and
+    the offer: the best eligible one that can reach them, else the rules' first choice (which
+    is then excluded for no permission or suppression, as it would have been)."""
     def reason(channel: str) -> str:
         return (f"min(s.reason) FILTER (WHERE s.channel IN ('{channel}', 'all')) "
                 f"AS {channel}_suppression")
 
+    def can_get(offer: Offer) -> str:
+        return f"{eligible_flag(offer)} AND ({reachable_sql(offer)})"
+
+    reaching = choice_sql(preferred(campaign.offers), can_get)
     return f"""
     CREATE OR REPLACE TEMP TABLE {PERMISSIONS} AS
     WITH b AS (
-        SELECT a.customer_id, a.segment, a.offer, c.email,
+        SELECT a.customer_id, a.segment, a.offer AS first_choice, c.email,
                coalesce(c.email_consent = 'yes' AND c.email IS NOT NULL, false) AS email_ok,
                coalesce(NOT c.mail_objection AND a.has_address, false) AS letter_ok
-        FROM {ASSIGNMENTS} a JOIN customers c USING (customer_id)
+        FROM {ASSIGNMENTS} a JOIN {CUSTOMERS} c USING (customer_id)
         WHERE a.offer IS NOT NULL
     ), hits AS (
-        SELECT b.customer_id, s.channel, s.reason FROM b JOIN suppressions s
+        SELECT b.customer_id, s.channel, s.reason FROM b JOIN {SUPPRESSIONS} s
             ON s.customer_id = b.customer_id
         UNION ALL
-        SELECT b.customer_id, s.channel, s.reason FROM b JOIN suppressions s ON s.email = b.email
+        SELECT b.customer_id, s.channel, s.reason FROM b JOIN {SUPPRESSIONS} s ON s.email = b.email
         UNION ALL  -- an address suppressed through its customer is suppressed for everyone
         SELECT b.customer_id, s.channel, s.reason FROM b
-        JOIN customers c2 ON c2.email = b.email AND c2.customer_id <> b.customer_id
-        JOIN suppressions s ON s.customer_id = c2.customer_id AND s.channel IN ('email', 'all')
+        JOIN {CUSTOMERS} c2 ON c2.email = b.email AND c2.customer_id <> b.customer_id
+        JOIN {SUPPRESSIONS} s ON s.customer_id = c2.customer_id AND s.channel IN ('email', 'all')
     ), sup AS (
         SELECT customer_id, {reason('email')}, {reason('letter')} FROM hits s GROUP BY 1
+    ), p AS (
+        SELECT b.*, sup.email_suppression, sup.letter_suppression,
+               sup.email_suppression IS NOT NULL AS email_suppressed,
+               sup.letter_suppression IS NOT NULL AS letter_suppressed
+        FROM b LEFT JOIN sup USING (customer_id)
     )
-    SELECT b.*, sup.email_suppression, sup.letter_suppression,
-           sup.email_suppression IS NOT NULL AS email_suppressed,
-           sup.letter_suppression IS NOT NULL AS letter_suppressed
-    FROM b LEFT JOIN sup USING (customer_id) ORDER BY customer_id
+    SELECT p.customer_id, p.segment, coalesce({reaching}, p.first_choice) AS offer,
+           p.first_choice, p.email, p.email_ok, p.letter_ok, p.email_suppression,
+           p.letter_suppression, p.email_suppressed, p.letter_suppressed
+    FROM p JOIN {ASSIGNMENTS} USING (customer_id) ORDER BY customer_id
     """
 
 
@@ -214,7 +246,7 @@ def exclusion_conditions(campaign: Campaign) -> dict[str, str]:
     """Per exclusion code, SQL over a customer's row in ``_plan_sql``: true when it applies."""
     day = f"DATE '{campaign.as_of.isoformat()}'"
     cap, quiet = campaign.policy.max_contacts, campaign.policy.quiet_days
-    recent = ("FROM contacts h WHERE h.customer_id = p.customer_id AND "
+    recent = (f"FROM {CONTACTS} h WHERE h.customer_id = p.customer_id AND "
               f"h.test_group = 'treatment' AND h.contacted_at <= {day}")
     # "the last N days" is (as_of - N, as_of]: a contact on as_of by another campaign counts
     capped = (f"(SELECT count(*) {recent} AND h.contacted_at > {day} - {cap.days}) "
@@ -225,7 +257,7 @@ def exclusion_conditions(campaign: Campaign) -> dict[str, str]:
         NO_PERMISSION: "NOT coalesce(allowed, false)",
         SUPPRESSED: "chosen IS NULL",
         DUPLICATE_EMAIL: "dup",
-        ALREADY_CONTACTED: "customer_id IN (SELECT customer_id FROM contacts WHERE "
+        ALREADY_CONTACTED: f"customer_id IN (SELECT customer_id FROM {CONTACTS} WHERE "
                            f"campaign = '{campaign.campaign}' AND customer_id IS NOT NULL)",
         FREQUENCY_CAP: capped,
         QUIET_PERIOD: quieted,
@@ -274,11 +306,13 @@ def _count(con: Connection, campaign: Campaign) -> Plan:
     plan.segments = dict(con.execute(
         f"SELECT segment, count(*) FROM {ASSIGNMENTS} GROUP BY 1 ORDER BY 1").fetchall())
     for offer in campaign.offers:
-        flag = f'"eligible:{offer.id}"'
+        flag, mine = eligible_flag(offer), f"'{offer.id}'"
         plan.offers[offer.id] = {
             "eligible": _scalar(con, f"SELECT count(*) FROM {ASSIGNMENTS} WHERE {flag}"),
-            "chosen": _scalar(con,
-                              f"SELECT count(*) FROM {ASSIGNMENTS} WHERE offer = '{offer.id}'"),
+            "chosen": _scalar(con, f"SELECT count(*) FROM {PERMISSIONS} WHERE offer = {mine}"),
+            # the rules' first choice, given up for an offer that reaches the customer
+            "passed_over": _scalar(con, f"SELECT count(*) FROM {PERMISSIONS} WHERE "
+                                        f"first_choice = {mine} AND offer <> {mine}"),
         }
     excluded = dict(con.execute(
         f"SELECT excluded, count(*) FROM {CONTACT_PLAN} WHERE excluded IS NOT NULL GROUP BY 1"

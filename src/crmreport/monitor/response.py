@@ -22,6 +22,8 @@ import duckdb
 import pandas as pd
 from scipy.stats import norm
 
+from crmreport.tables import CONTACTS
+
 Z95 = float(norm.ppf(0.975))
 # A return ratio over a cost below MIN_COST currency units, or below MIN_COST_SHARE of the
 # treated customers' revenue, is noise over a rounding error (emails cost fractions of a
@@ -30,11 +32,11 @@ MIN_COST = 1.0
 MIN_COST_SHARE = 0.01
 
 # Per campaign x segment x channel, both groups; GROUPING SETS adds the per-campaign total.
-_SQL = """
+_SQL = f"""
 WITH first_contact AS (
     -- one whole row per (campaign, customer): its first contact, ties broken by run and channel
     SELECT campaign, customer_id, contacted_at, segment, channel, test_group
-    FROM contacts
+    FROM {CONTACTS}
     WHERE customer_id IS NOT NULL
     QUALIFY row_number() OVER (PARTITION BY campaign, customer_id
                                ORDER BY contacted_at, run_id, channel, test_group) = 1

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from crmreport.tables import ORDERS
+
 DEFINITION = (
     "Cohort = calendar month of a customer's first completed order. Cell (cohort, month k) = "
     "share of the cohort with at least one completed order in calendar month cohort + k. "
@@ -81,12 +83,12 @@ class Window:
 def cohort_window(con: duckdb.DuckDBPyConnection, as_of: dt.date, months: int) -> Window | None:
     """The last ``months`` months up to the last month with a new customer before ``as_of``,
     clipped to the data's first month."""
-    low, high, newest = con.execute("""
+    low, high, newest = con.execute(f"""
         SELECT min(order_date), max(order_date), (
             SELECT max(first_day) FROM (
                 SELECT min(order_date) AS first_day FROM purchases($1)
                 WHERE customer_id IS NOT NULL GROUP BY customer_id))
-        FROM orders WHERE order_date < $1""", [as_of]).fetchall()[0]
+        FROM {ORDERS} WHERE order_date < $1""", [as_of]).fetchall()[0]
     if low is None:
         return None
     data_end = min(_month_start(high), _month_start(as_of - dt.timedelta(days=1)))

@@ -1,7 +1,16 @@
 """Customize: segment and offer rules from the campaign YAML, checked before they run."""
 
 from crmreport.config.models import UNASSIGNED
-from crmreport.rules.assign import Assigned, CompiledRules, assign, compile_rules, load_lists
+from crmreport.rules.assign import (
+    Assigned,
+    CompiledRules,
+    assign,
+    choice_sql,
+    compile_rules,
+    eligible_flag,
+    load_lists,
+    preferred,
+)
 from crmreport.rules.expressions import (
     HELPERS,
     RuleProblem,
@@ -18,8 +27,11 @@ __all__ = [
     "RuleProblem",
     "assign",
     "check",
+    "choice_sql",
     "compile_condition",
     "compile_rules",
+    "eligible_flag",
     "load_lists",
+    "preferred",
     "used_lists",
 ]

@@ -5,11 +5,15 @@ true), the highest ``priority`` wins; within a priority the highest expected ``v
 this customer (a number, or an expression such as ``coalesce(clv_12m * 0.1, 5)``; NULL
 counts as 0); then the offer listed first. "Never offer what was just bought" is written as
 a condition: ``when: "NOT bought_category('outdoor', 60)"``.
+
+The ``offer`` chosen here is the first choice, whatever the channels: the plan
+(``interact.plan``) then gives each customer the best offer that can reach them on a
+permitted channel, with ``choice_sql`` and the same order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -88,10 +92,10 @@ def compile_rules(loaded: LoadedCampaign, columns: Collection[str]) -> CompiledR
 
     segments = [(seg.id, compile_one(seg.when, ("segments", i, "when"), f"segment '{seg.id}'"))
                 for i, seg in enumerate(config.segments)]
-    offers, values, types = [], {}, {}
+    conditions, values, types = {}, {}, {}
     for i, offer in enumerate(config.offers):
         sql = compile_one(offer.when, ("offers", i, "when"), f"offer '{offer.id}'")
-        offers.append((i, offer, sql))
+        conditions[offer.id] = sql
         if isinstance(offer.value, str):
             value = compile_one(offer.value, ("offers", i, "value"),
                                 f"value of offer '{offer.id}'", boolean=False)
@@ -108,9 +112,8 @@ def compile_rules(loaded: LoadedCampaign, columns: Collection[str]) -> CompiledR
                                                  "paths start at --data-dir"))
     if problems:
         raise RuleError(problems)
-    offers.sort(key=lambda t: (-t[1].priority, t[0]))
-    return CompiledRules(segments, [(o, sql) for _, o, sql in offers], values, lists, types,
-                         sources, trees)
+    return CompiledRules(segments, [(o, conditions[o.id]) for o in preferred(config.offers)],
+                         values, lists, types, sources, trees)
 
 
 def load_lists(con: Connection, lists: dict[tuple[str, str], Path]) -> None:
@@ -187,22 +190,39 @@ def _assign(con: Connection, rules: CompiledRules) -> None:
     con.execute("DROP TABLE rule_verdicts")
 
 
-def _choice(rules: CompiledRules) -> str:
-    """The best eligible offer: priority, then this customer's value, then file order.
+def preferred(offers: Sequence[Offer]) -> list[Offer]:
+    """``offers`` best first: by priority, then file order (the value decides per customer)."""
+    return [o for _, o in sorted(enumerate(offers), key=lambda t: (-t[1].priority, t[0]))]
 
-    ``rules.offers`` is sorted by priority then file order, so an offer wins unless an
-    earlier one of equal priority is worth at least as much, or a later one strictly more.
+
+def choice_sql(offers: Sequence[Offer], can_get: Callable[[Offer], str]) -> str:
+    """SQL of the best offer a customer can get: priority, then value, then file order.
+
+    ``offers`` are best first (``preferred``); ``can_get(offer)`` is SQL, never NULL, true
+    when the customer may get that offer (its eligibility flag, and what else the caller
+    requires). An offer wins unless an earlier one of equal priority is worth at least as
+    much, or a later one strictly more. NULL when the customer can get none.
     """
     whens = []
-    for i, (offer, _) in enumerate(rules.offers):
+    for i, offer in enumerate(offers):
         beaten = []
-        for j, (other, _) in enumerate(rules.offers):
+        for j, other in enumerate(offers):
             if j == i or other.priority != offer.priority:
                 continue
             cmp = ">=" if j < i else ">"
-            beaten.append(f'("eligible:{other.id}" AND "value:{other.id}" {cmp} '
+            beaten.append(f'({can_get(other)} AND "value:{other.id}" {cmp} '
                           f'"value:{offer.id}")')
-        higher = [f'"eligible:{o.id}"' for o, _ in rules.offers if o.priority > offer.priority]
+        higher = [f"({can_get(o)})" for o in offers if o.priority > offer.priority]
         losing = " OR ".join(higher + beaten) or "false"
-        whens.append(f'WHEN "eligible:{offer.id}" AND NOT ({losing}) THEN \'{offer.id}\'')
+        whens.append(f"WHEN ({can_get(offer)}) AND NOT ({losing}) THEN '{offer.id}'")
     return f"CASE {' '.join(whens)} END" if whens else "CAST(NULL AS VARCHAR)"
+
+
+def eligible_flag(offer: Offer) -> str:
+    """The column of ``assignments`` telling whether a customer is eligible for ``offer``."""
+    return f'"eligible:{offer.id}"'
+
+
+def _choice(rules: CompiledRules) -> str:
+    """The best eligible offer, whatever the channels (the plan then asks which can reach)."""
+    return choice_sql([o for o, _ in rules.offers], eligible_flag)
