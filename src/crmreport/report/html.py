@@ -29,7 +29,12 @@ from crmreport.reasons import label
 from crmreport.report.charts import make_charts
 from crmreport.report.format import SUPPRESSED, Formatter, as_float
 from crmreport.report.labels import DEFINITIONS, LABELS
-from crmreport.report.results import migration_context, results_context, value_verdict
+from crmreport.report.results import (
+    campaign_totals,
+    migration_context,
+    results_context,
+    value_verdict,
+)
 from crmreport.report.summary import (
     change_text,
     figures,
@@ -195,7 +200,7 @@ def executive(summary: PeriodSummary, m: Monitoring, definition: Report,
         "change": change_text(f, fmt),
         "trend": Markup(sparkline(f.values, definition.branding.primary_color)),
     } for f in figs]
-    totals = [r for r in m.response.to_dict("records") if r["is_total"]]
+    totals = campaign_totals(m.results)
     current = summary.current.period
     segmented = m.segments[m.segments["is_total"].astype(bool)]["customers"].tolist()
     counts = (t["counts_note"].format(all=fmt.integer(segmented[0]),
@@ -338,6 +343,5 @@ def _summary(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, A
         (t["rows_quarantined"],
          f"{fmt.integer(quarantined)} / {fmt.integer(rows_in)}" if files else fmt.missing),
     ]
-    campaigns = [row for row in (_response_row(r, fmt, t) for r in m.response.to_dict("records"))
-                 if row["total"]]
+    campaigns = [_response_row(r, fmt, t) for r in campaign_totals(m.results)]
     return {"figures": figures, "campaigns": campaigns}

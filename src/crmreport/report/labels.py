@@ -289,8 +289,8 @@ _RESULTS: dict[str, dict[str, str]] = {
         "order_channels": "Incremental revenue by order channel",
         "contact_channel": "Contact channel", "order_channel": "Order channel",
         "buyers_t": "Buyers (treated)", "buyers_c": "Buyers (control)",
-        "all_channels": "all", "order_channel_online": "online shop",
-        "order_channel_store": "store", "order_channel_unknown": "unknown",
+        "all_channels": "All", "order_channel_online": "Online shop",
+        "order_channel_store": "Store", "order_channel_unknown": "Unknown",
         "results_method": "Each contacted customer counts once per campaign, on the first "
                           "contact, once the {days}-day window has passed. A responder bought "
                           "on any order channel in the window. Uplift = response rate treated "
@@ -364,8 +364,8 @@ _RESULTS: dict[str, dict[str, str]] = {
         "order_channels": "Zusatzumsatz nach Bestellkanal",
         "contact_channel": "Kontaktkanal", "order_channel": "Bestellkanal",
         "buyers_t": "Käufer (Test)", "buyers_c": "Käufer (Kontrolle)",
-        "all_channels": "alle", "order_channel_online": "Onlineshop",
-        "order_channel_store": "Filiale", "order_channel_unknown": "unbekannt",
+        "all_channels": "Alle", "order_channel_online": "Onlineshop",
+        "order_channel_store": "Filiale", "order_channel_unknown": "Unbekannt",
         "results_method": "Jeder kontaktierte Kunde zählt je Kampagne einmal, beim ersten "
                           "Kontakt, sobald das Fenster von {days} Tagen vorbei ist. Reagierer "
                           "haben im Fenster auf einem beliebigen Bestellkanal gekauft. Uplift "

@@ -150,7 +150,7 @@ def sentences(summary: PeriodSummary, figs: list[Figure], campaigns: Sequence[Ma
               fmt: Formatter) -> list[str]:
     """Three to five sentences from the numbers: what happened, and what is not significant.
 
-    ``campaigns`` are the suppressed campaign totals (response rows with is_total)."""
+    ``campaigns`` are the suppressed campaign totals (:func:`report.results.campaign_totals`)."""
     t = LABELS[fmt.language]
     by_key = {f.key: f for f in figs}
     unit = t[f"unit_{summary.kind}"]
