@@ -272,7 +272,8 @@ def _value(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any
 
     v = m.value
     if v.reason is not None:
-        reason = t["not_computed"] if v.reason == "not computed" else v.reason
+        reason = t["not_computed"] if v.reason == "not computed" else fmt.reason(
+            v.reason, v.reason_code)
         return {"unavailable": t["clv_unavailable"].format(reason=reason)}
     # Totals over every valued customer; hidden segments are in them, not beside them.
     figures = [(t["equity"], fmt.money(v.equity)),
@@ -287,7 +288,8 @@ def _value(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any
            for r in v.fit.to_dict("records")]
     params = ", ".join(f"{k} = {fmt.number(val, 3)}" for k, val in v.params.items())
     return {"unavailable": None, "figures": figures, "rows": rows, "fit": fit,
-            "fit_reason": v.fit_reason, "params": params,
+            "fit_reason": fmt.reason(v.fit_reason, v.fit_reason_code) if v.fit_reason else None,
+            "params": params,
             "definition": t["clv_definition"].format(weeks=HOLDOUT_WEEKS)}
 
 
@@ -300,7 +302,8 @@ def _churn(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any
                                          n=fmt.integer(c.btyd_below_half))
             if c.btyd_no_dropout else None)
     if c.reason is not None:
-        return {"unavailable": t["churn_unavailable"].format(reason=c.reason), "note": note}
+        return {"unavailable": t["churn_unavailable"].format(
+            reason=fmt.reason(c.reason, c.reason_code)), "note": note}
     figures = [(t["churn_auc"], fmt.number(c.auc, 3)),
                (t["churn_precision"], fmt.percent(c.precision_top_decile)),
                (t["churn_brier"], fmt.number(c.brier, 3))]

@@ -393,15 +393,19 @@ def migration_context(migration: Migration | None, fmt: Formatter,
 # --- customer value --------------------------------------------------------------------
 
 
+MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "paretonbd": "Pareto/NBD"}
+
+
 def value_verdict(value: ValueSummary, fmt: Formatter, t: Mapping[str, str]) -> str | None:
     """The value model's holdout check in one sentence of the report's language."""
     if value.reason is not None:
         return None
     h = value.holdout
     if h is None:
-        return t["clv_verdict_none"].format(reason=value.holdout_reason or fmt.missing)
-    counts = {"model": h["model"], "weeks": HOLDOUT_WEEKS, "customers": fmt.integer(
-        h["customers"]), "predicted": fmt.number(h["predicted"], 0),
+        return t["clv_verdict_none"].format(
+            reason=fmt.reason(value.holdout_reason, value.holdout_reason_code))
+    counts = {"model": MODEL_NAMES.get(h["model"], h["model"]), "weeks": HOLDOUT_WEEKS,
+              "customers": fmt.integer(h["customers"]), "predicted": fmt.number(h["predicted"], 0),
         "actual": fmt.number(h["actual"], 0),
         "threshold": fmt.number(h["threshold_percent"], 0)}
     error = h["error_percent"]
