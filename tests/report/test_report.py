@@ -329,6 +329,12 @@ def _agreement(monitoring, summary):
                 assert out[theirs] is None, theirs
             else:
                 assert out[theirs] == pytest.approx(float(total[mine]), abs=1e-6), theirs
+    if any(t["incremental_revenue"] is SUPPRESSED for t in totals.values()):
+        # the period's campaign incremental revenue adds them up: hidden too
+        assert data["figures"]["incremental"]["value"] is None
+        assert data["figures"]["incremental"]["suppressed"] is True
+        executive = {r["label"]: r["value"] for r in page["executive"]["rows"]}
+        assert executive[LABELS["en"]["fig_incremental"]] == "–"
     assert dataclasses.is_dataclass(raw)
     return hidden
 

@@ -192,7 +192,8 @@ def executive(summary: PeriodSummary, m: Monitoring, definition: Report,
               fmt: Formatter) -> dict[str, Any]:
     """The executive summary: the period, its key figures with change and trend, sentences."""
     t = LABELS[fmt.language]
-    figs = figures(summary, definition.min_cell_size)
+    totals = campaign_totals(m.results)
+    figs = figures(summary, definition.min_cell_size, totals)
     rows = [{
         "label": t["fig_" + f.key],
         "value": value_text(f, f.value, fmt),
@@ -200,7 +201,6 @@ def executive(summary: PeriodSummary, m: Monitoring, definition: Report,
         "change": change_text(f, fmt),
         "trend": Markup(sparkline(f.values, definition.branding.primary_color)),
     } for f in figs]
-    totals = campaign_totals(m.results)
     current = summary.current.period
     segmented = m.segments[m.segments["is_total"].astype(bool)]["customers"].tolist()
     counts = (t["counts_note"].format(all=fmt.integer(segmented[0]),

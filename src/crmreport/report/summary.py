@@ -78,9 +78,15 @@ def _period_values(p: PeriodFigures, k: int) -> dict[str, Any]:
     }
 
 
-def figures(summary: PeriodSummary, k: int) -> list[Figure]:
-    """The key figures, suppressed; equity only for the reported period."""
+def figures(summary: PeriodSummary, k: int,
+            campaigns: Sequence[Mapping[Any, Any]] = ()) -> list[Figure]:
+    """The key figures, suppressed; equity only for the reported period.
+
+    ``campaigns``: the campaign totals the report shows (``results.campaign_totals``); the
+    period's incremental revenue adds them up, so it is hidden when any of theirs is."""
     per_period = [_period_values(p, k) for p in summary.periods]
+    if per_period and any(c["incremental_revenue"] is SUPPRESSED for c in campaigns):
+        per_period[-1]["incremental"] = SUPPRESSED
     out = [Figure(key, [values[key] for values in per_period]) for key in KEYS[:-1]]
     return [*out, Figure("equity", [summary.equity])]
 

@@ -159,13 +159,13 @@ def summary_json(monitoring: Monitoring, summary: PeriodSummary, definition: Rep
     k = definition.min_cell_size
     safe = suppress_small(monitoring, k)
     figs = {}
-    for f in figures(summary, k):
+    totals = campaign_totals(safe.results)  # as the campaign section shows them
+    for f in figures(summary, k, totals):
         change = f.change
         figs[f.key] = FigureOut(
             value=_number(f.value), previous=_number(f.previous),
             change=None if change is None else round(change, 6),
             suppressed=f.value is SUPPRESSED, trend=[_number(v) for v in f.values])
-    totals = campaign_totals(safe.results)  # as the campaign section shows them
     found = checks(summary, monitoring.account, definition)
     out = SummaryOut(
         schema_version=SCHEMA_VERSION, report=definition.report, title=definition.title,
