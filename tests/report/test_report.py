@@ -142,7 +142,7 @@ def test_small_cells_suppressed(outputs, monitoring):
     tiny = re.search(r'<td class="l">Tiny</td>(.*?)</tr>', html, re.S).group(1)
     assert set(re.findall(r"<td>(.*?)</td>", tiny)) == {"–"}
     # The result rows of tiny (3 customers) show no figures either.
-    rows = re.findall(r'<td class="l">Segment</td><td class="l">tiny</td>(.*?)</tr>', html,
+    rows = re.findall(r'<td class="l">Segment</td><td class="l">Tiny</td>(.*?)</tr>', html,
                       re.S)
     assert len(rows) == 2  # response and uplift; cost and return
     cells = [c for row in rows for c in re.findall(r"<td>(.*?)</td>", row)]
@@ -290,3 +290,67 @@ def test_no_hidden_cell_can_be_recovered_by_subtraction():
     assert shown.loc["b", "customers"] is SUPPRESSED  # 4 customers
     assert shown.loc["c", "customers"] is SUPPRESSED  # the smallest other: total - a - c = b
     assert shown.loc["a", "offer:(none)"] is SUPPRESSED  # 3 people
+
+
+def _agreement(monitoring, summary):
+    """Every campaign figure of the summary table and of the JSON against the campaign
+    section's total row: the same text, or hidden (and null in the JSON) in both."""
+    import dataclasses
+
+    from crmreport.report.format import suppress_small
+    from crmreport.report.html import page_context
+    from crmreport.report.names import with_names
+
+    safe = with_names(suppress_small(monitoring, DEFINITION.min_cell_size), {}, "en")
+    page = page_context(safe, DEFINITION, {}, None, summary)
+    results = {c["name"]: next(r for r in c["rows"] if r["total"])
+               for c in page["results"]["campaigns"]}
+    shown = page["summary"]["campaigns"]
+    assert [r["campaign"] for r in shown] == sorted(results)
+    pairs = {"contacted": "contacted", "control": "control", "uplift": "uplift",
+             "ci": "uplift_ci", "incremental_money": "incremental", "cost_money": "cost"}
+    for row in shown:
+        for mine, theirs in pairs.items():
+            assert row[mine] == results[row["campaign"]][theirs], (mine, row[mine])
+    raw = suppress_small(monitoring, DEFINITION.min_cell_size).results
+    totals = {r["campaign"]: r for r in raw.rows.to_dict("records") if r["dimension"] == "total"}
+    data = json.loads(summary_json(monitoring, summary, DEFINITION))
+    keys = {"contacted": "contacted", "control": "control", "responders_t":
+            "responders_treatment", "responders_c": "responders_control", "rate_t":
+            "rate_treatment", "rate_c": "rate_control", "uplift_abs": "uplift", "ci_low":
+            "ci_low", "ci_high": "ci_high", "p_value": "p_value", "incremental_revenue":
+            "incremental_revenue", "cost": "cost"}
+    hidden = 0
+    for out in data["campaigns"]:
+        total = totals[out["campaign"]]
+        for mine, theirs in keys.items():
+            if total[mine] is SUPPRESSED:
+                hidden += 1
+                assert out[theirs] is None, theirs
+            else:
+                assert out[theirs] == pytest.approx(float(total[mine]), abs=1e-6), theirs
+    if any(t["incremental_revenue"] is SUPPRESSED for t in totals.values()):
+        # the period's campaign incremental revenue adds them up: hidden too
+        assert data["figures"]["incremental"]["value"] is None
+        assert data["figures"]["incremental"]["suppressed"] is True
+        executive = {r["label"]: r["value"] for r in page["executive"]["rows"]}
+        assert executive[LABELS["en"]["fig_incremental"]] == "–"
+    assert dataclasses.is_dataclass(raw)
+    return hidden
+
+
+def test_summary_and_json_show_the_campaign_section_figures(monitoring, summary):
+    _agreement(monitoring, summary)
+
+
+def test_a_figure_hidden_in_the_results_is_hidden_in_summary_and_json(monitoring, summary):
+    # 60 customers, about 9 in control: the total's control group is hidden in the results
+    import dataclasses
+
+    from tests.report.test_results_suppression import _data
+
+    from crmreport.monitor.results import campaign_results
+
+    results = campaign_results(_data(4, 60), 30, {"email": 0.1, "letter": 1.0}, AS_OF)
+    small = dataclasses.replace(monitoring, results=results)
+    assert _agreement(small, summary) > 0

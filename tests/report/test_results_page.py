@@ -8,13 +8,14 @@ from crmreport.monitor.results import campaign_results
 from crmreport.report.format import Formatter
 from crmreport.report.html import TEMPLATE_DIR
 from crmreport.report.labels import LABELS
+from crmreport.report.names import name_results
 from crmreport.report.results import results_context, suppress_results
 
 
 def _render(language: str) -> str:
     raw = campaign_results(_data(4, 900), 30, {"email": 0.002, "letter": 1.0}, AS_OF,
                            margin=0.4)
-    safe = suppress_results(raw, K)
+    safe = name_results(suppress_results(raw, K), {}, language)  # as write_report does
     t = LABELS[language]
     context = results_context(safe, Formatter(language), t)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),

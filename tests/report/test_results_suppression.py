@@ -246,7 +246,7 @@ def test_the_attacker_finds_what_primary_suppression_alone_leaves(monkeypatch):
 
 def test_response_totals_hide_the_rate_that_gives_the_count_back():
     # the case: control responders "–" but 3.7% of 161 beside them gives back 6
-    from crmreport.report.format import _suppress_response
+    from crmreport.report.format import suppress_response
 
     frame = pd.DataFrame([{
         "campaign": "c", "segment": None, "channel": None, "is_total": True,
@@ -254,11 +254,11 @@ def test_response_totals_hide_the_rate_that_gives_the_count_back():
         "rate_t": 0.2, "rate_c": 6 / 161, "uplift_abs": 0.2 - 6 / 161, "uplift_rel": 4.4,
         "ci_low": 0.1, "ci_high": 0.2, "p_value": 0.01, "rev_per_contact_t": 10.0,
         "rev_per_contact_c": 5.0, "incremental_revenue": 7000.0, "cost": 100.0, "roi": 69.0}])
-    shown = _suppress_response(frame, K).iloc[0]
+    shown = suppress_response(frame, K).iloc[0]
     for column in ("responders_c", "rate_c", "uplift_abs", "uplift_rel", "ci_low", "ci_high",
                    "p_value", "rev_per_contact_c", "incremental_revenue", "roi"):
         assert shown[column] is SUPPRESSED, column
     assert shown["rate_t"] == 0.2 and shown["responders_t"] == 300
     # 155 of 161 responded: the 6 who did not are as few
     frame.loc[0, "responders_c"] = 155
-    assert _suppress_response(frame, K).iloc[0]["rate_c"] is SUPPRESSED
+    assert suppress_response(frame, K).iloc[0]["rate_c"] is SUPPRESSED

@@ -25,6 +25,7 @@ from crmreport.clv import purchase_model as new_purchase_model
 from crmreport.clv.select import select_model
 from crmreport.engine import Connection
 from crmreport.errors import CrmError, DataError
+from crmreport.features.model_reasons import ModelError, ModelReason, reason_of
 
 HORIZON_WEEKS = 52
 ANNUAL_DISCOUNT = 0.10
@@ -63,6 +64,8 @@ class ValueModel:
     verdict: HoldoutVerdict | None = None  # its check against the last HOLDOUT_WEEKS weeks
     verdict_reason: str | None = None  # why there is no verdict
     note: str | None = None  # a plain-words caveat, e.g. NO_DROPOUT_NOTE
+    reason_code: ModelReason | None = None  # ``reason`` as a code, for the report's language
+    verdict_reason_code: ModelReason | None = None
 
     @property
     def available(self) -> bool:
@@ -104,8 +107,7 @@ def fit_purchases(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, *,
     support it."""
     repeat = int((frequency > 0).sum())
     if repeat < MIN_REPEAT_BUYERS:
-        raise CrmError(f"only {repeat} repeat buyers; at least {MIN_REPEAT_BUYERS} are needed "
-                       "to fit the value models")
+        raise ModelError("too_few_repeat_buyers", repeat=repeat, needed=MIN_REPEAT_BUYERS)
     return new_purchase_model(model).fit(frequency, recency, T)
 
 
@@ -130,7 +132,7 @@ def choose_model(holdout: pd.DataFrame) -> str:
     selection = select_model(holdout, PURCHASE_MODELS)
     if selection.chosen is None:
         reasons = "; ".join(f"{c.model}: {c.reason}" for c in selection.candidates)
-        raise CrmError(f"no purchase model could be fitted on the calibration period ({reasons})")
+        raise ModelError("no_model_fitted", reasons=reasons)
     return selection.chosen
 
 
@@ -147,12 +149,19 @@ def holdout_table(con: Connection, as_of: dt.date) -> pd.DataFrame:
 
 def check_model(table: pd.DataFrame, model: str) -> tuple[HoldoutVerdict | None, str | None]:
     """The holdout verdict of ``model`` refitted on the calibration part, or why there is none."""
+    verdict, reason, _ = check_model_coded(table, model)
+    return verdict, reason
+
+
+def check_model_coded(table: pd.DataFrame, model: str) -> tuple[
+        HoldoutVerdict | None, str | None, ModelReason | None]:
+    """:func:`check_model` with the reason also as a code (for the report's language)."""
     try:
         fitted = fit_purchases(*(table[c].to_numpy(dtype=float)
                                  for c in ("frequency", "recency", "T")), model=model)
-        return holdout_verdict(fitted, table), None
+        return holdout_verdict(fitted, table), None, None
     except CrmError as exc:
-        return None, str(exc)
+        return None, str(exc), reason_of(exc)
 
 
 def fit_value_models(con: Connection, as_of: dt.date, model: str = "bgnbd") -> ValueModel:
@@ -178,13 +187,13 @@ def fit_value_models(con: Connection, as_of: dt.date, model: str = "bgnbd") -> V
     except CrmError as exc:
         _store(con, ids, None)
         return ValueModel(reason=str(exc), customers=len(ids), repeat_buyers=int((x > 0).sum()),
-                          model=name)
+                          model=name, reason_code=reason_of(exc))
     _store(con, ids, {k: np.round(v, 6) for k, v in columns.items()})
-    verdict, verdict_reason = check_model(table, name)
+    verdict, verdict_reason, verdict_code = check_model_coded(table, name)
     return ValueModel(customers=len(ids), repeat_buyers=int((x > 0).sum()),
                       bgnbd=purchases.params, gammagamma=gammagamma.params,
                       log_likelihood=purchases.log_likelihood, model=name, verdict=verdict,
-                      verdict_reason=verdict_reason,
+                      verdict_reason=verdict_reason, verdict_reason_code=verdict_code,
                       note=NO_DROPOUT_NOTE if purchases.no_dropout else None)
 
 
@@ -206,9 +215,7 @@ def _predict(bgnbd: PurchaseModel, gammagamma: GammaGamma, x: np.ndarray, tx: np
         except DataError:  # clv's own check of the expected purchases it sums
             broken = ["clv_52w"]
     if broken:
-        raise CrmError(f"the fitted models give no finite {', '.join(broken)} for some "
-                       "customers (parameters at the edge of their range); the value figures "
-                       "are left out")
+        raise ModelError("not_finite", columns=", ".join(broken))
     return columns
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from crmreport.clv import holdout_fit_by_frequency
 from crmreport.engine import Connection
 from crmreport.errors import CrmError
+from crmreport.features.model_reasons import ModelReason, reason_of
 from crmreport.features.value_models import ValueModel, fit_purchases, summary_sql
 from crmreport.tables import ASSIGNMENTS
 
@@ -37,16 +38,20 @@ class ValueSummary:
     # its predicted repeat purchases in them against the actual ones, in numbers
     holdout: dict[str, Any] | None = None
     holdout_reason: str | None = None
+    # the reasons as codes (features/model_reasons.py), for the report's language
+    reason_code: ModelReason | None = None
+    fit_reason_code: ModelReason | None = None
+    holdout_reason_code: ModelReason | None = None
 
 
 def value_summary(con: Connection, as_of: dt.date, model: ValueModel) -> ValueSummary:
     if not model.available:
-        return ValueSummary(reason=model.reason)
+        return ValueSummary(reason=model.reason, reason_code=model.reason_code)
     by_segment = con.execute(f"""
         SELECT segment, count(*) AS customers, avg(p_alive) AS avg_p_alive,
                avg(clv_52w) AS avg_clv, sum(clv_52w) AS equity
         FROM {ASSIGNMENTS} WHERE clv_52w IS NOT NULL GROUP BY segment ORDER BY segment""").df()
-    fit, fit_reason = _holdout_fit(con, as_of)
+    fit, fit_reason, fit_code = _holdout_fit(con, as_of)
     return ValueSummary(
         reason=None,
         params={**model.bgnbd, **model.gammagamma},
@@ -56,8 +61,10 @@ def value_summary(con: Connection, as_of: dt.date, model: ValueModel) -> ValueSu
         distribution=_distribution(con),
         fit=fit,
         fit_reason=fit_reason,
+        fit_reason_code=fit_code,
         holdout=_holdout(model),
         holdout_reason=model.verdict_reason,
+        holdout_reason_code=model.verdict_reason_code,
     )
 
 
@@ -80,7 +87,8 @@ def _distribution(con: Connection) -> pd.DataFrame:
                          "customers": [counts.get(lo, 0) for lo in edges]})
 
 
-def _holdout_fit(con: Connection, as_of: dt.date) -> tuple[pd.DataFrame, str | None]:
+def _holdout_fit(con: Connection, as_of: dt.date) -> tuple[pd.DataFrame, str | None,
+                                                           ModelReason | None]:
     """Mean actual vs predicted purchases in the holdout weeks, by calibration frequency."""
     end = as_of - dt.timedelta(weeks=HOLDOUT_WEEKS)
     data = con.execute(summary_sql(f"DATE '{end.isoformat()}'",
@@ -89,7 +97,7 @@ def _holdout_fit(con: Connection, as_of: dt.date) -> tuple[pd.DataFrame, str | N
         bgnbd = fit_purchases(*(data[c].to_numpy(dtype=float) for c in ("repeat_purchase_days",
                                                                         "recency", "T")))
     except CrmError as exc:
-        return pd.DataFrame(), str(exc)
+        return pd.DataFrame(), str(exc), reason_of(exc)
     # the clv API's names: frequency is the repeat purchase days
     table = data.rename(columns={"holdout": "frequency_holdout",
                                  "repeat_purchase_days": "frequency"}).assign(
@@ -97,4 +105,4 @@ def _holdout_fit(con: Connection, as_of: dt.date) -> tuple[pd.DataFrame, str | N
     fit = holdout_fit_by_frequency(bgnbd, table).reset_index()
     fit["calibration_frequency"] = fit["calibration_frequency"].astype(str)
     fit["predicted"] = np.round(fit["predicted"].astype(float), 6)
-    return fit, None
+    return fit, None, None

@@ -64,6 +64,7 @@ def write_report(
                 raise RenderError("the summary email needs the period summary")
             from crmreport.report.email import spark_pngs, summary_email, write_email
 
-            message = summary_email(safe, summary, definition, spark_pngs(summary, definition))
+            pngs = spark_pngs(summary, definition, safe)
+            message = summary_email(safe, summary, definition, pngs)
             written.append(write_email(email, message))
     return written

@@ -48,7 +48,7 @@ def churn_chart(bands: list[dict[str, Any]], branding: Branding, fmt: Formatter)
     fig = go.Figure(go.Bar(x=names, y=_floats([b["customers"] for b in bands]),
                            marker_color=branding.accent_color))
     fig.update_xaxes(title=t["churn_band"], type="category")
-    fig.update_yaxes(title=t["customers"])
+    fig.update_yaxes(title=t["customers"], tickformat=",d")
     return _layout(fig, branding, fmt, t["churn_chart"])
 
 
@@ -93,6 +93,7 @@ def uplift_chart(response: pd.DataFrame, branding: Branding, fmt: Formatter) -> 
         name=LABELS[fmt.language]["uplift"],
     ))
     fig.update_yaxes(tickformat=".0%", title=LABELS[fmt.language]["uplift"])
+    fig.update_xaxes(title=LABELS[fmt.language]["campaign"])
     return _layout(fig, branding, fmt, LABELS[fmt.language]["uplift_chart"])
 
 
@@ -105,7 +106,8 @@ def rates_chart(response: pd.DataFrame, branding: Branding, fmt: Formatter) -> g
                marker_color=GREY),
     ])
     fig.update_layout(barmode="group")
-    fig.update_yaxes(tickformat=".0%")
+    fig.update_yaxes(tickformat=".0%", title=t["response_rate"])
+    fig.update_xaxes(title=t["campaign"])
     return _layout(fig, branding, fmt, t["rates_chart"])
 
 
@@ -153,7 +155,7 @@ def retention_chart(curve: pd.DataFrame, branding: Branding, fmt: Formatter) -> 
         x=list(later["k"]), y=_floats(later["retention"]), mode="lines+markers",
         line={"color": branding.primary_color}, name=t["retention_rate"],
     ))
-    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero", title=t["retention_rate"])
     fig.update_xaxes(title=t["month_k"], dtick=1)
     return _layout(fig, branding, fmt, t["curve_chart"])
 
@@ -167,7 +169,16 @@ def segment_chart(segments: pd.DataFrame, branding: Branding, fmt: Formatter) ->
                          marker_color=branding.primary_color), row=1, col=1)
     fig.add_trace(go.Bar(x=names, y=_floats(rows["total_monetary"]), showlegend=False,
                          marker_color=branding.accent_color), row=1, col=2)
+    fig.update_xaxes(title=t["segment"])
+    fig.update_yaxes(title=t["customers"], tickformat=",d", row=1, col=1)
+    fig.update_yaxes(title=_money_axis(t["total_monetary"], fmt), tickformat=",.0f", row=1,
+                     col=2)
     return _layout(fig, branding, fmt, t["segment_chart"])
+
+
+def _money_axis(title: str, fmt: Formatter) -> str:
+    """An axis title with the currency, since the ticks are bare numbers: Total value (€)."""
+    return f"{title} ({fmt.currency_symbol})"
 
 
 def value_charts(value: ValueSummary, branding: Branding, fmt: Formatter) -> dict[str, go.Figure]:
@@ -179,6 +190,7 @@ def value_charts(value: ValueSummary, branding: Branding, fmt: Formatter) -> dic
     dist = go.Figure(go.Bar(x=bands, y=_floats(value.distribution["customers"]),
                             marker_color=branding.primary_color))
     dist.update_xaxes(title=t["clv_band"], type="category")
+    dist.update_yaxes(title=t["customers"], tickformat=",d")
     seg = value.by_segment
     by_segment = make_subplots(rows=1, cols=2, subplot_titles=(t["avg_clv"], t["avg_p_alive"]))
     by_segment.add_trace(go.Bar(x=list(seg["segment"]), y=_floats(seg["avg_clv"]),
@@ -187,6 +199,10 @@ def value_charts(value: ValueSummary, branding: Branding, fmt: Formatter) -> dic
     by_segment.add_trace(go.Bar(x=list(seg["segment"]), y=_floats(seg["avg_p_alive"]),
                                 showlegend=False, marker_color=branding.accent_color),
                          row=1, col=2)
+    by_segment.update_xaxes(title=t["segment"])
+    by_segment.update_yaxes(title=_money_axis(t["avg_clv"], fmt), tickformat=",.0f", row=1,
+                            col=1)
+    by_segment.update_yaxes(title=t["avg_p_alive"], tickformat=".0%", row=1, col=2)
     charts = {"chart-clv": _layout(dist, branding, fmt, t["clv_chart"]),
               "chart-clv-segments": _layout(by_segment, branding, fmt, t["clv_segment_chart"])}
     if len(value.fit):
@@ -207,4 +223,5 @@ def _fit_chart(fit: pd.DataFrame, branding: Branding, fmt: Formatter) -> go.Figu
     ])
     fig.update_layout(barmode="group")
     fig.update_xaxes(title=t["calibration_frequency"], type="category")
+    fig.update_yaxes(title=t["purchases_per_customer"])
     return _layout(fig, branding, fmt, t["fit_chart"].format(weeks=HOLDOUT_WEEKS))

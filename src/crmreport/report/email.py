@@ -24,6 +24,7 @@ from crmreport.monitor.periods import PeriodSummary
 from crmreport.report.format import Formatter, as_float
 from crmreport.report.html import executive
 from crmreport.report.labels import LABELS
+from crmreport.report.results import campaign_totals
 from crmreport.report.summary import figures
 
 _CELL = "padding:6px 10px;border-bottom:1px solid #e3e7eb;"
@@ -45,12 +46,15 @@ def _spark_figure(values: list[Any], colour: str) -> go.Figure | None:
     return fig
 
 
-def spark_pngs(summary: PeriodSummary, definition: Report) -> dict[str, bytes]:
-    """One PNG per key figure with a trend, by figure key (needs the chart browser)."""
+def spark_pngs(summary: PeriodSummary, definition: Report,
+               monitoring: Monitoring | None = None) -> dict[str, bytes]:
+    """One PNG per key figure with a trend, by figure key (needs the chart browser);
+    ``monitoring`` (suppressed) hides what its campaign totals hide."""
     from crmreport.report.pdf import render_images
 
+    totals = campaign_totals(monitoring.results) if monitoring is not None else []
     figs = {f.key: _spark_figure(f.values, definition.branding.primary_color)
-            for f in figures(summary, definition.min_cell_size)}
+            for f in figures(summary, definition.min_cell_size, totals)}
     return render_images({k: fig for k, fig in figs.items() if fig is not None}, "png")
 
 
@@ -60,7 +64,8 @@ def summary_email(monitoring: Monitoring, summary: PeriodSummary, definition: Re
     fmt = Formatter.for_report(definition)
     t = LABELS[definition.language]
     view = executive(summary, monitoring, definition, fmt)
-    keys = [f.key for f in figures(summary, definition.min_cell_size)]
+    keys = [f.key for f in figures(summary, definition.min_cell_size,
+                                   campaign_totals(monitoring.results))]
     message = EmailMessage()
     message["Subject"] = f"{definition.title}: {view['period']}"
     if definition.email.sender:

@@ -19,10 +19,12 @@ from typing import Any
 
 import pandas as pd
 from babel import Locale
+from babel.numbers import get_currency_symbol
 
 from crmreport import localisation
 from crmreport.config.models import Report
 from crmreport.features import ChurnModel
+from crmreport.features.model_reasons import ModelReason
 from crmreport.monitor import Monitoring, ValueSummary, retention_curve
 from crmreport.report.labels import LABELS, LOCALES
 
@@ -265,6 +267,28 @@ class Formatter:
 
     def month(self, value: dt.date) -> str:
         return localisation.month(value, self.babel_locale)
+
+    def reason(self, text: str | None, code: ModelReason | None) -> str:
+        """Why a model gave no figures, in the report's language: its code's words with the
+        numbers and dates in the locale; the given text when there is no code."""
+        if code is None:
+            return text or self.missing
+        t = LABELS[self.language]
+        params: dict[str, str] = {}
+        for key, value in code.params.items():
+            if key == "split":
+                params[key] = t["split_" + str(value)]
+            elif isinstance(value, dt.date):
+                params[key] = self.date(value)
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                params[key] = self.integer(value)
+            else:
+                params[key] = str(value)
+        return t["model_reason_" + code.code].format(**params)
+
+    @property
+    def currency_symbol(self) -> str:
+        return str(get_currency_symbol(self.currency.upper(), locale=self.babel_locale))
 
     @property
     def plotly_separators(self) -> str:

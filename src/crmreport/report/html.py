@@ -29,7 +29,12 @@ from crmreport.reasons import label
 from crmreport.report.charts import make_charts
 from crmreport.report.format import SUPPRESSED, Formatter, as_float
 from crmreport.report.labels import DEFINITIONS, LABELS
-from crmreport.report.results import migration_context, results_context, value_verdict
+from crmreport.report.results import (
+    campaign_totals,
+    migration_context,
+    results_context,
+    value_verdict,
+)
 from crmreport.report.summary import (
     change_text,
     figures,
@@ -187,7 +192,8 @@ def executive(summary: PeriodSummary, m: Monitoring, definition: Report,
               fmt: Formatter) -> dict[str, Any]:
     """The executive summary: the period, its key figures with change and trend, sentences."""
     t = LABELS[fmt.language]
-    figs = figures(summary, definition.min_cell_size)
+    totals = campaign_totals(m.results)
+    figs = figures(summary, definition.min_cell_size, totals)
     rows = [{
         "label": t["fig_" + f.key],
         "value": value_text(f, f.value, fmt),
@@ -195,7 +201,6 @@ def executive(summary: PeriodSummary, m: Monitoring, definition: Report,
         "change": change_text(f, fmt),
         "trend": Markup(sparkline(f.values, definition.branding.primary_color)),
     } for f in figs]
-    totals = [r for r in m.response.to_dict("records") if r["is_total"]]
     current = summary.current.period
     segmented = m.segments[m.segments["is_total"].astype(bool)]["customers"].tolist()
     counts = (t["counts_note"].format(all=fmt.integer(segmented[0]),
@@ -267,7 +272,8 @@ def _value(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any
 
     v = m.value
     if v.reason is not None:
-        reason = t["not_computed"] if v.reason == "not computed" else v.reason
+        reason = t["not_computed"] if v.reason == "not computed" else fmt.reason(
+            v.reason, v.reason_code)
         return {"unavailable": t["clv_unavailable"].format(reason=reason)}
     # Totals over every valued customer; hidden segments are in them, not beside them.
     figures = [(t["equity"], fmt.money(v.equity)),
@@ -282,7 +288,8 @@ def _value(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any
            for r in v.fit.to_dict("records")]
     params = ", ".join(f"{k} = {fmt.number(val, 3)}" for k, val in v.params.items())
     return {"unavailable": None, "figures": figures, "rows": rows, "fit": fit,
-            "fit_reason": v.fit_reason, "params": params,
+            "fit_reason": fmt.reason(v.fit_reason, v.fit_reason_code) if v.fit_reason else None,
+            "params": params,
             "definition": t["clv_definition"].format(weeks=HOLDOUT_WEEKS)}
 
 
@@ -295,7 +302,8 @@ def _churn(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, Any
                                          n=fmt.integer(c.btyd_below_half))
             if c.btyd_no_dropout else None)
     if c.reason is not None:
-        return {"unavailable": t["churn_unavailable"].format(reason=c.reason), "note": note}
+        return {"unavailable": t["churn_unavailable"].format(
+            reason=fmt.reason(c.reason, c.reason_code)), "note": note}
     figures = [(t["churn_auc"], fmt.number(c.auc, 3)),
                (t["churn_precision"], fmt.percent(c.precision_top_decile)),
                (t["churn_brier"], fmt.number(c.brier, 3))]
@@ -338,6 +346,5 @@ def _summary(m: Monitoring, fmt: Formatter, t: Mapping[str, str]) -> dict[str, A
         (t["rows_quarantined"],
          f"{fmt.integer(quarantined)} / {fmt.integer(rows_in)}" if files else fmt.missing),
     ]
-    campaigns = [row for row in (_response_row(r, fmt, t) for r in m.response.to_dict("records"))
-                 if row["total"]]
+    campaigns = [_response_row(r, fmt, t) for r in campaign_totals(m.results)]
     return {"figures": figures, "campaigns": campaigns}

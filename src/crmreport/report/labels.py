@@ -136,7 +136,7 @@ LABELS: dict[str, dict[str, str]] = {
         "treatment": "Test", "cohort": "Kohorte", "cohort_size": "Kunden",
         "month_k": "Monate seit Erstkauf", "retention_rate": "Bindungsquote",
         "churn": "Abwanderung", "customers": "Kunden", "share": "Anteil",
-        "avg_recency": "Ø Recency (Tage)", "avg_frequency": "Ø Folgebestellungen",
+        "avg_recency": "Ø Tage seit Kauf", "avg_frequency": "Ø Folgebestellungen",
         "avg_monetary": "Ø Wert", "total_monetary": "Gesamtwert", "offers": "Angebote",
         "file": "Datei", "table": "Tabelle", "rows_in": "Zeilen ein", "loaded": "Geladen",
         "merged": "Zusammengeführt", "quarantined": "Quarantäne", "reasons": "Gründe",
@@ -289,8 +289,8 @@ _RESULTS: dict[str, dict[str, str]] = {
         "order_channels": "Incremental revenue by order channel",
         "contact_channel": "Contact channel", "order_channel": "Order channel",
         "buyers_t": "Buyers (treated)", "buyers_c": "Buyers (control)",
-        "all_channels": "all", "order_channel_online": "online shop",
-        "order_channel_store": "store", "order_channel_unknown": "unknown",
+        "all_channels": "All", "order_channel_online": "Online shop",
+        "order_channel_store": "Store", "order_channel_unknown": "Unknown",
         "results_method": "Each contacted customer counts once per campaign, on the first "
                           "contact, once the {days}-day window has passed. A responder bought "
                           "on any order channel in the window. Uplift = response rate treated "
@@ -364,8 +364,8 @@ _RESULTS: dict[str, dict[str, str]] = {
         "order_channels": "Zusatzumsatz nach Bestellkanal",
         "contact_channel": "Kontaktkanal", "order_channel": "Bestellkanal",
         "buyers_t": "Käufer (Test)", "buyers_c": "Käufer (Kontrolle)",
-        "all_channels": "alle", "order_channel_online": "Onlineshop",
-        "order_channel_store": "Filiale", "order_channel_unknown": "unbekannt",
+        "all_channels": "Alle", "order_channel_online": "Onlineshop",
+        "order_channel_store": "Filiale", "order_channel_unknown": "Unbekannt",
         "results_method": "Jeder kontaktierte Kunde zählt je Kampagne einmal, beim ersten "
                           "Kontakt, sobald das Fenster von {days} Tagen vorbei ist. Reagierer "
                           "haben im Fenster auf einem beliebigen Bestellkanal gekauft. Uplift "
@@ -420,4 +420,45 @@ _RESULTS: dict[str, dict[str, str]] = {
     },
 }
 for _language, _words in _RESULTS.items():
+    LABELS[_language].update(_words)
+
+# Why a model gave no figures, per code of crmreport.features.model_reasons (numbers and
+# dates already in the report's locale; {split} is the words for training or check).
+_MODEL_REASONS: dict[str, dict[str, str]] = {
+    "en": {
+        "model_reason_too_few_repeat_buyers": "only {repeat} customers bought more than "
+                                              "once; at least {needed} are needed to fit the "
+                                              "value models",
+        "model_reason_no_model_fitted": "no purchase model could be fitted on the calibration "
+                                        "period",
+        "model_reason_not_finite": "the fitted models give no finite values for some customers "
+                                   "(parameters at the edge of their range)",
+        "model_reason_history_too_short": "the order history is too short: {buyers} buyers "
+                                          "before the {split} cut-off on {cutoff} "
+                                          "({horizon}-day horizon)",
+        "model_reason_one_class": "the {split} data as of {cutoff} has {churned} buyers "
+                                  "without and {stayed} with an order in the next {horizon} "
+                                  "days; at least {needed} of each are needed",
+        "split_training": "training", "split_check": "check",
+        "response_rate": "Response rate", "purchases_per_customer": "Purchases per customer",
+    },
+    "de": {
+        "model_reason_too_few_repeat_buyers": "nur {repeat} Kunden haben mehr als einmal "
+                                              "gekauft; für die Wertmodelle sind mindestens "
+                                              "{needed} nötig",
+        "model_reason_no_model_fitted": "für den Kalibrierungszeitraum ließ sich kein "
+                                        "Kaufmodell schätzen",
+        "model_reason_not_finite": "die geschätzten Modelle liefern für einige Kunden keine "
+                                   "endlichen Werte (Parameter am Rand ihres Bereichs)",
+        "model_reason_history_too_short": "die Bestellhistorie ist zu kurz: {buyers} Käufer "
+                                          "vor dem Stichtag der {split} am {cutoff} "
+                                          "(Horizont {horizon} Tage)",
+        "model_reason_one_class": "die Daten der {split} zum {cutoff} haben {churned} Käufer "
+                                  "ohne und {stayed} mit einer Bestellung in den nächsten "
+                                  "{horizon} Tagen; von beiden sind mindestens {needed} nötig",
+        "split_training": "Trainingsdaten", "split_check": "Prüfdaten",
+        "response_rate": "Reaktionsquote", "purchases_per_customer": "Käufe je Kunde",
+    },
+}
+for _language, _words in _MODEL_REASONS.items():
     LABELS[_language].update(_words)

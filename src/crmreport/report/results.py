@@ -200,6 +200,30 @@ def _size(frames: Mapping[str, pd.DataFrame], cell: Cell) -> tuple[float, str]:
     return float(size), str(index)
 
 
+def campaign_totals(results: CampaignResults | None) -> list[dict[str, Any]]:
+    """Each campaign's total row of the (suppressed) results, in the shape of the response
+    table's totals, for the executive summary, its email and ``report --json``: the same
+    figures, hidden in the same places, as the campaign section shows. ``roi`` is the return
+    beside the revenue per currency unit (that minus one), None where the cost is negligible.
+    """
+    if results is None or results.rows.empty:
+        return []
+    out = []
+    totals = results.rows[results.rows["dimension"] == "total"]
+    for r in totals.sort_values("campaign").to_dict("records"):
+        per_cost = r["revenue_per_cost"]
+        roi: Any = None if r["cost_negligible"] is True or per_cost is None \
+            or pd.isna(per_cost) else per_cost if per_cost is SUPPRESSED else per_cost - 1
+        out.append({
+            "campaign": r["campaign"], "is_total": True, "segment": None, "channel": None,
+            **{key: r[key] for key in ("contacted", "control", "responders_t", "responders_c",
+                                       "rate_t", "rate_c", "uplift_abs", "uplift_rel",
+                                       "ci_low", "ci_high", "p_value", "incremental_revenue",
+                                       "cost")},
+            "rev_per_contact_t": r["rev_t"], "rev_per_contact_c": r["rev_c"], "roi": roi})
+    return out
+
+
 # --- page context -------------------------------------------------------------------------
 
 
@@ -258,6 +282,9 @@ def _row(r: Mapping[Any, Any], fmt: Formatter, t: Mapping[str, str]) -> dict[str
     def ratio(value: Any, decimals: int) -> str:
         return t["cost_negligible"] if negligible else fmt.number(value, decimals)
 
+    def money(value: Any) -> str:
+        return t["cost_negligible"] if negligible else fmt.money(value)
+
     return {
         "total": r["dimension"] == "total", "dimension": dimension, "level": level,
         "contacted": fmt.integer(r["contacted"]), "responders_t": fmt.integer(r["responders_t"]),
@@ -266,16 +293,16 @@ def _row(r: Mapping[Any, Any], fmt: Formatter, t: Mapping[str, str]) -> dict[str
         "uplift": fmt.points(r["uplift_abs"]),
         "uplift_ci": _points_interval(r["ci_low"], r["ci_high"], fmt, t),
         "uplift_rel": fmt.percent(r["uplift_rel"], 0), "p_value": fmt.pvalue(r["p_value"]),
-        "rev_t": fmt.number(r["rev_t"], 2), "rev_c": fmt.number(r["rev_c"], 2),
-        "incremental": fmt.number(r["incremental_revenue"], 0),
+        "rev_t": fmt.money(r["rev_t"]), "rev_c": fmt.money(r["rev_c"]),
+        "incremental": fmt.money(r["incremental_revenue"]),
         "incremental_ci": _interval(r["inc_low"], r["inc_high"], fmt),
-        "cuped": fmt.number(r["cuped_revenue"], 0),
+        "cuped": fmt.money(r["cuped_revenue"]),
         "cuped_ci": _interval(r["cuped_low"], r["cuped_high"], fmt),
         "variance_reduction": fmt.percent(r["variance_reduction"], 0),
-        "cost": fmt.number(r["cost"], 2),
+        "cost": fmt.money(r["cost"]),
         "revenue_per_cost": ratio(r["revenue_per_cost"], 2),
         "margin_per_cost": ratio(r["margin_per_cost"], 2),
-        "cost_per_order": ratio(r["cost_per_order"], 2),
+        "cost_per_order": money(r["cost_per_order"]),
     }
 
 
@@ -309,10 +336,10 @@ def _order_channel(r: Mapping[Any, Any], fmt: Formatter,
                    t: Mapping[str, str]) -> dict[str, Any]:
     contact = r["contact_channel"]
     return {"contact": t["all_channels"] if contact is None or pd.isna(contact) else contact,
-            "order": t.get("order_channel_" + str(r["order_channel"]), str(r["order_channel"])),
+            "order": r["order_channel"],
             "buyers_t": fmt.integer(r["buyers_t"]), "buyers_c": fmt.integer(r["buyers_c"]),
-            "rev_t": fmt.number(r["rev_t"], 2), "rev_c": fmt.number(r["rev_c"], 2),
-            "incremental": fmt.number(r["incremental_revenue"], 0),
+            "rev_t": fmt.money(r["rev_t"]), "rev_c": fmt.money(r["rev_c"]),
+            "incremental": fmt.money(r["incremental_revenue"]),
             "incremental_ci": _interval(r["inc_low"], r["inc_high"], fmt)}
 
 
@@ -366,15 +393,19 @@ def migration_context(migration: Migration | None, fmt: Formatter,
 # --- customer value --------------------------------------------------------------------
 
 
+MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "paretonbd": "Pareto/NBD"}
+
+
 def value_verdict(value: ValueSummary, fmt: Formatter, t: Mapping[str, str]) -> str | None:
     """The value model's holdout check in one sentence of the report's language."""
     if value.reason is not None:
         return None
     h = value.holdout
     if h is None:
-        return t["clv_verdict_none"].format(reason=value.holdout_reason or fmt.missing)
-    counts = {"model": h["model"], "weeks": HOLDOUT_WEEKS, "customers": fmt.integer(
-        h["customers"]), "predicted": fmt.number(h["predicted"], 0),
+        return t["clv_verdict_none"].format(
+            reason=fmt.reason(value.holdout_reason, value.holdout_reason_code))
+    counts = {"model": MODEL_NAMES.get(h["model"], h["model"]), "weeks": HOLDOUT_WEEKS,
+              "customers": fmt.integer(h["customers"]), "predicted": fmt.number(h["predicted"], 0),
         "actual": fmt.number(h["actual"], 0),
         "threshold": fmt.number(h["threshold_percent"], 0)}
     error = h["error_percent"]

@@ -78,9 +78,15 @@ def _period_values(p: PeriodFigures, k: int) -> dict[str, Any]:
     }
 
 
-def figures(summary: PeriodSummary, k: int) -> list[Figure]:
-    """The key figures, suppressed; equity only for the reported period."""
+def figures(summary: PeriodSummary, k: int,
+            campaigns: Sequence[Mapping[Any, Any]] = ()) -> list[Figure]:
+    """The key figures, suppressed; equity only for the reported period.
+
+    ``campaigns``: the campaign totals the report shows (``results.campaign_totals``); the
+    period's incremental revenue adds them up, so it is hidden when any of theirs is."""
     per_period = [_period_values(p, k) for p in summary.periods]
+    if per_period and any(c["incremental_revenue"] is SUPPRESSED for c in campaigns):
+        per_period[-1]["incremental"] = SUPPRESSED
     out = [Figure(key, [values[key] for values in per_period]) for key in KEYS[:-1]]
     return [*out, Figure("equity", [summary.equity])]
 
@@ -150,7 +156,7 @@ def sentences(summary: PeriodSummary, figs: list[Figure], campaigns: Sequence[Ma
               fmt: Formatter) -> list[str]:
     """Three to five sentences from the numbers: what happened, and what is not significant.
 
-    ``campaigns`` are the suppressed campaign totals (response rows with is_total)."""
+    ``campaigns`` are the suppressed campaign totals (:func:`report.results.campaign_totals`)."""
     t = LABELS[fmt.language]
     by_key = {f.key: f for f in figs}
     unit = t[f"unit_{summary.kind}"]

@@ -20,6 +20,7 @@ from crmreport.config.models import Report
 from crmreport.monitor import Monitoring
 from crmreport.monitor.periods import Period, PeriodSummary
 from crmreport.report.format import SUPPRESSED, as_float, suppress_small
+from crmreport.report.results import campaign_totals
 from crmreport.report.summary import figures
 
 SCHEMA_VERSION = 1
@@ -158,13 +159,13 @@ def summary_json(monitoring: Monitoring, summary: PeriodSummary, definition: Rep
     k = definition.min_cell_size
     safe = suppress_small(monitoring, k)
     figs = {}
-    for f in figures(summary, k):
+    totals = campaign_totals(safe.results)  # as the campaign section shows them
+    for f in figures(summary, k, totals):
         change = f.change
         figs[f.key] = FigureOut(
             value=_number(f.value), previous=_number(f.previous),
             change=None if change is None else round(change, 6),
             suppressed=f.value is SUPPRESSED, trend=[_number(v) for v in f.values])
-    totals = [r for r in safe.response.to_dict("records") if r["is_total"]]
     found = checks(summary, monitoring.account, definition)
     out = SummaryOut(
         schema_version=SCHEMA_VERSION, report=definition.report, title=definition.title,
