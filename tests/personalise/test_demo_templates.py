@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from crmreport.personalise import make_environment
+from crmreport.personalise.legal import merge_fields
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = sorted(p.relative_to(ROOT / "templates").as_posix()
@@ -30,8 +31,9 @@ def test_the_cross_sell_sentence_only_with_a_suggestion(name: str) -> None:
     sentence = env.from_string('{% import "macros.txt.j2" as m %}'
                                f"{{{{ m.cross_sell('{lang}', 'books') }}}}").render()
     assert SENTENCE[lang] in sentence
-    without = env.get_template(name).render(RECIPIENT)
-    with_one = env.get_template(name).render(RECIPIENT | {"suggested_category": "books"})
+    recipient = RECIPIENT | merge_fields(None, f"{lang}_DE")
+    without = env.get_template(name).render(recipient)
+    with_one = env.get_template(name).render(recipient | {"suggested_category": "books"})
     added = f"{sentence}\n\n" if name.endswith(".txt.j2") else f"<p>{sentence}</p>\n"
     assert with_one.count(added) == 1
     assert with_one.replace(added, "") == without  # only the sentence is added
