@@ -2,6 +2,7 @@ import csv
 import email
 import email.policy
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def test_build_writes_consented_emails_and_letters(shop: Path, tmp_path: Path) -
     assert len(letters.pages) == 1
     text = letters.pages[0].extract_text()
     assert "Müller" in text and "01067" in text
-    assert (folder / "print.csv").read_text().splitlines()[1].startswith("C1,Frau,Anna")
+    assert (folder / "print.csv").read_text().splitlines()[1].startswith("1,C1,Frau,Anna")
 
 
 def test_rerun_adds_no_contacts_and_leaves_outputs(shop: Path, tmp_path: Path) -> None:
@@ -185,3 +186,18 @@ def test_formula_like_ids_round_trip_through_the_history(shop: Path, tmp_path: P
     assert written == ["'-5", "'=HYPERLINK(\"x\")"]
     again = _build(shop, tmp_path / "out")
     assert again.run_id is None and again.plan.excluded["already_contacted"] == 2
+
+
+def test_letters_pdf_follows_print_csv_page_by_page(demo_run: pipeline.DemoResult) -> None:
+    folder = demo_run.data_dir.parent / "spring-2026"
+    with (folder / "print.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    pages = [page.extract_text() for page in PdfReader(folder / "letters.pdf").pages]
+    assert len(pages) == len(rows) == demo_run.build.letters > 10
+    presort = [(r["country"], r["postal_code"], r["customer_id"]) for r in rows]
+    assert presort == sorted(presort)
+    for seq, (row, text) in enumerate(zip(rows, pages, strict=True), start=1):
+        assert row["seq"] == str(seq)  # nothing set aside in the demo: no gaps
+        assert text.rstrip().endswith(f"{seq:06d}")
+        assert re.search(rf"(Kundennummer|Customer no\.) {row['customer_id']}\n", text)
+        assert row["street"] in text and "Amtsgericht Dresden, HRB 00000" in text
