@@ -23,6 +23,7 @@ bench: $(STAMP) system
 	$(BIN)/python bench/bench_clv.py
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/measure_models.py
+	$(BIN)/python bench/bench_letters.py
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import re
 import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -326,3 +330,36 @@ def test_split_writes_one_pdf_per_letter_named_by_number(tmp_path: Path) -> None
     merged = _texts(out)
     for single, page in zip(singles, merged, strict=True):
         assert _texts(single) == [page]
+
+
+_ORPHAN = """
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c",
+    "import os, sys, time\\n"
+    "from crmreport.personalise.letters import _follow_parent\\n"
+    "_follow_parent(os.getppid())\\n"
+    "print(os.getpid(), flush=True)\\n"
+    "time.sleep(600)\\n"], stdout=subprocess.PIPE, text=True)
+print(child.stdout.readline().strip(), flush=True)
+os._exit(0)  # the build is gone; its worker must not wait on
+"""
+
+
+def test_a_worker_ends_when_its_build_is_gone() -> None:
+    parent = subprocess.run([sys.executable, "-c", _ORPHAN], capture_output=True, text=True,
+                            check=True)
+    worker = int(parent.stdout.split()[0])
+    for _ in range(600):  # it checks every second; wait at most a minute on a busy machine
+        if not _running(worker):
+            break
+        time.sleep(0.1)
+    assert not _running(worker)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:  # a zombie is gone too
+        return handle.read().split(") ")[1][0] != "Z"

@@ -32,6 +32,8 @@ import multiprocessing
 import os
 import re
 import shutil
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -62,6 +64,7 @@ BATCH_SIZE = 40
 BROKEN_AFTER = 10
 _BATCHES_PER_WORKER = 25  # then the worker process is replaced: what it cached is freed
 _QUEUED_PER_WORKER = 2  # batches handed out ahead, so no core waits for the next one
+_PARENT_CHECK_SECONDS = 1.0
 _ANCHOR = "crm-letter-{}"
 # The class base.html.j2 gives the address block inside the window; its height is the space
 # the window leaves for the address, so content below or beside it would be clipped.
@@ -352,7 +355,8 @@ def _in_workers(jobs: Iterator[_Job], count: int,
                 work: Callable[[_Job], _Done]) -> Iterator[_Done]:
     # spawn, not fork: the parent holds DuckDB's threads, which a fork would copy mid-flight.
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(count, mp_context=context,
+    pool = ProcessPoolExecutor(count, mp_context=context, initializer=_follow_parent,
+                               initargs=(os.getpid(),),
                                max_tasks_per_child=_BATCHES_PER_WORKER)
     pending: deque[Future[_Done]] = deque()
     try:
@@ -364,6 +368,17 @@ def _in_workers(jobs: Iterator[_Job], count: int,
             yield pending.popleft().result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _follow_parent(parent: int) -> None:
+    """End this worker when the build that started it is gone (killed): an orphaned worker
+    would otherwise wait for work forever, holding recipients' letters."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _lay_out(job: _Job) -> _Done:
