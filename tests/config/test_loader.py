@@ -112,3 +112,12 @@ def test_offer_value_is_a_number_or_an_expression(tmp_path: Path) -> None:
         load_campaign(path)
     loaded = load_campaign(ROOT / "campaigns" / "demo.yaml")
     assert any(isinstance(o.value, str) for o in loaded.config.offers)
+
+
+def test_letters_split_into_one_pdf_each_only_when_asked() -> None:
+    from crmreport.config.models import LetterChannel
+
+    assert LetterChannel(return_address="Shop · Weg 1 · 01067 Dresden").split is False
+    assert LetterChannel(return_address="x", split=True).split is True
+    with pytest.raises(ValueError, match="split"):
+        LetterChannel(return_address="x", split="sometimes")
