@@ -201,3 +201,30 @@ def test_letters_pdf_follows_print_csv_page_by_page(demo_run: pipeline.DemoResul
         assert text.rstrip().endswith(f"{seq:06d}")
         assert re.search(rf"(Kundennummer|Customer no\.) {row['customer_id']}\n", text)
         assert row["street"] in text and "Amtsgericht Dresden, HRB 00000" in text
+
+
+def test_a_letter_that_cannot_be_printed_is_set_aside_not_sent(shop: Path,
+                                                               tmp_path: Path) -> None:
+    company = ("Vereinigte Sanitär-, Heizungs- und Klimatechnik Handelsgesellschaft für "
+               "Mittel- und Ostdeutschland mbH & Co. KG Niederlassung Dresden")
+    with (shop / "customers.csv").open("a", encoding="utf-8") as handle:
+        handle.write(f'C6,,Herr,Max,Lang,"{company}",Ring 1,1010,Wien,AT,de_AT,'
+                     "2024-01-01,no,false\n")
+    with (shop / "orders.csv").open("a", encoding="utf-8") as handle:
+        handle.write("O8,C6,2026-02-21T10:00:00+01:00,2026-02-21,40.00,EUR,completed,online\n")
+    with (shop / "order_lines.csv").open("a", encoding="utf-8") as handle:
+        handle.write("O8,BK-4,Book,books,1,40.00\n")
+    (shop / "unsubscribes.csv").write_text("email,channel\nanna@example.de,email\n")
+    result = _build(shop, tmp_path / "out")
+    folder = tmp_path / "out" / "test-campaign"
+    assert result.letters == 1 and result.quarantined == 1
+    with (folder / "not_rendered.csv").open(encoding="utf-8", newline="") as handle:
+        (aside,) = list(csv.DictReader(handle))
+    assert (aside["customer_id"], aside["channel"], aside["reason"]) == (
+        "C6", "letter", "address_clipped")
+    assert "envelope window" in aside["detail"] and "Sanitär" not in aside["detail"]
+    assert "C6" not in (folder / "contacts.csv").read_text()
+    # C6 (AT) came first in print order: its number 1 stays unused.
+    assert [r.split(",")[:2] for r in (folder / "print.csv").read_text().splitlines()[1:]] == [
+        ["2", "C1"]]
+    assert len(PdfReader(folder / "letters.pdf").pages) == 1
