@@ -336,8 +336,8 @@ _ORPHAN = """
 import os, subprocess, sys, time
 child = subprocess.Popen([sys.executable, "-c",
     "import os, sys, time\\n"
-    "from crmreport.personalise.letters import _follow_parent\\n"
-    "_follow_parent(os.getppid())\\n"
+    "from crmreport.personalise.letters import _follow_build\\n"
+    "_follow_build(os.getppid())\\n"
     "print(os.getpid(), flush=True)\\n"
     "time.sleep(600)\\n"], stdout=subprocess.PIPE, text=True)
 print(child.stdout.readline().strip(), flush=True)

@@ -353,9 +353,12 @@ def _laid_out(jobs: Iterator[_Job], workers: int | None) -> Iterator[_Done]:
 
 def _in_workers(jobs: Iterator[_Job], count: int,
                 work: Callable[[_Job], _Done]) -> Iterator[_Done]:
-    # spawn, not fork: the parent holds DuckDB's threads, which a fork would copy mid-flight.
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(count, mp_context=context, initializer=_follow_parent,
+    # Not a fork of this process: it holds DuckDB's threads, which a fork would copy
+    # mid-flight. A fork server starts clean, loads WeasyPrint once, and forks each worker
+    # from itself, so a worker (replaced every few batches) starts in milliseconds.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__, "weasyprint"])
+    pool = ProcessPoolExecutor(count, mp_context=context, initializer=_follow_build,
                                initargs=(os.getpid(),),
                                max_tasks_per_child=_BATCHES_PER_WORKER)
     pending: deque[Future[_Done]] = deque()
@@ -370,15 +373,25 @@ def _in_workers(jobs: Iterator[_Job], count: int,
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _follow_parent(parent: int) -> None:
-    """End this worker when the build that started it is gone (killed): an orphaned worker
-    would otherwise wait for work forever, holding recipients' letters."""
+def _follow_build(build: int) -> None:
+    """End this worker when the build process that started it is gone (say, killed): an
+    orphaned worker would wait for work forever, and keep the fork server alive."""
     def watch() -> None:
-        while os.getppid() == parent:
+        while _alive(build):
             time.sleep(_PARENT_CHECK_SECONDS)
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process by now: ours is gone
+        return False
+    return True
 
 
 def _lay_out(job: _Job) -> _Done:
