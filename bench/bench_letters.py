@@ -11,7 +11,9 @@ crmreport's batches hold (composed beforehand, not timed) with ``HTML(string).re
 of the rendering alone. Letters per second per core divides by the cores each used (bare:
 1; crmreport: its worker processes). Letters per CPU second (the child's and its workers'
 user + system time, from getrusage) does not depend on what else the shared machine runs.
-Peak RSS is the OS's: ru_maxrss of the child itself and of its largest waited-for worker.
+Peak RSS is the OS's: ru_maxrss of the child itself, and VmHWM of its largest worker
+(workers fork from a fork server, so they are read in /proc, as is their CPU time; a worker's
+last 0.5 s may be missed).
 The machine is shared: compare the two within a run.
 """
 
@@ -26,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -69,9 +72,11 @@ def child(kind: str, count: int, batch: int, out: Path) -> dict[str, Any]:
     people = recipients(count)
     if kind == "crmreport":
         cpu_before = _cpu()
+        watcher = _Descendants()
         start = time.perf_counter()
         result = L.render_letters(people, env, SETTINGS, out / "letters.pdf", batch_size=batch)
         seconds = time.perf_counter() - start
+        watcher.stop()
         workers = min(len(os.sched_getaffinity(0)), -(-count // batch))
         printed = len(result.printed)
     else:
@@ -91,9 +96,61 @@ def child(kind: str, count: int, batch: int, out: Path) -> dict[str, Any]:
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime - cpu_before
+    worker_rss = kids.ru_maxrss / 1024
+    if kind == "crmreport":  # workers fork from a fork server: grandchildren, read in /proc
+        cpu += sum(watcher.cpu.values())
+        worker_rss = max([worker_rss, *watcher.peak_mb.values()])
     return {"seconds": seconds, "cpu_seconds": cpu, "workers": workers, "printed": printed,
-            "rss_mb": own.ru_maxrss / 1024, "worker_rss_mb": kids.ru_maxrss / 1024,
+            "rss_mb": own.ru_maxrss / 1024, "worker_rss_mb": worker_rss,
             "pdf_mb": sum(p.stat().st_size for p in out.iterdir()) / 1e6}
+
+
+class _Descendants:
+    """CPU seconds and peak RSS (VmHWM) of this process's descendants, read from /proc every
+    0.5 s while they live (getrusage sees only children it waited for)."""
+
+    def __init__(self) -> None:
+        self.cpu: dict[int, float] = {}
+        self.peak_mb: dict[int, float] = {}
+        self._done = threading.Event()
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(0.5):
+            for pid in self._descendants():
+                self._sample(pid)
+
+    def _descendants(self) -> set[int]:
+        parents: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        found, frontier = set(), {os.getpid()}
+        while frontier:
+            frontier = {pid for pid, parent in parents.items() if parent in frontier}
+            found |= frontier
+        return found
+
+    def _sample(self, pid: int) -> None:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return
+        self.cpu[pid] = (int(fields[11]) + int(fields[12])) / self._tick  # utime + stime
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                self.peak_mb[pid] = int(line.split()[1]) / 1024
 
 
 def _cpu() -> float:
