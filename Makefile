@@ -24,6 +24,7 @@ bench: $(STAMP) system
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_emails.py
 	$(BIN)/python bench/measure_models.py
+	$(BIN)/python bench/bench_letters.py
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)

@@ -2,6 +2,7 @@ import csv
 import email
 import email.policy
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def test_build_writes_consented_emails_and_letters(shop: Path, tmp_path: Path) -
     assert len(letters.pages) == 1
     text = letters.pages[0].extract_text()
     assert "Müller" in text and "01067" in text
-    assert (folder / "print.csv").read_text().splitlines()[1].startswith("C1,Frau,Anna")
+    assert (folder / "print.csv").read_text().splitlines()[1].startswith("1,C1,Frau,Anna")
 
 
 def test_rerun_adds_no_contacts_and_leaves_outputs(shop: Path, tmp_path: Path) -> None:
@@ -246,3 +247,45 @@ def test_a_contact_cell_over_the_history_limit_stops_build_before_rendering(
         pipeline.build(load_campaign(shop / "campaign.yaml"), shop / "out")
     assert "7777" not in str(caught.value)
     assert not (shop / "out").exists() and not (shop / "contacts.csv").exists()
+
+
+def test_letters_pdf_follows_print_csv_page_by_page(demo_run: pipeline.DemoResult) -> None:
+    folder = demo_run.data_dir.parent / "spring-2026"
+    with (folder / "print.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    pages = [page.extract_text() for page in PdfReader(folder / "letters.pdf").pages]
+    assert len(pages) == len(rows) == demo_run.build.letters > 10
+    presort = [(r["country"], r["postal_code"], r["customer_id"]) for r in rows]
+    assert presort == sorted(presort)
+    for seq, (row, text) in enumerate(zip(rows, pages, strict=True), start=1):
+        assert row["seq"] == str(seq)  # nothing set aside in the demo: no gaps
+        assert text.rstrip().endswith(f"{seq:06d}")
+        assert re.search(rf"(Kundennummer|Customer no\.) {row['customer_id']}\n", text)
+        assert row["street"] in text and "Amtsgericht Dresden, HRB 00000" in text
+
+
+def test_a_letter_that_cannot_be_printed_is_set_aside_not_sent(shop: Path,
+                                                               tmp_path: Path) -> None:
+    company = ("Vereinigte Sanitär-, Heizungs- und Klimatechnik Handelsgesellschaft für "
+               "Mittel- und Ostdeutschland mbH & Co. KG Niederlassung Dresden")
+    with (shop / "customers.csv").open("a", encoding="utf-8") as handle:
+        handle.write(f'C6,,Herr,Max,Lang,"{company}",Ring 1,1010,Wien,AT,de_AT,'
+                     "2024-01-01,no,false\n")
+    with (shop / "orders.csv").open("a", encoding="utf-8") as handle:
+        handle.write("O8,C6,2026-02-21T10:00:00+01:00,2026-02-21,40.00,EUR,completed,online\n")
+    with (shop / "order_lines.csv").open("a", encoding="utf-8") as handle:
+        handle.write("O8,BK-4,Book,books,1,40.00\n")
+    (shop / "unsubscribes.csv").write_text("email,channel\nanna@example.de,email\n")
+    result = _build(shop, tmp_path / "out")
+    folder = tmp_path / "out" / "test-campaign"
+    assert result.letters == 1 and result.quarantined == 1
+    with (folder / "not_rendered.csv").open(encoding="utf-8", newline="") as handle:
+        (aside,) = list(csv.DictReader(handle))
+    assert (aside["customer_id"], aside["channel"], aside["reason"]) == (
+        "C6", "letter", "address_clipped")
+    assert "envelope window" in aside["detail"] and "Sanitär" not in aside["detail"]
+    assert "C6" not in (folder / "contacts.csv").read_text()
+    # C6 (AT) came first in print order: its number 1 stays unused.
+    assert [r.split(",")[:2] for r in (folder / "print.csv").read_text().splitlines()[1:]] == [
+        ["2", "C1"]]
+    assert len(PdfReader(folder / "letters.pdf").pages) == 1

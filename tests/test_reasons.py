@@ -16,6 +16,7 @@ from crmreport.identify.cleaning import specs
 from crmreport.ingest.presets import PRESETS
 from crmreport.ingest.presets.base import RawFile
 from crmreport.interact.plan import REASONS, exclusion_conditions
+from crmreport.personalise import letters
 from crmreport.personalise.email import INVALID_ADDRESS, TEMPLATE_FAILED
 from crmreport.reasons import EXCLUSION, FLAG, MERGE, QUARANTINE, Kind
 
@@ -95,7 +96,7 @@ def test_the_plan_judges_exactly_the_declared_exclusions_in_order(shop: Path) ->
 def test_every_declared_code_is_used() -> None:
     used = {c for c, _ in _spec_codes() | _preset_codes()} | set(reasons.PARSER_REJECTS)
     used |= {r.code for r in reasons.EXCLUSIONS} | {persons.SAME_PERSON}
-    used |= {INVALID_ADDRESS, TEMPLATE_FAILED}
+    used |= {INVALID_ADDRESS, TEMPLATE_FAILED, letters.LETTER_TOO_LONG, letters.ADDRESS_CLIPPED}
     used |= set(reasons.INGEST_FLAGS)
     assert {r.code for r in reasons.DECLARED} == used
 

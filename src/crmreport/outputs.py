@@ -161,14 +161,19 @@ def _render(run: Run, out: Path, secret: str) -> Rendered:
         rendered.quarantined.update((c, ("email", r, batch.errors.get(c, "")))
                                     for c, r in batch.quarantined.items())
     letters = list(with_template("letter")) if letter_cfg else []
+    printed: list[tuple[int, str]] = []
     if letter_cfg and letters:
+        sender = config.sender
         with stage("letters", len(letters), "letters") as tick:
             lbatch = render_letters(letters, env, LetterSettings(
                 layout=letter_cfg.layout, return_address=letter_cfg.return_address,
-                date=config.as_of), out / "letters.pdf", on_progress=tick)
-        rendered.letters = lbatch.count
+                date=config.as_of, home_country=sender.country if sender else "DE",
+                sender=sender, split=letter_cfg.split), out / "letters.pdf", on_progress=tick)
+        rendered.letters, printed = lbatch.count, lbatch.printed
         rendered.hashes.update(lbatch.hashes)
-    _write_print(out / "print.csv", letters)
+        rendered.quarantined.update((c, ("letter", r, lbatch.errors.get(c, "")))
+                                    for c, r in lbatch.quarantined.items())
+    _write_print(out / "print.csv", letters, printed)
     return rendered
 
 
@@ -179,21 +184,24 @@ def _treated(run: Run, channel: str) -> int:
 
 
 
-PRINT_COLUMNS = ["customer_id", "salutation", "first_name", "last_name", "company", "street",
-                 "postal_code", "city", "country", "offer", "variant", "coupon"]
+PRINT_COLUMNS = ["seq", "customer_id", "salutation", "first_name", "last_name", "company",
+                 "street", "postal_code", "city", "country", "offer", "variant", "coupon"]
 
 
-def _write_print(path: Path, letters: list[dict[str, Any]]) -> None:
-    ordered = sorted(letters, key=lambda r: (r.get("country", ""), r.get("postal_code", ""),
-                                             r["customer_id"]))
-    write_safe_csv(path, PRINT_COLUMNS, ([r.get(c, "") for c in PRINT_COLUMNS] for r in ordered))
+def _write_print(path: Path, letters: list[dict[str, Any]],
+                 printed: list[tuple[int, str]]) -> None:
+    """The printed letters in the PDF's order (the postcode presort), by sequence number."""
+    by_id = {r["customer_id"]: r for r in letters}
+    rows = ([seq, *(by_id[cid].get(c, "") for c in PRINT_COLUMNS[1:])] for seq, cid in printed)
+    write_safe_csv(path, PRINT_COLUMNS, rows)
 
 
 def _manifest(run: Run, run_id: str, rendered: Rendered, treated: int,
               out: Path) -> dict[str, Any]:
     loaded = run.loaded
     files = {p.relative_to(out).as_posix(): _sha256(p) for p in sorted(out.rglob("*"))
-             if p.is_file() and p.name != "manifest.json" and p.parent.name != "emails"}
+             if p.is_file() and p.name != "manifest.json"
+             and p.parent.name not in ("emails", "letters")}
     emails = sorted(out.glob("emails/*.eml"))
     combined = hashlib.sha256("".join(_sha256(p) for p in emails).encode()).hexdigest()
     return {
@@ -208,7 +216,17 @@ def _manifest(run: Run, run_id: str, rendered: Rendered, treated: int,
         "config_sha256": _sha256(loaded.path),
         "inputs": {Path(f.path).name: _sha256(Path(f.path)) for f in run.account.files},
         "files": files, "emails": {"count": len(emails), "sha256": combined},
+        **_split_letters(out),
     }
+
+
+def _split_letters(out: Path) -> dict[str, Any]:
+    """The one-PDF-per-letter folder (campaign option split), hashed as one like the emails."""
+    singles = sorted(out.glob("letters/*.pdf"))
+    if not singles:
+        return {}
+    combined = hashlib.sha256("".join(_sha256(p) for p in singles).encode()).hexdigest()
+    return {"letters": {"count": len(singles), "sha256": combined}}
 
 
 def _sha256(path: Path) -> str:

@@ -178,12 +178,24 @@ DECLARED: tuple[Reason, ...] = (
        "E-Mail-Adresse, die keine Nachricht tragen kann (nicht gemailt)",
        "Correct the address at the source; a non-ASCII part before the @ is not supported.",
        "Adresse an der Quelle korrigieren; Nicht-ASCII vor dem @ wird nicht unterstützt."),
-    _q("template_failed", "Template failed for this customer (not emailed)",
-       "Vorlage für diesen Kunden fehlgeschlagen (nicht gemailt)",
+    _q("template_failed", "Template failed for this customer (not sent)",
+       "Vorlage für diesen Kunden fehlgeschlagen (nicht versandt)",
        "Read the message in not_rendered.csv: fill in the field, or write a fallback or a "
        "shorter result in the template.",
        "Meldung in not_rendered.csv lesen: Feld füllen oder in der Vorlage einen Ersatzwert "
        "oder ein kürzeres Ergebnis schreiben."),
+    _q("letter_too_long", "Letter runs over one page (not printed)",
+       "Brief länger als eine Seite (nicht gedruckt)",
+       "Shorten the template's text, or the fields it prints, so every letter fits on one "
+       "page.",
+       "Text der Vorlage oder die gedruckten Felder kürzen, damit jeder Brief auf eine Seite "
+       "passt."),
+    _q("address_clipped", "Address the envelope window would clip (not printed)",
+       "Anschrift, die das Sichtfenster abschneiden würde (nicht gedruckt)",
+       "Shorten the company or name at the source, or drop a line, so the address takes at "
+       "most 6 lines.",
+       "Firma oder Namen an der Quelle kürzen oder eine Zeile weglassen (höchstens 6 "
+       "Zeilen)."),
     # Flags on kept rows: cleaning rules and presets.
     _f("invalid_email", "Invalid email address (left empty)",
        "Ungültige E-Mail-Adresse (leer gelassen)",

@@ -123,3 +123,12 @@ def test_an_impossible_date_is_a_located_error_not_a_traceback(tmp_path: Path) -
     assert str(caught.value) == (
         f"{path}:4: as_of: '2026-02-30' is not a valid date (day value is outside expected "
         "range) (write a day of the calendar as YYYY-MM-DD, e.g. 2026-02-28)")
+
+
+def test_letters_split_into_one_pdf_each_only_when_asked() -> None:
+    from crmreport.config.models import LetterChannel
+
+    assert LetterChannel(return_address="Shop · Weg 1 · 01067 Dresden").split is False
+    assert LetterChannel(return_address="x", split=True).split is True
+    with pytest.raises(ValueError, match="split"):
+        LetterChannel(return_address="x", split="sometimes")

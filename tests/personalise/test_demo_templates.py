@@ -10,6 +10,7 @@ import pytest
 
 from crmreport.personalise import make_environment
 from crmreport.personalise.legal import merge_fields
+from crmreport.personalise.letters import postal_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = sorted(p.relative_to(ROOT / "templates").as_posix()
@@ -31,7 +32,8 @@ def test_the_cross_sell_sentence_only_with_a_suggestion(name: str) -> None:
     sentence = env.from_string('{% import "macros.txt.j2" as m %}'
                                f"{{{{ m.cross_sell('{lang}', 'books') }}}}").render()
     assert SENTENCE[lang] in sentence
-    recipient = RECIPIENT | merge_fields(None, f"{lang}_DE")
+    recipient = RECIPIENT | merge_fields(None, f"{lang}_DE") | {  # what letters add
+        "postal_lines": postal_lines, "home": "DE", "layout": "din5008b", "part": "letter"}
     without = env.get_template(name).render(recipient)
     with_one = env.get_template(name).render(recipient | {"suggested_category": "books"})
     added = f"{sentence}\n\n" if name.endswith(".txt.j2") else f"<p>{sentence}</p>\n"

@@ -145,6 +145,8 @@ class LetterChannel(Model):
     layout: Literal["din5008a", "din5008b"] = "din5008b"
     return_address: str = Field(description="the sender line above the address window")
     cost: float = Field(0.0, ge=0)
+    split: bool = Field(False, description="also write one PDF per letter, letters/<number>"
+                                           ".pdf, named by its number in print.csv")
 
 
 class Channels(Model):
