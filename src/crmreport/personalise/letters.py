@@ -413,7 +413,16 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:  # someone else's process by now: ours is gone
         return False
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process that has ended but is not yet reaped still answers kill(pid, 0)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(") ", 1)[1][:1] == "Z"
+    except (OSError, IndexError):  # no /proc (not Linux), or gone meanwhile
+        return False
 
 
 def _lay_out(job: _Job) -> _Done:
