@@ -1,3 +1,5 @@
+import email
+import email.policy
 from pathlib import Path
 
 import pytest
@@ -15,10 +17,9 @@ def test_init_then_check_passes(tmp_path: Path, lang: str) -> None:
     assert result.exit_code == 0, result.output
     checked = CliRunner().invoke(main, ["check", str(folder / "campaign.yaml")])
     assert checked.exit_code == 0, checked.output
-    assert "configuration and rules are valid" in checked.stderr
+    assert "configuration, rules and templates are valid" in checked.stderr
     footer = (folder / "templates" / "email" / "hello.txt.j2").read_text()
-    register = "Registergericht" if lang == "de" else "Register:"
-    assert "Muster Shop GmbH" in footer and register in footer
+    assert "{{ objection_notice }}" in footer and "{{ imprint |" in footer
     readme = (folder / "data" / "README.md").read_text()
     assert "`shopify`" in readme and "`email_consent`" in readme
 
@@ -30,6 +31,14 @@ def test_init_templates_render_for_every_combination(tmp_path: Path) -> None:
     assert preview.proofs and not preview.problems
     letter = next(p for p in preview.proofs if p.channel == "letter")
     assert letter.subject in ("Thank you for shopping with us", "Welcome back: 15% off for you")
+    mail = next(p for p in preview.proofs if p.channel == "email")
+    message = email.message_from_bytes((tmp_path / "proofs" / mail.file).read_bytes(),
+                                       policy=email.policy.default)
+    body = message.get_body(("plain",))
+    assert body is not None
+    text = " ".join(body.get_content().split())
+    # the imprint and the objection notice (naming its address), filled in from `sender:`
+    assert "Amtsgericht Dresden, HRB 00000" in text and "datenschutz@shop.example" in text
 
 
 def test_init_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:

@@ -4,20 +4,15 @@ It holds a commented campaign, email and letter templates in one language, a rep
 definition, a few hundred generated customers (the demo generator's data, so every column
 and file is there) and data/README.md naming the columns and the presets. The starter files
 are in ``crmreport/starter``; the shared layouts (email and letter base, macros) are the demo
-project's. The legal footer is plain template text written from the campaign's ``sender``
-block with ``personalise.legal``, so it reads the same as the imprint build would carry.
+project's. The templates show the legal footer through the merge fields ``imprint`` and
+``objection_notice``, which build fills from the campaign's ``sender`` block.
 """
 
 from __future__ import annotations
 
-import json
-from html import escape
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
-from crmreport.config.models import Sender
 from crmreport.errors import DataError
 from crmreport.files import atomic_dir, write_text
 from crmreport.tables import INPUTS
@@ -51,16 +46,12 @@ def _write_project(out: Path, lang: str) -> None:
     write_text(out / "campaign.yaml", campaign)
     write_text(out / "report.yaml", _starter("report.yaml").replace("@TITLE@", _TITLES[lang])
                .replace("@LANG@", lang))
-    sender = Sender(**yaml.safe_load(campaign)["sender"])
     for name in SHARED_TEMPLATES:
         write_text(out / "templates" / name,
                    project_file("templates", name).read_text(encoding="utf-8"))
-    footers = _footers(sender, LANGUAGES[lang])
     for kind, name in (("email", "hello.txt.j2"), ("email", "hello.html.j2"),
                        ("letter", "hello.html.j2")):
         text = _starter(f"templates/{kind}/{lang}/{name}")
-        for marker, value in footers.items():
-            text = text.replace(marker, value)
         # not in a language folder: every customer gets this language until another
         # language's templates are added under <kind>/<lang>/
         write_text(out / "templates" / kind / name, text)
@@ -70,22 +61,6 @@ def _write_project(out: Path, lang: str) -> None:
 
 def _starter(name: str) -> str:
     return resources.files("crmreport.starter").joinpath(name).read_text(encoding="utf-8")
-
-
-def _footers(sender: Sender, locale: str) -> dict[str, str]:
-    """The markers in the starter templates, filled with the imprint and objection notice."""
-    from crmreport.personalise.legal import imprint, objection_notice
-
-    lines = imprint(sender, locale)
-    notice = objection_notice(sender, locale)
-    return {
-        "@IMPRINT_TEXT@": "\n".join(lines),
-        "@IMPRINT_HTML@": " · ".join(escape(line) for line in lines),
-        "@OBJECTION_HTML@": escape(notice),
-        "@OBJECTION@": notice,
-        # a Jinja string literal (JSON's escaping is valid there) for the page footer
-        "@FOOTER_LITERAL@": json.dumps(" · ".join(lines), ensure_ascii=False),
-    }
 
 
 def data_readme() -> str:

@@ -25,6 +25,7 @@ from crmreport.config import Campaign, LoadedCampaign, Offer
 from crmreport.config.yamlsource import KeyPath
 from crmreport.errors import CrmError, Problem, closest
 from crmreport.files import owned_tempdir
+from crmreport.personalise.legal import merge_fields
 from crmreport.tables import CUSTOMERS, FEATURES
 
 SAMPLE_ID = "SAMPLE-RECIPIENT"
@@ -134,6 +135,11 @@ def sample_recipient(config: Campaign, target: Target, locale: str | None) -> di
                   template=target.name, locale=locale)
     if target.offer.coupons:
         fields["coupon"] = "SAMPLE-CODE"
+        if target.offer.coupons.valid_days is not None:
+            fields["coupon_valid_until"] = config.as_of + dt.timedelta(
+                days=target.offer.coupons.valid_days)
+    # the imprint and objection notice build gives every recipient (outputs.py)
+    fields.update(merge_fields(config.sender, locale or config.locale))
     return {k: v for k, v in fields.items() if v is not None}
 
 
