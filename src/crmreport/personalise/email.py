@@ -54,6 +54,7 @@ from crmreport.personalise.templating import (
     LimitError,
     RecipientError,
     TemplateCache,
+    TemplateFailures,
     display_name,
     make_environment,
     render,
@@ -129,31 +130,6 @@ class EmailBatch:
 
 INVALID_ADDRESS = reasons.code("invalid_address", reasons.QUARANTINE)
 TEMPLATE_FAILED = reasons.code("template_failed", reasons.QUARANTINE)
-# A template that fails this many recipients before any succeeds is broken, not the data:
-# the build stops with its first error rather than set everyone aside (or wait for each).
-BROKEN_AFTER = 10
-
-
-@dataclass
-class _Failures:
-    """Per template: recipients rendered, and the errors of those it failed."""
-
-    ok: set[str] = field(default_factory=set)
-    failed: dict[str, list[RecipientError]] = field(default_factory=dict)
-
-    def add(self, template: str, exc: RecipientError) -> None:
-        errors = self.failed.setdefault(template, [])
-        errors.append(exc)
-        if len(errors) >= BROKEN_AFTER and template not in self.ok:
-            raise errors[0]
-
-    def check(self) -> None:
-        """A template that rendered for no one is broken: its first error stops the build."""
-        for template, errors in self.failed.items():
-            if template not in self.ok:
-                raise errors[0]
-
-
 # esp.csv: the merge fields an email service needs, in this order whatever the data holds.
 ESP_COLUMNS = ("customer_id", "email", "salutation", "first_name", "last_name", "company",
                "locale", "campaign", "segment", "offer", "variant", "template", "coupon",
@@ -258,7 +234,7 @@ class _Run:
         self.builder, self.out_dir, self.write_row = builder, out_dir, write_row
         self.batch = EmailBatch()
         self.names = _FileNames()
-        self.failures = _Failures()
+        self.failures = TemplateFailures()
 
     def claim(self, recipient: Mapping[str, Any]) -> _Job | None:
         cid = str(recipient.get("customer_id", ""))

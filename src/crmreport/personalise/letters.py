@@ -47,10 +47,16 @@ from markupsafe import Markup
 
 from crmreport import reasons
 from crmreport.config.models import Sender
-from crmreport.errors import CrmError, DataError, RenderError, TemplateError
+from crmreport.errors import DataError, RenderError, TemplateError
 from crmreport.files import atomic_file, owned_tempdir
 from crmreport.personalise.legal import imprint
-from crmreport.personalise.templating import RecipientError, TemplateCache, display_name, render
+from crmreport.personalise.templating import (
+    RecipientError,
+    TemplateCache,
+    TemplateFailures,
+    display_name,
+    render,
+)
 from crmreport.progress import counted
 
 LAYOUTS = ("din5008a", "din5008b")
@@ -61,8 +67,6 @@ ADDRESS_CLIPPED = reasons.code("address_clipped", reasons.QUARANTINE)
 # Letters per WeasyPrint document: large enough that the per-document cost is small, small
 # enough that a worker's memory stays low and both cores get work early.
 BATCH_SIZE = 40
-# A template that fails this many recipients before any succeeds is broken, not the data.
-BROKEN_AFTER = 10
 _BATCHES_PER_WORKER = 25  # then the worker process is replaced: what it cached is freed
 _QUEUED_PER_WORKER = 2  # batches handed out ahead, so no core waits for the next one
 _PARENT_CHECK_SECONDS = 1.0
@@ -248,20 +252,6 @@ class _Done:
     failed: tuple[tuple[_Letter, str, str], ...]  # (letter, reason code, message)
 
 
-@dataclass
-class _Outcomes:
-    """Per template: whether any letter came through, and the errors of those set aside."""
-
-    ok: set[str] = field(default_factory=set)
-    failed: dict[str, list[CrmError]] = field(default_factory=dict)
-
-    def add(self, template: str, exc: CrmError) -> None:
-        errors = self.failed.setdefault(template, [])
-        errors.append(exc)
-        if len(errors) >= BROKEN_AFTER and template not in self.ok:
-            raise errors[0]
-
-
 class _Composer:
     """Runs the templates and hands out batches; keeps each template's failures."""
 
@@ -280,8 +270,8 @@ class _Composer:
                 self.imprints[template] = self._imprint(template)
                 styles[_render_style(template, self.extras)] = None
         self.styles = "\n".join(styles)
-        self.templating = _Outcomes()  # ok: the template ran
-        self.layout = _Outcomes()  # ok: the letter was printed
+        self.templating = TemplateFailures()  # ok: the template ran
+        self.layout = TemplateFailures()  # ok: the letter was printed
 
     def _imprint(self, template: Template) -> list[str]:
         sender = self.settings.sender

@@ -17,6 +17,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
@@ -44,7 +45,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from crmreport import localisation
-from crmreport.errors import TemplateError
+from crmreport.errors import CrmError, TemplateError
 
 # Bound on every string or list a template builds, and on what it renders (characters), so
 # a typo or a hostile template cannot exhaust memory.
@@ -63,6 +64,31 @@ _UNDEFINED = re.compile(r"^'(?P<name>\w+)' is undefined$|has no attribute '(?P<a
 
 class RecipientError(TemplateError):
     """A template that loaded fails for one recipient: their data, or a limit, is the cause."""
+
+
+# A template that fails this many recipients before any succeeds is broken, not the data:
+# the build stops with its first error rather than set everyone aside (or wait for each).
+BROKEN_AFTER = 10
+
+
+@dataclass
+class TemplateFailures:
+    """Per template: whether it came through for anyone, and the errors of those it failed."""
+
+    ok: set[str] = field(default_factory=set)
+    failed: dict[str, list[CrmError]] = field(default_factory=dict)
+
+    def add(self, template: str, exc: CrmError) -> None:
+        errors = self.failed.setdefault(template, [])
+        errors.append(exc)
+        if len(errors) >= BROKEN_AFTER and template not in self.ok:
+            raise errors[0]
+
+    def check(self) -> None:
+        """A template that came through for no one is broken: its first error stops the build."""
+        for template, errors in self.failed.items():
+            if template not in self.ok:
+                raise errors[0]
 
 
 class LimitError(SecurityError):
