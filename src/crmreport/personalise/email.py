@@ -50,6 +50,7 @@ from crmreport import reasons
 from crmreport.errors import ConfigError, DataError, Problem, RenderError, TemplateError
 from crmreport.files import atomic_file, safe_cell, safe_filename
 from crmreport.personalise.legal import objection_notice
+from crmreport.personalise.styles import LayoutCache
 from crmreport.personalise.templating import (
     LimitError,
     RecipientError,
@@ -58,6 +59,7 @@ from crmreport.personalise.templating import (
     display_name,
     make_environment,
     render,
+    render_parts,
     time_limit,
 )
 from crmreport.progress import counted
@@ -364,6 +366,7 @@ class _Builder:
         self.settings = settings
         self.columns = esp_columns(settings.export_scores)
         self.templates = TemplateCache(env, "email")
+        self.layouts = LayoutCache()
         sender_name, sender_addr = parseaddr(settings.sender)
         self.domain = sender_addr.rpartition("@")[2]
         self.extras = {"sender_name": sender_name or self.domain}
@@ -380,22 +383,24 @@ class _Builder:
         cid = str(recipient["customer_id"])
         token = unsubscribe_token(self.settings.secret, cid)
         unsubscribe = self.settings.unsubscribe_url.replace("{token}", token)
-        context = {"shop_url": self.shop_url, **recipient, **self.extras,
-                   "unsubscribe_url": unsubscribe}
-        context.setdefault("objection_notice", objection_notice(None, self._locale(recipient)))
+        values = {"shop_url": self.shop_url, **recipient, **self.extras,
+                  "unsubscribe_url": unsubscribe}
+        values.setdefault("objection_notice", objection_notice(None, self._locale(recipient)))
         text_t = self.templates.get(recipient, "txt")
         html_t = self.templates.get(recipient, "html")
+        context = self.templates.context(text_t, values)  # with globals, for both text parts
         try:
             with time_limit(parts=3):  # one alarm for the three parts
-                subject = render(text_t, context, "subject", timed=False)
-                text = render(text_t, context, "body", timed=False)
-                raw_html = render(html_t, context, timed=False)
+                subject = render(text_t, context, "subject", timed=False, shared=True)
+                text = render(text_t, context, "body", timed=False, shared=True)
+                html_parts = render_parts(html_t, self.templates.context(html_t, values),
+                                          timed=False, shared=True)
         except LimitError as exc:  # the alarm rang between two parts
             where = display_name(html_t.environment, html_t.name or "")
             raise RecipientError(f"{where}: {exc} for customer {cid}") from None
         subject = " ".join(subject.split())
         text = _tidy_text(text)
-        html = _inline(html_t, raw_html, cid)
+        html = self.layouts.inline(html_parts, lambda whole: _inline(html_t, whole, cid))
         _require_notice(str(context["objection_notice"]), cid, (text_t, text), (html_t, html))
         content = self._content_hash(cid, subject, text, html)
         message_id = f"<{_label('message-id', content)[:32]}@{self.domain}>"

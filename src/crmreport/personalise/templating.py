@@ -404,6 +404,15 @@ class TemplateCache:
         self.env = env
         self.kind = kind
         self._cache: dict[tuple[str, str, str], Template] = {}
+        self._globals: dict[int, dict[str, Any]] = {}  # id(template) -> its globals, flat
+
+    def context(self, template: Template, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``template``'s globals overlaid with ``values``: one dict for any number of renders
+        with shared=True (jinja would copy its chained globals into every one)."""
+        flat = self._globals.get(id(template))
+        if flat is None:
+            flat = self._globals[id(template)] = dict(template.globals)
+        return {**flat, **values}
 
     def get(self, recipient: Mapping[str, Any], ext: str) -> Template:
         name = recipient.get("template")
@@ -426,13 +435,23 @@ class TemplateCache:
 
 
 def render(template: Template, context: Mapping[str, Any], block: str | None = None,
-           timed: bool = True) -> str:
+           timed: bool = True, shared: bool = False) -> str:
     """Render a template (or one of its own blocks) within the size and time limits;
     failures become TemplateError. ``timed=False`` when the caller holds a time_limit()
     around several renders (one alarm per email instead of one per part)."""
+    return "".join(render_parts(template, context, block, timed, shared))
+
+
+def render_parts(template: Template, context: Mapping[str, Any], block: str | None = None,
+                 timed: bool = True, shared: bool = False) -> list[str]:
+    """render(), as the chunks the template produced: its own text as ``str``, each escaped
+    output as ``Markup`` (so a caller can tell the template's markup from merged values).
+    ``shared``: ``context`` already holds the template's globals (TemplateCache.context)
+    and is rendered from as it is, not copied (it is not changed)."""
     try:
         with time_limit() if timed else contextlib.nullcontext():
-            ctx = template.new_context(dict(context))
+            values = context if isinstance(context, dict) else dict(context)
+            ctx = template.new_context(values, shared=shared)  # copied unless shared
             if block is None:
                 return _collect(template.root_render_func(ctx))
             return _collect(template.blocks[block](ctx))
@@ -450,8 +469,8 @@ def render(template: Template, context: Mapping[str, Any], block: str | None = N
 _CHECK_EVERY = 64
 
 
-def _collect(chunks: Iterator[str]) -> str:
-    """The rendered text, refused once it passes MAX_SIZE (checked as it is produced)."""
+def _collect(chunks: Iterator[str]) -> list[str]:
+    """The rendered chunks, refused once they pass MAX_SIZE (checked as they are produced)."""
     parts: list[str] = []
     size = 0
     for chunk in chunks:
@@ -461,7 +480,7 @@ def _collect(chunks: Iterator[str]) -> str:
         parts.append(chunk)
         if not len(parts) % _CHECK_EVERY:
             _bound(0)
-    return "".join(parts)
+    return parts
 
 
 class _Timeout(LimitError):

@@ -1,0 +1,123 @@
+"""CSS inlined once per layout of an HTML email, not once per recipient.
+
+An email's rendered HTML is the template's own text (``str`` chunks) with escaped merge values
+(``Markup`` chunks) between them. An escaped value is text only: it adds no element, class or
+attribute, so where the stylesheet's rules land depends on the template's text alone. The
+document is therefore inlined once with a probe in place of every such value, and each later
+email with the same template text only has its values put into the inlined layout, written
+as the inliner's serializer writes text (``&amp; &lt; &gt; &nbsp;``) or an attribute value
+(``&amp; &quot; &nbsp;``). The probe shows which of the two each slot is in.
+
+A value is kept verbatim in the layout's key (so it is inlined with it) whenever it could be
+read differently from the probe: markup (a macro's output), an entity other than jinja's own
+escapes, CR or NUL (the parser rewrites them), or leading whitespace (which the parser treats
+apart in <head> and tables). A layout is not used at all, and every email with it is inlined
+whole, when a slot sits where text is not plain: in <style>/<script>, a comment, a ``style``
+attribute, an unquoted attribute, after a half-written entity, or when the stylesheet selects
+by attribute or language (``[href^=...]``, ``:lang()``), which a value could change. The first
+email of every layout is also inlined whole and must come out the same, or the layout is
+dropped. At most MAX_LAYOUTS layouts are kept (a template that writes values unescaped makes
+one per value); later ones are inlined whole, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from markupsafe import Markup
+
+MAX_LAYOUTS = 64
+_OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters; a value holding one stays verbatim
+# Escaped as jinja escapes; the inliner writes it back as '"&lt; ' in text, '&quot;< ' in an
+# attribute, and unchanged where text is raw. The space ends an unquoted attribute early.
+_PROBE = f'{_OPEN}&#34;&lt; {_CLOSE}'
+_SLOT = re.compile(f"{_OPEN}(.*?){_CLOSE}", re.DOTALL)
+_IN_TEXT, _IN_ATTRIBUTE = '"&lt; ', '&quot;< '
+# A value read differently from the probe: leading whitespace, markup, a foreign entity,
+# CR/NUL, the markers.
+_NOT_PLAIN = re.compile(f"^[ \\t\\n\\f]|[<\\r\\x00{_OPEN}{_CLOSE}]|&(?!(?:amp|lt|gt|#39|#34);)")
+# Slots whose text is not plain HTML text, and stylesheets that look at values.
+_UNSAFE_SLOT = re.compile(
+    f"&[#\\w]*{_OPEN}"  # an entity the template starts and the value would finish
+    f"|\\bstyle\\s*=\\s*(?:\"[^\"]*|'[^']*|[^\\s>]*){_OPEN}", re.IGNORECASE)
+_STYLE = re.compile(r"<style\b[^>]*>(.*?)</style", re.IGNORECASE | re.DOTALL)
+_VALUE_SELECTOR = re.compile(r"\[|:lang\(|:dir\(", re.IGNORECASE)
+
+
+def _as_text(value: str) -> str:
+    """A jinja-escaped value as the serializer writes text: quotes plain, nbsp as entity."""
+    return value.replace("&#39;", "'").replace("&#34;", '"').replace("\xa0", "&nbsp;")
+
+
+def _as_attribute(value: str) -> str:
+    """A jinja-escaped value as the serializer writes a (double-quoted) attribute value."""
+    return (value.replace("&#39;", "'").replace("&#34;", "&quot;").replace("&lt;", "<")
+            .replace("&gt;", ">").replace("\xa0", "&nbsp;"))
+
+
+@dataclass(frozen=True)
+class _Layout:
+    pieces: tuple[str, ...]  # inlined text around the slots: one more than slots
+    writers: tuple[Callable[[str], str], ...]  # per slot: text or attribute escaping
+
+    def fill(self, values: list[str]) -> str:
+        out = [self.pieces[0]]
+        for value, write, piece in zip(values, self.writers, self.pieces[1:], strict=True):
+            # As plain str: Markup's own replace() would escape the replacements again.
+            out.append(write(str(value)) if "&" in value or "\xa0" in value else value)
+            out.append(piece)
+        return "".join(out)
+
+
+def _is_plain(chunk: str) -> bool:
+    return type(chunk) is Markup and chunk != "" and not _NOT_PLAIN.search(chunk)
+
+
+class LayoutCache:
+    """Inlines rendered HTML (as render_parts gives it) once per layout."""
+
+    def __init__(self) -> None:
+        self.layouts: dict[str, _Layout | None] = {}  # None: inline every email whole
+
+    def inline(self, parts: list[str], inline: Callable[[str], str]) -> str:
+        """``inline("".join(parts))``, from the cached layout when there is one."""
+        values: list[str] = []
+        skeleton: list[str] = []
+        for chunk in parts:
+            if _is_plain(chunk):
+                values.append(chunk)
+                skeleton.append(_PROBE)
+            else:
+                skeleton.append(chunk)
+        key = "".join(skeleton)
+        if key in self.layouts:
+            layout = self.layouts[key]
+            return layout.fill(values) if layout else inline("".join(parts))
+        whole = inline("".join(parts))  # the first email of a layout is also its check
+        if len(self.layouts) < MAX_LAYOUTS:
+            layout = self._learn(key, len(values), inline)
+            if layout is not None and layout.fill(values) != whole:
+                layout = None
+            self.layouts[key] = layout
+        return whole
+
+    @staticmethod
+    def _learn(skeleton: str, slots: int, inline: Callable[[str], str]) -> _Layout | None:
+        """The inlined layout, or None where a slot or the stylesheet is not plain."""
+        if _UNSAFE_SLOT.search(skeleton) or any(
+                _VALUE_SELECTOR.search(css) for css in _STYLE.findall(skeleton)):
+            return None
+        try:
+            inlined = inline(skeleton)
+        except Exception:  # inlining each email whole reports it properly
+            return None
+        found = _SLOT.split(inlined)  # text, probe, text, probe, ..., text
+        probes = found[1::2]
+        if len(probes) != slots or inlined.count(_OPEN) != slots:
+            return None
+        writers = {_IN_TEXT: _as_text, _IN_ATTRIBUTE: _as_attribute}
+        if any(probe not in writers for probe in probes):
+            return None  # raw text, a comment, an unquoted attribute: not plain
+        return _Layout(tuple(found[::2]), tuple(writers[probe] for probe in probes))
