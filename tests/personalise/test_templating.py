@@ -12,6 +12,7 @@ import pytest
 from crmreport.errors import TemplateError
 from crmreport.personalise.templating import (
     TemplateCache,
+    alarm_handler,
     load_template,
     make_environment,
     render,
@@ -46,6 +47,16 @@ def test_money_takes_currency_and_locale_from_the_data() -> None:
     text = _render_string("{{ amount | money }}", amount=Decimal("-1000000.005"),
                           currency="GBP", locale="en_GB")
     assert text == "-£1,000,000.01"
+
+
+def test_remembered_amounts_are_formatted_as_each_reads() -> None:
+    """Formatted amounts are remembered by type and text; repeats and equal values of other
+    types come out as they would alone."""
+    source = "{% for a in amounts %}{{ a | money('EUR', locale) }}|{% endfor %}"
+    amounts = [0.0, -0.0, Decimal("1.5"), 1.5, Decimal("1.005"), 1, 1.0, 2.675, 2.675]
+    assert _render_string(source, amounts=amounts, locale="en_GB") == (
+        "€0.00|€0.00|€1.50|€1.50|€1.01|€1.00|€1.00|€2.68|€2.68|")
+    assert _render_string(source, amounts=amounts[2:4], locale="de_DE") == "1,50\u00a0€|" * 2
 
 
 @pytest.mark.parametrize(("locale", "style", "expected"), [
@@ -251,6 +262,17 @@ def test_a_template_that_would_run_for_minutes_is_stopped(tmp_path: Path, body: 
     with pytest.raises(TemplateError, match=r"templates/t/slow.txt.j2 line 1: .*ran for over "
                                             r"2 seconds\) for customer C7"):
         render(env.get_template("t/slow.txt.j2"), {"customer_id": "C7"})
+
+
+def test_with_the_alarm_handler_installed_once_each_render_is_still_stopped(
+        tmp_path: Path) -> None:
+    body = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    env = make_environment(_templates(tmp_path, {"t/slow.txt.j2": body, "t/ok.txt.j2": "ok"}))
+    with alarm_handler():
+        for _ in range(2):  # the handler stays for the next render
+            with pytest.raises(TemplateError, match="ran for over 2 seconds"):
+                render(env.get_template("t/slow.txt.j2"), {"customer_id": "C7"})
+            assert render(env.get_template("t/ok.txt.j2"), {}) == "ok"
 
 
 def test_normal_string_work_is_untouched(tmp_path: Path) -> None:

@@ -56,6 +56,7 @@ from crmreport.personalise.templating import (
     RecipientError,
     TemplateCache,
     TemplateFailures,
+    alarm_handler,
     display_name,
     make_environment,
     render,
@@ -165,6 +166,7 @@ def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
     ``on_progress`` is called with 1 as each recipient is taken up."""
     columns = esp_columns(settings.export_scores)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(alarm_handler())
         write_row: Callable[[list[str]], object] = lambda row: None  # noqa: E731
         if esp_path is not None:
             handle = stack.enter_context(atomic_file(esp_path, "w", encoding="utf-8",
@@ -305,7 +307,8 @@ def _start_worker(template_dir: Path, locale: str, settings: EmailSettings,
 def _work(jobs: list[_Job]) -> list[_Outcome]:
     assert _WORKER is not None, "worker not started"
     builder, out_dir = _WORKER
-    return [job.build(builder, out_dir) for job in jobs]
+    with alarm_handler():
+        return [job.build(builder, out_dir) for job in jobs]
 
 
 def _write_new(path: Path, data: bytes) -> None:

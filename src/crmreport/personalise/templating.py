@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
@@ -319,7 +320,22 @@ def money(context: Context, value: Any, currency: str | None = None,
           locale: str | None = None) -> str:
     """1234.5 -> "1.234,50 €" (de_DE) or "€1,234.50" (en_GB); currency defaults to the data's."""
     code = currency or _context_value(context, "currency") or "EUR"
+    kind = _EXACT_TEXT.get(type(value))
+    if kind is not None:
+        return _formatted_money(kind, str(value), code, _locale(context, locale))
     return localisation.money(value, code, _locale(context, locale))
+
+
+# Number types whose str() reads back as exactly the same value.
+_EXACT_TEXT: dict[type, str] = {int: "int", float: "float", Decimal: "Decimal"}
+_FROM_TEXT: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "Decimal": Decimal}
+
+
+@functools.lru_cache(maxsize=256)
+def _formatted_money(kind: str, text: str, code: str, locale: Locale) -> str:
+    """An amount an email shows in its text and its HTML part is formatted once. Keyed by
+    type and text, not value: 0.0 and -0.0, or 1.5 and Decimal("1.50"), are equal values."""
+    return localisation.money(_FROM_TEXT[kind](text), code, locale)
 
 
 @pass_context
@@ -493,26 +509,50 @@ def time_limit(parts: int = 1) -> Iterator[None]:
     an alarm also interrupts loops that call nothing (``{% for i in range(99999) %}...``).
     An email's three parts share one limit of three times RENDER_SECONDS."""
     seconds = RENDER_SECONDS * parts
-    alarm = threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
+    alarm = _alarm_usable()
     # With the alarm the hooks' check is a fallback, a little later so the alarm comes first.
     token = _DEADLINE.set(time.monotonic() + seconds + (1.0 if alarm else 0.0))
     limit = _LIMIT.set(seconds)
-    previous: Any = None
-    if alarm:
-        previous = signal.signal(signal.SIGALRM, functools.partial(_on_alarm, seconds))
-        signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        yield
+        with contextlib.nullcontext() if _ALARM_HANDLED or not alarm else alarm_handler():
+            if alarm:
+                signal.setitimer(signal.ITIMER_REAL, seconds)
+            try:
+                yield
+            finally:
+                if alarm:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
     finally:
-        if alarm:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
         _DEADLINE.reset(token)
         _LIMIT.reset(limit)
 
 
-def _on_alarm(seconds: float, signum: int, frame: Any) -> None:
-    raise _Timeout(f"the template ran for over {seconds:g} seconds")
+def _alarm_usable() -> bool:
+    return threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
+
+
+_ALARM_HANDLED = False  # alarm_handler() is in force: time_limit() only sets the timer
+
+
+@contextlib.contextmanager
+def alarm_handler() -> Iterator[None]:
+    """The time limit's alarm handler, installed once around many renders (installing it for
+    each one costs an email more than some of its parts); nothing outside the main thread."""
+    global _ALARM_HANDLED
+    if _ALARM_HANDLED or not _alarm_usable():
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    _ALARM_HANDLED = True
+    try:
+        yield
+    finally:
+        _ALARM_HANDLED = False
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise _Timeout(f"the template ran for over {_LIMIT.get():g} seconds")
 
 
 def _template_frames(tb: TracebackType | None) -> Iterator[tuple[str | None, int]]:
