@@ -2,14 +2,16 @@
 classes, on the same recipients, the same templates and the same rendered content.
 
     python bench/bench_emails.py                      # 20,000 emails, 3 rounds
-    python bench/bench_emails.py --emails 50000 --rounds 5 --workers 2
+    python bench/bench_emails.py --emails 20000 100000 --rounds 3 --workers 2
+    python bench/bench_emails.py --emails 100000 --rounds 1 --kinds crmreport
 
 Each run is its own process (so its peak RSS comes from the OS: getrusage of the process,
 and of its worker processes once they have ended), writing into an empty temporary folder
 that is removed after the run; its CPU time (user + system, workers included) comes from
-the OS too, so "per CPU second" is the rate one core gives, whatever the load. The two
-alternate (A B, B A, ...) so a change in the shared
-machine's load hits both alike; the median and range of each are printed, and their ratio.
+the OS too, so "per CPU second" is the rate one core gives, whatever the load (printed split
+into user and system time: creating and writing the files is the kernel's share). The two
+alternate (A B, B A, ...) so a change in the shared machine's load hits both alike; the median
+and range of each are printed, and their ratio, for each number of emails.
 
 - crmreport: ``render_emails`` as ``build`` calls it: render text and HTML (sandboxed Jinja2),
   inline the CSS, assemble the MIME bytes, write ``<id>.eml`` and esp.csv; ``--workers``
@@ -40,6 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+KINDS = ["crmreport", "stdlib"]
 FIRST = ["Anna", "Jürgen", "Ben", "Zoë", "Mehmet", "Chloé", "Paul", "Grete"]
 LAST = ["Müller", "Smith", "Schröder", "O'Neill", "Nguyen", "Weiß", "Brown", "Østergaard"]
 
@@ -117,29 +120,30 @@ def one(kind: str, count: int, workers: int) -> None:
     out = base / "emails"
     out.mkdir()
     try:
-        cpu_before = _cpu_seconds()
+        user_before, system_before = _cpu_seconds()
         start = time.perf_counter()
         (run_crmreport if kind == "crmreport" else run_stdlib)(count, out, workers)
         seconds = time.perf_counter() - start
-        cpu = _cpu_seconds() - cpu_before
+        user, system = (after - before for after, before in
+                        zip(_cpu_seconds(), (user_before, system_before), strict=True))
         files = len(os.listdir(out))
     finally:
         shutil.rmtree(base)
-    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "files": files,
+    print(json.dumps({"seconds": seconds, "cpu_seconds": user + system,
+                      "system_seconds": system, "files": files,
                       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "workers_rss_mb":
                           resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 
 
-def _cpu_seconds() -> float:
+def _cpu_seconds() -> tuple[float, float]:
     """User and system time of this process and of its ended workers, from the OS."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     workers = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+    return own.ru_utime + workers.ru_utime, own.ru_stime + workers.ru_stime
 
 
-def compare(count: int, rounds: int, workers: int) -> None:
-    kinds = ["crmreport", "stdlib"]
+def compare(count: int, rounds: int, workers: int, kinds: list[str]) -> None:
     results: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
     for round_ in range(rounds):
         for kind in kinds if round_ % 2 == 0 else kinds[::-1]:
@@ -149,37 +153,48 @@ def compare(count: int, rounds: int, workers: int) -> None:
             figures = json.loads(done.stdout.strip().splitlines()[-1])
             assert figures["files"] == count, figures
             results[kind].append(figures)
-            print(f"round {round_ + 1} {kind:9} {count / figures['seconds']:8,.0f} emails/s, "
-                  f"{count / figures['cpu_seconds']:8,.0f} per CPU second, "
+            print(f"round {round_ + 1} {kind:9} {count:,} emails in {figures['seconds']:.1f} s: "
+                  f"{count / figures['seconds']:8,.0f} emails/s, "
+                  f"{count / figures['cpu_seconds']:8,.0f} per CPU second "
+                  f"({figures['system_seconds'] / figures['cpu_seconds']:.0%} system), "
                   f"peak RSS {figures['rss_mb']:.0f} MB (workers {figures['workers_rss_mb']:.0f}"
                   " MB)", flush=True)
     rates = {k: [count / f["seconds"] for f in results[k]] for k in kinds}
     per_cpu = {k: [count / f["cpu_seconds"] for f in results[k]] for k in kinds}
-    print(f"\n{count:,} emails, {rounds} rounds, crmreport with {workers} worker process(es), "
+    print(f"\n{count:,} emails, {rounds} round(s), crmreport with {workers} worker process(es), "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for kind in kinds:
+        walls = [f["seconds"] for f in results[kind]]
+        system = statistics.median(f["system_seconds"] / f["cpu_seconds"] for f in results[kind])
         print(f"{kind:9} median {statistics.median(rates[kind]):8,.0f} emails/s "
-              f"(range {min(rates[kind]):,.0f}-{max(rates[kind]):,.0f}); per CPU second "
-              f"median {statistics.median(per_cpu[kind]):,.0f} (range "
-              f"{min(per_cpu[kind]):,.0f}-{max(per_cpu[kind]):,.0f}); peak RSS "
+              f"(range {min(rates[kind]):,.0f}-{max(rates[kind]):,.0f}; wall "
+              f"{statistics.median(walls):.1f} s); per CPU second median "
+              f"{statistics.median(per_cpu[kind]):,.0f} (range {min(per_cpu[kind]):,.0f}-"
+              f"{max(per_cpu[kind]):,.0f}; {system:.0%} of it system time); peak RSS "
               f"{max(f['rss_mb'] for f in results[kind]):.0f} MB, workers "
               f"{max(f['workers_rss_mb'] for f in results[kind]):.0f} MB")
-    ratio = statistics.median(rates["crmreport"]) / statistics.median(rates["stdlib"])
-    cpu_ratio = statistics.median(per_cpu["crmreport"]) / statistics.median(per_cpu["stdlib"])
-    print(f"crmreport / stdlib: {ratio:.1f}x in wall time, {cpu_ratio:.1f}x per CPU second")
+    if len(kinds) == 2:
+        ratio = statistics.median(rates["crmreport"]) / statistics.median(rates["stdlib"])
+        cpu_ratio = statistics.median(per_cpu["crmreport"]) / statistics.median(per_cpu["stdlib"])
+        print(f"crmreport / stdlib: {ratio:.1f}x in wall time, {cpu_ratio:.1f}x per CPU second")
+    print(flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--emails", type=int, default=20_000)
+    parser.add_argument("--emails", type=int, nargs="+", default=[20_000],
+                        help="numbers of emails, each measured in turn")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--one", choices=["crmreport", "stdlib"], help=argparse.SUPPRESS)
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=KINDS,
+                        help="what to run (default both; stdlib alone is slow at 100,000)")
+    parser.add_argument("--one", choices=KINDS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        one(args.one, args.emails, args.workers)
+        one(args.one, args.emails[0], args.workers)
     else:
-        compare(args.emails, args.rounds, args.workers)
+        for count in args.emails:
+            compare(count, args.rounds, args.workers, args.kinds)
 
 
 if __name__ == "__main__":
