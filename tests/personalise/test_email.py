@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+import crmreport.personalise.email
 from crmreport.config.models import Sender
 from crmreport.errors import ConfigError, DataError, TemplateError
 from crmreport.personalise import EmailBatch, EmailSettings, make_environment, render_emails
@@ -537,3 +538,30 @@ def test_a_template_error_in_a_worker_stops_the_build(tmp_path: Path,
             "template not found: looked for templates/email/en/missing.txt.j2")):
         render_emails(people, make_environment(ROOT / "templates"), SETTINGS,
                       tmp_path / "out", workers=2)
+
+
+def test_layouts_inlined_once_give_the_bytes_inlining_each_email_whole_gives(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every demo template, merge values with quotes, ampersands, entities, markup and
+    no-break spaces: the same files whether CSS is inlined per layout or per email."""
+    names = ['Zoë "Z"', "O'Neill & Söhne", "&amp; &euro;", "<b>Ben</b>", "Anna\xa0Maria",
+             " Leading", "Ünal", "x&lt", "Øster;gaard"]
+    people = [{**(ANNA if i % 2 else BEN), "customer_id": f"C{i:03}",
+               "email": f"p{i}@example.de", "template": ("vip", "winback", "welcome")[i % 3],
+               "last_name": names[i % len(names)], "first_name": names[(i * 5) % len(names)],
+               "coupon": names[(i * 7) % len(names)], "salutation": ("Frau", "Mr", "")[i % 3]}
+              for i in range(60)]
+    inlined: list[str] = []
+    whole = crmreport.personalise.email._inline
+    monkeypatch.setattr("crmreport.personalise.email._inline",
+                        lambda *args: inlined.append(args[1]) or whole(*args))
+    files, calls = [], []
+    for layouts in (64, 0):  # 0: no layout kept, every email inlined whole
+        monkeypatch.setattr("crmreport.personalise.styles.MAX_LAYOUTS", layouts)
+        (tmp_path / f"layouts{layouts}").mkdir()
+        _, out = _build(tmp_path / f"layouts{layouts}", people)
+        files.append({p.name: p.read_bytes() for p in out.iterdir()})
+        calls.append(len(inlined))
+        inlined.clear()
+    assert len(files[0]) == 60 and files[0] == files[1]
+    assert calls[1] == 60 and calls[0] < 40  # the layouts were used: fewer inliner calls
