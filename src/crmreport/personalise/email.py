@@ -4,7 +4,9 @@ The stdlib email package manages about 380 messages/s, which would bound a large
 structure here is fixed (two quoted-printable parts), so the bytes are written directly.
 Everything that depends on a customer is either encoded (RFC 2047) or stripped of control
 characters before it reaches a header, so no merge value can start a header of its own.
-Headers are folded so no line exceeds 78 characters (display names are capped at 64).
+Headers are folded so no line exceeds 78 characters (display names are capped at 64). The
+HTML part's CSS is inlined once per layout and the escaped merge values put in (styles.py),
+giving the bytes inlining each email whole gives.
 
 The unsubscribe token is HMAC-SHA256(key=secret, msg=customer_id), first 32 hex digits: only
 whoever holds the secret can make one, so nobody can unsubscribe someone else. Message-ID and
