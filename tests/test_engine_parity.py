@@ -33,7 +33,7 @@ from crmreport.config import load_campaign, with_engine
 from crmreport.demo import project_file
 from crmreport.engine import connect
 from crmreport.outputs import json_text
-from crmreport.tables import CONTACT_PLAN, FEATURES
+from crmreport.tables import ASSIGNMENTS, CONTACT_PLAN, FEATURES
 
 from .conftest import ROOT, TEST_SECRET
 
@@ -73,7 +73,7 @@ def outcome(campaign: Path, data_dir: Path, engine: str, out: Path) -> Outcome:
     return Outcome(
         account=run.account.as_dict(),
         features=_keyed(run.con, FEATURES.name, list(FEATURES.columns)),
-        assignments=_keyed(run.con, "assignments", ["customer_id", "segment", "offer"]),
+        assignments=_keyed(run.con, ASSIGNMENTS.name, ["customer_id", "segment", "offer"]),
         contact_plan=_keyed(run.con, CONTACT_PLAN.name, list(CONTACT_PLAN.columns)),
         plan=json_text(built.plan.as_dict()),
         files=files)
@@ -81,8 +81,9 @@ def outcome(campaign: Path, data_dir: Path, engine: str, out: Path) -> Outcome:
 
 def _keyed(con: Any, table: str, columns: list[str]) -> dict[str, tuple[Any, ...]]:
     """The table's rows by customer id (its first column), each as a (column, value) tuple."""
-    names = ", ".join(f'"{c}"' for c in columns)
-    rows = con.execute(f"SELECT {names} FROM {table} ORDER BY customer_id").fetchall()
+    # plain names, no quotes: "x" is an identifier in DuckDB but a string in Spark SQL
+    rows = con.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY customer_id"
+                       ).fetchall()
     keyed = {str(row[0]): tuple(zip(columns, row, strict=True)) for row in rows}
     assert len(keyed) == len(rows), f"{table}: a customer id repeats"
     return keyed
