@@ -17,6 +17,7 @@ import csv
 import dataclasses
 import datetime as dt
 import inspect
+import itertools
 import json
 import math
 from collections.abc import Iterator
@@ -62,9 +63,13 @@ def outcome(campaign: Path, data_dir: Path, engine: str, out: Path) -> Outcome:
                          SPARK_MASTER if engine == "spark" else None)
     runs: list[Any] = []
     prepare = pipeline.prepare
-    with pytest.MonkeyPatch.context() as patch:  # keep the run the dry run prepared
-        patch.setattr(pipeline, "prepare", lambda *a, **k: runs.append(prepare(*a, **k))
-                      or runs[-1])
+
+    def kept(*args: Any, **kwargs: Any) -> Any:  # the run the dry run prepares, kept
+        runs.append(prepare(*args, **kwargs))
+        return runs[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "prepare", kept)
         built = pipeline.dry_run(loaded, out, TEST_SECRET)
     [run] = runs
     folder = built.out_dir
@@ -95,12 +100,21 @@ def differences(a: Outcome, b: Outcome) -> list[str]:
     for name in ("features", "assignments", "contact_plan"):
         found += _table_differences(name, getattr(a, name), getattr(b, name))
     if a.plan != b.plan:
-        found.append("plan differs")
+        found.append(f"plan differs: {_first_difference(a.plan.encode(), b.plan.encode())}")
     for file in sorted(a.files.keys() | b.files.keys()):
-        if a.files.get(file) != b.files.get(file):
-            found.append(f"file {file} differs" if file in a.files and file in b.files
-                         else f"file {file} only on one side")
+        x, y = a.files.get(file), b.files.get(file)
+        if x is None or y is None:
+            found.append(f"file {file} only on one side")
+        elif x != y:
+            found.append(f"file {file} differs: {_first_difference(x, y)}")
     return found
+
+
+def _first_difference(a: bytes, b: bytes) -> str:
+    """Where two texts part: the first line that differs, on each side (None: no line)."""
+    pairs = itertools.zip_longest(a.splitlines(keepends=True), b.splitlines(keepends=True))
+    return next(f"line {number}: {x!r:.120} != {y!r:.120}"
+                for number, (x, y) in enumerate(pairs, 1) if x != y)
 
 
 def _table_differences(name: str, a: dict[str, tuple[Any, ...]],
@@ -183,13 +197,14 @@ def test_a_planted_difference_in_a_file_the_plan_or_the_account_is_found(
     contacts = second.files["contacts.csv"]
     files = {**second.files, "contacts.csv": contacts[:-2] + bytes([contacts[-2] ^ 1]) +
              contacts[-1:]}
-    assert differences(first, dataclasses.replace(second, files=files)) == [
-        "file contacts.csv differs"]
+    [found] = differences(first, dataclasses.replace(second, files=files))
+    last = len(contacts.splitlines())
+    assert found.startswith(f"file contacts.csv differs: line {last}: ")
     missing = {k: v for k, v in second.files.items() if k != "plan.json"}
     assert differences(first, dataclasses.replace(second, files=missing)) == [
         "file plan.json only on one side"]
-    assert differences(first, dataclasses.replace(second, plan=second.plan + " ")) == [
-        "plan differs"]
+    [found] = differences(first, dataclasses.replace(second, plan=second.plan + "x"))
+    assert found.startswith(f"plan differs: line {second.plan.count(chr(10)) + 1}: None != ")
     account = json.loads(json.dumps(second.account))
     account["files"][0]["loaded"] += 1
     assert differences(first, dataclasses.replace(second, account=account))[0].startswith(
