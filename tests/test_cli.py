@@ -397,7 +397,7 @@ def test_spark_without_pyspark_says_how_to_install_it(shop: Path,
     monkeypatch.setattr(spark_setup, "_importable", lambda name: False)
     result = CliRunner().invoke(main, ["plan", str(shop / "campaign.yaml"), "--engine", "spark"])
     assert result.exit_code == 1
-    assert "pyspark is not installed" in result.stderr
+    assert "engine: spark needs pyspark, which is not installed" in result.stderr
     assert "pip install 'crmreport[spark]'" in result.stderr
 
 

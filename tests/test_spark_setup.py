@@ -37,14 +37,14 @@ def test_without_pyspark_the_error_names_the_extra(installed: set[str]) -> None:
     with pytest.raises(ConfigError) as raised:
         spark_setup.require_spark("local[2]")
     message = str(raised.value)
-    assert "pyspark is not installed" in message
+    assert "engine: spark needs pyspark, which is not installed" in message
     assert "pip install 'crmreport[spark]'" in message
 
 
 def test_a_java_home_without_java_is_missing(installed: set[str], tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JAVA_HOME", str(tmp_path))  # no bin/java in it
-    with pytest.raises(ConfigError, match=r"Java is missing \(JAVA_HOME/bin/java not found\)"):
+    with pytest.raises(ConfigError, match=r"Java, which is missing \(JAVA_HOME/bin/java not"):
         spark_setup.require_spark("spark://cluster:7077")
 
 

@@ -38,14 +38,16 @@ def java() -> str | None:
 def missing(master: str) -> list[tuple[str, str]]:
     """What is missing for a Spark session at ``master``: (what, how to install it)."""
     if not _importable("pyspark"):
-        return [("pyspark is not installed", f"{SPARK_EXTRA} (or choose engine duckdb)")]
+        return [("spark needs pyspark, which is not installed",
+                 f"{SPARK_EXTRA}, or choose engine duckdb")]
     if is_connect(master):
         absent = [m for m in CONNECT_MODULES if not _importable(m)]
-        return [(f"the Spark Connect client is incomplete ({', '.join(absent)} missing)",
+        return [(f"spark needs the Spark Connect client, which is incomplete "
+                 f"({', '.join(absent)} missing)",
                  CONNECT_EXTRA)] if absent else []
     if java() is None:
         where = "JAVA_HOME/bin/java" if os.environ.get("JAVA_HOME") else "java on the PATH"
-        return [(f"Java is missing ({where} not found); Spark runs in a Java VM",
+        return [(f"spark needs Java, which is missing ({where} not found)",
                  "install Java 17, e.g. apt-get install default-jre-headless, or set "
                  "JAVA_HOME to a Java 17 installation")]
     return []
@@ -53,7 +55,7 @@ def missing(master: str) -> list[tuple[str, str]]:
 
 def require_spark(master: str) -> None:
     """A ConfigError saying what to install when a Spark session at ``master`` cannot start."""
-    problems = [Problem("environment", None, "engine: spark", what, fix)
+    problems = [Problem("environment", None, "engine", what, fix)
                 for what, fix in missing(master)]
     if problems:
         raise ConfigError(problems)
