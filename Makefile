@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml setup.py
 	touch $(STAMP)
 
 # Debian packages: chromium renders the report charts to SVG, fonts make PDFs legible, Java
-# runs Spark's JVM for the engine parity test (engine: spark).
+# runs Spark for the engine parity test (engine: spark).
 system:
 	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi dejavu || { \
 	  echo "installing chromium and fonts with apt-get" >&2; \

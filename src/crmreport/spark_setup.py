@@ -2,8 +2,8 @@
 (the ``spark`` extra), and Java for a JVM of our own, or the Connect client's libraries for
 a Spark Connect server (``sc://``), which runs the JVM elsewhere.
 
-Nothing is imported here: a missing piece is found with importlib and the PATH, so the check
-costs no JVM start and the command line stays light.
+pyspark is not imported here: a missing piece is found with importlib's finder and the PATH,
+so the check starts no JVM and the command line stays light.
 """
 
 from __future__ import annotations
