@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench system clean
+.PHONY: demo test lint bench system spark clean
 
 demo: $(STAMP) system
 	$(BIN)/crmreport demo --out out/demo
 
-test: $(STAMP) system
+test: $(STAMP) system spark
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q
@@ -32,12 +32,25 @@ $(STAMP): pyproject.toml setup.py
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages: chromium renders the report charts to SVG, fonts make PDFs legible.
+# Debian packages: chromium renders the report charts to SVG, fonts make PDFs legible, Java
+# runs Spark for the engine parity test (engine: spark).
 system:
 	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi dejavu || { \
 	  echo "installing chromium and fonts with apt-get" >&2; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    chromium fonts-dejavu-core fonts-liberation >/dev/null; }
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "installing Java for Spark with apt-get" >&2; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    default-jre-headless >/dev/null; }
+
+# The engine parity test runs Spark locally: pyspark, the spark extra (its Java: `system`).
+SPARK_STAMP := $(VENV)/.installed-spark
+spark: $(SPARK_STAMP)
+
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,spark]'
+	touch $(SPARK_STAMP)
 
 clean:
 	rm -rf out .venv .pytest_cache .mypy_cache .ruff_cache

@@ -371,3 +371,38 @@ def test_an_unquoted_country_code_suggests_quoting_it(shop: Path) -> None:
     assert result.exit_code == 1
     assert (f"{campaign}:11: segments[0].when: segment 'recent': unknown column 'DE' (to "
             "compare with the text DE, quote it: 'DE')") in result.stderr
+
+
+READING_COMMANDS = ["check", "plan", "explain", "build", "preview", "report", "clv", "demo"]
+
+
+@pytest.mark.parametrize("command", READING_COMMANDS)
+def test_every_command_that_reads_data_takes_an_engine(command: str) -> None:
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert "--engine [duckdb|spark]" in result.output and "--spark-master URL" in result.output
+
+
+def test_plan_on_the_duckdb_engine_equals_the_default(shop: Path) -> None:
+    campaign = str(shop / "campaign.yaml")
+    default = CliRunner().invoke(main, ["plan", campaign, "--json"])
+    duckdb = CliRunner().invoke(main, ["plan", campaign, "--json", "--engine", "duckdb"])
+    assert default.exit_code == duckdb.exit_code == 0, duckdb.output
+    assert duckdb.stdout == default.stdout
+
+
+def test_spark_without_pyspark_says_how_to_install_it(shop: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from crmreport import spark_setup
+
+    monkeypatch.setattr(spark_setup, "_importable", lambda name: False)
+    result = CliRunner().invoke(main, ["plan", str(shop / "campaign.yaml"), "--engine", "spark"])
+    assert result.exit_code == 1
+    assert "engine: spark needs pyspark, which is not installed" in result.stderr
+    assert "pip install 'crmreport[spark]'" in result.stderr
+
+
+def test_a_spark_master_without_the_spark_engine_is_refused(shop: Path) -> None:
+    result = CliRunner().invoke(main, ["check", str(shop / "campaign.yaml"),
+                                       "--spark-master", "local[2]"])
+    assert result.exit_code == 1
+    assert "--spark-master: a Spark master is given but the engine is duckdb" in result.stderr

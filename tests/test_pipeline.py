@@ -289,3 +289,29 @@ def test_a_letter_that_cannot_be_printed_is_set_aside_not_sent(shop: Path,
     assert [r.split(",")[:2] for r in (folder / "print.csv").read_text().splitlines()[1:]] == [
         ["2", "C1"]]
     assert len(PdfReader(folder / "letters.pdf").pages) == 1
+
+
+def test_the_spark_engine_is_opened_at_the_campaigns_master(shop: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    from crmreport import spark_setup
+    from crmreport.config import with_engine
+
+    asked: list[str] = []
+    opened: list[dict[str, object]] = []
+    monkeypatch.setattr(spark_setup, "require_spark", asked.append)
+    monkeypatch.setattr(pipeline, "connect", lambda **options: opened.append(options))
+    loaded = load_campaign(shop / "campaign.yaml")
+    spark = loaded.config.model_copy(update={"spark": pipeline.SparkSettings(
+        master="spark://cluster:7077", conf={"spark.executor.memory": "4g"})})
+    pipeline.open_engine(with_engine(loaded, "spark").config)
+    pipeline.open_engine(spark.model_copy(update={"engine": "spark"}))
+    assert asked == ["local[2]", "spark://cluster:7077"]
+    assert opened == [{"kind": "spark", "master": "local[2]"},
+                      {"kind": "spark", "master": "spark://cluster:7077",
+                       "conf": {"spark.executor.memory": "4g"}}]
+
+
+def test_the_duckdb_engine_is_opened_as_before(shop: Path) -> None:
+    con = pipeline.open_engine(load_campaign(shop / "campaign.yaml").config)
+    assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 HEAVY = ("pandas", "plotly", "weasyprint", "duckdb", "sklearn", "scipy", "pyarrow", "jinja2",
-         "babel")
+         "babel", "pyspark")
 
 
 def imported_after(statement: str) -> set[str]:

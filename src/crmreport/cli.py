@@ -27,6 +27,7 @@ from crmreport.reasons import SUPPRESSED, label
 if TYPE_CHECKING:
     from crmreport import pipeline
     from crmreport.config import LoadedCampaign
+    from crmreport.config.models import Engine
     from crmreport.interact import Plan
     from crmreport.interact.explain import Explanation
     from crmreport.monitor.periods import PeriodKind
@@ -54,6 +55,25 @@ DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path, file_okay=
                         help="Folder that relative data paths start from "
                              "(default: the campaign file's folder).")
 AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+
+
+def ENGINE(func: F) -> F:
+    """--engine and --spark-master, on every command that reads data."""
+    func = click.option("--spark-master", metavar="URL",
+                        help="Spark master for --engine spark: local[2], spark://host:7077, "
+                             "yarn, or Spark Connect sc://host:15002  [default: the "
+                             "campaign's spark.master, else local[2]]")(func)
+    return click.option("--engine", type=click.Choice(["duckdb", "spark"]), default=None,
+                        help="Where the SQL runs  [default: the campaign's engine, "
+                             "else duckdb]")(func)
+
+
+def _load(config: Path, data_dir: Path | None, engine: Engine | None,
+          spark_master: str | None) -> LoadedCampaign:
+    """The campaign file with the command line's --engine and --spark-master applied."""
+    from crmreport.config import load_campaign, with_engine
+
+    return with_engine(load_campaign(config, data_dir), engine, spark_master)
 
 
 def _say(message: str, colour: str | None = None) -> None:
@@ -133,8 +153,10 @@ def main(ctx: click.Context, quiet: bool) -> None:
               help="Report definition  [default: the demo report installed with crmreport]")
 @click.option("--customers", type=click.IntRange(100, 2_000_000), default=20_000,
               show_default=True, help="Size of the generated customer base.")
+@ENGINE
 @_handles_errors
-def demo(out: Path, campaign: Path | None, report_path: Path | None, customers: int) -> None:
+def demo(out: Path, campaign: Path | None, report_path: Path | None, customers: int,
+         engine: Engine | None, spark_master: str | None) -> None:
     """Generate demo data and run the example campaign and report over it.
 
     \b
@@ -145,7 +167,7 @@ def demo(out: Path, campaign: Path | None, report_path: Path | None, customers: 
     start = time.perf_counter()
     _say(f"generating {customers:,} demo customers and running "
          f"{campaign or 'the demo campaign'} ...")
-    result = pipeline.demo(out, campaign, report_path, customers)
+    result = pipeline.demo(out, campaign, report_path, customers, engine, spark_master)
     built = result.build
     _say(f"built {built.emails:,} emails and {built.letters:,} letters in {built.out_dir}", "green")
     for path in result.reports:
@@ -156,20 +178,21 @@ def demo(out: Path, campaign: Path | None, report_path: Path | None, customers: 
 @main.command()
 @CONFIG
 @DATA_DIR
+@ENGINE
 @AS_JSON
 @click.option("--quarantine", type=click.Path(path_type=Path, dir_okay=False),
               help="Write every quarantined row, with its values and reason, to this CSV.")
 @_handles_errors
-def check(config: Path, data_dir: Path | None, as_json: bool, quarantine: Path | None) -> None:
+def check(config: Path, data_dir: Path | None, engine: Engine | None, spark_master: str | None,
+          as_json: bool, quarantine: Path | None) -> None:
     """Check a campaign: configuration, rules, and an account of every input row.
 
     \b
     Example:  crmreport check campaigns/demo.yaml --data-dir out/demo/data
     """
     from crmreport import pipeline
-    from crmreport.config import load_campaign
 
-    result = pipeline.check(load_campaign(config, data_dir), quarantine)
+    result = pipeline.check(_load(config, data_dir, engine, spark_master), quarantine)
     if result.quarantined is not None:
         _say(f"{result.quarantined:,} quarantined rows written to {quarantine}", "yellow")
     for warning in result.warnings:
@@ -194,12 +217,14 @@ def check(config: Path, data_dir: Path | None, as_json: bool, quarantine: Path |
 @main.command()
 @CONFIG
 @DATA_DIR
+@ENGINE
 @AS_JSON
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Compare with the plan.json of the last build in OUT/<campaign>/ "
                    "(default: with the campaign's last run in the contact history).")
 @_handles_errors
-def plan(config: Path, data_dir: Path | None, as_json: bool, out: Path | None) -> None:
+def plan(config: Path, data_dir: Path | None, engine: Engine | None, spark_master: str | None,
+         as_json: bool, out: Path | None) -> None:
     """Show who would be contacted, step by step, and the change since the last run;
     writing nothing.
 
@@ -207,9 +232,8 @@ def plan(config: Path, data_dir: Path | None, as_json: bool, out: Path | None) -
     Example:  crmreport plan campaigns/demo.yaml --data-dir out/demo/data --json
     """
     from crmreport import pipeline
-    from crmreport.config import load_campaign
 
-    result = pipeline.plan(load_campaign(config, data_dir), out)
+    result = pipeline.plan(_load(config, data_dir, engine, spark_master), out)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
     else:
@@ -257,11 +281,13 @@ def _print_plan(result: Plan) -> None:
 @main.command()
 @CONFIG
 @DATA_DIR
+@ENGINE
 @AS_JSON
 @click.option("--customer", "customer_id", required=True,
               help="The customer id to explain (as in the customers file).")
 @_handles_errors
-def explain(config: Path, data_dir: Path | None, as_json: bool, customer_id: str) -> None:
+def explain(config: Path, data_dir: Path | None, engine: Engine | None,
+            spark_master: str | None, as_json: bool, customer_id: str) -> None:
     """Explain one customer: features, each rule's verdict, the offer and channel, or why
     they are excluded. Shows features only, never name, email or address.
 
@@ -269,9 +295,8 @@ def explain(config: Path, data_dir: Path | None, as_json: bool, customer_id: str
     Example:  crmreport explain campaigns/demo.yaml --data-dir out/demo/data --customer C000042
     """
     from crmreport import pipeline
-    from crmreport.config import load_campaign
 
-    result = pipeline.explain(load_campaign(config, data_dir), customer_id)
+    result = pipeline.explain(_load(config, data_dir, engine, spark_master), customer_id)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True, default=str))
         return
@@ -320,6 +345,7 @@ def _print_explanation(r: Explanation) -> None:
 @main.command()
 @CONFIG
 @DATA_DIR
+@ENGINE
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("out"),
               show_default=True, help="Outputs go to OUT/<campaign>/.")
 @click.option("--wait", type=click.FloatRange(0), default=DEFAULT_WAIT,
@@ -332,8 +358,8 @@ def _print_explanation(r: Explanation) -> None:
               help="Render recorded run RUN_ID again (same recipients, variants, coupons) "
                    "into OUT/<RUN_ID>.rerender/, e.g. after a template fix; records nothing.")
 @_handles_errors
-def build(config: Path, data_dir: Path | None, out: Path, wait: float, dry_run: bool,
-          rerender_id: str | None) -> None:
+def build(config: Path, data_dir: Path | None, engine: Engine | None, spark_master: str | None,
+          out: Path, wait: float, dry_run: bool, rerender_id: str | None) -> None:
     """Write the campaign: emails, letters, ESP and print CSVs, contacts, manifest.
 
     Builds sharing a contact history run one after the other: a second one waits.
@@ -347,9 +373,8 @@ def build(config: Path, data_dir: Path | None, out: Path, wait: float, dry_run: 
         raise click.UsageError("--dry-run and --rerender cannot be combined: a rerender "
                                "records nothing anyway")
     from crmreport import pipeline
-    from crmreport.config import load_campaign
 
-    loaded = load_campaign(config, data_dir)
+    loaded = _load(config, data_dir, engine, spark_master)
     if rerender_id:
         _rerender(loaded, out, rerender_id)
         return
@@ -406,6 +431,7 @@ def _warn_rendering(result: pipeline.BuildResult) -> None:
 @main.command()
 @CONFIG
 @DATA_DIR
+@ENGINE
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the proofs and index.html, replaced whole  "
                    "[default: out/<campaign>.preview]")
@@ -414,7 +440,8 @@ def _warn_rendering(result: pipeline.BuildResult) -> None:
               help="Fictitious names, addresses, emails and ids, for proofs that leave the "
                    "company.")
 @_handles_errors
-def preview(config: Path, data_dir: Path | None, out: Path | None, customer_id: str | None,
+def preview(config: Path, data_dir: Path | None, engine: Engine | None,
+            spark_master: str | None, out: Path | None, customer_id: str | None,
             redact: bool) -> None:
     """Proof every combination the plan would send (segment x offer x channel x variant x
     locale) with one real recipient each, rendered as build renders it, and a contact
@@ -424,9 +451,8 @@ def preview(config: Path, data_dir: Path | None, out: Path | None, customer_id: 
     Example:  crmreport preview campaigns/demo.yaml --data-dir out/demo/data --out out/preview
     """
     from crmreport import pipeline
-    from crmreport.config import load_campaign
 
-    loaded = load_campaign(config, data_dir)
+    loaded = _load(config, data_dir, engine, spark_master)
     target = out or Path("out") / f"{loaded.config.campaign}.preview"
     result = pipeline.preview(loaded, target, customer_id, redact)
     click.echo(str(result.out_dir / "index.html"))
@@ -446,6 +472,7 @@ def preview(config: Path, data_dir: Path | None, out: Path | None, customer_id: 
 @main.command()
 @CONFIG
 @DATA_DIR
+@ENGINE
 @click.option("--definition", type=click.Path(path_type=Path),
               default=Path("reports/weekly.yaml"), show_default=True, callback=_existing_file,
               help="The report definition: sections, branding, language.")
@@ -462,7 +489,8 @@ def preview(config: Path, data_dir: Path | None, out: Path | None, customer_id: 
               default=None, help="Also write the executive summary as a self-contained "
                                  "email (.eml) for any mail server.")
 @_handles_errors
-def report(config: Path, data_dir: Path | None, definition: Path, out: Path,
+def report(config: Path, data_dir: Path | None, engine: Engine | None, spark_master: str | None,
+           definition: Path, out: Path,
            period: PeriodKind | None, as_of: dt.datetime | None,
            json_path: Path | None, email_path: Path | None) -> None:
     """Render the monitoring report (report.html and report.pdf) for a period.
@@ -473,10 +501,10 @@ def report(config: Path, data_dir: Path | None, definition: Path, out: Path,
     Example:  crmreport report campaigns/demo.yaml --data-dir out/demo/data --out reports
     """
     from crmreport import pipeline
-    from crmreport.config import load_campaign, load_report
+    from crmreport.config import load_report
 
     result = pipeline.report_period(
-        load_campaign(config, data_dir), load_report(definition), out, period,
+        _load(config, data_dir, engine, spark_master), load_report(definition), out, period,
         as_of.date() if as_of else None, json_path, email_path)
     for path in result.paths:
         click.echo(str(path))
@@ -533,11 +561,13 @@ def schema_command(kind: str) -> None:
 @main.command("clv")
 @CONFIG
 @DATA_DIR
+@ENGINE
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
               default=Path("out/clv.csv"), show_default=True,
               help="CSV of per-customer predictions.")
 @_handles_errors
-def clv_command(config: Path, data_dir: Path | None, out: Path) -> None:
+def clv_command(config: Path, data_dir: Path | None, engine: Engine | None,
+                spark_master: str | None, out: Path) -> None:
     """Fit BG/NBD and Gamma-Gamma; write each customer's P(alive) and 52-week CLV.
 
     Prints the fitted parameters, log-likelihood and customer equity as JSON.
@@ -546,9 +576,8 @@ def clv_command(config: Path, data_dir: Path | None, out: Path) -> None:
     Example:  crmreport clv campaigns/demo.yaml --data-dir out/demo/data --out out/clv.csv
     """
     from crmreport import pipeline
-    from crmreport.config import load_campaign
 
-    summary = pipeline.customer_value(load_campaign(config, data_dir), out)
+    summary = pipeline.customer_value(_load(config, data_dir, engine, spark_master), out)
     click.echo(json.dumps(summary.as_dict(), indent=2, sort_keys=True))
     if summary.btyd_note:
         _say(f"note: {summary.btyd_note}", "yellow")

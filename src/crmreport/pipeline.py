@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmreport.account import Account
-from crmreport.config import LoadedCampaign, Report, load_campaign, load_report
-from crmreport.config.models import UNASSIGNED
+from crmreport.config import LoadedCampaign, Report, load_campaign, load_report, with_engine
+from crmreport.config.models import UNASSIGNED, Campaign, Engine, SparkSettings
 from crmreport.engine import Connection, connect
 from crmreport.errors import ConfigError, CrmError, DataError, Problem
 from crmreport.files import (
@@ -100,7 +100,7 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None) -> Run:
     ``forget_run`` leaves that run out of the contact history the features and the plan see,
     as it was before that run (for rendering it again); the account still counts its rows."""
     config = loaded.config
-    con = connect()
+    con = open_engine(config)
     rates = config.data.currency_rates
     files = sources(loaded)
     with stage("ingest", unit="files") as tick:
@@ -121,6 +121,24 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None) -> Run:
     rules = compile_rules(loaded, FEATURES.columns)
     assigned = assign(con, rules)
     return Run(loaded, con, rules, identified, featured, assigned, _plan(loaded, con))
+
+
+def open_engine(config: Campaign) -> Connection:
+    """The campaign's SQL engine: embedded DuckDB, or a Spark session at its master (what
+    is missing for Spark is said before any data is read)."""
+    if config.engine == "duckdb":
+        return connect()
+    from crmreport.spark_setup import require_spark
+
+    spark = config.spark or SparkSettings()
+    require_spark(spark.master)
+    options: dict[str, Any] = {"kind": "spark", "master": spark.master}
+    if spark.conf:
+        options["conf"] = dict(spark.conf)
+    # Through Callable until the engine package's connect(kind=, master=) is merged: main's
+    # connect takes neither, and the DuckDB path above calls it as main does.
+    open_spark: Callable[..., Connection] = connect
+    return open_spark(**options)
 
 
 def check(loaded: LoadedCampaign, quarantine: Path | None = None) -> CheckResult:
@@ -578,11 +596,12 @@ class DemoResult:
 
 def demo(
     out_dir: Path, campaign_path: Path | None = None, report_path: Path | None = None,
-    customers: int = 20_000,
+    customers: int = 20_000, engine: Engine | None = None, master: str | None = None,
 ) -> DemoResult:
     """Generate the demo data, build the example campaign over it and report on it.
 
-    Without paths, the demo project installed with crmreport is used.
+    Without paths, the demo project installed with crmreport is used; ``engine`` and
+    ``master`` replace the campaign's own (see config.with_engine).
     """
     from crmreport.demo import generate, project_file
 
@@ -590,7 +609,7 @@ def demo(
     report_path = report_path or project_file("reports", "weekly.yaml")
     data_dir = out_dir / "data"
     generate(data_dir, customers=customers)
-    loaded = load_campaign(campaign_path, data_dir=data_dir)
+    loaded = with_engine(load_campaign(campaign_path, data_dir=data_dir), engine, master)
     definition = load_report(report_path)
     built = build(loaded, out_dir, os.environ.get(SECRET_VARIABLE) or DEMO_SECRET)
     return DemoResult(data_dir, built, report(loaded, definition, out_dir))

@@ -6,6 +6,7 @@ from crmreport.config.loader import (
     load_report,
     report_schema,
     schema,
+    with_engine,
 )
 from crmreport.config.models import Campaign, Offer, Report, Segment, Source
 
@@ -20,4 +21,5 @@ __all__ = [
     "load_report",
     "report_schema",
     "schema",
+    "with_engine",
 ]

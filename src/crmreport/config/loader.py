@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import typing
@@ -12,7 +13,15 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from crmreport.config.models import MATCH_COLUMNS, UNASSIGNED, Campaign, Report, Variant
+from crmreport.config.models import (
+    MATCH_COLUMNS,
+    UNASSIGNED,
+    Campaign,
+    Engine,
+    Report,
+    SparkSettings,
+    Variant,
+)
 from crmreport.config.yamlsource import KeyPath, LineMap, load_yaml
 from crmreport.errors import ConfigError, Problem, closest
 
@@ -56,6 +65,28 @@ def load_campaign(
         data_dir=(data_dir or base).resolve(),
         template_dir=(base / campaign.template_dir).resolve(),
     )
+
+
+def with_engine(loaded: LoadedCampaign, engine: Engine | None = None,
+                master: str | None = None) -> LoadedCampaign:
+    """The campaign with the command line's engine and Spark master in place of its own;
+    ``master`` alone keeps the engine, so it is refused unless that engine is spark."""
+    config = loaded.config
+    if engine is not None:
+        config = config.model_copy(update={"engine": engine})
+    if master is not None:
+        if not master.strip():
+            raise ConfigError([Problem(str(loaded.path), None, "--spark-master",
+                                       "the Spark master is empty",
+                                       "give local[2], spark://host:7077 or sc://host:15002")])
+        if config.engine != "spark":
+            raise ConfigError([Problem(str(loaded.path), None, "--spark-master",
+                                       "a Spark master is given but the engine is duckdb",
+                                       "add --engine spark, or set engine: spark in the "
+                                       "campaign")])
+        spark = (config.spark or SparkSettings()).model_copy(update={"master": master})
+        config = config.model_copy(update={"spark": spark})
+    return dataclasses.replace(loaded, config=config)
 
 
 def load_report(path: Path) -> Report:

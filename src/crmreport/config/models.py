@@ -198,6 +198,20 @@ class Sender(Model):
     email: str | None = Field(None, description="where customers object to advertising")
 
 
+Engine = Literal["duckdb", "spark"]
+
+
+class SparkSettings(Model):
+    """Where the SQL runs when ``engine: spark``; rendering stays on this machine."""
+
+    master: str = Field(
+        "local[2]", min_length=1,
+        description="local[N] (this machine, N cores), a cluster URL (spark://host:7077, "
+                    "yarn, k8s://https://host:443) or Spark Connect sc://host:port")
+    conf: dict[str, str] = Field(
+        {}, description="Spark properties for the session, e.g. spark.executor.memory: 4g")
+
+
 class Campaign(Model):
     campaign: Identifier
     as_of: dt.date
@@ -219,6 +233,12 @@ class Campaign(Model):
     identity: Identity = Identity()
     churn: Churn = Churn()
     value: Value = Value()
+    engine: Engine = Field(
+        "duckdb", description="where the SQL runs: duckdb (embedded, default) or spark "
+                              "(see spark; needs pip install 'crmreport[spark]' and Java)")
+    spark: SparkSettings | None = Field(
+        None, description="the Spark master and properties when engine is spark "
+                          "(default: local[2])")
 
 
 class Branding(Model):

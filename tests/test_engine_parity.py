@@ -1,0 +1,525 @@
+"""Engine parity: a campaign run on Spark gives what it gives on DuckDB.
+
+Each case runs a dry-run build (the path ``plan`` and ``build`` take, rendering included)
+once per engine into its own folder, and collects what must agree: the account of every
+input row, the features table (floats to 1e-9, everything else exactly), every customer's
+segment and offer, every planned customer's channel, group, variant, exclusion and coupon,
+the plan, and the folder's files (plan.json, contacts.csv and the rest) byte for byte.
+
+The harness is checked on itself without Spark: DuckDB against DuckDB agrees, and a planted
+difference of each kind is found. The Spark side needs pyspark (``make test`` installs the
+spark extra) and is skipped only when pyspark cannot be imported.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import inspect
+import itertools
+import json
+import math
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from crmreport import pipeline
+from crmreport.cli import main
+from crmreport.config import load_campaign, with_engine
+from crmreport.demo import project_file
+from crmreport.engine import connect
+from crmreport.outputs import json_text
+from crmreport.tables import ASSIGNMENTS, CONTACT_PLAN, FEATURES
+
+from .conftest import ROOT, TEST_SECRET
+
+FLOAT_TOLERANCE = 1e-9
+SPARK_MASTER = "local[2]"
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What one engine made of a campaign; ``files`` are the dry run's folder, by name."""
+
+    account: dict[str, Any]
+    features: dict[str, tuple[Any, ...]]
+    assignments: dict[str, tuple[Any, ...]]
+    contact_plan: dict[str, tuple[Any, ...]]
+    plan: str
+    files: dict[str, bytes]
+
+    def rows(self) -> int:
+        return len(self.features) + len(self.assignments) + len(self.contact_plan)
+
+
+def outcome(campaign: Path, data_dir: Path, engine: str, out: Path) -> Outcome:
+    """Run ``campaign`` as ``build --dry-run --engine <engine>`` into ``out`` and collect."""
+    loaded = with_engine(load_campaign(campaign, data_dir), engine,
+                         SPARK_MASTER if engine == "spark" else None)
+    runs: list[Any] = []
+    prepare = pipeline.prepare
+
+    def kept(*args: Any, **kwargs: Any) -> Any:  # the run the dry run prepares, kept
+        runs.append(prepare(*args, **kwargs))
+        return runs[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "prepare", kept)
+        built = pipeline.dry_run(loaded, out, TEST_SECRET)
+    [run] = runs
+    folder = built.out_dir
+    files = ({p.relative_to(folder).as_posix(): p.read_bytes()
+              for p in sorted(folder.rglob("*")) if p.is_file()} if folder.is_dir() else {})
+    return Outcome(
+        account=run.account.as_dict(),
+        features=_keyed(run.con, FEATURES.name, list(FEATURES.columns)),
+        assignments=_keyed(run.con, ASSIGNMENTS.name, ["customer_id", "segment", "offer"]),
+        contact_plan=_keyed(run.con, CONTACT_PLAN.name, list(CONTACT_PLAN.columns)),
+        plan=json_text(built.plan.as_dict()),
+        files=files)
+
+
+def _keyed(con: Any, table: str, columns: list[str]) -> dict[str, tuple[Any, ...]]:
+    """The table's rows by customer id (its first column), each as a (column, value) tuple."""
+    # plain names, no quotes: "x" is an identifier in DuckDB but a string in Spark SQL
+    rows = con.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY customer_id"
+                       ).fetchall()
+    keyed = {str(row[0]): tuple(zip(columns, row, strict=True)) for row in rows}
+    assert len(keyed) == len(rows), f"{table}: a customer id repeats"
+    return keyed
+
+
+def differences(a: Outcome, b: Outcome) -> list[str]:
+    """Every way ``b`` differs from ``a``, each named (customer ids are test data)."""
+    found = [f"account: {a.account} != {b.account}"] if a.account != b.account else []
+    for name in ("features", "assignments", "contact_plan"):
+        found += _table_differences(name, getattr(a, name), getattr(b, name))
+    if a.plan != b.plan:
+        found.append(f"plan differs: {_first_difference(a.plan.encode(), b.plan.encode())}")
+    for file in sorted(a.files.keys() | b.files.keys()):
+        x, y = a.files.get(file), b.files.get(file)
+        if x is None or y is None:
+            found.append(f"file {file} only on one side")
+        elif x != y:
+            found.append(f"file {file} differs: {_first_difference(x, y)}")
+    return found
+
+
+def _first_difference(a: bytes, b: bytes) -> str:
+    """Where two texts part: the first line that differs, on each side (None: no line)."""
+    pairs = itertools.zip_longest(a.splitlines(keepends=True), b.splitlines(keepends=True))
+    return next(f"line {number}: {x!r:.120} != {y!r:.120}"
+                for number, (x, y) in enumerate(pairs, 1) if x != y)
+
+
+def _table_differences(name: str, a: dict[str, tuple[Any, ...]],
+                       b: dict[str, tuple[Any, ...]]) -> list[str]:
+    found = [f"{name}: customers on one side only: {sorted(a.keys() ^ b.keys())[:5]}"] \
+        if a.keys() != b.keys() else []
+    for customer in sorted(a.keys() & b.keys()):
+        for (column, x), (_, y) in zip(a[customer], b[customer], strict=True):
+            if not same_value(x, y):
+                found.append(f"{name}.{column} of {customer}: {x!r} != {y!r}")
+    return found
+
+
+def same_value(x: Any, y: Any) -> bool:
+    """Equal values of equal types; floats within FLOAT_TOLERANCE (relative, or absolute
+    near zero), NaN equal to NaN."""
+    if isinstance(x, float) and isinstance(y, float):
+        if math.isnan(x) or math.isnan(y):
+            return math.isnan(x) and math.isnan(y)
+        return math.isclose(x, y, rel_tol=FLOAT_TOLERANCE, abs_tol=FLOAT_TOLERANCE)
+    return type(x) is type(y) and x == y
+
+
+# --- The harness on itself ------------------------------------------------------------------
+
+
+def test_same_value_is_exact_except_for_floats() -> None:
+    assert same_value(0.1 + 0.2, 0.3) and same_value(1e12, 1e12 + 1e-4)
+    assert not same_value(1.0, 1.0 + 2e-9) and not same_value(0.0, 2e-9)
+    assert same_value(float("nan"), float("nan")) and not same_value(float("nan"), 0.0)
+    assert not same_value(Decimal("1.50"), 1.5)  # a DECIMAL that came back as a double
+    assert not same_value(1, True) and not same_value(dt.date(2026, 3, 1), "2026-03-01")
+    assert same_value(None, None) and not same_value(None, "")
+
+
+@pytest.fixture(scope="module")
+def duckdb_twice(tmp_path_factory: pytest.TempPathFactory) -> tuple[Outcome, Outcome]:
+    shop = write_parity_shop(tmp_path_factory.mktemp("twice"), "variants")
+    out = shop / "out"
+    return (outcome(shop / "campaign.yaml", shop, "duckdb", out / "duckdb"),
+            outcome(shop / "campaign.yaml", shop, "duckdb", out / "again"))
+
+
+def test_duckdb_against_duckdb_agrees_on_every_row(duckdb_twice: tuple[Outcome, Outcome]
+                                                   ) -> None:
+    first, second = duckdb_twice
+    assert differences(first, second) == []
+    assert len(first.features) == len(first.assignments) == CUSTOMERS
+    assert first.contact_plan and {"plan.json", "contacts.csv"} <= first.files.keys()
+
+
+def _planted(outcome: Outcome, table: str, customer: str, column: str, value: Any) -> Outcome:
+    rows = dict(getattr(outcome, table))
+    rows[customer] = tuple((c, value if c == column else v) for c, v in rows[customer])
+    return dataclasses.replace(outcome, **{table: rows})
+
+
+@pytest.mark.parametrize(("table", "column", "change"), [
+    ("features", "days_overdue", lambda v: v + 1e-7),
+    ("features", "monetary", lambda v: float(v)),
+    ("features", "recency_days", lambda v: v + 1),
+    ("assignments", "segment", lambda v: "other"),
+    ("contact_plan", "variant", lambda v: "Z"),
+    ("contact_plan", "test_group", lambda v: None),
+])
+def test_a_planted_difference_in_a_table_is_found(duckdb_twice: tuple[Outcome, Outcome],
+                                                  table: str, column: str, change: Any) -> None:
+    first, second = duckdb_twice
+    rows = getattr(first, table)
+    customer = next(c for c, row in rows.items() if dict(row)[column] is not None)
+    before = dict(rows[customer])[column]
+    planted = _planted(second, table, customer, column, change(before))
+    assert differences(first, planted) == [
+        f"{table}.{column} of {customer}: {before!r} != {change(before)!r}"]
+
+
+def test_a_planted_difference_in_a_file_the_plan_or_the_account_is_found(
+        duckdb_twice: tuple[Outcome, Outcome]) -> None:
+    first, second = duckdb_twice
+    contacts = second.files["contacts.csv"]
+    files = {**second.files, "contacts.csv": contacts[:-2] + bytes([contacts[-2] ^ 1]) +
+             contacts[-1:]}
+    [found] = differences(first, dataclasses.replace(second, files=files))
+    last = len(contacts.splitlines())
+    assert found.startswith(f"file contacts.csv differs: line {last}: ")
+    missing = {k: v for k, v in second.files.items() if k != "plan.json"}
+    assert differences(first, dataclasses.replace(second, files=missing)) == [
+        "file plan.json only on one side"]
+    [found] = differences(first, dataclasses.replace(second, plan=second.plan + "x"))
+    assert found.startswith(f"plan differs: line {second.plan.count(chr(10)) + 1}: None != ")
+    account = json.loads(json.dumps(second.account))
+    account["files"][0]["loaded"] += 1
+    assert differences(first, dataclasses.replace(second, account=account))[0].startswith(
+        "account:")
+    fewer = dict(list(second.features.items())[1:])
+    assert differences(first, dataclasses.replace(second, features=fewer))[0].startswith(
+        "features: customers on one side only")
+
+
+def _file(outcome: Outcome, table: str) -> dict[str, Any]:
+    return next(f for f in outcome.account["files"] if f["table"] == table)
+
+
+def _planned(outcome: Outcome, column: str) -> list[Any]:
+    return [dict(row)[column] for row in outcome.contact_plan.values()]
+
+
+# What each fixture must hold, so that parity on it means parity on its edge cases.
+EDGES: dict[str, Any] = {
+    "guests": lambda o: _file(o, "orders")["flags"] == {"guest_order": 3},
+    "duplicates": lambda o: (_file(o, "customers")["reasons"]
+                             == {"duplicate_customer_id": 1, "same_person": 1}
+                             and _file(o, "orders")["reasons"] == {"duplicate_order_id": 1}),
+    "cancellations": lambda o: (_file(o, "orders")["reasons"] == {"unknown_status": 1}
+                                and any(dict(r)["cancelled_orders"] for r in o.features.values())),
+    "consent": lambda o: (_file(o, "customers")["flags"]
+                          == {"invalid_email": 1, "unrecognised_consent": 4}
+                          and _planned(o, "excluded").count("no_permission") > 10),
+    "suppressions": lambda o: ("suppressed" in _planned(o, "excluded")
+                               and _file(o, "suppressions")["reasons"]
+                               == {"no_identifier": 2, "unknown_channel": 1}),
+    "caps": lambda o: {"already_contacted", "frequency_cap", "quiet_period"}
+    <= set(_planned(o, "excluded")),
+    "variants": lambda o: set(_planned(o, "variant")) == {"A", "B", "C", None},
+    "coupons": lambda o: (len([c for c in _planned(o, "coupon") if c]) >= 10
+                          and not {f"SPRING-{n:04d}" for n in range(1, 6)}
+                          & set(_planned(o, "coupon"))),
+}
+
+
+@pytest.mark.parametrize("case", list(EDGES))
+def test_each_fixture_holds_its_edge_cases(case: str, tmp_path: Path) -> None:
+    shop = write_parity_shop(tmp_path / case, case)
+    assert EDGES[case](outcome(shop / "campaign.yaml", shop, "duckdb", tmp_path / "out"))
+
+
+# --- DuckDB against Spark ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark for the session (its JVM takes seconds to start); the engine's own
+    session builder finds it and uses it."""
+    sql = pytest.importorskip("pyspark.sql", reason="pyspark is not installed: make test "
+                                                    "installs the spark extra")
+    if "kind" not in inspect.signature(connect).parameters:  # until spark-core lands
+        pytest.skip("the engine has no Spark connection yet (connect(kind='spark'))")
+    session = (sql.SparkSession.builder.master(SPARK_MASTER).appName("crmreport-parity")
+               .config("spark.ui.enabled", "false").getOrCreate())
+    yield session
+    session.stop()
+
+
+def assert_parity(campaign: Path, data_dir: Path, out: Path, capsys: pytest.CaptureFixture[str]
+                  ) -> None:
+    """Both engines on ``campaign``; says how many rows and files it compared."""
+    duckdb = outcome(campaign, data_dir, "duckdb", out / "duckdb")
+    spark = outcome(campaign, data_dir, "spark", out / "spark")
+    found = differences(duckdb, spark)
+    assert not found, f"{len(found)} differences, the first: " + "; ".join(found[:10])
+    with capsys.disabled():
+        print(f"\nparity {data_dir.name}: {duckdb.rows():,} table rows and "
+              f"{len(duckdb.files)} files equal on DuckDB and Spark")
+
+
+@pytest.mark.parametrize("case", list(EDGES))
+def test_spark_equals_duckdb_on_the_fixture(case: str, spark: Any, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    shop = write_parity_shop(tmp_path / case, case)
+    assert_parity(shop / "campaign.yaml", shop, tmp_path / "out", capsys)
+
+
+def test_spark_equals_duckdb_on_the_demo(spark: Any, demo_run: pipeline.DemoResult,
+                                         tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                         ) -> None:
+    campaign = project_file("campaigns", "demo.yaml")
+    data = tmp_path / "data"  # a copy: the demo's history grows with every build
+    data.mkdir()
+    for file in demo_run.data_dir.iterdir():
+        (data / file.name).write_bytes(file.read_bytes())
+    assert_parity(campaign, data, tmp_path / "out", capsys)
+    printed = {engine: CliRunner().invoke(main, ["plan", str(campaign), "--data-dir", str(data),
+                                                 "--json", "--engine", engine])
+               for engine in ("duckdb", "spark")}
+    assert printed["duckdb"].exit_code == printed["spark"].exit_code == 0
+    assert printed["spark"].stdout == printed["duckdb"].stdout
+
+
+# --- The fixtures ---------------------------------------------------------------------------
+
+CUSTOMERS = 48
+AS_OF = dt.date(2026, 3, 1)
+CUSTOMER_COLUMNS = ["customer_id", "email", "salutation", "first_name", "last_name", "company",
+                    "street", "postal_code", "city", "country", "locale", "signup_date",
+                    "email_consent", "mail_objection"]
+ORDER_COLUMNS = ["order_id", "customer_id", "ordered_at", "order_date", "amount", "currency",
+                 "status", "channel"]
+LINE_COLUMNS = ["order_id", "sku", "product", "category", "quantity", "unit_price"]
+CONTACT_COLUMNS = ["run_id", "campaign", "customer_id", "contacted_at", "channel", "segment",
+                   "offer", "variant", "test_group", "content_hash", "coupon"]
+CATEGORIES = ("outdoor", "books", "kitchen", "shoes")
+
+
+def _customer(i: int) -> dict[str, str]:
+    german = i % 3 != 0
+    return {"customer_id": f"C{i:03d}", "email": f"kunde{i}@example.de" if i % 7 else "",
+            "salutation": "Frau" if i % 2 else "Herr", "first_name": f"Vorname{i}",
+            "last_name": f"Nachname{i}", "company": "Firma GmbH" if i % 11 == 0 else "",
+            "street": f"Hauptstraße {i}" if german else f"{i} High Street",
+            "postal_code": f"{1067 + i:05d}" if german else "SW1A 1AA",
+            "city": "Dresden" if german else "London", "country": "DE" if german else "GB",
+            "locale": "de_DE" if german else "en_GB",
+            "signup_date": (AS_OF - dt.timedelta(days=30 + 17 * i)).isoformat(),
+            "email_consent": ("yes", "no", "", "ja")[i % 4],
+            "mail_objection": "true" if i % 9 == 0 else "false"}
+
+
+def _orders(i: int) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    """Customer i's orders (0 to 5, spread over two years) with one line each."""
+    for k in range(i % 6):
+        day = AS_OF - dt.timedelta(days=(i * 37 + k * 113) % 700 + 1)
+        amount = Decimal(10 + (i * 13 + k * 7) % 190) + Decimal((i + k) % 100) / 100
+        order = {"order_id": f"O{i:03d}-{k}", "customer_id": f"C{i:03d}",
+                 "ordered_at": f"{day}T10:{k:02d}:00+01:00", "order_date": day.isoformat(),
+                 "amount": f"{amount:.2f}", "currency": "EUR", "status": "completed",
+                 "channel": "online" if k % 2 else "store"}
+        line = {"order_id": order["order_id"], "sku": f"SKU-{(i + k) % 9}",
+                "product": "Produkt", "category": CATEGORIES[(i + k) % 4], "quantity": "1",
+                "unit_price": order["amount"]}
+        yield order, line
+
+
+CAMPAIGN = """\
+campaign: parity
+as_of: {as_of}
+template_dir: {templates}
+data:
+  customers: {{path: customers.csv}}
+  orders: {{path: orders.csv}}
+  order_lines: {{path: order_lines.csv}}
+  contacts: contacts.csv
+  suppressions: [{{path: suppressions.csv}}]
+segments:
+  - {{id: recent, when: "recency_days <= 120 AND orders >= 2"}}
+  - {{id: lapsed, when: "orders >= 1"}}
+  - {{id: others, when: "TRUE"}}
+offers:
+  - id: vip-preview
+    segments: [recent]
+    priority: 10
+    value: "coalesce(monetary / 10, 1)"
+    channels: [email, letter]
+    templates: {{email: vip, letter: vip}}
+  - id: winback-15
+    segments: [lapsed]
+    when: "NOT bought_category('kitchen', 365)"
+    priority: 5
+    value: 4
+    channels: [email, letter]
+    templates: {{email: winback, letter: winback}}
+{extra_offer}policy:
+{policy}  control_group: {control}
+  seed: parity
+{variants}channels:
+  email:
+    from: "Shop <news@shop.example>"
+    unsubscribe_url: "https://shop.example/u?t={{token}}"
+    unsubscribe_mailto: "unsubscribe@shop.example"
+  letter: {{return_address: "Shop GmbH · Weg 1 · 01067 Dresden"}}
+"""
+
+COUPON_OFFER = """\
+    coupons: {pool: coupons.csv, valid_days: 30}
+"""
+
+
+def write_parity_shop(folder: Path, case: str) -> Path:
+    """A shop of CUSTOMERS customers, with the edge rows of ``case`` added."""
+    folder.mkdir(parents=True, exist_ok=True)
+    customers = [_customer(i) for i in range(1, CUSTOMERS + 1)]
+    orders, lines = map(list, zip(*[pair for i in range(1, CUSTOMERS + 1)
+                                    for pair in _orders(i)], strict=True))
+    suppressions: list[list[str]] = []
+    contacts: list[list[str]] = []
+    settings = {"policy": "", "control": "0.2", "variants": "", "extra_offer": ""}
+    edit = CASE_EDITS[case]
+    edit(customers, orders, lines, suppressions, contacts, settings)
+    _write(folder / "customers.csv", CUSTOMER_COLUMNS, [list(c.values()) for c in customers])
+    _write(folder / "orders.csv", ORDER_COLUMNS, [list(o.values()) for o in orders])
+    _write(folder / "order_lines.csv", LINE_COLUMNS, [list(x.values()) for x in lines])
+    _write(folder / "suppressions.csv", ["customer_id", "email", "channel", "reason", "since"],
+           suppressions)
+    if contacts:
+        _write(folder / "contacts.csv", CONTACT_COLUMNS, contacts)
+    (folder / "coupons.csv").write_text(
+        "code\n" + "".join(f"SPRING-{n:04d}\n" for n in range(1, 41)), encoding="utf-8")
+    (folder / "campaign.yaml").write_text(CAMPAIGN.format(
+        as_of=AS_OF, templates=ROOT / "templates", **settings), encoding="utf-8")
+    return folder
+
+
+def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+Rows = list[dict[str, str]]
+
+
+def _guests(customers: Rows, orders: Rows, lines: Rows, *_: Any) -> None:
+    """Guest checkouts (no customer id), one with the email of a customer."""
+    for k, day in enumerate(("2026-02-20", "2025-11-02", "2025-06-30")):
+        orders.append({"order_id": f"G{k}", "customer_id": "", "ordered_at": f"{day}T09:00:00Z",
+                       "order_date": day, "amount": f"{20 + k}.50", "currency": "EUR",
+                       "status": "completed", "channel": "online"})
+        lines.append({"order_id": f"G{k}", "sku": "SKU-1", "product": "Buch",
+                      "category": "books", "quantity": "1", "unit_price": f"{20 + k}.50"})
+
+
+def _duplicates(customers: Rows, orders: Rows, lines: Rows, *_: Any) -> None:
+    """A repeated customer id filling an empty field, one person under two ids, a repeated
+    order id, an exact duplicate line, a second purchase on the same day."""
+    customers.append({**customers[6], "email": "kunde7@example.de", "city": "Leipzig"})
+    customers.append({**customers[1], "customer_id": "C900", "email": "KUNDE2@example.de "})
+    orders.append({**orders[0], "amount": "999.00"})
+    lines.append(dict(lines[1]))
+    orders.append({**orders[2], "order_id": "O-SAME-DAY", "amount": "5.00"})
+    lines.append({**lines[2], "order_id": "O-SAME-DAY", "unit_price": "5.00"})
+
+
+def _cancellations(customers: Rows, orders: Rows, lines: Rows, *_: Any) -> None:
+    """Cancelled and refunded orders, credit notes (negative amounts) and an unpaid one."""
+    for n, order in enumerate(orders[:12]):
+        if n % 4 == 0:
+            order["status"] = ("cancelled", "storniert", "refunded")[n % 3]
+    for n, order in enumerate(orders[12:16]):
+        orders.append({**order, "order_id": f"CN{n}", "amount": f"-{order['amount']}",
+                       "status": "gutschrift" if n % 2 else "completed"})
+    orders.append({**orders[20], "order_id": "UNPAID", "status": "pending"})
+
+
+def _consent(customers: Rows, *_: Any) -> None:
+    """Every way of writing consent and objection, an invalid and a shared email."""
+    values = ("yes", "no", "", "ja", "nein", "JA ", "maybe", "1", "0", "true", "false", "y")
+    for n, customer in enumerate(customers):
+        customer["email_consent"] = values[n % len(values)]
+        customer["mail_objection"] = ("true", "false", "", "ja", "x")[n % 5]
+    customers[3]["email"] = "not an address"
+    customers[5]["email"] = customers[4]["email"]
+    customers[8]["street"] = customers[8]["postal_code"] = ""
+
+
+def _suppressions(customers: Rows, orders: Rows, lines: Rows, suppressions: list[list[str]],
+                  *_: Any) -> None:
+    """By email and by id, per channel and for all, in other spellings; one unusable."""
+    for n, customer in enumerate(customers[:24]):
+        channel = ("email", "letter", "all", "E-Mail", "post", "*")[n % 6]
+        by_id = n % 2 == 0
+        suppressions.append([customer["customer_id"] if by_id else "",
+                             "" if by_id else customer["email"].upper(), channel,
+                             "unsubscribe", "2026-01-01"])
+    suppressions.append(["", "", "email", "bounce", "2026-01-01"])  # no identifier
+    suppressions.append(["C010", "", "fax", "objection", "2026-01-01"])  # unknown channel
+
+
+def _caps(customers: Rows, orders: Rows, lines: Rows, suppressions: list[list[str]],
+          contacts: list[list[str]], settings: dict[str, str]) -> None:
+    """A history with contacts inside and outside the cap and quiet period, and this
+    campaign's own earlier run."""
+    settings["policy"] = "  max_contacts: {count: 2, days: 90}\n  quiet_days: 14\n"
+    for n, customer in enumerate(customers):
+        cid = customer["customer_id"]
+        days = (5, 20, 40, 100)[n % 4]
+        for k in range(n % 3 + 1):
+            day = AS_OF - dt.timedelta(days=days + 7 * k)
+            contacts.append([f"old-{k}", f"other-{k}", cid, day.isoformat(), "email", "x",
+                             "y", "A", "treatment", "", ""])
+        if n % 10 == 0:
+            contacts.append(["parity-1", "parity", cid, "2025-12-01", "letter", "lapsed",
+                             "winback-15", "A", "control", "", ""])
+
+
+def _variants(*args: Any) -> None:
+    """A/B/C variants of uneven shares, with a larger control group."""
+    settings = args[5]
+    settings["control"] = "0.3"
+    settings["variants"] = ("variants:\n  - {id: A, share: 0.5}\n  - {id: B, share: 0.3}\n"
+                            "  - {id: C, share: 0.2}\n")
+
+
+def _coupons(customers: Rows, orders: Rows, lines: Rows, suppressions: list[list[str]],
+             contacts: list[list[str]], settings: dict[str, str]) -> None:
+    """An offer with a coupon pool, some codes already given out in the history."""
+    settings["extra_offer"] = ("  - id: welcome-back\n    segments: [others, lapsed]\n"
+                               "    priority: 1\n    channels: [email, letter]\n"
+                               "    templates: {email: welcome, letter: winback}\n"
+                               + COUPON_OFFER)
+    for n in range(1, 6):
+        contacts.append(["old-run", "autumn", f"C{n:03d}", "2025-10-01", "email", "others",
+                         "welcome-back", "A", "treatment", "", f"SPRING-{n:04d}"])
+
+
+CASE_EDITS: dict[str, Any] = {
+    "guests": _guests, "duplicates": _duplicates, "cancellations": _cancellations,
+    "consent": _consent, "suppressions": _suppressions, "caps": _caps,
+    "variants": _variants, "coupons": _coupons}

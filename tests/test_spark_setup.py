@@ -1,0 +1,72 @@
+"""What engine: spark needs is found without importing pyspark or starting a JVM."""
+
+from pathlib import Path
+
+import pytest
+
+from crmreport import spark_setup
+from crmreport.errors import ConfigError
+
+
+@pytest.fixture
+def installed(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """The modules this test's machine has, whatever the real one has."""
+    modules = {"pyspark", *spark_setup.CONNECT_MODULES}
+    monkeypatch.setattr(spark_setup, "_importable", lambda name: name in modules)
+    return modules
+
+
+@pytest.fixture
+def java_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    java = tmp_path / "jdk" / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text("#!/bin/sh\n")
+    java.chmod(0o755)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
+    return java
+
+
+def test_nothing_is_missing_with_pyspark_and_java(installed: set[str], java_home: Path) -> None:
+    assert spark_setup.missing("local[2]") == []
+    spark_setup.require_spark("local[2]")  # no error
+    assert spark_setup.java() == str(java_home)
+
+
+def test_without_pyspark_the_error_names_the_extra(installed: set[str]) -> None:
+    installed.discard("pyspark")
+    with pytest.raises(ConfigError) as raised:
+        spark_setup.require_spark("local[2]")
+    message = str(raised.value)
+    assert "engine: spark needs pyspark, which is not installed" in message
+    assert "pip install 'crmreport[spark]'" in message
+
+
+def test_a_java_home_without_java_is_missing(installed: set[str], tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))  # no bin/java in it
+    with pytest.raises(ConfigError, match=r"Java, which is missing \(JAVA_HOME/bin/java not"):
+        spark_setup.require_spark("spark://cluster:7077")
+
+
+def test_without_java_on_the_path_the_error_says_how_to_install_it(
+        installed: set[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ConfigError) as raised:
+        spark_setup.require_spark("local[2]")
+    assert "java on the PATH not found" in str(raised.value)
+    assert "default-jre-headless" in str(raised.value)
+
+
+def test_spark_connect_needs_its_client_not_java(installed: set[str], tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java: the server runs the JVM
+    assert spark_setup.missing("sc://spark.example:15002") == []
+    installed.discard("grpc")
+    [(what, fix)] = spark_setup.missing("sc://spark.example:15002")
+    assert "grpc missing" in what and "pyspark[connect]" in fix
+
+
+def test_a_dotted_module_under_an_absent_package_is_not_importable() -> None:
+    assert not spark_setup._importable("no_such_package_here.rpc")
