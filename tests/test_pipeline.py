@@ -1,4 +1,5 @@
 import csv
+import datetime as dt
 import email
 import email.policy
 import json
@@ -11,9 +12,11 @@ from pypdf import PdfReader
 
 from crmreport import pipeline
 from crmreport.config import load_campaign
+from crmreport.config.models import Segment
 from crmreport.errors import CrmError
 from crmreport.interact import pick_variant
 from crmreport.personalise.email import ESP_COLUMNS
+from crmreport.run import Run
 
 
 def _build(shop: Path, out: Path) -> pipeline.BuildResult:
@@ -289,3 +292,24 @@ def test_a_letter_that_cannot_be_printed_is_set_aside_not_sent(shop: Path,
     assert [r.split(",")[:2] for r in (folder / "print.csv").read_text().splitlines()[1:]] == [
         ["2", "C1"]]
     assert len(PdfReader(folder / "letters.pdf").pages) == 1
+
+
+def _previous(run: Run, day: dt.date) -> list[tuple[str, str]]:
+    assert pipeline.previous_segments(run, day)
+    return [(c, s) for c, s in run.con.execute(
+        "SELECT customer_id, segment FROM previous_segments ORDER BY ALL").fetchall()]
+
+
+def test_previous_segments_fit_no_models_their_rules_do_not_read(
+        demo_run: pipeline.DemoResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = load_campaign(Path(pipeline.__file__).parents[2] / "campaigns" / "demo.yaml",
+                           data_dir=demo_run.data_dir)
+    assert not pipeline._segments_read_models(loaded.config.segments)
+    run = pipeline.prepare(loaded, contact_plan=False)
+    day = loaded.config.as_of - dt.timedelta(days=91)
+    unfitted = _previous(run, day)
+    monkeypatch.setattr(pipeline, "_segments_read_models", lambda segments: True)
+    assert _previous(run, day) == unfitted  # the fitted models change no segment
+    assert len({segment for _, segment in unfitted}) >= 4
+    reading = [Segment(id="high", when="CLV_52W > 100 OR churn_risk < .2")]
+    assert pipeline._segments_read_models(reading)  # any case: DuckDB ignores it

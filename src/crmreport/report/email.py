@@ -114,6 +114,7 @@ def summary_email(monitoring: Monitoring, summary: PeriodSummary, definition: Re
         f'<table style="border-collapse:collapse;font-size:13px">'
         f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
         f'<p style="color:#555;font-size:11px">{escape(t["summary_note"])}</p>'
+        f'<p style="color:#555;font-size:11px">{escape(t["equity_note"])}</p>'
         "</body></html>")
     message.add_alternative(html, subtype="html")
     html_part = message.get_body(preferencelist=("html",))

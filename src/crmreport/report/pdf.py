@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,12 +34,16 @@ _UID = re.compile(r'id="defs-([0-9a-z]+)"')
 def write_pdf(
     monitoring: Monitoring, definition: Report, out_dir: Path, base_dir: Path | None = None,
     template_dir: Path | None = None, summary: PeriodSummary | None = None,
+    svgs: dict[str, str] | None = None,
 ) -> Path:
-    """Write ``report.pdf``; ``monitoring`` must already be suppressed."""
+    """Write ``report.pdf``; ``monitoring`` must already be suppressed, ``svgs`` are its
+    charts drawn by :func:`chart_svgs` (default: drawn here)."""
     import weasyprint  # slow to import; only PDF runs pay for it
 
-    figures = make_charts(monitoring, definition.branding, Formatter.for_report(definition))
-    charts = {name: _img(svg, name) for name, svg in chart_svgs(figures).items()}
+    if svgs is None:
+        svgs = chart_svgs(make_charts(monitoring, definition.branding,
+                                      Formatter.for_report(definition)))
+    charts = {name: _img(svg, name) for name, svg in svgs.items()}
     context = page_context(monitoring, definition, charts, base_dir, summary)
     html = render(context, "pdf", template_dir)
     pdf = weasyprint.HTML(string=html, base_url=None).write_pdf()
@@ -48,13 +52,13 @@ def write_pdf(
     return path
 
 
-def chart_svgs(figures: dict[str, go.Figure]) -> dict[str, str]:
+def chart_svgs(figures: Mapping[str, go.Figure]) -> dict[str, str]:
     """Every figure as SVG text, with plotly's random uid replaced by the chart's name."""
     raw = render_images(figures, "svg")
     return {name: _stable(svg.decode("utf-8"), name) for name, svg in raw.items()}
 
 
-def render_images(figures: dict[str, go.Figure], kind: str) -> dict[str, bytes]:
+def render_images(figures: Mapping[str, go.Figure], kind: str) -> dict[str, bytes]:
     """Every figure as an image (svg or png) drawn by the chart browser."""
     with browser(), warnings.catch_warnings():
         # plotly passes kaleido options that a running server ignores, and says so.
