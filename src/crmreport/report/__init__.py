@@ -52,13 +52,15 @@ def write_report(
                       definition.language)
     from crmreport.report.charts import make_charts
     from crmreport.report.format import Formatter
-    from crmreport.report.html import write_html
+    from crmreport.report.html import page_context, write_html
 
+    # charts and page context once, for the HTML, the PDF and the email
     figures = make_charts(safe, definition.branding, Formatter.for_report(definition))
+    context = page_context(safe, definition, {}, base_dir, summary)
     page = (base_dir, template_dir, summary)
     if "pdf" not in formats and email is None:
-        return [write_html(safe, definition, out_dir, *page, figures)] if "html" in formats \
-            else []
+        return [write_html(safe, definition, out_dir, *page, figures, context)] \
+            if "html" in formats else []
     if email is not None and summary is None:
         raise RenderError("the summary email needs the period summary")
     from crmreport.report.email import spark_pngs, summary_email, write_email
@@ -72,11 +74,12 @@ def write_report(
         pngs = _submit(drawer, spark_pngs, summary, definition, safe) \
             if email is not None and summary is not None else None
         if "html" in formats:
-            written.append(write_html(safe, definition, out_dir, *page, figures))
+            written.append(write_html(safe, definition, out_dir, *page, figures, context))
         if svgs is not None:
-            written.append(write_pdf(safe, definition, out_dir, *page, svgs.result()))
+            written.append(write_pdf(safe, definition, out_dir, *page, svgs.result(), context))
         if email is not None and summary is not None and pngs is not None:
-            message = summary_email(safe, summary, definition, pngs.result())
+            message = summary_email(safe, summary, definition, pngs.result(),
+                                    context["executive"])
             written.append(write_email(email, message))
     return written
 

@@ -59,11 +59,13 @@ def spark_pngs(summary: PeriodSummary, definition: Report,
 
 
 def summary_email(monitoring: Monitoring, summary: PeriodSummary, definition: Report,
-                  pngs: dict[str, bytes]) -> EmailMessage:
-    """``monitoring`` must already be suppressed (and named), as for the report."""
+                  pngs: dict[str, bytes], view: dict[str, Any] | None = None) -> EmailMessage:
+    """``monitoring`` must already be suppressed (and named), as for the report; ``view`` is
+    its :func:`executive` summary (default: made here)."""
     fmt = Formatter.for_report(definition)
     t = LABELS[definition.language]
-    view = executive(summary, monitoring, definition, fmt)
+    if view is None:
+        view = executive(summary, monitoring, definition, fmt)
     keys = [f.key for f in figures(summary, definition.min_cell_size,
                                    campaign_totals(monitoring.results))]
     message = EmailMessage()

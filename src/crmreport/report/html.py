@@ -54,15 +54,16 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 def write_html(
     monitoring: Monitoring, definition: Report, out_dir: Path, base_dir: Path | None = None,
     template_dir: Path | None = None, summary: PeriodSummary | None = None,
-    figures: Mapping[str, go.Figure] | None = None,
+    figures: Mapping[str, go.Figure] | None = None, context: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``report.html``; ``monitoring`` must already be suppressed, ``figures`` are its
-    charts (default: made here)."""
+    """Write ``report.html``; ``monitoring`` must already be suppressed. ``figures`` are its
+    charts and ``context`` its page_context without them (default: made here)."""
     if figures is None:
         figures = make_charts(monitoring, definition.branding, Formatter.for_report(definition))
+    if context is None:
+        context = page_context(monitoring, definition, {}, base_dir, summary)
     charts = {name: _chart_div(fig, name) for name, fig in figures.items()}
-    context = page_context(monitoring, definition, charts, base_dir, summary)
-    context["plotlyjs"] = plotly.offline.get_plotlyjs()
+    context = {**context, "charts": charts, "plotlyjs": plotly.offline.get_plotlyjs()}
     path = out_dir / "report.html"
     write_text(path, render(context, "html", template_dir))
     return path

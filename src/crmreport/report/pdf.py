@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import plotly.graph_objects as go
 
@@ -34,18 +35,20 @@ _UID = re.compile(r'id="defs-([0-9a-z]+)"')
 def write_pdf(
     monitoring: Monitoring, definition: Report, out_dir: Path, base_dir: Path | None = None,
     template_dir: Path | None = None, summary: PeriodSummary | None = None,
-    svgs: dict[str, str] | None = None,
+    svgs: dict[str, str] | None = None, context: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``report.pdf``; ``monitoring`` must already be suppressed, ``svgs`` are its
-    charts drawn by :func:`chart_svgs` (default: drawn here)."""
+    """Write ``report.pdf``; ``monitoring`` must already be suppressed. ``svgs`` are its
+    charts drawn by :func:`chart_svgs` and ``context`` its page_context without them
+    (default: made here)."""
     import weasyprint  # slow to import; only PDF runs pay for it
 
     if svgs is None:
         svgs = chart_svgs(make_charts(monitoring, definition.branding,
                                       Formatter.for_report(definition)))
+    if context is None:
+        context = page_context(monitoring, definition, {}, base_dir, summary)
     charts = {name: _img(svg, name) for name, svg in svgs.items()}
-    context = page_context(monitoring, definition, charts, base_dir, summary)
-    html = render(context, "pdf", template_dir)
+    html = render({**context, "charts": charts}, "pdf", template_dir)
     pdf = weasyprint.HTML(string=html, base_url=None).write_pdf()
     path = out_dir / "report.pdf"
     write_bytes(path, pdf)
