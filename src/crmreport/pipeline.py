@@ -18,7 +18,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -455,9 +455,15 @@ def _drawing_ready() -> Iterator[None]:
     beside DuckDB's queries, which release the GIL, rather than after them."""
     from crmreport.report.pdf import browser
 
-    threading.Thread(target=importlib.import_module, args=("weasyprint",), daemon=True).start()
+    threading.Thread(target=_preload, args=("weasyprint",), daemon=True).start()
     with browser():
         yield
+
+
+def _preload(module: str) -> None:
+    """Import ``module`` ahead of its use; a failure is left to that use to report."""
+    with suppress(Exception):  # a library that cannot load raises many kinds
+        importlib.import_module(module)
 
 
 @dataclass(frozen=True)
