@@ -25,7 +25,7 @@ from crmreport.report.format import Formatter, as_float
 from crmreport.report.html import executive
 from crmreport.report.labels import LABELS
 from crmreport.report.results import campaign_totals
-from crmreport.report.summary import figures
+from crmreport.report.summary import KEYS, figures
 
 _CELL = "padding:6px 10px;border-bottom:1px solid #e3e7eb;"
 
@@ -66,8 +66,7 @@ def summary_email(monitoring: Monitoring, summary: PeriodSummary, definition: Re
     t = LABELS[definition.language]
     if view is None:
         view = executive(summary, monitoring, definition, fmt)
-    keys = [f.key for f in figures(summary, definition.min_cell_size,
-                                   campaign_totals(monitoring.results))]
+    keys = KEYS  # the rows of the view, in this order
     message = EmailMessage()
     message["Subject"] = f"{definition.title}: {view['period']}"
     if definition.email.sender:
