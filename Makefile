@@ -25,6 +25,7 @@ bench: $(STAMP) system
 	$(BIN)/python bench/bench_emails.py
 	$(BIN)/python bench/measure_models.py
 	$(BIN)/python bench/bench_letters.py
+	$(BIN)/python bench/bench_report.py
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)

@@ -1,4 +1,5 @@
 import csv
+import datetime as dt
 import email
 import email.policy
 import json
@@ -11,9 +12,11 @@ from pypdf import PdfReader
 
 from crmreport import pipeline
 from crmreport.config import load_campaign
+from crmreport.config.models import Segment
 from crmreport.errors import CrmError
 from crmreport.interact import pick_variant
 from crmreport.personalise.email import ESP_COLUMNS
+from crmreport.run import Run
 
 
 def _build(shop: Path, out: Path) -> pipeline.BuildResult:
@@ -90,7 +93,7 @@ def test_demo_end_to_end(demo_run: pipeline.DemoResult) -> None:
     assert len(print_rows) == built.letters + 1
     assert {p.name for p in result.reports} == {"report.html", "report.pdf"}
     html = (tmp_path / "report.html").read_text()
-    assert html.count("plotly.js v") <= 2 and "autumn-2025" in html
+    assert html.count("plotly.js v") <= 2 and "Autumn 2025" in html  # the label of autumn-2025
     assert "Customer equity (52 weeks)" in html and "chart-fit" in html
     contacts = (tmp_path / "data" / "contacts.csv").read_text().splitlines()
     assert sum("spring-2026" in line for line in contacts) == built.plan.treatment + sum(
@@ -315,3 +318,24 @@ def test_the_spark_engine_is_opened_at_the_campaigns_master(shop: Path,
 def test_the_duckdb_engine_is_opened_as_before(shop: Path) -> None:
     con = pipeline.open_engine(load_campaign(shop / "campaign.yaml").config)
     assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
+
+
+def _previous(run: Run, day: dt.date) -> list[tuple[str, str]]:
+    assert pipeline.previous_segments(run, day)
+    return [(c, s) for c, s in run.con.execute(
+        "SELECT customer_id, segment FROM previous_segments ORDER BY ALL").fetchall()]
+
+
+def test_previous_segments_fit_no_models_their_rules_do_not_read(
+        demo_run: pipeline.DemoResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = load_campaign(Path(pipeline.__file__).parents[2] / "campaigns" / "demo.yaml",
+                           data_dir=demo_run.data_dir)
+    assert not pipeline._segments_read_models(loaded.config.segments)
+    run = pipeline.prepare(loaded, contact_plan=False)
+    day = loaded.config.as_of - dt.timedelta(days=91)
+    unfitted = _previous(run, day)
+    monkeypatch.setattr(pipeline, "_segments_read_models", lambda segments: True)
+    assert _previous(run, day) == unfitted  # the fitted models change no segment
+    assert len({segment for _, segment in unfitted}) >= 4
+    reading = [Segment(id="high", when="CLV_52W > 100 OR churn_risk < .2")]
+    assert pipeline._segments_read_models(reading)  # any case: DuckDB ignores it

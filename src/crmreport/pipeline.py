@@ -12,17 +12,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import importlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmreport.account import Account
 from crmreport.config import LoadedCampaign, Report, load_campaign, load_report, with_engine
-from crmreport.config.models import UNASSIGNED, Campaign, Engine, SparkSettings
+from crmreport.config.models import UNASSIGNED, Campaign, Engine, Segment, SparkSettings
 from crmreport.engine import Connection, connect
 from crmreport.errors import ConfigError, CrmError, DataError, Problem
 from crmreport.files import (
@@ -94,11 +97,13 @@ def sources(loaded: LoadedCampaign) -> list[SourceFile]:
     return files
 
 
-def prepare(loaded: LoadedCampaign, forget_run: str | None = None) -> Run:
+def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
+            contact_plan: bool = True) -> Run:
     """Identify, differentiate, customize and plan: everything up to writing.
 
     ``forget_run`` leaves that run out of the contact history the features and the plan see,
-    as it was before that run (for rendering it again); the account still counts its rows."""
+    as it was before that run (for rendering it again); the account still counts its rows.
+    ``contact_plan=False`` stops after the segments and offers are assigned."""
     config = loaded.config
     con = open_engine(config)
     rates = config.data.currency_rates
@@ -120,7 +125,8 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None) -> Run:
                                 config.value.model)
     rules = compile_rules(loaded, FEATURES.columns)
     assigned = assign(con, rules)
-    return Run(loaded, con, rules, identified, featured, assigned, _plan(loaded, con))
+    return Run(loaded, con, rules, identified, featured, assigned,
+               _plan(loaded, con) if contact_plan else None)
 
 
 def open_engine(config: Campaign) -> Connection:
@@ -456,7 +462,26 @@ def report(
 
     ``period`` (default: the definition's) sets the executive summary's period; ``as_of``
     (default: the campaign's) the day the report is made as of."""
-    return write_monitoring_report(monitor_report(loaded, definition, period, as_of), out_dir)
+    with _drawing_ready():
+        return write_monitoring_report(monitor_report(loaded, definition, period, as_of),
+                                       out_dir)
+
+
+@contextmanager
+def _drawing_ready() -> Iterator[None]:
+    """The chart browser starts and WeasyPrint is imported while the report's data is read:
+    beside DuckDB's queries, which release the GIL, rather than after them."""
+    from crmreport.report.pdf import browser
+
+    threading.Thread(target=_preload, args=("weasyprint",), daemon=True).start()
+    with browser():
+        yield
+
+
+def _preload(module: str) -> None:
+    """Import ``module`` ahead of its use; a failure is left to that use to report."""
+    with suppress(Exception):  # a library that cannot load raises many kinds
+        importlib.import_module(module)
 
 
 @dataclass(frozen=True)
@@ -483,7 +508,7 @@ def monitor_report(
     if as_of is not None and as_of != loaded.config.as_of:
         loaded = dataclasses.replace(loaded, config=loaded.config.model_copy(
             update={"as_of": as_of}))
-    run = prepare(loaded)
+    run = prepare(loaded, contact_plan=False)  # the report shows no plan
     config = loaded.config
     costs = {name: getattr(config.channels, name).cost
              for name in ("email", "letter") if getattr(config.channels, name)}
@@ -518,9 +543,12 @@ def write_monitoring_report(inputs: ReportInputs, out_dir: Path,
 
     own = inputs.loaded.template_dir / "report"  # a campaign may replace the bundled templates
     config = inputs.loaded.config
-    named: list[tuple[str, dict[Any, str]]] = [(s.id, s.label) for s in config.segments]
+    named: list[tuple[str, dict[Any, str]]] = [*config.labels.items(),
+                                              (config.campaign, config.label)]
+    named += [(s.id, s.label) for s in config.segments]
     named += [(o.id, o.label) for o in config.offers]
-    labels = {ident: {str(lang): text for lang, text in label.items()} for ident, label in named}
+    labels = {ident: {str(lang): text for lang, text in label.items()}
+              for ident, label in named if label}  # an id without a label keeps an earlier one
     return write_report(inputs.monitoring, inputs.definition, out_dir,
                         template_dir=own if own.is_dir() else None, summary=inputs.summary,
                         labels=labels, email=email)
@@ -546,11 +574,12 @@ def report_period(
     from crmreport.files import write_text
     from crmreport.report.summary_json import checks, summary_json
 
-    inputs = monitor_report(loaded, definition, period, as_of)
-    slug = inputs.summary.current.period.slug
-    folder = out_root / slug
-    with atomic_dir(folder) as tmp:
-        written = write_monitoring_report(inputs, tmp, email_path)
+    with _drawing_ready():
+        inputs = monitor_report(loaded, definition, period, as_of)
+        slug = inputs.summary.current.period.slug
+        folder = out_root / slug
+        with atomic_dir(folder) as tmp:
+            written = write_monitoring_report(inputs, tmp, email_path)
     paths = [p if p == email_path else folder / p.name for p in written]
     if json_path is not None:
         write_text(json_path, summary_json(inputs.monitoring, inputs.summary, definition))
@@ -572,7 +601,8 @@ def previous_segments(run: Run, day: dt.date) -> bool:
     con, config = run.con, run.loaded.config
     con.execute(f"ALTER TABLE {FEATURES} RENAME TO features_current")
     try:
-        compute_features(con, day, config.churn.horizon_days, config.value.model)
+        compute_features(con, day, config.churn.horizon_days, config.value.model,
+                         fit_models=_segments_read_models(config.segments))
         then = dataclasses.replace(run.loaded, config=config.model_copy(update={"as_of": day}))
         rules = compile_rules(then, FEATURES.columns)
         whens = " ".join(f"WHEN {sql} THEN '{sid}'" for sid, sql in rules.segments)
@@ -585,6 +615,17 @@ def previous_segments(run: Run, day: dt.date) -> bool:
     finally:
         con.execute(f"DROP TABLE IF EXISTS {FEATURES}")
         con.execute(f"ALTER TABLE features_current RENAME TO {FEATURES}")
+
+
+def _segments_read_models(segments: Sequence[Segment]) -> bool:
+    """Whether any segment rule reads a column of a fitted model (clv_52w, churn_risk, ...)."""
+    import sqlglot
+    from sqlglot import exp
+
+    from crmreport.features import MODEL_COLUMNS
+
+    return any(column.name.lower() in MODEL_COLUMNS for s in segments
+               for column in sqlglot.parse_one(s.when, read="duckdb").find_all(exp.Column))
 
 
 @dataclass

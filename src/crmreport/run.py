@@ -26,7 +26,7 @@ class Run:
     identified: Identified
     featured: Featured
     assigned: Assigned
-    planned: Planned
+    planned: Planned | None  # None: prepared without a contact plan (for a report)
 
     @property
     def account(self) -> Account:
@@ -38,10 +38,12 @@ class Run:
 
     @property
     def plan(self) -> Plan:
+        if self.planned is None:
+            raise ValueError("this run was prepared without a contact plan")
         return self.planned.plan
 
     @property
     def tables(self) -> tuple[Table, ...]:
         """Every table the stages made, in stage order."""
         return (*self.identified.tables, *self.featured.tables, *self.assigned.tables,
-                *self.planned.tables)
+                *(self.planned.tables if self.planned else ()))

@@ -15,6 +15,7 @@ from crmreport.features.churn import (
     fit_churn,
     precision_top_decile,
     reliability,
+    skip_churn,
     split,
 )
 from crmreport.features.net_orders import classify_orders
@@ -163,3 +164,13 @@ def test_monetary_is_net_revenue_never_below_zero() -> None:
     column = MODEL_FEATURES.index("monetary")
     monetary = dict(zip(s.ids.tolist(), s.x[:, column].tolist(), strict=True))
     assert monetary == {"A": 70.0, "B": 40.0, "C": 0.0}
+
+
+def test_skipping_the_model_keeps_days_overdue_and_leaves_risk_null() -> None:
+    fitted, skipped = _orders(_shop(2)), _orders(_shop(2))
+    assert fit_churn(fitted, AS_OF, 90).available
+    assert not skip_churn(skipped, AS_OF).available
+    query = f"SELECT customer_id, days_overdue, churn_risk FROM {CUSTOMER_CHURN} ORDER BY 1"
+    with_model, without = fitted.execute(query).fetchall(), skipped.execute(query).fetchall()
+    assert [r[:2] for r in without] == [r[:2] for r in with_model]
+    assert {r[2] for r in without} == {None} and any(r[2] is not None for r in with_model)

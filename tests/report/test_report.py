@@ -195,6 +195,15 @@ def test_summary_section_names_the_week_in_german(monitoring, summary, tmp_path)
     assert html.count('<svg class="spark"') >= 3
 
 
+def test_equity_has_no_previous_value_and_a_footnote_says_why(monitoring, summary, tmp_path):
+    write_report(monitoring, DEFINITION, tmp_path, formats=("html",), summary=summary)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    row = re.search(r"<td class=\"l\">Customer equity \(52 weeks\)</td>(.*?)</tr>", html,
+                    re.S).group(1)
+    assert re.findall(r"<td[^>]*>(.*?)</td>", row)[:3] == ["€1,000.00", "—¹", ""]
+    assert "¹ Customer equity: the sum of the 52-week CLV" in html
+
+
 def _visible_words(html: str) -> set[str]:
     text = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
     text = re.sub(r"<svg\b.*?</svg>", " ", text, flags=re.S)
@@ -308,7 +317,7 @@ def _agreement(monitoring, summary):
     shown = page["summary"]["campaigns"]
     assert [r["campaign"] for r in shown] == sorted(results)
     pairs = {"contacted": "contacted", "control": "control", "uplift": "uplift",
-             "ci": "uplift_ci", "incremental_money": "incremental", "cost_money": "cost"}
+             "ci": "uplift_ci", "incremental": "incremental", "cost": "cost"}
     for row in shown:
         for mine, theirs in pairs.items():
             assert row[mine] == results[row["campaign"]][theirs], (mine, row[mine])

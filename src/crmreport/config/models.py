@@ -214,6 +214,11 @@ class SparkSettings(Model):
 
 class Campaign(Model):
     campaign: Identifier
+    label: Label = Field({}, description="the campaign's name in reports per language "
+                                         "(default: the id)")
+    labels: dict[str, Label] = Field(
+        {}, description="names in reports for ids this file does not define: earlier "
+                        "campaigns in the contact history and their offers and segments")
     as_of: dt.date
     locale: str = "de_DE"
     currency: str = Field("EUR", pattern=r"^[A-Z]{3}$")

@@ -27,6 +27,7 @@ from crmreport.features.churn import (
     DEFAULT_HORIZON_DAYS,
     ChurnModel,
     fit_churn,
+    skip_churn,
     with_btyd,
 )
 from crmreport.features.net_orders import classify_orders
@@ -38,6 +39,7 @@ from crmreport.features.value_models import (
     VALUE_COLUMNS,
     ValueModel,
     fit_value_models,
+    skip_value_models,
     summary_sql,
 )
 from crmreport.progress import stage
@@ -49,7 +51,11 @@ FEATURE_DOCS: dict[str, str] = {
                      "lift) that they never bought; NULL if none",
 }
 
-__all__ = ["FEATURE_DOCS", "ChurnModel", "Featured", "ValueModel", "compute_features"]
+__all__ = ["FEATURE_DOCS", "MODEL_COLUMNS", "ChurnModel", "Featured", "ValueModel",
+           "compute_features"]
+
+# The feature columns a fitted model gives (compute_features(fit_models=False) leaves NULL).
+MODEL_COLUMNS = frozenset([*VALUE_COLUMNS, "churn_risk"])
 
 
 @dataclass(frozen=True)
@@ -64,15 +70,19 @@ class Featured:
 
 def compute_features(con: Connection, as_of: dt.date,
                      churn_horizon_days: int = DEFAULT_HORIZON_DAYS,
-                     value_model: str = "bgnbd") -> Featured:
+                     value_model: str = "bgnbd", *, fit_models: bool = True) -> Featured:
     """Create ``net_orders`` (with its macros), ``features`` and ``co_purchase``;
-    ``value_model`` is the purchase model (see ``value_models.fit_value_models``)."""
+    ``value_model`` is the purchase model (see ``value_models.fit_value_models``).
+    ``fit_models=False`` leaves the value columns and churn_risk NULL, for rules without them."""
     with stage("features"):
         classify_orders(con)
         compute_rfm(con, as_of)
-    with stage("value models"):
-        value = fit_value_models(con, as_of, value_model)
-        churn = fit_churn(con, as_of, churn_horizon_days)
+    if fit_models:
+        with stage("value models"):
+            value = fit_value_models(con, as_of, value_model)
+            churn = fit_churn(con, as_of, churn_horizon_days)
+    else:
+        value, churn = skip_value_models(con, as_of), skip_churn(con, as_of)
     compute_co_purchase(con, as_of)
     compute_next_category(con, as_of)
     summary = summary_sql(f"DATE '{as_of.isoformat()}'")

@@ -242,6 +242,12 @@ def fit_churn(con: Connection, as_of: dt.date, horizon_days: int) -> ChurnModel:
         reliability=reliability(check.y, p), scored=len(now.ids), bands=_bands(risk))
 
 
+def skip_churn(con: Connection, as_of: dt.date) -> ChurnModel:
+    """``customer_churn`` with days_overdue but no churn_risk: no model is fitted."""
+    _store(con, split(con, as_of, None), None)
+    return ChurnModel(reason="not fitted")
+
+
 def _bands(risk: np.ndarray) -> list[dict[str, float]]:
     highs = [*RISK_BANDS[1:], 1.0]
     return [{"low": lo, "high": hi,

@@ -197,6 +197,15 @@ def fit_value_models(con: Connection, as_of: dt.date, model: str = "bgnbd") -> V
                       note=NO_DROPOUT_NOTE if purchases.no_dropout else None)
 
 
+def skip_value_models(con: Connection, as_of: dt.date) -> ValueModel:
+    """``customer_value`` without a fit (every value column NULL), for callers whose rules
+    read no value column; the fit is most of the features' time."""
+    ids = np.asarray(con.execute(summary_sql(f"DATE '{as_of.isoformat()}'")).fetchnumpy()[
+        "customer_id"])
+    _store(con, ids, None)
+    return ValueModel(reason="not fitted", customers=len(ids))
+
+
 def _predict(bgnbd: PurchaseModel, gammagamma: GammaGamma, x: np.ndarray, tx: np.ndarray,
              t: np.ndarray, m: np.ndarray) -> dict[str, np.ndarray]:
     """Every value column; a non-finite result means the fitted model is unusable here."""

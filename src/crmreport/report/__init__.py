@@ -6,8 +6,11 @@ suppressed once, here, before either format sees them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextvars
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 from crmreport.config.models import Report
 from crmreport.errors import RenderError
@@ -17,6 +20,7 @@ from crmreport.report.format import suppress_small
 from crmreport.report.names import Labels, with_names
 
 FORMATS = ("html", "pdf")
+T = TypeVar("T")
 
 __all__ = ["FORMATS", "write_report"]
 
@@ -46,25 +50,40 @@ def write_report(
         raise RenderError(f"unknown report format {', '.join(unknown)}; use html or pdf")
     safe = with_names(suppress_small(monitoring, definition.min_cell_size), labels or {},
                       definition.language)
-    written: list[Path] = []
-    if "html" in formats:
-        from crmreport.report.html import write_html
+    from crmreport.report.charts import make_charts
+    from crmreport.report.format import Formatter
+    from crmreport.report.html import page_context, write_html
 
-        written.append(write_html(safe, definition, out_dir, base_dir, template_dir, summary))
+    # charts and page context once, for the HTML, the PDF and the email
+    figures = make_charts(safe, definition.branding, Formatter.for_report(definition))
+    context = page_context(safe, definition, {}, base_dir, summary)
+    page = (base_dir, template_dir, summary)
     if "pdf" not in formats and email is None:
-        return written
-    from crmreport.report.pdf import browser, write_pdf
+        return [write_html(safe, definition, out_dir, *page, figures, context)] \
+            if "html" in formats else []
+    if email is not None and summary is None:
+        raise RenderError("the summary email needs the period summary")
+    from crmreport.report.email import spark_pngs, summary_email, write_email
+    from crmreport.report.pdf import browser, chart_svgs, write_pdf
 
-    with browser():  # one chart browser for the PDF's charts and the email's trend lines
-        if "pdf" in formats:
-            written.append(write_pdf(safe, definition, out_dir, base_dir, template_dir,
-                                     summary))
-        if email is not None:
-            if summary is None:
-                raise RenderError("the summary email needs the period summary")
-            from crmreport.report.email import spark_pngs, summary_email, write_email
-
-            pngs = spark_pngs(summary, definition, safe)
-            message = summary_email(safe, summary, definition, pngs)
+    written: list[Path] = []
+    # One chart browser for the PDF's charts and the email's trend lines. It draws in its own
+    # process while this thread writes the HTML; the executor is left before the browser.
+    with browser(), ThreadPoolExecutor(max_workers=1) as drawer:
+        svgs = _submit(drawer, chart_svgs, figures) if "pdf" in formats else None
+        pngs = _submit(drawer, spark_pngs, summary, definition, safe) \
+            if email is not None and summary is not None else None
+        if "html" in formats:
+            written.append(write_html(safe, definition, out_dir, *page, figures, context))
+        if svgs is not None:
+            written.append(write_pdf(safe, definition, out_dir, *page, svgs.result(), context))
+        if email is not None and summary is not None and pngs is not None:
+            message = summary_email(safe, summary, definition, pngs.result(),
+                                    context["executive"])
             written.append(write_email(email, message))
     return written
+
+
+def _submit(pool: ThreadPoolExecutor, work: Callable[..., T], *args: Any) -> Future[T]:
+    """``work`` in the pool, seeing this thread's context (its progress reporter)."""
+    return pool.submit(contextvars.copy_context().run, work, *args)

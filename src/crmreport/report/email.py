@@ -25,7 +25,7 @@ from crmreport.report.format import Formatter, as_float
 from crmreport.report.html import executive
 from crmreport.report.labels import LABELS
 from crmreport.report.results import campaign_totals
-from crmreport.report.summary import figures
+from crmreport.report.summary import KEYS, figures
 
 _CELL = "padding:6px 10px;border-bottom:1px solid #e3e7eb;"
 
@@ -59,13 +59,14 @@ def spark_pngs(summary: PeriodSummary, definition: Report,
 
 
 def summary_email(monitoring: Monitoring, summary: PeriodSummary, definition: Report,
-                  pngs: dict[str, bytes]) -> EmailMessage:
-    """``monitoring`` must already be suppressed (and named), as for the report."""
+                  pngs: dict[str, bytes], view: dict[str, Any] | None = None) -> EmailMessage:
+    """``monitoring`` must already be suppressed (and named), as for the report; ``view`` is
+    its :func:`executive` summary (default: made here)."""
     fmt = Formatter.for_report(definition)
     t = LABELS[definition.language]
-    view = executive(summary, monitoring, definition, fmt)
-    keys = [f.key for f in figures(summary, definition.min_cell_size,
-                                   campaign_totals(monitoring.results))]
+    if view is None:
+        view = executive(summary, monitoring, definition, fmt)
+    keys = KEYS  # the rows of the view, in this order
     message = EmailMessage()
     message["Subject"] = f"{definition.title}: {view['period']}"
     if definition.email.sender:
@@ -114,6 +115,7 @@ def summary_email(monitoring: Monitoring, summary: PeriodSummary, definition: Re
         f'<table style="border-collapse:collapse;font-size:13px">'
         f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
         f'<p style="color:#555;font-size:11px">{escape(t["summary_note"])}</p>'
+        f'<p style="color:#555;font-size:11px">{escape(t["equity_note"])}</p>'
         "</body></html>")
     message.add_alternative(html, subtype="html")
     html_part = message.get_body(preferencelist=("html",))

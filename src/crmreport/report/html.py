@@ -45,6 +45,8 @@ from crmreport.report.summary import (
     value_text,
 )
 
+# Customer equity's previous-period cell: none exists, the footnote (equity_note) says why.
+NO_HISTORY = "—¹"
 # Shipped as package data; a campaign's own template_dir/report/ replaces them.
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -52,15 +54,16 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 def write_html(
     monitoring: Monitoring, definition: Report, out_dir: Path, base_dir: Path | None = None,
     template_dir: Path | None = None, summary: PeriodSummary | None = None,
+    figures: Mapping[str, go.Figure] | None = None, context: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``report.html``; ``monitoring`` must already be suppressed."""
-    fmt = Formatter.for_report(definition)
-    charts = {
-        name: _chart_div(fig, name)
-        for name, fig in make_charts(monitoring, definition.branding, fmt).items()
-    }
-    context = page_context(monitoring, definition, charts, base_dir, summary)
-    context["plotlyjs"] = plotly.offline.get_plotlyjs()
+    """Write ``report.html``; ``monitoring`` must already be suppressed. ``figures`` are its
+    charts and ``context`` its page_context without them (default: made here)."""
+    if figures is None:
+        figures = make_charts(monitoring, definition.branding, Formatter.for_report(definition))
+    if context is None:
+        context = page_context(monitoring, definition, {}, base_dir, summary)
+    charts = {name: _chart_div(fig, name) for name, fig in figures.items()}
+    context = {**context, "charts": charts, "plotlyjs": plotly.offline.get_plotlyjs()}
     path = out_dir / "report.html"
     write_text(path, render(context, "html", template_dir))
     return path
@@ -111,7 +114,6 @@ def page_context(
         "generator": "crmreport",
         "summary": _summary(m, fmt, t),
         "executive": executive(summary, m, definition, fmt) if summary else None,
-        "response": [_response_row(r, fmt, t) for r in m.response.to_dict("records")],
         "definition": DEFINITIONS[definition.language],
         "retention": [
             {"k": int(r["k"]), "customers": fmt.integer(r["customers"]),
@@ -171,8 +173,6 @@ def _response_row(r: Mapping[Any, Any], fmt: Formatter, t: Mapping[str, str]) ->
         "ci": _interval(r["ci_low"], r["ci_high"], fmt),
         "p_value": fmt.pvalue(r["p_value"]),
         "significant": _significant(r["ci_low"], r["ci_high"], t),
-        "incremental_money": fmt.money(r["incremental_revenue"]),
-        "cost_money": fmt.money(r["cost"]),
         "rev_t": fmt.money(r["rev_per_contact_t"]),
         "rev_c": fmt.money(r["rev_per_contact_c"]),
         "incremental": fmt.money(r["incremental_revenue"]),
@@ -197,7 +197,7 @@ def executive(summary: PeriodSummary, m: Monitoring, definition: Report,
     rows = [{
         "label": t["fig_" + f.key],
         "value": value_text(f, f.value, fmt),
-        "previous": value_text(f, f.previous, fmt) if f.key != "equity" else "",
+        "previous": value_text(f, f.previous, fmt) if f.key != "equity" else NO_HISTORY,
         "change": change_text(f, fmt),
         "trend": Markup(sparkline(f.values, definition.branding.primary_color)),
     } for f in figs]

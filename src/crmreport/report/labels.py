@@ -119,9 +119,11 @@ LABELS: dict[str, dict[str, str]] = {
         "summary_note": "Revenue: net of credit notes, customers' orders dated in the period "
                         "(guest orders not counted). Retention: share of the previous "
                         "period's buyers who bought again. Campaign incremental revenue: the "
-                        "campaigns whose response window had closed by the period's end. "
-                        "Customer equity: sum of the 52-week CLV at the as-of date; there is "
-                        "none for earlier periods.",
+                        "campaigns whose response window had closed by the period's end.",
+        "equity_note": "¹ Customer equity: the sum of the 52-week CLV from the value model "
+                       "fitted as of the as-of date. It has no value for the previous period: "
+                       "that would need the model fitted again on the data as of that "
+                       "period's end, which the report does not do.",
     },
     "de": {
         "summary": "Zusammenfassung", "response": "Kampagnenerfolg",
@@ -244,8 +246,11 @@ LABELS: dict[str, dict[str, str]] = {
                         "Datum im Zeitraum (Gastbestellungen zählen nicht). Bindung: Anteil "
                         "der Käufer der Vorperiode, die erneut kauften. Zusatzumsatz aus "
                         "Kampagnen: die Kampagnen, deren Reaktionsfenster bis zum Ende des "
-                        "Zeitraums abgelaufen war. Kundenkapital: Summe des CLV über 52 "
-                        "Wochen zum Stichtag; für frühere Zeiträume gibt es keinen.",
+                        "Zeitraums abgelaufen war.",
+        "equity_note": "¹ Kundenkapital: Summe des CLV über 52 Wochen aus dem zum Stichtag "
+                       "angepassten Wertmodell. Für den Vorzeitraum gibt es keinen Wert: dazu "
+                       "müsste das Modell auf den Daten zum Ende jenes Zeitraums neu angepasst "
+                       "werden, was der Bericht nicht tut.",
     },
 }
 

@@ -1,8 +1,8 @@
 """What the report calls segments, offers and channels: the campaign's ``label`` in the
-report's language, else the id made readable (``at_risk`` -> "At risk"); contact and order
-channels by the report's words for them. Applied to the suppressed frames once (response,
-segments, customer value, campaign results with variants and order channels, segment
-migration), before any table or chart sees them."""
+report's language, else the id made readable (``at_risk`` -> "At risk"); campaigns by their
+label, else their id; contact and order channels by the report's words for them. Applied to
+the suppressed frames once (response, segments, customer value, campaign results with
+variants and order channels, segment migration), before any table or chart sees them."""
 
 from __future__ import annotations
 
@@ -39,6 +39,11 @@ def display_name(identifier: str, labels: Labels, language: str) -> str:
     if f"ch_{identifier}" in words:
         return words[f"ch_{identifier}"]
     return humanise(identifier)
+
+
+def campaign_name(identifier: str, labels: Labels, language: str) -> str:
+    """A campaign's label in the report's language, else its id as written."""
+    return labels.get(identifier, {}).get(language) or identifier
 
 
 def offer_name(identifier: str, labels: Labels, language: str) -> str:
@@ -78,7 +83,9 @@ def name_results(results: CampaignResults | None, labels: Labels,
         levels = [_level_name(d, v, labels, language)
                   for d, v in zip(rows["dimension"], rows["level"], strict=True)]
         rows = rows.assign(level=pd.Series(levels, index=rows.index, dtype=object))
-    channels = _rename(results.order_channels, "contact_channel", labels, language)
+    rows = _rename(rows, "campaign", labels, language, campaign_name)
+    channels = _rename(_rename(results.order_channels, "contact_channel", labels, language),
+                       "campaign", labels, language, campaign_name)
     if len(channels):
         orders = [order_channel_name(v, language) if isinstance(v, str) else v
                   for v in channels["order_channel"]]
@@ -86,8 +93,13 @@ def name_results(results: CampaignResults | None, labels: Labels,
                                                            dtype=object))
     return dataclasses.replace(
         results, rows=rows, order_channels=channels,
-        variants=_rename(results.variants, "offer", labels, language, offer_name),
-        comparisons=_rename(results.comparisons, "offer", labels, language, offer_name))
+        variants=_named_offers(results.variants, labels, language),
+        comparisons=_named_offers(results.comparisons, labels, language))
+
+
+def _named_offers(frame: pd.DataFrame, labels: Labels, language: str) -> pd.DataFrame:
+    return _rename(_rename(frame, "offer", labels, language, offer_name), "campaign", labels,
+                   language, campaign_name)
 
 
 def _migration(migration: Migration | None, labels: Labels,
@@ -101,8 +113,8 @@ def _migration(migration: Migration | None, labels: Labels,
 
 def with_names(m: Monitoring, labels: Labels, language: str) -> Monitoring:
     """The monitoring with segment, offer and channel ids replaced by their names."""
-    response = _rename(_rename(m.response, "segment", labels, language), "channel", labels,
-                       language)
+    response = _rename(_rename(_rename(m.response, "segment", labels, language), "channel",
+                               labels, language), "campaign", labels, language, campaign_name)
     segments = _rename(m.segments, "segment", labels, language)
     offers = {c: OFFER_PREFIX + display_name(c.removeprefix(OFFER_PREFIX), labels, language)
               for c in segments.columns if c.startswith(OFFER_PREFIX)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import base64
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import plotly.graph_objects as go
 
@@ -34,27 +35,33 @@ _UID = re.compile(r'id="defs-([0-9a-z]+)"')
 def write_pdf(
     monitoring: Monitoring, definition: Report, out_dir: Path, base_dir: Path | None = None,
     template_dir: Path | None = None, summary: PeriodSummary | None = None,
+    svgs: dict[str, str] | None = None, context: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``report.pdf``; ``monitoring`` must already be suppressed."""
+    """Write ``report.pdf``; ``monitoring`` must already be suppressed. ``svgs`` are its
+    charts drawn by :func:`chart_svgs` and ``context`` its page_context without them
+    (default: made here)."""
     import weasyprint  # slow to import; only PDF runs pay for it
 
-    figures = make_charts(monitoring, definition.branding, Formatter.for_report(definition))
-    charts = {name: _img(svg, name) for name, svg in chart_svgs(figures).items()}
-    context = page_context(monitoring, definition, charts, base_dir, summary)
-    html = render(context, "pdf", template_dir)
+    if svgs is None:
+        svgs = chart_svgs(make_charts(monitoring, definition.branding,
+                                      Formatter.for_report(definition)))
+    if context is None:
+        context = page_context(monitoring, definition, {}, base_dir, summary)
+    charts = {name: _img(svg, name) for name, svg in svgs.items()}
+    html = render({**context, "charts": charts}, "pdf", template_dir)
     pdf = weasyprint.HTML(string=html, base_url=None).write_pdf()
     path = out_dir / "report.pdf"
     write_bytes(path, pdf)
     return path
 
 
-def chart_svgs(figures: dict[str, go.Figure]) -> dict[str, str]:
+def chart_svgs(figures: Mapping[str, go.Figure]) -> dict[str, str]:
     """Every figure as SVG text, with plotly's random uid replaced by the chart's name."""
     raw = render_images(figures, "svg")
     return {name: _stable(svg.decode("utf-8"), name) for name, svg in raw.items()}
 
 
-def render_images(figures: dict[str, go.Figure], kind: str) -> dict[str, bytes]:
+def render_images(figures: Mapping[str, go.Figure], kind: str) -> dict[str, bytes]:
     """Every figure as an image (svg or png) drawn by the chart browser."""
     with browser(), warnings.catch_warnings():
         # plotly passes kaleido options that a running server ignores, and says so.
