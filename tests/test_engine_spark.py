@@ -121,3 +121,24 @@ def test_csv_read_as_text(spark_con: Connection, tmp_path: Any) -> None:
 def test_an_unportable_function_is_refused_with_the_statement(spark_con: Connection) -> None:
     with pytest.raises(UntranslatableError, match=r"'SELECT hash\(1\) AS h'.*hash\(\)"):
         spark_con.execute("SELECT hash(1) AS h")
+
+
+def test_duckdb_functions_spark_names_otherwise(spark_con: Connection) -> None:
+    query = ("SELECT id, strlen('Müller'), suffix(id, 'b'), MAP {'a': 'x', 'b': 'y'}[id], "
+             "regexp_full_match(id, '[a-b]'), try_strptime('20260131', '%Y%m%d'), "
+             "try_strptime('2026-13-01', '%Y-%m-%d'), json_object('id', id, 'amount', amount) "
+             "FROM t ORDER BY id")
+    duck, spark = both(spark_con, SETUP, query)
+    assert spark == duck
+    assert duck[0][1:5] == (7, False, "x", True)  # strlen counts bytes: ü is two
+
+
+def test_macros_and_exclude(spark_con: Connection) -> None:
+    statements = [*SETUP,
+                  "CREATE OR REPLACE TEMP MACRO since(start) AS TABLE "
+                  "SELECT * EXCLUDE (day), day AS d FROM t WHERE day >= day_min(start)",
+                  "CREATE OR REPLACE TEMP MACRO day_min(x) AS x - 30"]
+    duck, spark = both(spark_con, statements,
+                       "SELECT * FROM since(DATE '2026-03-01') s ORDER BY id")
+    assert spark == duck == [("b", None, dt.date(2026, 2, 28)),
+                             ("c", Decimal("3.25"), dt.date(2026, 3, 1))]

@@ -50,6 +50,7 @@ def session(master: str) -> SparkSession:
 
     spark = (SparkSession.builder.master(master).appName("crmreport")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.ansi.enabled", "true")
             .config("spark.sql.shuffle.partitions", "4")
@@ -75,12 +76,13 @@ class SparkConnection:
         self._rows: Iterator[tuple[Any, ...]] | None = None
         self._frame: DataFrame | None = None
         self._files: list[str] = []  # views over the files statements read
+        self._macros: dict[str, tuple[list[str], exp.Expr]] = {}  # name: parameters, body
 
     # --- the connection interface --------------------------------------------------------
 
     def execute(self, query: str, parameters: object = None, /) -> SparkConnection:
         for tree in parse(query):
-            self._run(bind_tree(tree, parameters), query)
+            self._run(bind_tree(self._expand(tree), parameters), query)
         return self
 
     def executemany(self, query: str, parameters: object = None, /) -> SparkConnection:
@@ -160,7 +162,12 @@ class SparkConnection:
 
     def _run(self, tree: exp.Expr, sql: str) -> None:
         self._rows, self._frame = None, None
-        if isinstance(tree, exp.Create):
+        if isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "MACRO":
+            call = tree.this
+            self._macros[call.name.lower()] = ([p.name for p in call.expressions],
+                                               tree.expression)
+            self._done(0)
+        elif isinstance(tree, exp.Create):
             self._create(tree, sql)
         elif isinstance(tree, exp.Insert):
             self._insert(tree, sql)
@@ -183,13 +190,60 @@ class SparkConnection:
             raise UntranslatableError(f"engine spark: the statement '{statement_name(sql)}' is "
                                       f"a {tree.key.upper()}, which the adapter does not run")
 
+    def _expand(self, tree: exp.Expr) -> exp.Expr:
+        """DuckDB's macros, which Spark lacks, written out where they are called: a table
+        macro as a subquery, a scalar one as its expression."""
+        if not self._macros:
+            return tree
+
+        def swap(node: exp.Expr) -> exp.Expr:
+            call = node.this if isinstance(node, exp.Table) else node
+            if not isinstance(call, exp.Anonymous) or call.name.lower() not in self._macros:
+                return node
+            parameters, body = self._macros[call.name.lower()]
+            given = dict(zip(parameters, call.expressions, strict=True))
+            expanded = self._expand(body.transform(
+                lambda n: given[n.name].copy() if isinstance(n, exp.Column) and not n.table
+                and n.name in given else n, copy=True))
+            if isinstance(node, exp.Table):
+                alias = node.alias or call.name
+                return exp.Subquery(this=expanded,
+                                    alias=exp.TableAlias(this=exp.to_identifier(alias)))
+            return exp.Paren(this=expanded)
+
+        return tree.transform(swap, copy=True)
+
     def _select(self, tree: exp.Expr, sql: str) -> DataFrame:
         from pyspark.errors import PySparkException
 
         try:
-            return self.spark.sql(to_spark(self._with_files(self._with_rowid(tree), sql), sql))
+            tree = self._without_exclude(self._with_files(self._with_rowid(tree), sql), sql)
+            return self.spark.sql(to_spark(tree, sql))
         except PySparkException as exc:
-            raise SparkError(f"{statement_name(sql)}: {str(exc).splitlines()[0]}") from None
+            why = next((line for line in str(exc).splitlines() if line.strip()), "")
+            raise SparkError(f"{statement_name(sql)}: {why}") from None
+
+    def _without_exclude(self, tree: exp.Expr, sql: str) -> exp.Expr:
+        """``SELECT * EXCLUDE (a, ...)``, which Spark lacks, as the other columns by name (the
+        query analysed, not run, to learn them)."""
+        tree = tree.copy()
+        for select in reversed(list(tree.find_all(exp.Select))):  # the innermost first
+            star = next((e for e in select.expressions if isinstance(e, exp.Star)
+                         and e.args.get("except_")), None)
+            if star is None:
+                continue
+            dropped = {c.name for c in star.args["except_"]}
+            probe = select.copy()
+            probe.set("expressions", [exp.Star()])
+            for clause in ("order", "limit", "offset"):
+                probe.set(clause, None)
+            names = self.spark.sql(to_spark(probe, sql)).columns
+            at = select.expressions.index(star)
+            select.set("expressions", [*select.expressions[:at],
+                                       *[exp.column(n, quoted=True) for n in names
+                                         if n not in dropped],
+                                       *select.expressions[at + 1:]])
+        return tree
 
     def _with_files(self, tree: exp.Expr, sql: str) -> exp.Expr:
         """DuckDB's file readers (read_csv, read_parquet) as views over Spark's readers."""

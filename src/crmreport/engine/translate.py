@@ -93,17 +93,61 @@ def bind(sql: str, parameters: Sequence[object]) -> str:
     return "; ".join(bind_tree(t, parameters).sql("duckdb") for t in parse(sql))
 
 
+# DuckDB functions Spark has under another name, with the same arguments and meaning.
+RENAMED = {"strlen": "octet_length", "suffix": "endswith", "error": "raise_error"}
+
+
 def _portable(node: exp.Expr) -> exp.Expr:
     """DuckDB constructs sqlglot leaves as they are, in forms Spark has."""
     if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.UBIGINT:
         inner = node.this.unnest()
         if isinstance(inner, exp.DPipe) and inner.this.name.lower() == "0x":
             # hex digits as a number: ('0x' || h)::UBIGINT
-            number = exp.func("conv", inner.expression, exp.Literal.number(16),
+            number = _call("conv", inner.expression, exp.Literal.number(16),
                               exp.Literal.number(10))
             return exp.cast(number, "DECIMAL(20, 0)")
         return exp.cast(inner, "DECIMAL(20, 0)")
+    if isinstance(node, exp.ToMap) and isinstance(node.this, exp.Bracket):
+        # MAP {'k': 'v', ...}[key]: NULL for a key the map lacks, as in DuckDB
+        pairs = [part for p in node.this.this.expressions for part in (p.this, p.expression)]
+        return _call("try_element_at", _call("map", *pairs),
+                        *node.this.expressions)
+    if isinstance(node, exp.RegexpFullMatch):  # the whole text matches (\\z: its very end)
+        pattern = exp.DPipe(this=exp.Literal.string("^(?:"), expression=exp.DPipe(
+            this=node.expression, expression=exp.Literal.string(")\\z")))
+        return exp.RegexpLike(this=node.this, expression=exp.Paren(this=pattern))
+    if isinstance(node, exp.JSONObject):
+        # json_object('k', v, ...): NULL values written out, as DuckDB writes them
+        fields = [part for kv in node.expressions for part in (kv.this, kv.expression)]
+        return _call("to_json", _call("named_struct", *fields),
+                        _call("map", exp.Literal.string("ignoreNullFields"),
+                                 exp.Literal.string("false")))
+    if isinstance(node, exp.Anonymous):
+        name = node.name.lower()
+        if name in RENAMED:
+            return exp.Anonymous(this=RENAMED[name], expressions=node.expressions)
+        if name == "try_strptime":
+            return _try_parse_time(node)
+        if name == "current_setting" and node.expressions[0].name == "threads":
+            return exp.Literal.number(2)  # only sizes the slices of an ordered pass
+        if name == "isfinite":  # NaN and the infinities are not below infinity; NULL stays
+            return exp.LT(this=exp.Abs(this=node.expressions[0]),
+                          expression=exp.cast(exp.Literal.string("Infinity"), "DOUBLE"))
     return node
+
+
+def _call(name: str, *arguments: exp.Expr) -> exp.Expr:
+    """A Spark function call, written as it is (not mapped by sqlglot)."""
+    return exp.Anonymous(this=name, expressions=list(arguments))
+
+
+def _try_parse_time(node: exp.Anonymous) -> exp.Expr:
+    """try_strptime(text, format): Spark's try_to_timestamp with the format in its notation
+    (sqlglot converts the notation for strptime, which it knows)."""
+    known = exp.StrToTime(this=exp.column("x"), format=node.expressions[1].copy())
+    written = known.sql("spark")  # TO_TIMESTAMP(x, '<format>')
+    spark_format = written[written.index("'") + 1: written.rindex("'")].replace("''", "'")
+    return _call("try_to_timestamp", node.expressions[0], exp.Literal.string(spark_format))
 
 
 def to_spark(tree: exp.Expr, sql: str) -> str:
@@ -113,6 +157,11 @@ def to_spark(tree: exp.Expr, sql: str) -> str:
             raise UntranslatableError(f"engine spark: the statement '{statement_name(sql)}' uses "
                                       f"{function.name}(), which Spark has no counterpart of")
     portable = tree.transform(_portable, copy=True)
+    for _ in range(8):  # a rewritten node's arguments are rewritten on the next pass
+        again = portable.transform(_portable, copy=True)
+        if again == portable:
+            break
+        portable = again
     try:
         return portable.sql("spark", unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as exc:
