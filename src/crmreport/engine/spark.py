@@ -399,13 +399,25 @@ class SparkConnection:
         self._done(before - self._store(name, frame))  # the rows keep their numbers
 
     def _alter(self, tree: exp.Alter, sql: str) -> None:
-        actions = tree.args.get("actions") or []
-        if len(actions) != 1 or not isinstance(actions[0], exp.AlterRename):
-            raise UntranslatableError(f"engine spark: the statement '{statement_name(sql)}' "
-                                      "alters a table other than by renaming it")
-        old, new = tree.this.name, actions[0].this.name
-        self._store(new, self._stored(old, sql))  # with its row numbers
-        self._drop(old)
+        """RENAME TO, DROP COLUMN, ADD COLUMN (NULL in every row); rows keep their numbers."""
+        name = tree.this.name
+        stored = self._stored(name, sql)
+        for action in tree.args.get("actions") or []:
+            if isinstance(action, exp.AlterRename):
+                self._store(action.this.name, stored)
+                self._drop(name)
+                name = action.this.name
+            elif isinstance(action, exp.Drop) and str(action.args.get("kind")) == "COLUMN":
+                stored = stored.drop(*[c.name for c in action.args["tables"]])
+                self._store(name, stored)
+            elif isinstance(action, exp.ColumnDef):
+                kind = action.args["kind"].sql("spark")
+                stored = self.spark.sql(f"SELECT *, CAST(NULL AS {kind}) AS `{action.name}` "
+                                        f"FROM `{STORED}{name}`")
+                self._store(name, stored)
+            else:
+                raise UntranslatableError(f"engine spark: the statement '{statement_name(sql)}' "
+                                          "alters a table in a way the adapter cannot")
         self._done(0)
 
     # --- results -------------------------------------------------------------------------

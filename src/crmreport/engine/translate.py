@@ -93,6 +93,9 @@ def bind(sql: str, parameters: Sequence[object]) -> str:
     return "; ".join(bind_tree(t, parameters).sql("duckdb") for t in parse(sql))
 
 
+# Window functions whose result depends on the rows' order.
+IN_ORDER = (exp.Lag, exp.Lead, exp.RowNumber, exp.FirstValue, exp.LastValue, exp.NthValue)
+
 # DuckDB functions Spark has under another name, with the same arguments and meaning.
 RENAMED = {"strlen": "octet_length", "suffix": "endswith", "error": "raise_error"}
 
@@ -107,6 +110,13 @@ def _portable(node: exp.Expr) -> exp.Expr:
                               exp.Literal.number(10))
             return exp.cast(number, "DECIMAL(20, 0)")
         return exp.cast(inner, "DECIMAL(20, 0)")
+    if isinstance(node, exp.Window) and not node.args.get("partition_by") and \
+            not node.args.get("order") and not node.args.get("alias") and \
+            isinstance(node.this, IN_ORDER):
+        # An empty OVER () is the rows' order in DuckDB; Spark needs it said: the order its
+        # scan returns them in (a stored table's insertion order, a file's line order).
+        order = exp.Order(expressions=[exp.Ordered(this=_call("monotonically_increasing_id"))])
+        return exp.Window(this=node.this, order=order, alias=node.args.get("alias"))
     if isinstance(node, exp.ToMap) and isinstance(node.this, exp.Bracket):
         # MAP {'k': 'v', ...}[key]: NULL for a key the map lacks, as in DuckDB
         pairs = [part for p in node.this.this.expressions for part in (p.this, p.expression)]
