@@ -13,8 +13,16 @@ The portable subset: what stage SQL may use so that both engines give the same a
   DECIMAL (Spark turns an overflowing decimal into NULL unless ANSI mode is on: it is on).
 - Date arithmetic is explicit (``date + INTEGER``, ``date_diff('day', a, b)``), never
   ``date - date`` giving an interval.
-- Row order is never storage order on Spark: a statement that needs file order orders by an
-  explicit row number (``_row``); DuckDB's ``rowid`` is emulated per table by the adapter.
+- Row order: DuckDB keeps insertion order; Spark keeps it only within a scan. The adapter
+  numbers each stored table's rows (DuckDB's ``rowid``, kept across DELETE as DuckDB keeps
+  it) and gives an empty ``OVER ()`` of lag/lead/row_number the scan's order.
+- No ASOF JOIN (a join and ``row_number() ... = 1`` says the same); no QUALIFY.
+- Emulated by the adapter, so usable: CREATE/INSERT [BY NAME]/UPDATE [FROM]/DELETE/ALTER
+  (RENAME, ADD/DROP COLUMN), temp macros (expanded where called), ``SELECT * EXCLUDE``,
+  ``read_csv`` (as text) and ``read_parquet``, ``MAP {...}[key]``, ``json_object``.
+- Not translated (DuckDB only, the stage falls back or the statement is refused):
+  ``read_csv`` with typed ``columns`` (identify's typed lane: staging runs instead) or
+  ``skip``, ``hash()``, ``string_split_regex``, ``read_json``, ``parquet_file_metadata``.
 - DuckDB's catalog (``duckdb_tables()``, ``DESCRIBE``) is asked through ``has_table``,
   ``columns`` and ``table_names`` here, which both engines answer.
 

@@ -163,9 +163,9 @@ class SparkConnection:
     def _run(self, tree: exp.Expr, sql: str) -> None:
         self._rows, self._frame = None, None
         if isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "MACRO":
-            call = tree.this
-            self._macros[call.name.lower()] = ([p.name for p in call.expressions],
-                                               tree.expression)
+            call = tree.this  # name(parameters): the name is a Table node
+            name = call.this.name if isinstance(call.this, exp.Table) else call.name
+            self._macros[name.lower()] = ([p.name for p in call.expressions], tree.expression)
             self._done(0)
         elif isinstance(tree, exp.Create):
             self._create(tree, sql)
