@@ -33,7 +33,6 @@ construct.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
@@ -144,13 +143,12 @@ def is_view(con: Connection, name: str) -> bool:
                             [name]).fetchall())
 
 
-def columns(con: Connection, relation: str, parameters: Sequence[object] = ()) -> list[
-        tuple[str, str]]:
+def columns(con: Connection, relation: str) -> list[tuple[str, str]]:
     """The (name, type) of each column of a table, a view, or ``SELECT ...`` text."""
     catalog = _catalog(con)
     if catalog is not None:
-        return catalog.columns(relation if not parameters else _bound(relation, parameters))
-    rows = con.execute(f"DESCRIBE {relation}", list(parameters) or None).fetchall()
+        return catalog.columns(relation)
+    rows = con.execute(f"DESCRIBE {relation}").fetchall()
     return [(str(r[0]), str(r[1])) for r in rows]
 
 
@@ -165,8 +163,3 @@ def table_names(con: Connection, prefix: str) -> list[str]:
         [prefix, prefix]).fetchall()
     return sorted(str(r[0]) for r in rows)
 
-
-def _bound(relation: str, parameters: Sequence[object]) -> str:
-    from crmreport.engine.translate import bind
-
-    return bind(relation, parameters)

@@ -17,7 +17,7 @@ from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
 from crmreport.errors import CrmError
 
 # DuckDB functions with no Spark counterpart under any name: refused up front, by name.
-UNPORTABLE = {"hash", "rowid_of", "read_json", "parquet_file_metadata", "duckdb_tables",
+UNPORTABLE = {"hash", "read_json", "parquet_file_metadata", "duckdb_tables",
               "duckdb_views", "string_split_regex"}
 
 
@@ -86,11 +86,6 @@ def bind_tree(tree: exp.Expr, parameters: object) -> exp.Expr:
         return node
 
     return tree.transform(replace, copy=True)
-
-
-def bind(sql: str, parameters: Sequence[object]) -> str:
-    """``sql`` with its parameters as literals, still in DuckDB's dialect."""
-    return "; ".join(bind_tree(t, parameters).sql("duckdb") for t in parse(sql))
 
 
 # Window functions whose result depends on the rows' order.
