@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
+    from crmreport.engine import Connection
     from crmreport.pipeline import DemoResult
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,3 +110,15 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
     with pytest.MonkeyPatch.context() as patch:  # built before the autouse fixture runs
         patch.setenv("CRMREPORT_SECRET", TEST_SECRET)
         return pipeline.demo(tmp_path_factory.mktemp("demo"), customers=1500)
+
+
+@pytest.fixture(scope="session")
+def spark_con() -> Iterator[Connection]:
+    """One local Spark session for the whole run (engine/spark.py sets it up for parity);
+    the tests that need it skip where pyspark is not installed."""
+    pytest.importorskip("pyspark")
+    from crmreport.engine import connect
+
+    con = connect(kind="spark", master="local[2]")
+    yield con
+    con.close()

@@ -44,12 +44,16 @@ WITH o AS (
     SELECT *, coalesce(lag(depth) OVER (PARTITION BY customer_id, size ORDER BY pos), 0)
                AS found
     FROM depth
-), reversal AS (
-    SELECT c.order_id AS credit_id, c.order_date AS credit_date, r.order_id AS reversed_id
-    FROM (SELECT * FROM found WHERE credit AND found > 0) c
-    ASOF JOIN (SELECT * FROM found WHERE NOT credit) r
-      ON c.customer_id = r.customer_id AND c.size = r.size AND c.found = r.depth
-     AND c.pos > r.pos
+), reversal AS (  -- the latest such order before the credit note (an as-of join, portably)
+    SELECT credit_id, credit_date, reversed_id FROM (
+        SELECT c.order_id AS credit_id, c.order_date AS credit_date, r.order_id AS reversed_id,
+               row_number() OVER (PARTITION BY c.customer_id, c.size, c.pos
+                                  ORDER BY r.pos DESC) AS latest
+        FROM (SELECT * FROM found WHERE credit AND found > 0) c
+        JOIN (SELECT * FROM found WHERE NOT credit) r
+          ON c.customer_id = r.customer_id AND c.size = r.size AND c.found = r.depth
+         AND c.pos > r.pos)
+    WHERE latest = 1
 )
 SELECT o.order_id, o.customer_id, o.order_date, o.amount,
        CASE WHEN o.credit THEN 'credit' WHEN o.status = '{COMPLETED}' THEN 'purchase'

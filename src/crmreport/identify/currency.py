@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from crmreport.account import Account
-from crmreport.engine import Connection
+from crmreport.engine import Connection, columns
 from crmreport.errors import DataError
 from crmreport.reasons import QUARANTINE as QUARANTINE_REASON
 from crmreport.reasons import code
@@ -33,7 +33,7 @@ def load_rates(con: Connection, path: Path | None) -> tuple[str, ...]:
         raise DataError(f"{path}: currency rate file not found; fix data.currency_rates")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE rates_raw AS SELECT * FROM
         read_csv('{str(path).replace("'", "''")}', all_varchar = true, header = true)""")
-    names = [r[0].strip().lower() for r in con.execute("DESCRIBE rates_raw").fetchall()]
+    names = [name.strip().lower() for name, _ in columns(con, "rates_raw")]
     if sorted(names) != ["currency", "date", "rate"]:
         raise DataError(f"{path}: columns are {', '.join(names)}; expected date, currency, rate")
     _insert_rates(con, path)

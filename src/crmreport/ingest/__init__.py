@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from crmreport.account import Account, FileAccount
-from crmreport.engine import Connection
+from crmreport.engine import Connection, has_table, is_view, table_names
 from crmreport.errors import DataError
 from crmreport.ingest import mappings
 from crmreport.ingest.presets import PRESETS, Feed, Preset, RawFile
@@ -148,15 +148,11 @@ def load_sources(con: Connection, sources: list[SourceFile]) -> Sources:
 
 def release_raw(con: Connection) -> None:
     """Drop the staged files, once identify has read them."""
-    views = [r[0] for r in con.execute(
-        "SELECT view_name FROM duckdb_views() WHERE NOT internal AND view_name LIKE 'src\\_%' "
-        "ESCAPE '\\'").fetchall()]
-    for name in sorted(views, reverse=True):
-        con.execute(f"DROP VIEW {name}")
-    tables = [r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'src\\_%' "
-        "ESCAPE '\\'").fetchall()]
-    for name in [*tables, RAW_REJECTS.name]:
+    staged = table_names(con, "src_")
+    for name in sorted(staged, reverse=True):  # views before the tables they read
+        if is_view(con, name):
+            con.execute(f"DROP VIEW {name}")
+    for name in [*staged, RAW_REJECTS.name]:
         con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
@@ -231,7 +227,7 @@ def _locate(con: Connection, entry: FileAccount, source: SourceFile, read: RawRe
 def _keep_rejects(con: Connection, index: int) -> None:
     """Lines the parser rejected, as written, for the quarantine file."""
     staged = f"src_{index}_rej"
-    if con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [staged]).fetchall():
+    if has_table(con, staged):
         con.execute(f"INSERT INTO {RAW_REJECTS} SELECT {index}, line, csv_line, error "
                     f"FROM {staged} ORDER BY line")
         con.execute(f"DROP TABLE {staged}")

@@ -27,7 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from crmreport.engine import Connection
+from crmreport.engine import Connection, columns, has_table, is_view
 from crmreport.errors import DataError
 from crmreport.files import owned_tempdir
 from crmreport.ingest import count as tc
@@ -145,8 +145,7 @@ def read_raw(con: Connection, path: Path, table: str,
 
 def drop_object(con: Connection, name: str) -> None:
     """Drop the view or table ``name``, whichever it is, if it exists."""
-    if con.execute("SELECT 1 FROM duckdb_views() WHERE view_name = ? AND NOT internal",
-                   [name]).fetchall():
+    if is_view(con, name):
         con.execute(f"DROP VIEW {name}")
     con.execute(f"DROP TABLE IF EXISTS {name}")
 
@@ -336,8 +335,7 @@ def materialise(con: Connection, table: str, read: RawRead) -> RawRead:
 def take_rejects(con: Connection, table: str) -> dict[str, int]:
     """After the file under ``table`` was read: its rejected lines, as written, one row per
     line in ``{table}_rej`` (line, csv_line, error), and their count per reason code."""
-    names = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    if f"{table}_rejects" not in names:  # nothing rejected, or nothing read
+    if not has_table(con, f"{table}_rejects"):  # nothing rejected, or nothing read
         con.execute(f"CREATE OR REPLACE TABLE {table}_rej (line BIGINT, csv_line VARCHAR, "
                     "error VARCHAR)")
         return {}
@@ -646,8 +644,8 @@ def _cell(value: object) -> str | None:
 # --- Parquet and JSON lines -----------------------------------------------------------------
 
 def _read_parquet(con: Connection, path: Path, table: str) -> RawRead:
-    described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
-    names = [r[0] for r in described]
+    source = f"SELECT * FROM read_parquet('{_literal(str(path))}')"
+    names = [name for name, _ in columns(con, source)]
     casts = ", ".join(f'CAST("{n}" AS VARCHAR) AS "{n}"' for n in names)
     con.execute(
         f"""CREATE OR REPLACE TABLE {table} AS
@@ -682,4 +680,4 @@ def _json_lines(path: Path) -> int:
 
 
 def _columns(con: Connection, table: str) -> list[str]:
-    return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "_row"]
+    return [name for name, _ in columns(con, table) if name != "_row"]

@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-import duckdb
 import pandas as pd
 
 from crmreport.account import Account
+from crmreport.engine import Connection
 from crmreport.features import ChurnModel, ValueModel
 from crmreport.monitor.response import Uplift, response_table, uplift
 from crmreport.monitor.results import CampaignResults, campaign_results
@@ -64,7 +64,7 @@ class Monitoring:
 
 
 def collect(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     as_of: dt.date,
     window_days: int,
     costs: dict[str, float],

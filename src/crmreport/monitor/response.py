@@ -18,10 +18,10 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import pandas as pd
 from scipy.stats import norm
 
+from crmreport.engine import Connection
 from crmreport.tables import CONTACTS
 
 Z95 = float(norm.ppf(0.975))
@@ -125,7 +125,7 @@ COLUMNS = [
 
 
 def response_table(
-    con: duckdb.DuckDBPyConnection, window_days: int, costs: dict[str, float],
+    con: Connection, window_days: int, costs: dict[str, float],
     as_of: dt.date | None = None,
 ) -> pd.DataFrame:
     """One row per campaign x segment x channel plus a total row per campaign (``is_total``).

@@ -34,10 +34,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
+from crmreport.engine import Connection
 from crmreport.monitor.response import MIN_COST, MIN_COST_SHARE, uplift
 from crmreport.monitor.stats import cuped, holm, sample_size_per_group, two_proportion_z, welch
 
@@ -128,7 +128,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def customer_outcomes(con: duckdb.DuckDBPyConnection, window_days: int,
+def customer_outcomes(con: Connection, window_days: int,
                       as_of: dt.date | None, pre_days: int = 365) -> pd.DataFrame:
     """One row per (campaign, customer): groups, orders, revenue and pre-period revenue, and
     ``orders:<channel>``/``revenue:<channel>`` per order channel."""
@@ -150,7 +150,7 @@ def customer_outcomes(con: duckdb.DuckDBPyConnection, window_days: int,
     return base
 
 
-def campaign_results(con: duckdb.DuckDBPyConnection, window_days: int,
+def campaign_results(con: Connection, window_days: int,
                      costs: dict[str, float], as_of: dt.date | None = None,
                      margin: float | None = None, pre_days: int = 365) -> CampaignResults:
     data = customer_outcomes(con, window_days, as_of, pre_days)

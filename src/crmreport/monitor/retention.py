@@ -21,9 +21,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import duckdb
 import pandas as pd
 
+from crmreport.engine import Connection
 from crmreport.tables import ORDERS
 
 DEFINITION = (
@@ -80,7 +80,7 @@ class Window:
     data_end: dt.date
 
 
-def cohort_window(con: duckdb.DuckDBPyConnection, as_of: dt.date, months: int) -> Window | None:
+def cohort_window(con: Connection, as_of: dt.date, months: int) -> Window | None:
     """The last ``months`` months up to the last month with a new customer before ``as_of``,
     clipped to the data's first month."""
     low, high, newest = con.execute(f"""
@@ -98,7 +98,7 @@ def cohort_window(con: duckdb.DuckDBPyConnection, as_of: dt.date, months: int) -
                   data_end)
 
 
-def cohort_matrix(con: duckdb.DuckDBPyConnection, as_of: dt.date, months: int) -> pd.DataFrame:
+def cohort_matrix(con: Connection, as_of: dt.date, months: int) -> pd.DataFrame:
     """Long form: cohort, cohort_size, k, month, active, share, complete, left_censored;
     the cohorts of :func:`cohort_window`."""
     window = cohort_window(con, as_of, months)
@@ -195,7 +195,7 @@ class Migration:
                 "reason": self.reason}
 
 
-def segment_migration(con: duckdb.DuckDBPyConnection, previous: dt.date,
+def segment_migration(con: Connection, previous: dt.date,
                       as_of: dt.date) -> Migration:
     """Needs ``assignments`` (now) and ``previous_segments`` (as of ``previous``)."""
     matrix = con.execute(_MIGRATION).df()

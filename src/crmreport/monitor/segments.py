@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 
+from crmreport.engine import Connection
 from crmreport.tables import ASSIGNMENTS
 
 NO_OFFER = "(none)"
@@ -23,7 +23,7 @@ FROM {ASSIGNMENTS} GROUP BY ALL ORDER BY ALL
 """
 
 
-def segment_overview(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def segment_overview(con: Connection) -> pd.DataFrame:
     """Per segment: customers, share, avg recency, avg repeat orders (``avg_frequency``), avg
     and total monetary, and one ``offer:<id>`` count column per offer (``offer:(none)`` for
     customers without one)."""

@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from crmreport.config import LoadedCampaign, Offer
 from crmreport.config.models import UNASSIGNED
-from crmreport.engine import Connection
+from crmreport.engine import Connection, columns
 from crmreport.errors import DataError, Problem, RuleError
 from crmreport.rules.expressions import RuleProblem, check, compile_condition, used_lists
 from crmreport.tables import ASSIGNMENTS, FEATURES, RULE_LISTS, Table, assignment_columns
@@ -123,9 +123,8 @@ def load_lists(con: Connection, lists: dict[tuple[str, str], Path]) -> None:
     for (name, column), path in sorted(lists.items()):
         source = str(path).replace("'", "''")
         try:
-            found = [r[0] for r in con.execute(
-                f"DESCRIBE SELECT * FROM read_csv('{source}', all_varchar = true, "
-                "header = true)").fetchall()]
+            found = [name for name, _ in columns(
+                con, f"SELECT * FROM read_csv('{source}', all_varchar = true, header = true)")]
         except Exception as exc:  # duckdb raises several kinds for unreadable files
             raise DataError(f"{path}: list '{name}' cannot be read: "
                             f"{str(exc).splitlines()[0]}") from None

@@ -1,0 +1,504 @@
+"""The engine interface over a SparkSession (pyspark 3.5, the optional ``spark`` extra).
+
+Spark SQL has no stored tables without a warehouse and no UPDATE/DELETE on them, so a table
+here is a DataFrame, materialised once (``localCheckpoint``) and registered as a temporary
+view. Each stored table carries a hidden ``_rowid_`` column numbering its rows in insertion
+order, so DuckDB's ``rowid`` keeps its meaning. DDL and DML become DataFrame operations:
+
+- CREATE TABLE ... AS / (columns): materialise and register; CREATE VIEW: a temporary view;
+- INSERT: the table unioned with the new rows (cast to its columns' types), numbered on;
+- UPDATE ... [FROM ...] WHERE: one SELECT that takes the new values for matching rows;
+- DELETE ... WHERE: the rows where the condition is not true;
+- ALTER TABLE ... RENAME, DROP TABLE/VIEW: the registration moved or removed;
+- anything else: translated (engine/translate.py) and run with ``spark.sql``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+from sqlglot import exp
+
+from crmreport.engine.translate import (
+    UntranslatableError,
+    bind_tree,
+    parse,
+    statement_name,
+    to_spark,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+ROWID = "_rowid_"
+STORED = "__stored_"  # prefix of the view holding a table with its row numbers
+
+
+class SparkError(duckdb.Error):
+    """Spark refused a statement (a missing column, a bad cast): caught like DuckDB's errors."""
+
+
+def session(master: str) -> SparkSession:
+    """One SparkSession per process, set for parity with DuckDB: UTC, ANSI arithmetic (decimal
+    overflow is an error, never NULL), few shuffle partitions on a small machine."""
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.master(master).appName("crmreport")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.ansi.enabled", "true")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+            .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")  # its warnings would drown crmreport's messages
+    return spark
+
+
+def connect_spark(master: str) -> SparkConnection:
+    return SparkConnection(session(master))
+
+
+class SparkConnection:
+    """DuckDB's connection interface (``crmreport.engine.Connection``) answered by Spark."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+        self._tables: set[str] = set()
+        self._views: set[str] = set()
+        self._rows: Iterator[tuple[Any, ...]] | None = None
+        self._frame: DataFrame | None = None
+        self._files: list[str] = []  # views over the files statements read
+        self._macros: dict[str, tuple[list[str], exp.Expr]] = {}  # name: parameters, body
+
+    # --- the connection interface --------------------------------------------------------
+
+    def execute(self, query: str, parameters: object = None, /) -> SparkConnection:
+        for tree in parse(query):
+            self._run(bind_tree(self._expand(tree), parameters), query)
+        return self
+
+    def executemany(self, query: str, parameters: object = None, /) -> SparkConnection:
+        for row in parameters or []:  # type: ignore[attr-defined]
+            self.execute(query, row)
+        return self
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return next(self._cursor(), None)
+
+    def fetchmany(self, size: int = 1, /) -> list[tuple[Any, ...]]:
+        return list(itertools.islice(self._cursor(), size))
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return list(self._cursor())
+
+    @property
+    def description(self) -> list[tuple[str, str]] | None:
+        if self._frame is None:
+            return None
+        return [(f.name, f.dataType.simpleString()) for f in self._frame.schema.fields]
+
+    def df(self) -> Any:
+        import pandas as pd
+
+        frame = self._result()
+        return pd.DataFrame(self.fetchall(), columns=frame.columns)
+
+    def fetchnumpy(self) -> dict[str, Any]:
+        import numpy as np
+
+        names = self._result().columns
+        rows = self.fetchall()
+        arrays: dict[str, Any] = {}
+        for i, name in enumerate(names):  # as DuckDB's: decimals as floats, NULLs masked
+            values = [float(r[i]) if isinstance(r[i], Decimal) else r[i] for r in rows]
+            missing = [v is None for v in values]
+            if any(missing):
+                filled = np.array([0 if v is None else v for v in values])
+                arrays[name] = np.ma.masked_array(filled, mask=missing)
+            else:
+                arrays[name] = np.array(values)
+        return arrays
+
+    def register(self, view_name: str, python_object: object, /) -> SparkConnection:
+        import pyarrow as pa
+
+        frame: Any = (python_object.to_pandas() if isinstance(python_object, pa.Table)
+                      else python_object)
+        self._store(view_name, self.spark.createDataFrame(frame))
+        return self
+
+    def unregister(self, view_name: str, /) -> SparkConnection:
+        self._drop(view_name)
+        return self
+
+    def close(self) -> None:
+        for name in [*self._tables, *self._views]:
+            self._drop(name)
+
+    # --- the catalog (crmreport.engine.Catalog) ------------------------------------------
+
+    def has_table(self, name: str) -> bool:
+        return name in self._tables or name in self._views
+
+    def columns(self, relation: str) -> list[tuple[str, str]]:
+        sql = relation if relation.lstrip().upper().startswith("SELECT") else \
+            f"SELECT * FROM {relation}"
+        frame = self._select(parse(sql)[0], sql)
+        return [(f.name, f.dataType.simpleString()) for f in frame.schema.fields
+                if f.name != ROWID]
+
+    def table_names(self, prefix: str) -> list[str]:
+        return sorted(n for n in self._tables | self._views if n.startswith(prefix))
+
+    # --- statements ----------------------------------------------------------------------
+
+    def _run(self, tree: exp.Expr, sql: str) -> None:
+        self._rows, self._frame = None, None
+        if isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "MACRO":
+            call = tree.this  # name(parameters): the name is a Table node
+            name = call.this.name if isinstance(call.this, exp.Table) else call.name
+            self._macros[name.lower()] = ([p.name for p in call.expressions], tree.expression)
+            self._done(0)
+        elif isinstance(tree, exp.Create):
+            self._create(tree, sql)
+        elif isinstance(tree, exp.Insert):
+            self._insert(tree, sql)
+        elif isinstance(tree, exp.Update):
+            self._update(tree, sql)
+        elif isinstance(tree, exp.Delete):
+            self._delete(tree, sql)
+        elif isinstance(tree, exp.Drop):
+            for table in tree.args.get("tables") or [tree.this]:
+                if not tree.args.get("exists") and not self.has_table(table.name):
+                    raise SparkError(f"{statement_name(sql)}: Catalog Error: Table with name "
+                                     f"{table.name} does not exist!")
+                self._drop(table.name)
+            self._done(0)
+        elif isinstance(tree, exp.Alter):
+            self._alter(tree, sql)
+        elif isinstance(tree, exp.Query):
+            self._frame = self._select(tree, sql)
+        else:
+            raise UntranslatableError(f"engine spark: the statement '{statement_name(sql)}' is "
+                                      f"a {tree.key.upper()}, which the adapter does not run")
+
+    def _expand(self, tree: exp.Expr) -> exp.Expr:
+        """DuckDB's macros, which Spark lacks, written out where they are called: a table
+        macro as a subquery, a scalar one as its expression."""
+        if not self._macros:
+            return tree
+
+        def swap(node: exp.Expr) -> exp.Expr:
+            call = node.this if isinstance(node, exp.Table) else node
+            if not isinstance(call, exp.Anonymous) or call.name.lower() not in self._macros:
+                return node
+            parameters, body = self._macros[call.name.lower()]
+            given = dict(zip(parameters, call.expressions, strict=True))
+            expanded = self._expand(body.transform(
+                lambda n: given[n.name].copy() if isinstance(n, exp.Column) and not n.table
+                and n.name in given else n, copy=True))
+            if isinstance(node, exp.Table):
+                alias = node.alias or call.name
+                return exp.Subquery(this=expanded,
+                                    alias=exp.TableAlias(this=exp.to_identifier(alias)))
+            return exp.Paren(this=expanded)
+
+        return tree.transform(swap, copy=True)
+
+    def _select(self, tree: exp.Expr, sql: str) -> DataFrame:
+        from pyspark.errors import PySparkException
+
+        try:
+            tree = self._without_exclude(self._with_files(self._with_rowid(tree), sql), sql)
+            return self.spark.sql(to_spark(tree, sql))
+        except PySparkException as exc:
+            why = next((line for line in str(exc).splitlines() if line.strip()), "")
+            raise SparkError(f"{statement_name(sql)}: {why}") from None
+
+    def _without_exclude(self, tree: exp.Expr, sql: str) -> exp.Expr:
+        """``SELECT * EXCLUDE (a, ...)``, which Spark lacks, as the other columns by name (the
+        query analysed, not run, to learn them)."""
+        tree = tree.copy()
+        for select in reversed(list(tree.find_all(exp.Select))):  # the innermost first
+            star = next((e for e in select.expressions if isinstance(e, exp.Star)
+                         and e.args.get("except_")), None)
+            if star is None:
+                continue
+            dropped = {c.name for c in star.args["except_"]}
+            probe = select.copy()
+            probe.set("expressions", [exp.Star()])
+            for clause in ("order", "limit", "offset"):
+                probe.set(clause, None)
+            names = self.spark.sql(to_spark(probe, sql)).columns
+            at = select.expressions.index(star)
+            select.set("expressions", [*select.expressions[:at],
+                                       *[exp.column(n, quoted=True) for n in names
+                                         if n not in dropped],
+                                       *select.expressions[at + 1:]])
+        return tree
+
+    def _with_files(self, tree: exp.Expr, sql: str) -> exp.Expr:
+        """DuckDB's file readers (read_csv, read_parquet) as views over Spark's readers."""
+        def swap(node: exp.Expr) -> exp.Expr:
+            if isinstance(node, exp.Table) and isinstance(node.this, exp.ReadCSV | exp.ReadParquet
+                                                          | exp.Anonymous):
+                reader = node.this
+                if isinstance(reader, exp.Anonymous) and reader.name.lower() not in FILE_READERS:
+                    return node
+                name = f"__file_{len(self._files)}"
+                self._files.append(name)
+                read_file(self.spark, reader, sql).createOrReplaceTempView(name)
+                alias = node.args.get("alias")
+                return exp.Table(this=exp.to_identifier(name), alias=alias)
+            return node
+
+        return tree.transform(swap, copy=True)
+
+    def _with_rowid(self, tree: exp.Expr) -> exp.Expr:
+        """A statement naming ``rowid``: its stored tables read with their row numbers."""
+        if not any(c.name.lower() == "rowid" for c in tree.find_all(exp.Column)):
+            return tree
+
+        def swap(node: exp.Expr) -> exp.Expr:
+            if isinstance(node, exp.Column) and node.name.lower() == "rowid":
+                return exp.column(ROWID, table=node.table or None)
+            if isinstance(node, exp.Table) and node.name in self._tables and not node.db:
+                alias = node.alias or node.name
+                return exp.Table(this=exp.to_identifier(STORED + node.name),
+                                 alias=exp.TableAlias(this=exp.to_identifier(alias)))
+            return node
+
+        return tree.transform(swap, copy=True)
+
+    def _create(self, tree: exp.Create, sql: str) -> None:
+        kind = str(tree.args.get("kind") or "").upper()
+        target = tree.this
+        name = target.this.name if isinstance(target, exp.Schema) else target.name
+        if tree.args.get("exists") and self.has_table(name):
+            self._done(0)
+            return
+        query = tree.expression
+        if kind == "VIEW" and query is not None:
+            self._drop(name)
+            self._select(query, sql).createOrReplaceTempView(name)
+            self._views.add(name)
+            self._done(0)
+            return
+        if kind != "TABLE":
+            raise UntranslatableError(f"engine spark: the statement '{statement_name(sql)}' "
+                                      f"creates a {kind or 'thing'}, which the adapter cannot")
+        if query is None:  # CREATE TABLE t (column TYPE, ...): an empty table of that shape
+            defs = [c for c in target.expressions if isinstance(c, exp.ColumnDef)]
+            query = exp.select(*[exp.alias_(exp.cast(exp.null(), c.args["kind"]), c.name)
+                                 for c in defs]).where(exp.false())
+        self._done(self._store(name, self._select(query, sql)))
+
+    def _store(self, name: str, frame: DataFrame) -> int:
+        """Materialise ``frame`` as table ``name``; rows without a number are numbered in their
+        order (as DuckDB's rowid, a row keeps its number when others are deleted)."""
+        stored = (frame if ROWID in frame.columns else numbered(frame)).localCheckpoint()
+        self._drop(name)
+        stored.createOrReplaceTempView(STORED + name)
+        stored.drop(ROWID).createOrReplaceTempView(name)
+        self._tables.add(name)
+        return int(stored.count())
+
+    def _stored(self, name: str, sql: str) -> DataFrame:
+        if name not in self._tables:
+            raise SparkError(f"{statement_name(sql)}: Catalog Error: Table with name {name} "
+                             "does not exist!")
+        return self.spark.table(STORED + name)
+
+    def _drop(self, name: str) -> None:
+        for view in (name, STORED + name):
+            self.spark.catalog.dropTempView(view)
+        self._tables.discard(name)
+        self._views.discard(name)
+
+    def _done(self, count: int) -> None:
+        self._rows = iter([(count,)])
+
+    def _insert(self, tree: exp.Insert, sql: str) -> None:
+        from pyspark.sql import functions as F
+
+        target = tree.this
+        name = target.this.name if isinstance(target, exp.Schema) else target.name
+        stored = self._stored(name, sql)
+        table = stored.drop(ROWID)
+        query = tree.expression
+        new = self._select(query, sql)
+        if isinstance(target, exp.Schema):  # INSERT INTO t (a, b) ...
+            named = [c.name for c in target.expressions]
+        elif tree.args.get("by_name"):
+            named = list(new.columns)
+        else:
+            named = table.columns[: len(new.columns)]
+        new = new.toDF(*named)
+        types = dict(table.dtypes)
+        added = new.select(*[(F.col(c).cast(types[c]) if c in named else F.lit(None).cast(
+            types[c])).alias(c) for c in table.columns])
+        count = added.count()
+        start = stored.agg(F.max(ROWID)).first()[0]  # type: ignore[index]
+        self._store(name, stored.unionByName(numbered(added, 0 if start is None else start + 1)))
+        self._done(count)
+
+    def _update(self, tree: exp.Update, sql: str) -> None:
+        """The table again, each matching row with its new values: the matches found by a
+        SELECT of (row number, new values) over the table (and the FROM relation)."""
+        target = tree.this
+        name = target.name
+        alias = target.alias or name
+        stored = self._stored(name, sql)
+        sets = [(e.this.name, e.expression) for e in tree.expressions]
+        matches = exp.select(exp.column(ROWID, table=alias).as_("__rid"),
+                             *[v.as_(f"__v{i}") for i, (_, v) in enumerate(sets)])
+        matches = matches.from_(exp.Table(this=exp.to_identifier(STORED + name),
+                                          alias=exp.TableAlias(this=exp.to_identifier(alias))))
+        source = tree.args.get("from") or tree.args.get("from_")
+        if source is not None:
+            matches = matches.join(source.this, join_type="cross")
+        where = tree.args.get("where")
+        if where is not None:
+            matches = matches.where(where.this)
+        found = self._select(matches, sql).dropDuplicates(["__rid"]).localCheckpoint()
+        count = int(found.count())
+        types = dict(stored.dtypes)
+        found.createOrReplaceTempView("__update_matches")
+        changed = {c: i for i, (c, _) in enumerate(sets)}
+        columns = ", ".join(
+            f"CASE WHEN m.__rid IS NULL THEN t.`{c}` ELSE CAST(m.__v{changed[c]} AS {types[c]}) "
+            f"END AS `{c}`" if c in changed else f"t.`{c}`"
+            for c in stored.columns if c != ROWID)
+        frame = self.spark.sql(f"SELECT {columns}, t.{ROWID} FROM `{STORED}{name}` t LEFT JOIN "
+                               f"__update_matches m ON t.{ROWID} = m.__rid ORDER BY t.{ROWID}")
+        self._store(name, frame)
+        self.spark.catalog.dropTempView("__update_matches")
+        self._done(count)
+
+    def _delete(self, tree: exp.Delete, sql: str) -> None:
+        name = tree.this.name
+        stored = self._stored(name, sql)
+        where = tree.args.get("where")
+        if where is None:
+            kept = exp.select("*").from_(STORED + name).where(exp.false())
+        else:
+            kept = exp.select("*").from_(exp.Table(
+                this=exp.to_identifier(STORED + name),
+                alias=exp.TableAlias(this=exp.to_identifier(name)))).where(
+                exp.not_(exp.func("coalesce", where.this.copy(), exp.false())))
+        frame = self._select(kept, sql).orderBy(ROWID)
+        before = int(stored.count())
+        self._done(before - self._store(name, frame))  # the rows keep their numbers
+
+    def _alter(self, tree: exp.Alter, sql: str) -> None:
+        """RENAME TO, DROP COLUMN, ADD COLUMN (NULL in every row); rows keep their numbers."""
+        name = tree.this.name
+        stored = self._stored(name, sql)
+        for action in tree.args.get("actions") or []:
+            if isinstance(action, exp.AlterRename):
+                self._store(action.this.name, stored)
+                self._drop(name)
+                name = action.this.name
+            elif isinstance(action, exp.Drop) and str(action.args.get("kind")) == "COLUMN":
+                stored = stored.drop(*[c.name for c in action.args["tables"]])
+                self._store(name, stored)
+            elif isinstance(action, exp.ColumnDef):
+                kind = action.args["kind"].sql("spark")
+                stored = self.spark.sql(f"SELECT *, CAST(NULL AS {kind}) AS `{action.name}` "
+                                        f"FROM `{STORED}{name}`")
+                self._store(name, stored)
+            else:
+                raise UntranslatableError(f"engine spark: the statement '{statement_name(sql)}' "
+                                          "alters a table in a way the adapter cannot")
+        self._done(0)
+
+    # --- results -------------------------------------------------------------------------
+
+    def _result(self) -> DataFrame:
+        if self._frame is None:
+            raise SparkError("no result: the last statement was not a query")
+        return self._frame
+
+    def _cursor(self) -> Iterator[tuple[Any, ...]]:
+        """The result's rows, streamed a partition at a time (a large result never whole on
+        the driver)."""
+        if self._rows is None:
+            rows = self._result().toLocalIterator()
+            self._rows = (tuple(_value(v) for v in row) for row in rows)
+        return self._rows
+
+
+def _value(value: Any) -> Any:
+    """A value as DuckDB returns it: timestamps in UTC with their zone."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def numbered(frame: DataFrame, start: int = 0) -> DataFrame:
+    """``frame`` with ``_rowid_`` numbering its rows in their order from ``start``."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    order = Window.orderBy(F.monotonically_increasing_id())
+    return frame.withColumn(ROWID, F.row_number().over(order) - 1 + start)
+
+
+FILE_READERS = ("read_csv", "read_csv_auto", "read_parquet")
+# read_csv options Spark's reader takes the same way, or that only tune DuckDB's reader.
+CSV_IGNORED = {"all_varchar", "buffer_size", "null_padding", "store_rejects", "rejects_table",
+               "rejects_scan", "auto_detect"}
+
+
+def _options(reader: exp.Expr) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for option in reader.expressions:
+        if not isinstance(option, exp.EQ | exp.PropertyEQ):
+            continue
+        value = option.expression
+        if isinstance(value, exp.Struct):
+            found[option.this.name.lower()] = {p.this.name: p.expression.name
+                                               for p in value.expressions}
+        elif isinstance(value, exp.Boolean):
+            found[option.this.name.lower()] = value.this
+        else:
+            found[option.this.name.lower()] = value.name
+    return found
+
+
+def read_file(spark: SparkSession, reader: exp.Expr, sql: str) -> DataFrame:
+    """A file DuckDB's reader would read, read by Spark's: CSV as text only (every column a
+    string, as ``all_varchar``), Parquet as it is."""
+    path = reader.this.name if not isinstance(reader, exp.Anonymous) else \
+        reader.expressions[0].name
+    if isinstance(reader, exp.ReadParquet) or reader.name.lower() == "read_parquet":
+        return spark.read.parquet(path)
+    options = _options(reader)
+    unknown = set(options) - CSV_IGNORED - {"header", "delim", "sep", "quote", "escape", "skip",
+                                            "columns"}
+    if unknown or int(options.get("skip") or 0):
+        what = ", ".join(sorted(unknown)) or "skip (info lines above the header)"
+        raise UntranslatableError(f"engine spark: the statement '{statement_name(sql)}' reads "
+                                  f"a CSV file with {what}, which Spark's reader cannot take")
+    columns = options.get("columns")
+    if columns and any(t.upper() != "VARCHAR" for t in columns.values()):
+        raise SparkError(f"{statement_name(sql)}: a typed CSV read runs on DuckDB only")
+    quote = options.get("quote", '"')
+    read = (spark.read.option("header", options.get("header", True))
+            .option("sep", options.get("delim", options.get("sep", ",")))
+            .option("quote", quote or "\u0000").option("escape", options.get("escape", '"'))
+            .option("multiLine", bool(quote)).option("mode", "PERMISSIVE")
+            .option("encoding", "UTF-8"))
+    if columns:
+        from pyspark.sql.types import StringType, StructField, StructType
+
+        read = read.schema(StructType([StructField(c, StringType()) for c in columns]))
+    return read.csv(path)

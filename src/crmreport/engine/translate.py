@@ -1,0 +1,174 @@
+"""Stage SQL, written in DuckDB's dialect, as Spark SQL: parsed and generated with sqlglot.
+
+Only what sqlglot does not already map is rewritten here (see the portable subset in the
+package docstring); a construct neither can express raises a CrmError naming the statement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
+
+from crmreport.errors import CrmError
+
+# DuckDB functions with no Spark counterpart under any name: refused up front, by name.
+UNPORTABLE = {"hash", "read_json", "parquet_file_metadata", "duckdb_tables",
+              "duckdb_views", "string_split_regex"}
+
+
+class UntranslatableError(CrmError):
+    """A statement the Spark adapter cannot run as it is written."""
+
+
+def statement_name(sql: str) -> str:
+    """The statement's first line, short: how an error names it (never its data)."""
+    first = next((line.strip() for line in sql.splitlines() if line.strip()), "")
+    return first[:80] + ("..." if len(first) > 80 else "")
+
+
+def parse(sql: str) -> list[exp.Expr]:
+    try:
+        return [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+    except ParseError as exc:
+        raise UntranslatableError(f"engine spark: cannot parse the statement "
+                                  f"'{statement_name(sql)}': {str(exc).splitlines()[0]}") from None
+
+
+def literal(value: object) -> exp.Expr:
+    """A Python value as a SQL literal of the type DuckDB would bind it as."""
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int | float):
+        return exp.Literal.number(repr(value))
+    if isinstance(value, Decimal):
+        return exp.cast(exp.Literal.number(format(value, "f")), _decimal_type(value))
+    if isinstance(value, dt.datetime):
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP")
+    if isinstance(value, dt.date):
+        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    if isinstance(value, list | tuple):
+        return exp.Array(expressions=[literal(v) for v in value])
+    raise TypeError(f"cannot bind a {type(value).__name__} as a SQL parameter")
+
+
+def _decimal_type(value: Decimal) -> str:
+    digits = value.as_tuple()
+    scale = max(-int(digits.exponent), 0)
+    return f"DECIMAL({max(len(digits.digits), scale + 1)}, {scale})"
+
+
+def bind_tree(tree: exp.Expr, parameters: object) -> exp.Expr:
+    """``?`` (in order) and ``$name`` parameters replaced by literals."""
+    if parameters is None:
+        return tree
+    positional = list(parameters) if isinstance(parameters, Sequence) else []
+    named = parameters if isinstance(parameters, Mapping) else {}
+    index = 0
+
+    def replace(node: exp.Expr) -> exp.Expr:
+        nonlocal index
+        if isinstance(node, exp.Placeholder):
+            if node.this:
+                return literal(named[node.name])
+            index += 1
+            return literal(positional[index - 1])
+        if isinstance(node, exp.Parameter):
+            return literal(named[node.name])
+        return node
+
+    return tree.transform(replace, copy=True)
+
+
+# Window functions whose result depends on the rows' order.
+IN_ORDER = (exp.Lag, exp.Lead, exp.RowNumber, exp.FirstValue, exp.LastValue, exp.NthValue)
+
+# DuckDB functions Spark has under another name, with the same arguments and meaning.
+RENAMED = {"strlen": "octet_length", "suffix": "endswith", "error": "raise_error"}
+
+
+def _portable(node: exp.Expr) -> exp.Expr:
+    """DuckDB constructs sqlglot leaves as they are, in forms Spark has."""
+    if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.UBIGINT:
+        inner = node.this.unnest()
+        if isinstance(inner, exp.DPipe) and inner.this.name.lower() == "0x":
+            # hex digits as a number: ('0x' || h)::UBIGINT
+            number = _call("conv", inner.expression, exp.Literal.number(16),
+                              exp.Literal.number(10))
+            return exp.cast(number, "DECIMAL(20, 0)")
+        return exp.cast(inner, "DECIMAL(20, 0)")
+    if isinstance(node, exp.Window) and not node.args.get("partition_by") and \
+            not node.args.get("order") and not node.args.get("alias") and \
+            isinstance(node.this, IN_ORDER):
+        # An empty OVER () is the rows' order in DuckDB; Spark needs it said: the order its
+        # scan returns them in (a stored table's insertion order, a file's line order).
+        order = exp.Order(expressions=[exp.Ordered(this=_call("monotonically_increasing_id"))])
+        return exp.Window(this=node.this, order=order, alias=node.args.get("alias"))
+    if isinstance(node, exp.ToMap) and isinstance(node.this, exp.Bracket):
+        # MAP {'k': 'v', ...}[key]: NULL for a key the map lacks, as in DuckDB
+        pairs = [part for p in node.this.this.expressions for part in (p.this, p.expression)]
+        return _call("try_element_at", _call("map", *pairs),
+                        *node.this.expressions)
+    if isinstance(node, exp.RegexpFullMatch):  # the whole text matches (\\z: its very end)
+        pattern = exp.DPipe(this=exp.Literal.string("^(?:"), expression=exp.DPipe(
+            this=node.expression, expression=exp.Literal.string(")\\z")))
+        return exp.RegexpLike(this=node.this, expression=exp.Paren(this=pattern))
+    if isinstance(node, exp.JSONObject):
+        # json_object('k', v, ...): NULL values written out, as DuckDB writes them
+        fields = [part for kv in node.expressions for part in (kv.this, kv.expression)]
+        return _call("to_json", _call("named_struct", *fields),
+                        _call("map", exp.Literal.string("ignoreNullFields"),
+                                 exp.Literal.string("false")))
+    if isinstance(node, exp.Anonymous):
+        name = node.name.lower()
+        if name in RENAMED:
+            return exp.Anonymous(this=RENAMED[name], expressions=node.expressions)
+        if name == "try_strptime":
+            return _try_parse_time(node)
+        if name == "current_setting" and node.expressions[0].name == "threads":
+            return exp.Literal.number(2)  # only sizes the slices of an ordered pass
+        if name == "isfinite":  # NaN and the infinities are not below infinity; NULL stays
+            return exp.LT(this=exp.Abs(this=node.expressions[0]),
+                          expression=exp.cast(exp.Literal.string("Infinity"), "DOUBLE"))
+    return node
+
+
+def _call(name: str, *arguments: exp.Expr) -> exp.Expr:
+    """A Spark function call, written as it is (not mapped by sqlglot)."""
+    return exp.Anonymous(this=name, expressions=list(arguments))
+
+
+def _try_parse_time(node: exp.Anonymous) -> exp.Expr:
+    """try_strptime(text, format): Spark's try_to_timestamp with the format in its notation
+    (sqlglot converts the notation for strptime, which it knows)."""
+    known = exp.StrToTime(this=exp.column("x"), format=node.expressions[1].copy())
+    written = known.sql("spark")  # TO_TIMESTAMP(x, '<format>')
+    spark_format = written[written.index("'") + 1: written.rindex("'")].replace("''", "'")
+    return _call("try_to_timestamp", node.expressions[0], exp.Literal.string(spark_format))
+
+
+def to_spark(tree: exp.Expr, sql: str) -> str:
+    """The statement in Spark's dialect; raises naming it and the construct it cannot take."""
+    for function in tree.find_all(exp.Anonymous):
+        if function.name.lower() in UNPORTABLE:
+            raise UntranslatableError(f"engine spark: the statement '{statement_name(sql)}' uses "
+                                      f"{function.name}(), which Spark has no counterpart of")
+    portable = tree.transform(_portable, copy=True)
+    for _ in range(8):  # a rewritten node's arguments are rewritten on the next pass
+        again = portable.transform(_portable, copy=True)
+        if again == portable:
+            break
+        portable = again
+    try:
+        return portable.sql("spark", unsupported_level=ErrorLevel.RAISE)
+    except UnsupportedError as exc:
+        raise UntranslatableError(f"engine spark: the statement '{statement_name(sql)}' cannot "
+                                  f"be written for Spark: {exc}") from None
