@@ -310,7 +310,7 @@ def test_the_spark_engine_is_opened_at_the_campaigns_master(shop: Path,
     pipeline.open_engine(with_engine(loaded, "spark").config)
     pipeline.open_engine(spark.model_copy(update={"engine": "spark"}))
     assert asked == ["local[2]", "spark://cluster:7077"]
-    assert opened == [{"kind": "spark", "master": "local[2]"},
+    assert opened == [{"kind": "spark", "master": "local[2]", "conf": {}},
                       {"kind": "spark", "master": "spark://cluster:7077",
                        "conf": {"spark.executor.memory": "4g"}}]
 

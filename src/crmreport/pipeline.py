@@ -133,18 +133,12 @@ def open_engine(config: Campaign) -> Connection:
     """The campaign's SQL engine: embedded DuckDB, or a Spark session at its master (what
     is missing for Spark is said before any data is read)."""
     if config.engine == "duckdb":
-        return connect()
+        return connect(kind="duckdb")  # as chosen, whatever $CRMREPORT_ENGINE says
     from crmreport.spark_setup import require_spark
 
     spark = config.spark or SparkSettings()
     require_spark(spark.master)
-    options: dict[str, Any] = {"kind": "spark", "master": spark.master}
-    if spark.conf:
-        options["conf"] = dict(spark.conf)
-    # Through Callable until the engine package's connect(kind=, master=) is merged: main's
-    # connect takes neither, and the DuckDB path above calls it as main does.
-    open_spark: Callable[..., Connection] = connect
-    return open_spark(**options)
+    return connect(kind="spark", master=spark.master, conf=dict(spark.conf or {}))
 
 
 def check(loaded: LoadedCampaign, quarantine: Path | None = None) -> CheckResult:

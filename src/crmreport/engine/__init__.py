@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import duckdb
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pandas as pd
 
 # Errors of either engine: the Spark adapter raises subclasses of DuckDB's, so stage code
@@ -90,15 +92,17 @@ class Catalog(Protocol):
 
 
 def connect(memory_limit: str = "4GB", threads: int | None = None, *,
-            kind: str | None = None, master: str | None = None) -> Connection:
+            kind: str | None = None, master: str | None = None,
+            conf: Mapping[str, str] | None = None) -> Connection:
     """An engine: DuckDB in memory (spilling to disk past ``memory_limit``), or Spark at
     ``master`` (``local[2]``, a cluster URL or ``sc://host:port``). Unset, ``kind`` and
-    ``master`` come from $CRMREPORT_ENGINE and $CRMREPORT_SPARK_MASTER."""
+    ``master`` come from $CRMREPORT_ENGINE and $CRMREPORT_SPARK_MASTER; ``conf``: Spark
+    settings for the session."""
     kind = kind or os.environ.get(ENGINE_VARIABLE) or "duckdb"
     if kind == "spark":
         from crmreport.engine.spark import connect_spark
 
-        return connect_spark(master or os.environ.get(MASTER_VARIABLE) or "local[2]")
+        return connect_spark(master or os.environ.get(MASTER_VARIABLE) or "local[2]", conf)
     if kind != "duckdb":
         from crmreport.errors import CrmError
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -43,27 +43,42 @@ class SparkError(duckdb.Error):
     """Spark refused a statement (a missing column, a bad cast): caught like DuckDB's errors."""
 
 
-def session(master: str) -> SparkSession:
-    """One SparkSession per process, set for parity with DuckDB: UTC, ANSI arithmetic (decimal
-    overflow is an error, never NULL), few shuffle partitions on a small machine."""
+# Set for parity with DuckDB: UTC, ANSI arithmetic (decimal overflow is an error, never NULL).
+PARITY = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "true",
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+# A session this process starts itself: no web UI, few shuffle partitions on a small machine.
+LOCAL = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+}
+
+
+def session(master: str, conf: Mapping[str, str] | None = None) -> SparkSession:
+    """One SparkSession per process at ``master``; ``conf`` (the campaign's ``spark.conf``)
+    overrides the defaults above."""
     from pyspark.sql import SparkSession
 
-    spark = (SparkSession.builder.master(master).appName("crmreport")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.ansi.enabled", "true")
-            .config("spark.sql.shuffle.partitions", "4")
-            .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-            .getOrCreate())
+    if master.startswith("sc://"):  # Spark Connect: the server owns the JVM and its settings
+        spark = SparkSession.builder.remote(master).getOrCreate()
+        for key, value in {**PARITY, **(conf or {})}.items():
+            spark.conf.set(key, value)
+        return spark
+    builder = SparkSession.builder.master(master).appName("crmreport")
+    for key, value in {**LOCAL, **PARITY, **(conf or {})}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")  # its warnings would drown crmreport's messages
     return spark
 
 
-def connect_spark(master: str) -> SparkConnection:
-    return SparkConnection(session(master))
+def connect_spark(master: str, conf: Mapping[str, str] | None = None) -> SparkConnection:
+    return SparkConnection(session(master, conf))
 
 
 class SparkConnection:
