@@ -41,7 +41,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # (module, function name, label), in the order plan runs them.
 STAGES = [
     ("pipeline", "load_sources", "read files"),
-    ("pipeline", "identify_tables", "identify (check, persons, account)"),
     ("features", "classify_orders", "net orders"),
     ("features", "compute_rfm", "RFM"),
     ("features", "fit_value_models", "value models (BG/NBD, Gamma-Gamma)"),
@@ -50,7 +49,8 @@ STAGES = [
     ("features", "with_btyd", "churn check against BG/NBD"),
     ("pipeline", "_plan", "contact plan"),
 ]
-LATE = [("crmreport.rules", "compile_rules", "rules: compile"),
+LATE = [("crmreport.identify", "identify_tables", "identify (check, persons, account)"),
+        ("crmreport.rules", "compile_rules", "rules: compile"),
         ("crmreport.rules", "assign", "rules: assign")]
 
 
@@ -183,7 +183,8 @@ def stages(data: Path, customers: int, repeat: int) -> None:
     for module_name, name, label in LATE:  # prepare imports these when it runs
         module = importlib.import_module(module_name)
         setattr(module, name, _timed(getattr(module, name), label, seen))
-    labels = [s[2] for s in STAGES[:-1]] + [s[2] for s in LATE] + [STAGES[-1][2]]
+    labels = ([STAGES[0][2], LATE[0][2]] + [s[2] for s in STAGES[1:-1]] + [s[2] for s in LATE[1:]]
+              + [STAGES[-1][2]])
     totals = []
     for _ in range(repeat):
         for label in labels:
