@@ -134,12 +134,18 @@ def campaign_file(folder: Path, fmt: str) -> Path:
 def leave_out_value_models() -> None:
     """Replace the value models by their NULL columns, as when there is too little to fit."""
     from crmreport import features
-    from crmreport.features.value_models import CUSTOMER_VALUE, VALUE_COLUMNS, ValueModel
+    from crmreport.features.value_models import (
+        CUSTOMER_VALUE,
+        VALUE_COLUMNS,
+        ValueModel,
+        summary_sql,
+    )
 
     def no_models(con: Any, as_of: dt.date, model: str = "bgnbd") -> ValueModel:
         nulls = ", ".join(f"NULL::DOUBLE AS {c}" for c in VALUE_COLUMNS)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {CUSTOMER_VALUE} AS "
-                    f"SELECT customer_id, {nulls} FROM rfm")
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {CUSTOMER_VALUE} AS
+            SELECT customer_id, repeat_purchase_days, {nulls}
+            FROM ({summary_sql(f"DATE '{as_of}'")})""")  # the models' input stays a feature
         return ValueModel(reason="left out by the benchmark")
 
     features.fit_value_models = no_models  # type: ignore[assignment]
