@@ -97,11 +97,13 @@ def peers(data: Path, fmt: str, repeat: int, kinds: tuple[str, ...] = PEERS) -> 
     times: dict[str, list[float]] = defaultdict(list)
     peaks: dict[str, list[float]] = defaultdict(list)
     counts: dict[str, dict[str, int]] = {}
-    for _ in range(repeat):
+    for run in range(repeat):
         for kind in kinds:
             seconds, peak, counts[kind] = run_peer(kind, data, fmt)
             times[kind].append(seconds)
             peaks[kind].append(peak)
+            print(f"    run {run + 1} {kind}: {seconds:.2f} s, peak {peak:.0f} MB, "
+                  f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
     if len({json.dumps(c, sort_keys=True) for c in counts.values()}) > 1:
         raise SystemExit(f"the peers disagree on the segments: {counts}")
     return {"times": times, "peaks": peaks, "segments": counts[kinds[0]]}
