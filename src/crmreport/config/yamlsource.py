@@ -13,9 +13,9 @@ KeyPath = tuple[str | int, ...]
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """The safe loader (libyaml's parser when PyYAML has it: ten times faster), except that a
-    date the calendar lacks (2026-02-30) stays text, so validation reports it with its key
-    and line instead of PyYAML raising ValueError."""
+    """The safe loader (with libyaml's parser when PyYAML has it: 1 ms for the demo campaign
+    instead of 20), except that a date the calendar lacks (2026-02-30) stays text, so
+    validation reports it with its key and line instead of PyYAML raising ValueError."""
 
     def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
         try:
