@@ -2,9 +2,10 @@
 preview, dry_run, rerender, report, clv and demo. ``prepare`` runs the stages up to the
 contact plan; ``outputs`` writes a build's folder.
 
-Only the stages that read the input are imported with this module; the later ones are
-imported where they are used, after the files are read (scikit-learn, scipy and pandas
-take over a second to import; WeasyPrint and plotly, for the report, half a second more).
+Only the stage that reads the input is imported with this module; the later ones, identify
+included, are imported where they are used, after the files are read (scikit-learn, scipy
+and pandas take over a second to import; WeasyPrint and plotly, for the report, half a
+second more), so that `check` starts reading soon (bench/bench_startup.py).
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from crmreport.files import (
     write_safe_csv,
     write_text,
 )
-from crmreport.identify import identify_tables
 from crmreport.ingest import SourceFile, load_sources
 from crmreport.progress import stage
 from crmreport.tables import CONTACT_PLAN, FEATURES, ORDERS
@@ -111,6 +111,8 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
     with stage("ingest", unit="files") as tick:
         read = load_sources(con, files)
         tick(len(files))
+    from crmreport.identify import identify_tables  # after the read: see the module's doc
+
     with stage("identify"):
         identified = identify_tables(con, read, config.currency,
                                      rates=loaded.data_path(rates) if rates else None,
@@ -147,11 +149,11 @@ def check(loaded: LoadedCampaign, quarantine: Path | None = None) -> CheckResult
 
     Every template the campaign names is rendered for a sample recipient in each locale
     (see proof/templates.py); any that fails is a ConfigError naming it."""
+    run = prepare(loaded)  # first: these imports (scikit-learn, jinja2) wait for the data read
     from crmreport.outputs import write_quarantine_file
     from crmreport.proof import templates as template_proof
     from crmreport.rules.literals import empty_segments, unmatched
 
-    run = prepare(loaded)
     failed = template_proof.prove(loaded, template_proof.locales_in(run.con, loaded.config.locale))
     if failed:
         raise ConfigError(failed)

@@ -40,7 +40,6 @@ from crmreport.features.value_models import (
     ValueModel,
     fit_value_models,
     skip_value_models,
-    summary_sql,
 )
 from crmreport.progress import stage
 from crmreport.tables import CO_PURCHASE, FEATURES, NET_ORDERS, Table
@@ -85,10 +84,8 @@ def compute_features(con: Connection, as_of: dt.date,
         value, churn = skip_value_models(con, as_of), skip_churn(con, as_of)
     compute_co_purchase(con, as_of)
     compute_next_category(con, as_of)
-    summary = summary_sql(f"DATE '{as_of.isoformat()}'")
     con.execute(f"""CREATE OR REPLACE TABLE {FEATURES} AS
         SELECT {", ".join(_source(c) for c in FEATURES.columns)} FROM {RFM} r
-        LEFT JOIN ({summary}) s USING (customer_id)
         LEFT JOIN {CUSTOMER_VALUE} v USING (customer_id)
         LEFT JOIN {CUSTOMER_CHURN} c USING (customer_id)
         LEFT JOIN {NEXT_CATEGORY} n USING (customer_id)
@@ -102,7 +99,7 @@ def compute_features(con: Connection, as_of: dt.date,
 def _source(column: str) -> str:
     """The working table a feature column comes from, as its alias."""
     if column == "repeat_purchase_days":  # the value models' frequency; 0 without purchases
-        return "coalesce(s.repeat_purchase_days, 0)::INTEGER AS repeat_purchase_days"
+        return "coalesce(v.repeat_purchase_days, 0)::INTEGER AS repeat_purchase_days"
     if column in CHURN_COLUMNS:
         return f"c.{column}"
     if column == "next_category":

@@ -32,9 +32,11 @@ WITH o AS (
     SELECT order_id, customer_id, order_date, ordered_at, amount, status,
            amount < 0 AS credit, abs(amount) AS size
     FROM {ORDERS} WHERE customer_id IS NOT NULL
-), walk AS (
+), walk AS (  -- only where a credit note could reverse something: most shops have few
     SELECT *, row_number() OVER w AS pos, sum(CASE WHEN credit THEN -1 ELSE 1 END) OVER w AS s
-    FROM o WHERE amount <> 0
+    FROM o SEMI JOIN (SELECT DISTINCT customer_id, size FROM o WHERE credit)
+        USING (customer_id, size)
+    WHERE amount <> 0
     WINDOW w AS (PARTITION BY customer_id, size
                  ORDER BY order_date, credit, ordered_at, order_id)
 ), depth AS (

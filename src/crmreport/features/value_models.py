@@ -31,7 +31,9 @@ HORIZON_WEEKS = 52
 ANNUAL_DISCOUNT = 0.10
 WEEKLY_DISCOUNT = (1 + ANNUAL_DISCOUNT) ** (1 / HORIZON_WEEKS) - 1
 MIN_REPEAT_BUYERS = 20  # below this the spend model has nothing to learn from
-CUSTOMER_VALUE = "customer_value"  # a working table: features joins it into ``features``
+# A working table: features joins it into ``features``; it carries the models' input
+# (MODEL_INPUTS) too, so that features need not summarise the purchases again.
+CUSTOMER_VALUE = "customer_value"
 HOLDOUT_WEEKS = 26  # the last weeks before as_of, held out to check (and choose) the model
 PURCHASE_MODELS = ("bgnbd", "mbgnbd", "paretonbd")
 NO_DROPOUT_NOTE = ("the model finds no dropout in this data: P(alive) cannot tell lapsed "
@@ -165,8 +167,8 @@ def check_model_coded(table: pd.DataFrame, model: str) -> tuple[
 
 
 def fit_value_models(con: Connection, as_of: dt.date, model: str = "bgnbd") -> ValueModel:
-    """Create the temporary ``customer_value`` (customer_id + VALUE_COLUMNS) and return the
-    fitted model.
+    """Create the temporary ``customer_value`` (customer_id + MODEL_INPUTS + VALUE_COLUMNS)
+    and return the fitted model.
 
     ``model``: bgnbd (default), mbgnbd, paretonbd or auto (chosen on the last HOLDOUT_WEEKS
     weeks, see ``crmreport.clv.select``)."""
@@ -185,10 +187,10 @@ def fit_value_models(con: Connection, as_of: dt.date, model: str = "bgnbd") -> V
         purchases, gammagamma = fit_models(x, tx, t, m, name)
         columns = _predict(purchases, gammagamma, x, tx, t, m)
     except CrmError as exc:
-        _store(con, ids, None)
+        _store(con, ids, x, None)
         return ValueModel(reason=str(exc), customers=len(ids), repeat_buyers=int((x > 0).sum()),
                           model=name, reason_code=reason_of(exc))
-    _store(con, ids, {k: np.round(v, 6) for k, v in columns.items()})
+    _store(con, ids, x, {k: np.round(v, 6) for k, v in columns.items()})
     verdict, verdict_reason, verdict_code = check_model_coded(table, name)
     return ValueModel(customers=len(ids), repeat_buyers=int((x > 0).sum()),
                       bgnbd=purchases.params, gammagamma=gammagamma.params,
@@ -200,9 +202,9 @@ def fit_value_models(con: Connection, as_of: dt.date, model: str = "bgnbd") -> V
 def skip_value_models(con: Connection, as_of: dt.date) -> ValueModel:
     """``customer_value`` without a fit (every value column NULL), for callers whose rules
     read no value column; the fit is most of the features' time."""
-    ids = np.asarray(con.execute(summary_sql(f"DATE '{as_of.isoformat()}'")).fetchnumpy()[
-        "customer_id"])
-    _store(con, ids, None)
+    data = con.execute(summary_sql(f"DATE '{as_of.isoformat()}'")).fetchnumpy()
+    ids = np.asarray(data["customer_id"])
+    _store(con, ids, np.asarray(data["repeat_purchase_days"]), None)
     return ValueModel(reason="not fitted", customers=len(ids))
 
 
@@ -228,9 +230,11 @@ def _predict(bgnbd: PurchaseModel, gammagamma: GammaGamma, x: np.ndarray, tx: np
     return columns
 
 
-def _store(con: Connection, ids: np.ndarray, columns: dict[str, np.ndarray] | None) -> None:
+def _store(con: Connection, ids: np.ndarray, frequency: np.ndarray,
+           columns: dict[str, np.ndarray] | None) -> None:
     # Rounded to 6 places so that the last bits of floating point never flip a rule threshold.
-    arrays = {"customer_id": pa.array(ids, pa.string())}
+    arrays = {"customer_id": pa.array(ids, pa.string()),
+              "repeat_purchase_days": pa.array(frequency.astype(np.int64), pa.int64())}
     for name in VALUE_COLUMNS:
         values = columns[name] if columns else None
         arrays[name] = pa.array(values if values is not None else [None] * len(ids), pa.float64())

@@ -21,15 +21,16 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 CHUNK = 16 * 2**20
 QUOTE, LF, CR = 34, 10, 13
 # What a whitespace-separated file's blank line may hold: the bytes of RE2's \s, with which
 # its reader splits and skips lines (space, tab, line feed, form feed, carriage return).
-BLANKS = np.array([32, 9, 10, 12, 13], dtype=np.uint8)
+BLANKS = (32, 9, 10, 12, 13)
 
 
 @dataclass
@@ -85,6 +86,7 @@ def count_chunks(chunks: Iterable[bytes]) -> TextCount:
 def count_lines(stream: IO[bytes]) -> int:
     """The non-blank lines of a whitespace-separated file (no quoting) to its end: lines, split
     at ``\n``, holding a byte other than ``BLANKS``."""
+    import numpy as np  # when a file is counted: not on the way to it
     lines, open_filled = 0, False  # the line still open at a chunk's end has a filled byte
     for chunk in _chunks(stream):
         arr = np.frombuffer(chunk, dtype=np.uint8)
@@ -108,6 +110,7 @@ def _chunks(stream: IO[bytes]) -> Iterable[bytes]:
 
 
 def _count(data: bytes, result: TextCount, state: _State) -> None:
+    import numpy as np
     if state.inside or b'"' in data or b"\r" in data:  # memchr scans: fast
         _count_numpy(np.frombuffer(data, dtype=np.uint8), result, state)
         return
@@ -124,6 +127,7 @@ def _count(data: bytes, result: TextCount, state: _State) -> None:
 
 def _count_numpy(arr: np.ndarray, result: TextCount, state: _State) -> None:
     """A chunk with quotes, carriage returns or blank lines."""
+    import numpy as np
     quotes = np.flatnonzero(arr == QUOTE)
     lf = np.flatnonzero(arr == LF)
     cr = np.flatnonzero(arr == CR)
@@ -160,6 +164,7 @@ def open_quote_line(stream: IO[bytes]) -> int:
     """The line (1-based) of the first quoted value that runs over a line end: where a file
     that ends inside quotes has its unterminated quote, unless a value before it spans
     lines on purpose. Run only once a count found the file ending inside quotes."""
+    import numpy as np
     line, carried = 1, np.zeros(0, dtype=np.int64)  # the line of a quote still open
     for chunk in _chunks(stream):
         arr = np.frombuffer(chunk, dtype=np.uint8)
