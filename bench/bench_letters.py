@@ -74,7 +74,8 @@ def child(kind: str, count: int, batch: int, out: Path) -> dict[str, Any]:
         cpu_before = _cpu()
         watcher = _Descendants()
         start = time.perf_counter()
-        result = L.render_letters(people, env, SETTINGS, out / "letters.pdf", batch_size=batch)
+        result = L.render_letters(people, env, SETTINGS, out / "letters.pdf", batch_size=batch,
+                                  on_progress=_Progress(count, start, watcher))
         seconds = time.perf_counter() - start
         watcher.stop()
         workers = min(len(os.sched_getaffinity(0)), -(-count // batch))
@@ -153,6 +154,25 @@ class _Descendants:
                 self.peak_mb[pid] = int(line.split()[1]) / 1024
 
 
+class _Progress:
+    """Every 5 % of the letters composed, a line on stderr: a long run can be watched (and
+    its memory seen growing or not) before it ends."""
+
+    def __init__(self, count: int, start: float, watcher: _Descendants):
+        self.count, self.start, self.watcher = count, start, watcher
+        self.done = 0
+        self.step = max(count // 20, 1)
+
+    def __call__(self, letters: int) -> None:
+        self.done += letters
+        if self.done % self.step == 0:
+            own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            worker = max(self.watcher.peak_mb.values(), default=0.0)
+            print(f"  {self.done:,} letters composed, {time.perf_counter() - self.start:.0f} s, "
+                  f"peak RSS main {own:.0f} MB, largest worker {worker:.0f} MB",
+                  file=sys.stderr, flush=True)
+
+
 def _cpu() -> float:
     """CPU seconds used so far by this process and its waited-for children."""
     own = resource.getrusage(resource.RUSAGE_SELF)
@@ -164,7 +184,8 @@ def run_child(kind: str, count: int, batch: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-letters-") as tmp:
         done = subprocess.run(
             [sys.executable, __file__, "--child", kind, "--letters", str(count),
-             "--batch", str(batch), "--out", tmp], capture_output=True, text=True, check=True)
+             "--batch", str(batch), "--out", tmp], stdout=subprocess.PIPE, text=True,
+            check=True)  # its stderr (progress) goes straight to ours
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
