@@ -10,8 +10,8 @@ sandbox's time limit needs the main thread); a recipient the template fails for 
 WeasyPrint in worker processes (one per core; each worker is replaced after a few batches,
 so memory stays flat however many letters there are) and their PDFs concatenated into one,
 in order, written out batch by batch (pdfstream: the merge's memory is flat too). One
-document per batch keeps WeasyPrint's per-document cost (fonts, stylesheet)
-small. A worker measures each letter on its laid-out pages: a letter that runs over one page
+document per batch keeps WeasyPrint's per-document cost (fonts, stylesheet) small. A worker
+measures each letter on its laid-out pages: a letter that runs over one page
 (``letter_too_long``) or whose address the envelope window would clip (``address_clipped``)
 is set aside and the batch laid out again without it; its number stays unused, so the
 numbers of the printed letters may have gaps, never repeats. A template that fails its first
@@ -538,9 +538,9 @@ def _split(batch_pdf: Path, numbers: Sequence[int]) -> None:
 
 
 def _merge(parts: Sequence[Path], out_path: Path) -> None:
-    """The batches' pages, in order, as one PDF written atomically, streamed to disk batch by
-    batch (pypdf's PdfWriter would hold every page until the end)."""
-    # a batch whose every letter was set aside wrote no PDF
+    """The batches' pages, in order, as one PDF written atomically, batch by batch: memory
+    does not grow with the letters (pypdf's PdfWriter would hold every page to the end)."""
+    # A batch whose every letter was set aside wrote no PDF.
     concatenate((part for part in parts if part.exists()), out_path)
 
 
