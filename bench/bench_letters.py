@@ -2,6 +2,7 @@
 
     python bench/bench_letters.py                   # 1,000 letters, 3 runs of each
     python bench/bench_letters.py --letters 50000 --runs 1 --skip-bare
+    python bench/bench_letters.py --merge 2000,10000,50000   # the merge's memory alone
 
 Each run is a fresh child process (so its peak memory is its own), the two alternating:
 ``crmreport`` renders N generated recipients with render_letters (templates in this
@@ -180,6 +181,58 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def merge_child(kind: str, pages: int, out: Path) -> dict[str, Any]:
+    """Merge ``pages`` pages (copies of out/batch.pdf) the way ``kind`` does: pypdf's
+    PdfWriter (the former merge) or crmreport's streamed concatenation."""
+    from pypdf import PdfReader, PdfWriter
+
+    from crmreport.personalise.pdfstream import concatenate
+
+    batch_pdf = out / "batch.pdf"
+    parts = [batch_pdf] * (pages // len(PdfReader(batch_pdf).pages))
+    cpu_before = _cpu()
+    if kind == "merge-pypdf":
+        writer = PdfWriter()
+        for part in parts:
+            for page in PdfReader(part).pages:
+                writer.add_page(page)
+        with (out / "merged.pdf").open("wb") as handle:
+            writer.write(handle)
+    else:
+        concatenate(parts, out / "merged.pdf")
+    return {"cpu_seconds": _cpu() - cpu_before,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "pdf_mb": (out / "merged.pdf").stat().st_size / 1e6}
+
+
+def merges(page_counts: list[int], runs: int) -> None:
+    """Peak RSS of the merge alone against the page count, the two merges alternating."""
+    from weasyprint import HTML
+
+    env = make_environment(ROOT / "templates")
+    ordered = sorted(recipients(L.BATCH_SIZE), key=L.print_order)
+    job = next(L._Composer(env, SETTINGS, ordered).jobs(
+        ordered, L.LetterBatch(), L.BATCH_SIZE, Path(), None))
+    kinds = ["merge-pypdf", "merge-stream"]
+    with tempfile.TemporaryDirectory(prefix="bench-merge-") as tmp:
+        HTML(string=L._compose(job.styles, list(job.letters))).write_pdf(Path(tmp) / "batch.pdf")
+        for pages in page_counts:
+            results: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
+            for run in range(runs):
+                for kind in kinds if run % 2 == 0 else kinds[::-1]:
+                    done = subprocess.run(
+                        [sys.executable, __file__, "--child", kind, "--letters", str(pages),
+                         "--out", tmp], stdout=subprocess.PIPE, text=True, check=True)
+                    results[kind].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            for kind, got in results.items():
+                print(f"{pages:7,} pages {kind:12} peak RSS median "
+                      f"{statistics.median(r['rss_mb'] for r in got):5.0f} MB "
+                      f"(range {min(r['rss_mb'] for r in got):.0f}-"
+                      f"{max(r['rss_mb'] for r in got):.0f}), CPU median "
+                      f"{statistics.median(r['cpu_seconds'] for r in got):5.1f} s, "
+                      f"PDF {got[0]['pdf_mb']:.1f} MB", flush=True)
+
+
 def run_child(kind: str, count: int, batch: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-letters-") as tmp:
         done = subprocess.run(
@@ -195,11 +248,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--batch", type=int, default=L.BATCH_SIZE)
     parser.add_argument("--skip-bare", action="store_true", help="time crmreport alone")
-    parser.add_argument("--child", choices=["crmreport", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--merge", metavar="PAGES,...",
+                        help="instead: peak memory of the merge alone, pypdf's PdfWriter "
+                             "against crmreport's, for these page counts")
+    parser.add_argument("--child", choices=["crmreport", "bare", "merge-pypdf", "merge-stream"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child in ("merge-pypdf", "merge-stream"):
+        print(json.dumps(merge_child(args.child, args.letters, args.out)))
+        return
     if args.child:
         print(json.dumps(child(args.child, args.letters, args.batch, args.out)))
+        return
+    if args.merge:
+        merges([int(pages) for pages in args.merge.split(",")], args.runs)
         return
     kinds = ["crmreport"] if args.skip_bare else ["crmreport", "bare"]
     results: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
