@@ -8,9 +8,10 @@ Rendering is two steps. The templates run here, in this process (they are quick,
 sandbox's time limit needs the main thread); a recipient the template fails for is set aside
 (``template_failed``) and gets no number. Batches of BATCH_SIZE letters are then laid out by
 WeasyPrint in worker processes (one per core; each worker is replaced after a few batches,
-so memory stays flat however many letters there are) and merged into one PDF with pypdf, in
-order. One document per batch keeps WeasyPrint's per-document cost (fonts, stylesheet)
-small. A worker measures each letter on its laid-out pages: a letter that runs over one page
+so memory stays flat however many letters there are) and their PDFs concatenated into one,
+in order, written out batch by batch (pdfstream: the merge's memory is flat too). One
+document per batch keeps WeasyPrint's per-document cost (fonts, stylesheet) small. A worker
+measures each letter on its laid-out pages: a letter that runs over one page
 (``letter_too_long``) or whose address the envelope window would clip (``address_clipped``)
 is set aside and the batch laid out again without it; its number stays unused, so the
 numbers of the printed letters may have gaps, never repeats. A template that fails its first
@@ -50,6 +51,7 @@ from crmreport.config.models import Sender
 from crmreport.errors import DataError, RenderError, TemplateError
 from crmreport.files import atomic_file, owned_tempdir
 from crmreport.personalise.legal import imprint
+from crmreport.personalise.pdfstream import PRODUCER, concatenate
 from crmreport.personalise.templating import (
     RecipientError,
     TemplateCache,
@@ -536,19 +538,14 @@ def _split(batch_pdf: Path, numbers: Sequence[int]) -> None:
 
 
 def _merge(parts: Sequence[Path], out_path: Path) -> None:
-    """The batches' pages, in order, as one PDF written atomically."""
-    from pypdf import PdfReader, PdfWriter
-
-    writer = PdfWriter()
-    for part in parts:
-        if part.exists():  # a batch whose every letter was set aside wrote no PDF
-            for page in PdfReader(part).pages:
-                writer.add_page(page)
-    _write(writer, out_path)
+    """The batches' pages, in order, as one PDF written atomically, batch by batch: memory
+    does not grow with the letters (pypdf's PdfWriter would hold every page to the end)."""
+    # A batch whose every letter was set aside wrote no PDF.
+    concatenate((part for part in parts if part.exists()), out_path)
 
 
 def _write(writer: Any, path: Path) -> None:
-    writer.add_metadata({"/Producer": "crmreport"})
+    writer.add_metadata({"/Producer": PRODUCER})
     with atomic_file(path, "wb") as handle:
         writer.write(handle)
 
