@@ -189,3 +189,16 @@ def test_plan_gives_the_same_counts_and_contacts(spark_con: Connection, shop: An
         runs[kind] = (run.plan.counts(), rows)
     assert runs["duckdb"][0]["customers"] == 5
     assert runs["spark"] == runs["duckdb"]
+
+
+def test_division_and_rounding_in_doubles(spark_con: Connection) -> None:
+    """DuckDB divides decimals as doubles and rounds a double's exact binary value:
+    79.05 / 2 is stored as 39.52499..., so it rounds to 39.52 (Spark alone: 39.53);
+    0.125 is exact, a tie, and rounds away from zero."""
+    statements = ["CREATE OR REPLACE TABLE r AS SELECT * FROM (VALUES (1, 79.05), (2, 5.35), "
+                  "(3, 0.25), (4, -0.25), (5, 2.01)) v(k, x)"]
+    query = "SELECT round(CAST(x AS DECIMAL(18, 2)) / 2, 2), x / 3 FROM r ORDER BY k"
+    duck, spark = both(spark_con, statements, query)
+    assert [r[0] for r in duck] == [39.52, 2.67, 0.13, -0.13, 1.0]  # 2.675, 1.005: below
+    assert spark == duck
+    assert type(spark[0][1]) is float
