@@ -110,6 +110,7 @@ def _portable(node: exp.Expr) -> exp.Expr:
         return exp.Div(this=exp.cast(node.this, "DOUBLE"), expression=node.expression)
     if isinstance(node, exp.Round) and isinstance(node.this.unnest(), exp.Div) and \
             node.args.get("decimals") is not None:
+        # a division's result is known to be a double (above); a column's type is not
         return _round_double(node.this, node.args["decimals"])
     if isinstance(node, exp.Window) and not node.args.get("partition_by") and \
             not node.args.get("order") and not node.args.get("alias") and \
