@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from crmreport.engine import Connection
     from crmreport.pipeline import DemoResult
 
@@ -112,13 +114,28 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
         return pipeline.demo(tmp_path_factory.mktemp("demo"), customers=1500)
 
 
-@pytest.fixture(scope="session")
-def spark_con() -> Iterator[Connection]:
-    """One local Spark session for the whole run (engine/spark.py sets it up for parity);
-    the tests that need it skip where pyspark is not installed."""
-    pytest.importorskip("pyspark")
-    from crmreport.engine import connect
+SPARK_MASTER = "local[2]"
 
-    con = connect(kind="spark", master="local[2]")
+
+@pytest.fixture(scope="session")
+def spark_session() -> Iterator[SparkSession]:
+    """One local Spark (its JVM takes seconds to start) for every Spark test of the run, set
+    up as engine/spark.py sets it up; the pipeline's own connect(kind="spark") finds and
+    reuses it. Tests that need it skip where pyspark is not installed."""
+    pytest.importorskip("pyspark", reason="pyspark is not installed: make test installs "
+                                          "the spark extra")
+    from crmreport.engine.spark import session
+
+    spark = session(SPARK_MASTER)
+    yield spark
+    spark.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_con(spark_session: SparkSession) -> Iterator[Connection]:
+    """A Spark connection over the run's one session."""
+    from crmreport.engine.spark import SparkConnection
+
+    con = SparkConnection(spark_session)
     yield con
     con.close()

@@ -319,7 +319,11 @@ class SparkConnection:
     def _store(self, name: str, frame: DataFrame) -> int:
         """Materialise ``frame`` as table ``name``; rows without a number are numbered in their
         order (as DuckDB's rowid, a row keeps its number when others are deleted)."""
-        stored = (frame if ROWID in frame.columns else numbered(frame)).localCheckpoint()
+        # toDF renames every column to itself, giving it a new attribute id: a checkpoint keeps
+        # its source's ids, and a table made from another (suggestions from assignments) would
+        # share them, which Spark's analyser fails on when both are joined.
+        frame = frame if ROWID in frame.columns else numbered(frame)
+        stored = frame.toDF(*frame.columns).localCheckpoint()
         self._drop(name)
         stored.createOrReplaceTempView(STORED + name)
         stored.drop(ROWID).createOrReplaceTempView(name)

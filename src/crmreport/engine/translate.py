@@ -105,6 +105,13 @@ def _portable(node: exp.Expr) -> exp.Expr:
                               exp.Literal.number(10))
             return exp.cast(number, "DECIMAL(20, 0)")
         return exp.cast(inner, "DECIMAL(20, 0)")
+    if isinstance(node, exp.Div) and not _is_double(node.this):
+        # DuckDB's / is a division of doubles, decimals included; Spark's keeps decimals exact
+        return exp.Div(this=exp.cast(node.this, "DOUBLE"), expression=node.expression)
+    if isinstance(node, exp.Round) and isinstance(node.this.unnest(), exp.Div) and \
+            node.args.get("decimals") is not None:
+        # a division's result is known to be a double (above); a column's type is not
+        return _round_double(node.this, node.args["decimals"])
     if isinstance(node, exp.Window) and not node.args.get("partition_by") and \
             not node.args.get("order") and not node.args.get("alias") and \
             isinstance(node.this, IN_ORDER):
@@ -139,6 +146,32 @@ def _portable(node: exp.Expr) -> exp.Expr:
             return exp.LT(this=exp.Abs(this=node.expressions[0]),
                           expression=exp.cast(exp.Literal.string("Infinity"), "DOUBLE"))
     return node
+
+
+# DuckDB rounds a double's exact binary value half away from zero (39.525, stored as
+# 39.52499..., to 39.52); Spark rounds its shortest decimal writing (to 39.53). y = x * 10^n
+# rounded is exact but where y is a tie: there the sign of the product's rounding error (lo,
+# Dekker's two-product with Veltkamp's split of x; 10^n has too few bits to need one) says
+# which side the exact product lies on. floor: |y| below 2^63.
+_Y = "(:x * :p)"
+_C = "(CAST(134217729 AS DOUBLE) * :x)"
+_XH = f"({_C} - ({_C} - :x))"
+_LO = f"(({_XH} * :p - {_Y}) + (:x - {_XH}) * :p)"
+ROUND_DOUBLE = sqlglot.parse_one(
+    f"CASE WHEN {_Y} - FLOOR({_Y}) <> 0.5 THEN ROUND({_Y}) "
+    f"WHEN {_LO} < 0 OR ({_LO} = 0 AND {_Y} < 0) THEN CAST(FLOOR({_Y}) AS DOUBLE) "
+    f"ELSE CAST(CEIL({_Y}) AS DOUBLE) END / :p", read="spark")
+
+
+def _round_double(number: exp.Expr, decimals: exp.Expr) -> exp.Expr:
+    """round(number, decimals) of a double as DuckDB rounds it (see ROUND_DOUBLE)."""
+    scale = _call("power", exp.cast(exp.Literal.number(10), "DOUBLE"), decimals)
+    return exp.Paren(this=exp.replace_placeholders(ROUND_DOUBLE.copy(),
+                                                   x=exp.Paren(this=number), p=scale))
+
+
+def _is_double(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DOUBLE
 
 
 def _call(name: str, *arguments: exp.Expr) -> exp.Expr:
