@@ -304,12 +304,7 @@ def test_spark_equals_duckdb_on_the_demo(spark: Any, tmp_path: Path,
     and a second Spark run would double the test's time."""
     data = tmp_path / "data"
     generate(data, customers=DEMO_CUSTOMERS)
-    # Not yet equal: expected_spend and clv_52w (the Gamma-Gamma fit) differ in the 7th digit,
-    # 50 of the 400 values (248.529596 on DuckDB, 248.529594 on Spark): DuckDB's
-    # avg of decimals (value_models.summary_sql's monetary) is a double, Spark's a decimal
-    # rounded to 6 places; a double avg on Spark moved more of them. Everything else is equal.
-    assert_parity(project_file("campaigns", "demo.yaml"), data, tmp_path / "out", capsys,
-                  left_out=("expected_spend", "clv_52w"))
+    assert_parity(project_file("campaigns", "demo.yaml"), data, tmp_path / "out", capsys)
 
 
 # --- The fixtures ---------------------------------------------------------------------------

@@ -90,8 +90,10 @@ def summary_sql(end: str, holdout_end: str | None = None) -> str:
         SELECT customer_id, count(*) - 1 AS repeat_purchase_days,
                date_diff('day', first_day, max(order_date)) / 7.0 AS recency,
                date_diff('day', first_day, {end} - 1) / 7.0 AS T,
-               coalesce(avg(amount) FILTER (WHERE order_date > first_day), 0)::DOUBLE
-                   AS monetary
+               -- an exact decimal sum, then one division of doubles: the same bits on every
+               -- engine (DuckDB's avg divides in long double, Spark's in decimal)
+               coalesce(sum(amount) FILTER (WHERE order_date > first_day)::DOUBLE
+                        / nullif(count(*) - 1, 0), 0) AS monetary
         FROM days GROUP BY customer_id, first_day
     )
     SELECT d.*{", coalesce(h.holdout, 0) AS holdout" if holdout_end else ""}
