@@ -181,7 +181,7 @@ def test_plan_gives_the_same_counts_and_contacts(spark_con: Connection, shop: An
     from crmreport.tables import CONTACT_PLAN
 
     runs = {}
-    for kind in ("duckdb", "spark"):  # the campaign's engine: $CRMREPORT_ENGINE yields to it
+    for kind in ("duckdb", "spark"):  # chosen as --engine chooses it
         run = pipeline.prepare(with_engine(load_campaign(shop / "campaign.yaml"), kind))
         assert type(run.con).__name__ == ("SparkConnection" if kind == "spark"
                                           else "DuckDBPyConnection")

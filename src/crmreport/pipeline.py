@@ -135,7 +135,7 @@ def open_engine(config: Campaign) -> Connection:
     """The campaign's SQL engine: embedded DuckDB, or a Spark session at its master (what
     is missing for Spark is said before any data is read)."""
     if config.engine == "duckdb":
-        return connect(kind="duckdb")  # as chosen, whatever $CRMREPORT_ENGINE says
+        return connect(kind="duckdb")
     from crmreport.spark_setup import require_spark
 
     spark = config.spark or SparkSettings()

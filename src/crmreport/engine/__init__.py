@@ -32,7 +32,6 @@ construct.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
@@ -46,8 +45,6 @@ if TYPE_CHECKING:
 # catches one type.
 Error = duckdb.Error
 
-ENGINE_VARIABLE = "CRMREPORT_ENGINE"
-MASTER_VARIABLE = "CRMREPORT_SPARK_MASTER"
 ENGINES = ("duckdb", "spark")
 
 
@@ -92,22 +89,19 @@ class Catalog(Protocol):
 
 
 def connect(memory_limit: str = "4GB", threads: int | None = None, *,
-            kind: str | None = None, master: str | None = None,
+            kind: str = "duckdb", master: str = "local[2]",
             conf: Mapping[str, str] | None = None) -> Connection:
     """An engine: DuckDB in memory (spilling to disk past ``memory_limit``), or Spark at
-    ``master`` (``local[2]``, a cluster URL or ``sc://host:port``). Unset, ``kind`` and
-    ``master`` come from $CRMREPORT_ENGINE and $CRMREPORT_SPARK_MASTER; ``conf``: Spark
-    settings for the session."""
-    kind = kind or os.environ.get(ENGINE_VARIABLE) or "duckdb"
+    ``master`` (``local[2]``, a cluster URL or ``sc://host:port``); ``conf``: Spark settings
+    for the session. The campaign's ``engine`` setting or ``--engine`` chooses (pipeline)."""
     if kind == "spark":
         from crmreport.engine.spark import connect_spark
 
-        return connect_spark(master or os.environ.get(MASTER_VARIABLE) or "local[2]", conf)
+        return connect_spark(master, conf)
     if kind != "duckdb":
         from crmreport.errors import CrmError
 
-        raise CrmError(f"unknown engine '{kind}' (from ${ENGINE_VARIABLE} or the engine "
-                          f"setting); use one of: {', '.join(ENGINES)}")
+        raise CrmError(f"unknown engine '{kind}'; use one of: {', '.join(ENGINES)}")
     return _duckdb(memory_limit, threads)
 
 
