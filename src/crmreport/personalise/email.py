@@ -29,6 +29,7 @@ import collections
 import contextlib
 import csv
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import itertools
@@ -50,8 +51,9 @@ from jinja2 import Environment, FileSystemLoader, Template
 
 from crmreport import reasons
 from crmreport.errors import ConfigError, DataError, Problem, RenderError, TemplateError
-from crmreport.files import atomic_file, safe_cell, safe_filename
+from crmreport.files import ESCAPED_START, atomic_file, safe_cell, safe_filename
 from crmreport.personalise.legal import objection_notice
+from crmreport.personalise.shapes import Filled, Hole, Shape, Spec, StandIn, analyse, learn
 from crmreport.personalise.styles import LayoutCache
 from crmreport.personalise.templating import (
     LimitError,
@@ -153,6 +155,12 @@ def esp_columns(export_scores: bool) -> tuple[str, ...]:
 # workers, and a template that fails everyone stops the build here, before any start.
 PARALLEL_FROM = 2_000
 BATCH = 500  # recipients a worker renders per task; at most 2 tasks per worker in flight
+# Shapes (shapes.py) a builder keeps; recipients of further keys are rendered in full, so
+# memory stays flat however many kinds of recipient there are.
+MAX_SHAPES = 1_000
+_UNSEEN = object()
+# Merge fields with one value per run or per language: part of a shape, not filled into it.
+_FIXED = ("imprint", "objection_notice", "sender_name", "shop_url")
 
 
 def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
@@ -372,6 +380,9 @@ class _Builder:
         self.columns = esp_columns(settings.export_scores)
         self.templates = TemplateCache(env, "email")
         self.layouts = LayoutCache()
+        self.specs: dict[tuple[Template, Template], Spec | None] = {}
+        # The shape of each key seen (None: this key is always rendered in full).
+        self.shapes: dict[tuple[Any, ...], Shape | None] = {}
         sender_name, sender_addr = parseaddr(settings.sender)
         self.domain = sender_addr.rpartition("@")[2]
         self.extras = {"sender_name": sender_name or self.domain}
@@ -393,6 +404,80 @@ class _Builder:
         values.setdefault("objection_notice", objection_notice(None, self._locale(recipient)))
         text_t = self.templates.get(recipient, "txt")
         html_t = self.templates.get(recipient, "html")
+        filled = self._content(values, text_t, html_t, cid)
+        subject, text, html = filled.subject, filled.text, filled.html
+        _require_notice(str(values["objection_notice"]), cid, (text_t, text), (html_t, html))
+        content = self._content_hash(cid, subject, text, html)
+        message_id = f"<{_label('message-id', content)[:32]}@{self.domain}>"
+        headers = self._headers(recipient, addr, subject, message_id, unsubscribe)
+        boundary = "=_crm_" + _label("boundary", content)[:24]
+        data = _assemble(headers, boundary, filled.text_body or _qp(text),
+                         filled.html_body or _qp(html))
+        own = {"email": addr, "subject": subject, "unsubscribe_url": unsubscribe,
+               "message_id": message_id}
+        row = [_cell(own[c] if c in own else recipient.get(c, "")) for c in self.columns]
+        return data, row
+
+    def _content(self, values: dict[str, Any], text_t: Template, html_t: Template,
+                 cid: str) -> Filled:
+        """Subject, text and HTML: filled into the shape of the recipient's values when it is
+        known; else rendered in full, and the shape learnt (checked against that render)."""
+        spec = self._spec(text_t, html_t)
+        try:
+            key = (text_t, html_t, spec.key(values)) if spec else None
+        except Exception:  # a comparison the data cannot make: the render reports it
+            key = None
+        shape = self.shapes.get(key, _UNSEEN) if key else None
+        if isinstance(shape, Shape):
+            try:
+                return shape.fill(self.templates.context(text_t, values), _tidy_text,
+                                  lambda whole: _inline(html_t, whole, cid))
+            except Exception:  # a value a formatting filter refuses: the render reports it
+                return self._render(values, text_t, html_t, cid)
+        rendered = self._render(values, text_t, html_t, cid)
+        if spec and key and shape is _UNSEEN and len(self.shapes) < MAX_SHAPES:
+            self.shapes[key] = self._learn(spec, values, text_t, html_t, cid, rendered)
+        return rendered
+
+    def _spec(self, text_t: Template, html_t: Template) -> Spec | None:
+        pair = (text_t, html_t)
+        if pair not in self.specs:
+            try:
+                self.specs[pair] = analyse(text_t.environment, [text_t.name or "",
+                                                                html_t.name or ""], _FIXED)
+            except Exception:  # anything the analysis cannot read is rendered in full
+                self.specs[pair] = None
+        return self.specs[pair]
+
+    def _learn(self, spec: Spec, values: dict[str, Any], text_t: Template, html_t: Template,
+               cid: str, rendered: Filled) -> Shape | None:
+        """The shape of this recipient's key, if filling it gives exactly ``rendered``."""
+        holes: list[Hole] = []
+        shown = {name: StandIn(values[name], Hole(name), holes)
+                 for name in spec.stand_ins if name in values}
+        inline = lambda whole: _inline(html_t, whole, cid)  # noqa: E731
+        try:
+            parts = self._render_parts({**values, **shown}, text_t, html_t, cid)
+            shape = learn(holes, (parts[0], parts[1], "".join(parts[2])), _tidy_text, inline,
+                          _qp)
+            filled = shape.fill(self.templates.context(text_t, values), _tidy_text, inline)
+        except Exception:  # a stand-in used in a way the analysis missed: no shape
+            return None
+        same = (filled.subject, filled.text, filled.html) == (
+            rendered.subject, rendered.text, rendered.html) and \
+            filled.text_body in (None, _qp(filled.text)) and \
+            filled.html_body in (None, _qp(filled.html))
+        return shape if same else None
+
+    def _render(self, values: dict[str, Any], text_t: Template, html_t: Template,
+                cid: str) -> Filled:
+        subject, text, html_parts = self._render_parts(values, text_t, html_t, cid)
+        html = self.layouts.inline(html_parts, lambda whole: _inline(html_t, whole, cid))
+        return Filled(" ".join(subject.split()), _tidy_text(text), html)
+
+    def _render_parts(self, values: dict[str, Any], text_t: Template, html_t: Template,
+                      cid: str) -> tuple[str, str, list[str]]:
+        """Subject, text and the HTML's chunks, rendered in the sandbox within one limit."""
         context = self.templates.context(text_t, values)  # with globals, for both text parts
         try:
             with time_limit(parts=3):  # one alarm for the three parts
@@ -403,20 +488,7 @@ class _Builder:
         except LimitError as exc:  # the alarm rang between two parts
             where = display_name(html_t.environment, html_t.name or "")
             raise RecipientError(f"{where}: {exc} for customer {cid}") from None
-        subject = " ".join(subject.split())
-        text = _tidy_text(text)
-        html = self.layouts.inline(html_parts, lambda whole: _inline(html_t, whole, cid))
-        _require_notice(str(context["objection_notice"]), cid, (text_t, text), (html_t, html))
-        content = self._content_hash(cid, subject, text, html)
-        message_id = f"<{_label('message-id', content)[:32]}@{self.domain}>"
-        headers = self._headers(recipient, addr, subject, message_id, unsubscribe)
-        boundary = "=_crm_" + _label("boundary", content)[:24]
-        data = _assemble(headers, boundary, text, html)
-        own = {"email": addr, "subject": subject, "unsubscribe_url": unsubscribe,
-               "message_id": message_id}
-        row = [safe_cell(_as_cell(own[c] if c in own else recipient.get(c, "")))
-               for c in self.columns]
-        return data, row
+        return subject, text, html_parts
 
     def _locale(self, recipient: Mapping[str, Any]) -> str:
         return str(recipient.get("locale") or self.templates.env.globals.get("campaign_locale")
@@ -484,6 +556,13 @@ def _tidy_text(text: str) -> str:
     return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip("\n") + "\n"
 
 
+def _cell(value: Any) -> str:
+    """An esp.csv cell (safe_cell of _as_cell), text taking the short way."""
+    if type(value) is str:
+        return "'" + value if value.startswith(ESCAPED_START) else value
+    return safe_cell(_as_cell(value))
+
+
 def _as_cell(value: Any) -> object:
     """Dates as ISO dates, numbers as numbers (formula-safe as they are), the rest as text."""
     if isinstance(value, dt.date):
@@ -540,6 +619,7 @@ def _unsubscribe_header(url: str, mailto: str) -> str:
     return f"List-Unsubscribe:{joint}{https}\r\n <mailto:{_clean(mailto)}?subject=unsubscribe>\r\n"
 
 
+@functools.lru_cache(maxsize=1024)  # most emails of a run share a handful of subjects
 def _header_text(text: str) -> str:
     """Unstructured header text: ASCII folded at spaces, anything else RFC 2047 encoded."""
     text = _clean(text)
@@ -580,7 +660,8 @@ def _qp(text: str) -> bytes:
     return binascii.b2a_qp(lf.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
 
 
-def _assemble(headers: str, boundary: str, text: str, html: str) -> bytes:
+def _assemble(headers: str, boundary: str, text: bytes, html: bytes) -> bytes:
+    """The message from its headers and its two parts, quoted-printable already."""
     # "=_" never occurs in quoted-printable output, so the boundary cannot clash with a body.
     part = ("--{b}\r\nContent-Type: text/{kind}; charset=utf-8\r\n"
             "Content-Transfer-Encoding: quoted-printable\r\n\r\n")
@@ -588,7 +669,7 @@ def _assemble(headers: str, boundary: str, text: str, html: str) -> bytes:
             "This is a multi-part message in MIME format.\r\n\r\n")
     return b"".join([
         head.encode("ascii"),
-        part.format(b=boundary, kind="plain").encode("ascii"), _qp(text), b"\r\n",
-        part.format(b=boundary, kind="html").encode("ascii"), _qp(html), b"\r\n",
+        part.format(b=boundary, kind="plain").encode("ascii"), text, b"\r\n",
+        part.format(b=boundary, kind="html").encode("ascii"), html, b"\r\n",
         f"--{boundary}--\r\n".encode("ascii"),
     ])
