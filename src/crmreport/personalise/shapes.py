@@ -23,6 +23,7 @@ email.py still renders the first recipient of every shape in full and compares.
 from __future__ import annotations
 
 import operator
+import os
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -419,10 +420,13 @@ def _const(env: Environment, node: nodes.Node) -> Any:
 
 # --- stand-ins ---------------------------------------------------------------------------
 
-# Private-use characters around a stand-in's number, then how it came out: a raw quote
-# (str()), or the quote escaped once (escape()). Anything else means it was altered.
+# A stand-in's token: private-use characters around a key random to this process (so no
+# merge value can forge one) and the stand-in's number, then how it came out: a raw quote
+# (str()) or the quote escaped once (escape()). Anything else means it was altered.
 OPEN, CLOSE = "\ue010", "\ue011"
 RAW, ESCAPED = '"', "&#34;"
+_NONCE = os.urandom(8).hex()
+_TOKEN = re.compile(f"{OPEN}{_NONCE}(\\d+)({RAW}|{ESCAPED}){CLOSE}")
 
 
 @dataclass(frozen=True)
@@ -448,10 +452,10 @@ class StandIn(Probe):
         holes.append(hole)
 
     def __str__(self) -> str:
-        return f"{OPEN}{self._number}{RAW}{CLOSE}"
+        return f"{OPEN}{_NONCE}{self._number}{RAW}{CLOSE}"
 
     def __html__(self) -> str:
-        return f"{OPEN}{self._number}{ESCAPED}{CLOSE}"
+        return f"{OPEN}{_NONCE}{self._number}{ESCAPED}{CLOSE}"
 
     def __bool__(self) -> bool:
         return bool(self._value)
@@ -482,9 +486,6 @@ class StandIn(Probe):
             return str(StandIn(self._value, Hole(hole.name, name, args,
                                                  tuple(sorted(kwargs.items()))), self._holes))
         raise Unsafe(f"filter {name} on a shown field")
-
-
-_TOKEN = re.compile(f"{OPEN}(\\d+)({RAW}|{ESCAPED}){CLOSE}")
 
 
 def split(text: str) -> tuple[list[str], list[tuple[int, bool]]]:
