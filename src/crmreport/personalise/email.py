@@ -39,7 +39,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from email.utils import format_datetime, parseaddr
 from html import unescape
@@ -185,11 +185,12 @@ def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
             esp.writerow(columns)
             write_row = esp.writerow
         run = _Run(_Builder(env, settings), out_dir, write_row)
+        folder = stack.enter_context(_Folder(out_dir))
         stream = iter(counted(recipients, on_progress))
         for recipient in itertools.islice(stream, PARALLEL_FROM):
             job = run.claim(recipient)
             if job:
-                run.record(job.build(run.builder, out_dir))
+                run.record(job.build(run.builder, folder))
         template_dir = _template_dir(env)
         count = workers if workers is not None else os.cpu_count() or 1
         if count > 1 and template_dir is not None:
@@ -198,7 +199,7 @@ def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
             for recipient in stream:
                 job = run.claim(recipient)
                 if job:
-                    run.record(job.build(run.builder, out_dir))
+                    run.record(job.build(run.builder, folder))
         run.failures.check()
         return run.batch
 
@@ -219,14 +220,14 @@ class _Job:
     name: str
     addr: str
 
-    def build(self, builder: _Builder, out_dir: Path) -> _Outcome:
+    def build(self, builder: _Builder, folder: _Folder) -> _Outcome:
         cid = str(self.recipient["customer_id"])
         template = str(self.recipient.get("template", ""))
         try:
             data, row = builder.build(self.recipient, self.addr)
         except RecipientError as exc:  # this recipient's data, or a limit: set them aside
             return _Outcome(cid, template, error=exc)
-        _write_new(out_dir / self.name, data)
+        folder.write_new(self.name, data)
         return _Outcome(cid, template, hashlib.sha256(data).hexdigest(), len(data), row)
 
 
@@ -283,10 +284,10 @@ def _render_in_workers(run: _Run, stream: Iterator[Mapping[str, Any]], workers: 
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(template_dir, locale, settings, run.out_dir)) as pool:
-        pending: collections.deque[Future[list[_Outcome]]] = collections.deque()
+        pending: collections.deque[Future[list[tuple[Any, ...]]]] = collections.deque()
         try:
             while chunk := list(itertools.islice(stream, BATCH)):
-                jobs = [job for job in map(run.claim, chunk) if job]
+                jobs = [_as_tuple(job) for job in map(run.claim, chunk) if job]  # pickled fast
                 pending.append(pool.submit(_work, jobs))
                 while len(pending) > 2 * workers:
                     _record_all(run, pending.popleft())
@@ -300,36 +301,56 @@ def _render_in_workers(run: _Run, stream: Iterator[Mapping[str, Any]], workers: 
             raise
 
 
-def _record_all(run: _Run, future: Future[list[_Outcome]]) -> None:
+def _record_all(run: _Run, future: Future[list[tuple[Any, ...]]]) -> None:
     for outcome in future.result():
-        run.record(outcome)
+        run.record(_Outcome(*outcome))
 
 
-_WORKER: tuple[_Builder, Path] | None = None
+_WORKER: tuple[_Builder, _Folder] | None = None
 
 
 def _start_worker(template_dir: Path, locale: str, settings: EmailSettings,
                   out_dir: Path) -> None:
     global _WORKER
-    _WORKER = _Builder(make_environment(template_dir, locale), settings), out_dir
+    _WORKER = _Builder(make_environment(template_dir, locale), settings), _Folder(out_dir)
 
 
-def _work(jobs: list[_Job]) -> list[_Outcome]:
+def _work(jobs: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Jobs in, outcomes out, as plain tuples (a dataclass pickles several times slower)."""
     assert _WORKER is not None, "worker not started"
-    builder, out_dir = _WORKER
+    builder, folder = _WORKER
     with alarm_handler():
-        return [job.build(builder, out_dir) for job in jobs]
+        return [_as_tuple(_Job(*job).build(builder, folder)) for job in jobs]
 
 
-def _write_new(path: Path, data: bytes) -> None:
-    """Create ``path`` (never overwrite: names are claimed once) and write ``data``."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
+def _as_tuple(item: _Job | _Outcome) -> tuple[Any, ...]:
+    """A dataclass's fields as a tuple, shallow (dataclasses.astuple copies deeply)."""
+    return tuple(getattr(item, f.name) for f in fields(item))
+
+
+class _Folder:
+    """The folder emails are written to, opened once: each file is created by its name in
+    it, not by a path walked from the root."""
+
+    def __init__(self, path: Path):
+        self.fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def __enter__(self) -> _Folder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+    def write_new(self, name: str, data: bytes) -> None:
+        """Create ``name`` (never overwrite: names are claimed once) and write ``data``."""
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666,
+                     dir_fd=self.fd)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
 
 
 class _FileNames:
@@ -656,7 +677,7 @@ def _encoded_words(text: str) -> str:
 
 def _qp(text: str) -> bytes:
     """Quoted-printable with CRLF line ends (b2a_qp on LF text, then LF -> CRLF)."""
-    lf = text.replace("\r\n", "\n").replace("\r", "\n")
+    lf = text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
     return binascii.b2a_qp(lf.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import operator
 import os
 import re
+import weakref
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -380,11 +381,19 @@ def _macro_uses(env: Environment, template: str, name: str
     return None
 
 
+# Syntax trees per environment: every pair of templates imports the same macros.
+_TREES: weakref.WeakKeyDictionary[Environment, dict[str, nodes.Template]] = \
+    weakref.WeakKeyDictionary()
+
+
 def _parse(env: Environment, name: str) -> nodes.Template:
-    if env.loader is None:
-        raise Unsafe("no loader")
-    source, filename, _ = env.loader.get_source(env, name)
-    return env.parse(source, name, filename)
+    trees = _TREES.setdefault(env, {})
+    if name not in trees:
+        if env.loader is None:
+            raise Unsafe("no loader")
+        source, filename, _ = env.loader.get_source(env, name)
+        trees[name] = env.parse(source, name, filename)
+    return trees[name]
 
 
 def _assigned(tree: nodes.Node) -> set[str]:
@@ -601,11 +610,13 @@ class Shape:
     def fill(self, context: Mapping[str, Any], tidy: Callable[[str], str],
              inline: Callable[[str], str]) -> Filled:
         """The content rendering, tidying and inlining give, and what encodings it can."""
+        found: dict[Hole, Any] = {}
         texts = []
         for hole, escaped in self.holes:
-            value = context[hole.name]
-            if hole.filter is not None:
-                value = _FORMAT[hole.filter](context, value, *hole.args, **dict(hole.kwargs))
+            if hole in found:  # shown in the text and the HTML: formatted once
+                value = found[hole]
+            else:
+                value = found[hole] = self._value(hole, context)
             texts.append(str(escape(value)) if escaped else str(value))
         subject = " ".join(self.subject.join(texts).split())
         text_values = [texts[slot] for slot in self.tidy.slots]
@@ -622,6 +633,14 @@ class Shape:
         html = "".join(_interleave(self.layout.pieces, written))
         html_body = self.html_body.fill(written) if self.html_body else None
         return Filled(subject, text, html, text_body, html_body)
+
+
+    @staticmethod
+    def _value(hole: Hole, context: Mapping[str, Any]) -> Any:
+        value = context[hole.name]
+        if hole.filter is None:
+            return value
+        return _FORMAT[hole.filter](context, value, *hole.args, **dict(hole.kwargs))
 
 
 def _interleave(pieces: tuple[str, ...], values: list[str]) -> list[str]:
