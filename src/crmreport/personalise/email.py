@@ -415,6 +415,10 @@ class _Builder:
             reply_name, reply_addr = parseaddr(settings.reply_to)
             common.append(_header("Reply-To", _address(reply_name, reply_addr)))
         self.common = "".join(common)
+        # What the content hash starts with after the customer id: the same for every email.
+        self.hashed = f"{settings.date.isoformat()}\x00{self.common}\x00".encode()
+        self._notice = functools.lru_cache(maxsize=64)(lambda locale: objection_notice(None,
+                                                                                      locale))
 
     def build(self, recipient: Mapping[str, Any], addr: str) -> tuple[bytes, list[str]]:
         cid = str(recipient["customer_id"])
@@ -422,7 +426,8 @@ class _Builder:
         unsubscribe = self.settings.unsubscribe_url.replace("{token}", token)
         values = {"shop_url": self.shop_url, **recipient, **self.extras,
                   "unsubscribe_url": unsubscribe}
-        values.setdefault("objection_notice", objection_notice(None, self._locale(recipient)))
+        if "objection_notice" not in values:
+            values["objection_notice"] = self._notice(self._locale(recipient))
         text_t = self.templates.get(recipient, "txt")
         html_t = self.templates.get(recipient, "html")
         filled = self._content(values, text_t, html_t, cid)
@@ -517,8 +522,9 @@ class _Builder:
 
     def _content_hash(self, cid: str, subject: str, text: str, html: str) -> str:
         """sha256 of what the message says (not keyed with the secret): same content, same ids."""
-        digest = hashlib.sha256()
-        for part in (cid, self.settings.date.isoformat(), self.common, subject, text, html):
+        digest = hashlib.sha256(f"{cid}\x00".encode())
+        digest.update(self.hashed)  # the date and the common headers
+        for part in (subject, text, html):
             digest.update(part.encode())
             digest.update(b"\x00")
         return digest.hexdigest()
@@ -531,15 +537,13 @@ class _Builder:
             _header("Subject", _header_text(subject)),
             _header("Message-ID", message_id),
             _unsubscribe_header(unsubscribe, self.mailto),
-            _header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-            "MIME-Version: 1.0\r\n",
+            _FIXED_HEADERS,
         ])
 
 
 def unsubscribe_token(secret: str, customer_id: str) -> str:
     """HMAC-SHA256(key=secret, msg=customer_id) as hex, first 32 digits (128 bits)."""
-    mac = hmac.new(secret.encode(), customer_id.encode(), hashlib.sha256)
-    return mac.hexdigest()[:_TOKEN_CHARS]
+    return hmac.digest(secret.encode(), customer_id.encode(), "sha256").hex()[:_TOKEN_CHARS]
 
 
 def _label(purpose: str, content: str) -> str:
@@ -605,6 +609,10 @@ def _display_name(recipient: Mapping[str, Any]) -> str:
 
 def _header(name: str, value: str) -> str:
     return f"{name}: {value}\r\n"
+
+
+_FIXED_HEADERS = (_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+                  + "MIME-Version: 1.0\r\n")
 
 
 def _address(name: str, addr: str) -> str:

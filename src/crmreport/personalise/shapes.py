@@ -540,13 +540,13 @@ class Encoded:
     the encoding of the whole is the encodings of its lines in turn; so only the lines a value
     falls on are encoded per recipient, whatever the value holds."""
 
-    items: tuple[bytes | tuple[str | int, ...], ...]  # encoded lines, or pieces and slots
+    items: tuple[bytes | Part, ...]  # encoded lines, or lines with slots (by value index)
     encode: Callable[[str], bytes]
 
     def fill(self, values: list[str]) -> bytes:
-        return b"".join(item if type(item) is bytes else self.encode(
-            "".join([values[x] if type(x) is int else x for x in item]))  # type: ignore[misc]
-            for item in self.items)
+        encode = self.encode
+        return b"".join([encode(item.join(values)) if isinstance(item, Part) else item
+                         for item in self.items])
 
 
 def encoded(pieces: tuple[str, ...], encode: Callable[[str], bytes]) -> Encoded | None:
@@ -554,7 +554,7 @@ def encoded(pieces: tuple[str, ...], encode: Callable[[str], bytes]) -> Encoded 
     None where a CR could pair with a value's LF (line ends are only found at LF)."""
     if any("\r" in piece for piece in pieces):
         return None
-    items: list[bytes | tuple[str | int, ...]] = []
+    items: list[bytes | Part] = []
     static: list[str] = []  # whole lines of template text, encoded together
     line: list[str | int] = []  # the line being read, from its start
 
@@ -563,7 +563,14 @@ def encoded(pieces: tuple[str, ...], encode: Callable[[str], bytes]) -> Encoded 
             if static:
                 items.append(encode("".join(static)))
                 static.clear()
-            items.append(tuple(line))
+            pieces, slots = [""], []
+            for x in line:
+                if type(x) is int:
+                    slots.append(x)
+                    pieces.append("")
+                else:
+                    pieces[-1] += str(x)
+            items.append(Part(tuple(pieces), tuple(slots)))
         else:
             static.extend(str(x) for x in line)
         line.clear()
@@ -598,7 +605,8 @@ class Filled:
 class Shape:
     """An email's subject, text and HTML for every recipient with one key, less the values."""
 
-    holes: tuple[tuple[Hole, bool], ...]  # what each recipient text is: (hole, escaped)
+    holes: tuple[Hole, ...]  # what the recipient's values are
+    texts: tuple[tuple[int, bool], ...]  # what each recipient text is: (value, escaped)
     subject: Part
     text: Part  # as rendered
     tidy: Part  # tidied, for values that leave the lines as they are
@@ -610,15 +618,11 @@ class Shape:
     def fill(self, context: Mapping[str, Any], tidy: Callable[[str], str],
              inline: Callable[[str], str]) -> Filled:
         """The content rendering, tidying and inlining give, and what encodings it can."""
-        found: dict[Hole, Any] = {}
-        texts = []
-        for hole, escaped in self.holes:
-            if hole in found:  # shown in the text and the HTML: formatted once
-                value = found[hole]
-            else:
-                value = found[hole] = self._value(hole, context)
-            texts.append(str(escape(value)) if escaped else str(value))
-        subject = " ".join(self.subject.join(texts).split())
+        values = [self._value(hole, context) for hole in self.holes]  # each formatted once
+        texts = [str(escape(values[n])) if escaped else str(values[n])
+                 for n, escaped in self.texts]
+        subject = " ".join(self.subject.join(texts).split()) if self.subject.slots \
+            else self.subject.pieces[0]  # normalised when learnt
         text_values = [texts[slot] for slot in self.tidy.slots]
         text_body = None
         if all(map(_keeps_lines, text_values)):
@@ -670,10 +674,13 @@ def learn(holes: list[Hole], rendered: tuple[str, str, str], tidy: Callable[[str
         return Part(tuple(pieces), slots)
 
     subject, body, html = (part(rendered[0]), part(rendered[1]), part(rendered[2], html=True))
+    if not subject.slots:
+        subject = Part((" ".join(subject.pieces[0].split()),), ())
     tidied = part(tidy(rendered[1]))
     if sorted(tidied.slots) != sorted(body.slots):
         raise Unsafe("tidying the text changed its holes")
     layout = learn_layout(list(html.pieces), inline)
-    return Shape(tuple((holes[n], escaped) for n, escaped in index), subject, body, tidied,
-                 html, layout, encoded(tidied.pieces, encode),
+    used = list(dict.fromkeys(holes[n] for n, _ in index))  # a value shown twice: once
+    return Shape(tuple(used), tuple((used.index(holes[n]), escaped) for n, escaped in index),
+                 subject, body, tidied, html, layout, encoded(tidied.pieces, encode),
                  encoded(layout.pieces, encode) if layout else None)
