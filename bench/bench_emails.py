@@ -44,7 +44,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+# The crmreport measured: this checkout's, or the baseline's (set for its worker processes
+# too, which import this module again).
+SRC = "BENCH_EMAILS_SRC"
+sys.path.insert(0, os.environ.get(SRC) or str(ROOT / "src"))
 
 KINDS = ["crmreport", "stdlib", "baseline"]
 FIRST = ["Anna", "Jürgen", "Ben", "Zoë", "Mehmet", "Chloé", "Paul", "Grete"]
@@ -122,7 +125,8 @@ def one(kind: str, count: int, workers: int, baseline: Path | None) -> None:
     """Run one implementation in this process and print its figures as JSON."""
     if kind == "baseline":
         assert baseline is not None, "--baseline names the other checkout"
-        sys.path.insert(0, str(baseline / "src"))
+        os.environ[SRC] = str(baseline / "src")
+        sys.path.insert(0, os.environ[SRC])
     base = Path(tempfile.mkdtemp(prefix="crmreport-bench-emails."))
     out = base / "emails"
     out.mkdir()
