@@ -249,6 +249,17 @@ def test_the_analysis_sorts_fields_by_their_use(tmp_path: Path) -> None:
     assert not {"a", "b", "c", "d", "g"} & set(spec.steering)
 
 
+def test_output_that_becomes_a_value_steers(tmp_path: Path) -> None:
+    """A captured block's length, a macro that changes its parameter: the values steer."""
+    (tmp_path / "templates" / "email").mkdir(parents=True)
+    (tmp_path / "templates" / "own.j2").write_text(
+        "{% macro twice(v) %}{% set v = v ~ v %}{{ v }}{% endmacro %}")
+    spec = _names("{% block subject %}{% set x %}{{ a }}{% endset %}{{ x | length }}"
+                  '{% endblock %}{% block body %}{% import "own.txt.j2" as o %}'
+                  "{{ o.twice(b) }}{% endblock %}", "<p>x</p>", tmp_path)
+    assert {"a", "b"} <= set(spec.steering)
+
+
 @pytest.mark.parametrize("body", [
     "{% filter upper %}{{ a }}{% endfilter %}",
     "{% autoescape false %}{{ a }}{% endautoescape %}",

@@ -4,9 +4,15 @@ The stdlib email package manages about 380 messages/s, which would bound a large
 structure here is fixed (two quoted-printable parts), so the bytes are written directly.
 Everything that depends on a customer is either encoded (RFC 2047) or stripped of control
 characters before it reaches a header, so no merge value can start a header of its own.
-Headers are folded so no line exceeds 78 characters (display names are capped at 64). The
-HTML part's CSS is inlined once per layout and the escaped merge values put in (styles.py),
-giving the bytes inlining each email whole gives.
+Headers are folded so no line exceeds 78 characters (display names are capped at 64).
+
+The templates are not run for every recipient: recipients whose values steer the templates
+alike share a *shape* (shapes.py), rendered once in the sandbox with a stand-in for each
+value the templates only show, its CSS inlined once (styles.py) and the quoted-printable of
+its own lines made once; each email puts its values into the holes. The first recipient of
+every shape is also rendered in full and must come out the same, or that shape is not used;
+templates the analysis cannot follow are rendered per recipient, as are the recipients past
+MAX_SHAPES shapes. Either way the bytes are those of rendering each email whole.
 
 The unsubscribe token is HMAC-SHA256(key=secret, msg=customer_id), first 32 hex digits: only
 whoever holds the secret can make one, so nobody can unsubscribe someone else. Message-ID and

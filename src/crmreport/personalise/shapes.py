@@ -140,6 +140,7 @@ class _Walker:
         self.tracked = tracked
         self.uses: dict[str, Use] = {}
         self.assigned: set[str] = set()
+        self.stored: set[str] = set()  # names set, looped over or taken as parameters
         self.imports: dict[str, tuple[str, str | None]] = {}  # alias -> (template, macro)
         self.seen: set[str] = set()
         self.trees: list[nodes.Template] = []
@@ -154,6 +155,7 @@ class _Walker:
         tree = _parse(self.env, name)
         self.trees.append(tree)
         self.assigned |= _assigned(tree)
+        self.stored |= {n.name for n in tree.find_all(nodes.Name) if n.ctx != "load"}
         self.walk(tree, VALUE)
 
     def finish(self) -> None:
@@ -223,8 +225,12 @@ class _Walker:
     def visit_CallBlock(self, node: nodes.CallBlock, role: str) -> None:
         self._steering(node)
 
+    def visit_AssignBlock(self, node: nodes.AssignBlock, role: str) -> None:
+        self._steering(node)  # what it captures becomes a value
+
     def _steering(self, node: nodes.Node) -> None:
-        """A macro the template defines may be called anywhere: its fields steer."""
+        """Output that becomes a value (a macro the template defines, a captured block): its
+        fields steer."""
         self.steer_all += 1
         try:
             for child in node.iter_child_nodes():
@@ -319,13 +325,15 @@ class _Walker:
     def _macro(self, target: nodes.Expr) -> tuple[list[str], dict[str, Use]] | None:
         """The parameters of an imported macro and how its body uses them."""
         if isinstance(target, nodes.Getattr) and isinstance(target.node, nodes.Name):
-            template, macro = self.imports.get(target.node.name, ("", "-"))
+            alias = target.node.name
+            template, macro = self.imports.get(alias, ("", "-"))
             name = target.attr if macro is None else None
         elif isinstance(target, nodes.Name):
-            template, name = self.imports.get(target.name, ("", None))
+            alias = target.name
+            template, name = self.imports.get(alias, ("", None))
         else:
             return None
-        if not template or not name:
+        if not template or not name or alias in self.stored:  # set to something else too
             return None
         key = (template, name)
         if key not in self.macros:
@@ -372,7 +380,7 @@ def _macro_uses(env: Environment, template: str, name: str
         if macro.name == name:
             params = [arg.name for arg in macro.args]
             walker = _Walker(env, frozenset(params))
-            walker.assigned = _assigned(macro) - set(params)
+            walker.assigned = set().union(*(_assigned(child) for child in macro.body))
             for child in macro.body:
                 walker.walk(child, VALUE)
             if walker.self_blocks:
