@@ -8,7 +8,7 @@ the macros they call) and sorts every name they read into the two kinds:
 
 - *shown* fields, also when only tested for truth (``{% if x %}``), compared with a constant
   (``x > 60``, ``x in ('a', 'b')``) or for definedness, or passed to a macro that uses them
-  only so: the shape holds the test results; the sandbox sees a ``Stand-in`` that answers
+  only so: the shape holds the test results; the sandbox sees a ``StandIn`` that answers
   those tests as the value does and renders as a token, so each place it is shown becomes a
   hole the recipient's value is put into.
 - *steering* fields, everything else: the shape holds their exact value (and type).
@@ -146,7 +146,7 @@ class _Walker:
         self.trees: list[nodes.Template] = []
         self.self_blocks: set[str] = set()
         self.macros: dict[tuple[str, str], tuple[list[str], dict[str, Use]] | None] = {}
-        self.steer_all = 0  # inside a macro or call block of the template itself
+        self.steer_all = 0  # inside a macro, call block or captured block of the template
 
     def template(self, name: str) -> None:
         if name in self.seen:
