@@ -4,18 +4,22 @@ classes, on the same recipients, the same templates and the same rendered conten
     python bench/bench_emails.py                      # 20,000 emails, 3 rounds
     python bench/bench_emails.py --emails 20000 100000 --rounds 3 --workers 2
     python bench/bench_emails.py --emails 100000 --rounds 1 --kinds crmreport
+    python bench/bench_emails.py --baseline /tmp/old-checkout   # an earlier crmreport too
 
 Each run is its own process (so its peak RSS comes from the OS: getrusage of the process,
 and of its worker processes once they have ended), writing into an empty temporary folder
 that is removed after the run; its CPU time (user + system, workers included) comes from
 the OS too, so "per CPU second" is the rate one core gives, whatever the load (printed split
-into user and system time: creating and writing the files is the kernel's share). The two
-alternate (A B, B A, ...) so a change in the shared machine's load hits both alike; the median
-and range of each are printed, and their ratio, for each number of emails.
+into user and system time: creating and writing the files is the kernel's share, and on a
+shared disk it varies with everyone's writes; "per user second" leaves it out). The kinds
+alternate (A B C, C B A, ...) so a change in the shared machine's load hits all alike; the
+median and range of each are printed, and their ratios, for each number of emails.
 
 - crmreport: ``render_emails`` as ``build`` calls it: render text and HTML (sandboxed Jinja2),
   inline the CSS, assemble the MIME bytes, write ``<id>.eml`` and esp.csv; ``--workers``
   worker processes (default: one per core).
+- baseline: ``render_emails`` of another crmreport checkout (``--baseline``: its ``src``), on
+  the same recipients and templates: the rate before a change, measured in the same run.
 - stdlib: the same rendering through crmreport's templating and css_inline, then
   ``MIMEMultipart('alternative')`` with two ``MIMEText`` parts, ``Header`` and ``formataddr``
   for the headers, ``as_bytes()`` and ``Path.write_bytes``: what a short script would do.
@@ -40,9 +44,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+# The crmreport measured: this checkout's, or the baseline's (set for its worker processes
+# too, which import this module again).
+SRC = "BENCH_EMAILS_SRC"
+sys.path.insert(0, os.environ.get(SRC) or str(ROOT / "src"))
 
-KINDS = ["crmreport", "stdlib"]
+KINDS = ["crmreport", "stdlib", "baseline"]
 FIRST = ["Anna", "Jürgen", "Ben", "Zoë", "Mehmet", "Chloé", "Paul", "Grete"]
 LAST = ["Müller", "Smith", "Schröder", "O'Neill", "Nguyen", "Weiß", "Brown", "Østergaard"]
 
@@ -114,15 +121,19 @@ def run_stdlib(count: int, out: Path, workers: int) -> None:
         (out / f"{r['customer_id']}.eml").write_bytes(message.as_bytes())
 
 
-def one(kind: str, count: int, workers: int) -> None:
+def one(kind: str, count: int, workers: int, baseline: Path | None) -> None:
     """Run one implementation in this process and print its figures as JSON."""
+    if kind == "baseline":
+        assert baseline is not None, "--baseline names the other checkout"
+        os.environ[SRC] = str(baseline / "src")
+        sys.path.insert(0, os.environ[SRC])
     base = Path(tempfile.mkdtemp(prefix="crmreport-bench-emails."))
     out = base / "emails"
     out.mkdir()
     try:
         user_before, system_before = _cpu_seconds()
         start = time.perf_counter()
-        (run_crmreport if kind == "crmreport" else run_stdlib)(count, out, workers)
+        (run_stdlib if kind == "stdlib" else run_crmreport)(count, out, workers)
         seconds = time.perf_counter() - start
         user, system = (after - before for after, before in
                         zip(_cpu_seconds(), (user_before, system_before), strict=True))
@@ -130,7 +141,7 @@ def one(kind: str, count: int, workers: int) -> None:
     finally:
         shutil.rmtree(base)
     print(json.dumps({"seconds": seconds, "cpu_seconds": user + system,
-                      "system_seconds": system, "files": files,
+                      "system_seconds": system, "files": files, "load": os.getloadavg()[0],
                       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "workers_rss_mb":
                           resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
@@ -143,24 +154,29 @@ def _cpu_seconds() -> tuple[float, float]:
     return own.ru_utime + workers.ru_utime, own.ru_stime + workers.ru_stime
 
 
-def compare(count: int, rounds: int, workers: int, kinds: list[str]) -> None:
+def compare(count: int, rounds: int, workers: int, kinds: list[str],
+            baseline: Path | None) -> None:
     results: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
+    extra = ["--baseline", str(baseline)] if baseline else []
     for round_ in range(rounds):
         for kind in kinds if round_ % 2 == 0 else kinds[::-1]:
             done = subprocess.run(
                 [sys.executable, __file__, "--one", kind, "--emails", str(count),
-                 "--workers", str(workers)], check=True, capture_output=True, text=True)
+                 "--workers", str(workers), *extra], check=True, capture_output=True,
+                text=True)
             figures = json.loads(done.stdout.strip().splitlines()[-1])
             assert figures["files"] == count, figures
             results[kind].append(figures)
             print(f"round {round_ + 1} {kind:9} {count:,} emails in {figures['seconds']:.1f} s: "
                   f"{count / figures['seconds']:8,.0f} emails/s, "
                   f"{count / figures['cpu_seconds']:8,.0f} per CPU second "
-                  f"({figures['system_seconds'] / figures['cpu_seconds']:.0%} system), "
+                  f"({figures['system_seconds'] / figures['cpu_seconds']:.0%} system; "
+                  f"{count / _user(figures):,.0f} per user second), "
                   f"peak RSS {figures['rss_mb']:.0f} MB (workers {figures['workers_rss_mb']:.0f}"
-                  " MB)", flush=True)
+                  f" MB), load {figures['load']:.1f}", flush=True)
     rates = {k: [count / f["seconds"] for f in results[k]] for k in kinds}
     per_cpu = {k: [count / f["cpu_seconds"] for f in results[k]] for k in kinds}
+    per_user = {k: [count / _user(f) for f in results[k]] for k in kinds}
     print(f"\n{count:,} emails, {rounds} round(s), crmreport with {workers} worker process(es), "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for kind in kinds:
@@ -170,14 +186,23 @@ def compare(count: int, rounds: int, workers: int, kinds: list[str]) -> None:
               f"(range {min(rates[kind]):,.0f}-{max(rates[kind]):,.0f}; wall "
               f"{statistics.median(walls):.1f} s); per CPU second median "
               f"{statistics.median(per_cpu[kind]):,.0f} (range {min(per_cpu[kind]):,.0f}-"
-              f"{max(per_cpu[kind]):,.0f}; {system:.0%} of it system time); peak RSS "
+              f"{max(per_cpu[kind]):,.0f}; {system:.0%} of it system time); per user second "
+              f"{statistics.median(per_user[kind]):,.0f} (range {min(per_user[kind]):,.0f}-"
+              f"{max(per_user[kind]):,.0f}); peak RSS "
               f"{max(f['rss_mb'] for f in results[kind]):.0f} MB, workers "
               f"{max(f['workers_rss_mb'] for f in results[kind]):.0f} MB")
-    if len(kinds) == 2:
-        ratio = statistics.median(rates["crmreport"]) / statistics.median(rates["stdlib"])
-        cpu_ratio = statistics.median(per_cpu["crmreport"]) / statistics.median(per_cpu["stdlib"])
-        print(f"crmreport / stdlib: {ratio:.1f}x in wall time, {cpu_ratio:.1f}x per CPU second")
+    for peer in ("stdlib", "baseline"):
+        if "crmreport" in kinds and peer in kinds:
+            ratio = statistics.median(rates["crmreport"]) / statistics.median(rates[peer])
+            cpu = statistics.median(per_cpu["crmreport"]) / statistics.median(per_cpu[peer])
+            user = statistics.median(per_user["crmreport"]) / statistics.median(per_user[peer])
+            print(f"crmreport / {peer}: {ratio:.1f}x in wall time, {cpu:.1f}x per CPU second, "
+                  f"{user:.1f}x per user second")
     print(flush=True)
+
+
+def _user(figures: dict[str, float]) -> float:
+    return figures["cpu_seconds"] - figures["system_seconds"]
 
 
 def main() -> None:
@@ -186,15 +211,20 @@ def main() -> None:
                         help="numbers of emails, each measured in turn")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=KINDS,
-                        help="what to run (default both; stdlib alone is slow at 100,000)")
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=KINDS[:2],
+                        help="what to run (default crmreport and stdlib; stdlib alone is slow "
+                             "at 100,000; baseline needs --baseline)")
+    parser.add_argument("--baseline", type=Path,
+                        help="another crmreport checkout to run as the kind 'baseline'")
     parser.add_argument("--one", choices=KINDS, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    kinds = [*args.kinds, "baseline"] if args.baseline and "baseline" not in args.kinds \
+        else args.kinds
     if args.one:
-        one(args.one, args.emails[0], args.workers)
+        one(args.one, args.emails[0], args.workers, args.baseline)
     else:
         for count in args.emails:
-            compare(count, args.rounds, args.workers, args.kinds)
+            compare(count, args.rounds, args.workers, kinds, args.baseline)
 
 
 if __name__ == "__main__":

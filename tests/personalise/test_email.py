@@ -556,8 +556,9 @@ def test_layouts_inlined_once_give_the_bytes_inlining_each_email_whole_gives(
     monkeypatch.setattr("crmreport.personalise.email._inline",
                         lambda *args: inlined.append(args[1]) or whole(*args))
     files, calls = [], []
-    for layouts in (64, 0):  # 0: no layout kept, every email inlined whole
+    for layouts in (64, 0):  # 0: no layout or shape kept, every email inlined whole
         monkeypatch.setattr("crmreport.personalise.styles.MAX_LAYOUTS", layouts)
+        monkeypatch.setattr("crmreport.personalise.email.MAX_SHAPES", layouts)
         (tmp_path / f"layouts{layouts}").mkdir()
         _, out = _build(tmp_path / f"layouts{layouts}", people)
         files.append({p.name: p.read_bytes() for p in out.iterdir()})

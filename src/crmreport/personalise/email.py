@@ -4,9 +4,15 @@ The stdlib email package manages about 380 messages/s, which would bound a large
 structure here is fixed (two quoted-printable parts), so the bytes are written directly.
 Everything that depends on a customer is either encoded (RFC 2047) or stripped of control
 characters before it reaches a header, so no merge value can start a header of its own.
-Headers are folded so no line exceeds 78 characters (display names are capped at 64). The
-HTML part's CSS is inlined once per layout and the escaped merge values put in (styles.py),
-giving the bytes inlining each email whole gives.
+Headers are folded so no line exceeds 78 characters (display names are capped at 64).
+
+The templates are not run for every recipient: recipients whose values steer the templates
+alike share a *shape* (shapes.py), rendered once in the sandbox with a stand-in for each
+value the templates only show, its CSS inlined once (styles.py) and the quoted-printable of
+its own lines made once; each email puts its values into the holes. The first recipient of
+every shape is also rendered in full and must come out the same, or that shape is not used;
+templates the analysis cannot follow are rendered per recipient, as are the recipients past
+MAX_SHAPES shapes. Either way the bytes are those of rendering each email whole.
 
 The unsubscribe token is HMAC-SHA256(key=secret, msg=customer_id), first 32 hex digits: only
 whoever holds the secret can make one, so nobody can unsubscribe someone else. Message-ID and
@@ -29,6 +35,7 @@ import collections
 import contextlib
 import csv
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import itertools
@@ -38,7 +45,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from email.utils import format_datetime, parseaddr
 from html import unescape
@@ -50,8 +57,9 @@ from jinja2 import Environment, FileSystemLoader, Template
 
 from crmreport import reasons
 from crmreport.errors import ConfigError, DataError, Problem, RenderError, TemplateError
-from crmreport.files import atomic_file, safe_cell, safe_filename
+from crmreport.files import ESCAPED_START, atomic_file, safe_cell, safe_filename
 from crmreport.personalise.legal import objection_notice
+from crmreport.personalise.shapes import Filled, Hole, Shape, Spec, StandIn, analyse, learn
 from crmreport.personalise.styles import LayoutCache
 from crmreport.personalise.templating import (
     LimitError,
@@ -153,6 +161,12 @@ def esp_columns(export_scores: bool) -> tuple[str, ...]:
 # workers, and a template that fails everyone stops the build here, before any start.
 PARALLEL_FROM = 2_000
 BATCH = 500  # recipients a worker renders per task; at most 2 tasks per worker in flight
+# Shapes (shapes.py) a builder keeps; recipients of further keys are rendered in full, so
+# memory stays flat however many kinds of recipient there are.
+MAX_SHAPES = 1_000
+_UNSEEN = object()
+# Merge fields with one value per run or per language: part of a shape, not filled into it.
+_FIXED = ("imprint", "objection_notice", "sender_name", "shop_url")
 
 
 def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
@@ -177,11 +191,12 @@ def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
             esp.writerow(columns)
             write_row = esp.writerow
         run = _Run(_Builder(env, settings), out_dir, write_row)
+        folder = stack.enter_context(_Folder(out_dir))
         stream = iter(counted(recipients, on_progress))
         for recipient in itertools.islice(stream, PARALLEL_FROM):
             job = run.claim(recipient)
             if job:
-                run.record(job.build(run.builder, out_dir))
+                run.record(job.build(run.builder, folder))
         template_dir = _template_dir(env)
         count = workers if workers is not None else os.cpu_count() or 1
         if count > 1 and template_dir is not None:
@@ -190,7 +205,7 @@ def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
             for recipient in stream:
                 job = run.claim(recipient)
                 if job:
-                    run.record(job.build(run.builder, out_dir))
+                    run.record(job.build(run.builder, folder))
         run.failures.check()
         return run.batch
 
@@ -211,14 +226,14 @@ class _Job:
     name: str
     addr: str
 
-    def build(self, builder: _Builder, out_dir: Path) -> _Outcome:
+    def build(self, builder: _Builder, folder: _Folder) -> _Outcome:
         cid = str(self.recipient["customer_id"])
         template = str(self.recipient.get("template", ""))
         try:
             data, row = builder.build(self.recipient, self.addr)
         except RecipientError as exc:  # this recipient's data, or a limit: set them aside
             return _Outcome(cid, template, error=exc)
-        _write_new(out_dir / self.name, data)
+        folder.write_new(self.name, data)
         return _Outcome(cid, template, hashlib.sha256(data).hexdigest(), len(data), row)
 
 
@@ -275,10 +290,10 @@ def _render_in_workers(run: _Run, stream: Iterator[Mapping[str, Any]], workers: 
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(template_dir, locale, settings, run.out_dir)) as pool:
-        pending: collections.deque[Future[list[_Outcome]]] = collections.deque()
+        pending: collections.deque[Future[list[tuple[Any, ...]]]] = collections.deque()
         try:
             while chunk := list(itertools.islice(stream, BATCH)):
-                jobs = [job for job in map(run.claim, chunk) if job]
+                jobs = [_as_tuple(job) for job in map(run.claim, chunk) if job]  # pickled fast
                 pending.append(pool.submit(_work, jobs))
                 while len(pending) > 2 * workers:
                     _record_all(run, pending.popleft())
@@ -292,36 +307,56 @@ def _render_in_workers(run: _Run, stream: Iterator[Mapping[str, Any]], workers: 
             raise
 
 
-def _record_all(run: _Run, future: Future[list[_Outcome]]) -> None:
+def _record_all(run: _Run, future: Future[list[tuple[Any, ...]]]) -> None:
     for outcome in future.result():
-        run.record(outcome)
+        run.record(_Outcome(*outcome))
 
 
-_WORKER: tuple[_Builder, Path] | None = None
+_WORKER: tuple[_Builder, _Folder] | None = None
 
 
 def _start_worker(template_dir: Path, locale: str, settings: EmailSettings,
                   out_dir: Path) -> None:
     global _WORKER
-    _WORKER = _Builder(make_environment(template_dir, locale), settings), out_dir
+    _WORKER = _Builder(make_environment(template_dir, locale), settings), _Folder(out_dir)
 
 
-def _work(jobs: list[_Job]) -> list[_Outcome]:
+def _work(jobs: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Jobs in, outcomes out, as plain tuples (a dataclass pickles several times slower)."""
     assert _WORKER is not None, "worker not started"
-    builder, out_dir = _WORKER
+    builder, folder = _WORKER
     with alarm_handler():
-        return [job.build(builder, out_dir) for job in jobs]
+        return [_as_tuple(_Job(*job).build(builder, folder)) for job in jobs]
 
 
-def _write_new(path: Path, data: bytes) -> None:
-    """Create ``path`` (never overwrite: names are claimed once) and write ``data``."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
+def _as_tuple(item: _Job | _Outcome) -> tuple[Any, ...]:
+    """A dataclass's fields as a tuple, shallow (dataclasses.astuple copies deeply)."""
+    return tuple(getattr(item, f.name) for f in fields(item))
+
+
+class _Folder:
+    """The folder emails are written to, opened once: each file is created by its name in
+    it, not by a path walked from the root."""
+
+    def __init__(self, path: Path):
+        self.fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def __enter__(self) -> _Folder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+    def write_new(self, name: str, data: bytes) -> None:
+        """Create ``name`` (never overwrite: names are claimed once) and write ``data``."""
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666,
+                     dir_fd=self.fd)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
 
 
 class _FileNames:
@@ -372,6 +407,9 @@ class _Builder:
         self.columns = esp_columns(settings.export_scores)
         self.templates = TemplateCache(env, "email")
         self.layouts = LayoutCache()
+        self.specs: dict[tuple[Template, Template], Spec | None] = {}
+        # The shape of each key seen (None: this key is always rendered in full).
+        self.shapes: dict[tuple[Any, ...], Shape | None] = {}
         sender_name, sender_addr = parseaddr(settings.sender)
         self.domain = sender_addr.rpartition("@")[2]
         self.extras = {"sender_name": sender_name or self.domain}
@@ -383,6 +421,10 @@ class _Builder:
             reply_name, reply_addr = parseaddr(settings.reply_to)
             common.append(_header("Reply-To", _address(reply_name, reply_addr)))
         self.common = "".join(common)
+        # What the content hash starts with after the customer id: the same for every email.
+        self.hashed = f"{settings.date.isoformat()}\x00{self.common}\x00".encode()
+        self._notice = functools.lru_cache(maxsize=64)(lambda locale: objection_notice(None,
+                                                                                      locale))
 
     def build(self, recipient: Mapping[str, Any], addr: str) -> tuple[bytes, list[str]]:
         cid = str(recipient["customer_id"])
@@ -390,9 +432,84 @@ class _Builder:
         unsubscribe = self.settings.unsubscribe_url.replace("{token}", token)
         values = {"shop_url": self.shop_url, **recipient, **self.extras,
                   "unsubscribe_url": unsubscribe}
-        values.setdefault("objection_notice", objection_notice(None, self._locale(recipient)))
+        if "objection_notice" not in values:
+            values["objection_notice"] = self._notice(self._locale(recipient))
         text_t = self.templates.get(recipient, "txt")
         html_t = self.templates.get(recipient, "html")
+        filled = self._content(values, text_t, html_t, cid)
+        subject, text, html = filled.subject, filled.text, filled.html
+        _require_notice(str(values["objection_notice"]), cid, (text_t, text), (html_t, html))
+        content = self._content_hash(cid, subject, text, html)
+        message_id = f"<{_label('message-id', content)[:32]}@{self.domain}>"
+        headers = self._headers(recipient, addr, subject, message_id, unsubscribe)
+        boundary = "=_crm_" + _label("boundary", content)[:24]
+        data = _assemble(headers, boundary, filled.text_body or _qp(text),
+                         filled.html_body or _qp(html))
+        own = {"email": addr, "subject": subject, "unsubscribe_url": unsubscribe,
+               "message_id": message_id}
+        row = [_cell(own[c] if c in own else recipient.get(c, "")) for c in self.columns]
+        return data, row
+
+    def _content(self, values: dict[str, Any], text_t: Template, html_t: Template,
+                 cid: str) -> Filled:
+        """Subject, text and HTML: filled into the shape of the recipient's values when it is
+        known; else rendered in full, and the shape learnt (checked against that render)."""
+        spec = self._spec(text_t, html_t)
+        try:
+            key = (text_t, html_t, spec.key(values)) if spec else None
+        except Exception:  # a comparison the data cannot make: the render reports it
+            key = None
+        shape = self.shapes.get(key, _UNSEEN) if key else None
+        if isinstance(shape, Shape):
+            try:
+                return shape.fill(self.templates.context(text_t, values), _tidy_text,
+                                  lambda whole: _inline(html_t, whole, cid))
+            except Exception:  # a value a formatting filter refuses: the render reports it
+                return self._render(values, text_t, html_t, cid)
+        rendered = self._render(values, text_t, html_t, cid)
+        if spec and key and shape is _UNSEEN and len(self.shapes) < MAX_SHAPES:
+            self.shapes[key] = self._learn(spec, values, text_t, html_t, cid, rendered)
+        return rendered
+
+    def _spec(self, text_t: Template, html_t: Template) -> Spec | None:
+        pair = (text_t, html_t)
+        if pair not in self.specs:
+            try:
+                self.specs[pair] = analyse(text_t.environment, [text_t.name or "",
+                                                                html_t.name or ""], _FIXED)
+            except Exception:  # anything the analysis cannot read is rendered in full
+                self.specs[pair] = None
+        return self.specs[pair]
+
+    def _learn(self, spec: Spec, values: dict[str, Any], text_t: Template, html_t: Template,
+               cid: str, rendered: Filled) -> Shape | None:
+        """The shape of this recipient's key, if filling it gives exactly ``rendered``."""
+        holes: list[Hole] = []
+        shown = {name: StandIn(values[name], Hole(name), holes)
+                 for name in spec.stand_ins if name in values}
+        inline = lambda whole: _inline(html_t, whole, cid)  # noqa: E731
+        try:
+            parts = self._render_parts({**values, **shown}, text_t, html_t, cid)
+            shape = learn(holes, (parts[0], parts[1], "".join(parts[2])), _tidy_text, inline,
+                          _qp)
+            filled = shape.fill(self.templates.context(text_t, values), _tidy_text, inline)
+        except Exception:  # a stand-in used in a way the analysis missed: no shape
+            return None
+        same = (filled.subject, filled.text, filled.html) == (
+            rendered.subject, rendered.text, rendered.html) and \
+            filled.text_body in (None, _qp(filled.text)) and \
+            filled.html_body in (None, _qp(filled.html))
+        return shape if same else None
+
+    def _render(self, values: dict[str, Any], text_t: Template, html_t: Template,
+                cid: str) -> Filled:
+        subject, text, html_parts = self._render_parts(values, text_t, html_t, cid)
+        html = self.layouts.inline(html_parts, lambda whole: _inline(html_t, whole, cid))
+        return Filled(" ".join(subject.split()), _tidy_text(text), html)
+
+    def _render_parts(self, values: dict[str, Any], text_t: Template, html_t: Template,
+                      cid: str) -> tuple[str, str, list[str]]:
+        """Subject, text and the HTML's chunks, rendered in the sandbox within one limit."""
         context = self.templates.context(text_t, values)  # with globals, for both text parts
         try:
             with time_limit(parts=3):  # one alarm for the three parts
@@ -403,20 +520,7 @@ class _Builder:
         except LimitError as exc:  # the alarm rang between two parts
             where = display_name(html_t.environment, html_t.name or "")
             raise RecipientError(f"{where}: {exc} for customer {cid}") from None
-        subject = " ".join(subject.split())
-        text = _tidy_text(text)
-        html = self.layouts.inline(html_parts, lambda whole: _inline(html_t, whole, cid))
-        _require_notice(str(context["objection_notice"]), cid, (text_t, text), (html_t, html))
-        content = self._content_hash(cid, subject, text, html)
-        message_id = f"<{_label('message-id', content)[:32]}@{self.domain}>"
-        headers = self._headers(recipient, addr, subject, message_id, unsubscribe)
-        boundary = "=_crm_" + _label("boundary", content)[:24]
-        data = _assemble(headers, boundary, text, html)
-        own = {"email": addr, "subject": subject, "unsubscribe_url": unsubscribe,
-               "message_id": message_id}
-        row = [safe_cell(_as_cell(own[c] if c in own else recipient.get(c, "")))
-               for c in self.columns]
-        return data, row
+        return subject, text, html_parts
 
     def _locale(self, recipient: Mapping[str, Any]) -> str:
         return str(recipient.get("locale") or self.templates.env.globals.get("campaign_locale")
@@ -424,8 +528,9 @@ class _Builder:
 
     def _content_hash(self, cid: str, subject: str, text: str, html: str) -> str:
         """sha256 of what the message says (not keyed with the secret): same content, same ids."""
-        digest = hashlib.sha256()
-        for part in (cid, self.settings.date.isoformat(), self.common, subject, text, html):
+        digest = hashlib.sha256(f"{cid}\x00".encode())
+        digest.update(self.hashed)  # the date and the common headers
+        for part in (subject, text, html):
             digest.update(part.encode())
             digest.update(b"\x00")
         return digest.hexdigest()
@@ -438,15 +543,13 @@ class _Builder:
             _header("Subject", _header_text(subject)),
             _header("Message-ID", message_id),
             _unsubscribe_header(unsubscribe, self.mailto),
-            _header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-            "MIME-Version: 1.0\r\n",
+            _FIXED_HEADERS,
         ])
 
 
 def unsubscribe_token(secret: str, customer_id: str) -> str:
     """HMAC-SHA256(key=secret, msg=customer_id) as hex, first 32 digits (128 bits)."""
-    mac = hmac.new(secret.encode(), customer_id.encode(), hashlib.sha256)
-    return mac.hexdigest()[:_TOKEN_CHARS]
+    return hmac.digest(secret.encode(), customer_id.encode(), "sha256").hex()[:_TOKEN_CHARS]
 
 
 def _label(purpose: str, content: str) -> str:
@@ -484,6 +587,13 @@ def _tidy_text(text: str) -> str:
     return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip("\n") + "\n"
 
 
+def _cell(value: Any) -> str:
+    """An esp.csv cell (safe_cell of _as_cell), text taking the short way."""
+    if type(value) is str:
+        return "'" + value if value.startswith(ESCAPED_START) else value
+    return safe_cell(_as_cell(value))
+
+
 def _as_cell(value: Any) -> object:
     """Dates as ISO dates, numbers as numbers (formula-safe as they are), the rest as text."""
     if isinstance(value, dt.date):
@@ -505,6 +615,10 @@ def _display_name(recipient: Mapping[str, Any]) -> str:
 
 def _header(name: str, value: str) -> str:
     return f"{name}: {value}\r\n"
+
+
+_FIXED_HEADERS = (_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+                  + "MIME-Version: 1.0\r\n")
 
 
 def _address(name: str, addr: str) -> str:
@@ -540,6 +654,7 @@ def _unsubscribe_header(url: str, mailto: str) -> str:
     return f"List-Unsubscribe:{joint}{https}\r\n <mailto:{_clean(mailto)}?subject=unsubscribe>\r\n"
 
 
+@functools.lru_cache(maxsize=1024)  # most emails of a run share a handful of subjects
 def _header_text(text: str) -> str:
     """Unstructured header text: ASCII folded at spaces, anything else RFC 2047 encoded."""
     text = _clean(text)
@@ -576,11 +691,12 @@ def _encoded_words(text: str) -> str:
 
 def _qp(text: str) -> bytes:
     """Quoted-printable with CRLF line ends (b2a_qp on LF text, then LF -> CRLF)."""
-    lf = text.replace("\r\n", "\n").replace("\r", "\n")
+    lf = text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
     return binascii.b2a_qp(lf.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
 
 
-def _assemble(headers: str, boundary: str, text: str, html: str) -> bytes:
+def _assemble(headers: str, boundary: str, text: bytes, html: bytes) -> bytes:
+    """The message from its headers and its two parts, quoted-printable already."""
     # "=_" never occurs in quoted-printable output, so the boundary cannot clash with a body.
     part = ("--{b}\r\nContent-Type: text/{kind}; charset=utf-8\r\n"
             "Content-Transfer-Encoding: quoted-printable\r\n\r\n")
@@ -588,7 +704,7 @@ def _assemble(headers: str, boundary: str, text: str, html: str) -> bytes:
             "This is a multi-part message in MIME format.\r\n\r\n")
     return b"".join([
         head.encode("ascii"),
-        part.format(b=boundary, kind="plain").encode("ascii"), _qp(text), b"\r\n",
-        part.format(b=boundary, kind="html").encode("ascii"), _qp(html), b"\r\n",
+        part.format(b=boundary, kind="plain").encode("ascii"), text, b"\r\n",
+        part.format(b=boundary, kind="html").encode("ascii"), html, b"\r\n",
         f"--{boundary}--\r\n".encode("ascii"),
     ])

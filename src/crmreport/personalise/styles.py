@@ -58,28 +58,44 @@ def _as_attribute(value: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Layout:
+class Layout:
     pieces: tuple[str, ...]  # inlined text around the slots: one more than slots
     writers: tuple[Callable[[str], str], ...]  # per slot: text or attribute escaping
 
     def fill(self, values: list[str]) -> str:
         out = [self.pieces[0]]
-        for value, write, piece in zip(values, self.writers, self.pieces[1:], strict=True):
-            # As plain str: Markup's own replace() would escape the replacements again.
-            out.append(write(str(value)) if "&" in value or "\xa0" in value else value)
+        for value, piece in zip(self.written(values), self.pieces[1:], strict=True):
+            out.append(value)
             out.append(piece)
         return "".join(out)
 
+    def written(self, values: list[str]) -> list[str]:
+        """The values as the inlined document has them, slot by slot."""
+        # As plain str: Markup's own replace() would escape the replacements again.
+        return [write(str(value)) if "&" in value or "\xa0" in value else value
+                for value, write in zip(values, self.writers, strict=True)]
+
 
 def _is_plain(chunk: str) -> bool:
-    return type(chunk) is Markup and chunk != "" and not _NOT_PLAIN.search(chunk)
+    return type(chunk) is Markup and plain(chunk)
+
+
+def plain(value: str) -> bool:
+    """Whether an escaped value reads in a slot as the probe does (Layout.fill can take it)."""
+    return value != "" and not _NOT_PLAIN.search(value)
+
+
+def learn_layout(pieces: list[str], inline: Callable[[str], str]) -> Layout | None:
+    """The inlined layout of template text ``pieces`` with a slot between each two, or None
+    where a slot or the stylesheet is not plain (then inline each email whole)."""
+    return LayoutCache.learn(_PROBE.join(pieces), len(pieces) - 1, inline)
 
 
 class LayoutCache:
     """Inlines rendered HTML (as render_parts gives it) once per layout."""
 
     def __init__(self) -> None:
-        self.layouts: dict[str, _Layout | None] = {}  # None: inline every email whole
+        self.layouts: dict[str, Layout | None] = {}  # None: inline every email whole
 
     def inline(self, parts: list[str], inline: Callable[[str], str]) -> str:
         """``inline("".join(parts))``, from the cached layout when there is one."""
@@ -97,14 +113,14 @@ class LayoutCache:
             return layout.fill(values) if layout else inline("".join(parts))
         whole = inline("".join(parts))  # the first email of a layout is also its check
         if len(self.layouts) < MAX_LAYOUTS:
-            layout = self._learn(key, len(values), inline)
+            layout = self.learn(key, len(values), inline)
             if layout is not None and layout.fill(values) != whole:
                 layout = None
             self.layouts[key] = layout
         return whole
 
     @staticmethod
-    def _learn(skeleton: str, slots: int, inline: Callable[[str], str]) -> _Layout | None:
+    def learn(skeleton: str, slots: int, inline: Callable[[str], str]) -> Layout | None:
         """The inlined layout, or None where a slot or the stylesheet is not plain."""
         if _UNSAFE_SLOT.search(skeleton) or any(
                 _VALUE_SELECTOR.search(css) for css in _STYLE.findall(skeleton)):
@@ -120,4 +136,4 @@ class LayoutCache:
         writers = {_IN_TEXT: _as_text, _IN_ATTRIBUTE: _as_attribute}
         if any(probe not in writers for probe in probes):
             return None  # raw text, a comment, an unquoted attribute: not plain
-        return _Layout(tuple(found[::2]), tuple(writers[probe] for probe in probes))
+        return Layout(tuple(found[::2]), tuple(writers[probe] for probe in probes))

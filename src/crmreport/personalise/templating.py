@@ -151,11 +151,20 @@ def _bounded_method(text: str, name: str, method: Callable[..., Any]) -> Callabl
     return call
 
 
+class Probe:
+    """A stand-in value (shapes.py) that every filter hands to ``filtered`` instead."""
+
+    def filtered(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+
 def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     """A filter that refuses oversize results (and checks the time limit) before building."""
     @functools.wraps(func)  # keeps jinja's pass_context marks
     def checked(*args: Any, **kwargs: Any) -> Any:
         plain = [a for a in args if not isinstance(a, Context | EvalContext)]
+        if plain and isinstance(plain[0], Probe):
+            return plain[0].filtered(name, tuple(plain[1:]), kwargs)
         if name == "format" and plain:
             _bound(_format_size(str(plain[0]), "%", [*plain[1:], *kwargs.values()]))
         elif name == "join" and plain:

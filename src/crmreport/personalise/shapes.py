@@ -1,0 +1,694 @@
+"""Which merge fields steer a template, and which it only shows (for shape rendering).
+
+An email's templates are rendered in the sandbox once per *shape*, not once per recipient.
+A field the templates only output (``{{ last_name }}``, ``{{ monetary | money }}``) does not
+change what they do; a field they test, compare, loop over, filter or compute with does.
+``analyse`` reads the templates' syntax trees (with the templates they extend, include and
+the macros they call) and sorts every name they read into the two kinds:
+
+- *shown* fields, also when only tested for truth (``{% if x %}``), compared with a constant
+  (``x > 60``, ``x in ('a', 'b')``) or for definedness, or passed to a macro that uses them
+  only so: the shape holds the test results; the sandbox sees a ``StandIn`` that answers
+  those tests as the value does and renders as a token, so each place it is shown becomes a
+  hole the recipient's value is put into.
+- *steering* fields, everything else: the shape holds their exact value (and type).
+
+A construct whose effect on output cannot be followed (``{% filter %}``, ``{% autoescape %}``,
+an import ``with context``, a computed template name) makes ``analyse`` give None, and those
+templates are rendered per recipient as before. The analysis only needs to be safe, not
+complete: a field it cannot place is steering, which costs shapes, never correctness, and
+email.py still renders the first recipient of every shape in full and compares.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import re
+import weakref
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import Environment, nodes
+from jinja2.nodes import EvalContext
+from markupsafe import escape
+
+from crmreport.personalise.styles import Layout, learn_layout, plain
+from crmreport.personalise.templating import Probe, country, format_date, format_number, money
+
+# Filters the holes format with themselves (templating's own, per value, in the context).
+FORMATTERS = frozenset({"money", "date", "number", "country"})
+# Read by those filters from the context: always steering, so each shape has one of each.
+_CONTEXT_FIELDS = ("campaign_locale", "currency", "locale")
+_DEFAULT = frozenset({"default", "d"})
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "lteq": operator.le,
+    "gt": operator.gt, "gteq": operator.ge,
+    "in": lambda value, const: value in const, "notin": lambda value, const: value not in const}
+_FLIPPED = {"eq": "eq", "ne": "ne", "lt": "gt", "lteq": "gteq", "gt": "lt", "gteq": "lteq"}
+OUT, TEST, VALUE = "out", "test", "value"  # what the value at a place in the tree is used for
+
+
+class Unsafe(Exception):
+    """A construct whose effect on the output the analysis does not follow."""
+
+
+@dataclass
+class Use:
+    """How the templates use one name."""
+
+    shown: bool = False
+    truth: bool = False
+    steer: bool = False
+    tests: dict[str, tuple[str, Any]] = field(default_factory=dict)  # repr -> (op, constant)
+
+    def merge(self, other: Use) -> None:
+        self.shown |= other.shown
+        self.truth |= other.truth
+        self.steer |= other.steer
+        self.tests.update(other.tests)
+
+
+_MISSING = object()  # a field the recipient does not have (key part)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Per name the templates read: how much of its value decides the shape."""
+
+    steering: tuple[str, ...]
+    shown: tuple[tuple[str, bool, tuple[tuple[Callable[[Any, Any], bool], Any], ...]], ...]
+    tested: tuple[tuple[str, bool, tuple[tuple[Callable[[Any, Any], bool], Any], ...]], ...]
+
+    @property
+    def stand_ins(self) -> frozenset[str]:
+        return frozenset(name for name, _, _ in self.shown)
+
+    def key(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        """What of ``values`` decides the shape (raises what a comparison raises)."""
+        parts: list[Any] = []
+        for name in self.steering:
+            value = values.get(name, _MISSING)
+            parts.append(value if type(value) is str or value is _MISSING
+                         else (type(value), repr(value)))
+        for group in (self.shown, self.tested):
+            for name, truth, tests in group:
+                if name not in values:
+                    parts.append(_MISSING)
+                    continue
+                value = values[name]
+                parts.append((bool(value) if truth else None,
+                              *[op(value, const) for op, const in tests]))
+        return tuple(parts)
+
+
+def spec(uses: Mapping[str, Use], fixed: Collection[str] = ()) -> Spec:
+    """``fixed``: names to key by value even if only shown (few values: fewer holes to fill)."""
+    def tests(use: Use) -> tuple[tuple[Callable[[Any, Any], bool], Any], ...]:
+        return tuple((_OPS[op], const) for _, (op, const) in sorted(use.tests.items()))
+
+    names = sorted(uses)
+    steering = [n for n in names if uses[n].steer or n in _CONTEXT_FIELDS or n in fixed]
+    rest = [n for n in names if n not in steering]
+    return Spec(tuple(sorted({*steering, *_CONTEXT_FIELDS})),
+                tuple((n, uses[n].truth, tests(uses[n])) for n in rest if uses[n].shown),
+                tuple((n, uses[n].truth, tests(uses[n])) for n in rest if not uses[n].shown))
+
+
+def analyse(env: Environment, names: list[str], fixed: Collection[str] = ()) -> Spec | None:
+    """The shape spec of templates rendered together from one context, or None (unsafe)."""
+    uses: dict[str, Use] = {}
+    try:
+        for name in names:  # each with its own imports: "m" may be the text or HTML macros
+            walker = _Walker(env)
+            walker.template(name)
+            walker.finish()
+            for field_name, use in walker.uses.items():
+                uses.setdefault(field_name, Use()).merge(use)
+    except Unsafe:
+        return None
+    return spec(uses, fixed)
+
+
+class _Walker:
+    """Walks syntax trees, recording each context name's uses (``tracked``: only those
+    names, as for a macro's parameters; None: every name not assigned in the templates)."""
+
+    def __init__(self, env: Environment, tracked: frozenset[str] | None = None):
+        self.env = env
+        self.tracked = tracked
+        self.uses: dict[str, Use] = {}
+        self.assigned: set[str] = set()
+        self.stored: set[str] = set()  # names set, looped over or taken as parameters
+        self.imports: dict[str, tuple[str, str | None]] = {}  # alias -> (template, macro)
+        self.seen: set[str] = set()
+        self.trees: list[nodes.Template] = []
+        self.self_blocks: set[str] = set()
+        self.macros: dict[tuple[str, str], tuple[list[str], dict[str, Use]] | None] = {}
+        self.steer_all = 0  # inside a macro, call block or captured block of the template
+
+    def template(self, name: str) -> None:
+        if name in self.seen:
+            return
+        self.seen.add(name)
+        tree = _parse(self.env, name)
+        self.trees.append(tree)
+        self.assigned |= _assigned(tree)
+        self.stored |= {n.name for n in tree.find_all(nodes.Name) if n.ctx != "load"}
+        self.walk(tree, VALUE)
+
+    def finish(self) -> None:
+        """A block the templates call as ``self.name()`` gives a value: its fields steer."""
+        for tree in self.trees:
+            for block in tree.find_all(nodes.Block):
+                if block.name in self.self_blocks:
+                    for found in block.find_all(nodes.Name):
+                        self.use(found.name, VALUE)
+
+    def use(self, name: str, role: str) -> Use | None:
+        if self.tracked is not None and name not in self.tracked:
+            return None
+        use = self.uses.setdefault(name, Use())
+        if role == VALUE or self.steer_all or name in self.assigned:
+            use.steer = True
+        elif role == OUT:
+            use.shown = True
+        elif role == TEST:
+            use.truth = True
+        return use
+
+    def walk(self, node: nodes.Node, role: str) -> None:
+        visit = getattr(self, f"visit_{type(node).__name__}", None)
+        if visit is not None:
+            visit(node, role)
+        else:
+            for child in node.iter_child_nodes():
+                self.walk(child, VALUE)
+
+    # --- statements ---------------------------------------------------------------------
+
+    def visit_Output(self, node: nodes.Output, role: str) -> None:
+        for child in node.nodes:
+            self.walk(child, OUT)
+
+    def visit_If(self, node: nodes.If, role: str) -> None:
+        self.walk(node.test, TEST)
+        for child in [*node.body, *node.elif_, *node.else_]:
+            self.walk(child, VALUE)
+
+    def visit_Extends(self, node: nodes.Extends, role: str) -> None:
+        self.template(_const_name(node.template))
+
+    def visit_Include(self, node: nodes.Include, role: str) -> None:
+        if not node.with_context:
+            raise Unsafe("include without context")
+        self.template(_const_name(node.template))
+
+    def visit_Import(self, node: nodes.Import, role: str) -> None:
+        self._import(node.with_context, node.target, (_const_name(node.template), None))
+
+    def visit_FromImport(self, node: nodes.FromImport, role: str) -> None:
+        template = _const_name(node.template)
+        for entry in node.names:
+            name, alias = entry if isinstance(entry, tuple) else (entry, entry)
+            self._import(node.with_context, alias, (template, name))
+
+    def _import(self, with_context: bool, alias: str, what: tuple[str, str | None]) -> None:
+        if with_context or self.imports.get(alias, what) != what:
+            raise Unsafe("import with context, or one name for two imports")
+        self.imports[alias] = what
+
+    def visit_Macro(self, node: nodes.Macro, role: str) -> None:
+        self._steering(node)
+
+    def visit_CallBlock(self, node: nodes.CallBlock, role: str) -> None:
+        self._steering(node)
+
+    def visit_AssignBlock(self, node: nodes.AssignBlock, role: str) -> None:
+        self._steering(node)  # what it captures becomes a value
+
+    def _steering(self, node: nodes.Node) -> None:
+        """Output that becomes a value (a macro the template defines, a captured block): its
+        fields steer."""
+        self.steer_all += 1
+        try:
+            for child in node.iter_child_nodes():
+                self.walk(child, VALUE)
+        finally:
+            self.steer_all -= 1
+
+    def visit_FilterBlock(self, node: nodes.Node, role: str) -> None:
+        raise Unsafe("filter block")
+
+    def visit_ScopedEvalContextModifier(self, node: nodes.Node, role: str) -> None:
+        raise Unsafe("autoescape block")
+
+    def visit_EvalContextModifier(self, node: nodes.Node, role: str) -> None:
+        raise Unsafe("autoescape block")
+
+    # --- expressions --------------------------------------------------------------------
+
+    def visit_Name(self, node: nodes.Name, role: str) -> None:
+        if node.ctx == "load":
+            self.use(node.name, role)
+
+    def visit_Not(self, node: nodes.Not, role: str) -> None:
+        self.walk(node.node, TEST)  # the result is the operand's truth
+
+    def visit_And(self, node: nodes.And, role: str) -> None:
+        self._both(node, role)
+
+    def visit_Or(self, node: nodes.Or, role: str) -> None:
+        self._both(node, role)
+
+    def _both(self, node: nodes.And | nodes.Or, role: str) -> None:
+        inner = TEST if role == TEST else VALUE  # ``a or b`` as a value is one of them
+        self.walk(node.left, inner)
+        self.walk(node.right, inner)
+
+    def visit_CondExpr(self, node: nodes.CondExpr, role: str) -> None:
+        self.walk(node.test, TEST)
+        self.walk(node.expr1, role)
+        if node.expr2 is not None:
+            self.walk(node.expr2, role)
+
+    def visit_Test(self, node: nodes.Test, role: str) -> None:
+        if node.name in ("defined", "undefined") and isinstance(node.node, nodes.Name) \
+                and not node.args and not node.kwargs:
+            self.use(node.node.name, "defined")  # whether it is there is part of every key
+            return
+        for child in node.iter_child_nodes():
+            self.walk(child, VALUE)
+
+    def visit_Compare(self, node: nodes.Compare, role: str) -> None:
+        """``x <op> constant`` (either way round): the key holds the comparison's result."""
+        if len(node.ops) == 1:
+            left, op, right = node.expr, node.ops[0].op, node.ops[0].expr
+            if isinstance(right, nodes.Name) and _is_const(left) and op in _FLIPPED:
+                left, op, right = right, _FLIPPED[op], left
+            const = _const(self.env, right)
+            if isinstance(left, nodes.Name) and left.ctx == "load" and const is not _MISSING \
+                    and op in _OPS:
+                use = self.use(left.name, "defined")
+                if use is not None:
+                    use.tests[f"{op} {const!r}"] = (op, const)
+                return
+        for child in node.iter_child_nodes():
+            self.walk(child, VALUE)
+
+    def visit_Filter(self, node: nodes.Filter, role: str) -> None:
+        if node.node is not None and _passes_through(node):
+            self.walk(node.node, role)  # a defined value passes through unchanged
+        elif node.name in FORMATTERS and role == OUT and isinstance(node.node, nodes.Name) \
+                and _constant_arguments(node):
+            self.use(node.node.name, OUT)
+        else:
+            for child in node.iter_child_nodes():
+                self.walk(child, VALUE)
+
+    def visit_Call(self, node: nodes.Call, role: str) -> None:
+        target = node.node
+        if isinstance(target, nodes.Getattr) and isinstance(target.node, nodes.Name) \
+                and target.node.name == "self":
+            self.self_blocks.add(target.attr)
+        if role == OUT and self.tracked is None and not node.dyn_args and not node.dyn_kwargs:
+            macro = self._macro(target)
+            if macro is not None:
+                self._call(node, *macro)
+                return
+        if isinstance(target, nodes.Name) and target.name == "super" and role != OUT:
+            raise Unsafe("super() used as a value")
+        for child in node.iter_child_nodes():
+            self.walk(child, VALUE)
+
+    def _macro(self, target: nodes.Expr) -> tuple[list[str], dict[str, Use]] | None:
+        """The parameters of an imported macro and how its body uses them."""
+        if isinstance(target, nodes.Getattr) and isinstance(target.node, nodes.Name):
+            alias = target.node.name
+            template, macro = self.imports.get(alias, ("", "-"))
+            name = target.attr if macro is None else None
+        elif isinstance(target, nodes.Name):
+            alias = target.name
+            template, name = self.imports.get(alias, ("", None))
+        else:
+            return None
+        if not template or not name or alias in self.stored:  # set to something else too
+            return None
+        key = (template, name)
+        if key not in self.macros:
+            self.macros[key] = _macro_uses(self.env, template, name)
+        return self.macros[key]
+
+    def _call(self, node: nodes.Call, params: list[str], uses: dict[str, Use]) -> None:
+        """Each argument is used as its parameter is; a plain field takes those uses."""
+        passed = [*zip(params, node.args, strict=False), *((k.key, k.value) for k in node.kwargs)]
+        for param, arg in passed:
+            inner = arg
+            while isinstance(inner, nodes.Filter) and inner.node is not None \
+                    and _passes_through(inner):
+                inner = inner.node
+            if param not in params:  # taken by the macro's **kwargs
+                self.walk(arg, VALUE)
+            elif _is_const(arg) or param not in uses:
+                continue  # a constant, or a parameter the macro does not read
+            elif isinstance(inner, nodes.Name) and inner.ctx == "load":
+                mine = self.use(inner.name, "defined")
+                if mine is not None:
+                    mine.merge(uses[param])
+            else:
+                self.walk(arg, VALUE)
+        for arg in node.args[len(params):]:  # taken by the macro's varargs
+            self.walk(arg, VALUE)
+
+
+def _constant_arguments(node: nodes.Filter) -> bool:
+    return not node.dyn_args and not node.dyn_kwargs and all(
+        _is_const(a) for a in [*node.args, *(k.value for k in node.kwargs)])
+
+
+def _passes_through(node: nodes.Filter) -> bool:
+    """``x | default(constant)``: x itself whenever x is defined (definedness is keyed)."""
+    return node.name in _DEFAULT and len(node.args) <= 1 and not node.kwargs \
+        and _constant_arguments(node)
+
+
+def _macro_uses(env: Environment, template: str, name: str
+                ) -> tuple[list[str], dict[str, Use]] | None:
+    tree = _parse(env, template)
+    for macro in tree.find_all(nodes.Macro):
+        if macro.name == name:
+            params = [arg.name for arg in macro.args]
+            walker = _Walker(env, frozenset(params))
+            walker.assigned = set().union(*(_assigned(child) for child in macro.body))
+            for child in macro.body:
+                walker.walk(child, VALUE)
+            if walker.self_blocks:
+                return None
+            return params, walker.uses
+    return None
+
+
+# Syntax trees per environment: every pair of templates imports the same macros.
+_TREES: weakref.WeakKeyDictionary[Environment, dict[str, nodes.Template]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _parse(env: Environment, name: str) -> nodes.Template:
+    trees = _TREES.setdefault(env, {})
+    if name not in trees:
+        if env.loader is None:
+            raise Unsafe("no loader")
+        source, filename, _ = env.loader.get_source(env, name)
+        trees[name] = env.parse(source, name, filename)
+    return trees[name]
+
+
+def _assigned(tree: nodes.Node) -> set[str]:
+    """Every name the tree sets, loops over, takes as a parameter or imports as."""
+    names = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    names |= {n.target for n in tree.find_all(nodes.Import)}
+    for imported in tree.find_all(nodes.FromImport):
+        names |= {e[1] if isinstance(e, tuple) else e for e in imported.names}
+    names |= {m.name for m in tree.find_all(nodes.Macro)}
+    return names
+
+
+def _const_name(node: nodes.Expr) -> str:
+    if isinstance(node, nodes.Const) and isinstance(node.value, str):
+        return node.value
+    raise Unsafe("a template name computed at render time")
+
+
+def _is_const(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.Const | nodes.Tuple | nodes.List) and not any(
+        True for _ in node.find_all((nodes.Name, nodes.Call, nodes.Filter)))
+
+
+def _const(env: Environment, node: nodes.Node) -> Any:
+    if not _is_const(node):
+        return _MISSING
+    assert isinstance(node, nodes.Expr)
+    try:
+        return node.as_const(EvalContext(env))
+    except nodes.Impossible:
+        return _MISSING
+
+
+# --- stand-ins ---------------------------------------------------------------------------
+
+# A stand-in's token: private-use characters around a key random to this process (so no
+# merge value can forge one) and the stand-in's number, then how it came out: a raw quote
+# (str()) or the quote escaped once (escape()). Anything else means it was altered.
+OPEN, CLOSE = "\ue010", "\ue011"
+RAW, ESCAPED = '"', "&#34;"
+_NONCE = os.urandom(8).hex()
+_TOKEN = re.compile(f"{OPEN}{_NONCE}(\\d+)({RAW}|{ESCAPED}){CLOSE}")
+
+
+@dataclass(frozen=True)
+class Hole:
+    name: str
+    filter: str | None = None
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+
+class StandIn(Probe):
+    """A shown field in the shape render: tests answer as the value does, output is a token.
+
+    Anything else a template could do with it (attributes, items, arithmetic, other filters,
+    hashing) fails, so the shape is not used."""
+
+    __slots__ = ("_holes", "_number", "_value")
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, value: Any, hole: Hole, holes: list[Hole]):
+        self._value, self._holes = value, holes
+        self._number = len(holes)
+        holes.append(hole)
+
+    def __str__(self) -> str:
+        return f"{OPEN}{_NONCE}{self._number}{RAW}{CLOSE}"
+
+    def __html__(self) -> str:
+        return f"{OPEN}{_NONCE}{self._number}{ESCAPED}{CLOSE}"
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return bool(self._value == other)
+
+    def __ne__(self, other: object) -> bool:
+        return bool(self._value != other)
+
+    def __lt__(self, other: Any) -> bool:
+        return bool(self._value < other)
+
+    def __le__(self, other: Any) -> bool:
+        return bool(self._value <= other)
+
+    def __gt__(self, other: Any) -> bool:
+        return bool(self._value > other)
+
+    def __ge__(self, other: Any) -> bool:
+        return bool(self._value >= other)
+
+    def filtered(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if name in _DEFAULT and len(args) <= 1 and not kwargs:
+            return self
+        hole = self._holes[self._number]
+        if name in FORMATTERS and hole.filter is None:
+            return str(StandIn(self._value, Hole(hole.name, name, args,
+                                                 tuple(sorted(kwargs.items()))), self._holes))
+        raise Unsafe(f"filter {name} on a shown field")
+
+
+def split(text: str) -> tuple[list[str], list[tuple[int, bool]]]:
+    """``text`` as its literal pieces and, between them, (stand-in number, escaped) holes.
+
+    Raises Unsafe where a token came out altered (cut, escaped twice, changed by a filter)."""
+    found = _TOKEN.split(text)
+    pieces = found[::3]
+    if any(OPEN in piece or CLOSE in piece for piece in pieces):
+        raise Unsafe("a stand-in came out altered")
+    holes = [(int(number), mark == ESCAPED) for number, mark in zip(found[1::3], found[2::3],
+                                                                     strict=True)]
+    return pieces, holes
+
+
+# --- shapes ------------------------------------------------------------------------------
+
+# How a hole that formats is filled: the filter itself, in the recipient's context.
+_FORMAT: dict[str, Callable[..., str]] = {"money": money, "date": format_date,
+                                          "number": format_number, "country": country}
+
+
+@dataclass(frozen=True)
+class Part:
+    """Literal pieces with one recipient text (by its index) between each two."""
+
+    pieces: tuple[str, ...]
+    slots: tuple[int, ...]
+
+    def join(self, texts: list[str]) -> str:
+        out = [self.pieces[0]]
+        for slot, piece in zip(self.slots, self.pieces[1:], strict=True):
+            out.append(texts[slot])
+            out.append(piece)
+        return "".join(out)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A part's transfer encoding with its template's own lines encoded once.
+
+    For an encoder that works line by line (quoted-printable: each line is encoded on its own),
+    the encoding of the whole is the encodings of its lines in turn; so only the lines a value
+    falls on are encoded per recipient, whatever the value holds."""
+
+    items: tuple[bytes | Part, ...]  # encoded lines, or lines with slots (by value index)
+    encode: Callable[[str], bytes]
+
+    def fill(self, values: list[str]) -> bytes:
+        encode = self.encode
+        return b"".join([encode(item.join(values)) if isinstance(item, Part) else item
+                         for item in self.items])
+
+
+def encoded(pieces: tuple[str, ...], encode: Callable[[str], bytes]) -> Encoded | None:
+    """``pieces`` (a slot between each two) split into lines, those without a slot encoded;
+    None where a CR could pair with a value's LF (line ends are only found at LF)."""
+    if any("\r" in piece for piece in pieces):
+        return None
+    items: list[bytes | Part] = []
+    static: list[str] = []  # whole lines of template text, encoded together
+    line: list[str | int] = []  # the line being read, from its start
+
+    def end_line() -> None:
+        if any(type(x) is int for x in line):
+            if static:
+                items.append(encode("".join(static)))
+                static.clear()
+            pieces, slots = [""], []
+            for x in line:
+                if type(x) is int:
+                    slots.append(x)
+                    pieces.append("")
+                else:
+                    pieces[-1] += str(x)
+            items.append(Part(tuple(pieces), tuple(slots)))
+        else:
+            static.extend(str(x) for x in line)
+        line.clear()
+
+    for number, piece in enumerate(pieces):
+        if number:
+            line.append(number - 1)
+        first, *rest = piece.split("\n")
+        line.append(first)
+        for text in rest:
+            line.append("\n")
+            end_line()
+            line.append(text)
+    end_line()
+    if static:
+        items.append(encode("".join(static)))
+    return Encoded(tuple(items), encode)
+
+
+@dataclass(frozen=True)
+class Filled:
+    """One recipient's content, and its parts' transfer encodings where already made."""
+
+    subject: str
+    text: str
+    html: str
+    text_body: bytes | None = None
+    html_body: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Shape:
+    """An email's subject, text and HTML for every recipient with one key, less the values."""
+
+    holes: tuple[Hole, ...]  # what the recipient's values are
+    texts: tuple[tuple[int, bool], ...]  # what each recipient text is: (value, escaped)
+    subject: Part
+    text: Part  # as rendered
+    tidy: Part  # tidied, for values that leave the lines as they are
+    html: Part  # before CSS inlining
+    layout: Layout | None  # after CSS inlining, when the slots allow
+    text_body: Encoded | None  # the tidied text's encoding
+    html_body: Encoded | None  # the inlined layout's encoding
+
+    def fill(self, context: Mapping[str, Any], tidy: Callable[[str], str],
+             inline: Callable[[str], str]) -> Filled:
+        """The content rendering, tidying and inlining give, and what encodings it can."""
+        values = [self._value(hole, context) for hole in self.holes]  # each formatted once
+        texts = [str(escape(values[n])) if escaped else str(values[n])
+                 for n, escaped in self.texts]
+        subject = " ".join(self.subject.join(texts).split()) if self.subject.slots \
+            else self.subject.pieces[0]  # normalised when learnt
+        text_values = [texts[slot] for slot in self.tidy.slots]
+        text_body = None
+        if all(map(_keeps_lines, text_values)):
+            text = self.tidy.join(texts)
+            text_body = self.text_body.fill(text_values) if self.text_body else None
+        else:
+            text = tidy(self.text.join(texts))
+        values = [texts[slot] for slot in self.html.slots]
+        if self.layout is None or not all(map(plain, values)):
+            return Filled(subject, text, inline(self.html.join(texts)), text_body)
+        written = self.layout.written(values)
+        html = "".join(_interleave(self.layout.pieces, written))
+        html_body = self.html_body.fill(written) if self.html_body else None
+        return Filled(subject, text, html, text_body, html_body)
+
+
+    @staticmethod
+    def _value(hole: Hole, context: Mapping[str, Any]) -> Any:
+        value = context[hole.name]
+        if hole.filter is None:
+            return value
+        return _FORMAT[hole.filter](context, value, *hole.args, **dict(hole.kwargs))
+
+
+def _interleave(pieces: tuple[str, ...], values: list[str]) -> list[str]:
+    out = [pieces[0]]
+    for value, piece in zip(values, pieces[1:], strict=True):
+        out.append(value)
+        out.append(piece)
+    return out
+
+
+def _keeps_lines(text: str) -> bool:
+    """A value tidying treats as it treats a stand-in: no line break, nothing to strip."""
+    return text != "" and "\n" not in text and "\r" not in text and not text[-1].isspace()
+
+
+def learn(holes: list[Hole], rendered: tuple[str, str, str], tidy: Callable[[str], str],
+          inline: Callable[[str], str], encode: Callable[[str], bytes]) -> Shape:
+    """The shape of (subject, text, html) rendered with stand-ins; raises Unsafe."""
+    index: dict[tuple[int, bool], int] = {}
+
+    def part(text: str, html: bool = False) -> Part:
+        pieces, found = split(text)
+        for number, escaped in found:
+            if number >= len(holes) or (html and not escaped):  # unescaped in HTML: markup
+                raise Unsafe("a value is written into HTML unescaped")
+        slots = tuple(index.setdefault(hole, len(index)) for hole in found)
+        return Part(tuple(pieces), slots)
+
+    subject, body, html = (part(rendered[0]), part(rendered[1]), part(rendered[2], html=True))
+    if not subject.slots:
+        subject = Part((" ".join(subject.pieces[0].split()),), ())
+    tidied = part(tidy(rendered[1]))
+    if sorted(tidied.slots) != sorted(body.slots):
+        raise Unsafe("tidying the text changed its holes")
+    layout = learn_layout(list(html.pieces), inline)
+    used = list(dict.fromkeys(holes[n] for n, _ in index))  # a value shown twice: once
+    return Shape(tuple(used), tuple((used.index(holes[n]), escaped) for n, escaped in index),
+                 subject, body, tidied, html, layout, encoded(tidied.pieces, encode),
+                 encoded(layout.pieces, encode) if layout else None)
