@@ -118,6 +118,11 @@ def _duckdb(memory_limit: str, threads: int | None) -> duckdb.DuckDBPyConnection
     return con
 
 
+def is_spark(con: Connection) -> bool:
+    """Whether ``con`` is the Spark adapter (a reader with a Spark path of its own asks)."""
+    return hasattr(con, "spark")
+
+
 def _catalog(con: Connection) -> Catalog | None:
     return con if hasattr(con, "table_names") else None  # type: ignore[return-value]
 
