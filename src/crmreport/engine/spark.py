@@ -303,7 +303,7 @@ class SparkConnection:
                 [(0, line, 0, text, error) for line, text, error in found],
                 "scan_id BIGINT, line BIGINT, column_idx BIGINT, csv_line STRING, "
                 "error_type STRING"))
-        return frame.where(F.col(CORRUPT).isNull()).orderBy(ROWID).drop(CORRUPT, ROWID)
+        return frame.where(F.col(CORRUPT).isNull()).drop(CORRUPT, ROWID)  # in file order
 
     def _with_rowid(self, tree: exp.Expr) -> exp.Expr:
         """A statement naming ``rowid``: its stored tables read with their row numbers."""

@@ -204,8 +204,15 @@ def _call(name: str, *arguments: exp.Expr) -> exp.Expr:
 
 def _try_parse_time(node: exp.Anonymous) -> exp.Expr:
     """try_strptime(text, format): Spark's try_to_timestamp with the format in its notation
-    (sqlglot converts the notation for strptime, which it knows)."""
-    known = exp.StrToTime(this=exp.column("x"), format=node.expressions[1].copy())
+    (sqlglot converts the notation for strptime, which it knows). A list of formats: the
+    first that reads the text, as DuckDB tries them."""
+    text, formats = node.expressions[0], node.expressions[1]
+    if isinstance(formats, exp.Array):
+        return exp.Coalesce(this=_try_parse_time(exp.Anonymous(
+            this=node.this, expressions=[text, formats.expressions[0]])),
+            expressions=[_try_parse_time(exp.Anonymous(this=node.this, expressions=[
+                text, f])) for f in formats.expressions[1:]])
+    known = exp.StrToTime(this=exp.column("x"), format=formats.copy())
     written = known.sql("spark")  # TO_TIMESTAMP(x, '<format>')
     spark_format = written[written.index("'") + 1: written.rindex("'")].replace("''", "'")
     return _call("try_to_timestamp", node.expressions[0], exp.Literal.string(spark_format))
