@@ -234,6 +234,8 @@ def _read_csv(con: Connection, path: Path, table: str, options: ReadOptions) -> 
             read = materialise(con, table, RawRead(_columns(con, table), 0, layout.decimal,
                                                    notes, lazy=True, counted=counted,
                                                    backslash=found.backslash_quote))
+    if layout.native:  # copied only for Spark: rejected lines as numbered in the file
+        con.execute(f"UPDATE {table}_rej SET line = line + {int(layout.skip)}")
     if mixed:  # the lines, so the user can check them; the count is flagged per file
         read.notes["utf8_lines"] = mixed[:MIXED_SHOWN]
         read.flagged[MIXED_ENCODING] = len(mixed)
