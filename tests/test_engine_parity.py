@@ -6,6 +6,11 @@ input row, the features table (floats to 1e-9, everything else exactly), every c
 segment and offer, every planned customer's channel, group, variant, exclusion and coupon,
 the plan, and the folder's files (plan.json, contacts.csv and the rest) byte for byte.
 
+Over the demo's two runs, `check` (printed account, exit code, quarantine file), the
+report's figures (`report --json` and every table it is drawn from) and `preview`'s files
+are compared too; and every kind of input (Parquet, info lines, ragged rows, whitespace,
+presets) is read and identified on both engines.
+
 The harness is checked on itself without Spark: DuckDB against DuckDB agrees, and a planted
 difference of each kind is found. The Spark side needs pyspark (``make test`` installs the
 spark extra) and is skipped only when pyspark cannot be imported.
