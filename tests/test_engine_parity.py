@@ -6,6 +6,11 @@ input row, the features table (floats to 1e-9, everything else exactly), every c
 segment and offer, every planned customer's channel, group, variant, exclusion and coupon,
 the plan, and the folder's files (plan.json, contacts.csv and the rest) byte for byte.
 
+Over the demo's two runs, `check` (printed account, exit code, quarantine file), the
+report's figures (`report --json` and every table it is drawn from) and `preview`'s files
+are compared too; and every kind of input (Parquet, info lines, ragged rows, whitespace,
+presets) is read and identified on both engines.
+
 The harness is checked on itself without Spark: DuckDB against DuckDB agrees, and a planted
 difference of each kind is found. The Spark side needs pyspark (``make test`` installs the
 spark extra) and is skipped only when pyspark cannot be imported.
@@ -32,6 +37,8 @@ from crmreport.demo import generate, project_file
 from crmreport.outputs import json_text
 from crmreport.tables import ASSIGNMENTS, CONTACT_PLAN, FEATURES
 
+from .conftest import CUSTOMERS as CUSTOMERS_CSV
+from .conftest import ORDERS as ORDERS_CSV
 from .conftest import ROOT, SPARK_MASTER, TEST_SECRET
 
 FLOAT_TOLERANCE = 1e-9
@@ -47,6 +54,7 @@ class Outcome:
     contact_plan: dict[str, tuple[Any, ...]]
     plan: str
     files: dict[str, bytes]
+    run: Any = dataclasses.field(default=None, compare=False, repr=False)  # for later commands
 
     def rows(self) -> int:
         return len(self.features) + len(self.assignments) + len(self.contact_plan)
@@ -76,7 +84,7 @@ def outcome(campaign: Path, data_dir: Path, engine: str, out: Path) -> Outcome:
         assignments=_keyed(run.con, ASSIGNMENTS.name, ["customer_id", "segment", "offer"]),
         contact_plan=_keyed(run.con, CONTACT_PLAN.name, list(CONTACT_PLAN.columns)),
         plan=json_text(built.plan.as_dict()),
-        files=files)
+        files=files, run=run)
 
 
 def _keyed(con: Any, table: str, columns: list[str]) -> dict[str, tuple[Any, ...]]:
@@ -256,9 +264,9 @@ def spark(spark_session: Any) -> Any:
 
 
 def assert_parity(campaign: Path, data_dir: Path, out: Path, capsys: pytest.CaptureFixture[str],
-                  left_out: tuple[str, ...] = ()) -> Outcome:
-    """Both engines on ``campaign``; says how many rows and files it compared. The features
-    ``left_out`` are not compared."""
+                  left_out: tuple[str, ...] = ()) -> tuple[Outcome, Outcome]:
+    """Both engines on ``campaign`` (DuckDB's outcome, Spark's); says how many rows and files
+    it compared. The features ``left_out`` are not compared."""
     duckdb = outcome(campaign, data_dir, "duckdb", out / "duckdb")
     spark = outcome(campaign, data_dir, "spark", out / "spark")
     found = differences(*(dataclasses.replace(o, features=_without(o.features, left_out))
@@ -267,7 +275,7 @@ def assert_parity(campaign: Path, data_dir: Path, out: Path, capsys: pytest.Capt
     with capsys.disabled():
         print(f"\nparity {data_dir.name}: {duckdb.rows():,} table rows and "
               f"{len(duckdb.files)} files equal on DuckDB and Spark {pyspark_version()}")
-    return duckdb
+    return duckdb, spark
 
 
 def _without(rows: dict[str, tuple[Any, ...]], columns: tuple[str, ...]
@@ -287,7 +295,7 @@ def test_spark_equals_duckdb_on_every_fixture_at_once(spark: Any, tmp_path: Path
     """One shop with every fixture's edits: a Spark run takes a minute or more here (each
     statement is materialised), so the fixtures share one."""
     shop = write_parity_shop(tmp_path / "every", "every")
-    duckdb = assert_parity(shop / "campaign.yaml", shop, tmp_path / "out", capsys)
+    duckdb, _ = assert_parity(shop / "campaign.yaml", shop, tmp_path / "out", capsys)
     assert [case for case, holds in EDGES.items() if holds(duckdb)] == HELD_TOGETHER
     # the other fixtures' edge cases, with the counts the edits together give
     assert {"duplicate_customer_id", "same_person"} <= _file(duckdb, "customers")["reasons"].keys()
@@ -304,7 +312,115 @@ def test_spark_equals_duckdb_on_the_demo(spark: Any, tmp_path: Path,
     and a second Spark run would double the test's time."""
     data = tmp_path / "data"
     generate(data, customers=DEMO_CUSTOMERS)
-    assert_parity(project_file("campaigns", "demo.yaml"), data, tmp_path / "out", capsys)
+    campaign = project_file("campaigns", "demo.yaml")
+    runs = assert_parity(campaign, data, tmp_path / "out", capsys)
+    # check and report over the runs just prepared (a second Spark run would double the time)
+    duckdb, spark = (commands(o, campaign, data, kind, tmp_path / kind)
+                     for o, kind in zip(runs, ("duckdb", "spark"), strict=True))
+    assert duckdb.exit_code == 0 and "customers.csv" in duckdb.check
+    assert duckdb.monitoring.migration is not None and duckdb.proofs
+    found = [f"check: {name}" for name in ("exit_code", "check", "quarantine")
+             if getattr(spark, name) != getattr(duckdb, name)]
+    found += monitoring_differences(duckdb.monitoring, spark.monitoring)
+    found += [] if spark.figures == duckdb.figures else [
+        f"report --json: {_first_difference(duckdb.figures.encode(), spark.figures.encode())}"]
+    found += [f"preview file {n} differs or is missing" for n in
+              sorted(duckdb.proofs.keys() | spark.proofs.keys())
+              if spark.proofs.get(n) != duckdb.proofs.get(n)]
+    assert not found, f"{len(found)} differences: " + "; ".join(found[:10])
+    with capsys.disabled():
+        print(f"parity demo commands: check's account of {len(runs[0].account['files'])} "
+              f"files, report --json ({len(duckdb.figures):,} characters), the report's "
+              f"tables and {len(duckdb.proofs)} preview files equal")
+
+
+@dataclasses.dataclass
+class Commands:
+    """What `check` printed (and its exit code and quarantine file), the report's
+    monitoring and its `report --json` text, and preview's files, for one engine."""
+
+    exit_code: int
+    check: str
+    quarantine: str
+    monitoring: Any
+    figures: str
+    proofs: dict[str, bytes]  # preview's folder, by name
+
+
+def commands(prepared: Outcome, campaign: Path, data_dir: Path, engine: str,
+             out: Path) -> Commands:
+    """`check --engine <engine>`, the report's figures and `preview`, each over
+    ``prepared``'s run in place of preparing its own."""
+    from click.testing import CliRunner
+
+    from crmreport.cli import main
+    from crmreport.config import load_report
+    from crmreport.report.summary_json import summary_json
+
+    out.mkdir(parents=True, exist_ok=True)
+    quarantine = out / "quarantine.csv"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "prepare", lambda *args, **kwargs: prepared.run)
+        checked = CliRunner().invoke(main, [
+            "--quiet", "check", str(campaign), "--data-dir", str(data_dir), "--engine", engine,
+            "--quarantine", str(quarantine)])
+        loaded = with_engine(load_campaign(campaign, data_dir), engine,
+                             SPARK_MASTER if engine == "spark" else None)
+        definition = load_report(ROOT / "reports" / "weekly.yaml")
+        inputs = pipeline.monitor_report(loaded, definition)
+        pipeline.preview(loaded, out / "preview")
+    proofs = {p.relative_to(out).as_posix(): p.read_bytes()
+              for p in sorted((out / "preview").rglob("*")) if p.is_file()}
+    return Commands(checked.exit_code, checked.output.replace(str(quarantine), "QUARANTINE"),
+                    quarantine.read_text(encoding="utf-8") if quarantine.exists() else "",
+                    inputs.monitoring,
+                    summary_json(inputs.monitoring, inputs.summary, inputs.definition), proofs)
+
+
+def monitoring_differences(a: Any, b: Any) -> list[str]:
+    """Every figure of the report's monitoring that differs (tables: values as in
+    ``same_value``; anything else: equal)."""
+    import pandas as pd
+
+    found = []
+    for name, x in vars(a).items():
+        y = getattr(b, name)
+        for path, u, v in _leaves(name, x, y):
+            if isinstance(u, pd.DataFrame):
+                if list(u.columns) != list(v.columns) or len(u) != len(v):
+                    found.append(f"{path}: shape {u.shape} != {v.shape}")
+                    continue
+                found += [f"{path}[{i}].{c}: {p!r} != {q!r}"
+                          for c in u.columns for i, (p, q) in enumerate(zip(
+                              u[c].tolist(), v[c].tolist(), strict=True))
+                          if not (same_value(p, q) or _both_missing(p, q))]
+            elif not (same_value(u, v) or u == v):
+                found.append(f"{path}: {u!r} != {v!r}")
+    return found
+
+
+def _leaves(path: str, x: Any, y: Any) -> Iterator[tuple[str, Any, Any]]:
+    """Pairs of values at the same place in two dataclasses, lists or dicts."""
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        for name in vars(x):
+            yield from _leaves(f"{path}.{name}", getattr(x, name), getattr(y, name, None))
+    elif isinstance(x, dict) and isinstance(y, dict) and x.keys() == y.keys():
+        for key in x:
+            yield from _leaves(f"{path}[{key!r}]", x[key], y[key])
+    elif isinstance(x, list | tuple) and isinstance(y, list | tuple) and len(x) == len(y):
+        for i, (u, v) in enumerate(zip(x, y, strict=True)):
+            yield from _leaves(f"{path}[{i}]", u, v)
+    else:
+        yield path, x, y
+
+
+def _both_missing(x: Any, y: Any) -> bool:
+    import pandas as pd
+
+    try:  # NaN, None and NaT: no value on either side
+        return bool(pd.isna(x)) and bool(pd.isna(y))
+    except (TypeError, ValueError):  # not a scalar
+        return False
 
 
 # --- The fixtures ---------------------------------------------------------------------------
@@ -540,3 +656,89 @@ CASE_EDITS["every"] = _every
 # The fixtures whose edge cases hold as they are when every edit is made to one shop (the
 # others' counts change: the consent edit makes a second same person, and so on).
 HELD_TOGETHER = ["guests", "consent", "suppressions", "variants"]
+
+
+# --- Inputs: presets, Parquet, info lines, ragged rows, whitespace ---------------------------
+
+PRESET_FILES = ROOT / "tests" / "data" / "presets"
+# Preset fixtures (tests/ingest/test_presets.py), their header detected as that test does:
+# Shopify's orders (a transform of windows over line items, refunds netted, guests) and
+# Salesforce's contacts (US dates in three formats, a footer). Every preset's fixtures at
+# once take five minutes on Spark here: these stand for them in CI time.
+PRESET_INPUTS = [
+    ("orders", "shopify_orders.csv", "crmreport"),
+    ("customers", "salesforce_contacts.csv", "crmreport"),
+]
+CDNOW_LINES = 300  # of tests/data/cdnow/CDNOW_sample.txt: whitespace-separated, no header
+
+
+def write_odd_inputs(folder: Path) -> list[tuple[str, Path, str]]:
+    """The tiny shop's customers as Parquet (typed columns: dates, decimals, a timestamp),
+    its orders as CSV below info lines with a short and a long row, and CDNOW's sample."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = list(csv.DictReader(CUSTOMERS_CSV.splitlines()))
+    table = {name: pa.array([r[name] or None for r in rows]) for name in rows[0]}
+    table["signup_date"] = pa.array([dt.date.fromisoformat(r["signup_date"]) for r in rows])
+    table["credit"] = pa.array([Decimal(f"{i}.50") for i in range(len(rows))],
+                               pa.decimal128(9, 2))
+    table["score"] = pa.array([0.25 * i for i in range(len(rows))])
+    table["seen_at"] = pa.array([dt.datetime(2026, 1, i + 1, 9, 30, tzinfo=dt.UTC)
+                                 for i in range(len(rows))])
+    pq.write_table(pa.table(table), folder / "customers.parquet")
+    lines = ORDERS_CSV.splitlines()
+    ragged = [lines[1].rsplit(",", 2)[0], lines[2] + ",extra"]
+    (folder / "orders.csv").write_text(
+        "Order export\nShop GmbH, 2026-03-01\n\n" + "\n".join([*lines, *ragged]) + "\n",
+        encoding="utf-8")
+    sample = ROOT / "tests" / "data" / "cdnow" / "CDNOW_sample.txt"
+    (folder / "cdnow.txt").write_text(
+        "".join(sample.read_text(encoding="utf-8").splitlines(keepends=True)[:CDNOW_LINES]),
+        encoding="utf-8")
+    return [("customers", folder / "customers.parquet", "crmreport"),
+            ("orders", folder / "orders.csv", "crmreport"),
+            ("orders", folder / "cdnow.txt", "cdnow")]
+
+
+def identified(con: Any, inputs: list[tuple[str, Path, str]]) -> tuple[dict[str, Any], ...]:
+    """The account, every canonical table and the quarantine (rows sorted) after identify
+    reads ``inputs`` (each file's records kept apart: no matching across files)."""
+    from crmreport.identify import identify_tables
+    from crmreport.ingest import SourceFile, load_sources
+
+    staged = load_sources(con, [SourceFile(t, p, m) for t, p, m in inputs])
+    done = identify_tables(con, staged, "EUR", match=())
+    tables = {t.name: sorted(con.execute(f"SELECT * FROM {t.name}").fetchall(), key=repr)
+              for t in done.tables}
+    return done.account.as_dict(), tables
+
+
+def test_spark_reads_every_input_as_duckdb_does(spark: Any, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Every preset's fixture, Parquet, info lines above the header, ragged rows (quarantined
+    with their lines) and a whitespace-separated file, read and identified on both engines:
+    the same account, the same rows in every canonical table and the quarantine."""
+    from crmreport.engine import connect
+    from crmreport.engine.spark import SparkConnection
+
+    inputs = [(t, PRESET_FILES / f, m) for t, f, m in PRESET_INPUTS]
+    inputs += write_odd_inputs(tmp_path)
+    duck_account, duck_tables = identified(connect(kind="duckdb"), inputs)
+    spark_account, spark_tables = identified(SparkConnection(spark), inputs)
+    for duck_file, spark_file in zip(duck_account["files"], spark_account["files"],
+                                     strict=True):
+        assert spark_file == duck_file
+    for name, rows in duck_tables.items():
+        assert spark_tables[name] == rows, name
+    files = {Path(f["path"]).name: f for f in duck_account["files"]}
+    assert files["orders.csv"]["reasons"] == {"malformed_row": 2}
+    assert files["orders.csv"]["read"]["info_lines"] == 3
+    assert {f["preset"] for f in files.values()} == {"shopify", "salesforce", "crmreport",
+                                                     "cdnow"}
+    lines = [row[3] for row in duck_tables["quarantine"] if row[4] == "malformed_row"]
+    assert lines == [12, 13]  # the file's own lines: 3 info lines, the header, 7 orders
+    with capsys.disabled():
+        print(f"\nparity inputs: {len(inputs)} files, "
+              f"{sum(map(len, duck_tables.values())):,} rows equal on DuckDB and Spark")

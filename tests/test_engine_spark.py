@@ -202,3 +202,24 @@ def test_division_and_rounding_in_doubles(spark_con: Connection) -> None:
     assert [r[0] for r in duck] == [39.52, 2.67, 0.13, -0.13, 1.0]  # 2.675, 1.005: below
     assert spark == duck
     assert type(spark[0][1]) is float
+
+
+def test_grouping_sets_order_by_all_and_numbered_parameters(spark_con: Connection) -> None:
+    """The response table's forms: grouping(a, b) is a bit per column left out (a's the
+    higher), ORDER BY ALL orders by every column, $1 is the first parameter."""
+    query = ("SELECT id, day, grouping(id, day) AS g, count(*) AS n FROM t WHERE day >= $1 "
+             "GROUP BY GROUPING SETS ((id, day), (id), ()) ORDER BY ALL")
+    duck, spark = both(spark_con, SETUP, query, [dt.date(2026, 2, 1)])
+    feb, mar = dt.date(2026, 2, 28), dt.date(2026, 3, 1)
+    assert spark == duck == [("b", feb, 0, 1), ("b", None, 1, 1), ("c", mar, 0, 1),
+                             ("c", None, 1, 1), (None, None, 3, 2)]
+
+
+def test_a_list_of_time_formats_takes_the_first_that_reads(spark_con: Connection) -> None:
+    query = ("SELECT x, CAST(try_strptime(x, ['%d.%m.%Y', '%m/%d/%Y %I:%M %p', '%Y%m%d']) "
+             "AS DATE) FROM (SELECT unnest(?) AS x) ORDER BY x")
+    values = ["31.12.2024", "1/5/2024 11:30 PM", "20240105", "2024-13-01"]
+    duck, spark = both(spark_con, [], query, [values])
+    assert spark == duck == [("1/5/2024 11:30 PM", dt.date(2024, 1, 5)), ("2024-13-01", None),
+                             ("20240105", dt.date(2024, 1, 5)),
+                             ("31.12.2024", dt.date(2024, 12, 31))]

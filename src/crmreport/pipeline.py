@@ -174,7 +174,8 @@ def _late_as_of(run: Run) -> list[Problem]:
     last, gap = run.con.execute(f"""
         WITH days AS (SELECT DISTINCT order_date FROM {ORDERS} WHERE order_date < ?)
         SELECT max(order_date), max(gap) FROM (
-            SELECT order_date, order_date - lag(order_date) OVER (ORDER BY order_date) AS gap
+            SELECT order_date,
+                   date_diff('day', lag(order_date) OVER (ORDER BY order_date), order_date) AS gap
             FROM days)""", [as_of]).fetchone() or (None, None)
     if last is None:
         return []

@@ -22,7 +22,9 @@ The portable subset: what stage SQL may use so that both engines give the same a
   ``read_csv`` (as text) and ``read_parquet``, ``MAP {...}[key]``, ``json_object``.
 - Not translated (DuckDB only, the stage falls back or the statement is refused):
   ``read_csv`` with typed ``columns`` (identify's typed lane: staging runs instead) or
-  ``skip``, ``hash()``, ``string_split_regex``, ``read_json``, ``parquet_file_metadata``.
+  ``skip`` (the reader copies such a file without its info lines), ``hash()``,
+  ``read_json`` (JSON lines are refused on Spark), ``parquet_file_metadata`` (Parquet has
+  its own Spark path in ingest/readers.py). ``generate_series`` as a table: pass a list.
 - DuckDB's catalog (``duckdb_tables()``, ``DESCRIBE``) is asked through ``has_table``,
   ``columns`` and ``table_names`` here, which both engines answer.
 
@@ -116,6 +118,11 @@ def _duckdb(memory_limit: str, threads: int | None) -> duckdb.DuckDBPyConnection
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con
+
+
+def is_spark(con: Connection) -> bool:
+    """Whether ``con`` is the Spark adapter (a reader with a Spark path of its own asks)."""
+    return hasattr(con, "spark")
 
 
 def _catalog(con: Connection) -> Catalog | None:

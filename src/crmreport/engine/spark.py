@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -97,7 +98,8 @@ class SparkConnection:
 
     def execute(self, query: str, parameters: object = None, /) -> SparkConnection:
         for tree in parse(query):
-            self._run(bind_tree(self._expand(tree), parameters), query)
+            # bound first: a macro may repeat its argument, a ? among them
+            self._run(self._expand(bind_tree(tree, parameters)), query)
         return self
 
     def executemany(self, query: str, parameters: object = None, /) -> SparkConnection:
@@ -270,12 +272,38 @@ class SparkConnection:
                     return node
                 name = f"__file_{len(self._files)}"
                 self._files.append(name)
-                read_file(self.spark, reader, sql).createOrReplaceTempView(name)
+                self._read_file(reader, sql).createOrReplaceTempView(name)
                 alias = node.args.get("alias")
                 return exp.Table(this=exp.to_identifier(name), alias=alias)
             return node
 
         return tree.transform(swap, copy=True)
+
+    def _read_file(self, reader: exp.Expr, sql: str) -> DataFrame:
+        """``read_file``; a CSV read with ``store_rejects`` keeps only the lines of the
+        header's width, the others going to its ``rejects_table`` as DuckDB's reader puts
+        them there (line, the line as written, the error)."""
+        options = _options(reader) if isinstance(reader, exp.ReadCSV | exp.Anonymous) else {}
+        frame = read_file(self.spark, reader, sql, options.get("store_rejects") is True)
+        rejects = str(options.get("rejects_table") or "")
+        if CORRUPT not in frame.columns or not rejects:
+            return frame
+        from pyspark.sql import functions as F
+
+        frame = numbered(frame).localCheckpoint()
+        bad = [int(r[0]) for r in frame.where(F.col(CORRUPT).isNotNull())
+               .select(ROWID).orderBy(ROWID).collect()]
+        self._drop(rejects)
+        if bad:
+            path = reader.this.name if not isinstance(reader, exp.Anonymous) else \
+                reader.expressions[0].name
+            width = len(frame.columns) - 2
+            found = rejected_records(path, str(options.get("delim", ",")), width, bad)
+            self._store(rejects, self.spark.createDataFrame(
+                [(0, line, 0, text, error) for line, text, error in found],
+                "scan_id BIGINT, line BIGINT, column_idx BIGINT, csv_line STRING, "
+                "error_type STRING"))
+        return frame.where(F.col(CORRUPT).isNull()).drop(CORRUPT, ROWID)  # in file order
 
     def _with_rowid(self, tree: exp.Expr) -> exp.Expr:
         """A statement naming ``rowid``: its stored tables read with their row numbers."""
@@ -493,9 +521,11 @@ def _options(reader: exp.Expr) -> dict[str, Any]:
     return found
 
 
-def read_file(spark: SparkSession, reader: exp.Expr, sql: str) -> DataFrame:
+def read_file(spark: SparkSession, reader: exp.Expr, sql: str,
+              rejects: bool = False) -> DataFrame:
     """A file DuckDB's reader would read, read by Spark's: CSV as text only (every column a
-    string, as ``all_varchar``), Parquet as it is."""
+    string, as ``all_varchar``), Parquet as it is. ``rejects``: a CSV read with a header
+    also gives CORRUPT, the record as written where it is not of the header's width."""
     path = reader.this.name if not isinstance(reader, exp.Anonymous) else \
         reader.expressions[0].name
     if isinstance(reader, exp.ReadParquet) or reader.name.lower() == "read_parquet":
@@ -511,13 +541,116 @@ def read_file(spark: SparkSession, reader: exp.Expr, sql: str) -> DataFrame:
     if columns and any(t.upper() != "VARCHAR" for t in columns.values()):
         raise SparkError(f"{statement_name(sql)}: a typed CSV read runs on DuckDB only")
     quote = options.get("quote", '"')
+    delimiter = str(options.get("delim", options.get("sep", ",")))
+    if re.fullmatch(r"\\x[0-9a-fA-F]{2}", delimiter):  # '\x1f', as DuckDB reads it
+        delimiter = chr(int(delimiter[2:], 16))
     read = (spark.read.option("header", options.get("header", True))
-            .option("sep", options.get("delim", options.get("sep", ",")))
+            .option("sep", delimiter)
             .option("quote", quote or "\u0000").option("escape", options.get("escape", '"'))
             .option("multiLine", bool(quote)).option("mode", "PERMISSIVE")
             .option("encoding", "UTF-8"))
-    if columns:
-        from pyspark.sql.types import StringType, StructField, StructType
+    from pyspark.sql.types import StringType, StructField, StructType
 
+    if not columns and rejects and options.get("header", True):
+        columns = {c: "VARCHAR" for c in read.csv(path).columns}  # the header alone is read
+        columns[CORRUPT] = "VARCHAR"
+        read = read.option("columnNameOfCorruptRecord", CORRUPT)
+    if columns:
         read = read.schema(StructType([StructField(c, StringType()) for c in columns]))
     return read.csv(path)
+
+
+CORRUPT = "_corrupt_record_"
+
+
+def rejected_records(path: str, delimiter: str, width: int, records: list[int]
+                     ) -> list[tuple[int, str, str]]:
+    """The data records numbered ``records`` (0-based, blank lines not counted) of a CSV file
+    with a header: each one's first line, its text as written and DuckDB's error type (the
+    file read by Python's csv module: Spark's reader keeps no line numbers)."""
+    import csv
+    import gzip
+
+    wanted, found = set(records), []
+    opener: Any = gzip.open if path.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="", errors="replace") as handle:
+        held: list[str] = []
+
+        def lines() -> Iterator[str]:
+            for line in handle:
+                held.append(line)
+                yield line
+
+        reader = csv.reader(lines(), delimiter=delimiter)
+        next(reader, None)  # the header
+        held.clear()
+        number, start = 0, reader.line_num + 1
+        for record in reader:
+            text, first = "".join(held).rstrip("\r\n"), start
+            held.clear()
+            start = reader.line_num + 1
+            if not record:
+                continue
+            if number in wanted:
+                error = "TOO MANY COLUMNS" if len(record) > width else "MISSING COLUMNS"
+                found.append((first, text, error))
+            number += 1
+    if len(found) != len(records):
+        raise SparkError(f"{path}: Spark's reader and Python's csv module split the file into "
+                         "different records; use engine: duckdb for this file")
+    return found
+
+
+# Doubles whose text Spark writes as DuckDB does: Java's Double.toString is plain decimal
+# only from 10^-3 up to 10^7 (DuckDB writes 10000000.0 where Java writes 1.0E7).
+PLAIN_DOUBLES = (1e-3, 1e7)
+
+
+def stage_parquet(con: SparkConnection, path: str, table: str) -> list[str]:
+    """A Parquet file read by Spark's reader as ``table``: ``_row`` (1-based, file order) and
+    each column as text, written as DuckDB's ``CAST(column AS VARCHAR)`` writes it. A column
+    whose text would differ (nested values, doubles outside PLAIN_DOUBLES) is refused
+    naming it. Returns the file's column names."""
+    from pyspark.sql import functions as F
+
+    from crmreport.errors import DataError
+
+    frame = con.spark.read.parquet(path)
+    texts, doubles = [], []
+    for field in frame.schema.fields:
+        kind = field.dataType.typeName()
+        column = F.col(f"`{field.name}`")
+        if kind in ("array", "map", "struct", "binary"):
+            raise DataError(f"{path}: column '{field.name}' holds {kind} values, which are "
+                            "not supported on Spark (use engine: duckdb, or export it flat)")
+        if kind in ("float", "double"):
+            doubles.append(field.name)
+        text = column.cast("string")
+        if kind == "timestamp":  # a UTC instant: DuckDB's TIMESTAMPTZ writes its offset
+            text = F.concat(text, F.lit("+00"))
+        texts.append(text.alias(field.name))
+    _check_plain_doubles(frame, doubles, path)
+    rows = numbered(frame.select(*texts))
+    con._store(table, rows.select((F.col(ROWID) + 1).cast("bigint").alias("_row"),
+                                  *[F.col(f"`{n}`") for n in frame.columns], ROWID))
+    return list(frame.columns)
+
+
+def _check_plain_doubles(frame: DataFrame, names: list[str], path: str) -> None:
+    from pyspark.sql import functions as F
+
+    from crmreport.errors import DataError
+
+    if not names:
+        return
+    low, high = PLAIN_DOUBLES
+    counts = frame.select(*[F.count(F.when(
+        ~(F.abs(F.col(f"`{n}`")).between(low, high - 1e-9) | (F.col(f"`{n}`") == 0)), 1)
+    ).alias(n) for n in names]).first()
+    assert counts is not None
+    for name in names:
+        if counts[name]:
+            raise DataError(f"{path}: column '{name}' holds {counts[name]:,} floating-point "
+                            f"values below {low:g} or from {high:,.0f} up (or not a number), "
+                            "which Spark writes as text unlike DuckDB: not supported on Spark "
+                            "(use engine: duckdb, or store the column as a decimal)")

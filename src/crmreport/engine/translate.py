@@ -18,7 +18,7 @@ from crmreport.errors import CrmError
 
 # DuckDB functions with no Spark counterpart under any name: refused up front, by name.
 UNPORTABLE = {"hash", "read_json", "parquet_file_metadata", "duckdb_tables",
-              "duckdb_views", "string_split_regex"}
+              "duckdb_views"}
 
 
 class UntranslatableError(CrmError):
@@ -74,15 +74,19 @@ def bind_tree(tree: exp.Expr, parameters: object) -> exp.Expr:
     named = parameters if isinstance(parameters, Mapping) else {}
     index = 0
 
+    def given(name: str) -> exp.Expr:  # $name, or $1: the first of a list
+        return literal(positional[int(name) - 1] if name.isdigit() and not named
+                       else named[name])
+
     def replace(node: exp.Expr) -> exp.Expr:
         nonlocal index
         if isinstance(node, exp.Placeholder):
             if node.this:
-                return literal(named[node.name])
+                return given(node.name)
             index += 1
             return literal(positional[index - 1])
         if isinstance(node, exp.Parameter):
-            return literal(named[node.name])
+            return given(node.name)
         return node
 
     return tree.transform(replace, copy=True)
@@ -124,6 +128,25 @@ def _portable(node: exp.Expr) -> exp.Expr:
         pairs = [part for p in node.this.this.expressions for part in (p.this, p.expression)]
         return _call("try_element_at", _call("map", *pairs),
                         *node.this.expressions)
+    if isinstance(node, exp.Order) and isinstance(node.parent, exp.Select) and \
+            [o.this for o in node.expressions] == [exp.var("ALL")]:
+        # ORDER BY ALL (Spark 3.5 lacks it): every column of the SELECT, by position
+        nulls_first = bool(node.expressions[0].args.get("nulls_first"))
+        return exp.Order(expressions=[
+            exp.Ordered(this=exp.Literal.number(i), nulls_first=nulls_first)
+            for i in range(1, len(node.parent.expressions) + 1)])
+    if isinstance(node, exp.Grouping) and len(node.expressions) > 1:
+        # grouping(a, b): a bit for each column left out of the set, the first the highest
+        # (Spark's grouping_id takes only all the grouping columns)
+        last = len(node.expressions) - 1
+        bits: list[exp.Expr] = [
+            exp.Mul(this=exp.Grouping(expressions=[column.copy()]),
+                    expression=exp.Literal.number(2 ** (last - i)))
+            for i, column in enumerate(node.expressions)]
+        total = bits[0]
+        for bit in bits[1:]:
+            total = exp.Add(this=total, expression=bit)
+        return exp.Paren(this=total)
     if isinstance(node, exp.RegexpFullMatch):  # the whole text matches (\\z: its very end)
         pattern = exp.DPipe(this=exp.Literal.string("^(?:"), expression=exp.DPipe(
             this=node.expression, expression=exp.Literal.string(")\\z")))
@@ -181,8 +204,15 @@ def _call(name: str, *arguments: exp.Expr) -> exp.Expr:
 
 def _try_parse_time(node: exp.Anonymous) -> exp.Expr:
     """try_strptime(text, format): Spark's try_to_timestamp with the format in its notation
-    (sqlglot converts the notation for strptime, which it knows)."""
-    known = exp.StrToTime(this=exp.column("x"), format=node.expressions[1].copy())
+    (sqlglot converts the notation for strptime, which it knows). A list of formats: the
+    first that reads the text, as DuckDB tries them."""
+    text, formats = node.expressions[0], node.expressions[1]
+    if isinstance(formats, exp.Array):
+        return exp.Coalesce(this=_try_parse_time(exp.Anonymous(
+            this=node.this, expressions=[text, formats.expressions[0]])),
+            expressions=[_try_parse_time(exp.Anonymous(this=node.this, expressions=[
+                text, f])) for f in formats.expressions[1:]])
+    known = exp.StrToTime(this=exp.column("x"), format=formats.copy())
     written = known.sql("spark")  # TO_TIMESTAMP(x, '<format>')
     spark_format = written[written.index("'") + 1: written.rindex("'")].replace("''", "'")
     return _call("try_to_timestamp", node.expressions[0], exp.Literal.string(spark_format))

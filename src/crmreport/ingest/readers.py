@@ -27,7 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from crmreport.engine import Connection, columns, has_table, is_view
+from crmreport.engine import Connection, columns, has_table, is_spark, is_view
 from crmreport.errors import DataError
 from crmreport.files import owned_tempdir
 from crmreport.ingest import count as tc
@@ -217,7 +217,7 @@ def _read_csv(con: Connection, path: Path, table: str, options: ReadOptions) -> 
         notes["info_lines"] = layout.skip
     if layout.footer:
         notes["footer_lines"] = layout.footer
-    if layout.native:
+    if layout.native and not (layout.skip and is_spark(con)):  # Spark: no skip option
         assert found is not None
         csv = CsvFile(str(path), layout.delimiter, layout.skip)
         with parse_errors(path, found.backslash_quote):
@@ -234,6 +234,8 @@ def _read_csv(con: Connection, path: Path, table: str, options: ReadOptions) -> 
             read = materialise(con, table, RawRead(_columns(con, table), 0, layout.decimal,
                                                    notes, lazy=True, counted=counted,
                                                    backslash=found.backslash_quote))
+    if layout.native:  # copied only for Spark: rejected lines as numbered in the file
+        con.execute(f"UPDATE {table}_rej SET line = line + {int(layout.skip)}")
     if mixed:  # the lines, so the user can check them; the count is flagged per file
         read.notes["utf8_lines"] = mixed[:MIXED_SHOWN]
         read.flagged[MIXED_ENCODING] = len(mixed)
@@ -327,7 +329,9 @@ def materialise(con: Connection, table: str, read: RawRead) -> RawRead:
         return read
     con.execute(f"CREATE OR REPLACE TABLE {table}_csv AS SELECT * FROM {table}")
     con.execute(f"DROP VIEW {table}")
-    con.execute(f"CREATE VIEW {table} AS SELECT rowid + 1 AS _row, * FROM {table}_csv")
+    # its columns by name: on Spark a * beside rowid would also give the hidden row number
+    names = ", ".join(_quoted(name) for name, _ in columns(con, f"{table}_csv"))
+    con.execute(f"CREATE VIEW {table} AS SELECT rowid + 1 AS _row, {names} FROM {table}_csv")
     by = take_rejects(con, table)
     return replace(read, rejected=sum(by.values()), rejected_by=by, lazy=False, csv=None)
 
@@ -430,6 +434,10 @@ def typed_csv(csv: CsvFile, columns: list[str], types: dict[str, str]) -> str:
             f"escape = '\"', skip = {int(csv.skip)}, null_padding = false, buffer_size = {BUFFER})")
 
 
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _literal(text: str) -> str:
     """Text inside a SQL string literal (a view cannot take parameters)."""
     return text.replace("'", "''")
@@ -483,7 +491,7 @@ def _read_whitespace(con: Connection, path: Path, table: str) -> RawRead:
         [str(path), 1 if has_header else 0],  # the header: the first non-blank line
     )
     con.execute(f"""CREATE OR REPLACE TABLE {table} AS SELECT row_number() OVER (ORDER BY _row)
-                    AS _row, {parts} FROM {table}_lines WHERE len(f) = {len(names)}
+                    AS _row, {parts} FROM {table}_lines WHERE array_length(f) = {len(names)}
                     ORDER BY _row""")
     rejected = count_rows(con, f"{table}_lines") - count_rows(con, table)
     con.execute(f"DROP TABLE {table}_lines")
@@ -644,6 +652,14 @@ def _cell(value: object) -> str | None:
 # --- Parquet and JSON lines -----------------------------------------------------------------
 
 def _read_parquet(con: Connection, path: Path, table: str) -> RawRead:
+    if is_spark(con):  # Spark's own reader; the rows as the file's footer declares them
+        import pyarrow.parquet as pq
+
+        from crmreport.engine.spark import stage_parquet
+
+        names = stage_parquet(con, str(path), table)  # type: ignore[arg-type]
+        return RawRead(names, 0, ".", {"format": "parquet"},
+                       counted=pq.read_metadata(path).num_rows)
     source = f"SELECT * FROM read_parquet('{_literal(str(path))}')"
     names = [name for name, _ in columns(con, source)]
     casts = ", ".join(f'CAST("{n}" AS VARCHAR) AS "{n}"' for n in names)
@@ -660,6 +676,9 @@ def _read_parquet(con: Connection, path: Path, table: str) -> RawRead:
 
 
 def _read_json(con: Connection, path: Path, table: str) -> RawRead:
+    if is_spark(con):  # Spark infers other types (and dates in strings) than DuckDB
+        raise DataError(f"{path}: JSON lines are not supported on Spark; convert the file to "
+                        "CSV or Parquet, or use engine: duckdb")
     source = "read_json(?, format = 'newline_delimited', sample_size = -1)"
     described = con.execute(f"DESCRIBE SELECT * FROM {source}", [str(path)]).fetchall()
     names = [r[0] for r in described]

@@ -48,7 +48,7 @@ sizes AS (
 ),
 grid AS (
     SELECT s.cohort, s.cohort_size, CAST(g.month AS DATE) AS month
-    FROM sizes s, generate_series(s.cohort, CAST(? AS DATE), INTERVAL 1 MONTH) AS g(month)
+    FROM sizes s JOIN (SELECT unnest(?) AS month) g ON g.month >= s.cohort
 ),
 active AS (
     SELECT f.cohort, d.month, count(*) AS active
@@ -104,7 +104,7 @@ def cohort_matrix(con: Connection, as_of: dt.date, months: int) -> pd.DataFrame:
     window = cohort_window(con, as_of, months)
     if window is None:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
-    frame = con.execute(_SQL, [as_of, window.first, window.last, window.data_end,
+    frame = con.execute(_SQL, [as_of, window.first, window.last, _months(window),
                               window.first, window.last]).df()
     for col in ("cohort", "month"):
         frame[col] = [pd.Timestamp(v).date() for v in frame[col]]
@@ -116,6 +116,16 @@ def cohort_matrix(con: Connection, as_of: dt.date, months: int) -> pd.DataFrame:
     frame["complete"] = [_month_start(m, back=-1) <= as_of for m in frame["month"]]
     frame["left_censored"] = [c == window.data_start for c in frame["cohort"]]
     return frame[COLUMNS].reset_index(drop=True)
+
+
+def _months(window: Window) -> list[dt.date]:
+    """The first days of the months from the window's first to the data's last (a list, not
+    generate_series: Spark has no table of a series)."""
+    months, month = [], window.first
+    while month <= window.data_end:
+        months.append(month)
+        month = _month_start(month, back=-1)
+    return months
 
 
 def retention_curve(matrix: pd.DataFrame) -> pd.DataFrame:
