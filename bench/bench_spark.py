@@ -85,6 +85,15 @@ def run_plan(engine: str, data: Path, master: str, driver_memory: str) -> tuple[
     return seconds, peak, out
 
 
+def spark_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pyspark")
+    except PackageNotFoundError:
+        return "(pyspark not installed)"
+
+
 def load() -> str:
     """The 1, 5 and 15 minute load averages."""
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -104,7 +113,8 @@ def main() -> None:
                  "--data DIR --customers N, or pass --data")
     orders = sum(1 for _ in (args.data / "orders.csv").open("rb")) - 1
     print(f"plan on {args.data} ({orders:,} order rows), {args.repeat} runs per engine, "
-          f"alternating; spark master {args.master}, driver memory {args.driver_memory}")
+          f"alternating; spark {spark_version()} master {args.master}, driver memory "
+          f"{args.driver_memory}")
     print(f"load average before: {load()}")
     seen: dict[str, list[tuple[float, int]]] = {e: [] for e in args.engines.split(",")}
     printed: dict[str, str] = {}
