@@ -19,9 +19,11 @@ every row through one task. DDL and DML become DataFrame operations:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -526,6 +528,22 @@ def _options(reader: exp.Expr) -> dict[str, Any]:
     return found
 
 
+def _quoted(path: str, quote: str) -> bool:
+    """Whether the file may hold a quoted field (which may span lines). Spark reads a
+    multi-line CSV as one task, so a file without the quote character is read line by line,
+    in parallel parts: a pass over its bytes is far cheaper than a parse on one core."""
+    file = Path(path)
+    if not file.is_file() or len(quote.encode()) > 1:  # a pattern, a folder: assume it may
+        return True
+    return _holds(str(file.resolve()), quote.encode(), file.stat().st_mtime_ns)
+
+
+@functools.cache
+def _holds(path: str, sought: bytes, _mtime_ns: int) -> bool:
+    with open(path, "rb") as stream:
+        return any(sought in chunk for chunk in iter(lambda: stream.read(1 << 24), b""))
+
+
 def read_file(spark: SparkSession, reader: exp.Expr, sql: str) -> DataFrame:
     """A file DuckDB's reader would read, read by Spark's: CSV as text only (every column a
     string, as ``all_varchar``), Parquet as it is."""
@@ -547,7 +565,7 @@ def read_file(spark: SparkSession, reader: exp.Expr, sql: str) -> DataFrame:
     read = (spark.read.option("header", options.get("header", True))
             .option("sep", options.get("delim", options.get("sep", ",")))
             .option("quote", quote or "\u0000").option("escape", options.get("escape", '"'))
-            .option("multiLine", bool(quote)).option("mode", "PERMISSIVE")
+            .option("multiLine", bool(quote) and _quoted(path, quote)).option("mode", "PERMISSIVE")
             .option("encoding", "UTF-8"))
     if columns:
         from pyspark.sql.types import StringType, StructField, StructType
