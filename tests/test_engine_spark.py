@@ -118,6 +118,17 @@ def test_csv_read_as_text(spark_con: Connection, tmp_path: Any) -> None:
     assert spark == duck == [("001", "A, B"), ("002", None)]
 
 
+def test_a_csv_without_quotes_is_read_line_by_line(tmp_path: Any) -> None:
+    from crmreport.engine.spark import _quoted
+
+    plain, quoted = tmp_path / "plain.csv", tmp_path / "quoted.csv"
+    plain.write_text("id,note\n1,a\n")
+    quoted.write_text('id,note\n1,"two\nlines"\n')
+    assert not _quoted(str(plain), '"')
+    assert _quoted(str(quoted), '"')
+    assert _quoted(str(tmp_path), '"')  # a folder: its files unread, taken as quoted
+
+
 def test_an_unportable_function_is_refused_with_the_statement(spark_con: Connection) -> None:
     with pytest.raises(UntranslatableError, match=r"'SELECT hash\(1\) AS h'.*hash\(\)"):
         spark_con.execute("SELECT hash(1) AS h")
@@ -170,7 +181,7 @@ def test_rows_spread_over_partitions_are_numbered_in_order(spark_con: Connection
         partitions = spark_con.spark.table("__stored_n").rdd.getNumPartitions()  # type: ignore[attr-defined]
     finally:
         settings.unset("spark.sql.adaptive.coalescePartitions.enabled")
-    assert partitions == 4  # spark.sql.shuffle.partitions
+    assert partitions == 4 + 4  # each sort's (spark.sql.shuffle.partitions), kept
     assert len(duck) == 1000 - 200 + 334 - 67  # 1,000 and 334 (i % 3 = 0), a fifth deleted
     assert duck[:3] == [(6, 0, None), (13, 1, 6), (27, 3, 13)]  # k = 6 first; 20 deleted
     assert duck[-1] == (1006, 1000 + 334 - 1, 1027)  # the last inserted: k = 0, i = 6

@@ -446,7 +446,9 @@ class SparkConnection:
                 this=exp.to_identifier(STORED + name),
                 alias=exp.TableAlias(this=exp.to_identifier(name)))).where(
                 exp.not_(exp.func("coalesce", where.this.copy(), exp.false())))
-        frame = self._select(kept, sql).orderBy(ROWID)
+        frame = self._select(kept, sql)
+        if any(q is not kept for q in kept.find_all(exp.Query)):  # a subquery: a join, reorders
+            frame = frame.orderBy(ROWID)
         before = self._counts[name]
         self._done(before - self._store(name, frame))  # the rows keep their numbers
 
