@@ -6,9 +6,10 @@
 
 Each run is a fresh `crmreport plan <demo campaign> --data-dir DATA --json --engine E`
 process, the engines alternating (duckdb, spark, duckdb, ...), so both see the same cache and
-load. Prints per engine the median and range of the wall time, of the CPU time of the process
-tree (getrusage of the reaped children, the JVM included: on a busy machine a steadier
-measure of the work than the wall time) and of its peak memory (crmreport and, for Spark, its
+load. Prints per engine the median and range of the wall time, of the CPU time of the reaped
+children (getrusage: crmreport's own; Spark's JVM counts only if crmreport waits for it, which
+`/usr/bin/time` suggests it does not, so this undercounts Spark) and of the peak memory of the
+process tree (crmreport and, for Spark, its
 JVM: the sum of their RSS, sampled from /proc every 0.1 s), and the load average before,
 after each run and after all. The engines' plans must print the same
 counts: the bench stops if they differ.
@@ -60,8 +61,8 @@ def tree_rss(root: int) -> int:
 
 def run_plan(engine: str, data: Path, master: str,
              driver_memory: str) -> tuple[float, float, int, str]:
-    """One `crmreport plan` process: wall seconds, CPU seconds of the process tree (user and
-    system, its JVM included once reaped), peak tree RSS in bytes, its stdout."""
+    """One `crmreport plan` process: wall seconds, CPU seconds of the reaped children (user
+    and system), peak tree RSS in bytes, its stdout."""
     command = [str(Path(sys.executable).with_name("crmreport")), "--quiet", "plan",
                str(CAMPAIGN), "--data-dir", str(data), "--json", "--engine", engine]
     if engine == "spark":
