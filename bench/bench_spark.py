@@ -6,9 +6,12 @@
 
 Each run is a fresh `crmreport plan <demo campaign> --data-dir DATA --json --engine E`
 process, the engines alternating (duckdb, spark, duckdb, ...), so both see the same cache and
-load. Prints per engine the median and range of the wall time and of the peak memory of the
-process tree (crmreport and, for Spark, its JVM: the sum of their RSS, sampled from /proc
-every 0.1 s), and the load average before and after. The engines' plans must print the same
+load. Prints per engine the median and range of the wall time, of the CPU time of the reaped
+children (getrusage: crmreport's own; Spark's JVM counts only if crmreport waits for it, which
+`/usr/bin/time` suggests it does not, so this undercounts Spark) and of the peak memory of the
+process tree (crmreport and, for Spark, its
+JVM: the sum of their RSS, sampled from /proc every 0.1 s), and the load average before,
+after each run and after all. The engines' plans must print the same
 counts: the bench stops if they differ.
 
 Spark is there for data that outgrows one machine; on one machine it is not expected to be
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -55,8 +59,10 @@ def tree_rss(root: int) -> int:
     return total
 
 
-def run_plan(engine: str, data: Path, master: str, driver_memory: str) -> tuple[float, int, str]:
-    """One `crmreport plan` process: wall seconds, peak tree RSS in bytes, its stdout."""
+def run_plan(engine: str, data: Path, master: str,
+             driver_memory: str) -> tuple[float, float, int, str]:
+    """One `crmreport plan` process: wall seconds, CPU seconds of the reaped children (user
+    and system), peak tree RSS in bytes, its stdout."""
     command = [str(Path(sys.executable).with_name("crmreport")), "--quiet", "plan",
                str(CAMPAIGN), "--data-dir", str(data), "--json", "--engine", engine]
     if engine == "spark":
@@ -64,6 +70,7 @@ def run_plan(engine: str, data: Path, master: str, driver_memory: str) -> tuple[
     # local mode runs the executors inside the driver's JVM: its heap is all Spark gets
     env = {**os.environ, "PYSPARK_SUBMIT_ARGS": f"--driver-memory {driver_memory} pyspark-shell"}
     peak = 0
+    cpu_before = cpu_of_children()
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env=env)
@@ -78,11 +85,27 @@ def run_plan(engine: str, data: Path, master: str, driver_memory: str) -> tuple[
     sampler.start()
     out, err = process.communicate()
     seconds = time.perf_counter() - start
+    cpu = cpu_of_children() - cpu_before
     done.set()
     sampler.join()
     if process.returncode != 0:
         sys.exit(f"{engine}: crmreport plan failed ({process.returncode}):\n{err[-3000:]}")
-    return seconds, peak, out
+    return seconds, cpu, peak, out
+
+
+def cpu_of_children() -> float:
+    """CPU seconds (user and system) of the reaped descendants of this process."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def spark_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pyspark")
+    except PackageNotFoundError:
+        return "(pyspark not installed)"
 
 
 def load() -> str:
@@ -104,25 +127,29 @@ def main() -> None:
                  "--data DIR --customers N, or pass --data")
     orders = sum(1 for _ in (args.data / "orders.csv").open("rb")) - 1
     print(f"plan on {args.data} ({orders:,} order rows), {args.repeat} runs per engine, "
-          f"alternating; spark master {args.master}, driver memory {args.driver_memory}")
+          f"alternating; spark {spark_version()} master {args.master}, driver memory "
+          f"{args.driver_memory}")
     print(f"load average before: {load()}")
-    seen: dict[str, list[tuple[float, int]]] = {e: [] for e in args.engines.split(",")}
+    seen: dict[str, list[tuple[float, float, int]]] = {e: [] for e in args.engines.split(",")}
     printed: dict[str, str] = {}
     for _ in range(args.repeat):
         for engine in seen:
-            seconds, peak, out = run_plan(engine, args.data, args.master, args.driver_memory)
-            seen[engine].append((seconds, peak))
-            print(f"  {engine:<6} {seconds:8.1f} s  peak tree RSS {peak / 2**20:8,.0f} MB",
-                  flush=True)
+            seconds, cpu, peak, out = run_plan(engine, args.data, args.master,
+                                               args.driver_memory)
+            seen[engine].append((seconds, cpu, peak))
+            print(f"  {engine:<6} {seconds:8.1f} s  CPU {cpu:8.1f} s  peak tree RSS "
+                  f"{peak / 2**20:8,.0f} MB  (load {load()})", flush=True)
             if printed.setdefault(engine, out) != out:
                 sys.exit(f"{engine}: the plan changed between runs")
     if len(set(printed.values())) > 1:
         sys.exit("the engines' plans differ: see tests/test_engine_parity.py")
     print(f"load average after: {load()}")
     for engine, runs in seen.items():
-        times, peaks = [s for s, _ in runs], [p / 2**20 for _, p in runs]
+        times, cpus, peaks = ([r[0] for r in runs], [r[1] for r in runs],
+                              [r[2] / 2**20 for r in runs])
         print(f"{engine:<6} wall {statistics.median(times):8.1f} s "
-              f"({min(times):.1f}-{max(times):.1f})  peak RSS {statistics.median(peaks):,.0f} MB "
+              f"({min(times):.1f}-{max(times):.1f})  CPU {statistics.median(cpus):8.1f} s "
+              f"({min(cpus):.1f}-{max(cpus):.1f})  peak RSS {statistics.median(peaks):,.0f} MB "
               f"({min(peaks):,.0f}-{max(peaks):,.0f})")
     if len(printed) > 1:
         print("the plans printed are identical")

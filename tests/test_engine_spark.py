@@ -118,6 +118,17 @@ def test_csv_read_as_text(spark_con: Connection, tmp_path: Any) -> None:
     assert spark == duck == [("001", "A, B"), ("002", None)]
 
 
+def test_a_csv_without_quotes_is_read_line_by_line(tmp_path: Any) -> None:
+    from crmreport.engine.spark import _quoted
+
+    plain, quoted = tmp_path / "plain.csv", tmp_path / "quoted.csv"
+    plain.write_text("id,note\n1,a\n")
+    quoted.write_text('id,note\n1,"two\nlines"\n')
+    assert not _quoted(str(plain), '"')
+    assert _quoted(str(quoted), '"')
+    assert _quoted(str(tmp_path), '"')  # a folder: its files unread, taken as quoted
+
+
 def test_an_unportable_function_is_refused_with_the_statement(spark_con: Connection) -> None:
     with pytest.raises(UntranslatableError, match=r"'SELECT hash\(1\) AS h'.*hash\(\)"):
         spark_con.execute("SELECT hash(1) AS h")
@@ -149,6 +160,32 @@ def test_an_empty_window_follows_insertion_order(spark_con: Connection) -> None:
     duck, spark = both(spark_con, statements,
                        "SELECT id, lag(id) OVER () AS p, row_number() OVER () AS n FROM t")
     assert spark == duck == [("a", None, 1), ("b", "a", 2), ("c", "b", 3), ("0", "c", 4)]
+
+
+def test_rows_spread_over_partitions_are_numbered_in_order(spark_con: Connection) -> None:
+    # 1,000 rows sorted across the shuffle's partitions, more inserted from another sort,
+    # some deleted: rowid follows the sorts and survives the delete, as DuckDB's does
+    statements = [
+        "CREATE OR REPLACE TABLE d AS SELECT * FROM (VALUES (0), (1), (2), (3), (4), (5), (6), "
+        "(7), (8), (9)) v(x)",
+        "CREATE OR REPLACE TABLE s AS SELECT i, i % 7 AS k FROM "
+        "(SELECT a.x * 100 + b.x * 10 + c.x AS i FROM d a, d b, d c)",
+        "CREATE OR REPLACE TABLE n AS SELECT i, k FROM s ORDER BY k DESC, i",
+        "INSERT INTO n SELECT i + 1000, k FROM s WHERE i % 3 = 0 ORDER BY k, i DESC",
+        "DELETE FROM n WHERE i % 5 = 0",
+    ]
+    settings = spark_con.spark.conf  # type: ignore[attr-defined]
+    settings.set("spark.sql.adaptive.coalescePartitions.enabled", "false")  # keep them apart
+    try:
+        duck, spark = both(spark_con, statements, "SELECT i, rowid, lag(i) OVER () FROM n")
+        partitions = spark_con.spark.table("__stored_n").rdd.getNumPartitions()  # type: ignore[attr-defined]
+    finally:
+        settings.unset("spark.sql.adaptive.coalescePartitions.enabled")
+    assert partitions == 4 + 4  # each sort's (spark.sql.shuffle.partitions), kept
+    assert len(duck) == 1000 - 200 + 334 - 67  # 1,000 and 334 (i % 3 = 0), a fifth deleted
+    assert duck[:3] == [(6, 0, None), (13, 1, 6), (27, 3, 13)]  # k = 6 first; 20 deleted
+    assert duck[-1] == (1006, 1000 + 334 - 1, 1027)  # the last inserted: k = 0, i = 6
+    assert spark == duck
 
 
 def identified(con: Connection, shop: Any) -> tuple[dict[str, Any], dict[str, list[Any]]]:

@@ -3,23 +3,28 @@
 Spark SQL has no stored tables without a warehouse and no UPDATE/DELETE on them, so a table
 here is a DataFrame, materialised once (``localCheckpoint``) and registered as a temporary
 view. Each stored table carries a hidden ``_rowid_`` column numbering its rows in insertion
-order, so DuckDB's ``rowid`` keeps its meaning. DDL and DML become DataFrame operations:
+order, so DuckDB's ``rowid`` keeps its meaning: each partition numbers its rows on from the
+count of the partitions before it (one pass over the materialised rows), so no step funnels
+every row through one task. DDL and DML become DataFrame operations:
 
 - CREATE TABLE ... AS / (columns): materialise and register; CREATE VIEW: a temporary view;
 - INSERT: the table unioned with the new rows (cast to its columns' types), numbered on;
 - UPDATE ... [FROM ...] WHERE: one SELECT that takes the new values for matching rows;
 - DELETE ... WHERE: the rows where the condition is not true;
-- ALTER TABLE ... RENAME, DROP TABLE/VIEW: the registration moved or removed;
+- ALTER TABLE ... RENAME, ADD/DROP COLUMN, DROP TABLE/VIEW: the registration moved,
+  changed (columns chosen from the stored rows, not materialised again) or removed;
 - anything else: translated (engine/translate.py) and run with ``spark.sql``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import re
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -37,6 +42,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 ROWID = "_rowid_"
+MID = "__mid_"  # a row's place before it is numbered: partition << 33 | index in it
 STORED = "__stored_"  # prefix of the view holding a table with its row numbers
 
 
@@ -88,6 +94,7 @@ class SparkConnection:
     def __init__(self, spark: SparkSession) -> None:
         self.spark = spark
         self._tables: set[str] = set()
+        self._counts: dict[str, int] = {}  # a stored table's rows
         self._views: set[str] = set()
         self._rows: Iterator[tuple[Any, ...]] | None = None
         self._frame: DataFrame | None = None
@@ -345,18 +352,29 @@ class SparkConnection:
         self._done(self._store(name, self._select(query, sql)))
 
     def _store(self, name: str, frame: DataFrame) -> int:
-        """Materialise ``frame`` as table ``name``; rows without a number are numbered in their
-        order (as DuckDB's rowid, a row keeps its number when others are deleted)."""
+        """Materialise ``frame`` as table ``name`` and return its row count. Rows without a
+        number (no ``_rowid_``, or NULL) are numbered in their order after the highest number
+        kept: as DuckDB's rowid, a row keeps its number when others are deleted."""
+        from pyspark.sql import functions as F
+
+        if ROWID not in frame.columns:
+            frame = unnumbered(frame)
+        elif MID not in frame.columns:
+            frame = frame.withColumn(MID, F.lit(None).cast("long"))
         # toDF renames every column to itself, giving it a new attribute id: a checkpoint keeps
         # its source's ids, and a table made from another (suggestions from assignments) would
         # share them, which Spark's analyser fails on when both are joined.
-        frame = frame if ROWID in frame.columns else numbered(frame)
         stored = frame.toDF(*frame.columns).localCheckpoint()
+        rows, self._counts[name] = _numbered_rows(stored)
+        self._register(name, rows)
+        return self._counts[name]
+
+    def _register(self, name: str, stored: DataFrame) -> None:
+        """``stored`` (with its numbers) as table ``name``: two views, without and with them."""
         self._drop(name)
         stored.createOrReplaceTempView(STORED + name)
         stored.drop(ROWID).createOrReplaceTempView(name)
         self._tables.add(name)
-        return int(stored.count())
 
     def _stored(self, name: str, sql: str) -> DataFrame:
         if name not in self._tables:
@@ -369,6 +387,7 @@ class SparkConnection:
             self.spark.catalog.dropTempView(view)
         self._tables.discard(name)
         self._views.discard(name)
+        self._counts.pop(name, None)
 
     def _done(self, count: int) -> None:
         self._rows = iter([(count,)])
@@ -392,10 +411,9 @@ class SparkConnection:
         types = dict(table.dtypes)
         added = new.select(*[(F.col(c).cast(types[c]) if c in named else F.lit(None).cast(
             types[c])).alias(c) for c in table.columns])
-        count = added.count()
-        start = stored.agg(F.max(ROWID)).first()[0]  # type: ignore[index]
-        self._store(name, stored.unionByName(numbered(added, 0 if start is None else start + 1)))
-        self._done(count)
+        before = self._counts[name]
+        old = stored.withColumn(MID, F.lit(None).cast("long"))
+        self._done(self._store(name, old.unionByName(unnumbered(added))) - before)
 
     def _update(self, tree: exp.Update, sql: str) -> None:
         """The table again, each matching row with its new values: the matches found by a
@@ -432,7 +450,7 @@ class SparkConnection:
 
     def _delete(self, tree: exp.Delete, sql: str) -> None:
         name = tree.this.name
-        stored = self._stored(name, sql)
+        self._stored(name, sql)  # it must be a table
         where = tree.args.get("where")
         if where is None:
             kept = exp.select("*").from_(STORED + name).where(exp.false())
@@ -441,30 +459,34 @@ class SparkConnection:
                 this=exp.to_identifier(STORED + name),
                 alias=exp.TableAlias(this=exp.to_identifier(name)))).where(
                 exp.not_(exp.func("coalesce", where.this.copy(), exp.false())))
-        frame = self._select(kept, sql).orderBy(ROWID)
-        before = int(stored.count())
+        frame = self._select(kept, sql)
+        if any(q is not kept for q in kept.find_all(exp.Query)):  # a subquery: a join, reorders
+            frame = frame.orderBy(ROWID)
+        before = self._counts[name]
         self._done(before - self._store(name, frame))  # the rows keep their numbers
 
     def _alter(self, tree: exp.Alter, sql: str) -> None:
-        """RENAME TO, DROP COLUMN, ADD COLUMN (NULL in every row); rows keep their numbers."""
+        """RENAME TO, DROP COLUMN, ADD COLUMN (NULL in every row); rows keep their numbers. The
+        table is not materialised again: its columns are chosen from the stored rows."""
+        from pyspark.sql import functions as F
+
         name = tree.this.name
         stored = self._stored(name, sql)
+        count = self._counts[name]
         for action in tree.args.get("actions") or []:
             if isinstance(action, exp.AlterRename):
-                self._store(action.this.name, stored)
                 self._drop(name)
                 name = action.this.name
             elif isinstance(action, exp.Drop) and str(action.args.get("kind")) == "COLUMN":
                 stored = stored.drop(*[c.name for c in action.args["tables"]])
-                self._store(name, stored)
             elif isinstance(action, exp.ColumnDef):
                 kind = action.args["kind"].sql("spark")
-                stored = self.spark.sql(f"SELECT *, CAST(NULL AS {kind}) AS `{action.name}` "
-                                        f"FROM `{STORED}{name}`")
-                self._store(name, stored)
+                stored = stored.withColumn(action.name, F.lit(None).cast(kind))
             else:
                 raise UntranslatableError(f"engine spark: the statement '{statement_name(sql)}' "
                                           "alters a table in a way the adapter cannot")
+            self._register(name, stored)
+            self._counts[name] = count
         self._done(0)
 
     # --- results -------------------------------------------------------------------------
@@ -490,13 +512,41 @@ def _value(value: Any) -> Any:
     return value
 
 
-def numbered(frame: DataFrame, start: int = 0) -> DataFrame:
-    """``frame`` with ``_rowid_`` numbering its rows in their order from ``start``."""
-    from pyspark.sql import Window
+def _numbered_rows(stored: DataFrame) -> tuple[DataFrame, int]:
+    """Materialised rows (with ``_rowid_`` and ``MID``) numbered, and how many there are."""
     from pyspark.sql import functions as F
 
-    order = Window.orderBy(F.monotonically_increasing_id())
-    return frame.withColumn(ROWID, F.row_number().over(order) - 1 + start)
+    # One pass over the materialised rows: how many each partition holds unnumbered (their
+    # numbers follow on from the partitions before) and the highest number kept.
+    parts = stored.groupBy(F.shiftright(MID, 33).alias("p")).agg(
+        F.count(F.lit(1)).alias("n"), F.max(ROWID).alias("top")).collect()
+    kept = next((r for r in parts if r.p is None), None)
+    start = 0 if kept is None or kept.top is None else kept.top + 1
+    offsets: list[Any] = []
+    for part in sorted((r for r in parts if r.p is not None), key=lambda r: r.p):
+        offsets += [F.lit(part.p).cast("long"), F.lit(start - (part.p << 33)).cast("long")]
+        start += part.n
+    number = F.col(ROWID)
+    if offsets:  # a row's place: its partition's offset plus its id within the partition
+        number = F.coalesce(number, F.try_element_at(F.create_map(*offsets),
+                                                     F.shiftright(MID, 33)) + F.col(MID))
+    return (stored.select(*[number.alias(ROWID) if c == ROWID else c
+                            for c in stored.columns if c != MID]),
+            sum(r.n for r in parts))
+
+
+def numbered(frame: DataFrame) -> DataFrame:
+    """``frame`` materialised, with ``_rowid_`` numbering its rows 0, 1, ... in their order."""
+    return _numbered_rows(unnumbered(frame).localCheckpoint())[0]
+
+
+def unnumbered(frame: DataFrame) -> DataFrame:
+    """``frame``'s rows to be numbered in their order (``_store`` numbers them): each with
+    its place, which rises with the partition and within it (a row's order in the scan)."""
+    from pyspark.sql import functions as F
+
+    return frame.withColumn(ROWID, F.lit(None).cast("long")).withColumn(
+        MID, F.monotonically_increasing_id())
 
 
 FILE_READERS = ("read_csv", "read_csv_auto", "read_parquet")
@@ -519,6 +569,22 @@ def _options(reader: exp.Expr) -> dict[str, Any]:
         else:
             found[option.this.name.lower()] = value.name
     return found
+
+
+def _quoted(path: str, quote: str) -> bool:
+    """Whether the file may hold a quoted field (which may span lines). Spark reads a
+    multi-line CSV as one task, so a file without the quote character is read line by line,
+    in parallel parts: a pass over its bytes is far cheaper than a parse on one core."""
+    file = Path(path)
+    if not file.is_file() or len(quote.encode()) > 1 or file.suffix.lower() != ".csv":
+        return True  # a pattern, a folder, a compressed file: assume it may
+    return _holds(str(file.resolve()), quote.encode(), file.stat().st_mtime_ns)
+
+
+@functools.cache
+def _holds(path: str, sought: bytes, _mtime_ns: int) -> bool:
+    with open(path, "rb") as stream:
+        return any(sought in chunk for chunk in iter(lambda: stream.read(1 << 24), b""))
 
 
 def read_file(spark: SparkSession, reader: exp.Expr, sql: str,
@@ -547,7 +613,7 @@ def read_file(spark: SparkSession, reader: exp.Expr, sql: str,
     read = (spark.read.option("header", options.get("header", True))
             .option("sep", delimiter)
             .option("quote", quote or "\u0000").option("escape", options.get("escape", '"'))
-            .option("multiLine", bool(quote)).option("mode", "PERMISSIVE")
+            .option("multiLine", bool(quote) and _quoted(path, quote)).option("mode", "PERMISSIVE")
             .option("encoding", "UTF-8"))
     from pyspark.sql.types import StringType, StructField, StructType
 
