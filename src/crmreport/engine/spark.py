@@ -365,9 +365,10 @@ class SparkConnection:
         # its source's ids, and a table made from another (suggestions from assignments) would
         # share them, which Spark's analyser fails on when both are joined.
         stored = frame.toDF(*frame.columns).localCheckpoint()
-        rows, self._counts[name] = _numbered_rows(stored)
-        self._register(name, rows)
-        return self._counts[name]
+        rows, count = _numbered_rows(stored)
+        self._register(name, rows)  # drops the old table's count
+        self._counts[name] = count
+        return count
 
     def _register(self, name: str, stored: DataFrame) -> None:
         """``stored`` (with its numbers) as table ``name``: two views, without and with them."""
