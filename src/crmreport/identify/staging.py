@@ -243,9 +243,11 @@ def _count(con: Connection, account: Account, spec: Spec, dups: bool) -> None:
     group = _group(spec)
     if dups:
         _count_merged(con, account, spec)
+    # A group's first kept row (a lone row is its group's first). One IN, not an OR of two:
+    # Spark joins a subquery under OR row against row, quadratic in the rows.
     first = (f"{KEPT} AND _counted" if not dups else
-             f"{KEPT} AND _counted AND ({group} NOT IN (SELECT {group} FROM staging_dups) "
-             f"OR rowid IN (SELECT min(rowid) FROM {STAGING} WHERE {KEPT} GROUP BY {group}))")
+             f"{KEPT} AND _counted AND rowid IN (SELECT min(rowid) FROM {STAGING} "
+             f"WHERE {KEPT} GROUP BY {group})")
     judged = [(code, f"_flag_{code}") for code, _ in spec.flags] + spec.across
     for code, sql in judged:
         for file_index, count in con.execute(
