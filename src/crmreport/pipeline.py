@@ -19,6 +19,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -458,26 +459,30 @@ def report(
 
     ``period`` (default: the definition's) sets the executive summary's period; ``as_of``
     (default: the campaign's) the day the report is made as of."""
-    with _drawing_ready():
+    with _drawing_ready() as typesetter:
         return write_monitoring_report(monitor_report(loaded, definition, period, as_of),
-                                       out_dir)
+                                       out_dir, typesetter=typesetter)
 
 
 @contextmanager
-def _drawing_ready() -> Iterator[None]:
-    """The chart browser starts and WeasyPrint is imported while the report's data is read:
-    beside DuckDB's queries, which release the GIL, rather than after them."""
+def _drawing_ready() -> Iterator[Executor]:
+    """What the report draws with gets ready while its data is read, beside DuckDB's queries
+    (which release the GIL) or on the second core: the chart browser starts, the typesetter
+    process imports WeasyPrint, and a thread imports scikit-learn for the churn model."""
     from crmreport.report.pdf import browser
+    from crmreport.report.typeset import start_typesetter
 
-    threading.Thread(target=_preload, args=("weasyprint",), daemon=True).start()
-    with browser():
-        yield
+    threading.Thread(target=_preload, args=("sklearn.linear_model", "sklearn.metrics"),
+                     daemon=True).start()
+    with start_typesetter() as typesetter, browser():
+        yield typesetter
 
 
-def _preload(module: str) -> None:
-    """Import ``module`` ahead of its use; a failure is left to that use to report."""
-    with suppress(Exception):  # a library that cannot load raises many kinds
-        importlib.import_module(module)
+def _preload(*modules: str) -> None:
+    """Import ``modules`` ahead of their use; a failure is left to that use to report."""
+    for module in modules:
+        with suppress(Exception):  # a library that cannot load raises many kinds
+            importlib.import_module(module)
 
 
 @dataclass(frozen=True)
@@ -533,8 +538,8 @@ def _relative(account: Account, loaded: LoadedCampaign) -> Account:
     return Account(files=[dataclasses.replace(f, path=shown(f.path)) for f in account.files])
 
 
-def write_monitoring_report(inputs: ReportInputs, out_dir: Path,
-                            email: Path | None = None) -> list[Path]:
+def write_monitoring_report(inputs: ReportInputs, out_dir: Path, email: Path | None = None,
+                            typesetter: Executor | None = None) -> list[Path]:
     from crmreport.report import write_report
 
     own = inputs.loaded.template_dir / "report"  # a campaign may replace the bundled templates
@@ -547,7 +552,7 @@ def write_monitoring_report(inputs: ReportInputs, out_dir: Path,
               for ident, label in named if label}  # an id without a label keeps an earlier one
     return write_report(inputs.monitoring, inputs.definition, out_dir,
                         template_dir=own if own.is_dir() else None, summary=inputs.summary,
-                        labels=labels, email=email)
+                        labels=labels, email=email, typesetter=typesetter)
 
 
 @dataclass(frozen=True)
@@ -570,12 +575,12 @@ def report_period(
     from crmreport.files import write_text
     from crmreport.report.summary_json import checks, summary_json
 
-    with _drawing_ready():
+    with _drawing_ready() as typesetter:
         inputs = monitor_report(loaded, definition, period, as_of)
         slug = inputs.summary.current.period.slug
         folder = out_root / slug
         with atomic_dir(folder) as tmp:
-            written = write_monitoring_report(inputs, tmp, email_path)
+            written = write_monitoring_report(inputs, tmp, email_path, typesetter)
     paths = [p if p == email_path else folder / p.name for p in written]
     if json_path is not None:
         write_text(json_path, summary_json(inputs.monitoring, inputs.summary, definition))

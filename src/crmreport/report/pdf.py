@@ -40,16 +40,28 @@ def write_pdf(
     """Write ``report.pdf``; ``monitoring`` must already be suppressed. ``svgs`` are its
     charts drawn by :func:`chart_svgs` and ``context`` its page_context without them
     (default: made here)."""
-    import weasyprint  # slow to import; only PDF runs pay for it
+    from crmreport.report.typeset import typeset
 
     if svgs is None:
         svgs = chart_svgs(make_charts(monitoring, definition.branding,
                                       Formatter.for_report(definition)))
+    html = pdf_page(monitoring, definition, base_dir, template_dir, summary, svgs, context)
+    return write_pdf_bytes(out_dir, typeset(html))
+
+
+def pdf_page(
+    monitoring: Monitoring, definition: Report, base_dir: Path | None,
+    template_dir: Path | None, summary: PeriodSummary | None, svgs: Mapping[str, str],
+    context: Mapping[str, Any] | None = None,
+) -> str:
+    """The HTML the PDF is laid out from, its charts inline."""
     if context is None:
         context = page_context(monitoring, definition, {}, base_dir, summary)
     charts = {name: _img(svg, name) for name, svg in svgs.items()}
-    html = render({**context, "charts": charts}, "pdf", template_dir)
-    pdf = weasyprint.HTML(string=html, base_url=None).write_pdf()
+    return render({**context, "charts": charts}, "pdf", template_dir)
+
+
+def write_pdf_bytes(out_dir: Path, pdf: bytes) -> Path:
     path = out_dir / "report.pdf"
     write_bytes(path, pdf)
     return path

@@ -1,0 +1,23 @@
+"""The typesetter process lays out the same PDF as the report process would."""
+
+from tests.report.test_report import DEFINITION, con, monitoring  # noqa: F401  (fixtures)
+from tests.test_startup import imported_after
+
+from crmreport.report import write_report
+from crmreport.report.typeset import start_typesetter
+
+
+def test_typesetter_writes_the_same_pdf(monitoring, tmp_path):  # noqa: F811
+    here, there = tmp_path / "here", tmp_path / "there"
+    paths = write_report(monitoring, DEFINITION, here, formats=("pdf",))
+    with start_typesetter() as typesetter:
+        beside = write_report(monitoring, DEFINITION, there, formats=("html", "pdf"),
+                              typesetter=typesetter)
+    assert paths == [here / "report.pdf"]
+    assert beside == [there / "report.html", there / "report.pdf"]
+    assert (there / "report.pdf").read_bytes() == (here / "report.pdf").read_bytes()
+
+
+def test_typesetter_module_loads_nothing_heavy():
+    # it is all a spawned typesetter imports before WeasyPrint
+    assert imported_after("import crmreport.report.typeset") == set()
