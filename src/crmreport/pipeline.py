@@ -19,7 +19,6 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,6 +48,7 @@ if TYPE_CHECKING:
     from crmreport.monitor import Monitoring
     from crmreport.monitor.periods import PeriodKind, PeriodSummary
     from crmreport.proof import Preview, Rerender
+    from crmreport.report.typeset import Typesetter
     from crmreport.run import Run
 
 SECRET_VARIABLE = "CRMREPORT_SECRET"
@@ -99,16 +99,21 @@ def sources(loaded: LoadedCampaign) -> list[SourceFile]:
 
 
 def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
-            contact_plan: bool = True) -> Run:
+            contact_plan: bool = True, preload: Sequence[str] = ()) -> Run:
     """Identify, differentiate, customize and plan: everything up to writing.
 
     ``forget_run`` leaves that run out of the contact history the features and the plan see,
     as it was before that run (for rendering it again); the account still counts its rows.
-    ``contact_plan=False`` stops after the segments and offers are assigned."""
+    ``contact_plan=False`` stops after the segments and offers are assigned. ``preload``
+    names modules to import in a thread while the files are read and identified (DuckDB's
+    queries release the GIL); it is waited for before the features, so that no module is
+    imported by two threads at once."""
     config = loaded.config
     con = open_engine(config)
     rates = config.data.currency_rates
     files = sources(loaded)
+    importing = threading.Thread(target=_preload, args=tuple(preload), daemon=True)
+    importing.start()
     with stage("ingest", unit="files") as tick:
         read = load_sources(con, files)
         tick(len(files))
@@ -118,6 +123,7 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
         identified = identify_tables(con, read, config.currency,
                                      rates=loaded.data_path(rates) if rates else None,
                                      match=config.identity.match)
+    importing.join()
     if forget_run is not None:
         con.execute("DELETE FROM contacts WHERE run_id = ?", [forget_run])
     from crmreport.features import compute_features
@@ -465,16 +471,13 @@ def report(
 
 
 @contextmanager
-def _drawing_ready() -> Iterator[Executor]:
-    """What the report draws with gets ready while its data is read, beside DuckDB's queries
-    (which release the GIL) or on the second core: the chart browser starts, the typesetter
-    process imports WeasyPrint, and a thread imports scikit-learn for the churn model."""
-    from crmreport.report.pdf import browser
-    from crmreport.report.typeset import start_typesetter
+def _drawing_ready() -> Iterator[Typesetter]:
+    """What the report draws with gets ready while its data is read: the chart browser starts
+    and the typesetter process imports WeasyPrint."""
+    from crmreport.report.browser import browser
+    from crmreport.report.typeset import Typesetter
 
-    threading.Thread(target=_preload, args=("sklearn.linear_model", "sklearn.metrics"),
-                     daemon=True).start()
-    with start_typesetter() as typesetter, browser():
+    with Typesetter() as typesetter, browser():
         yield typesetter
 
 
@@ -483,6 +486,14 @@ def _preload(*modules: str) -> None:
     for module in modules:
         with suppress(Exception):  # a library that cannot load raises many kinds
             importlib.import_module(module)
+
+
+# What a report imports after the files are read: the models' libraries (scikit-learn for
+# the churn model, scipy for the value models), the monitoring and the report's own.
+REPORT_MODULES = ("crmreport.features", "sklearn.linear_model", "sklearn.metrics",
+                  "crmreport.rules", "crmreport.monitor", "crmreport.report.html",
+                  "crmreport.report.pdf", "crmreport.report.email",
+                  "crmreport.report.summary_json")
 
 
 @dataclass(frozen=True)
@@ -509,7 +520,8 @@ def monitor_report(
     if as_of is not None and as_of != loaded.config.as_of:
         loaded = dataclasses.replace(loaded, config=loaded.config.model_copy(
             update={"as_of": as_of}))
-    run = prepare(loaded, contact_plan=False)  # the report shows no plan
+    run = prepare(loaded, contact_plan=False,  # the report shows no plan
+                  preload=REPORT_MODULES)
     config = loaded.config
     costs = {name: getattr(config.channels, name).cost
              for name in ("email", "letter") if getattr(config.channels, name)}
@@ -539,7 +551,7 @@ def _relative(account: Account, loaded: LoadedCampaign) -> Account:
 
 
 def write_monitoring_report(inputs: ReportInputs, out_dir: Path, email: Path | None = None,
-                            typesetter: Executor | None = None) -> list[Path]:
+                            typesetter: Typesetter | None = None) -> list[Path]:
     from crmreport.report import write_report
 
     own = inputs.loaded.template_dir / "report"  # a campaign may replace the bundled templates
@@ -572,15 +584,14 @@ def report_period(
     """The report into ``out_root/<period>/`` (2026-W09, 2026-03, 2026-Q1): a rerun of the
     same period replaces the folder in one step. ``json_path`` gets the summary as JSON,
     ``email_path`` the executive summary as a self-contained .eml."""
-    from crmreport.files import write_text
-    from crmreport.report.summary_json import checks, summary_json
-
     with _drawing_ready() as typesetter:
         inputs = monitor_report(loaded, definition, period, as_of)
         slug = inputs.summary.current.period.slug
         folder = out_root / slug
         with atomic_dir(folder) as tmp:
             written = write_monitoring_report(inputs, tmp, email_path, typesetter)
+    from crmreport.report.summary_json import checks, summary_json
+
     paths = [p if p == email_path else folder / p.name for p in written]
     if json_path is not None:
         write_text(json_path, summary_json(inputs.monitoring, inputs.summary, definition))

@@ -4,13 +4,13 @@ from tests.report.test_report import DEFINITION, con, monitoring  # noqa: F401  
 from tests.test_startup import imported_after
 
 from crmreport.report import write_report
-from crmreport.report.typeset import start_typesetter
+from crmreport.report.typeset import Typesetter
 
 
 def test_typesetter_writes_the_same_pdf(monitoring, tmp_path):  # noqa: F811
     here, there = tmp_path / "here", tmp_path / "there"
     paths = write_report(monitoring, DEFINITION, here, formats=("pdf",))
-    with start_typesetter() as typesetter:
+    with Typesetter() as typesetter:
         beside = write_report(monitoring, DEFINITION, there, formats=("html", "pdf"),
                               typesetter=typesetter)
     assert paths == [here / "report.pdf"]
@@ -21,3 +21,9 @@ def test_typesetter_writes_the_same_pdf(monitoring, tmp_path):  # noqa: F811
 def test_typesetter_module_loads_nothing_heavy():
     # it is all a spawned typesetter imports before WeasyPrint
     assert imported_after("import crmreport.report.typeset") == set()
+
+
+def test_an_unused_typesetter_ends():
+    with Typesetter() as typesetter:
+        process = typesetter._process
+    assert process.poll() is not None

@@ -6,12 +6,10 @@ suppressed once, here, before either format sees them.
 
 from __future__ import annotations
 
-import contextvars
 import functools
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 from crmreport.config.models import Report
 from crmreport.errors import RenderError
@@ -20,9 +18,9 @@ if TYPE_CHECKING:  # the data libraries load with write_report; the typesetter n
     from crmreport.monitor import Monitoring
     from crmreport.monitor.periods import PeriodSummary
     from crmreport.report.names import Labels
+    from crmreport.report.typeset import Typesetter
 
 FORMATS = ("html", "pdf")
-T = TypeVar("T")
 
 __all__ = ["FORMATS", "write_report"]
 
@@ -38,7 +36,7 @@ def write_report(
     summary: PeriodSummary | None = None,
     labels: Labels | None = None,
     email: Path | None = None,
-    typesetter: Executor | None = None,
+    typesetter: Typesetter | None = None,
 ) -> list[Path]:
     """Write report.html and/or report.pdf into ``out_dir``; return the paths written.
 
@@ -47,7 +45,7 @@ def write_report(
     ``summary`` gives the executive summary its period figures; ``labels`` the names of
     segments and offers per language (``{id: {language: name}}``; default: the id made
     readable); ``email`` is where the executive summary goes as a self-contained .eml;
-    ``typesetter`` (:func:`crmreport.report.typeset.start_typesetter`) lays out the PDF in
+    ``typesetter`` (a started :class:`~crmreport.report.typeset.Typesetter`) lays out the PDF in
     another process while this one writes the HTML and the email (default: here, after).
     """
     unknown = sorted(set(formats) - set(FORMATS))
@@ -72,34 +70,25 @@ def write_report(
     if email is not None and summary is None:
         raise RenderError("the summary email needs the period summary")
     from crmreport.report.email import spark_pngs, summary_email, write_email
-    from crmreport.report.pdf import browser, chart_svgs, pdf_page, write_pdf_bytes
+    from crmreport.report.pdf import chart_svgs, pdf_page, write_pdf_bytes
     from crmreport.report.typeset import typeset
 
     html_path = email_path = pdf_path = None
     laid_out: Callable[[], bytes] | None = None  # the PDF, waited for
-    # One chart browser for the PDF's charts and the email's trend lines, in its own process.
-    # The PDF's charts come first, with this process idle (the browser's messages pass
-    # through a thread here, which needs the GIL); the page then goes to the typesetter
-    # while this process writes the HTML and the email. The executor is left before the
-    # browser.
-    with browser(), ThreadPoolExecutor(max_workers=1) as drawer:
-        if "pdf" in formats:
-            pdf_html = pdf_page(safe, definition, *page, chart_svgs(figures), context)
-            laid_out = typesetter.submit(typeset, pdf_html).result if typesetter else \
-                functools.partial(typeset, pdf_html)
-        pngs = _submit(drawer, spark_pngs, summary, definition, safe) \
-            if email is not None and summary is not None else None
-        if "html" in formats:
-            html_path = write_html(safe, definition, out_dir, *page, figures, context)
-        if email is not None and summary is not None and pngs is not None:
-            message = summary_email(safe, summary, definition, pngs.result(),
-                                    context["executive"])
-            email_path = write_email(email, message)
-        if laid_out is not None:
-            pdf_path = write_pdf_bytes(out_dir, laid_out())
+    if "pdf" in formats:
+        # Its charts first, drawn with this process idle (the chart browser's messages pass
+        # through a thread here, which needs the GIL); then the typesetter lays out the page
+        # while this process writes the HTML and the email.
+        pdf_html = pdf_page(safe, definition, *page, chart_svgs(figures), context)
+        laid_out = typesetter.submit(pdf_html).result if typesetter else \
+            functools.partial(typeset, pdf_html)
+    if "html" in formats:
+        html_path = write_html(safe, definition, out_dir, *page, figures, context)
+    if email is not None and summary is not None:
+        message = summary_email(safe, summary, definition,
+                                spark_pngs(summary, definition, safe), context["executive"])
+        email_path = write_email(email, message)
+    if laid_out is not None:
+        pdf_path = write_pdf_bytes(out_dir, laid_out())
     return [p for p in (html_path, pdf_path, email_path) if p is not None]
 
-
-def _submit(pool: ThreadPoolExecutor, work: Callable[..., T], *args: Any) -> Future[T]:
-    """``work`` in the pool, seeing this thread's context (its progress reporter)."""
-    return pool.submit(contextvars.copy_context().run, work, *args)

@@ -9,8 +9,7 @@ from __future__ import annotations
 import base64
 import re
 import warnings
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,12 @@ from crmreport.files import write_bytes
 from crmreport.monitor import Monitoring
 from crmreport.monitor.periods import PeriodSummary
 from crmreport.progress import counted, stage
+from crmreport.report.browser import FIX, browser
 from crmreport.report.charts import make_charts
 from crmreport.report.format import Formatter
 from crmreport.report.html import page_context, render
 
 CHART_WIDTH = 900
-_FIX = "install chromium (apt-get install -y chromium) or run `crmreport doctor`"
 # plotly.js gives every figure a random uid, used in its clip-path ids.
 _UID = re.compile(r'id="defs-([0-9a-z]+)"')
 
@@ -84,34 +83,7 @@ def render_images(figures: Mapping[str, go.Figure], kind: str) -> dict[str, byte
                                            height=fig.layout.height or 380)
                         for name, fig in counted(figures.items(), tick)}
         except Exception as exc:  # kaleido surfaces browser trouble as many types
-            raise RenderError(f"could not draw the report charts ({exc}); {_FIX}") from exc
-
-
-_open = [0]  # how many browser() blocks are open: the outermost starts and stops it
-
-
-@contextmanager
-def browser() -> Iterator[None]:
-    """One chart browser for everything drawn inside the block, however deeply nested."""
-    if _open[0]:
-        _open[0] += 1
-        try:
-            yield
-        finally:
-            _open[0] -= 1
-        return
-    try:
-        import kaleido
-
-        kaleido.start_sync_server(silence_warnings=True)
-    except Exception as exc:
-        raise RenderError(f"could not start the chart browser ({exc}); {_FIX}") from exc
-    _open[0] = 1
-    try:
-        yield
-    finally:
-        _open[0] = 0
-        kaleido.stop_sync_server(silence_warnings=True)
+            raise RenderError(f"could not draw the report charts ({exc}); {FIX}") from exc
 
 
 def _stable(svg: str, name: str) -> str:
