@@ -511,10 +511,6 @@ def monitor_report(
     as_of: dt.date | None = None,
 ) -> ReportInputs:
     """Prepare the run and compute everything the report shows (aggregates only)."""
-    from crmreport.monitor import collect
-    from crmreport.monitor.periods import period_summary
-    from crmreport.monitor.retention import MIGRATION_DAYS
-
     if "currency" not in definition.model_fields_set:  # money in the campaign's currency
         definition = definition.model_copy(update={"currency": loaded.config.currency})
     if as_of is not None and as_of != loaded.config.as_of:
@@ -522,6 +518,10 @@ def monitor_report(
             update={"as_of": as_of}))
     run = prepare(loaded, contact_plan=False,  # the report shows no plan
                   preload=REPORT_MODULES)
+    from crmreport.monitor import collect  # after prepare, which imports it while reading
+    from crmreport.monitor.periods import period_summary
+    from crmreport.monitor.retention import MIGRATION_DAYS
+
     config = loaded.config
     costs = {name: getattr(config.channels, name).cost
              for name in ("email", "letter") if getattr(config.channels, name)}

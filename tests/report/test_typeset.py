@@ -1,8 +1,12 @@
 """The typesetter process lays out the same PDF as the report process would."""
 
+import sys
+
+import pytest
 from tests.report.test_report import DEFINITION, con, monitoring  # noqa: F401  (fixtures)
 from tests.test_startup import imported_after
 
+from crmreport.errors import RenderError
 from crmreport.report import write_report
 from crmreport.report.typeset import Typesetter
 
@@ -27,3 +31,9 @@ def test_an_unused_typesetter_ends():
     with Typesetter() as typesetter:
         process = typesetter._process
     assert process.poll() is not None
+
+
+def test_a_typesetter_that_fails_says_so(monkeypatch):
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # starts, lays out nothing, exits 1
+    with Typesetter() as typesetter, pytest.raises(RenderError, match="could not be laid out"):
+        typesetter.submit("<p>page</p>").result()
