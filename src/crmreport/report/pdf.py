@@ -1,7 +1,7 @@
 """The report as PDF: the same page rendered for print, charts as inline SVG from kaleido.
 
-kaleido drives one headless chromium for the whole run (start_sync_server/stop_sync_server
-around all charts): about 0.2 s a chart instead of a browser start per chart.
+The charts are drawn by the one chart browser of the run (report/browser.py); the page is
+laid out by WeasyPrint, in the typesetter process when there is one (report/typeset.py).
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from crmreport.monitor import Monitoring
 from crmreport.monitor.periods import PeriodSummary
 from crmreport.progress import counted, stage
 from crmreport.report.browser import FIX, browser
-from crmreport.report.charts import make_charts
-from crmreport.report.format import Formatter
 from crmreport.report.html import page_context, render
 
 CHART_WIDTH = 900
@@ -32,23 +30,6 @@ _UID = re.compile(r'id="defs-([0-9a-z]+)"')
 # plotly's groups for the layers a chart does not use: empty, they draw nothing, and
 # WeasyPrint's drawing takes its time per node (a quarter of the nodes of the demo's charts)
 _EMPTY_GROUP = re.compile(r"<g(?: [^>]*)?/>|<g(?: [^>]*)?></g>")
-
-
-def write_pdf(
-    monitoring: Monitoring, definition: Report, out_dir: Path, base_dir: Path | None = None,
-    template_dir: Path | None = None, summary: PeriodSummary | None = None,
-    svgs: dict[str, str] | None = None, context: Mapping[str, Any] | None = None,
-) -> Path:
-    """Write ``report.pdf``; ``monitoring`` must already be suppressed. ``svgs`` are its
-    charts drawn by :func:`chart_svgs` and ``context`` its page_context without them
-    (default: made here)."""
-    from crmreport.report.typeset import typeset
-
-    if svgs is None:
-        svgs = chart_svgs(make_charts(monitoring, definition.branding,
-                                      Formatter.for_report(definition)))
-    html = pdf_page(monitoring, definition, base_dir, template_dir, summary, svgs, context)
-    return write_pdf_bytes(out_dir, typeset(html))
 
 
 def pdf_page(
