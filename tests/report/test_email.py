@@ -1,10 +1,14 @@
-"""The email's trend lines: PNGs drawn where the values put them, without a browser."""
+"""The email: trend lines as PNGs drawn where the values put them, without a browser; the
+same bytes for the same content."""
 
+import email
+import email.policy
 import io
+from email.message import EmailMessage
 
 from PIL import Image
 
-from crmreport.report.email import SPARK_SIZE, spark_png
+from crmreport.report.email import SPARK_SIZE, spark_png, with_stable_boundaries, write_email
 from crmreport.report.format import SUPPRESSED
 
 RED = "#ff0000"
@@ -40,3 +44,34 @@ def test_fewer_than_two_numbers_draw_nothing():
 
 def test_the_same_values_give_the_same_bytes():
     assert spark_png([3, 1, 2], RED) == spark_png([3, 1, 2], RED)
+
+
+def test_the_same_email_gives_the_same_bytes_and_parses_back_whole(tmp_path):
+    paths = [tmp_path / "a.eml", tmp_path / "b.eml"]
+    for path in paths:  # two messages built alike, as two runs would
+        write_email(path, _message())
+    first, second = (path.read_bytes() for path in paths)
+    assert first == second
+    parsed = email.message_from_bytes(first, policy=email.policy.default)
+    assert all(not part.defects for part in parsed.walk())
+    boundaries = [part.get_boundary() for part in parsed.walk() if part.is_multipart()]
+    assert len(set(boundaries)) == 2  # alternative and related, each its own
+    png = next(part for part in parsed.walk() if part.get_content_type() == "image/png")
+    assert png.get_content() == spark_png([3, 1, 2], RED)
+    assert parsed.get_body(("plain",)).get_content() == "Plain text\n"
+
+
+def test_other_content_gives_other_boundaries():
+    one, other = _message(), _message("Other text")
+    assert with_stable_boundaries(one).get_boundary() != \
+        with_stable_boundaries(other).get_boundary()
+
+
+def _message(text="Plain text"):
+    message = EmailMessage()
+    message["Subject"] = "Report"
+    message.set_content(text + "\n")
+    message.add_alternative('<p><img src="cid:spark@x"></p>', subtype="html")
+    html = message.get_body(("html",))
+    html.add_related(spark_png([3, 1, 2], RED), "image", "png", cid="<spark@x>")
+    return message

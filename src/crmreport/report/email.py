@@ -10,6 +10,7 @@ one). The Date is the as-of day, so a rerun writes the same message.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -149,5 +150,20 @@ def summary_email(monitoring: Monitoring, summary: PeriodSummary, definition: Re
 
 
 def write_email(path: Path, message: EmailMessage) -> Path:
-    write_bytes(path, bytes(message))
+    write_bytes(path, bytes(with_stable_boundaries(message)))
     return path
+
+
+def with_stable_boundaries(message: EmailMessage) -> EmailMessage:
+    """``message`` with each multipart boundary a hash of the leaf parts instead of Python's
+    random one, so that the same report writes the same bytes. A boundary cannot occur in
+    the parts it is a hash of (that would take a fixed point of SHA-256)."""
+    digest = hashlib.sha256()
+    for part in message.walk():
+        if not part.is_multipart():
+            digest.update(bytes(part))
+    tag = digest.hexdigest()[:40]
+    multiparts = [part for part in message.walk() if part.is_multipart()]
+    for depth, part in enumerate(multiparts):
+        part.set_boundary(f"=_crmreport-{depth}-{tag}")
+    return message
