@@ -5,7 +5,8 @@
 On a busy machine the wall time of the report says little; what each process needs says
 what a quiet 2-core machine would take: the report process until it sends the PDF's page
 to the typesetter (its CPU counts all its threads: DuckDB's, the import thread, the chart
-browser's messages), then the typesetter's layout. Runs `report_period` in this process as
+browser's messages, and the HTML and email written while the charts are drawn), then the
+typesetter's layout. Runs `report_period` in this process as
 the CLI does; the typesetter's CPU is its rusage when it is reaped, chromium's the rest of
 the children's.
 """
@@ -17,7 +18,7 @@ import os
 import resource
 import tempfile
 import time
-from concurrent.futures import Future
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,21 +37,21 @@ def main() -> None:
     from crmreport.config import load_campaign, load_report
     from crmreport.report.typeset import Typesetter
 
-    sent: list[float] = []
+    sent: list[float] = []  # CPU of this process (all its threads) when the page is sent
     laid_out: list[float] = []
-    submit, lay_out = Typesetter.submit, Typesetter._lay_out
+    lay_out = Typesetter._lay_out
 
-    def timed_submit(self: Typesetter, html: str) -> Future[bytes]:
-        sent.append(_cpu(resource.RUSAGE_SELF))
-        return submit(self, html)
+    def timed_lay_out(self: Typesetter, page: Callable[[], str]) -> bytes:
+        def timed_page() -> str:
+            html = page()  # waits for the charts
+            sent.append(_cpu(resource.RUSAGE_SELF))
+            return html
 
-    def timed_lay_out(self: Typesetter, page: bytes) -> bytes:
         before = _cpu(resource.RUSAGE_CHILDREN)
-        pdf = lay_out(self, page)
+        pdf = lay_out(self, timed_page)
         laid_out.append(_cpu(resource.RUSAGE_CHILDREN) - before)
         return pdf
 
-    Typesetter.submit = timed_submit  # type: ignore[method-assign]
     Typesetter._lay_out = timed_lay_out  # type: ignore[method-assign]
     loaded = load_campaign(ROOT / "campaigns" / "demo.yaml", data_dir=args.data)
     definition = load_report(ROOT / "reports" / "weekly.yaml")

@@ -36,4 +36,4 @@ def test_an_unused_typesetter_ends():
 def test_a_typesetter_that_fails_says_so(monkeypatch):
     monkeypatch.setattr(sys, "executable", "/bin/false")  # starts, lays out nothing, exits 1
     with Typesetter() as typesetter, pytest.raises(RenderError, match="could not be laid out"):
-        typesetter.submit("<p>page</p>").result()
+        typesetter.submit(lambda: "<p>page</p>").result()

@@ -6,7 +6,7 @@ suppressed once, here, before either format sees them.
 
 from __future__ import annotations
 
-import functools
+import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,26 +69,33 @@ def write_report(
             if "html" in formats else []
     if email is not None and summary is None:
         raise RenderError("the summary email needs the period summary")
+    from crmreport.report.browser import browser
     from crmreport.report.email import spark_pngs, summary_email, write_email
-    from crmreport.report.pdf import chart_svgs, pdf_page, write_pdf_bytes
+    from crmreport.report.pdf import chart_svgs, draw_charts, pdf_page, write_pdf_bytes
     from crmreport.report.typeset import typeset
 
     html_path = email_path = pdf_path = None
-    laid_out: Callable[[], bytes] | None = None  # the PDF, waited for
-    if "pdf" in formats:
-        # Its charts first, drawn with this process idle (the chart browser's messages pass
-        # through a thread here, which needs the GIL); then the typesetter lays out the page
-        # while this process writes the HTML and the email.
-        pdf_html = pdf_page(safe, definition, *page, chart_svgs(figures), context)
-        laid_out = typesetter.submit(pdf_html).result if typesetter else \
-            functools.partial(typeset, pdf_html)
-    if "html" in formats:
-        html_path = write_html(safe, definition, out_dir, *page, figures, context)
-    if email is not None and summary is not None:
-        message = summary_email(safe, summary, definition,
-                                spark_pngs(summary, definition, safe), context["executive"])
-        email_path = write_email(email, message)
-    if laid_out is not None:
-        pdf_path = write_pdf_bytes(out_dir, laid_out())
-    return [p for p in (html_path, pdf_path, email_path) if p is not None]
+    # the browser stays open until the PDF's charts are drawn (the run's own, when it has one)
+    with browser() if "pdf" in formats else contextlib.nullcontext():
+        laid_out: Callable[[], bytes] | None = None  # the PDF, waited for
+        if "pdf" in formats:
+            # Its charts are drawn in the browser's tabs at once while this process writes
+            # the HTML and the email; the page is made as soon as they are drawn, and laid
+            # out in the typesetter.
+            drawing = draw_charts(figures)
 
+            def pdf_html() -> str:
+                return pdf_page(safe, definition, *page, chart_svgs(drawing), context)
+
+            laid_out = typesetter.submit(pdf_html).result if typesetter else \
+                (lambda: typeset(pdf_html()))
+        if "html" in formats:
+            html_path = write_html(safe, definition, out_dir, *page, figures, context)
+        if email is not None and summary is not None:
+            message = summary_email(safe, summary, definition,
+                                    spark_pngs(summary, definition, safe),
+                                    context["executive"])
+            email_path = write_email(email, message)
+        if laid_out is not None:
+            pdf_path = write_pdf_bytes(out_dir, laid_out())
+    return [p for p in (html_path, pdf_path, email_path) if p is not None]

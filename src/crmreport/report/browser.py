@@ -1,18 +1,66 @@
 """The chart browser: one headless chromium, driven by kaleido, for everything the report
 draws inside a :func:`browser` block. Its own module, light to import, so that the browser
 can start before the data (and the libraries the report draws with) is loaded.
+
+Charts are drawn in several tabs at once (:func:`draw` returns a future), from an event loop
+in a thread of its own, so that the caller goes on meanwhile; kaleido's own sync server
+draws one figure at a time and blocks its caller.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from crmreport.errors import RenderError
 
+if TYPE_CHECKING:
+    import kaleido
+
 FIX = "install chromium (apt-get install -y chromium) or run `crmreport doctor`"
+TABS = 4  # figures drawn at once: the report's 9 charts in about three rounds
 
 _open = [0]  # how many browser() blocks are open: the outermost starts and stops it
+_running: list[_Browser] = []  # the browser of the outermost block
+
+
+class _Browser:
+    """kaleido with ``tabs`` tabs, opened (and used) on an event loop in its own thread."""
+
+    def __init__(self, tabs: int) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._kaleido: Future[kaleido.Kaleido] = Future()
+        self._thread = threading.Thread(target=self._loop.run_until_complete,
+                                        args=(self._serve(tabs),), daemon=True)
+        self._thread.start()
+
+    async def _serve(self, tabs: int) -> None:
+        import kaleido
+
+        try:
+            async with kaleido.Kaleido(n=tabs) as opened:
+                self._kaleido.set_result(opened)
+                await self._stop.wait()
+        except Exception as exc:  # kaleido surfaces browser trouble as many types
+            if not self._kaleido.done():
+                self._kaleido.set_exception(exc)
+
+    def draw(self, figure: dict[str, Any], options: dict[str, Any]) -> Future[bytes]:
+        return asyncio.run_coroutine_threadsafe(self._draw(figure, options), self._loop)
+
+    async def _draw(self, figure: dict[str, Any], options: dict[str, Any]) -> bytes:
+        opened = await asyncio.wrap_future(self._kaleido)
+        return bytes(await opened.calc_fig(figure, opts=options))
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join()
+        self._loop.close()
 
 
 @contextmanager
@@ -25,15 +73,27 @@ def browser() -> Iterator[None]:
         finally:
             _open[0] -= 1
         return
-    try:
-        import kaleido
-
-        kaleido.start_sync_server(silence_warnings=True)
-    except Exception as exc:
-        raise RenderError(f"could not start the chart browser ({exc}); {FIX}") from exc
+    _running.append(_Browser(TABS))
     _open[0] = 1
     try:
         yield
     finally:
         _open[0] = 0
-        kaleido.stop_sync_server(silence_warnings=True)
+        _running.pop().close()
+
+
+def draw(figure: dict[str, Any], kind: str, width: int, height: int) -> Future[bytes]:
+    """``figure`` (a plotly figure's dict) as an image (svg or png), drawn inside a
+    :func:`browser` block that is still open when the future's result is taken."""
+    if not _running:
+        raise RenderError("charts are drawn inside a browser() block")
+    return _running[-1].draw(figure, {"format": kind, "width": width, "height": height,
+                                      "scale": 1})
+
+
+def drawn(image: Future[bytes]) -> bytes:
+    """The image a :func:`draw` future gives, or a RenderError saying what to do."""
+    try:
+        return image.result()
+    except Exception as exc:  # kaleido surfaces browser trouble as many types
+        raise RenderError(f"could not draw the report charts ({exc}); {FIX}") from exc

@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import base64
 import re
-import warnings
 from collections.abc import Mapping
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
 
 from crmreport.config.models import Report
-from crmreport.errors import RenderError
 from crmreport.files import write_bytes
 from crmreport.monitor import Monitoring
 from crmreport.monitor.periods import PeriodSummary
-from crmreport.progress import counted, stage
-from crmreport.report.browser import FIX, browser
+from crmreport.report.browser import draw, drawn
 from crmreport.report.html import page_context, render
 
 CHART_WIDTH = 900
@@ -50,25 +48,18 @@ def write_pdf_bytes(out_dir: Path, pdf: bytes) -> Path:
     return path
 
 
-def chart_svgs(figures: Mapping[str, go.Figure]) -> dict[str, str]:
-    """Every figure as SVG text, with plotly's random uid replaced by the chart's name and
-    without empty groups."""
-    raw = render_images(figures, "svg")
-    return {name: _lean(_stable(svg.decode("utf-8"), name)) for name, svg in raw.items()}
+def draw_charts(figures: Mapping[str, go.Figure]) -> dict[str, Future[bytes]]:
+    """Every figure set drawing as SVG in the chart browser, all at once (the caller goes
+    on); inside a :func:`~crmreport.report.browser.browser` block."""
+    return {name: draw(fig.to_dict(), "svg", fig.layout.width or CHART_WIDTH,
+                       fig.layout.height or 380) for name, fig in figures.items()}
 
 
-def render_images(figures: Mapping[str, go.Figure], kind: str) -> dict[str, bytes]:
-    """Every figure as an image (svg or png) drawn by the chart browser."""
-    with browser(), warnings.catch_warnings():
-        # plotly passes kaleido options that a running server ignores, and says so.
-        warnings.filterwarnings("ignore", "The kopts argument", UserWarning)
-        try:
-            with stage("charts", len(figures), "charts") as tick:
-                return {name: fig.to_image(format=kind, width=fig.layout.width or CHART_WIDTH,
-                                           height=fig.layout.height or 380)
-                        for name, fig in counted(figures.items(), tick)}
-        except Exception as exc:  # kaleido surfaces browser trouble as many types
-            raise RenderError(f"could not draw the report charts ({exc}); {FIX}") from exc
+def chart_svgs(drawing: Mapping[str, Future[bytes]]) -> dict[str, str]:
+    """The drawn charts as SVG text, with plotly's random uid replaced by the chart's name
+    and without empty groups."""
+    return {name: _lean(_stable(drawn(svg).decode("utf-8"), name))
+            for name, svg in drawing.items()}
 
 
 def _stable(svg: str, name: str) -> str:

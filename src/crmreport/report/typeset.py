@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -34,12 +35,13 @@ class Typesetter:
             stderr=subprocess.PIPE, env=env)
         self._sender = ThreadPoolExecutor(max_workers=1)  # sends and waits beside the caller
 
-    def submit(self, html: str) -> Future[bytes]:
-        """The PDF of ``html``, a page that fetches nothing (its images are data URLs)."""
-        return self._sender.submit(self._lay_out, html.encode("utf-8"))
+    def submit(self, page: Callable[[], str]) -> Future[bytes]:
+        """The PDF of the page ``page`` makes (in a thread: it may wait for its charts), a
+        page that fetches nothing (its images are data URLs)."""
+        return self._sender.submit(self._lay_out, page)
 
-    def _lay_out(self, page: bytes) -> bytes:
-        pdf, errors = self._process.communicate(page)
+    def _lay_out(self, page: Callable[[], str]) -> bytes:
+        pdf, errors = self._process.communicate(page().encode("utf-8"))
         if self._process.returncode or not pdf:
             said = errors.decode("utf-8", "replace").strip().splitlines()
             raise RenderError("the PDF could not be laid out "
