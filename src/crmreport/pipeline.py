@@ -602,42 +602,51 @@ def report_period(
 
 def previous_segments(run: Run, day: dt.date) -> bool:
     """Create ``previous_segments`` (customer_id, segment): the campaign's own segment rules
-    over features computed as of ``day``, as if the run had been made then. The current
-    features are set aside meanwhile and put back. False when they cannot be computed."""
+    over features computed as of ``day``, as if the run had been made then: only the RFM
+    columns when the rules read no others (the usual case, a fifth of the time), else all
+    the features, set aside and put back meanwhile. False when they cannot be computed."""
     import duckdb
 
-    from crmreport.features import compute_features
+    from crmreport.features import MODEL_COLUMNS, RFM_COLUMNS, compute_features
+    from crmreport.features.rfm import RFM, compute_rfm
     from crmreport.monitor.retention import PREVIOUS_SEGMENTS
     from crmreport.rules import compile_rules
 
     con, config = run.con, run.loaded.config
-    con.execute(f"ALTER TABLE {FEATURES} RENAME TO features_current")
+    read = _segment_columns(config.segments)
+    rfm_only = read <= RFM_COLUMNS  # the rfm table has these as features does, row for row
+    if not rfm_only:
+        con.execute(f"ALTER TABLE {FEATURES} RENAME TO features_current")
     try:
-        compute_features(con, day, config.churn.horizon_days, config.value.model,
-                         fit_models=_segments_read_models(config.segments))
+        if rfm_only:
+            compute_rfm(con, day)  # net_orders, which it reads, does not depend on the day
+        else:
+            compute_features(con, day, config.churn.horizon_days, config.value.model,
+                             fit_models=bool(read & MODEL_COLUMNS))
         then = dataclasses.replace(run.loaded, config=config.model_copy(update={"as_of": day}))
         rules = compile_rules(then, FEATURES.columns)
         whens = " ".join(f"WHEN {sql} THEN '{sid}'" for sid, sql in rules.segments)
         con.execute(f"""CREATE OR REPLACE TABLE {PREVIOUS_SEGMENTS} AS
             SELECT customer_id, coalesce(CASE {whens} END, '{UNASSIGNED}') AS segment
-            FROM {FEATURES}""")
+            FROM {RFM if rfm_only else FEATURES}""")
         return True
     except (CrmError, duckdb.Error, ValueError, ArithmeticError):
         return False  # the migration is left out; the report goes on
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {FEATURES}")
-        con.execute(f"ALTER TABLE features_current RENAME TO {FEATURES}")
+        if rfm_only:
+            con.execute(f"DROP TABLE IF EXISTS {RFM}")
+        else:
+            con.execute(f"DROP TABLE IF EXISTS {FEATURES}")
+            con.execute(f"ALTER TABLE features_current RENAME TO {FEATURES}")
 
 
-def _segments_read_models(segments: Sequence[Segment]) -> bool:
-    """Whether any segment rule reads a column of a fitted model (clv_52w, churn_risk, ...)."""
+def _segment_columns(segments: Sequence[Segment]) -> frozenset[str]:
+    """The columns the segment rules read, lower case (DuckDB ignores the case)."""
     import sqlglot
     from sqlglot import exp
 
-    from crmreport.features import MODEL_COLUMNS
-
-    return any(column.name.lower() in MODEL_COLUMNS for s in segments
-               for column in sqlglot.parse_one(s.when, read="duckdb").find_all(exp.Column))
+    return frozenset(column.name.lower() for s in segments
+                     for column in sqlglot.parse_one(s.when, read="duckdb").find_all(exp.Column))
 
 
 @dataclass
