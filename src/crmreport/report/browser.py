@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import kaleido
 
 FIX = "install chromium (apt-get install -y chromium) or run `crmreport doctor`"
-TABS = 4  # figures drawn at once: the report's 9 charts in about three rounds
+TABS = 2  # figures drawn at once: one per core (bench/bench_charts.py: more cost CPU)
 
 _open = [0]  # how many browser() blocks are open: the outermost starts and stops it
 _running: list[_Browser] = []  # the browser of the outermost block
