@@ -603,8 +603,8 @@ def report_period(
 def previous_segments(run: Run, day: dt.date) -> bool:
     """Create ``previous_segments`` (customer_id, segment): the campaign's own segment rules
     over features computed as of ``day``, as if the run had been made then: only the RFM
-    columns when the rules read no others (the usual case, a fifth of the time), else all
-    the features, set aside and put back meanwhile. False when they cannot be computed."""
+    columns when the rules read no others (the usual case), else all the features, the
+    current ones set aside and put back meanwhile. False when they cannot be computed."""
     import duckdb
 
     from crmreport.features import MODEL_COLUMNS, RFM_COLUMNS, compute_features
