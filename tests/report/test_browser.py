@@ -35,3 +35,9 @@ def test_figures_drawn_at_once_are_those_plotly_draws_one_by_one():
 def test_drawing_outside_a_browser_block_says_so():
     with pytest.raises(RenderError, match="browser"):
         draw(_figure(1).to_dict(), "svg", 300, 200)
+
+
+def test_a_browser_that_cannot_start_says_how_to_fix_it(monkeypatch):
+    monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
+    with browser(), pytest.raises(RenderError, match="install chromium"):
+        drawn(draw(_figure(1).to_dict(), "svg", 300, 200))

@@ -35,9 +35,10 @@ class _Browser:
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
         self._kaleido: Future[kaleido.Kaleido] = Future()
-        self._thread = threading.Thread(target=self._loop.run_until_complete,
-                                        args=(self._serve(tabs),), daemon=True)
+        # the loop runs until close, so that a draw sent after a failed start still ends
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
+        self._served = asyncio.run_coroutine_threadsafe(self._serve(tabs), self._loop)
 
     async def _serve(self, tabs: int) -> None:
         import kaleido
@@ -59,6 +60,8 @@ class _Browser:
 
     def close(self) -> None:
         self._loop.call_soon_threadsafe(self._stop.set)
+        self._served.result()  # kaleido closed (or never opened)
+        self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
 
