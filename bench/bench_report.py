@@ -6,9 +6,10 @@
 Each run is a fresh process writing report.html, report.pdf, the JSON and the email of the
 demo's weekly report (the demo data is generated once into --data when missing; `make demo`
 leaves the same in out/demo/data). CPU time is the process's and its waited-for children's
-(chromium's included) user + system time from wait4, which a busy machine inflates less than
-the wall time; peak RSS is the largest resident set of the process or one such child. The
-load average is printed before and after: on a busy machine the wall times say little.
+(chromium's and the PDF typesetter's included) user + system time from wait4, which a busy
+machine inflates less than the wall time; peak RSS is the largest resident set of the
+process or one such child. The load average is printed before and after: on a busy machine
+the wall times say little.
 ``--peer`` puts another source tree first on PYTHONPATH (e.g. the main branch's `src`) with
 its own campaigns/demo.yaml beside it; the two alternate run by run.
 """

@@ -326,16 +326,26 @@ def _previous(run: Run, day: dt.date) -> list[tuple[str, str]]:
         "SELECT customer_id, segment FROM previous_segments ORDER BY ALL").fetchall()]
 
 
-def test_previous_segments_fit_no_models_their_rules_do_not_read(
+def test_previous_segments_from_rfm_alone_are_those_from_all_the_features(
         demo_run: pipeline.DemoResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crmreport.features import FEATURES, MODEL_COLUMNS, RFM_COLUMNS
+
     loaded = load_campaign(Path(pipeline.__file__).parents[2] / "campaigns" / "demo.yaml",
                            data_dir=demo_run.data_dir)
-    assert not pipeline._segments_read_models(loaded.config.segments)
+    columns_read = pipeline._segment_columns
+    read = columns_read(loaded.config.segments)
+    assert {"r_score", "orders", "recency_days"} <= read <= RFM_COLUMNS
     run = pipeline.prepare(loaded, contact_plan=False)
+    features = run.con.execute(f"SELECT * FROM {FEATURES} ORDER BY ALL").fetchall()
     day = loaded.config.as_of - dt.timedelta(days=91)
-    unfitted = _previous(run, day)
-    monkeypatch.setattr(pipeline, "_segments_read_models", lambda segments: True)
-    assert _previous(run, day) == unfitted  # the fitted models change no segment
-    assert len({segment for _, segment in unfitted}) >= 4
+    from_rfm = _previous(run, day)
+    for columns in (read | {"next_category"}, read | MODEL_COLUMNS):  # unfitted, fitted
+        monkeypatch.setattr(pipeline, "_segment_columns", lambda segments, c=columns: c)
+        assert _previous(run, day) == from_rfm
+    assert len({segment for _, segment in from_rfm}) >= 4
+    # the current features are as they were, and no working table is left
+    assert run.con.execute(f"SELECT * FROM {FEATURES} ORDER BY ALL").fetchall() == features
+    assert not run.con.execute("SELECT * FROM duckdb_tables() WHERE table_name = 'rfm'"
+                               ).fetchall()
     reading = [Segment(id="high", when="CLV_52W > 100 OR churn_risk < .2")]
-    assert pipeline._segments_read_models(reading)  # any case: DuckDB ignores it
+    assert columns_read(reading) == {"clv_52w", "churn_risk"}  # DuckDB: any case

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from crmreport.monitor import Monitoring
     from crmreport.monitor.periods import PeriodKind, PeriodSummary
     from crmreport.proof import Preview, Rerender
+    from crmreport.report.typeset import Typesetter
     from crmreport.run import Run
 
 SECRET_VARIABLE = "CRMREPORT_SECRET"
@@ -98,16 +99,21 @@ def sources(loaded: LoadedCampaign) -> list[SourceFile]:
 
 
 def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
-            contact_plan: bool = True) -> Run:
+            contact_plan: bool = True, preload: Sequence[str] = ()) -> Run:
     """Identify, differentiate, customize and plan: everything up to writing.
 
     ``forget_run`` leaves that run out of the contact history the features and the plan see,
     as it was before that run (for rendering it again); the account still counts its rows.
-    ``contact_plan=False`` stops after the segments and offers are assigned."""
+    ``contact_plan=False`` stops after the segments and offers are assigned. ``preload``
+    names modules to import in a thread while the files are read and identified (DuckDB's
+    queries release the GIL); it is waited for before the features, so that no module is
+    imported by two threads at once."""
     config = loaded.config
     con = open_engine(config)
     rates = config.data.currency_rates
     files = sources(loaded)
+    importing = threading.Thread(target=_preload, args=tuple(preload), daemon=True)
+    importing.start()
     with stage("ingest", unit="files") as tick:
         read = load_sources(con, files)
         tick(len(files))
@@ -117,6 +123,7 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
         identified = identify_tables(con, read, config.currency,
                                      rates=loaded.data_path(rates) if rates else None,
                                      match=config.identity.match)
+    importing.join()
     if forget_run is not None:
         con.execute("DELETE FROM contacts WHERE run_id = ?", [forget_run])
     from crmreport.features import compute_features
@@ -459,26 +466,35 @@ def report(
 
     ``period`` (default: the definition's) sets the executive summary's period; ``as_of``
     (default: the campaign's) the day the report is made as of."""
-    with _drawing_ready():
+    with _drawing_ready() as typesetter:
         return write_monitoring_report(monitor_report(loaded, definition, period, as_of),
-                                       out_dir)
+                                       out_dir, typesetter=typesetter)
 
 
 @contextmanager
-def _drawing_ready() -> Iterator[None]:
-    """The chart browser starts and WeasyPrint is imported while the report's data is read:
-    beside DuckDB's queries, which release the GIL, rather than after them."""
-    from crmreport.report.pdf import browser
+def _drawing_ready() -> Iterator[Typesetter]:
+    """What the report draws with gets ready while its data is read: the chart browser starts
+    and the typesetter process imports WeasyPrint."""
+    from crmreport.report.browser import browser
+    from crmreport.report.typeset import Typesetter
 
-    threading.Thread(target=_preload, args=("weasyprint",), daemon=True).start()
-    with browser():
-        yield
+    with Typesetter() as typesetter, browser():
+        yield typesetter
 
 
-def _preload(module: str) -> None:
-    """Import ``module`` ahead of its use; a failure is left to that use to report."""
-    with suppress(Exception):  # a library that cannot load raises many kinds
-        importlib.import_module(module)
+def _preload(*modules: str) -> None:
+    """Import ``modules`` ahead of their use; a failure is left to that use to report."""
+    for module in modules:
+        with suppress(Exception):  # a library that cannot load raises many kinds
+            importlib.import_module(module)
+
+
+# What a report imports after the files are read: the models' libraries (scikit-learn for
+# the churn model, scipy for the value models), the monitoring and the report's own.
+REPORT_MODULES = ("crmreport.features", "sklearn.linear_model", "sklearn.metrics",
+                  "crmreport.rules", "crmreport.monitor", "crmreport.report.html",
+                  "crmreport.report.pdf", "crmreport.report.email",
+                  "crmreport.report.summary_json")
 
 
 @dataclass(frozen=True)
@@ -496,16 +512,17 @@ def monitor_report(
     as_of: dt.date | None = None,
 ) -> ReportInputs:
     """Prepare the run and compute everything the report shows (aggregates only)."""
-    from crmreport.monitor import collect
-    from crmreport.monitor.periods import period_summary
-    from crmreport.monitor.retention import MIGRATION_DAYS
-
     if "currency" not in definition.model_fields_set:  # money in the campaign's currency
         definition = definition.model_copy(update={"currency": loaded.config.currency})
     if as_of is not None and as_of != loaded.config.as_of:
         loaded = dataclasses.replace(loaded, config=loaded.config.model_copy(
             update={"as_of": as_of}))
-    run = prepare(loaded, contact_plan=False)  # the report shows no plan
+    run = prepare(loaded, contact_plan=False,  # the report shows no plan
+                  preload=REPORT_MODULES)
+    from crmreport.monitor import collect  # after prepare, which imports it while reading
+    from crmreport.monitor.periods import period_summary
+    from crmreport.monitor.retention import MIGRATION_DAYS
+
     config = loaded.config
     costs = {name: getattr(config.channels, name).cost
              for name in ("email", "letter") if getattr(config.channels, name)}
@@ -534,8 +551,8 @@ def _relative(account: Account, loaded: LoadedCampaign) -> Account:
     return Account(files=[dataclasses.replace(f, path=shown(f.path)) for f in account.files])
 
 
-def write_monitoring_report(inputs: ReportInputs, out_dir: Path,
-                            email: Path | None = None) -> list[Path]:
+def write_monitoring_report(inputs: ReportInputs, out_dir: Path, email: Path | None = None,
+                            typesetter: Typesetter | None = None) -> list[Path]:
     from crmreport.report import write_report
 
     own = inputs.loaded.template_dir / "report"  # a campaign may replace the bundled templates
@@ -548,7 +565,7 @@ def write_monitoring_report(inputs: ReportInputs, out_dir: Path,
               for ident, label in named if label}  # an id without a label keeps an earlier one
     return write_report(inputs.monitoring, inputs.definition, out_dir,
                         template_dir=own if own.is_dir() else None, summary=inputs.summary,
-                        labels=labels, email=email)
+                        labels=labels, email=email, typesetter=typesetter)
 
 
 @dataclass(frozen=True)
@@ -568,15 +585,14 @@ def report_period(
     """The report into ``out_root/<period>/`` (2026-W09, 2026-03, 2026-Q1): a rerun of the
     same period replaces the folder in one step. ``json_path`` gets the summary as JSON,
     ``email_path`` the executive summary as a self-contained .eml."""
-    from crmreport.files import write_text
-    from crmreport.report.summary_json import checks, summary_json
-
-    with _drawing_ready():
+    with _drawing_ready() as typesetter:
         inputs = monitor_report(loaded, definition, period, as_of)
         slug = inputs.summary.current.period.slug
         folder = out_root / slug
         with atomic_dir(folder) as tmp:
-            written = write_monitoring_report(inputs, tmp, email_path)
+            written = write_monitoring_report(inputs, tmp, email_path, typesetter)
+    from crmreport.report.summary_json import checks, summary_json
+
     paths = [p if p == email_path else folder / p.name for p in written]
     if json_path is not None:
         write_text(json_path, summary_json(inputs.monitoring, inputs.summary, definition))
@@ -587,42 +603,51 @@ def report_period(
 
 def previous_segments(run: Run, day: dt.date) -> bool:
     """Create ``previous_segments`` (customer_id, segment): the campaign's own segment rules
-    over features computed as of ``day``, as if the run had been made then. The current
-    features are set aside meanwhile and put back. False when they cannot be computed."""
+    over features computed as of ``day``, as if the run had been made then: only the RFM
+    columns when the rules read no others (the usual case), else all the features, the
+    current ones set aside and put back meanwhile. False when they cannot be computed."""
     import duckdb
 
-    from crmreport.features import compute_features
+    from crmreport.features import MODEL_COLUMNS, RFM_COLUMNS, compute_features
+    from crmreport.features.rfm import RFM, compute_rfm
     from crmreport.monitor.retention import PREVIOUS_SEGMENTS
     from crmreport.rules import compile_rules
 
     con, config = run.con, run.loaded.config
-    con.execute(f"ALTER TABLE {FEATURES} RENAME TO features_current")
+    read = _segment_columns(config.segments)
+    rfm_only = read <= RFM_COLUMNS  # the rfm table has these as features does, row for row
+    if not rfm_only:
+        con.execute(f"ALTER TABLE {FEATURES} RENAME TO features_current")
     try:
-        compute_features(con, day, config.churn.horizon_days, config.value.model,
-                         fit_models=_segments_read_models(config.segments))
+        if rfm_only:
+            compute_rfm(con, day)  # net_orders, which it reads, does not depend on the day
+        else:
+            compute_features(con, day, config.churn.horizon_days, config.value.model,
+                             fit_models=bool(read & MODEL_COLUMNS))
         then = dataclasses.replace(run.loaded, config=config.model_copy(update={"as_of": day}))
         rules = compile_rules(then, FEATURES.columns)
         whens = " ".join(f"WHEN {sql} THEN '{sid}'" for sid, sql in rules.segments)
         con.execute(f"""CREATE OR REPLACE TABLE {PREVIOUS_SEGMENTS} AS
             SELECT customer_id, coalesce(CASE {whens} END, '{UNASSIGNED}') AS segment
-            FROM {FEATURES}""")
+            FROM {RFM if rfm_only else FEATURES}""")
         return True
     except (CrmError, duckdb.Error, ValueError, ArithmeticError):
         return False  # the migration is left out; the report goes on
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {FEATURES}")
-        con.execute(f"ALTER TABLE features_current RENAME TO {FEATURES}")
+        if rfm_only:
+            con.execute(f"DROP TABLE IF EXISTS {RFM}")
+        else:
+            con.execute(f"DROP TABLE IF EXISTS {FEATURES}")
+            con.execute(f"ALTER TABLE features_current RENAME TO {FEATURES}")
 
 
-def _segments_read_models(segments: Sequence[Segment]) -> bool:
-    """Whether any segment rule reads a column of a fitted model (clv_52w, churn_risk, ...)."""
+def _segment_columns(segments: Sequence[Segment]) -> frozenset[str]:
+    """The columns the segment rules read, lower case (DuckDB ignores the case)."""
     import sqlglot
     from sqlglot import exp
 
-    from crmreport.features import MODEL_COLUMNS
-
-    return any(column.name.lower() in MODEL_COLUMNS for s in segments
-               for column in sqlglot.parse_one(s.when, read="duckdb").find_all(exp.Column))
+    return frozenset(column.name.lower() for s in segments
+                     for column in sqlglot.parse_one(s.when, read="duckdb").find_all(exp.Column))
 
 
 @dataclass

@@ -50,8 +50,8 @@ FEATURE_DOCS: dict[str, str] = {
                      "lift) that they never bought; NULL if none",
 }
 
-__all__ = ["FEATURE_DOCS", "MODEL_COLUMNS", "ChurnModel", "Featured", "ValueModel",
-           "compute_features"]
+__all__ = ["FEATURE_DOCS", "MODEL_COLUMNS", "RFM_COLUMNS", "ChurnModel", "Featured",
+           "ValueModel", "compute_features"]
 
 # The feature columns a fitted model gives (compute_features(fit_models=False) leaves NULL).
 MODEL_COLUMNS = frozenset([*VALUE_COLUMNS, "churn_risk"])
@@ -105,3 +105,7 @@ def _source(column: str) -> str:
     if column == "next_category":
         return "n.next_category"
     return f"v.{column}" if column in VALUE_COLUMNS else f"r.{column}"
+
+
+# The feature columns the rfm working table holds as features has them.
+RFM_COLUMNS = frozenset(c for c in FEATURES.columns if _source(c) == f"r.{c}")

@@ -25,11 +25,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import brier_score_loss, roc_auc_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
-from threadpoolctl import threadpool_limits
 
 from crmreport.engine import Connection
 from crmreport.features.model_reasons import ModelReason
@@ -171,6 +166,11 @@ def new_model() -> Any:
     log1p-transformed (counts, days and money are long-tailed) and standardised; lbfgs is
     deterministic, and random_state is fixed anyway.
     """
+    # scikit-learn (and scipy under it) takes seconds to import: only a fit pays for it
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
     return make_pipeline(FunctionTransformer(_log1p), StandardScaler(),
                          LogisticRegression(C=1.0, max_iter=1000, random_state=0))
 
@@ -215,6 +215,9 @@ def reliability(y: np.ndarray, p: np.ndarray) -> list[dict[str, float]]:
 
 def fit_churn(con: Connection, as_of: dt.date, horizon_days: int) -> ChurnModel:
     """Check on the later split, refit on it, and create ``customer_churn`` as of ``as_of``."""
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+    from threadpoolctl import threadpool_limits
+
     n = dt.timedelta(days=horizon_days)
     train_at, check_at = as_of - 2 * n, as_of - n
     train, check = split(con, train_at, horizon_days), split(con, check_at, horizon_days)

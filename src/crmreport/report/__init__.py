@@ -6,21 +6,21 @@ suppressed once, here, before either format sees them.
 
 from __future__ import annotations
 
-import contextvars
+import contextlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING
 
 from crmreport.config.models import Report
 from crmreport.errors import RenderError
-from crmreport.monitor import Monitoring
-from crmreport.monitor.periods import PeriodSummary
-from crmreport.report.format import suppress_small
-from crmreport.report.names import Labels, with_names
+
+if TYPE_CHECKING:  # the data libraries load with write_report; the typesetter needs none
+    from crmreport.monitor import Monitoring
+    from crmreport.monitor.periods import PeriodSummary
+    from crmreport.report.names import Labels
+    from crmreport.report.typeset import Typesetter
 
 FORMATS = ("html", "pdf")
-T = TypeVar("T")
 
 __all__ = ["FORMATS", "write_report"]
 
@@ -36,6 +36,7 @@ def write_report(
     summary: PeriodSummary | None = None,
     labels: Labels | None = None,
     email: Path | None = None,
+    typesetter: Typesetter | None = None,
 ) -> list[Path]:
     """Write report.html and/or report.pdf into ``out_dir``; return the paths written.
 
@@ -43,11 +44,16 @@ def write_report(
     ``template_dir`` overrides the bundled report templates (crmreport/report/templates);
     ``summary`` gives the executive summary its period figures; ``labels`` the names of
     segments and offers per language (``{id: {language: name}}``; default: the id made
-    readable); ``email`` is where the executive summary goes as a self-contained .eml.
+    readable); ``email`` is where the executive summary goes as a self-contained .eml;
+    ``typesetter`` (a started :class:`~crmreport.report.typeset.Typesetter`) lays out the PDF in
+    another process while this one writes the HTML and the email (default: here, after).
     """
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise RenderError(f"unknown report format {', '.join(unknown)}; use html or pdf")
+    from crmreport.report.format import suppress_small
+    from crmreport.report.names import with_names
+
     safe = with_names(suppress_small(monitoring, definition.min_cell_size), labels or {},
                       definition.language)
     from crmreport.report.charts import make_charts
@@ -63,27 +69,33 @@ def write_report(
             if "html" in formats else []
     if email is not None and summary is None:
         raise RenderError("the summary email needs the period summary")
+    from crmreport.report.browser import browser
     from crmreport.report.email import spark_pngs, summary_email, write_email
-    from crmreport.report.pdf import browser, chart_svgs, write_pdf
+    from crmreport.report.pdf import chart_svgs, draw_charts, pdf_page, write_pdf_bytes
+    from crmreport.report.typeset import typeset
 
-    written: list[Path] = []
-    # One chart browser for the PDF's charts and the email's trend lines. It draws in its own
-    # process while this thread writes the HTML; the executor is left before the browser.
-    with browser(), ThreadPoolExecutor(max_workers=1) as drawer:
-        svgs = _submit(drawer, chart_svgs, figures) if "pdf" in formats else None
-        pngs = _submit(drawer, spark_pngs, summary, definition, safe) \
-            if email is not None and summary is not None else None
+    html_path = email_path = pdf_path = None
+    # the browser stays open until the PDF's charts are drawn (the run's own, when it has one)
+    with browser() if "pdf" in formats else contextlib.nullcontext():
+        laid_out: Callable[[], bytes] | None = None  # the PDF, waited for
+        if "pdf" in formats:
+            # Its charts are drawn in the browser's tabs at once while this process writes
+            # the HTML and the email; the page is made as soon as they are drawn, and laid
+            # out in the typesetter.
+            drawing = draw_charts(figures)
+
+            def pdf_html() -> str:
+                return pdf_page(safe, definition, *page, chart_svgs(drawing), context)
+
+            laid_out = typesetter.submit(pdf_html).result if typesetter else \
+                (lambda: typeset(pdf_html()))
         if "html" in formats:
-            written.append(write_html(safe, definition, out_dir, *page, figures, context))
-        if svgs is not None:
-            written.append(write_pdf(safe, definition, out_dir, *page, svgs.result(), context))
-        if email is not None and summary is not None and pngs is not None:
-            message = summary_email(safe, summary, definition, pngs.result(),
+            html_path = write_html(safe, definition, out_dir, *page, figures, context)
+        if email is not None and summary is not None:
+            message = summary_email(safe, summary, definition,
+                                    spark_pngs(summary, definition, safe),
                                     context["executive"])
-            written.append(write_email(email, message))
-    return written
-
-
-def _submit(pool: ThreadPoolExecutor, work: Callable[..., T], *args: Any) -> Future[T]:
-    """``work`` in the pool, seeing this thread's context (its progress reporter)."""
-    return pool.submit(contextvars.copy_context().run, work, *args)
+            email_path = write_email(email, message)
+        if laid_out is not None:
+            pdf_path = write_pdf_bytes(out_dir, laid_out())
+    return [p for p in (html_path, pdf_path, email_path) if p is not None]

@@ -1,6 +1,7 @@
 """The executive summary as one self-contained email (.eml) a scheduled job hands to any mail
 server: HTML with inline styles (mail clients drop <style> blocks), a plain-text part, and
-each trend line as a PNG drawn by kaleido, attached inline and referenced by cid:.
+each trend line as a PNG (drawn with Pillow, no browser), attached inline and referenced by
+cid:.
 
 No From/To unless the definition names them (``email``); no Message-ID (the mail server adds
 one). The Date is the as-of day, so a rerun writes the same message.
@@ -9,12 +10,13 @@ one). The Date is the as-of day, so a rerun writes the same message.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-import plotly.graph_objects as go
 from markupsafe import escape
 
 from crmreport.config.models import Report
@@ -28,34 +30,54 @@ from crmreport.report.results import campaign_totals
 from crmreport.report.summary import KEYS, figures
 
 _CELL = "padding:6px 10px;border-bottom:1px solid #e3e7eb;"
+SPARK_SIZE = (240, 56)  # pixels, shown at 120 x 28: sharp on high-density screens too
+_INSET = 9  # pixels kept free at each edge: the last point's mark fits
+_SUPERSAMPLE = 4
 
 
-def _spark_figure(values: list[Any], colour: str) -> go.Figure | None:
+def spark_png(values: list[Any], colour: str) -> bytes | None:
+    """A trend line as PNG, gaps where hidden and the last point marked (None with fewer than
+    two numbers). Drawn four times as large and scaled down, for smooth edges."""
+    from PIL import Image, ImageDraw
+
     numbers = [as_float(v) for v in values]
-    if sum(v is not None for v in numbers) < 2:
+    known = [v for v in numbers if v is not None]
+    if len(known) < 2:
         return None
-    fig = go.Figure(go.Scatter(y=numbers, mode="lines+markers", connectgaps=False,
-                               line={"color": colour, "width": 3},
-                               marker={"size": [0] * (len(numbers) - 1) + [9],
-                                       "color": colour}))
-    fig.update_layout(template="none", width=240, height=56, showlegend=False,
-                      margin={"l": 4, "r": 8, "t": 4, "b": 4}, paper_bgcolor="#ffffff",
-                      plot_bgcolor="#ffffff")
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return fig
+    width, height = SPARK_SIZE
+    low, span = min(known), (max(known) - min(known)) or 1.0
+    step = (width - 2 * _INSET) / max(len(numbers) - 1, 1)
+
+    def point(i: int, v: float) -> tuple[float, float]:
+        y = height - _INSET - (v - low) / span * (height - 2 * _INSET)
+        return (_INSET + i * step) * _SUPERSAMPLE, y * _SUPERSAMPLE
+
+    image = Image.new("RGB", (width * _SUPERSAMPLE, height * _SUPERSAMPLE), "white")
+    draw = ImageDraw.Draw(image)
+    segment: list[tuple[float, float]] = []
+    for i, v in enumerate([*numbers, None]):
+        if v is not None:
+            segment.append(point(i, v))
+            continue
+        if len(segment) > 1:
+            draw.line(segment, fill=colour, width=3 * _SUPERSAMPLE, joint="curve")
+        segment = []
+    x, y = point(*next((i, v) for i, v in reversed(list(enumerate(numbers))) if v is not None))
+    r = 4.5 * _SUPERSAMPLE
+    draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
+    out = io.BytesIO()
+    image.resize(SPARK_SIZE, Image.Resampling.LANCZOS).save(out, "PNG")
+    return out.getvalue()
 
 
 def spark_pngs(summary: PeriodSummary, definition: Report,
                monitoring: Monitoring | None = None) -> dict[str, bytes]:
-    """One PNG per key figure with a trend, by figure key (needs the chart browser);
-    ``monitoring`` (suppressed) hides what its campaign totals hide."""
-    from crmreport.report.pdf import render_images
-
+    """One PNG per key figure with a trend, by figure key; ``monitoring`` (suppressed) hides
+    what its campaign totals hide."""
     totals = campaign_totals(monitoring.results) if monitoring is not None else []
-    figs = {f.key: _spark_figure(f.values, definition.branding.primary_color)
+    pngs = {f.key: spark_png(f.values, definition.branding.primary_color)
             for f in figures(summary, definition.min_cell_size, totals)}
-    return render_images({k: fig for k, fig in figs.items() if fig is not None}, "png")
+    return {key: png for key, png in pngs.items() if png is not None}
 
 
 def summary_email(monitoring: Monitoring, summary: PeriodSummary, definition: Report,
@@ -128,5 +150,20 @@ def summary_email(monitoring: Monitoring, summary: PeriodSummary, definition: Re
 
 
 def write_email(path: Path, message: EmailMessage) -> Path:
-    write_bytes(path, bytes(message))
+    write_bytes(path, bytes(with_stable_boundaries(message)))
     return path
+
+
+def with_stable_boundaries(message: EmailMessage) -> EmailMessage:
+    """``message`` with each multipart boundary a hash of the leaf parts instead of Python's
+    random one, so that the same report writes the same bytes. A boundary cannot occur in
+    the parts it is a hash of (that would take a fixed point of SHA-256)."""
+    digest = hashlib.sha256()
+    for part in message.walk():
+        if not part.is_multipart():
+            digest.update(bytes(part))
+    tag = digest.hexdigest()[:40]
+    multiparts = [part for part in message.walk() if part.is_multipart()]
+    for depth, part in enumerate(multiparts):
+        part.set_boundary(f"=_crmreport-{depth}-{tag}")
+    return message

@@ -1,105 +1,65 @@
 """The report as PDF: the same page rendered for print, charts as inline SVG from kaleido.
 
-kaleido drives one headless chromium for the whole run (start_sync_server/stop_sync_server
-around all charts): about 0.2 s a chart instead of a browser start per chart.
+The charts are drawn by the one chart browser of the run (report/browser.py); the page is
+laid out by WeasyPrint, in the typesetter process when there is one (report/typeset.py).
 """
 
 from __future__ import annotations
 
 import base64
 import re
-import warnings
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
 
 from crmreport.config.models import Report
-from crmreport.errors import RenderError
 from crmreport.files import write_bytes
 from crmreport.monitor import Monitoring
 from crmreport.monitor.periods import PeriodSummary
-from crmreport.progress import counted, stage
-from crmreport.report.charts import make_charts
-from crmreport.report.format import Formatter
+from crmreport.report.browser import draw, drawn
 from crmreport.report.html import page_context, render
 
 CHART_WIDTH = 900
-_FIX = "install chromium (apt-get install -y chromium) or run `crmreport doctor`"
 # plotly.js gives every figure a random uid, used in its clip-path ids.
 _UID = re.compile(r'id="defs-([0-9a-z]+)"')
+# plotly's groups for the layers a chart does not use: empty, they draw nothing, and
+# WeasyPrint's drawing takes its time per node (a quarter of the nodes of the demo's charts)
+_EMPTY_GROUP = re.compile(r"<g(?: [^>]*)?/>|<g(?: [^>]*)?></g>")
 
 
-def write_pdf(
-    monitoring: Monitoring, definition: Report, out_dir: Path, base_dir: Path | None = None,
-    template_dir: Path | None = None, summary: PeriodSummary | None = None,
-    svgs: dict[str, str] | None = None, context: Mapping[str, Any] | None = None,
-) -> Path:
-    """Write ``report.pdf``; ``monitoring`` must already be suppressed. ``svgs`` are its
-    charts drawn by :func:`chart_svgs` and ``context`` its page_context without them
-    (default: made here)."""
-    import weasyprint  # slow to import; only PDF runs pay for it
-
-    if svgs is None:
-        svgs = chart_svgs(make_charts(monitoring, definition.branding,
-                                      Formatter.for_report(definition)))
+def pdf_page(
+    monitoring: Monitoring, definition: Report, base_dir: Path | None,
+    template_dir: Path | None, summary: PeriodSummary | None, svgs: Mapping[str, str],
+    context: Mapping[str, Any] | None = None,
+) -> str:
+    """The HTML the PDF is laid out from, its charts inline."""
     if context is None:
         context = page_context(monitoring, definition, {}, base_dir, summary)
     charts = {name: _img(svg, name) for name, svg in svgs.items()}
-    html = render({**context, "charts": charts}, "pdf", template_dir)
-    pdf = weasyprint.HTML(string=html, base_url=None).write_pdf()
+    return render({**context, "charts": charts}, "pdf", template_dir)
+
+
+def write_pdf_bytes(out_dir: Path, pdf: bytes) -> Path:
     path = out_dir / "report.pdf"
     write_bytes(path, pdf)
     return path
 
 
-def chart_svgs(figures: Mapping[str, go.Figure]) -> dict[str, str]:
-    """Every figure as SVG text, with plotly's random uid replaced by the chart's name."""
-    raw = render_images(figures, "svg")
-    return {name: _stable(svg.decode("utf-8"), name) for name, svg in raw.items()}
+def draw_charts(figures: Mapping[str, go.Figure]) -> dict[str, Future[bytes]]:
+    """Every figure set drawing as SVG in the chart browser, all at once (the caller goes
+    on); inside a :func:`~crmreport.report.browser.browser` block."""
+    return {name: draw(fig.to_dict(), "svg", fig.layout.width or CHART_WIDTH,
+                       fig.layout.height or 380) for name, fig in figures.items()}
 
 
-def render_images(figures: Mapping[str, go.Figure], kind: str) -> dict[str, bytes]:
-    """Every figure as an image (svg or png) drawn by the chart browser."""
-    with browser(), warnings.catch_warnings():
-        # plotly passes kaleido options that a running server ignores, and says so.
-        warnings.filterwarnings("ignore", "The kopts argument", UserWarning)
-        try:
-            with stage("charts", len(figures), "charts") as tick:
-                return {name: fig.to_image(format=kind, width=fig.layout.width or CHART_WIDTH,
-                                           height=fig.layout.height or 380)
-                        for name, fig in counted(figures.items(), tick)}
-        except Exception as exc:  # kaleido surfaces browser trouble as many types
-            raise RenderError(f"could not draw the report charts ({exc}); {_FIX}") from exc
-
-
-_open = [0]  # how many browser() blocks are open: the outermost starts and stops it
-
-
-@contextmanager
-def browser() -> Iterator[None]:
-    """One chart browser for everything drawn inside the block, however deeply nested."""
-    if _open[0]:
-        _open[0] += 1
-        try:
-            yield
-        finally:
-            _open[0] -= 1
-        return
-    try:
-        import kaleido
-
-        kaleido.start_sync_server(silence_warnings=True)
-    except Exception as exc:
-        raise RenderError(f"could not start the chart browser ({exc}); {_FIX}") from exc
-    _open[0] = 1
-    try:
-        yield
-    finally:
-        _open[0] = 0
-        kaleido.stop_sync_server(silence_warnings=True)
+def chart_svgs(drawing: Mapping[str, Future[bytes]]) -> dict[str, str]:
+    """The drawn charts as SVG text, with plotly's random uid replaced by the chart's name
+    and without empty groups."""
+    return {name: _lean(_stable(drawn(svg).decode("utf-8"), name))
+            for name, svg in drawing.items()}
 
 
 def _stable(svg: str, name: str) -> str:
@@ -109,6 +69,13 @@ def _stable(svg: str, name: str) -> str:
     # Only where plotly writes the uid: clip/legend/defs ids and gradient ids "g<uid>-...".
     uses = re.compile(r"(clip|legend|defs-|[#\"']g)" + re.escape(match.group(1)))
     return uses.sub(lambda m: m.group(1) + name, svg)
+
+
+def _lean(svg: str) -> str:
+    """``svg`` without empty groups, nor the groups emptied by removing them."""
+    while (leaner := _EMPTY_GROUP.sub("", svg)) != svg:
+        svg = leaner
+    return svg
 
 
 def _img(svg: str, name: str) -> str:
