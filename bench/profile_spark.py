@@ -7,6 +7,9 @@ Spark engine in this process, timing every statement the adapter runs (by its ki
 INSERT, UPDATE, SELECT, ...), every materialisation (``localCheckpoint``) and the Spark jobs
 started, then prints the totals, the slowest statements and the wall time. One run: the
 figures show the shape of the cost, not a benchmark (bench_spark.py is that).
+
+It also lists every statement whose Spark plan joins row against row
+(``BroadcastNestedLoopJoin``): such a join is quadratic unless one side has a single row.
 """
 
 from __future__ import annotations
@@ -35,12 +38,17 @@ def main() -> None:
     by_kind: dict[str, list[float]] = collections.defaultdict(list)
     slowest: list[tuple[float, str]] = []
     checkpoints: list[float] = []
+    nested: list[str] = []  # statements with a row-against-row join, with the join's line
+    current = [""]
     run, checkpoint = adapter.SparkConnection._run, DataFrame.localCheckpoint
 
     def timed_run(self: adapter.SparkConnection, tree: Any, sql: str) -> None:
         start = time.perf_counter()
+        current[0] = " ".join(sql.split())[:110]
         run(self, tree, sql)
-        if self._frame is not None:  # a query is lazy until fetched: count it as fetched
+        if self._frame is not None:
+            # a query is lazy until fetched: count it as fetched
+            _note_nested(self._frame, current[0], nested)
             self._rows = iter(self.fetchall())
         seconds = time.perf_counter() - start
         by_kind[tree.key.upper()].append(seconds)
@@ -48,6 +56,7 @@ def main() -> None:
 
     def timed_checkpoint(self: DataFrame, eager: bool = True) -> DataFrame:
         start = time.perf_counter()
+        _note_nested(self, current[0], nested)
         result = checkpoint(self, eager)
         checkpoints.append(time.perf_counter() - start)
         return result
@@ -71,6 +80,16 @@ def main() -> None:
     print("slowest statements:")
     for seconds, sql in sorted(slowest, reverse=True)[: args.top]:
         print(f"  {seconds:7.2f} s  {sql}")
+    print(f"row-against-row joins: {len(nested)}")
+    for line in nested:
+        print(f"  {line}")
+
+
+def _note_nested(frame: Any, statement: str, nested: list[str]) -> None:
+    plan = frame._jdf.queryExecution().executedPlan().toString()
+    for line in plan.splitlines():
+        if "BroadcastNestedLoopJoin" in line:
+            nested.append(f"{statement}\n      {line.strip()[:160]}")
 
 
 if __name__ == "__main__":

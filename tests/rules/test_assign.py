@@ -157,3 +157,21 @@ def test_rules_can_test_the_cross_sell_suggestion(shop: Path) -> None:
     suggested = dict(run.con.execute("SELECT customer_id, suggested_category FROM suggestions"
                                   ).fetchall())
     assert suggested == {"C3": "books"}  # only C3 has an offer
+
+
+@pytest.mark.parametrize("listed", [["5", "7"], []])
+@pytest.mark.parametrize("rule", ["in_list('l', recency_days)", "NOT in_list('l', recency_days)"])
+def test_in_list_keeps_in_s_answers_for_null_values_and_empty_lists(
+        rule: str, listed: list[str]) -> None:
+    # the helper is written with EXISTS (hashable on Spark); the reference is a plain IN
+    con = _features([("C1", 5, 1), ("C2", 6, 1), ("C3", None, 1)])
+    con.execute("CREATE TABLE rule_lists (list VARCHAR, col VARCHAR, value VARCHAR)")
+    for value in listed:
+        con.execute("INSERT INTO rule_lists VALUES ('l', 'recency_days', ?)", [value])
+    sql = compile_condition(check(rule, COLUMNS, lists=["l"]), dt.date(2026, 3, 1))
+    reference = rule.replace("in_list('l', recency_days)",
+                             "(CAST(recency_days AS VARCHAR) IN (SELECT value FROM rule_lists))")
+    got = con.execute(f"SELECT customer_id, {sql}, {reference} FROM features ORDER BY 1"
+                      ).fetchall()
+    assert [g for _, g, _ in got] == [r for _, _, r in got]
+    assert len({g for _, g, _ in got}) > 1 or not listed

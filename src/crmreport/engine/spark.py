@@ -297,7 +297,7 @@ class SparkConnection:
             return frame
         from pyspark.sql import functions as F
 
-        frame = numbered(frame).localCheckpoint()
+        frame = numbered(frame)  # materialised once; _store numbers the kept rows anew
         bad = [int(r[0]) for r in frame.where(F.col(CORRUPT).isNotNull())
                .select(ROWID).orderBy(ROWID).collect()]
         self._drop(rejects)

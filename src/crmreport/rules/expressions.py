@@ -50,26 +50,37 @@ def _string(value: object) -> str:
     return exp.Literal.string(str(value)).sql(dialect="duckdb")
 
 
+# The helpers test membership with EXISTS on an equality, not `x IN (SELECT ...)`: Spark
+# plans IN under NOT or in a projection as a row-against-row join (it must keep IN's NULL
+# cases), while an equality is hashed on both engines. Inside EXISTS the matched value is
+# renamed to MATCH so that the bare column in the equality binds to the feature table.
+MATCH = "__crm_match"
+
+
+def _exists(values: str, column: str) -> str:
+    """``column IN (values)`` for a never-NULL ``column`` and NULL-free ``values``."""
+    return f"EXISTS (SELECT 1 FROM ({values}) m WHERE m.{MATCH} = {column})"
+
+
 def _bought(column: str) -> Expand:
     def expand(args: tuple[object, ...], as_of: dt.date) -> str:
         value, days = args
-        return (
-            # purchases (net_orders.py) belong to known customers: no NULL to spoil NOT IN
-            f"customer_id IN (SELECT o.customer_id FROM purchases(DATE '{as_of.isoformat()}') o "
+        # purchases (net_orders.py) belong to known customers: no NULL ids on either side
+        return _exists(
+            f"SELECT o.customer_id AS {MATCH} FROM purchases(DATE '{as_of.isoformat()}') o "
             f"JOIN order_lines l USING (order_id) WHERE lower(l.{column}) = "
             f"{exp.Literal.string(str(value).lower()).sql()} AND o.order_date >= "
-            f"DATE '{as_of.isoformat()}' - {int(str(days))})"
-        )
+            f"DATE '{as_of.isoformat()}' - {int(str(days))}", "customer_id")
     return expand
 
 
 def _contacted(where: str, as_of: dt.date) -> str:
-    """Customers with a treatment contact up to as_of matching ``where`` (never NULL ids).
+    """Customers with a treatment contact up to as_of matching ``where``.
 
     A contact dated on as_of itself counts: another campaign may have gone out that day."""
-    return ("customer_id IN (SELECT h.customer_id FROM contacts h WHERE h.customer_id IS NOT "
-            f"NULL AND h.test_group = 'treatment' AND h.contacted_at <= "
-            f"DATE '{as_of.isoformat()}' AND {where})")
+    return _exists(f"SELECT h.customer_id AS {MATCH} FROM contacts h WHERE h.customer_id IS "
+                   f"NOT NULL AND h.test_group = 'treatment' AND h.contacted_at <= "
+                   f"DATE '{as_of.isoformat()}' AND {where}", "customer_id")
 
 
 def _contacted_within(args: tuple[object, ...], as_of: dt.date) -> str:
@@ -84,8 +95,11 @@ def _contacted_in(args: tuple[object, ...], as_of: dt.date) -> str:
 
 def _in_list(args: tuple[object, ...], as_of: dt.date) -> str:
     name, column = args
-    return (f"CAST({column} AS VARCHAR) IN (SELECT value FROM {RULE_LISTS} WHERE list = "
-            f"{_string(name)} AND col = {_string(str(column).strip(chr(34)))})")
+    listed = (f"SELECT value AS {MATCH} FROM {RULE_LISTS} WHERE list = {_string(name)} AND "
+              f"col = {_string(str(column).strip(chr(34)))}")
+    # IN's answer for a NULL value: unknown if the list has entries, else false
+    return (f"CASE WHEN {column} IS NULL THEN (CASE WHEN EXISTS ({listed}) THEN NULL ELSE "
+            f"false END) ELSE {_exists(listed, f'CAST({column} AS VARCHAR)')} END")
 
 
 HELPERS: dict[str, Helper] = {
