@@ -153,3 +153,22 @@ def test_a_large_customer_export_keeps_its_order(tmp_path: Path) -> None:
     rows = con.execute("SELECT customer_id, email_consent FROM customers").fetchall()
     assert [r[0] for r in rows] == sorted(r[0] for r in rows) and len(rows) == 1500000
     assert [r[1] for r in rows[:3]] == ["yes", "no", "unknown"]
+
+
+def test_lines_of_unknown_orders_are_quarantined_and_guests_are_not_unknown(
+        tmp_path: Path) -> None:
+    (tmp_path / "c.csv").write_text(CUSTOMERS)
+    (tmp_path / "o.csv").write_text(ORDERS)
+    (tmp_path / "l.csv").write_text("order_id,sku,category,quantity,unit_price\n"
+                                    "O1,A,a,1,10.50\nO9,B,b,1,2\n,C,c,1,1\nO6,D,d,2,1.60\n")
+    con = connect()
+    staged = load_sources(con, [SourceFile("customers", tmp_path / "c.csv"),
+                                SourceFile("orders", tmp_path / "o.csv"),
+                                SourceFile("order_lines", tmp_path / "l.csv")])
+    identify_tables(con, staged, "EUR")
+    assert con.execute("SELECT _row, reason FROM quarantine WHERE _file = 2 ORDER BY _row"
+                       ).fetchall() == [(2, "unknown_order"), (3, "missing_order_id")]
+    assert [r[0] for r in con.execute("SELECT order_id FROM order_lines ORDER BY 1").fetchall()
+            ] == ["O1", "O6"]
+    # O2, a guest's order, is no unknown customer's; O4 (C9) is quarantined for its amount
+    assert staged.account.files[1].flags.get("unknown_customer", 0) == 0
