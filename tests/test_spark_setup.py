@@ -11,7 +11,7 @@ from crmreport.errors import ConfigError
 @pytest.fixture
 def installed(monkeypatch: pytest.MonkeyPatch) -> set[str]:
     """The modules this test's machine has, whatever the real one has."""
-    modules = {"pyspark", *spark_setup.CONNECT_MODULES}
+    modules = {"pyspark"}
     monkeypatch.setattr(spark_setup, "_importable", lambda name: name in modules)
     return modules
 
@@ -58,14 +58,12 @@ def test_without_java_on_the_path_the_error_says_how_to_install_it(
     assert "default-jre-headless" in str(raised.value)
 
 
-def test_spark_connect_needs_its_client_not_java(installed: set[str], tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("JAVA_HOME", raising=False)
-    monkeypatch.setenv("PATH", str(tmp_path))  # no java: the server runs the JVM
-    assert spark_setup.missing("sc://spark.example:15002") == []
-    installed.discard("grpc")
-    [(what, fix)] = spark_setup.missing("sc://spark.example:15002")
-    assert "grpc missing" in what and "pyspark[connect]" in fix
+def test_spark_connect_is_refused_with_what_to_use_instead(installed: set[str],
+                                                           java_home: Path) -> None:
+    with pytest.raises(ConfigError) as raised:
+        spark_setup.require_spark("sc://spark.example:15002")
+    assert "Spark Connect 3.5 has no checkpoints" in str(raised.value)
+    assert "spark-submit" in str(raised.value)
 
 
 def test_a_dotted_module_under_an_absent_package_is_not_importable() -> None:

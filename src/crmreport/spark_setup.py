@@ -1,6 +1,6 @@
 """What ``engine: spark`` needs on this machine, checked before any data is read: pyspark
-(the ``spark`` extra), and Java for a JVM of our own, or the Connect client's libraries for
-a Spark Connect server (``sc://``), which runs the JVM elsewhere.
+(the ``spark`` extra) and Java for the driver's JVM; and a master it can work with (not a
+Spark Connect server, see ``CONNECT_REFUSED``).
 
 pyspark is not imported here: a missing piece is found with importlib's finder and the PATH,
 so the check starts no JVM and the command line stays light.
@@ -16,13 +16,18 @@ from pathlib import Path
 from crmreport.errors import ConfigError, Problem
 
 SPARK_EXTRA = "pip install 'crmreport[spark]'"
-CONNECT_EXTRA = "pip install 'pyspark[connect]==<the server's Spark version>'"
-# The Spark Connect client's own dependencies, beyond pandas and pyarrow (pyspark[connect]).
-CONNECT_MODULES = ("grpc", "grpc_status", "google.rpc")
+# Each table the adapter makes is kept with a local checkpoint, which cuts its lineage; Spark
+# Connect 3.5 has no checkpoints, and caching instead keeps every table's lineage, which grows
+# with each statement until planning one takes longer than the run (tried on the tiny shop).
+CONNECT_REFUSED = (
+    "engine spark cannot run over Spark Connect (sc://): Spark Connect 3.5 has no "
+    "checkpoints, which crmreport needs to keep the tables it makes",
+    "run crmreport on the cluster's driver with spark-submit and --spark-master "
+    "spark://host:7077 (README, 'Running on Spark'), or use engine duckdb")
 
 
 def is_connect(master: str) -> bool:
-    """A Spark Connect server's URL: the session is a client and needs no local JVM."""
+    """A Spark Connect server's URL."""
     return master.startswith("sc://")
 
 
@@ -41,10 +46,7 @@ def missing(master: str) -> list[tuple[str, str]]:
         return [("spark needs pyspark, which is not installed",
                  f"{SPARK_EXTRA}, or choose engine duckdb")]
     if is_connect(master):
-        absent = [m for m in CONNECT_MODULES if not _importable(m)]
-        return [(f"spark needs the Spark Connect client, which is incomplete "
-                 f"({', '.join(absent)} missing)",
-                 CONNECT_EXTRA)] if absent else []
+        return [CONNECT_REFUSED]
     if java() is None:
         where = "JAVA_HOME/bin/java" if os.environ.get("JAVA_HOME") else "java on the PATH"
         return [(f"spark needs Java, which is missing ({where} not found)",

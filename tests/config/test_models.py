@@ -36,10 +36,10 @@ def _campaign(tmp_path: Path, extra: str = "") -> Path:
 def test_the_engine_is_duckdb_unless_the_campaign_says_spark(tmp_path: Path) -> None:
     assert load_campaign(_campaign(tmp_path)).config.engine == "duckdb"
     config = load_campaign(_campaign(tmp_path, "engine: spark\nspark:\n  master: "
-                                               "sc://spark.example:15002\n  conf: "
+                                               "spark://spark.example:7077\n  conf: "
                                                "{spark.sql.shuffle.partitions: '8'}\n")).config
     assert config.engine == "spark"
-    assert config.spark == SparkSettings(master="sc://spark.example:15002",
+    assert config.spark == SparkSettings(master="spark://spark.example:7077",
                                          conf={"spark.sql.shuffle.partitions": "8"})
     assert SparkSettings().master == "local[2]"
 

@@ -207,7 +207,8 @@ class SparkSettings(Model):
     master: str = Field(
         "local[2]", min_length=1,
         description="local[N] (this machine, N cores), a cluster URL (spark://host:7077, "
-                    "yarn, k8s://https://host:443) or Spark Connect sc://host:port")
+                    "yarn, k8s://https://host:443); not Spark Connect (sc://), which has no "
+                    "checkpoints")
     conf: dict[str, str] = Field(
         {}, description="Spark properties for the session, e.g. spark.executor.memory: 4g")
 

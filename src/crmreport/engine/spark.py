@@ -71,11 +71,6 @@ def session(master: str, conf: Mapping[str, str] | None = None) -> SparkSession:
     overrides the defaults above."""
     from pyspark.sql import SparkSession
 
-    if master.startswith("sc://"):  # Spark Connect: the server owns the JVM and its settings
-        spark = SparkSession.builder.remote(master).getOrCreate()
-        for key, value in {**PARITY, **(conf or {})}.items():
-            spark.conf.set(key, value)
-        return spark
     builder = SparkSession.builder.master(master).appName("crmreport")
     for key, value in {**LOCAL, **PARITY, **(conf or {})}.items():
         builder = builder.config(key, value)
