@@ -74,3 +74,18 @@ def test_sample_size_matches_the_textbook_formula():
     # Fleiss (no continuity correction), 10% vs 15%, alpha 0.05, power 0.8: 686 per group
     assert sample_size_per_group(0.10, 0.15) == 686
     assert sample_size_per_group(0.2, 0.2) is None
+
+
+def test_special_functions_are_scipy_stats_bit_for_bit():
+    # stats.py and response.py call scipy.special directly (scipy.stats takes half a second
+    # to import): the same values as scipy.stats' norm and t, exactly, not approximately.
+    from scipy import special
+
+    rng = np.random.default_rng(14)
+    x = np.concatenate([rng.normal(0, 3, 2000), [0.0, 1e-9, 5.0, 38.0]])
+    q = np.concatenate([rng.uniform(0, 1, 2000), [0.5, 0.8, 0.975, 1e-12]])
+    df = np.concatenate([rng.uniform(1, 5000, 2000), [1.0, 2.0, 3.5, 10.0]])
+    assert np.array_equal(special.ndtr(-x), stats.norm.sf(x))
+    assert np.array_equal(special.ndtri(q), stats.norm.ppf(q))
+    assert np.array_equal(special.stdtr(df, -x), stats.t.sf(x, df))
+    assert np.array_equal(special.stdtrit(df, q), stats.t.ppf(q, df))

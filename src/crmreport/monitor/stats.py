@@ -22,8 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.stats import norm
-from scipy.stats import t as student_t
+from scipy.special import ndtr, ndtri, stdtr, stdtrit
+
+# scipy.special's ndtr is the normal CDF, ndtri its inverse, stdtr and stdtrit the same for
+# Student's t (degrees of freedom first): what scipy.stats' norm and t evaluate, bit for bit,
+# without importing scipy.stats (half a second of the report's start).
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,8 @@ def welch(treated: ArrayLike, control: ArrayLike) -> MeanDifference:
     if se == 0:
         return MeanDifference(diff, None, None, None)
     df = (v_t + v_c) ** 2 / (v_t**2 / (len(y_t) - 1) + v_c**2 / (len(y_c) - 1))
-    q = float(student_t.ppf(0.975, df))
-    p = float(2 * student_t.sf(abs(diff) / se, df))
+    q = float(stdtrit(df, 0.975))
+    p = float(2 * stdtr(df, -abs(diff) / se))
     return MeanDifference(diff, diff - q * se, diff + q * se, p)
 
 
@@ -95,7 +98,7 @@ def two_proportion_z(n_a: int, x_a: int, n_b: int, x_b: int) -> float | None:
     se = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
     if se == 0:
         return None
-    return float(2 * norm.sf(abs(x_a / n_a - x_b / n_b) / se))
+    return float(2 * ndtr(-abs(x_a / n_a - x_b / n_b) / se))
 
 
 def holm(p_values: Sequence[float | None]) -> list[float | None]:
@@ -116,8 +119,8 @@ def sample_size_per_group(rate_a: float, rate_b: float, alpha: float = 0.05,
     (normal approximation, equal groups); None when the rates are equal."""
     if rate_a == rate_b:
         return None
-    z_a = float(norm.ppf(1 - alpha / 2))
-    z_b = float(norm.ppf(power))
+    z_a = float(ndtri(1 - alpha / 2))
+    z_b = float(ndtri(power))
     mean = (rate_a + rate_b) / 2
     top = (z_a * math.sqrt(2 * mean * (1 - mean))
            + z_b * math.sqrt(rate_a * (1 - rate_a) + rate_b * (1 - rate_b))) ** 2
