@@ -462,8 +462,7 @@ class _Builder:
         shape = self.shapes.get(key, _UNSEEN) if key else None
         if isinstance(shape, Shape):
             try:
-                return shape.fill(self.templates.context(text_t, values), _tidy_text,
-                                  lambda whole: _inline(html_t, whole, cid))
+                return shape.fill(values, _tidy_text, lambda whole: _inline(html_t, whole, cid))
             except Exception:  # a value a formatting filter refuses: the render reports it
                 return self._render(values, text_t, html_t, cid)
         rendered = self._render(values, text_t, html_t, cid)
@@ -490,9 +489,9 @@ class _Builder:
         inline = lambda whole: _inline(html_t, whole, cid)  # noqa: E731
         try:
             parts = self._render_parts({**values, **shown}, text_t, html_t, cid)
-            shape = learn(holes, (parts[0], parts[1], "".join(parts[2])), _tidy_text, inline,
-                          _qp)
-            filled = shape.fill(self.templates.context(text_t, values), _tidy_text, inline)
+            shape = learn(holes, (parts[0], parts[1], "".join(parts[2])),
+                          self.templates.context(text_t, values), _tidy_text, inline, _qp)
+            filled = shape.fill(values, _tidy_text, inline)
         except Exception:  # a stand-in used in a way the analysis missed: no shape
             return None
         same = (filled.subject, filled.text, filled.html) == (

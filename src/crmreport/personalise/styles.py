@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from markupsafe import Markup
 
@@ -37,7 +37,9 @@ _SLOT = re.compile(f"{_OPEN}(.*?){_CLOSE}", re.DOTALL)
 _IN_TEXT, _IN_ATTRIBUTE = '"&lt; ', '&quot;< '
 # A value read differently from the probe: leading whitespace, markup, a foreign entity,
 # CR/NUL, the markers.
-_NOT_PLAIN = re.compile(f"^[ \\t\\n\\f]|[<\\r\\x00{_OPEN}{_CLOSE}]|&(?!(?:amp|lt|gt|#39|#34);)")
+_NOT_PLAIN_ANYWHERE = f"[<\\r\\x00{_OPEN}{_CLOSE}]|&(?!(?:amp|lt|gt|#39|#34);)"
+_NOT_PLAIN = re.compile(f"^[ \\t\\n\\f]|{_NOT_PLAIN_ANYWHERE}")
+_NOT_PLAIN_JOINED = re.compile(f"(?:^|\\x1f)[ \\t\\n\\f]|{_NOT_PLAIN_ANYWHERE}")
 # Slots whose text is not plain HTML text, and stylesheets that look at values.
 _UNSAFE_SLOT = re.compile(
     f"&[#\\w]*{_OPEN}"  # an entity the template starts and the value would finish
@@ -61,16 +63,28 @@ def _as_attribute(value: str) -> str:
 class Layout:
     pieces: tuple[str, ...]  # inlined text around the slots: one more than slots
     writers: tuple[Callable[[str], str], ...]  # per slot: text or attribute escaping
+    # The pieces as a str.format template with the slots in order: one call per email.
+    template: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        out = []
+        for number, piece in enumerate(self.pieces):
+            out.append(f"{{{number - 1}}}" if number else "")
+            out.append(piece.replace("{", "{{").replace("}", "}}"))
+        object.__setattr__(self, "template", "".join(out))
 
     def fill(self, values: list[str]) -> str:
-        out = [self.pieces[0]]
-        for value, piece in zip(self.written(values), self.pieces[1:], strict=True):
-            out.append(value)
-            out.append(piece)
-        return "".join(out)
+        return self.fill_written(self.written(values))
+
+    def fill_written(self, written: list[str]) -> str:
+        """The document with values already written as the inliner writes them."""
+        return self.template.format(*written)
 
     def written(self, values: list[str]) -> list[str]:
         """The values as the inlined document has them, slot by slot."""
+        joined = "".join(values)
+        if "&" not in joined and "\xa0" not in joined:
+            return values  # nothing any writer changes
         # As plain str: Markup's own replace() would escape the replacements again.
         return [write(str(value)) if "&" in value or "\xa0" in value else value
                 for value, write in zip(values, self.writers, strict=True)]
@@ -83,6 +97,12 @@ def _is_plain(chunk: str) -> bool:
 def plain(value: str) -> bool:
     """Whether an escaped value reads in a slot as the probe does (Layout.fill can take it)."""
     return value != "" and not _NOT_PLAIN.search(value)
+
+
+def all_plain(values: list[str]) -> bool:
+    """``all(map(plain, values))`` in one search: the values joined by a character that only
+    makes the search stricter (it is no entity's, and a start may follow it)."""
+    return "" not in values and not _NOT_PLAIN_JOINED.search("\x1f".join(values))
 
 
 def learn_layout(pieces: list[str], inline: Callable[[str], str]) -> Layout | None:
