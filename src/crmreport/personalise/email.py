@@ -167,6 +167,8 @@ MAX_SHAPES = 1_000
 _UNSEEN = object()
 # Merge fields with one value per run or per language: part of a shape, not filled into it.
 _FIXED = ("imprint", "objection_notice", "sender_name", "shop_url")
+# esp.csv columns an email's own values fill, not the recipient's.
+_OWN_COLUMNS = ("email", "subject", "unsubscribe_url", "message_id")
 
 
 def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
@@ -421,34 +423,54 @@ class _Builder:
             reply_name, reply_addr = parseaddr(settings.reply_to)
             common.append(_header("Reply-To", _address(reply_name, reply_addr)))
         self.common = "".join(common)
-        # What the content hash starts with after the customer id: the same for every email.
-        self.hashed = f"{settings.date.isoformat()}\x00{self.common}\x00".encode()
+        # What the content hash reads after the customer id: the same for every email.
+        self.hashed = f"{settings.date.isoformat()}\x00{self.common}\x00"
         self._notice = functools.lru_cache(maxsize=64)(lambda locale: objection_notice(None,
                                                                                       locale))
+        self.secret = settings.secret.encode()
+        # The unsubscribe URL and its header around the token: token.join(parts) gives them.
+        self.url_parts = settings.unsubscribe_url.split("{token}")
+        self.unsubscribe_parts = _unsubscribe_parts(settings.unsubscribe_url, self.mailto)
+        self.own_columns = [(self.columns.index(c), c) for c in _OWN_COLUMNS]
+        self.pairs: dict[tuple[Any, Any], tuple[Template, Template]] = {}
 
     def build(self, recipient: Mapping[str, Any], addr: str) -> tuple[bytes, list[str]]:
         cid = str(recipient["customer_id"])
-        token = unsubscribe_token(self.settings.secret, cid)
-        unsubscribe = self.settings.unsubscribe_url.replace("{token}", token)
+        token = hmac.digest(self.secret, cid.encode(), "sha256").hex()[:_TOKEN_CHARS]
+        unsubscribe = token.join(self.url_parts)
         values = {"shop_url": self.shop_url, **recipient, **self.extras,
                   "unsubscribe_url": unsubscribe}
         if "objection_notice" not in values:
             values["objection_notice"] = self._notice(self._locale(recipient))
-        text_t = self.templates.get(recipient, "txt")
-        html_t = self.templates.get(recipient, "html")
+        text_t, html_t = self._templates(recipient)
         filled = self._content(values, text_t, html_t, cid)
         subject, text, html = filled.subject, filled.text, filled.html
         _require_notice(str(values["objection_notice"]), cid, (text_t, text), (html_t, html))
-        content = self._content_hash(cid, subject, text, html)
+        content = hashlib.sha256(
+            f"{cid}\x00{self.hashed}{subject}\x00{text}\x00{html}\x00".encode()).hexdigest()
         message_id = f"<{_label('message-id', content)[:32]}@{self.domain}>"
-        headers = self._headers(recipient, addr, subject, message_id, unsubscribe)
+        headers = self._headers(recipient, addr, subject, message_id, unsubscribe, token)
         boundary = "=_crm_" + _label("boundary", content)[:24]
         data = _assemble(headers, boundary, filled.text_body or _qp(text),
                          filled.html_body or _qp(html))
+        get = recipient.get
+        row = [get(c, "") for c in self.columns]
         own = {"email": addr, "subject": subject, "unsubscribe_url": unsubscribe,
                "message_id": message_id}
-        row = [_cell(own[c] if c in own else recipient.get(c, "")) for c in self.columns]
-        return data, row
+        for at, name in self.own_columns:
+            row[at] = own[name]
+        return data, [v if type(v) is str and not v.startswith(ESCAPED_START) else _cell(v)
+                      for v in row]
+
+    def _templates(self, recipient: Mapping[str, Any]) -> tuple[Template, Template]:
+        """The recipient's text and HTML templates (by template name and locale)."""
+        key = (recipient.get("template"), recipient.get("locale"))
+        pair = self.pairs.get(key)
+        if pair is None:
+            pair = (self.templates.get(recipient, "txt"), self.templates.get(recipient, "html"))
+            if len(self.pairs) < MAX_SHAPES:
+                self.pairs[key] = pair
+        return pair
 
     def _content(self, values: dict[str, Any], text_t: Template, html_t: Template,
                  cid: str) -> Filled:
@@ -525,23 +547,15 @@ class _Builder:
         return str(recipient.get("locale") or self.templates.env.globals.get("campaign_locale")
                    or "de_DE")
 
-    def _content_hash(self, cid: str, subject: str, text: str, html: str) -> str:
-        """sha256 of what the message says (not keyed with the secret): same content, same ids."""
-        digest = hashlib.sha256(f"{cid}\x00".encode())
-        digest.update(self.hashed)  # the date and the common headers
-        for part in (subject, text, html):
-            digest.update(part.encode())
-            digest.update(b"\x00")
-        return digest.hexdigest()
-
     def _headers(self, recipient: Mapping[str, Any], addr: str, subject: str,
-                 message_id: str, unsubscribe: str) -> str:
+                 message_id: str, unsubscribe: str, token: str) -> str:
         return "".join([
             self.common,
             _header("To", _address(_display_name(recipient), addr)),
             _header("Subject", _header_text(subject)),
             _header("Message-ID", message_id),
-            _unsubscribe_header(unsubscribe, self.mailto),
+            token.join(self.unsubscribe_parts) if self.unsubscribe_parts
+            else _unsubscribe_header(unsubscribe, self.mailto),
             _FIXED_HEADERS,
         ])
 
@@ -622,9 +636,19 @@ _FIXED_HEADERS = (_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
 
 def _address(name: str, addr: str) -> str:
     """``name <addr>``, the name capped and quoted or encoded, folded before ``<addr>``."""
+    phrase, width = _phrase(name)
+    if not phrase:
+        return addr
+    joint = " " if width + len(addr) + 3 <= _LINE else "\r\n "
+    return f"{phrase}{joint}<{addr}>"
+
+
+@functools.lru_cache(maxsize=4096)  # names repeat: first and last names, companies
+def _phrase(name: str) -> tuple[str, int]:
+    """The display name as a header phrase, and the width its last line leaves taken."""
     name = _cap(_clean(name))
     if not name:
-        return addr
+        return "", 0
     if not name.isascii() or "=?" in name or '"' in name or "\\" in name:
         phrase = _encoded_words(name)  # folds itself; no quoting or escaping needed
     elif _SPECIALS.search(name):
@@ -634,8 +658,7 @@ def _address(name: str, addr: str) -> str:
     last = phrase.rsplit("\r\n", 1)[-1]
     # "To: " or "Reply-To: " precedes the first line: leave room for the longest.
     prefix = 0 if "\r\n" in phrase else len("Reply-To: ")
-    joint = " " if prefix + len(last) + len(addr) + 3 <= _LINE else "\r\n "
-    return f"{phrase}{joint}<{addr}>"
+    return phrase, prefix + len(last)
 
 
 def _cap(name: str) -> str:
@@ -651,6 +674,16 @@ def _unsubscribe_header(url: str, mailto: str) -> str:
     https = f"<{_clean(url)}>,"
     joint = " " if len("List-Unsubscribe: ") + len(https) <= _LINE else "\r\n "
     return f"List-Unsubscribe:{joint}{https}\r\n <mailto:{_clean(mailto)}?subject=unsubscribe>\r\n"
+
+
+def _unsubscribe_parts(url: str, mailto: str) -> list[str] | None:
+    """The List-Unsubscribe header cut where the token goes, when the URL needs no cleaning
+    (a token is hex digits of a fixed length: it changes neither cleaning nor folding)."""
+    mark = "\ue000" * _TOKEN_CHARS
+    marked = url.replace("{token}", mark)
+    if _clean(marked) != marked:
+        return None
+    return _unsubscribe_header(marked, mailto).split(mark)
 
 
 @functools.lru_cache(maxsize=1024)  # most emails of a run share a handful of subjects
