@@ -566,3 +566,35 @@ def test_layouts_inlined_once_give_the_bytes_inlining_each_email_whole_gives(
         inlined.clear()
     assert len(files[0]) == 60 and files[0] == files[1]
     assert calls[1] == 60 and calls[0] < 40  # the layouts were used: fewer inliner calls
+
+
+# text, and whether it may go as it is: RFC 5322 allows 998 octets a line (CRLF not counted).
+PARTS = [("Grüße\nzweite Zeile\n", True), ("x" * 998, True), ("x" * 999, False),
+         ("€" * 332 + "\nkurz", True), ("kurz\n" + "€" * 333, False),  # 996 and 999 octets
+         ("a\rb", False), ("a\r\nb\n", False), ("nul\x00", False), ("", True)]
+
+
+@pytest.mark.parametrize(("text", "as_is"), PARTS)
+def test_a_part_goes_as_it_is_only_when_its_lines_fit(text: str, as_is: bool) -> None:
+    """8bit where every line is within 998 octets and no CR or NUL, else quoted-printable;
+    either way the standard library reads back the text (line ends as LF)."""
+    module = crmreport.personalise.email
+    boundary = "=_crm_0123456789abcdef01234567"
+    body = module._body(text, None, boundary)
+    assert body[0] == ("8bit" if as_is else "quoted-printable")
+    data = module._assemble("Subject: x\r\n", boundary, body, body)
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    assert not message.defects and all(not part.defects for part in message.walk())
+    assert isinstance(message, EmailMessage)
+    part = message.get_body(("plain",))
+    assert part is not None and part["Content-Transfer-Encoding"] == body[0]
+    wanted = text.replace("\r\n", "\n").replace("\r", "\n")
+    assert str(part.get_content()).replace("\r\n", "\n") == wanted
+    if as_is:
+        assert all(len(line) <= 998 for line in body[1].split(b"\r\n"))
+
+
+def test_a_body_holding_the_boundary_is_encoded() -> None:
+    boundary = "=_crm_0123456789abcdef01234567"
+    kind, body = crmreport.personalise.email._body(f"a\n--{boundary}--\nb", None, boundary)
+    assert kind == "quoted-printable" and boundary.encode() not in body

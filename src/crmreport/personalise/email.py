@@ -1,7 +1,9 @@
 """One RFC 5322 multipart/alternative .eml per recipient, assembled by hand for speed.
 
 The stdlib email package manages about 380 messages/s, which would bound a large run; the
-structure here is fixed (two quoted-printable parts), so the bytes are written directly.
+structure here is fixed (a text and an HTML part), so the bytes are written directly. A part
+goes as it is (UTF-8, ``8bit``) when every line fits RFC 5322's 998 octets and it holds no
+CR or NUL, else quoted-printable: the same text either way, 8bit without the encoding's work.
 Everything that depends on a customer is either encoded (RFC 2047) or stripped of control
 characters before it reaches a header, so no merge value can start a header of its own.
 Headers are folded so no line exceeds 78 characters (display names are capped at 64).
@@ -9,10 +11,11 @@ Headers are folded so no line exceeds 78 characters (display names are capped at
 The templates are not run for every recipient: recipients whose values steer the templates
 alike share a *shape* (shapes.py), rendered once in the sandbox with a stand-in for each
 value the templates only show, its CSS inlined once (styles.py) and the quoted-printable of
-its own lines made once; each email puts its values into the holes. The first recipient of
-every shape is also rendered in full and must come out the same, or that shape is not used;
-templates the analysis cannot follow are rendered per recipient, as are the recipients past
-MAX_SHAPES shapes. Either way the bytes are those of rendering each email whole.
+its own lines made once (for parts that need it); each email puts its values into the holes.
+The first recipient of every shape is also rendered in full and must come out the same, or
+that shape is not used; templates the analysis cannot follow are rendered per recipient, as
+are the recipients past MAX_SHAPES shapes. Either way the bytes are those of rendering each
+email whole.
 
 The unsubscribe token is HMAC-SHA256(key=secret, msg=customer_id), first 32 hex digits: only
 whoever holds the secret can make one, so nobody can unsubscribe someone else. Message-ID and
@@ -85,6 +88,7 @@ _WORD_BYTES = 39
 _MAX_NAME = 64  # display name characters; longer names are cut at a word boundary
 _MAX_ADDRESS = 254  # RFC 5321's limit on a forward path
 _LINE = 78  # RFC 5322's recommended line length; 998 is the hard limit
+_MAX_OCTETS = 998  # RFC 5322's limit on a line, CRLF not counted
 _TOKEN_CHARS = 32
 MIN_SECRET = 16
 _SECRET_FIX = ("set CRMREPORT_SECRET to a long random string; it keeps unsubscribe links "
@@ -451,8 +455,8 @@ class _Builder:
         message_id = f"<{_label('message-id', content)[:32]}@{self.domain}>"
         headers = self._headers(recipient, addr, subject, message_id, unsubscribe, token)
         boundary = "=_crm_" + _label("boundary", content)[:24]
-        data = _assemble(headers, boundary, filled.text_body or _qp(text),
-                         filled.html_body or _qp(html))
+        data = _assemble(headers, boundary, _body(text, filled.text_body, boundary),
+                         _body(html, filled.html_body, boundary))
         get = recipient.get
         row = [get(c, "") for c in self.columns]
         own = {"email": addr, "subject": subject, "unsubscribe_url": unsubscribe,
@@ -518,8 +522,8 @@ class _Builder:
             return None
         same = (filled.subject, filled.text, filled.html) == (
             rendered.subject, rendered.text, rendered.html) and \
-            filled.text_body in (None, _qp(filled.text)) and \
-            filled.html_body in (None, _qp(filled.html))
+            (filled.text_body is None or filled.text_body() == _qp(filled.text)) and \
+            (filled.html_body is None or filled.html_body() == _qp(filled.html))
         return shape if same else None
 
     def _render(self, values: dict[str, Any], text_t: Template, html_t: Template,
@@ -727,16 +731,34 @@ def _qp(text: str) -> bytes:
     return binascii.b2a_qp(lf.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
 
 
-def _assemble(headers: str, boundary: str, text: bytes, html: bytes) -> bytes:
-    """The message from its headers and its two parts, quoted-printable already."""
-    # "=_" never occurs in quoted-printable output, so the boundary cannot clash with a body.
+def _as_is(data: bytes) -> bool:
+    """Whether a part's UTF-8 can be sent as it is (8bit): no CR or NUL (line ends are LF,
+    sent as CRLF), and no line over _MAX_OCTETS octets."""
+    return b"\r" not in data and b"\x00" not in data and (
+        len(data) <= _MAX_OCTETS or max(map(len, data.split(b"\n"))) <= _MAX_OCTETS)
+
+
+def _body(text: str, encoded: Callable[[], bytes] | None, boundary: str) -> tuple[str, bytes]:
+    """A part's transfer encoding and body: as it is where it can, else quoted-printable
+    (``encoded``: made from the shape's encoded lines, where the email has a shape)."""
+    data = text.encode()
+    # A body holding the boundary (it would have to hold a hash of itself) is encoded:
+    # "=_" never occurs in quoted-printable output.
+    if _as_is(data) and boundary.encode() not in data:
+        return "8bit", data.replace(b"\n", b"\r\n")
+    return "quoted-printable", encoded() if encoded else _qp(text)
+
+
+def _assemble(headers: str, boundary: str, text: tuple[str, bytes],
+              html: tuple[str, bytes]) -> bytes:
+    """The message from its headers and its two parts' (transfer encoding, body)."""
     part = ("--{b}\r\nContent-Type: text/{kind}; charset=utf-8\r\n"
-            "Content-Transfer-Encoding: quoted-printable\r\n\r\n")
+            "Content-Transfer-Encoding: {cte}\r\n\r\n")
     head = (f'{headers}Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
             "This is a multi-part message in MIME format.\r\n\r\n")
     return b"".join([
         head.encode("ascii"),
-        part.format(b=boundary, kind="plain").encode("ascii"), text, b"\r\n",
-        part.format(b=boundary, kind="html").encode("ascii"), html, b"\r\n",
+        part.format(b=boundary, kind="plain", cte=text[0]).encode("ascii"), text[1], b"\r\n",
+        part.format(b=boundary, kind="html", cte=html[0]).encode("ascii"), html[1], b"\r\n",
         f"--{boundary}--\r\n".encode("ascii"),
     ])

@@ -618,13 +618,14 @@ def encoded(pieces: tuple[str, ...], encode: Callable[[str], bytes]) -> Encoded 
 
 @dataclass(frozen=True)
 class Filled:
-    """One recipient's content, and its parts' transfer encodings where already made."""
+    """One recipient's content, and how to make its parts' transfer encodings from the shape's
+    encoded lines where it can (made only for a part that needs them)."""
 
     subject: str
     text: str
     html: str
-    text_body: bytes | None = None
-    html_body: bytes | None = None
+    text_body: Callable[[], bytes] | None = None
+    html_body: Callable[[], bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -655,7 +656,8 @@ class Shape:
         text_body = None
         if keep_lines(text_values):
             text = self.tidy.join(texts)
-            text_body = self.text_body.fill(text_values) if self.text_body else None
+            if self.text_body:
+                text_body = functools.partial(self.text_body.fill, text_values)
         else:
             text = tidy(self.text.join(texts))
         html_values = [texts[slot] for slot in self.html.slots]
@@ -663,7 +665,7 @@ class Shape:
             return Filled(subject, text, inline(self.html.join(texts)), text_body)
         written = self.layout.written(html_values)
         html = self.layout.fill_written(written)
-        html_body = self.html_body.fill(written) if self.html_body else None
+        html_body = functools.partial(self.html_body.fill, written) if self.html_body else None
         return Filled(subject, text, html, text_body, html_body)
 
 
