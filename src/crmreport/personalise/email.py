@@ -455,8 +455,9 @@ class _Builder:
         message_id = f"<{_label('message-id', content)[:32]}@{self.domain}>"
         headers = self._headers(recipient, addr, subject, message_id, unsubscribe, token)
         boundary = "=_crm_" + _label("boundary", content)[:24]
-        data = _assemble(headers, boundary, _body(text, filled.text_body, boundary),
-                         _body(html, filled.html_body, boundary))
+        data = _assemble(headers, boundary,
+                         _body(text, filled.text_body, filled.text_longest, boundary),
+                         _body(html, filled.html_body, filled.html_longest, boundary))
         get = recipient.get
         row = [get(c, "") for c in self.columns]
         own = {"email": addr, "subject": subject, "unsubscribe_url": unsubscribe,
@@ -731,20 +732,23 @@ def _qp(text: str) -> bytes:
     return binascii.b2a_qp(lf.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
 
 
-def _as_is(data: bytes) -> bool:
+def _as_is(data: bytes, longest: int | None = None) -> bool:
     """Whether a part's UTF-8 can be sent as it is (8bit): no CR or NUL (line ends are LF,
-    sent as CRLF), and no line over _MAX_OCTETS octets."""
+    sent as CRLF), and no line over _MAX_OCTETS octets (``longest``: at least the longest
+    line's octets, where known: then the lines need not be measured)."""
     return b"\r" not in data and b"\x00" not in data and (
-        len(data) <= _MAX_OCTETS or max(map(len, data.split(b"\n"))) <= _MAX_OCTETS)
+        len(data) <= _MAX_OCTETS or (longest is not None and longest <= _MAX_OCTETS)
+        or max(map(len, data.split(b"\n"))) <= _MAX_OCTETS)
 
 
-def _body(text: str, encoded: Callable[[], bytes] | None, boundary: str) -> tuple[str, bytes]:
+def _body(text: str, encoded: Callable[[], bytes] | None, longest: int | None,
+          boundary: str) -> tuple[str, bytes]:
     """A part's transfer encoding and body: as it is where it can, else quoted-printable
     (``encoded``: made from the shape's encoded lines, where the email has a shape)."""
     data = text.encode()
     # A body holding the boundary (it would have to hold a hash of itself) is encoded:
     # "=_" never occurs in quoted-printable output.
-    if _as_is(data) and boundary.encode() not in data:
+    if _as_is(data, longest) and boundary.encode() not in data:
         return "8bit", data.replace(b"\n", b"\r\n")
     return "quoted-printable", encoded() if encoded else _qp(text)
 

@@ -626,6 +626,9 @@ class Filled:
     html: str
     text_body: Callable[[], bytes] | None = None
     html_body: Callable[[], bytes] | None = None
+    # At least the octets of the text's and the HTML's longest line, where the shape knows.
+    text_longest: int | None = None
+    html_longest: int | None = None
 
 
 @dataclass(frozen=True)
@@ -643,6 +646,8 @@ class Shape:
     layout: Layout | None  # after CSS inlining, when the slots allow
     text_body: Encoded | None  # the tidied text's encoding
     html_body: Encoded | None  # the inlined layout's encoding
+    text_longest: int  # octets of the longest line of the tidied text without its values
+    html_longest: int  # and of the inlined layout's
 
     def fill(self, values: Mapping[str, Any], tidy: Callable[[str], str],
              inline: Callable[[str], str]) -> Filled:
@@ -653,11 +658,13 @@ class Shape:
         subject = " ".join(self.subject.join(texts).split()) if self.subject.slots \
             else self.subject.pieces[0]  # normalised when learnt
         text_values = [texts[slot] for slot in self.tidy.slots]
-        text_body = None
+        text_body, text_longest = None, None
         if keep_lines(text_values):
             text = self.tidy.join(texts)
             if self.text_body:
                 text_body = functools.partial(self.text_body.fill, text_values)
+            # A value adds at most 4 octets a character to the line it is on.
+            text_longest = self.text_longest + 4 * sum(map(len, text_values))
         else:
             text = tidy(self.text.join(texts))
         html_values = [texts[slot] for slot in self.html.slots]
@@ -666,7 +673,8 @@ class Shape:
         written = self.layout.written(html_values)
         html = self.layout.fill_written(written)
         html_body = functools.partial(self.html_body.fill, written) if self.html_body else None
-        return Filled(subject, text, html, text_body, html_body)
+        return Filled(subject, text, html, text_body, html_body, text_longest,
+                      self.html_longest + 4 * sum(map(len, written)))
 
 
 # A text value that tidying could treat otherwise than a stand-in, among values joined by
@@ -708,7 +716,13 @@ def learn(holes: list[Hole], rendered: tuple[str, str, str], context: Mapping[st
     return Shape(tuple((hole.name, _writer(hole, context)) for hole in used),
                  tuple((used.index(holes[n]), escaped) for n, escaped in index),
                  subject, body, tidied, html, layout, encoded(tidied.pieces, encode),
-                 encoded(layout.pieces, encode) if layout else None)
+                 encoded(layout.pieces, encode) if layout else None,
+                 _longest(tidied.pieces), _longest(layout.pieces) if layout else 0)
+
+
+def _longest(pieces: tuple[str, ...]) -> int:
+    """The octets of the longest line ``pieces`` make with nothing in their slots."""
+    return max(map(len, "".join(pieces).encode().split(b"\n")))
 
 
 def _writer(hole: Hole, context: Mapping[str, Any]) -> Callable[[Any], str] | None:
