@@ -408,6 +408,12 @@ def test_a_template_that_fails_everyone_stops_the_build(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match="'missing' is undefined for customer C000"):
         _build(tmp_path, counted(), templates=root)  # type: ignore[arg-type]
     assert len(seen) == 10  # stopped at the tenth failure, not after trying everyone
+    seen.clear()  # the same when workers were started for the many recipients announced
+    (tmp_path / "out2").mkdir()
+    with pytest.raises(TemplateError, match="'missing' is undefined for customer C000"):
+        render_emails(counted(), make_environment(root), SETTINGS, tmp_path / "out2",
+                      workers=2, expected=len(people) * 10)
+    assert len(seen) == 10
 
 
 SENDER = Sender(company="Demo Shop GmbH", street="Beispielweg 1", postal_code="01067",
@@ -490,8 +496,11 @@ def _people(count: int) -> list[dict[str, Any]]:
     return people
 
 
+@pytest.mark.parametrize("counted", [True, False], ids=["workers-start-first", "after-head"])
 def test_worker_processes_write_the_same_bytes_and_records_as_one_process(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, counted: bool) -> None:
+    """Recipients of a known number (a list) start the workers before the first emails are
+    built here; a stream of unknown length starts them after."""
     root = tmp_path / "templates"
     shutil.copytree(ROOT / "templates", root)
     (root / "email" / "huge.txt.j2").write_text(
@@ -508,8 +517,8 @@ def test_worker_processes_write_the_same_bytes_and_records_as_one_process(
     for workers in (1, 2):
         out = tmp_path / f"w{workers}"
         out.mkdir()
-        batch = render_emails(people, make_environment(root), SETTINGS, out,
-                              tmp_path / f"esp{workers}.csv", workers=workers)
+        batch = render_emails(people if counted else iter(people), make_environment(root),
+                              SETTINGS, out, tmp_path / f"esp{workers}.csv", workers=workers)
         files = {p.name: p.read_bytes() for p in out.iterdir()}
         results[workers] = (batch, files, (tmp_path / f"esp{workers}.csv").read_bytes())
     (one, one_files, one_esp), (two, two_files, two_esp) = results[1], results[2]

@@ -43,6 +43,7 @@ import hashlib
 import hmac
 import itertools
 import multiprocessing
+import operator
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -178,14 +179,17 @@ _OWN_COLUMNS = ("email", "subject", "unsubscribe_url", "message_id")
 def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
                   settings: EmailSettings, out_dir: Path, esp_path: Path | None = None,
                   workers: int | None = None,
-                  on_progress: Callable[[int], None] | None = None) -> EmailBatch:
+                  on_progress: Callable[[int], None] | None = None,
+                  expected: int | None = None) -> EmailBatch:
     """Write ``<out_dir>/<customer_id>.eml`` for every recipient; same inputs, same bytes.
 
     With ``esp_path``, also the ESP import file: one row per email, esp_columns() in order.
     Past PARALLEL_FROM recipients, ``workers`` processes (default: one per core) render
     batches; names, esp.csv rows and errors are taken in recipient order whichever worker
     finishes first, and recipients are read as they are needed (memory stays flat).
-    ``on_progress`` is called with 1 as each recipient is taken up."""
+    ``on_progress`` is called with 1 as each recipient is taken up. ``expected``: about how
+    many recipients there are, if known (else their length hint): past PARALLEL_FROM the
+    workers start at once, while this process builds the first emails."""
     columns = esp_columns(settings.export_scores)
     with contextlib.ExitStack() as stack:
         stack.enter_context(alarm_handler())
@@ -199,21 +203,31 @@ def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
         run = _Run(_Builder(env, settings), out_dir, write_row)
         folder = stack.enter_context(_Folder(out_dir))
         stream = iter(counted(recipients, on_progress))
-        for recipient in itertools.islice(stream, PARALLEL_FROM):
-            job = run.claim(recipient)
-            if job:
-                run.record(job.build(run.builder, folder))
         template_dir = _template_dir(env)
         count = workers if workers is not None else os.cpu_count() or 1
-        if count > 1 and template_dir is not None:
-            _render_in_workers(run, stream, count, template_dir, settings)
-        else:
-            for recipient in stream:
-                job = run.claim(recipient)
-                if job:
-                    run.record(job.build(run.builder, folder))
+        if count < 2 or template_dir is None:
+            _build_here(run, folder, stream)
+            run.failures.check()
+            return run.batch
+        pool = None
+        if (expected or operator.length_hint(recipients)) > PARALLEL_FROM:
+            # Workers will be needed: they start (imports, templates) while this process
+            # builds the first emails.
+            pool = stack.enter_context(_worker_pool(run, count, template_dir, settings))
+        _build_here(run, folder, itertools.islice(stream, PARALLEL_FROM))
+        following = list(itertools.islice(stream, 1))
+        if following:
+            pool = pool or stack.enter_context(_worker_pool(run, count, template_dir, settings))
+            _render_in_workers(run, pool, itertools.chain(following, stream), count)
         run.failures.check()
         return run.batch
+
+
+def _build_here(run: _Run, folder: _Folder, recipients: Iterable[Mapping[str, Any]]) -> None:
+    for recipient in recipients:
+        job = run.claim(recipient)
+        if job:
+            run.record(job.build(run.builder, folder))
 
 
 def _template_dir(env: Environment) -> Path | None:
@@ -286,9 +300,10 @@ class _Run:
             batch.oversize.append(cid)
 
 
-def _render_in_workers(run: _Run, stream: Iterator[Mapping[str, Any]], workers: int,
-                       template_dir: Path, settings: EmailSettings) -> None:
-    """The rest of the recipients in batches over worker processes, taken back in order.
+@contextlib.contextmanager
+def _worker_pool(run: _Run, workers: int, template_dir: Path,
+                 settings: EmailSettings) -> Iterator[ProcessPoolExecutor]:
+    """Worker processes, started now (each spawned on a submit: one no-op each).
 
     Workers are spawned (not forked from a process holding a database and its threads) and
     build their own environment from the template folder and the campaign locale."""
@@ -296,21 +311,33 @@ def _render_in_workers(run: _Run, stream: Iterator[Mapping[str, Any]], workers: 
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(template_dir, locale, settings, run.out_dir)) as pool:
-        pending: collections.deque[Future[list[tuple[Any, ...]]]] = collections.deque()
+        for _ in range(workers):
+            pool.submit(_ready)
         try:
-            while chunk := list(itertools.islice(stream, BATCH)):
-                jobs = [_as_tuple(job) for job in map(run.claim, chunk) if job]  # pickled fast
-                pending.append(pool.submit(_work, jobs))
-                while len(pending) > 2 * workers:
-                    _record_all(run, pending.popleft())
-            while pending:
-                _record_all(run, pending.popleft())
+            yield pool
         except BrokenProcessPool:
             raise RenderError("a worker process writing emails ended unexpectedly (killed, or "
                               "out of memory); nothing of this run is kept: build again") from None
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+
+
+def _ready() -> None:
+    """A worker's first task: none, but submitting it starts the worker."""
+
+
+def _render_in_workers(run: _Run, pool: ProcessPoolExecutor,
+                       stream: Iterator[Mapping[str, Any]], workers: int) -> None:
+    """The rest of the recipients in batches over the worker processes, taken back in order."""
+    pending: collections.deque[Future[list[tuple[Any, ...]]]] = collections.deque()
+    while chunk := list(itertools.islice(stream, BATCH)):
+        jobs = [_as_tuple(job) for job in map(run.claim, chunk) if job]  # pickled fast
+        pending.append(pool.submit(_work, jobs))
+        while len(pending) > 2 * workers:
+            _record_all(run, pending.popleft())
+    while pending:
+        _record_all(run, pending.popleft())
 
 
 def _record_all(run: _Run, future: Future[list[tuple[Any, ...]]]) -> None:
@@ -379,11 +406,11 @@ class _FileNames:
         if cid in self.ids:
             raise DataError(f"customer {cid} appears twice; customer ids must be unique")
         name = f"{safe_filename(cid)}.eml"
-        digest = hashlib.sha256(cid.encode()).hexdigest()
         if name in self.names:
+            digest = hashlib.sha256(cid.encode()).hexdigest()
             name = f"{safe_filename(cid)}-{digest[:10]}.eml"
-        if name in self.names:  # an id that already looks like a hashed name: the whole hash
-            name = f"{safe_filename(cid)}-{digest}.eml"
+            if name in self.names:  # an id that already looks like a hashed name: the whole hash
+                name = f"{safe_filename(cid)}-{digest}.eml"
         self.names.add(name)
         self.ids.add(cid)
         return name
