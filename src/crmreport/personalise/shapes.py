@@ -23,6 +23,7 @@ email.py still renders the first recipient of every shape in full and compares.
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
 import os
 import re
@@ -95,11 +96,9 @@ class Spec:
 
     def key(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         """What of ``values`` decides the shape (raises what a comparison raises)."""
-        parts: list[Any] = []
-        for name in self.steering:
-            value = values.get(name, _MISSING)
-            parts.append(value if type(value) is str or value is _MISSING
-                         else (type(value), repr(value)))
+        parts: list[Any] = [
+            value if type(value) is str or value is _MISSING else (type(value), repr(value))
+            for value in map(values.get, self.steering, itertools.repeat(_MISSING))]
         for group in (self.shown, self.tested):
             for name, truth, tests in group:
                 if name not in values:
