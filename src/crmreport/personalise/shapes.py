@@ -668,7 +668,8 @@ class Shape:
             text = tidy(self.text.join(texts))
         html_values = [texts[slot] for slot in self.html.slots]
         if self.layout is None or not all_plain(html_values):
-            return Filled(subject, text, inline(self.html.join(texts)), text_body)
+            return Filled(subject, text, inline(self.html.join(texts)), text_body, None,
+                          text_longest)
         written = self.layout.written(html_values)
         html = self.layout.fill_written(written)
         html_body = functools.partial(self.html_body.fill, written) if self.html_body else None
