@@ -36,7 +36,7 @@ from jinja2 import Environment, nodes
 from jinja2.nodes import EvalContext
 from markupsafe import escape
 
-from crmreport.personalise.styles import Layout, all_plain, learn_layout
+from crmreport.personalise.styles import Layout, all_plain, interleave, learn_layout
 from crmreport.personalise.templating import (
     Probe,
     country,
@@ -538,23 +538,9 @@ class Part:
 
     pieces: tuple[str, ...]
     slots: tuple[int, ...]
-    # The same as a str.format template ("Dear {3},"): a recipient costs one call in C.
-    template: str = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "template", format_template(self.pieces, self.slots))
 
     def join(self, texts: Sequence[str]) -> str:
-        return self.template.format(*texts)
-
-
-def format_template(pieces: Sequence[str], slots: Sequence[int]) -> str:
-    """``pieces`` with ``{slot}`` between each two, their own braces doubled."""
-    out = [pieces[0].replace("{", "{{").replace("}", "}}")]
-    for slot, piece in zip(slots, pieces[1:], strict=True):
-        out.append(f"{{{slot}}}")
-        out.append(piece.replace("{", "{{").replace("}", "}}"))
-    return "".join(out)
+        return interleave(self.pieces, map(texts.__getitem__, self.slots))
 
 
 @dataclass(frozen=True)
