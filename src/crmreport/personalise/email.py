@@ -460,7 +460,8 @@ class _Builder:
         self.hashed = f"{settings.date.isoformat()}\x00{self.common}\x00"
         self._notice = functools.lru_cache(maxsize=64)(lambda locale: objection_notice(None,
                                                                                       locale))
-        self.secret = settings.secret.encode()
+        # The unsubscribe token's HMAC with its key set up once: copied for each customer.
+        self.token_hmac = hmac.new(settings.secret.encode(), digestmod="sha256")
         # The unsubscribe URL and its header around the token: token.join(parts) gives them.
         self.url_parts = settings.unsubscribe_url.split("{token}")
         self.unsubscribe_parts = _unsubscribe_parts(settings.unsubscribe_url, self.mailto)
@@ -469,7 +470,9 @@ class _Builder:
 
     def build(self, recipient: Mapping[str, Any], addr: str) -> tuple[bytes, list[str]]:
         cid = str(recipient["customer_id"])
-        token = hmac.digest(self.secret, cid.encode(), "sha256").hex()[:_TOKEN_CHARS]
+        keyed = self.token_hmac.copy()
+        keyed.update(cid.encode())
+        token = keyed.hexdigest()[:_TOKEN_CHARS]
         unsubscribe = token.join(self.url_parts)
         values = {"shop_url": self.shop_url, **recipient, **self.extras,
                   "unsubscribe_url": unsubscribe}
@@ -479,14 +482,18 @@ class _Builder:
         filled = self._content(values, text_t, html_t, cid)
         subject, text, html = filled.subject, filled.text, filled.html
         _require_notice(str(values["objection_notice"]), cid, (text_t, text), (html_t, html))
-        content = hashlib.sha256(
-            f"{cid}\x00{self.hashed}{subject}\x00{text}\x00{html}\x00".encode()).hexdigest()
+        text_data, html_data = text.encode(), html.encode()
+        # sha256 of what the message says (not keyed with the secret): same content, same ids.
+        digest = hashlib.sha256(f"{cid}\x00{self.hashed}{subject}\x00".encode())
+        for chunk in (text_data, b"\x00", html_data, b"\x00"):
+            digest.update(chunk)
+        content = digest.hexdigest()
         message_id = f"<{_label('message-id', content)[:32]}@{self.domain}>"
         headers = self._headers(recipient, addr, subject, message_id, unsubscribe, token)
         boundary = "=_crm_" + _label("boundary", content)[:24]
         data = _assemble(headers, boundary,
-                         _body(text, filled.text_body, filled.text_longest, boundary),
-                         _body(html, filled.html_body, filled.html_longest, boundary))
+                         _body(text, text_data, filled.text_body, filled.text_longest, boundary),
+                         _body(html, html_data, filled.html_body, filled.html_longest, boundary))
         get = recipient.get
         row = [get(c, "") for c in self.columns]
         own = {"email": addr, "subject": subject, "unsubscribe_url": unsubscribe,
@@ -770,11 +777,10 @@ def _as_is(data: bytes, longest: int | None = None) -> bool:
         or max(map(len, data.split(b"\n"))) <= _MAX_OCTETS)
 
 
-def _body(text: str, encoded: Callable[[], bytes] | None, longest: int | None,
+def _body(text: str, data: bytes, encoded: Callable[[], bytes] | None, longest: int | None,
           boundary: str) -> tuple[str, bytes]:
-    """A part's transfer encoding and body: as it is where it can, else quoted-printable
-    (``encoded``: made from the shape's encoded lines, where the email has a shape)."""
-    data = text.encode()
+    """A part's transfer encoding and body (``data``: its UTF-8): as it is where it can, else
+    quoted-printable (``encoded``: made from the shape's encoded lines, where it has a shape)."""
     # A body holding the boundary (it would have to hold a hash of itself) is encoded:
     # "=_" never occurs in quoted-printable output.
     if _as_is(data, longest) and boundary.encode() not in data:
