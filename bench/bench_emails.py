@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import inspect
 import json
 import os
 import resource
@@ -82,8 +83,16 @@ def run_crmreport(count: int, out: Path, workers: int) -> None:
     from crmreport.personalise import make_environment, render_emails
     env = make_environment(ROOT / "templates", "de_DE")
     batch = render_emails(recipients(count), env, _settings(), out, out.parent / "esp.csv",
-                          workers=workers)
+                          workers=workers, **_expected(count))
     assert batch.count == count, batch.count
+
+
+def _expected(count: int) -> dict[str, int]:
+    """render_emails's hint of how many recipients come (workers start at once), where the
+    crmreport measured takes it (a baseline may be older)."""
+    from crmreport.personalise import render_emails
+    return {"expected": count} if "expected" in inspect.signature(render_emails).parameters \
+        else {}
 
 
 def run_stdlib(count: int, out: Path, workers: int) -> None:
@@ -121,13 +130,13 @@ def run_stdlib(count: int, out: Path, workers: int) -> None:
         (out / f"{r['customer_id']}.eml").write_bytes(message.as_bytes())
 
 
-def one(kind: str, count: int, workers: int, baseline: Path | None) -> None:
+def one(kind: str, count: int, workers: int, baseline: Path | None, where: Path | None) -> None:
     """Run one implementation in this process and print its figures as JSON."""
     if kind == "baseline":
         assert baseline is not None, "--baseline names the other checkout"
         os.environ[SRC] = str(baseline / "src")
         sys.path.insert(0, os.environ[SRC])
-    base = Path(tempfile.mkdtemp(prefix="crmreport-bench-emails."))
+    base = Path(tempfile.mkdtemp(prefix="crmreport-bench-emails.", dir=where))
     out = base / "emails"
     out.mkdir()
     try:
@@ -155,9 +164,10 @@ def _cpu_seconds() -> tuple[float, float]:
 
 
 def compare(count: int, rounds: int, workers: int, kinds: list[str],
-            baseline: Path | None) -> None:
+            baseline: Path | None, where: Path | None) -> None:
     results: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
     extra = ["--baseline", str(baseline)] if baseline else []
+    extra += ["--dir", str(where)] if where else []
     for round_ in range(rounds):
         for kind in kinds if round_ % 2 == 0 else kinds[::-1]:
             done = subprocess.run(
@@ -178,7 +188,8 @@ def compare(count: int, rounds: int, workers: int, kinds: list[str],
     per_cpu = {k: [count / f["cpu_seconds"] for f in results[k]] for k in kinds}
     per_user = {k: [count / _user(f) for f in results[k]] for k in kinds}
     print(f"\n{count:,} emails, {rounds} round(s), crmreport with {workers} worker process(es), "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+          f"written under {where or tempfile.gettempdir()}, load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for kind in kinds:
         walls = [f["seconds"] for f in results[kind]]
         system = statistics.median(f["system_seconds"] / f["cpu_seconds"] for f in results[kind])
@@ -216,15 +227,18 @@ def main() -> None:
                              "at 100,000; baseline needs --baseline)")
     parser.add_argument("--baseline", type=Path,
                         help="another crmreport checkout to run as the kind 'baseline'")
+    parser.add_argument("--dir", type=Path,
+                        help="where the emails are written (default: the system's temporary "
+                             "folder); each run makes and removes a fresh folder in it")
     parser.add_argument("--one", choices=KINDS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     kinds = [*args.kinds, "baseline"] if args.baseline and "baseline" not in args.kinds \
         else args.kinds
     if args.one:
-        one(args.one, args.emails[0], args.workers, args.baseline)
+        one(args.one, args.emails[0], args.workers, args.baseline, args.dir)
     else:
         for count in args.emails:
-            compare(count, args.rounds, args.workers, kinds, args.baseline)
+            compare(count, args.rounds, args.workers, kinds, args.baseline, args.dir)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from babel import Locale
+from babel import numbers as babel_numbers
 
 from crmreport import localisation as loc
 
@@ -121,3 +122,43 @@ def test_emails_letters_and_reports_format_a_value_alike(language: str, tag: str
             filters = template.render(v=value, p=places, d=DAY).split("|")
             assert filters == [report.number(value, places), report.money(value),
                                report.date(DAY)]
+
+
+# Amounts whose writing could differ: zero, negatives, rounding halves both ways, every group
+# size, the fast path's limit and past it.
+AMOUNTS = [Decimal(text) for text in (
+    "0", "-0", "0.004", "-0.004", "0.005", "-0.005", "0.015", "1", "-1", "9.995", "-9.995",
+    "12.5", "99.999", "100.50", "999.994", "999.995", "1000", "-1234.565", "12345.675",
+    "123456.785", "1234567.89", "-98765432.105", "999999999999999.99", "1000000000000000",
+    "-123456789012345678.90", "1E+3", "5E-3")] + [0.125, 2.675, -1.005, 10**7, -3, 1e16]
+
+
+@pytest.mark.parametrize("tag", ["de_DE", "de_AT", "de_CH", "en_GB", "en_US", "fr_FR",
+                                 "nl_NL", "hi_IN", "ar_EG", "ja_JP"])
+@pytest.mark.parametrize("currency", ["EUR", "GBP", "JPY", "CHF", "BHD"])
+def test_money_is_written_as_babel_writes_it(tag: str, currency: str) -> None:
+    """The writer that skips Babel's per-amount work against Babel's own pattern.apply, on
+    every amount after its first checked uses (so past the checks too)."""
+    locale = Locale.parse(tag)
+    places = babel_numbers.get_currency_precision(currency)
+    writer = loc._MoneyWriter(currency, locale)
+    writer.checks = 0  # nothing checked: what is compared is what the writer itself writes
+    for value in AMOUNTS:
+        rounded = loc.round_half_up(value, places)
+        pattern = locale.currency_formats["standard"]
+        babel = str(pattern.apply(rounded, locale, currency=currency))
+        if "'" in babel_numbers.get_group_symbol(locale):  # Babel drops them: see _apply
+            assert not writer.affixes
+            continue
+        written = writer.write(rounded) if writer.affixes else None
+        assert written in (babel, None), (value, written, babel)
+        assert loc.money(value, currency, locale) == babel
+    assert writer.affixes or tag in ("de_CH", "hi_IN")  # groups of 2 and 3: Babel's
+
+
+def test_a_money_writer_that_differs_from_babel_hands_over_to_it() -> None:
+    locale = Locale.parse("de_DE")
+    writer = loc._MoneyWriter("EUR", locale)
+    writer.affixes = (("X", ""), ("-X", ""))  # wrong on purpose
+    assert writer.write(Decimal("1.50")) == f"1,50{NB}€"  # checked: Babel's, and from now on
+    assert not writer.affixes

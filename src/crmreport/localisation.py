@@ -92,9 +92,71 @@ def percent(value: object, places: int, locale: Locale) -> str:
 def money(value: object, currency: str, locale: Locale) -> str:
     """An amount with the currency's symbol and digits: 1.234,50 € (de_DE), £1,234.50 (en_GB)."""
     code = currency.upper()
-    rounded = round_half_up(value, babel_numbers.get_currency_precision(code))
+    writer = _money_writer(code, locale)
+    rounded = round_half_up(value, writer.places)
+    return writer.write(rounded) if writer.affixes else _babel_money(rounded, code, locale)
+
+
+def _babel_money(rounded: Decimal, code: str, locale: Locale) -> str:
     pattern = babel_numbers.parse_pattern(locale.currency_formats["standard"].pattern)
     return _apply(pattern, rounded, locale, code)
+
+
+# Amounts written by _MoneyWriter are compared with Babel's own for this many first uses.
+MONEY_CHECKS = 64
+_FAST_LIMIT = Decimal(10) ** 15  # beyond, Babel's normalize() could round: Babel writes it
+
+
+class _MoneyWriter:
+    """One currency's amounts in one locale as Babel's pattern writes them, without Babel's
+    work per amount (a pattern walk, symbol lookups, a regular expression): the digits
+    grouped by Python's format() and the pattern's prefix and suffix, read once.
+
+    Only for the plain patterns nearly every locale has (groups of three, no scaling,
+    significant digits, exponent or quotes); ``affixes`` is empty for the others, which
+    Babel writes. The first MONEY_CHECKS amounts are also written by Babel: on any
+    difference Babel writes every later amount (``affixes`` emptied)."""
+
+    __slots__ = ("affixes", "checks", "code", "locale", "marks", "places", "spec")
+
+    def __init__(self, code: str, locale: Locale):
+        self.code, self.locale = code, locale
+        self.places = babel_numbers.get_currency_precision(code)
+        self.spec = f",.{self.places}f"
+        self.checks = MONEY_CHECKS
+        pattern = locale.currency_formats["standard"]
+        symbol = babel_numbers.get_currency_symbol(code, locale)
+        group = babel_numbers.get_group_symbol(locale)
+        point = babel_numbers.get_decimal_symbol(locale)
+        texts = [*pattern.prefix, *pattern.suffix]
+        plain = (pattern.grouping == (3, 3) and pattern.int_prec[0] == 1 and not pattern.scale
+                 and not pattern.exp_prec and "@" not in pattern.pattern
+                 and pattern.number_pattern != "" and not any("¤¤" in t for t in texts)
+                 and "'" not in "".join([*texts, symbol, group, point]))
+        prefix, suffix = ([t.replace("¤", symbol) for t in pair]
+                          for pair in (pattern.prefix, pattern.suffix))
+        self.affixes: tuple[tuple[str, str], ...] = \
+            tuple(zip(prefix, suffix, strict=True)) if plain else ()
+        self.marks = str.maketrans({",": group, ".": point})
+
+    def write(self, rounded: Decimal) -> str:
+        """``rounded`` (to ``places``, no negative zero) as Babel writes it."""
+        if abs(rounded) >= _FAST_LIMIT:
+            return _babel_money(rounded, self.code, self.locale)
+        prefix, suffix = self.affixes[rounded.is_signed()]
+        text = prefix + format(abs(rounded), self.spec).translate(self.marks) + suffix
+        if self.checks:
+            self.checks -= 1
+            babel = _babel_money(rounded, self.code, self.locale)
+            if text != babel:
+                self.affixes = ()
+                return babel
+        return text
+
+
+@lru_cache(maxsize=64)
+def _money_writer(code: str, locale: Locale) -> _MoneyWriter:
+    return _MoneyWriter(code, locale)
 
 
 def date(value: dt.date, locale: Locale, style: DateStyle = "short") -> str:

@@ -149,13 +149,14 @@ def _render(run: Run, out: Path, secret: str) -> Rendered:
 
     if email_cfg:
         (out / "emails").mkdir()
-        with stage("emails", _treated(run, "email"), "emails") as tick:
+        treated = _treated(run, "email")
+        with stage("emails", treated, "emails") as tick:
             batch = render_emails(with_template("email"), env, EmailSettings(
                 sender=email_cfg.sender, reply_to=email_cfg.reply_to,
                 unsubscribe_url=email_cfg.unsubscribe_url,
                 unsubscribe_mailto=email_cfg.unsubscribe_mailto, max_bytes=email_cfg.max_bytes,
                 date=sent_at, secret=secret, export_scores=email_cfg.export_scores),
-                out / "emails", out / "esp.csv", on_progress=tick)
+                out / "emails", out / "esp.csv", on_progress=tick, expected=treated)
         rendered.emails, rendered.oversize = batch.count, batch.oversize
         rendered.hashes.update(batch.hashes)
         rendered.quarantined.update((c, ("email", r, batch.errors.get(c, "")))

@@ -408,6 +408,12 @@ def test_a_template_that_fails_everyone_stops_the_build(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match="'missing' is undefined for customer C000"):
         _build(tmp_path, counted(), templates=root)  # type: ignore[arg-type]
     assert len(seen) == 10  # stopped at the tenth failure, not after trying everyone
+    seen.clear()  # the same when workers were started for the many recipients announced
+    (tmp_path / "out2").mkdir()
+    with pytest.raises(TemplateError, match="'missing' is undefined for customer C000"):
+        render_emails(counted(), make_environment(root), SETTINGS, tmp_path / "out2",
+                      workers=2, expected=len(people) * 10)
+    assert len(seen) == 10
 
 
 SENDER = Sender(company="Demo Shop GmbH", street="Beispielweg 1", postal_code="01067",
@@ -490,8 +496,11 @@ def _people(count: int) -> list[dict[str, Any]]:
     return people
 
 
+@pytest.mark.parametrize("counted", [True, False], ids=["workers-start-first", "after-head"])
 def test_worker_processes_write_the_same_bytes_and_records_as_one_process(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, counted: bool) -> None:
+    """Recipients of a known number (a list) start the workers before the first emails are
+    built here; a stream of unknown length starts them after."""
     root = tmp_path / "templates"
     shutil.copytree(ROOT / "templates", root)
     (root / "email" / "huge.txt.j2").write_text(
@@ -508,8 +517,8 @@ def test_worker_processes_write_the_same_bytes_and_records_as_one_process(
     for workers in (1, 2):
         out = tmp_path / f"w{workers}"
         out.mkdir()
-        batch = render_emails(people, make_environment(root), SETTINGS, out,
-                              tmp_path / f"esp{workers}.csv", workers=workers)
+        batch = render_emails(people if counted else iter(people), make_environment(root),
+                              SETTINGS, out, tmp_path / f"esp{workers}.csv", workers=workers)
         files = {p.name: p.read_bytes() for p in out.iterdir()}
         results[workers] = (batch, files, (tmp_path / f"esp{workers}.csv").read_bytes())
     (one, one_files, one_esp), (two, two_files, two_esp) = results[1], results[2]
@@ -566,3 +575,36 @@ def test_layouts_inlined_once_give_the_bytes_inlining_each_email_whole_gives(
         inlined.clear()
     assert len(files[0]) == 60 and files[0] == files[1]
     assert calls[1] == 60 and calls[0] < 40  # the layouts were used: fewer inliner calls
+
+
+# text, and whether it may go as it is: RFC 5322 allows 998 octets a line (CRLF not counted).
+PARTS = [("Grüße\nzweite Zeile\n", True), ("x" * 998, True), ("x" * 999, False),
+         ("€" * 332 + "\nkurz", True), ("kurz\n" + "€" * 333, False),  # 996 and 999 octets
+         ("a\rb", False), ("a\r\nb\n", False), ("nul\x00", False), ("", True)]
+
+
+@pytest.mark.parametrize(("text", "as_is"), PARTS)
+def test_a_part_goes_as_it_is_only_when_its_lines_fit(text: str, as_is: bool) -> None:
+    """8bit where every line is within 998 octets and no CR or NUL, else quoted-printable;
+    either way the standard library reads back the text (line ends as LF)."""
+    module = crmreport.personalise.email
+    boundary = "=_crm_0123456789abcdef01234567"
+    body = module._body(text, text.encode(), None, None, boundary)
+    assert body[0] == ("8bit" if as_is else "quoted-printable")
+    data = module._assemble("Subject: x\r\n", boundary, body, body)
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    assert not message.defects and all(not part.defects for part in message.walk())
+    assert isinstance(message, EmailMessage)
+    part = message.get_body(("plain",))
+    assert part is not None and part["Content-Transfer-Encoding"] == body[0]
+    wanted = text.replace("\r\n", "\n").replace("\r", "\n")
+    assert str(part.get_content()).replace("\r\n", "\n") == wanted
+    if as_is:
+        assert all(len(line) <= 998 for line in body[1].split(b"\r\n"))
+
+
+def test_a_body_holding_the_boundary_is_encoded() -> None:
+    boundary = "=_crm_0123456789abcdef01234567"
+    text = f"a\n--{boundary}--\nb"
+    kind, body = crmreport.personalise.email._body(text, text.encode(), None, 10, boundary)
+    assert kind == "quoted-printable" and boundary.encode() not in body

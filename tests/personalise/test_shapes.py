@@ -193,15 +193,27 @@ HOSTILE_TEXT = ("{% block subject %}{% filter upper %}{{ first_name }}{% endfilt
 HOSTILE_HTML = (STYLE + "{% autoescape false %}<p>{{ last_name }}</p>{% endautoescape %}"
                 + NOTICE_HTML)
 
+# Lines near RFC 5322's 998 octets: over it with some values, always over it in the HTML: those
+# parts go quoted-printable, from the shape's encoded lines.
+LONG = ("{% block subject %}Hallo{% endblock %}{% block body %}" + "ü" * 300 + "x" * 380
+        + " {{ first_name }} {{ last_name }}.\n{{ coupon }}" + NOTICE_TEXT)
+LONG_HTML = (STYLE + "<p>" + "Lange Zeile. " * 80 + "</p>\n<p>{{ first_name }}</p>"
+             + NOTICE_HTML)
+
 
 @pytest.mark.parametrize(("text", "html"), [
     (CONDITIONS, CONDITIONS_HTML), (LOOPS, LOOPS_HTML), (FILTERS, FILTERS_HTML),
-    (MACROS, MACROS_HTML), (TRICKY, TRICKY_HTML), (HOSTILE_TEXT, HOSTILE_HTML)],
-    ids=["conditions", "loops", "filters", "macros", "tricky", "hostile"])
+    (MACROS, MACROS_HTML), (TRICKY, TRICKY_HTML), (HOSTILE_TEXT, HOSTILE_HTML),
+    (LONG, LONG_HTML)],
+    ids=["conditions", "loops", "filters", "macros", "tricky", "hostile", "long"])
 def test_templates_give_the_full_renders_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                text: str, html: str) -> None:
     root = _templates(tmp_path, text, html)
-    _both_ways(tmp_path, monkeypatch, root, _people(150, ["t"], seed=len(text)))
+    files, _ = _both_ways(tmp_path, monkeypatch, root, _people(150, ["t"], seed=len(text)))
+    if text == LONG:  # both encodings made, the text's as the values' lengths decide
+        encodings = [re.findall(rb"Transfer-Encoding: (\S+)", data) for data in files.values()]
+        assert {e[0] for e in encodings} == {b"8bit", b"quoted-printable"}
+        assert {e[1] for e in encodings} == {b"quoted-printable"}
 
 
 def test_an_include_and_a_base_layout_are_followed(tmp_path: Path,

@@ -1,7 +1,9 @@
 """One RFC 5322 multipart/alternative .eml per recipient, assembled by hand for speed.
 
 The stdlib email package manages about 380 messages/s, which would bound a large run; the
-structure here is fixed (two quoted-printable parts), so the bytes are written directly.
+structure here is fixed (a text and an HTML part), so the bytes are written directly. A part
+goes as it is (UTF-8, ``8bit``) when every line fits RFC 5322's 998 octets and it holds no
+CR or NUL, else quoted-printable: the same text either way, 8bit without the encoding's work.
 Everything that depends on a customer is either encoded (RFC 2047) or stripped of control
 characters before it reaches a header, so no merge value can start a header of its own.
 Headers are folded so no line exceeds 78 characters (display names are capped at 64).
@@ -9,10 +11,11 @@ Headers are folded so no line exceeds 78 characters (display names are capped at
 The templates are not run for every recipient: recipients whose values steer the templates
 alike share a *shape* (shapes.py), rendered once in the sandbox with a stand-in for each
 value the templates only show, its CSS inlined once (styles.py) and the quoted-printable of
-its own lines made once; each email puts its values into the holes. The first recipient of
-every shape is also rendered in full and must come out the same, or that shape is not used;
-templates the analysis cannot follow are rendered per recipient, as are the recipients past
-MAX_SHAPES shapes. Either way the bytes are those of rendering each email whole.
+its own lines made once (for parts that need it); each email puts its values into the holes.
+The first recipient of every shape is also rendered in full and must come out the same, or
+that shape is not used; templates the analysis cannot follow are rendered per recipient, as
+are the recipients past MAX_SHAPES shapes. Either way the bytes are those of rendering each
+email whole.
 
 The unsubscribe token is HMAC-SHA256(key=secret, msg=customer_id), first 32 hex digits: only
 whoever holds the secret can make one, so nobody can unsubscribe someone else. Message-ID and
@@ -40,6 +43,7 @@ import hashlib
 import hmac
 import itertools
 import multiprocessing
+import operator
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -85,6 +89,7 @@ _WORD_BYTES = 39
 _MAX_NAME = 64  # display name characters; longer names are cut at a word boundary
 _MAX_ADDRESS = 254  # RFC 5321's limit on a forward path
 _LINE = 78  # RFC 5322's recommended line length; 998 is the hard limit
+_MAX_OCTETS = 998  # RFC 5322's limit on a line, CRLF not counted
 _TOKEN_CHARS = 32
 MIN_SECRET = 16
 _SECRET_FIX = ("set CRMREPORT_SECRET to a long random string; it keeps unsubscribe links "
@@ -167,19 +172,24 @@ MAX_SHAPES = 1_000
 _UNSEEN = object()
 # Merge fields with one value per run or per language: part of a shape, not filled into it.
 _FIXED = ("imprint", "objection_notice", "sender_name", "shop_url")
+# esp.csv columns an email's own values fill, not the recipient's.
+_OWN_COLUMNS = ("email", "subject", "unsubscribe_url", "message_id")
 
 
 def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
                   settings: EmailSettings, out_dir: Path, esp_path: Path | None = None,
                   workers: int | None = None,
-                  on_progress: Callable[[int], None] | None = None) -> EmailBatch:
+                  on_progress: Callable[[int], None] | None = None,
+                  expected: int | None = None) -> EmailBatch:
     """Write ``<out_dir>/<customer_id>.eml`` for every recipient; same inputs, same bytes.
 
     With ``esp_path``, also the ESP import file: one row per email, esp_columns() in order.
     Past PARALLEL_FROM recipients, ``workers`` processes (default: one per core) render
     batches; names, esp.csv rows and errors are taken in recipient order whichever worker
     finishes first, and recipients are read as they are needed (memory stays flat).
-    ``on_progress`` is called with 1 as each recipient is taken up."""
+    ``on_progress`` is called with 1 as each recipient is taken up. ``expected``: about how
+    many recipients there are, if known (else their length hint): past PARALLEL_FROM the
+    workers start at once, while this process builds the first emails."""
     columns = esp_columns(settings.export_scores)
     with contextlib.ExitStack() as stack:
         stack.enter_context(alarm_handler())
@@ -193,21 +203,31 @@ def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
         run = _Run(_Builder(env, settings), out_dir, write_row)
         folder = stack.enter_context(_Folder(out_dir))
         stream = iter(counted(recipients, on_progress))
-        for recipient in itertools.islice(stream, PARALLEL_FROM):
-            job = run.claim(recipient)
-            if job:
-                run.record(job.build(run.builder, folder))
         template_dir = _template_dir(env)
         count = workers if workers is not None else os.cpu_count() or 1
-        if count > 1 and template_dir is not None:
-            _render_in_workers(run, stream, count, template_dir, settings)
-        else:
-            for recipient in stream:
-                job = run.claim(recipient)
-                if job:
-                    run.record(job.build(run.builder, folder))
+        if count < 2 or template_dir is None:
+            _build_here(run, folder, stream)
+            run.failures.check()
+            return run.batch
+        pool = None
+        if (expected or operator.length_hint(recipients)) > PARALLEL_FROM:
+            # Workers will be needed: they start (imports, templates) while this process
+            # builds the first emails.
+            pool = stack.enter_context(_worker_pool(run, count, template_dir, settings))
+        _build_here(run, folder, itertools.islice(stream, PARALLEL_FROM))
+        following = list(itertools.islice(stream, 1))
+        if following:
+            pool = pool or stack.enter_context(_worker_pool(run, count, template_dir, settings))
+            _render_in_workers(run, pool, itertools.chain(following, stream), count)
         run.failures.check()
         return run.batch
+
+
+def _build_here(run: _Run, folder: _Folder, recipients: Iterable[Mapping[str, Any]]) -> None:
+    for recipient in recipients:
+        job = run.claim(recipient)
+        if job:
+            run.record(job.build(run.builder, folder))
 
 
 def _template_dir(env: Environment) -> Path | None:
@@ -280,9 +300,10 @@ class _Run:
             batch.oversize.append(cid)
 
 
-def _render_in_workers(run: _Run, stream: Iterator[Mapping[str, Any]], workers: int,
-                       template_dir: Path, settings: EmailSettings) -> None:
-    """The rest of the recipients in batches over worker processes, taken back in order.
+@contextlib.contextmanager
+def _worker_pool(run: _Run, workers: int, template_dir: Path,
+                 settings: EmailSettings) -> Iterator[ProcessPoolExecutor]:
+    """Worker processes, started now (each spawned on a submit: one no-op each).
 
     Workers are spawned (not forked from a process holding a database and its threads) and
     build their own environment from the template folder and the campaign locale."""
@@ -290,21 +311,33 @@ def _render_in_workers(run: _Run, stream: Iterator[Mapping[str, Any]], workers: 
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(template_dir, locale, settings, run.out_dir)) as pool:
-        pending: collections.deque[Future[list[tuple[Any, ...]]]] = collections.deque()
+        for _ in range(workers):
+            pool.submit(_ready)
         try:
-            while chunk := list(itertools.islice(stream, BATCH)):
-                jobs = [_as_tuple(job) for job in map(run.claim, chunk) if job]  # pickled fast
-                pending.append(pool.submit(_work, jobs))
-                while len(pending) > 2 * workers:
-                    _record_all(run, pending.popleft())
-            while pending:
-                _record_all(run, pending.popleft())
+            yield pool
         except BrokenProcessPool:
             raise RenderError("a worker process writing emails ended unexpectedly (killed, or "
                               "out of memory); nothing of this run is kept: build again") from None
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+
+
+def _ready() -> None:
+    """A worker's first task: none, but submitting it starts the worker."""
+
+
+def _render_in_workers(run: _Run, pool: ProcessPoolExecutor,
+                       stream: Iterator[Mapping[str, Any]], workers: int) -> None:
+    """The rest of the recipients in batches over the worker processes, taken back in order."""
+    pending: collections.deque[Future[list[tuple[Any, ...]]]] = collections.deque()
+    while chunk := list(itertools.islice(stream, BATCH)):
+        jobs = [_as_tuple(job) for job in map(run.claim, chunk) if job]  # pickled fast
+        pending.append(pool.submit(_work, jobs))
+        while len(pending) > 2 * workers:
+            _record_all(run, pending.popleft())
+    while pending:
+        _record_all(run, pending.popleft())
 
 
 def _record_all(run: _Run, future: Future[list[tuple[Any, ...]]]) -> None:
@@ -352,9 +385,11 @@ class _Folder:
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666,
                      dir_fd=self.fd)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            written = os.write(fd, data)
+            if written < len(data):  # a short write: the rest, however many calls it takes
+                view = memoryview(data)[written:]
+                while view:
+                    view = view[os.write(fd, view):]
         finally:
             os.close(fd)
 
@@ -373,11 +408,11 @@ class _FileNames:
         if cid in self.ids:
             raise DataError(f"customer {cid} appears twice; customer ids must be unique")
         name = f"{safe_filename(cid)}.eml"
-        digest = hashlib.sha256(cid.encode()).hexdigest()
         if name in self.names:
+            digest = hashlib.sha256(cid.encode()).hexdigest()
             name = f"{safe_filename(cid)}-{digest[:10]}.eml"
-        if name in self.names:  # an id that already looks like a hashed name: the whole hash
-            name = f"{safe_filename(cid)}-{digest}.eml"
+            if name in self.names:  # an id that already looks like a hashed name: the whole hash
+                name = f"{safe_filename(cid)}-{digest}.eml"
         self.names.add(name)
         self.ids.add(cid)
         return name
@@ -421,34 +456,62 @@ class _Builder:
             reply_name, reply_addr = parseaddr(settings.reply_to)
             common.append(_header("Reply-To", _address(reply_name, reply_addr)))
         self.common = "".join(common)
-        # What the content hash starts with after the customer id: the same for every email.
-        self.hashed = f"{settings.date.isoformat()}\x00{self.common}\x00".encode()
+        # What the content hash reads after the customer id: the same for every email.
+        self.hashed = f"{settings.date.isoformat()}\x00{self.common}\x00"
         self._notice = functools.lru_cache(maxsize=64)(lambda locale: objection_notice(None,
                                                                                       locale))
+        # The unsubscribe token's HMAC with its key set up once: copied for each customer.
+        self.token_hmac = hmac.new(settings.secret.encode(), digestmod="sha256")
+        # The unsubscribe URL and its header around the token: token.join(parts) gives them.
+        self.url_parts = settings.unsubscribe_url.split("{token}")
+        self.unsubscribe_parts = _unsubscribe_parts(settings.unsubscribe_url, self.mailto)
+        self.own_columns = [(self.columns.index(c), c) for c in _OWN_COLUMNS]
+        self.pairs: dict[tuple[Any, Any], tuple[Template, Template]] = {}
 
     def build(self, recipient: Mapping[str, Any], addr: str) -> tuple[bytes, list[str]]:
         cid = str(recipient["customer_id"])
-        token = unsubscribe_token(self.settings.secret, cid)
-        unsubscribe = self.settings.unsubscribe_url.replace("{token}", token)
+        keyed = self.token_hmac.copy()
+        keyed.update(cid.encode())
+        token = keyed.hexdigest()[:_TOKEN_CHARS]
+        unsubscribe = token.join(self.url_parts)
         values = {"shop_url": self.shop_url, **recipient, **self.extras,
                   "unsubscribe_url": unsubscribe}
         if "objection_notice" not in values:
             values["objection_notice"] = self._notice(self._locale(recipient))
-        text_t = self.templates.get(recipient, "txt")
-        html_t = self.templates.get(recipient, "html")
+        text_t, html_t = self._templates(recipient)
         filled = self._content(values, text_t, html_t, cid)
         subject, text, html = filled.subject, filled.text, filled.html
         _require_notice(str(values["objection_notice"]), cid, (text_t, text), (html_t, html))
-        content = self._content_hash(cid, subject, text, html)
+        text_data, html_data = text.encode(), html.encode()
+        # sha256 of what the message says (not keyed with the secret): same content, same ids.
+        digest = hashlib.sha256(f"{cid}\x00{self.hashed}{subject}\x00".encode())
+        for chunk in (text_data, b"\x00", html_data, b"\x00"):
+            digest.update(chunk)
+        content = digest.hexdigest()
         message_id = f"<{_label('message-id', content)[:32]}@{self.domain}>"
-        headers = self._headers(recipient, addr, subject, message_id, unsubscribe)
+        headers = self._headers(recipient, addr, subject, message_id, unsubscribe, token)
         boundary = "=_crm_" + _label("boundary", content)[:24]
-        data = _assemble(headers, boundary, filled.text_body or _qp(text),
-                         filled.html_body or _qp(html))
+        data = _assemble(headers, boundary,
+                         _body(text, text_data, filled.text_body, filled.text_longest, boundary),
+                         _body(html, html_data, filled.html_body, filled.html_longest, boundary))
+        get = recipient.get
+        row = [get(c, "") for c in self.columns]
         own = {"email": addr, "subject": subject, "unsubscribe_url": unsubscribe,
                "message_id": message_id}
-        row = [_cell(own[c] if c in own else recipient.get(c, "")) for c in self.columns]
-        return data, row
+        for at, name in self.own_columns:
+            row[at] = own[name]
+        return data, [v if type(v) is str and not v.startswith(ESCAPED_START) else _cell(v)
+                      for v in row]
+
+    def _templates(self, recipient: Mapping[str, Any]) -> tuple[Template, Template]:
+        """The recipient's text and HTML templates (by template name and locale)."""
+        key = (recipient.get("template"), recipient.get("locale"))
+        pair = self.pairs.get(key)
+        if pair is None:
+            pair = (self.templates.get(recipient, "txt"), self.templates.get(recipient, "html"))
+            if len(self.pairs) < MAX_SHAPES:
+                self.pairs[key] = pair
+        return pair
 
     def _content(self, values: dict[str, Any], text_t: Template, html_t: Template,
                  cid: str) -> Filled:
@@ -462,8 +525,7 @@ class _Builder:
         shape = self.shapes.get(key, _UNSEEN) if key else None
         if isinstance(shape, Shape):
             try:
-                return shape.fill(self.templates.context(text_t, values), _tidy_text,
-                                  lambda whole: _inline(html_t, whole, cid))
+                return shape.fill(values, _tidy_text, lambda whole: _inline(html_t, whole, cid))
             except Exception:  # a value a formatting filter refuses: the render reports it
                 return self._render(values, text_t, html_t, cid)
         rendered = self._render(values, text_t, html_t, cid)
@@ -490,15 +552,15 @@ class _Builder:
         inline = lambda whole: _inline(html_t, whole, cid)  # noqa: E731
         try:
             parts = self._render_parts({**values, **shown}, text_t, html_t, cid)
-            shape = learn(holes, (parts[0], parts[1], "".join(parts[2])), _tidy_text, inline,
-                          _qp)
-            filled = shape.fill(self.templates.context(text_t, values), _tidy_text, inline)
+            shape = learn(holes, (parts[0], parts[1], "".join(parts[2])),
+                          self.templates.context(text_t, values), _tidy_text, inline, _qp)
+            filled = shape.fill(values, _tidy_text, inline)
         except Exception:  # a stand-in used in a way the analysis missed: no shape
             return None
         same = (filled.subject, filled.text, filled.html) == (
             rendered.subject, rendered.text, rendered.html) and \
-            filled.text_body in (None, _qp(filled.text)) and \
-            filled.html_body in (None, _qp(filled.html))
+            (filled.text_body is None or filled.text_body() == _qp(filled.text)) and \
+            (filled.html_body is None or filled.html_body() == _qp(filled.html))
         return shape if same else None
 
     def _render(self, values: dict[str, Any], text_t: Template, html_t: Template,
@@ -526,23 +588,15 @@ class _Builder:
         return str(recipient.get("locale") or self.templates.env.globals.get("campaign_locale")
                    or "de_DE")
 
-    def _content_hash(self, cid: str, subject: str, text: str, html: str) -> str:
-        """sha256 of what the message says (not keyed with the secret): same content, same ids."""
-        digest = hashlib.sha256(f"{cid}\x00".encode())
-        digest.update(self.hashed)  # the date and the common headers
-        for part in (subject, text, html):
-            digest.update(part.encode())
-            digest.update(b"\x00")
-        return digest.hexdigest()
-
     def _headers(self, recipient: Mapping[str, Any], addr: str, subject: str,
-                 message_id: str, unsubscribe: str) -> str:
+                 message_id: str, unsubscribe: str, token: str) -> str:
         return "".join([
             self.common,
             _header("To", _address(_display_name(recipient), addr)),
             _header("Subject", _header_text(subject)),
             _header("Message-ID", message_id),
-            _unsubscribe_header(unsubscribe, self.mailto),
+            token.join(self.unsubscribe_parts) if self.unsubscribe_parts
+            else _unsubscribe_header(unsubscribe, self.mailto),
             _FIXED_HEADERS,
         ])
 
@@ -623,9 +677,19 @@ _FIXED_HEADERS = (_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
 
 def _address(name: str, addr: str) -> str:
     """``name <addr>``, the name capped and quoted or encoded, folded before ``<addr>``."""
+    phrase, width = _phrase(name)
+    if not phrase:
+        return addr
+    joint = " " if width + len(addr) + 3 <= _LINE else "\r\n "
+    return f"{phrase}{joint}<{addr}>"
+
+
+@functools.lru_cache(maxsize=4096)  # names repeat: first and last names, companies
+def _phrase(name: str) -> tuple[str, int]:
+    """The display name as a header phrase, and the width its last line leaves taken."""
     name = _cap(_clean(name))
     if not name:
-        return addr
+        return "", 0
     if not name.isascii() or "=?" in name or '"' in name or "\\" in name:
         phrase = _encoded_words(name)  # folds itself; no quoting or escaping needed
     elif _SPECIALS.search(name):
@@ -635,8 +699,7 @@ def _address(name: str, addr: str) -> str:
     last = phrase.rsplit("\r\n", 1)[-1]
     # "To: " or "Reply-To: " precedes the first line: leave room for the longest.
     prefix = 0 if "\r\n" in phrase else len("Reply-To: ")
-    joint = " " if prefix + len(last) + len(addr) + 3 <= _LINE else "\r\n "
-    return f"{phrase}{joint}<{addr}>"
+    return phrase, prefix + len(last)
 
 
 def _cap(name: str) -> str:
@@ -652,6 +715,16 @@ def _unsubscribe_header(url: str, mailto: str) -> str:
     https = f"<{_clean(url)}>,"
     joint = " " if len("List-Unsubscribe: ") + len(https) <= _LINE else "\r\n "
     return f"List-Unsubscribe:{joint}{https}\r\n <mailto:{_clean(mailto)}?subject=unsubscribe>\r\n"
+
+
+def _unsubscribe_parts(url: str, mailto: str) -> list[str] | None:
+    """The List-Unsubscribe header cut where the token goes, when the URL needs no cleaning
+    (a token is hex digits of a fixed length: it changes neither cleaning nor folding)."""
+    mark = "\ue000" * _TOKEN_CHARS
+    marked = url.replace("{token}", mark)
+    if _clean(marked) != marked:
+        return None
+    return _unsubscribe_header(marked, mailto).split(mark)
 
 
 @functools.lru_cache(maxsize=1024)  # most emails of a run share a handful of subjects
@@ -695,16 +768,36 @@ def _qp(text: str) -> bytes:
     return binascii.b2a_qp(lf.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
 
 
-def _assemble(headers: str, boundary: str, text: bytes, html: bytes) -> bytes:
-    """The message from its headers and its two parts, quoted-printable already."""
-    # "=_" never occurs in quoted-printable output, so the boundary cannot clash with a body.
+def _as_is(data: bytes, longest: int | None = None) -> bool:
+    """Whether a part's UTF-8 can be sent as it is (8bit): no CR or NUL (line ends are LF,
+    sent as CRLF), and no line over _MAX_OCTETS octets (``longest``: at least the longest
+    line's octets, where known: then the lines need not be measured)."""
+    return b"\r" not in data and b"\x00" not in data and (
+        len(data) <= _MAX_OCTETS or (longest is not None and longest <= _MAX_OCTETS)
+        or max(map(len, data.split(b"\n"))) <= _MAX_OCTETS)
+
+
+def _body(text: str, data: bytes, encoded: Callable[[], bytes] | None, longest: int | None,
+          boundary: str) -> tuple[str, bytes]:
+    """A part's transfer encoding and body (``data``: its UTF-8): as it is where it can, else
+    quoted-printable (``encoded``: made from the shape's encoded lines, where it has a shape)."""
+    # A body holding the boundary (it would have to hold a hash of itself) is encoded:
+    # "=_" never occurs in quoted-printable output.
+    if _as_is(data, longest) and boundary.encode() not in data:
+        return "8bit", data.replace(b"\n", b"\r\n")
+    return "quoted-printable", encoded() if encoded else _qp(text)
+
+
+def _assemble(headers: str, boundary: str, text: tuple[str, bytes],
+              html: tuple[str, bytes]) -> bytes:
+    """The message from its headers and its two parts' (transfer encoding, body)."""
     part = ("--{b}\r\nContent-Type: text/{kind}; charset=utf-8\r\n"
-            "Content-Transfer-Encoding: quoted-printable\r\n\r\n")
+            "Content-Transfer-Encoding: {cte}\r\n\r\n")
     head = (f'{headers}Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
             "This is a multi-part message in MIME format.\r\n\r\n")
     return b"".join([
         head.encode("ascii"),
-        part.format(b=boundary, kind="plain").encode("ascii"), text, b"\r\n",
-        part.format(b=boundary, kind="html").encode("ascii"), html, b"\r\n",
+        part.format(b=boundary, kind="plain", cte=text[0]).encode("ascii"), text[1], b"\r\n",
+        part.format(b=boundary, kind="html", cte=html[0]).encode("ascii"), html[1], b"\r\n",
         f"--{boundary}--\r\n".encode("ascii"),
     ])

@@ -22,11 +22,13 @@ email.py still renders the first recipient of every shape in full and compares.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import operator
 import os
 import re
 import weakref
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +36,15 @@ from jinja2 import Environment, nodes
 from jinja2.nodes import EvalContext
 from markupsafe import escape
 
-from crmreport.personalise.styles import Layout, learn_layout, plain
-from crmreport.personalise.templating import Probe, country, format_date, format_number, money
+from crmreport.personalise.styles import Layout, all_plain, interleave, learn_layout
+from crmreport.personalise.templating import (
+    Probe,
+    country,
+    format_date,
+    format_number,
+    money,
+    money_writer,
+)
 
 # Filters the holes format with themselves (templating's own, per value, in the context).
 FORMATTERS = frozenset({"money", "date", "number", "country"})
@@ -87,11 +96,9 @@ class Spec:
 
     def key(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         """What of ``values`` decides the shape (raises what a comparison raises)."""
-        parts: list[Any] = []
-        for name in self.steering:
-            value = values.get(name, _MISSING)
-            parts.append(value if type(value) is str or value is _MISSING
-                         else (type(value), repr(value)))
+        parts: list[Any] = [
+            value if type(value) is str or value is _MISSING else (type(value), repr(value))
+            for value in map(values.get, self.steering, itertools.repeat(_MISSING))]
         for group in (self.shown, self.tested):
             for name, truth, tests in group:
                 if name not in values:
@@ -532,12 +539,8 @@ class Part:
     pieces: tuple[str, ...]
     slots: tuple[int, ...]
 
-    def join(self, texts: list[str]) -> str:
-        out = [self.pieces[0]]
-        for slot, piece in zip(self.slots, self.pieces[1:], strict=True):
-            out.append(texts[slot])
-            out.append(piece)
-        return "".join(out)
+    def join(self, texts: Sequence[str]) -> str:
+        return interleave(self.pieces, map(texts.__getitem__, self.slots))
 
 
 @dataclass(frozen=True)
@@ -551,9 +554,9 @@ class Encoded:
     items: tuple[bytes | Part, ...]  # encoded lines, or lines with slots (by value index)
     encode: Callable[[str], bytes]
 
-    def fill(self, values: list[str]) -> bytes:
+    def fill(self, values: Sequence[str]) -> bytes:
         encode = self.encode
-        return b"".join([encode(item.join(values)) if isinstance(item, Part) else item
+        return b"".join([item if isinstance(item, bytes) else encode(item.join(values))
                          for item in self.items])
 
 
@@ -600,20 +603,26 @@ def encoded(pieces: tuple[str, ...], encode: Callable[[str], bytes]) -> Encoded 
 
 @dataclass(frozen=True)
 class Filled:
-    """One recipient's content, and its parts' transfer encodings where already made."""
+    """One recipient's content, and how to make its parts' transfer encodings from the shape's
+    encoded lines where it can (made only for a part that needs them)."""
 
     subject: str
     text: str
     html: str
-    text_body: bytes | None = None
-    html_body: bytes | None = None
+    text_body: Callable[[], bytes] | None = None
+    html_body: Callable[[], bytes] | None = None
+    # At least the octets of the text's and the HTML's longest line, where the shape knows.
+    text_longest: int | None = None
+    html_longest: int | None = None
 
 
 @dataclass(frozen=True)
 class Shape:
     """An email's subject, text and HTML for every recipient with one key, less the values."""
 
-    holes: tuple[Hole, ...]  # what the recipient's values are
+    # Per recipient value: its field, and the formatting filter bound to the shape's locale
+    # and currency (None: shown as it is).
+    writers: tuple[tuple[str, Callable[[Any], str] | None], ...]
     texts: tuple[tuple[int, bool], ...]  # what each recipient text is: (value, escaped)
     subject: Part
     text: Part  # as rendered
@@ -622,55 +631,56 @@ class Shape:
     layout: Layout | None  # after CSS inlining, when the slots allow
     text_body: Encoded | None  # the tidied text's encoding
     html_body: Encoded | None  # the inlined layout's encoding
+    text_longest: int  # octets of the longest line of the tidied text without its values
+    html_longest: int  # and of the inlined layout's
 
-    def fill(self, context: Mapping[str, Any], tidy: Callable[[str], str],
+    def fill(self, values: Mapping[str, Any], tidy: Callable[[str], str],
              inline: Callable[[str], str]) -> Filled:
         """The content rendering, tidying and inlining give, and what encodings it can."""
-        values = [self._value(hole, context) for hole in self.holes]  # each formatted once
-        texts = [str(escape(values[n])) if escaped else str(values[n])
-                 for n, escaped in self.texts]
+        shown = [values[name] if write is None else write(values[name])
+                 for name, write in self.writers]  # each formatted once
+        texts = [str(escape(shown[n])) if escaped else str(shown[n]) for n, escaped in self.texts]
         subject = " ".join(self.subject.join(texts).split()) if self.subject.slots \
             else self.subject.pieces[0]  # normalised when learnt
         text_values = [texts[slot] for slot in self.tidy.slots]
-        text_body = None
-        if all(map(_keeps_lines, text_values)):
+        text_body, text_longest = None, None
+        if keep_lines(text_values):
             text = self.tidy.join(texts)
-            text_body = self.text_body.fill(text_values) if self.text_body else None
+            if self.text_body:
+                text_body = functools.partial(self.text_body.fill, text_values)
+            # A value adds at most 4 octets a character to the line it is on.
+            text_longest = self.text_longest + 4 * sum(map(len, text_values))
         else:
             text = tidy(self.text.join(texts))
-        values = [texts[slot] for slot in self.html.slots]
-        if self.layout is None or not all(map(plain, values)):
-            return Filled(subject, text, inline(self.html.join(texts)), text_body)
-        written = self.layout.written(values)
-        html = "".join(_interleave(self.layout.pieces, written))
-        html_body = self.html_body.fill(written) if self.html_body else None
-        return Filled(subject, text, html, text_body, html_body)
+        html_values = [texts[slot] for slot in self.html.slots]
+        if self.layout is None or not all_plain(html_values):
+            return Filled(subject, text, inline(self.html.join(texts)), text_body, None,
+                          text_longest)
+        written = self.layout.written(html_values)
+        html = self.layout.fill_written(written)
+        html_body = functools.partial(self.html_body.fill, written) if self.html_body else None
+        return Filled(subject, text, html, text_body, html_body, text_longest,
+                      self.html_longest + 4 * sum(map(len, written)))
 
 
-    @staticmethod
-    def _value(hole: Hole, context: Mapping[str, Any]) -> Any:
-        value = context[hole.name]
-        if hole.filter is None:
-            return value
-        return _FORMAT[hole.filter](context, value, *hole.args, **dict(hole.kwargs))
+# A text value that tidying could treat otherwise than a stand-in, among values joined by
+# _SEP: a line break, whitespace at its end (_SEP is whitespace too: a value holding it is
+# only taken the slow way).
+_SEP = "\x1f"
+_CHANGES_LINES = re.compile(f"[\\n\\r]|\\s(?={_SEP}|\\Z)")
 
 
-def _interleave(pieces: tuple[str, ...], values: list[str]) -> list[str]:
-    out = [pieces[0]]
-    for value, piece in zip(values, pieces[1:], strict=True):
-        out.append(value)
-        out.append(piece)
-    return out
+def keep_lines(values: list[str]) -> bool:
+    """Whether tidying treats every value as it treats a stand-in: no line break, nothing
+    to strip (one search over all of them)."""
+    return "" not in values and not _CHANGES_LINES.search(_SEP.join(values))
 
 
-def _keeps_lines(text: str) -> bool:
-    """A value tidying treats as it treats a stand-in: no line break, nothing to strip."""
-    return text != "" and "\n" not in text and "\r" not in text and not text[-1].isspace()
-
-
-def learn(holes: list[Hole], rendered: tuple[str, str, str], tidy: Callable[[str], str],
-          inline: Callable[[str], str], encode: Callable[[str], bytes]) -> Shape:
-    """The shape of (subject, text, html) rendered with stand-ins; raises Unsafe."""
+def learn(holes: list[Hole], rendered: tuple[str, str, str], context: Mapping[str, Any],
+          tidy: Callable[[str], str], inline: Callable[[str], str],
+          encode: Callable[[str], bytes]) -> Shape:
+    """The shape of (subject, text, html) rendered with stand-ins from ``context``; raises
+    Unsafe."""
     index: dict[tuple[int, bool], int] = {}
 
     def part(text: str, html: bool = False) -> Part:
@@ -689,6 +699,30 @@ def learn(holes: list[Hole], rendered: tuple[str, str, str], tidy: Callable[[str
         raise Unsafe("tidying the text changed its holes")
     layout = learn_layout(list(html.pieces), inline)
     used = list(dict.fromkeys(holes[n] for n, _ in index))  # a value shown twice: once
-    return Shape(tuple(used), tuple((used.index(holes[n]), escaped) for n, escaped in index),
+    return Shape(tuple((hole.name, _writer(hole, context)) for hole in used),
+                 tuple((used.index(holes[n]), escaped) for n, escaped in index),
                  subject, body, tidied, html, layout, encoded(tidied.pieces, encode),
-                 encoded(layout.pieces, encode) if layout else None)
+                 encoded(layout.pieces, encode) if layout else None,
+                 _longest(tidied.pieces), _longest(layout.pieces) if layout else 0)
+
+
+def _longest(pieces: tuple[str, ...]) -> int:
+    """The octets of the longest line ``pieces`` make with nothing in their slots."""
+    return max(map(len, "".join(pieces).encode().split(b"\n")))
+
+
+def _writer(hole: Hole, context: Mapping[str, Any]) -> Callable[[Any], str] | None:
+    """The hole's filter as a function of the value alone: what else it reads from the
+    context (the locale and currency fields) is the same for every recipient of a shape."""
+    if hole.filter is None:
+        return None
+    if hole.filter == "money":
+        return money_writer(context, *hole.args, **dict(hole.kwargs))
+    fixed = {name: context.get(name) for name in _CONTEXT_FIELDS}
+    return functools.partial(_formatted, _FORMAT[hole.filter], fixed, hole.args,
+                             dict(hole.kwargs))
+
+
+def _formatted(format_filter: Callable[..., str], context: Mapping[str, Any],
+               args: tuple[Any, ...], kwargs: dict[str, Any], value: Any) -> str:
+    return format_filter(context, value, *args, **kwargs)

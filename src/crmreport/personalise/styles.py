@@ -22,8 +22,9 @@ one per value); later ones are inlined whole, so memory stays flat.
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup
@@ -37,7 +38,9 @@ _SLOT = re.compile(f"{_OPEN}(.*?){_CLOSE}", re.DOTALL)
 _IN_TEXT, _IN_ATTRIBUTE = '"&lt; ', '&quot;< '
 # A value read differently from the probe: leading whitespace, markup, a foreign entity,
 # CR/NUL, the markers.
-_NOT_PLAIN = re.compile(f"^[ \\t\\n\\f]|[<\\r\\x00{_OPEN}{_CLOSE}]|&(?!(?:amp|lt|gt|#39|#34);)")
+_NOT_PLAIN_ANYWHERE = f"[<\\r\\x00{_OPEN}{_CLOSE}]|&(?!(?:amp|lt|gt|#39|#34);)"
+_NOT_PLAIN = re.compile(f"^[ \\t\\n\\f]|{_NOT_PLAIN_ANYWHERE}")
+_NOT_PLAIN_JOINED = re.compile(f"(?:^|\\x1f)[ \\t\\n\\f]|{_NOT_PLAIN_ANYWHERE}")
 # Slots whose text is not plain HTML text, and stylesheets that look at values.
 _UNSAFE_SLOT = re.compile(
     f"&[#\\w]*{_OPEN}"  # an entity the template starts and the value would finish
@@ -63,17 +66,27 @@ class Layout:
     writers: tuple[Callable[[str], str], ...]  # per slot: text or attribute escaping
 
     def fill(self, values: list[str]) -> str:
-        out = [self.pieces[0]]
-        for value, piece in zip(self.written(values), self.pieces[1:], strict=True):
-            out.append(value)
-            out.append(piece)
-        return "".join(out)
+        return self.fill_written(self.written(values))
+
+    def fill_written(self, written: Iterable[str]) -> str:
+        """The document with values already written as the inliner writes them."""
+        return interleave(self.pieces, written)
 
     def written(self, values: list[str]) -> list[str]:
         """The values as the inlined document has them, slot by slot."""
+        joined = "".join(values)
+        if "&" not in joined and "\xa0" not in joined:
+            return values  # nothing any writer changes
         # As plain str: Markup's own replace() would escape the replacements again.
         return [write(str(value)) if "&" in value or "\xa0" in value else value
                 for value, write in zip(values, self.writers, strict=True)]
+
+
+def interleave(pieces: Sequence[str], values: Iterable[str]) -> str:
+    """``pieces`` with a value between each two, joined: all in C, one pass (str.format
+    would read the whole text for its fields each time)."""
+    return "".join(itertools.chain.from_iterable(
+        zip(pieces, itertools.chain(values, ("",)), strict=True)))
 
 
 def _is_plain(chunk: str) -> bool:
@@ -83,6 +96,12 @@ def _is_plain(chunk: str) -> bool:
 def plain(value: str) -> bool:
     """Whether an escaped value reads in a slot as the probe does (Layout.fill can take it)."""
     return value != "" and not _NOT_PLAIN.search(value)
+
+
+def all_plain(values: list[str]) -> bool:
+    """``all(map(plain, values))`` in one search: the values joined by a character that only
+    makes the search stricter (it is no entity's, and a start may follow it)."""
+    return "" not in values and not _NOT_PLAIN_JOINED.search("\x1f".join(values))
 
 
 def learn_layout(pieces: list[str], inline: Callable[[str], str]) -> Layout | None:

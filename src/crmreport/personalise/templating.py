@@ -299,12 +299,12 @@ def _lang(locale: Any) -> str:
     return str(locale or "de")[:2].lower()
 
 
-def _context_value(context: Context, key: str) -> str | None:
+def _context_value(context: Context | Mapping[str, Any], key: str) -> str | None:
     value = context.get(key)
     return None if value is None or isinstance(value, Undefined) else str(value)
 
 
-def _locale(context: Context, locale: str | None) -> Locale:
+def _locale(context: Context | Mapping[str, Any], locale: str | None) -> Locale:
     """The filter's locale argument, else the recipient's ``locale``, else the campaign's."""
     return _resolved(_context_value(context, "campaign_locale"),
                      _context_value(context, "locale"), locale if isinstance(locale, str) else None)
@@ -328,11 +328,21 @@ def _formatted_date(value: dt.date, locale: Locale, style: localisation.DateStyl
 def money(context: Context, value: Any, currency: str | None = None,
           locale: str | None = None) -> str:
     """1234.5 -> "1.234,50 €" (de_DE) or "€1,234.50" (en_GB); currency defaults to the data's."""
+    return money_writer(context, currency, locale)(value)
+
+
+def money_writer(context: Context | Mapping[str, Any], currency: str | None = None,
+                 locale: str | None = None) -> Callable[[Any], str]:
+    """``money`` with the context's currency and locale looked up once, for many values."""
     code = currency or _context_value(context, "currency") or "EUR"
-    kind = _EXACT_TEXT.get(type(value))
-    if kind is not None:
-        return _formatted_money(kind, str(value), code, _locale(context, locale))
-    return localisation.money(value, code, _locale(context, locale))
+    where = _locale(context, locale)
+
+    def write(value: Any) -> str:
+        kind = _EXACT_TEXT.get(type(value))
+        if kind is not None:
+            return _formatted_money(kind, str(value), code, where)
+        return localisation.money(value, code, where)
+    return write
 
 
 # Number types whose str() reads back as exactly the same value.
