@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import pytest
 
 from crmreport.errors import RenderError
-from crmreport.report.browser import TABS, browser, draw, drawn
+from crmreport.report.browser import TABS, browser, chart_page, draw, drawn
 
 _UID = re.compile(r"[0-9a-f]{6}")  # plotly.js's random uid, different in every drawing
 
@@ -41,3 +41,9 @@ def test_a_browser_that_cannot_start_says_how_to_fix_it(monkeypatch):
     monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
     with browser(), pytest.raises(RenderError, match="install chromium"):
         drawn(draw(_figure(1).to_dict(), "svg", 300, 200))
+
+
+def test_the_chart_page_loads_its_scripts_from_this_machine_only():
+    sources = re.findall(r'<script src="([^"]+)"', chart_page().generate_index())
+    assert len(sources) >= 2  # plotly.js and kaleido's own
+    assert all(source.startswith("file:///") for source in sources), sources

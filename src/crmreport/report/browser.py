@@ -44,7 +44,7 @@ class _Browser:
         import kaleido
 
         try:
-            async with kaleido.Kaleido(n=tabs) as opened:
+            async with kaleido.Kaleido(n=tabs, page_generator=chart_page()) as opened:
                 self._kaleido.set_result(opened)
                 await self._stop.wait()
         except Exception as exc:  # kaleido surfaces browser trouble as many types
@@ -64,6 +64,15 @@ class _Browser:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
+
+
+def chart_page() -> Any:
+    """kaleido's page for drawing, with plotly.js from the installed plotly and without
+    MathJax, which kaleido would otherwise fetch from a CDN at every start: a report is drawn
+    offline, and asks nothing of a third party (no chart uses LaTeX)."""
+    from kaleido import PageGenerator
+
+    return PageGenerator(mathjax=False)
 
 
 @contextmanager
