@@ -141,8 +141,9 @@ def spark_connect() -> Iterator[str]:
                                           "the spark extra")
     from crmreport.spark_setup import missing
 
-    if missing("sc://127.0.0.1:15002"):
-        pytest.skip(missing("sc://127.0.0.1:15002")[0][0])
+    problems = missing("sc://127.0.0.1:15002")
+    if problems:
+        pytest.skip(problems[0][0])
     from crmreport.engine.spark import session
 
     from .spark_server import connect_server

@@ -11,9 +11,13 @@ report's figures (`report --json` and every table it is drawn from) and `preview
 are compared too; and every kind of input (Parquet, info lines, ragged rows, whitespace,
 presets) is read and identified on both engines.
 
+The fixtures' shop is also run over Spark Connect (a local server, tests/spark_server.py),
+and the demo's `plan` there must print DuckDB's counts.
+
 The harness is checked on itself without Spark: DuckDB against DuckDB agrees, and a planted
 difference of each kind is found. The Spark side needs pyspark (``make test`` installs the
-spark extra) and is skipped only when pyspark cannot be imported.
+spark extra) and is skipped only when pyspark cannot be imported (Spark Connect: pyspark 4
+with its Connect client).
 """
 
 from __future__ import annotations
