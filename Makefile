@@ -45,7 +45,8 @@ system:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    default-jre-headless >/dev/null; }
 
-# The engine parity test runs Spark locally: pyspark, the spark extra (its Java: `system`).
+# The engine parity test runs Spark locally and over a local Spark Connect server: pyspark
+# with its Connect client, the spark extra (its Java: `system`).
 SPARK_STAMP := $(VENV)/.installed-spark
 spark: $(SPARK_STAMP)
 

@@ -3,6 +3,12 @@
     python bench/bench_spark.py                                   # /work/bench-data/plan-20m
     python bench/bench_spark.py --data /work/bench-data/plan-200k --repeat 3
     python bench/bench_spark.py --engines duckdb       # one engine alone
+    python bench/bench_spark.py --engines duckdb,spark,connect --data DIR --campaign FILE
+
+Engine ``connect`` is Spark over Spark Connect: a local Connect server (tests/spark_server.py)
+running Spark at ``--master`` is started once before the runs, as a real server runs before
+its clients, and each run is `crmreport plan --spark-master sc://...`; its figures add the
+server's CPU time during the run (from /proc) and its memory to crmreport's.
 
 Each run is a fresh `crmreport plan <demo campaign> --data-dir DATA --json --engine E`
 process, the engines alternating (duckdb, spark, duckdb, ...), so both see the same cache and
@@ -21,6 +27,7 @@ faster than DuckDB (the JVM's start and Spark's scheduling come on top of the sa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import statistics
@@ -28,7 +35,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMPAIGN = ROOT / "campaigns" / "demo.yaml"
@@ -59,18 +68,19 @@ def tree_rss(root: int) -> int:
     return total
 
 
-def run_plan(engine: str, data: Path, master: str,
-             driver_memory: str) -> tuple[float, float, int, str]:
+def run_plan(engine: str, campaign: Path, data: Path, master: str, driver_memory: str,
+             server: int | None = None) -> tuple[float, float, int, str]:
     """One `crmreport plan` process: wall seconds, CPU seconds of the reaped children (user
-    and system), peak tree RSS in bytes, its stdout."""
+    and system) and of the ``server`` process, peak RSS of both process trees in bytes, its
+    stdout."""
     command = [str(Path(sys.executable).with_name("crmreport")), "--quiet", "plan",
-               str(CAMPAIGN), "--data-dir", str(data), "--json", "--engine", engine]
+               str(campaign), "--data-dir", str(data), "--json", "--engine", engine]
     if engine == "spark":
         command += ["--spark-master", master]
     # local mode runs the executors inside the driver's JVM: its heap is all Spark gets
     env = {**os.environ, "PYSPARK_SUBMIT_ARGS": f"--driver-memory {driver_memory} pyspark-shell"}
     peak = 0
-    cpu_before = cpu_of_children()
+    cpu_before = cpu_of_children() + cpu_of(server)
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env=env)
@@ -79,13 +89,13 @@ def run_plan(engine: str, data: Path, master: str,
     def sample() -> None:
         nonlocal peak
         while not done.wait(0.1):
-            peak = max(peak, tree_rss(process.pid))
+            peak = max(peak, tree_rss(process.pid) + (tree_rss(server) if server else 0))
 
     sampler = threading.Thread(target=sample)
     sampler.start()
     out, err = process.communicate()
     seconds = time.perf_counter() - start
-    cpu = cpu_of_children() - cpu_before
+    cpu = cpu_of_children() + cpu_of(server) - cpu_before
     done.set()
     sampler.join()
     if process.returncode != 0:
@@ -97,6 +107,15 @@ def cpu_of_children() -> float:
     """CPU seconds (user and system) of the reaped descendants of this process."""
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     return used.ru_utime + used.ru_stime
+
+
+def cpu_of(pid: int | None) -> float:
+    """CPU seconds (user and system) a running process has used so far (0: none)."""
+    if pid is None:
+        return 0.0
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def spark_version() -> str:
@@ -117,16 +136,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help="demo-format data (bench/bench_plan.py generates it)")
+    parser.add_argument("--campaign", type=Path, default=CAMPAIGN,
+                        help="the campaign to plan (default: the demo's)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", default="4g", help="the Spark JVM's heap")
-    parser.add_argument("--engines", default="duckdb,spark", help="comma-separated, in order")
+    parser.add_argument("--engines", default="duckdb,spark",
+                        help="comma-separated, in order: duckdb, spark, connect")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        server = (stack.enter_context(started_server(args.master, args.driver_memory))
+                  if "connect" in args.engines.split(",") else None)
+        bench(args, server)
+
+
+@contextlib.contextmanager
+def started_server(master: str, driver_memory: str) -> Iterator[Any]:
+    sys.path.insert(0, str(ROOT))
+    from tests.spark_server import connect_server
+
+    start = time.perf_counter()
+    with connect_server(master, driver_memory) as server:
+        print(f"Spark Connect server at {server.url} started in "
+              f"{time.perf_counter() - start:.1f} s (load {load()})")
+        yield server
+
+
+def bench(args: argparse.Namespace, server: Any) -> None:
     if not (args.data / "orders.csv").is_file():
         sys.exit(f"{args.data} holds no orders.csv: generate it with bench/bench_plan.py "
                  "--data DIR --customers N, or pass --data")
     orders = sum(1 for _ in (args.data / "orders.csv").open("rb")) - 1
-    print(f"plan on {args.data} ({orders:,} order rows), {args.repeat} runs per engine, "
+    print(f"plan {args.campaign.name} on {args.data} ({orders:,} order rows), "
+          f"{args.repeat} runs per engine, "
           f"alternating; spark {spark_version()} master {args.master}, driver memory "
           f"{args.driver_memory}")
     print(f"load average before: {load()}")
@@ -134,8 +176,11 @@ def main() -> None:
     printed: dict[str, str] = {}
     for _ in range(args.repeat):
         for engine in seen:
-            seconds, cpu, peak, out = run_plan(engine, args.data, args.master,
-                                               args.driver_memory)
+            connect = engine == "connect"
+            seconds, cpu, peak, out = run_plan(
+                "spark" if connect else engine, args.campaign, args.data,
+                server.url if connect else args.master, args.driver_memory,
+                server.pid if connect else None)
             seen[engine].append((seconds, cpu, peak))
             print(f"  {engine:<6} {seconds:8.1f} s  CPU {cpu:8.1f} s  peak tree RSS "
                   f"{peak / 2**20:8,.0f} MB  (load {load()})", flush=True)

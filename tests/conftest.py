@@ -132,6 +132,29 @@ def spark_session() -> Iterator[SparkSession]:
 
 
 @pytest.fixture(scope="session")
+def spark_connect() -> Iterator[str]:
+    """A local Spark Connect server (tests/spark_server.py) with one session on it for every
+    Connect test of the run: its URL, a master sc://127.0.0.1:PORT. The pipeline's own
+    connect(kind="spark") at that URL reuses the session. Skipped where pyspark 4 with its
+    Connect client is not installed."""
+    pytest.importorskip("pyspark", reason="pyspark is not installed: make test installs "
+                                          "the spark extra")
+    from crmreport.spark_setup import missing
+
+    problems = missing("sc://127.0.0.1:15002")
+    if problems:
+        pytest.skip(problems[0][0])
+    from crmreport.engine.spark import session
+
+    from .spark_server import connect_server
+
+    with connect_server() as server:
+        spark = session(server.url)
+        yield server.url
+        spark.stop()
+
+
+@pytest.fixture(scope="session")
 def spark_con(spark_session: SparkSession) -> Iterator[Connection]:
     """A Spark connection over the run's one session."""
     from crmreport.engine.spark import SparkConnection

@@ -401,6 +401,25 @@ def test_spark_without_pyspark_says_how_to_install_it(shop: Path,
     assert "pip install 'crmreport[spark]'" in result.stderr
 
 
+def test_an_unreachable_spark_connect_server_is_named_with_what_to_do(shop: Path) -> None:
+    """A closed port: a clear error at once, not the Connect client's retries and gRPC trace."""
+    import socket
+
+    from crmreport import spark_setup
+
+    with socket.socket() as probe:  # a port nothing listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        url = f"sc://127.0.0.1:{probe.getsockname()[1]}"
+    if spark_setup.missing(url):
+        pytest.skip(spark_setup.missing(url)[0][0])
+    result = CliRunner().invoke(main, ["plan", str(shop / "campaign.yaml"), "--engine", "spark",
+                                       "--spark-master", url])
+    assert result.exit_code == 1
+    assert f"no Spark Connect server answers at {url} (Connection refused)" in result.stderr
+    assert "start the server (Spark's sbin/start-connect-server.sh)" in result.stderr
+    assert "Traceback" not in result.stderr and "grpc" not in result.stderr.lower()
+
+
 def test_a_spark_master_without_the_spark_engine_is_refused(shop: Path) -> None:
     result = CliRunner().invoke(main, ["check", str(shop / "campaign.yaml"),
                                        "--spark-master", "local[2]"])

@@ -11,9 +11,13 @@ report's figures (`report --json` and every table it is drawn from) and `preview
 are compared too; and every kind of input (Parquet, info lines, ragged rows, whitespace,
 presets) is read and identified on both engines.
 
+The fixtures' shop is also run over Spark Connect (a local server, tests/spark_server.py),
+and the demo's `plan` there must print DuckDB's counts.
+
 The harness is checked on itself without Spark: DuckDB against DuckDB agrees, and a planted
 difference of each kind is found. The Spark side needs pyspark (``make test`` installs the
-spark extra) and is skipped only when pyspark cannot be imported.
+spark extra) and is skipped only when pyspark cannot be imported (Spark Connect: pyspark 4
+with its Connect client).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from crmreport import pipeline
 from crmreport.config import load_campaign, with_engine
 from crmreport.demo import generate, project_file
 from crmreport.outputs import json_text
+from crmreport.spark_setup import is_connect
 from crmreport.tables import ASSIGNMENTS, CONTACT_PLAN, FEATURES
 
 from .conftest import CUSTOMERS as CUSTOMERS_CSV
@@ -60,10 +65,12 @@ class Outcome:
         return len(self.features) + len(self.assignments) + len(self.contact_plan)
 
 
-def outcome(campaign: Path, data_dir: Path, engine: str, out: Path) -> Outcome:
-    """Run ``campaign`` as ``build --dry-run --engine <engine>`` into ``out`` and collect."""
+def outcome(campaign: Path, data_dir: Path, engine: str, out: Path,
+            master: str = SPARK_MASTER) -> Outcome:
+    """Run ``campaign`` as ``build --dry-run --engine <engine>`` into ``out`` and collect;
+    Spark at ``master``."""
     loaded = with_engine(load_campaign(campaign, data_dir), engine,
-                         SPARK_MASTER if engine == "spark" else None)
+                         master if engine == "spark" else None)
     runs: list[Any] = []
     prepare = pipeline.prepare
 
@@ -263,18 +270,30 @@ def spark(spark_session: Any) -> Any:
     return spark_session
 
 
+@pytest.fixture(params=["local", "connect"])
+def spark_master(request: pytest.FixtureRequest) -> str:
+    """Where a test's Spark runs: the run's local Spark, or over Spark Connect (a local
+    server, conftest); the engine's connect(kind="spark") reuses either's session."""
+    if request.param == "connect":
+        return str(request.getfixturevalue("spark_connect"))
+    request.getfixturevalue("spark_session")
+    return SPARK_MASTER
+
+
 def assert_parity(campaign: Path, data_dir: Path, out: Path, capsys: pytest.CaptureFixture[str],
-                  left_out: tuple[str, ...] = ()) -> tuple[Outcome, Outcome]:
-    """Both engines on ``campaign`` (DuckDB's outcome, Spark's); says how many rows and files
-    it compared. The features ``left_out`` are not compared."""
+                  left_out: tuple[str, ...] = (), master: str = SPARK_MASTER
+                  ) -> tuple[Outcome, Outcome]:
+    """Both engines on ``campaign`` (DuckDB's outcome, Spark's at ``master``); says how many
+    rows and files it compared. The features ``left_out`` are not compared."""
     duckdb = outcome(campaign, data_dir, "duckdb", out / "duckdb")
-    spark = outcome(campaign, data_dir, "spark", out / "spark")
+    spark = outcome(campaign, data_dir, "spark", out / "spark", master)
     found = differences(*(dataclasses.replace(o, features=_without(o.features, left_out))
                           for o in (duckdb, spark)))
     assert not found, f"{len(found)} differences, the first: " + "; ".join(found[:10])
     with capsys.disabled():
         print(f"\nparity {data_dir.name}: {duckdb.rows():,} table rows and "
-              f"{len(duckdb.files)} files equal on DuckDB and Spark {pyspark_version()}")
+              f"{len(duckdb.files)} files equal on DuckDB and Spark {pyspark_version()}"
+              + (" over Spark Connect" if is_connect(master) else ""))
     return duckdb, spark
 
 
@@ -290,12 +309,14 @@ def pyspark_version() -> str:
     return str(pyspark.__version__)
 
 
-def test_spark_equals_duckdb_on_every_fixture_at_once(spark: Any, tmp_path: Path,
+def test_spark_equals_duckdb_on_every_fixture_at_once(spark_master: str, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     """One shop with every fixture's edits: a Spark run takes a minute or more here (each
-    statement is materialised), so the fixtures share one."""
+    statement is materialised), so the fixtures share one. On local Spark and over Spark
+    Connect."""
     shop = write_parity_shop(tmp_path / "every", "every")
-    duckdb, _ = assert_parity(shop / "campaign.yaml", shop, tmp_path / "out", capsys)
+    duckdb, _ = assert_parity(shop / "campaign.yaml", shop, tmp_path / "out", capsys,
+                              master=spark_master)
     assert [case for case, holds in EDGES.items() if holds(duckdb)] == HELD_TOGETHER
     # the other fixtures' edge cases, with the counts the edits together give
     assert {"duplicate_customer_id", "same_person"} <= _file(duckdb, "customers")["reasons"].keys()
@@ -332,6 +353,27 @@ def test_spark_equals_duckdb_on_the_demo(spark: Any, tmp_path: Path,
         print(f"parity demo commands: check's account of {len(runs[0].account['files'])} "
               f"files, report --json ({len(duckdb.figures):,} characters), the report's "
               f"tables and {len(duckdb.proofs)} preview files equal")
+
+
+def test_plan_over_spark_connect_prints_the_counts_of_duckdb(spark_connect: str, tmp_path: Path
+                                                             ) -> None:
+    """`crmreport plan` on the demo campaign over Spark Connect prints what the default engine
+    prints. The demo's whole parity (above) runs on local Spark only: over Connect it would
+    add minutes to CI (bench/README.md), and the fixtures' parity runs over both."""
+    from click.testing import CliRunner
+
+    from crmreport.cli import main
+
+    data = tmp_path / "data"
+    generate(data, customers=DEMO_CUSTOMERS)
+    command = ["--quiet", "plan", str(project_file("campaigns", "demo.yaml")),
+               "--data-dir", str(data)]
+    default = CliRunner().invoke(main, command)
+    connect = CliRunner().invoke(main, [*command, "--engine", "spark",
+                                        "--spark-master", spark_connect])
+    assert default.exit_code == connect.exit_code == 0, connect.stderr[-2000:]
+    assert "to contact" in default.stdout and "segments: " in default.stdout
+    assert connect.stdout == default.stdout
 
 
 @dataclasses.dataclass

@@ -260,3 +260,62 @@ def test_a_list_of_time_formats_takes_the_first_that_reads(spark_con: Connection
     assert spark == duck == [("1/5/2024 11:30 PM", dt.date(2024, 1, 5)), ("2024-13-01", None),
                              ("20240105", dt.date(2024, 1, 5)),
                              ("31.12.2024", dt.date(2024, 12, 31))]
+
+
+def test_spark_connect_names_a_setting_its_server_refuses(spark_connect: str) -> None:
+    """A Connect session takes runtime SQL settings only; a static one stops the command."""
+    from crmreport.engine.spark import session
+    from crmreport.errors import ConfigError
+
+    spark = session(spark_connect, {"spark.sql.shuffle.partitions": "3"})
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "3"
+    assert spark.conf.get("spark.sql.ansi.enabled") == "true"  # PARITY
+    with pytest.raises(ConfigError) as raised:
+        session(spark_connect, {"spark.executor.memory": "4g"})
+    message = str(raised.value)
+    assert f"the Spark Connect server at {spark_connect} refused the setting " \
+           "spark.executor.memory" in message
+    assert "set it on the server" in message
+    spark.conf.set("spark.sql.shuffle.partitions", "4")  # as the server was started
+
+
+def test_over_spark_connect_files_frames_and_batches_are_as_on_duckdb(
+        spark_connect: str, tmp_path: Any) -> None:
+    """The adapter's own paths over Spark Connect: a CSV read keeping its ragged rows aside,
+    Parquet read as text, a pandas frame registered, a result fetched in batches."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from crmreport.engine.spark import connect_spark
+    from crmreport.ingest.readers import _read_parquet
+
+    csv = tmp_path / "ragged.csv"
+    csv.write_text("id,name\n1,a\n2\n3,c,extra\n4,d\n", encoding="utf-8")
+    parquet = tmp_path / "typed.parquet"
+    pq.write_table(pa.table({
+        "id": ["x", None], "amount": pa.array([Decimal("1.50"), Decimal("-2.25")],
+                                              pa.decimal128(9, 2)),
+        "day": [dt.date(2026, 1, 31), dt.date(2026, 2, 1)],
+        "seen": pa.array([dt.datetime(2026, 1, 2, 9, 30, tzinfo=dt.UTC), None],
+                         pa.timestamp("us", tz="UTC"))}), parquet)
+    queries = ["SELECT * FROM kept", "SELECT line, csv_line, error_type FROM bad ORDER BY line",
+               "SELECT * FROM typed ORDER BY _row", "SELECT * FROM p ORDER BY a"]
+    answers = []
+    for con in (connect(kind="duckdb"), connect_spark(spark_connect)):
+        con.execute(f"CREATE TABLE kept AS SELECT * FROM read_csv('{csv}', all_varchar = true, "
+                    "header = true, store_rejects = true, rejects_table = 'bad')")
+        _read_parquet(con, parquet, "typed")
+        con.register("p", pd.DataFrame({"a": [2, 1], "b": ["y", None]}))
+        rows = [con.execute(q).fetchall() for q in queries]
+        con.execute("SELECT 1 AS one FROM range(2500)")  # streamed: fetched in batches
+        answers.append((rows, [len(con.fetchmany(1000)) for _ in range(3)]))
+        con.close()
+    duck, spark = answers
+    assert duck[0][0] == [("1", "a"), ("4", "d")]
+    assert [(line, error) for line, _, error in duck[0][1]] == [
+        (3, "MISSING COLUMNS"), (4, "TOO MANY COLUMNS")]
+    assert duck[0][2] == [(1, "x", "1.50", "2026-01-31", "2026-01-02 09:30:00+00"),
+                          (2, None, "-2.25", "2026-02-01", None)]
+    assert duck[1] == [1000, 1000, 500]
+    assert spark == duck

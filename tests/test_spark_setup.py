@@ -58,12 +58,51 @@ def test_without_java_on_the_path_the_error_says_how_to_install_it(
     assert "default-jre-headless" in str(raised.value)
 
 
-def test_spark_connect_is_refused_with_what_to_use_instead(installed: set[str],
-                                                           java_home: Path) -> None:
+@pytest.fixture
+def connect_client(installed: set[str], monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """pyspark 4 with its Spark Connect client's modules."""
+    installed.update(spark_setup.CONNECT_MODULES)
+    monkeypatch.setattr(spark_setup, "pyspark_version", lambda: "4.0.5")
+    return installed
+
+
+def test_spark_connect_needs_no_java_on_this_machine(connect_client: set[str], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java
+    assert spark_setup.missing("sc://spark.example:15002") == []
+    assert spark_setup.missing("local[2]")  # a Spark of its own needs Java
+
+
+def test_spark_connect_with_pyspark_3_says_to_install_pyspark_4(
+        connect_client: set[str], java_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spark_setup, "pyspark_version", lambda: "3.5.1")
     with pytest.raises(ConfigError) as raised:
         spark_setup.require_spark("sc://spark.example:15002")
-    assert "Spark Connect 3.5 has no checkpoints" in str(raised.value)
-    assert "spark-submit" in str(raised.value)
+    message = str(raised.value)
+    assert "needs pyspark 4, and pyspark 3.5.1 is installed" in message
+    assert "pip install 'crmreport[spark]'" in message
+    assert "pip install 'pyspark[connect]==X.Y.Z' for a server of Spark X.Y.Z" in message
+    assert spark_setup.missing("local[2]") == []  # 3.5 still runs a Spark of its own
+
+
+def test_spark_connect_without_its_client_names_the_missing_packages(
+        connect_client: set[str]) -> None:
+    connect_client.discard("grpc_status")
+    connect_client.discard("google.rpc")
+    [(what, fix)] = spark_setup.missing("sc://spark.example:15002")
+    assert what.endswith("(googleapis-common-protos, grpcio-status not installed)")
+    assert "pyspark[connect]" in fix
+
+
+def test_the_installed_pyspark_version_is_read_without_importing_it() -> None:
+    import sys
+
+    imported_before = "pyspark" in sys.modules
+    version = spark_setup.pyspark_version()
+    assert ("pyspark" in sys.modules) == imported_before
+    pyspark = pytest.importorskip("pyspark")
+    assert version == pyspark.__version__  # what the package says of itself
 
 
 def test_a_dotted_module_under_an_absent_package_is_not_importable() -> None:

@@ -60,9 +60,9 @@ AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for m
 def ENGINE(func: F) -> F:
     """--engine and --spark-master, on every command that reads data."""
     func = click.option("--spark-master", metavar="URL",
-                        help="Spark master for --engine spark: local[2], spark://host:7077 "
-                             "or yarn  [default: the campaign's spark.master, else "
-                             "local[2]]")(func)
+                        help="Spark master for --engine spark: local[2], spark://host:7077, "
+                             "yarn, or a Spark Connect server sc://host:15002  [default: the "
+                             "campaign's spark.master, else local[2]]")(func)
     return click.option("--engine", type=click.Choice(["duckdb", "spark"]), default=None,
                         help="Where the SQL runs  [default: the campaign's engine, "
                              "else duckdb]")(func)

@@ -1,13 +1,15 @@
 """What ``engine: spark`` needs on this machine, checked before any data is read: pyspark
-(the ``spark`` extra) and Java for the driver's JVM; and a master it can work with (not a
-Spark Connect server, see ``CONNECT_REFUSED``).
+(the ``spark`` extra) and, for a Spark it starts itself (``local[N]``) or drives on a
+cluster, Java for the driver's JVM. A Spark Connect server (``sc://host:port``) runs the JVM
+itself: the client needs pyspark 4 with its Connect libraries, and no Java.
 
-pyspark is not imported here: a missing piece is found with importlib's finder and the PATH,
-so the check starts no JVM and the command line stays light.
+pyspark is not imported here: a missing piece is found with importlib's finder, the installed
+packages' metadata and the PATH, so the check starts no JVM and the command line stays light.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -16,14 +18,12 @@ from pathlib import Path
 from crmreport.errors import ConfigError, Problem
 
 SPARK_EXTRA = "pip install 'crmreport[spark]'"
-# Each table the adapter makes is kept with a local checkpoint, which cuts its lineage; Spark
-# Connect 3.5 has no checkpoints, and caching instead keeps every table's lineage, which grows
-# with each statement until planning one takes longer than the run (tried on the tiny shop).
-CONNECT_REFUSED = (
-    "engine spark cannot run over Spark Connect (sc://): Spark Connect 3.5 has no "
-    "checkpoints, which crmreport needs to keep the tables it makes",
-    "run crmreport on the cluster's driver with spark-submit and --spark-master "
-    "spark://host:7077 (README, 'Running on Spark'), or use engine duckdb")
+# Spark Connect 3.5 has no checkpoints, with which the adapter keeps each table it makes
+# (caching instead kept every table's lineage, which grew until planning outlasted the run).
+CONNECT_SINCE = 4
+# The Spark Connect client's libraries (pyspark's `connect` extra), by the module each gives.
+CONNECT_MODULES = {"grpc": "grpcio", "grpc_status": "grpcio-status",
+                   "google.rpc": "googleapis-common-protos"}
 
 
 def is_connect(master: str) -> bool:
@@ -46,13 +46,39 @@ def missing(master: str) -> list[tuple[str, str]]:
         return [("spark needs pyspark, which is not installed",
                  f"{SPARK_EXTRA}, or choose engine duckdb")]
     if is_connect(master):
-        return [CONNECT_REFUSED]
+        return _missing_for_connect()
     if java() is None:
         where = "JAVA_HOME/bin/java" if os.environ.get("JAVA_HOME") else "java on the PATH"
         return [(f"spark needs Java, which is missing ({where} not found)",
                  "install Java 17, e.g. apt-get install default-jre-headless, or set "
                  "JAVA_HOME to a Java 17 installation")]
     return []
+
+
+def _missing_for_connect() -> list[tuple[str, str]]:
+    """pyspark 4 and its Connect client libraries; Java is the server's business."""
+    version = pyspark_version()
+    install = (f"{SPARK_EXTRA} (pyspark 4.0 with its Connect client), or pip install "
+               "'pyspark[connect]==X.Y.Z' for a server of Spark X.Y.Z")
+    if version is not None and int(version.split(".")[0]) < CONNECT_SINCE:
+        return [(f"spark over Spark Connect (sc://) needs pyspark 4, and pyspark {version} is "
+                 "installed (Spark Connect 3.5 has no checkpoints, which crmreport needs)",
+                 install)]
+    absent = sorted(package for module, package in CONNECT_MODULES.items()
+                    if not _importable(module))
+    if absent:
+        return [(f"spark over Spark Connect (sc://) needs the Connect client, which is "
+                 f"missing ({', '.join(absent)} not installed)", install)]
+    return []
+
+
+def pyspark_version() -> str | None:
+    """The installed pyspark's version, from its metadata (None: no metadata, e.g. pyspark
+    on the PYTHONPATH of a Spark download)."""
+    try:
+        return importlib.metadata.version("pyspark")
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def require_spark(master: str) -> None:

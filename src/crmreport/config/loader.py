@@ -78,7 +78,7 @@ def with_engine(loaded: LoadedCampaign, engine: Engine | None = None,
         if not master.strip():
             raise ConfigError([Problem(str(loaded.path), None, "--spark-master",
                                        "the Spark master is empty",
-                                       "give local[2] or spark://host:7077")])
+                                       "give local[2], spark://host:7077 or sc://host:15002")])
         if config.engine != "spark":
             raise ConfigError([Problem(str(loaded.path), None, "--spark-master",
                                        "a Spark master is given but the engine is duckdb",

@@ -207,8 +207,8 @@ class SparkSettings(Model):
     master: str = Field(
         "local[2]", min_length=1,
         description="local[N] (this machine, N cores), a cluster URL (spark://host:7077, "
-                    "yarn, k8s://https://host:443); not Spark Connect (sc://), which has no "
-                    "checkpoints")
+                    "yarn, k8s://https://host:443) or a Spark Connect server "
+                    "(sc://host:15002, Spark 4)")
     conf: dict[str, str] = Field(
         {}, description="Spark properties for the session, e.g. spark.executor.memory: 4g")
 

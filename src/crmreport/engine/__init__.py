@@ -94,8 +94,9 @@ def connect(memory_limit: str = "4GB", threads: int | None = None, *,
             kind: str = "duckdb", master: str = "local[2]",
             conf: Mapping[str, str] | None = None) -> Connection:
     """An engine: DuckDB in memory (spilling to disk past ``memory_limit``), or Spark at
-    ``master`` (``local[2]`` or a cluster URL); ``conf``: Spark settings
-    for the session. The campaign's ``engine`` setting or ``--engine`` chooses (pipeline)."""
+    ``master`` (``local[2]``, a cluster URL or a Spark Connect server ``sc://host:port``);
+    ``conf``: Spark settings for the session. The campaign's ``engine`` setting or
+    ``--engine`` chooses (pipeline)."""
     if kind == "spark":
         from crmreport.engine.spark import connect_spark
 

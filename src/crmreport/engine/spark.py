@@ -1,4 +1,5 @@
-"""The engine interface over a SparkSession (pyspark 3.5, the optional ``spark`` extra).
+"""The engine interface over a SparkSession (pyspark 4.0, the optional ``spark`` extra; 3.5
+classic too), in this process or over Spark Connect (``sc://host:port``, Spark 4).
 
 Spark SQL has no stored tables without a warehouse and no UPDATE/DELETE on them, so a table
 here is a DataFrame, materialised once (``localCheckpoint``) and registered as a temporary
@@ -37,6 +38,8 @@ from crmreport.engine.translate import (
     statement_name,
     to_spark,
 )
+from crmreport.errors import ConfigError, Problem
+from crmreport.spark_setup import is_connect
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -44,6 +47,8 @@ if TYPE_CHECKING:
 ROWID = "_rowid_"
 MID = "__mid_"  # a row's place before it is numbered: partition << 33 | index in it
 STORED = "__stored_"  # prefix of the view holding a table with its row numbers
+CONNECT_PORT = 15002  # Spark Connect's port when the URL names none
+CONNECT_TIMEOUT = 10  # seconds to wait for a Spark Connect server's port to answer
 
 
 class SparkError(duckdb.Error):
@@ -68,7 +73,10 @@ LOCAL = {
 
 def session(master: str, conf: Mapping[str, str] | None = None) -> SparkSession:
     """One SparkSession per process at ``master``; ``conf`` (the campaign's ``spark.conf``)
-    overrides the defaults above."""
+    overrides the defaults above. A master ``sc://host:port`` is a Spark Connect server."""
+    _quiet_query_logs()
+    if is_connect(master):
+        return remote_session(master, conf)
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.master(master).appName("crmreport")
@@ -77,6 +85,74 @@ def session(master: str, conf: Mapping[str, str] | None = None) -> SparkSession:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")  # its warnings would drown crmreport's messages
     return spark
+
+
+def _quiet_query_logs() -> None:
+    """pyspark 4 logs each refused statement with its plan and the JVM's stack to stderr. The
+    adapter's SparkError says what went wrong in one line, and a plan may hold the data of
+    a statement's literals, which must not reach a log."""
+    import logging
+
+    try:
+        from pyspark.logger import PySparkLogger
+    except ImportError:  # pyspark 3.5 logs none
+        return
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def remote_session(url: str, conf: Mapping[str, str] | None = None) -> SparkSession:
+    """A session on the Spark Connect server at ``url``. The server owns its JVM, web UI and
+    logs: only runtime SQL settings are set, PARITY and then ``conf``. Connect's own builder
+    is used, not pyspark's, which would switch the whole process to Connect (a classic session
+    beside it, as in the tests, would then fail)."""
+    from pyspark.errors import PySparkException
+    from pyspark.sql.connect.session import SparkSession as RemoteSession
+
+    _require_listening(url)
+    spark = RemoteSession.builder.remote(url).getOrCreate()
+    for key, value in {**PARITY, **(conf or {})}.items():
+        try:
+            spark.conf.set(key, value)
+        except PySparkException as exc:
+            why = next((line for line in str(exc).splitlines() if line.strip()), "")
+            raise ConfigError([Problem(
+                "environment", None, "spark.conf",
+                f"the Spark Connect server at {url} refused the setting {key}: {why}",
+                "set it on the server (start-connect-server.sh --conf ...) and remove it "
+                "from the campaign's spark.conf")]) from None
+    return spark  # type: ignore[return-value]
+
+
+def _require_listening(url: str) -> None:
+    """A ConfigError unless something listens at the URL's host and port: Spark Connect's
+    client would retry a closed port for minutes before failing with a gRPC trace."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url.split(";", 1)[0])
+    host, port = where.hostname or "localhost", where.port or CONNECT_PORT
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise ConfigError([Problem(
+            "environment", None, "spark.master",
+            f"no Spark Connect server answers at {url} ({exc.strerror or exc})",
+            "start the server (Spark's sbin/start-connect-server.sh) or correct the host "
+            "and port in --spark-master or the campaign's spark.master")]) from None
+
+
+def functions(of: DataFrame | SparkSession) -> Any:
+    """pyspark's column functions for ``of``'s kind of session, Spark Connect's or classic's
+    (``pyspark.sql.functions`` picks one for the whole process, by an environment variable
+    that Connect's own builder leaves unset)."""
+    if type(of).__module__.startswith("pyspark.sql.connect."):
+        from pyspark.sql.connect import functions as remote
+
+        return remote
+    from pyspark.sql import functions as classic
+
+    return classic
 
 
 def connect_spark(master: str, conf: Mapping[str, str] | None = None) -> SparkConnection:
@@ -90,6 +166,9 @@ class SparkConnection:
         self.spark = spark
         self._tables: set[str] = set()
         self._counts: dict[str, int] = {}  # a stored table's rows
+        # a stored table's rows with their numbers: the plan itself, not its view's name,
+        # which Spark Connect would look up again once the view is replaced
+        self._frames: dict[str, DataFrame] = {}
         self._views: set[str] = set()
         self._rows: Iterator[tuple[Any, ...]] | None = None
         self._frame: DataFrame | None = None
@@ -290,8 +369,7 @@ class SparkConnection:
         rejects = str(options.get("rejects_table") or "")
         if CORRUPT not in frame.columns or not rejects:
             return frame
-        from pyspark.sql import functions as F
-
+        F = functions(frame)
         frame = numbered(frame)  # materialised once; _store numbers the kept rows anew
         bad = [int(r[0]) for r in frame.where(F.col(CORRUPT).isNotNull())
                .select(ROWID).orderBy(ROWID).collect()]
@@ -350,8 +428,7 @@ class SparkConnection:
         """Materialise ``frame`` as table ``name`` and return its row count. Rows without a
         number (no ``_rowid_``, or NULL) are numbered in their order after the highest number
         kept: as DuckDB's rowid, a row keeps its number when others are deleted."""
-        from pyspark.sql import functions as F
-
+        F = functions(frame)
         if ROWID not in frame.columns:
             frame = unnumbered(frame)
         elif MID not in frame.columns:
@@ -366,31 +443,36 @@ class SparkConnection:
         return count
 
     def _register(self, name: str, stored: DataFrame) -> None:
-        """``stored`` (with its numbers) as table ``name``: two views, without and with them."""
-        self._drop(name)
+        """``stored`` (with its numbers) as table ``name``: two views, without and with them,
+        which replace any of that name (not dropped first: a call each over Spark Connect)."""
+        self._forget(name)
         stored.createOrReplaceTempView(STORED + name)
         stored.drop(ROWID).createOrReplaceTempView(name)
         self._tables.add(name)
+        self._frames[name] = stored
 
     def _stored(self, name: str, sql: str) -> DataFrame:
         if name not in self._tables:
             raise SparkError(f"{statement_name(sql)}: Catalog Error: Table with name {name} "
                              "does not exist!")
-        return self.spark.table(STORED + name)
+        return self._frames[name]
 
     def _drop(self, name: str) -> None:
         for view in (name, STORED + name):
             self.spark.catalog.dropTempView(view)
+        self._forget(name)
+
+    def _forget(self, name: str) -> None:
         self._tables.discard(name)
         self._views.discard(name)
         self._counts.pop(name, None)
+        self._frames.pop(name, None)
 
     def _done(self, count: int) -> None:
         self._rows = iter([(count,)])
 
     def _insert(self, tree: exp.Insert, sql: str) -> None:
-        from pyspark.sql import functions as F
-
+        F = functions(self.spark)
         target = tree.this
         name = target.this.name if isinstance(target, exp.Schema) else target.name
         stored = self._stored(name, sql)
@@ -464,8 +546,7 @@ class SparkConnection:
     def _alter(self, tree: exp.Alter, sql: str) -> None:
         """RENAME TO, DROP COLUMN, ADD COLUMN (NULL in every row); rows keep their numbers. The
         table is not materialised again: its columns are chosen from the stored rows."""
-        from pyspark.sql import functions as F
-
+        F = functions(self.spark)
         name = tree.this.name
         stored = self._stored(name, sql)
         count = self._counts[name]
@@ -510,8 +591,7 @@ def _value(value: Any) -> Any:
 
 def _numbered_rows(stored: DataFrame) -> tuple[DataFrame, int]:
     """Materialised rows (with ``_rowid_`` and ``MID``) numbered, and how many there are."""
-    from pyspark.sql import functions as F
-
+    F = functions(stored)
     # One pass over the materialised rows: how many each partition holds unnumbered (their
     # numbers follow on from the partitions before) and the highest number kept.
     parts = stored.groupBy(F.shiftright(MID, 33).alias("p")).agg(
@@ -539,8 +619,7 @@ def numbered(frame: DataFrame) -> DataFrame:
 def unnumbered(frame: DataFrame) -> DataFrame:
     """``frame``'s rows to be numbered in their order (``_store`` numbers them): each with
     its place, which rises with the partition and within it (a row's order in the scan)."""
-    from pyspark.sql import functions as F
-
+    F = functions(frame)
     return frame.withColumn(ROWID, F.lit(None).cast("long")).withColumn(
         MID, F.monotonically_increasing_id())
 
@@ -673,10 +752,9 @@ def stage_parquet(con: SparkConnection, path: str, table: str) -> list[str]:
     each column as text, written as DuckDB's ``CAST(column AS VARCHAR)`` writes it. A column
     whose text would differ (nested values, doubles outside PLAIN_DOUBLES) is refused
     naming it. Returns the file's column names."""
-    from pyspark.sql import functions as F
-
     from crmreport.errors import DataError
 
+    F = functions(con.spark)
     frame = con.spark.read.parquet(path)
     texts, doubles = [], []
     for field in frame.schema.fields:
@@ -699,10 +777,9 @@ def stage_parquet(con: SparkConnection, path: str, table: str) -> list[str]:
 
 
 def _check_plain_doubles(frame: DataFrame, names: list[str], path: str) -> None:
-    from pyspark.sql import functions as F
-
     from crmreport.errors import DataError
 
+    F = functions(frame)
     if not names:
         return
     low, high = PLAIN_DOUBLES
