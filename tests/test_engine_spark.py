@@ -268,15 +268,17 @@ def test_spark_connect_names_a_setting_its_server_refuses(spark_connect: str) ->
     from crmreport.errors import ConfigError
 
     spark = session(spark_connect, {"spark.sql.shuffle.partitions": "3"})
-    assert spark.conf.get("spark.sql.shuffle.partitions") == "3"
-    assert spark.conf.get("spark.sql.ansi.enabled") == "true"  # PARITY
-    with pytest.raises(ConfigError) as raised:
-        session(spark_connect, {"spark.executor.memory": "4g"})
+    try:
+        assert spark.conf.get("spark.sql.shuffle.partitions") == "3"
+        assert spark.conf.get("spark.sql.ansi.enabled") == "true"  # PARITY
+        with pytest.raises(ConfigError) as raised:
+            session(spark_connect, {"spark.executor.memory": "4g"})
+    finally:  # the session is the run's: as the server was started
+        spark.conf.set("spark.sql.shuffle.partitions", "4")
     message = str(raised.value)
     assert f"the Spark Connect server at {spark_connect} refused the setting " \
            "spark.executor.memory" in message
     assert "set it on the server" in message
-    spark.conf.set("spark.sql.shuffle.partitions", "4")  # as the server was started
 
 
 def test_over_spark_connect_files_frames_and_batches_are_as_on_duckdb(

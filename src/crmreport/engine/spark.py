@@ -1,5 +1,6 @@
 """The engine interface over a SparkSession (pyspark 4.0, the optional ``spark`` extra; 3.5
-classic too), in this process or over Spark Connect (``sc://host:port``, Spark 4).
+classic worked before Spark 4, not tested since), in this process or over Spark Connect
+(``sc://host:port``, Spark 4).
 
 Spark SQL has no stored tables without a warehouse and no UPDATE/DELETE on them, so a table
 here is a DataFrame, materialised once (``localCheckpoint``) and registered as a temporary
