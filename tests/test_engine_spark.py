@@ -273,8 +273,8 @@ def test_spark_connect_names_a_setting_its_server_refuses(spark_connect: str) ->
         assert spark.conf.get("spark.sql.ansi.enabled") == "true"  # PARITY
         with pytest.raises(ConfigError) as raised:
             session(spark_connect, {"spark.executor.memory": "4g"})
-    finally:  # the session is the run's: as the server was started
-        spark.conf.set("spark.sql.shuffle.partitions", "4")
+    finally:  # a session of this test's own, released on the server
+        spark.stop()
     message = str(raised.value)
     assert f"the Spark Connect server at {spark_connect} refused the setting " \
            "spark.executor.memory" in message
@@ -321,3 +321,156 @@ def test_over_spark_connect_files_frames_and_batches_are_as_on_duckdb(
                           (2, None, "-2.25", "2026-02-01", None)]
     assert duck[1] == [1000, 1000, 500]
     assert spark == duck
+
+
+def test_a_job_over_spark_connect_releases_its_session_on_the_server(
+        spark_connect: str, shop: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server would keep a session's views and checkpoints (customer data) for an hour
+    after its client went: a job's engine, closed, releases its session there. A second
+    client given the session's id sees the run's views before, and is told the session is
+    closed after."""
+    from pyspark.errors import PySparkException
+    from pyspark.sql.connect.session import SparkSession as RemoteSession
+
+    from crmreport import pipeline
+    from crmreport.config import load_campaign, with_engine
+    from crmreport.engine.spark import SparkConnection
+
+    seen: list[tuple[str, set[str]]] = []
+    close = SparkConnection.close
+
+    def looked_at_then_closed(con: SparkConnection) -> None:
+        seen.append((con.spark.session_id, set(con.table_names(""))))
+        close(con)
+
+    monkeypatch.setattr(SparkConnection, "close", looked_at_then_closed)
+    open_during_the_job: list[set[str]] = []
+    tables = pipeline._plan
+
+    def plan_then_look(loaded: Any, con: Any) -> Any:
+        planned = tables(loaded, con)
+        other = RemoteSession.builder.remote(
+            f"{spark_connect}/;session_id={con.spark.session_id}").create()
+        open_during_the_job.append({t.name for t in other.catalog.listTables()})
+        other.client.close()  # this client only: the session stays the job's
+        return planned
+
+    monkeypatch.setattr(pipeline, "_plan", plan_then_look)
+    pipeline.plan(with_engine(load_campaign(shop / "campaign.yaml"), "spark", spark_connect))
+    [(session_id, names)] = seen
+    assert "contact_plan" in names and "contact_plan" in open_during_the_job[0]
+    after = RemoteSession.builder.remote(f"{spark_connect}/;session_id={session_id}").create()
+    try:
+        with pytest.raises(PySparkException) as gone:
+            after.sql("SELECT 1").collect()
+        assert gone.value.getCondition() == "INVALID_HANDLE.SESSION_CLOSED"
+    finally:
+        after.client.close()
+
+
+def test_a_connect_url_is_shown_without_its_token_or_user() -> None:
+    from crmreport.engine.spark import connect_address
+
+    assert connect_address("sc://alice:pw@spark.example:15003/;token=s3cr3t;use_ssl=true") \
+        == "sc://spark.example:15003"
+    assert connect_address("sc://spark.example;token=s3cr3t") == "sc://spark.example:15002"
+
+
+def test_a_port_that_is_not_a_number_is_named() -> None:
+    from crmreport.engine.spark import connect_address
+    from crmreport.errors import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        connect_address("sc://spark.example:abc;token=s3cr3t")
+    message = str(raised.value)
+    assert "spark.master" in message and "sc://spark.example:... has a port that is not" \
+        in message
+    assert "s3cr3t" not in message
+
+
+@pytest.fixture
+def not_spark_connect() -> Any:
+    """A port that answers, but not in Spark Connect's protocol: its URL, with a token."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            with client:
+                client.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    threading.Thread(target=answer, daemon=True).start()
+    yield f"sc://127.0.0.1:{listener.getsockname()[1]}/;token=s3cr3t"
+    listener.close()
+
+
+def test_a_port_that_is_not_spark_connect_is_named_without_the_token(
+        not_spark_connect: str) -> None:
+    pytest.importorskip("grpc", reason="the Spark Connect client is not installed")
+    from crmreport.engine.spark import connect_address, session
+    from crmreport.errors import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        session(not_spark_connect)
+    message = str(raised.value)
+    assert f"the server at {connect_address(not_spark_connect)} does not answer as a Spark " \
+           "Connect server" in message
+    assert "s3cr3t" not in message and "refused the setting" not in message
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.policies: list[Any] = ["pyspark's"]
+
+    def get_retry_policies(self) -> list[Any]:
+        return self.policies
+
+    def set_retry_policies(self, policies: list[Any]) -> None:
+        self.policies = list(policies)
+
+
+class FakeConnectSession:
+    """A Connect session's first call and settings, answered without a server."""
+
+    def __init__(self, version: str, refusal: Exception | None = None) -> None:
+        self.version, self.client, self.refusal = version, FakeClient(), refusal
+        self.conf = self
+
+    def set(self, key: str, value: str) -> None:
+        if self.refusal:
+            raise self.refusal
+
+
+def test_a_spark_3_connect_server_is_refused_saying_what_to_do() -> None:
+    pytest.importorskip("grpc", reason="the Spark Connect client is not installed")
+    from crmreport.engine.spark import _require_spark_4
+    from crmreport.errors import ConfigError
+
+    spark = FakeConnectSession("3.5.6")
+    with pytest.raises(ConfigError) as raised:
+        _require_spark_4(spark, "sc://spark.example:15002")
+    assert "sc://spark.example:15002 runs Spark 3.5.6; crmreport needs Spark 4" \
+        in str(raised.value)
+    assert spark.client.policies == ["pyspark's"]  # the short retries for the first call only
+    _require_spark_4(FakeConnectSession("4.0.5"), "sc://spark.example:15002")  # no error
+
+
+def test_a_setting_that_fails_otherwise_is_not_called_refused() -> None:
+    pytest.importorskip("grpc", reason="the Spark Connect client is not installed")
+    from pyspark.errors import PySparkException
+
+    from crmreport.engine.spark import _set
+    from crmreport.errors import ConfigError
+
+    spark = FakeConnectSession("4.0.5", PySparkException("the session broke\nits trace"))
+    with pytest.raises(ConfigError) as raised:
+        _set(spark, "sc://spark.example:15002", "spark.sql.ansi.enabled", "true")
+    message = str(raised.value)
+    assert "sc://spark.example:15002 failed to start the session (the session broke)" in message
+    assert "refused" not in message and "its trace" not in message
