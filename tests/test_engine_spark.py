@@ -474,3 +474,25 @@ def test_a_setting_that_fails_otherwise_is_not_called_refused() -> None:
     message = str(raised.value)
     assert "sc://spark.example:15002 failed to start the session (the session broke)" in message
     assert "refused" not in message and "its trace" not in message
+
+
+class LostServer:
+    """A Connect session whose server stopped answering: every call's retries are spent."""
+
+    def sql(self, query: str) -> Any:
+        from pyspark.errors import RetriesExceeded
+
+        raise RetriesExceeded(errorClass="RETRIES_EXCEEDED", messageParameters={})
+
+
+def test_a_connect_server_lost_mid_run_is_one_line_naming_the_statement() -> None:
+    pytest.importorskip("grpc", reason="the Spark Connect client is not installed")
+    from crmreport.engine.spark import SparkConnection
+    from crmreport.errors import CrmError
+
+    con = SparkConnection(LostServer(), owns_session=True)  # type: ignore[arg-type]
+    with pytest.raises(CrmError) as raised:
+        con.execute("SELECT 1 AS one")
+    message = str(raised.value)
+    assert "the Spark Connect server stopped answering ([RETRIES_EXCEEDED]" in message
+    assert "\n" not in message

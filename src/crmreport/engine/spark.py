@@ -305,6 +305,9 @@ class SparkConnection:
         """A Spark Connect server that stops answering mid-run (the client retries an
         unavailable server until its policy is spent): one line naming the statement, not
         the gRPC trace."""
+        if not self._owns_session:  # a session in this process: no server to lose
+            yield
+            return
         from pyspark.errors import RetriesExceeded
 
         try:
@@ -457,6 +460,8 @@ class SparkConnection:
             tree = self._without_exclude(self._with_files(self._with_rowid(tree), sql), sql)
             return self.spark.sql(to_spark(tree, sql))
         except PySparkException as exc:
+            if self._owns_session and exc.getCondition() == "RETRIES_EXCEEDED":
+                raise  # not the statement's fault: the server is gone (_server_lost)
             why = next((line for line in str(exc).splitlines() if line.strip()), "")
             raise SparkError(f"{statement_name(sql)}: {why}") from None
 
