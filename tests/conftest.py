@@ -139,10 +139,10 @@ TEST_RETRIES = {"max_retries": 4, "initial_backoff": 500, "backoff_multiplier": 
 
 @pytest.fixture(scope="session")
 def spark_connect() -> Iterator[str]:
-    """A local Spark Connect server (tests/spark_server.py) for every Connect test of the run:
-    its URL, a master sc://127.0.0.1:PORT. Each connect(kind="spark") at that URL has a
-    session of its own there, released when it closes. Skipped where pyspark 4 with its
-    Connect client is not installed."""
+    """A local Spark Connect server (tests/spark_server.py) with one session on it for every
+    Connect test of the run: its URL, a master sc://127.0.0.1:PORT. The pipeline's own
+    connect(kind="spark") at that URL reuses the session, and leaves it open. Skipped where
+    pyspark 4 with its Connect client is not installed."""
     pytest.importorskip("pyspark", reason="pyspark is not installed: make test installs "
                                           "the spark extra")
     from crmreport.spark_setup import missing
@@ -156,7 +156,9 @@ def spark_connect() -> Iterator[str]:
 
     with connect_server() as server, pytest.MonkeyPatch.context() as patch:
         patch.setattr(spark, "RUN_RETRIES", TEST_RETRIES)
+        shared = spark.session(server.url)
         yield server.url
+        shared.stop()
 
 
 @pytest.fixture(scope="session")

@@ -273,8 +273,8 @@ def test_spark_connect_names_a_setting_its_server_refuses(spark_connect: str) ->
         assert spark.conf.get("spark.sql.ansi.enabled") == "true"  # PARITY
         with pytest.raises(ConfigError) as raised:
             session(spark_connect, {"spark.executor.memory": "4g"})
-    finally:  # a session of this test's own, released on the server
-        spark.stop()
+    finally:  # the session is the run's: as the server was started
+        spark.conf.set("spark.sql.shuffle.partitions", "4")
     message = str(raised.value)
     assert f"the Spark Connect server at {spark_connect} refused the setting " \
            "spark.executor.memory" in message
@@ -323,43 +323,26 @@ def test_over_spark_connect_files_frames_and_batches_are_as_on_duckdb(
     assert spark == duck
 
 
-def test_a_job_over_spark_connect_releases_its_session_on_the_server(
-        spark_connect: str, shop: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_command_over_spark_connect_releases_its_session_on_the_server(
+        spark_connect: str, shop: Any) -> None:
     """The server would keep a session's views and checkpoints (customer data) for an hour
-    after its client went: a job's engine, closed, releases its session there. A second
-    client given the session's id sees the run's views before, and is told the session is
-    closed after."""
+    after its client went: a command's engine, closed, releases the session it started. The
+    command runs in a process of its own (here the tests' session would be reused), on a
+    session id chosen here; asked for that id afterwards, the server says it was closed (an
+    id it never saw would just start a new session)."""
+    import subprocess
+    import sys
+    import uuid
+
     from pyspark.errors import PySparkException
     from pyspark.sql.connect.session import SparkSession as RemoteSession
 
-    from crmreport import pipeline
-    from crmreport.config import load_campaign, with_engine
-    from crmreport.engine.spark import SparkConnection
-
-    seen: list[tuple[str, set[str]]] = []
-    close = SparkConnection.close
-
-    def looked_at_then_closed(con: SparkConnection) -> None:
-        seen.append((con.spark.session_id, set(con.table_names(""))))
-        close(con)
-
-    monkeypatch.setattr(SparkConnection, "close", looked_at_then_closed)
-    open_during_the_job: list[set[str]] = []
-    tables = pipeline._plan
-
-    def plan_then_look(loaded: Any, con: Any) -> Any:
-        planned = tables(loaded, con)
-        other = RemoteSession.builder.remote(
-            f"{spark_connect}/;session_id={con.spark.session_id}").create()
-        open_during_the_job.append({t.name for t in other.catalog.listTables()})
-        other.client.close()  # this client only: the session stays the job's
-        return planned
-
-    monkeypatch.setattr(pipeline, "_plan", plan_then_look)
-    pipeline.plan(with_engine(load_campaign(shop / "campaign.yaml"), "spark", spark_connect))
-    [(session_id, names)] = seen
-    assert "contact_plan" in names and "contact_plan" in open_during_the_job[0]
-    after = RemoteSession.builder.remote(f"{spark_connect}/;session_id={session_id}").create()
+    url = f"{spark_connect}/;session_id={uuid.uuid4()}"
+    command = [sys.executable, "-m", "crmreport", "plan", str(shop / "campaign.yaml"),
+               "--engine", "spark", "--spark-master", url]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    after = RemoteSession(url)  # a client of its own, not the process's active session
     try:
         with pytest.raises(PySparkException) as gone:
             after.sql("SELECT 1").collect()

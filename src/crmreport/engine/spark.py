@@ -112,27 +112,37 @@ def _quiet_query_logs() -> None:
 
 
 def remote_session(url: str, conf: Mapping[str, str] | None = None) -> SparkSession:
-    """A new session on the Spark Connect server at ``url``, which its caller owns (``stop``
-    releases it and what the server holds for it). The server owns its JVM, web UI and logs:
-    only runtime SQL settings are set, PARITY and then ``conf``. Connect's own builder is
-    used, not pyspark's, which would switch the whole process to Connect (a classic session
-    beside it, as in the tests, would then fail)."""
+    """The process's session on the Spark Connect server at ``url``: the active one if there
+    is one (pyspark's Connect functions look it up), else a new one, which ``stop`` releases
+    with what the server holds for it. The server owns its JVM, web UI and logs: only runtime
+    SQL settings are set, PARITY and then ``conf``. Connect's own builder is used, not
+    pyspark's, which would switch the whole process to Connect (a classic session beside it,
+    as in the tests, would then fail)."""
     from pyspark.sql.connect.session import SparkSession as RemoteSession
 
     address = connect_address(url)
     _require_listening(url)
     _require_grpc(url, address)
-    spark = RemoteSession.builder.remote(url).create()
+    created = not connect_session_active()
+    spark = RemoteSession.builder.remote(url).getOrCreate()
     try:
         _require_spark_4(spark, address)
         for key, value in {**PARITY, **(conf or {})}.items():
             _set(spark, address, key, value)
     except BaseException:
-        spark.stop()
+        if created:
+            spark.stop()
         raise
     if RUN_RETRIES is not None:
         _retry(spark, RUN_RETRIES)
     return spark  # type: ignore[return-value]
+
+
+def connect_session_active() -> bool:
+    """Whether this thread has a Spark Connect session, which ``remote_session`` reuses."""
+    from pyspark.sql.connect.session import SparkSession as RemoteSession
+
+    return RemoteSession.getActiveSession() is not None
 
 
 def connect_address(url: str) -> str:
@@ -269,9 +279,11 @@ def functions(of: DataFrame | SparkSession) -> Any:
 
 
 def connect_spark(master: str, conf: Mapping[str, str] | None = None) -> SparkConnection:
-    """A connection over a session of its own on a Spark Connect server (released when it
-    closes), or over this process's one local or cluster session (kept for the next)."""
-    return SparkConnection(session(master, conf), owns_session=is_connect(master))
+    """A connection over the process's session: one it starts on a Spark Connect server is
+    its own (released when it closes); one it finds (the tests') and a local or cluster
+    session are kept for the next."""
+    owns = is_connect(master) and not connect_session_active()
+    return SparkConnection(session(master, conf), owns_session=owns)
 
 
 class SparkConnection:
