@@ -351,6 +351,21 @@ def test_a_command_over_spark_connect_releases_its_session_on_the_server(
         after.client.close()
 
 
+def test_the_tests_connect_server_is_not_in_utc(spark_connect: str) -> None:
+    """So that parity over it shows the client's own session settings suffice."""
+    from pyspark.sql.connect.session import SparkSession as RemoteSession
+
+    from .spark_server import SERVER_ZONE
+
+    untouched = RemoteSession(spark_connect)  # a session without crmreport's settings
+    try:
+        assert untouched.conf.get("spark.sql.session.timeZone") == SERVER_ZONE
+        assert untouched.sql("SELECT CAST(TIMESTAMP '2026-01-01 00:00:00+00:00' AS STRING) "
+                             "AS t").first()[0] == "2025-12-31 19:00:00"  # type: ignore[index]
+    finally:
+        untouched.stop()
+
+
 def test_a_connect_url_is_shown_without_its_token_or_user() -> None:
     from crmreport.engine.spark import connect_address
 
