@@ -34,14 +34,15 @@ $(STAMP): pyproject.toml setup.py
 	touch $(STAMP)
 
 # Debian packages: chromium renders the report charts to SVG, fonts make PDFs legible, Java
-# runs Spark for the engine parity test (engine: spark).
+# 17+ runs Spark 4 for the engine parity test (engine: spark; Debian 12's default is 17).
 system:
 	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi dejavu || { \
 	  echo "installing chromium and fonts with apt-get" >&2; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    chromium fonts-dejavu-core fonts-liberation >/dev/null; }
-	@command -v java >/dev/null 2>&1 || { \
-	  echo "installing Java for Spark with apt-get" >&2; \
+	@major=$$(java -version 2>&1 | sed -n 's/.* version "1\.\([0-9]*\).*/\1/p; s/.* version "\([0-9]*\).*/\1/p' \
+	  | head -n 1); [ "$${major:-0}" -ge 17 ] || { \
+	  echo "installing Java 17 for Spark 4 with apt-get (java: $${major:-missing})" >&2; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    default-jre-headless >/dev/null; }
 

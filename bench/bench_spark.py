@@ -182,7 +182,7 @@ def bench(args: argparse.Namespace, server: Any) -> None:
                 server.url if connect else args.master, args.driver_memory,
                 server.pid if connect else None)
             seen[engine].append((seconds, cpu, peak))
-            print(f"  {engine:<6} {seconds:8.1f} s  CPU {cpu:8.1f} s  peak tree RSS "
+            print(f"  {engine:<7} {seconds:8.1f} s  CPU {cpu:8.1f} s  peak tree RSS "
                   f"{peak / 2**20:8,.0f} MB  (load {load()})", flush=True)
             if printed.setdefault(engine, out) != out:
                 sys.exit(f"{engine}: the plan changed between runs")
@@ -192,7 +192,7 @@ def bench(args: argparse.Namespace, server: Any) -> None:
     for engine, runs in seen.items():
         times, cpus, peaks = ([r[0] for r in runs], [r[1] for r in runs],
                               [r[2] / 2**20 for r in runs])
-        print(f"{engine:<6} wall {statistics.median(times):8.1f} s "
+        print(f"{engine:<7} wall {statistics.median(times):8.1f} s "
               f"({min(times):.1f}-{max(times):.1f})  CPU {statistics.median(cpus):8.1f} s "
               f"({min(cpus):.1f}-{max(cpus):.1f})  peak RSS {statistics.median(peaks):,.0f} MB "
               f"({min(peaks):,.0f}-{max(peaks):,.0f})")

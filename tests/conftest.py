@@ -131,12 +131,18 @@ def spark_session() -> Iterator[SparkSession]:
     spark.stop()
 
 
+# The Connect client's retries in the tests: a server that dies fails each remaining test
+# within seconds, not after the client's default of at least 10 minutes.
+TEST_RETRIES = {"max_retries": 4, "initial_backoff": 500, "backoff_multiplier": 2.0,
+                "max_backoff": 4000}
+
+
 @pytest.fixture(scope="session")
 def spark_connect() -> Iterator[str]:
     """A local Spark Connect server (tests/spark_server.py) with one session on it for every
     Connect test of the run: its URL, a master sc://127.0.0.1:PORT. The pipeline's own
-    connect(kind="spark") at that URL reuses the session. Skipped where pyspark 4 with its
-    Connect client is not installed."""
+    connect(kind="spark") at that URL reuses the session, and leaves it open. Skipped where
+    pyspark 4 with its Connect client is not installed."""
     pytest.importorskip("pyspark", reason="pyspark is not installed: make test installs "
                                           "the spark extra")
     from crmreport.spark_setup import missing
@@ -144,14 +150,15 @@ def spark_connect() -> Iterator[str]:
     problems = missing("sc://127.0.0.1:15002")
     if problems:
         pytest.skip(problems[0][0])
-    from crmreport.engine.spark import session
+    from crmreport.engine import spark
 
     from .spark_server import connect_server
 
-    with connect_server() as server:
-        spark = session(server.url)
+    with connect_server() as server, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(spark, "RUN_RETRIES", TEST_RETRIES)
+        shared = spark.session(server.url)
         yield server.url
-        spark.stop()
+        shared.stop()
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,9 @@ ships, started with spark-submit as a subprocess listening on a free port of 127
 No fixed port, so two runs at once each have their own server. The server is stopped with its
 process group when the block ends, and it gets SIGTERM if the process that started it dies
 first (Linux's parent-death signal), so no JVM outlives its run.
+
+The server runs in a time zone other than UTC (its JVM's and its processes'), as a server set
+up by someone else may: the client's own session settings must make the results UTC's.
 """
 
 from __future__ import annotations
@@ -24,6 +27,16 @@ SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 STARTED = "Spark Connect server started"  # the server's log line once it listens
 START_TIMEOUT = 300  # seconds; a JVM's start takes 15 s on an idle 2-core machine
 PR_SET_PDEATHSIG = 1
+SERVER_ZONE = "America/New_York"
+# No web UI; few shuffle partitions (a runtime default each session may change), for speed on
+# a small machine only.
+SERVER_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.driver.extraJavaOptions": f"-Duser.timezone={SERVER_ZONE}",
+}
+BIND_FAILED = ("BindException", "Address already in use")  # in the log: the port was taken
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,11 +48,9 @@ class Server:
 @contextlib.contextmanager
 def connect_server(master: str = "local[2]", driver_memory: str = "1g") -> Iterator[Server]:
     """A Spark Connect server running Spark at ``master``, until the block ends."""
-    from crmreport.engine.spark import LOCAL
-
     with tempfile.TemporaryDirectory(prefix="spark-connect-") as folder:
         log = Path(folder) / "server.log"
-        process, port = _start(master, driver_memory, LOCAL, log)
+        process, port = _start(master, driver_memory, SERVER_CONF, log)
         try:
             yield Server(f"sc://127.0.0.1:{port}", process.pid)
         finally:
@@ -49,7 +60,8 @@ def connect_server(master: str = "local[2]", driver_memory: str = "1g") -> Itera
 def _start(master: str, driver_memory: str, conf: dict[str, str], log: Path
            ) -> tuple[subprocess.Popen[bytes], int]:
     """The server process and its port. A port found free may be taken before the server
-    binds it: then the server stops, and another port is tried."""
+    binds it: then the server stops, and another port is tried; any other failure (or a
+    start that outlasts START_TIMEOUT) ends the tries with the log's end."""
     import pyspark
 
     spark_submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
@@ -64,10 +76,14 @@ def _start(master: str, driver_memory: str, conf: dict[str, str], log: Path
         with log.open("wb") as output:
             process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, start_new_session=True,
-                                       preexec_fn=_die_with_parent)
+                                       preexec_fn=_die_with_parent,
+                                       env={**os.environ, "TZ": SERVER_ZONE})
         if _listening(process, port, log):
             return process, port
         _stop(process)
+        if not any(sign in log.read_text(encoding="utf-8", errors="replace")
+                   for sign in BIND_FAILED):
+            break
     tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
     raise RuntimeError(f"the Spark Connect server did not start; its log ends:\n{tail}")
 

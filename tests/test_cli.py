@@ -413,11 +413,12 @@ def test_an_unreachable_spark_connect_server_is_named_with_what_to_do(shop: Path
     if spark_setup.missing(url):
         pytest.skip(spark_setup.missing(url)[0][0])
     result = CliRunner().invoke(main, ["plan", str(shop / "campaign.yaml"), "--engine", "spark",
-                                       "--spark-master", url])
+                                       "--spark-master", f"{url}/;token=s3cr3t"])
     assert result.exit_code == 1
     assert f"no Spark Connect server answers at {url} (Connection refused)" in result.stderr
     assert "start the server (Spark's sbin/start-connect-server.sh)" in result.stderr
     assert "Traceback" not in result.stderr and "grpc" not in result.stderr.lower()
+    assert "s3cr3t" not in result.stderr  # a Connect URL's token is a password
 
 
 def test_a_spark_master_without_the_spark_engine_is_refused(shop: Path) -> None:

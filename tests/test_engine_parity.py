@@ -80,6 +80,10 @@ def outcome(campaign: Path, data_dir: Path, engine: str, out: Path,
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pipeline, "prepare", kept)
+        if engine == "spark":  # the run outlives the job (read here, by later commands)
+            from crmreport.engine.spark import SparkConnection
+
+            patch.setattr(SparkConnection, "close", lambda self: None)
         built = pipeline.dry_run(loaded, out, TEST_SECRET)
     [run] = runs
     folder = built.out_dir

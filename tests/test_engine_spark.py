@@ -268,15 +268,17 @@ def test_spark_connect_names_a_setting_its_server_refuses(spark_connect: str) ->
     from crmreport.errors import ConfigError
 
     spark = session(spark_connect, {"spark.sql.shuffle.partitions": "3"})
-    assert spark.conf.get("spark.sql.shuffle.partitions") == "3"
-    assert spark.conf.get("spark.sql.ansi.enabled") == "true"  # PARITY
-    with pytest.raises(ConfigError) as raised:
-        session(spark_connect, {"spark.executor.memory": "4g"})
+    try:
+        assert spark.conf.get("spark.sql.shuffle.partitions") == "3"
+        assert spark.conf.get("spark.sql.ansi.enabled") == "true"  # PARITY
+        with pytest.raises(ConfigError) as raised:
+            session(spark_connect, {"spark.executor.memory": "4g"})
+    finally:  # the session is the run's: as the server was started
+        spark.conf.set("spark.sql.shuffle.partitions", "4")
     message = str(raised.value)
     assert f"the Spark Connect server at {spark_connect} refused the setting " \
            "spark.executor.memory" in message
     assert "set it on the server" in message
-    spark.conf.set("spark.sql.shuffle.partitions", "4")  # as the server was started
 
 
 def test_over_spark_connect_files_frames_and_batches_are_as_on_duckdb(
@@ -319,3 +321,176 @@ def test_over_spark_connect_files_frames_and_batches_are_as_on_duckdb(
                           (2, None, "-2.25", "2026-02-01", None)]
     assert duck[1] == [1000, 1000, 500]
     assert spark == duck
+
+
+def test_a_command_over_spark_connect_releases_its_session_on_the_server(
+        spark_connect: str, shop: Any) -> None:
+    """The server would keep a session's views and checkpoints (customer data) for an hour
+    after its client went: a command's engine, closed, releases the session it started. The
+    command runs in a process of its own (here the tests' session would be reused), on a
+    session id chosen here; asked for that id afterwards, the server says it was closed (an
+    id it never saw would just start a new session)."""
+    import subprocess
+    import sys
+    import uuid
+
+    from pyspark.errors import PySparkException
+    from pyspark.sql.connect.session import SparkSession as RemoteSession
+
+    url = f"{spark_connect}/;session_id={uuid.uuid4()}"
+    command = [sys.executable, "-m", "crmreport", "plan", str(shop / "campaign.yaml"),
+               "--engine", "spark", "--spark-master", url]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    after = RemoteSession(url)  # a client of its own, not the process's active session
+    try:
+        with pytest.raises(PySparkException) as gone:
+            after.sql("SELECT 1").collect()
+        assert gone.value.getCondition() == "INVALID_HANDLE.SESSION_CLOSED"
+    finally:
+        after.client.close()
+
+
+def test_the_tests_connect_server_is_not_in_utc(spark_connect: str) -> None:
+    """So that parity over it shows the client's own session settings suffice."""
+    from pyspark.sql.connect.session import SparkSession as RemoteSession
+
+    from .spark_server import SERVER_ZONE
+
+    untouched = RemoteSession(spark_connect)  # a session without crmreport's settings
+    try:
+        assert untouched.conf.get("spark.sql.session.timeZone") == SERVER_ZONE
+        assert untouched.sql("SELECT CAST(TIMESTAMP '2026-01-01 00:00:00+00:00' AS STRING) "
+                             "AS t").first()[0] == "2025-12-31 19:00:00"  # type: ignore[index]
+    finally:
+        untouched.stop()
+
+
+def test_a_connect_url_is_shown_without_its_token_or_user() -> None:
+    from crmreport.engine.spark import connect_address
+
+    assert connect_address("sc://alice:pw@spark.example:15003/;token=s3cr3t;use_ssl=true") \
+        == "sc://spark.example:15003"
+    assert connect_address("sc://spark.example;token=s3cr3t") == "sc://spark.example:15002"
+
+
+def test_a_port_that_is_not_a_number_is_named() -> None:
+    from crmreport.engine.spark import connect_address
+    from crmreport.errors import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        connect_address("sc://spark.example:abc;token=s3cr3t")
+    message = str(raised.value)
+    assert "spark.master" in message and "sc://spark.example:... has a port that is not" \
+        in message
+    assert "s3cr3t" not in message
+
+
+@pytest.fixture
+def not_spark_connect() -> Any:
+    """A port that answers, but not in Spark Connect's protocol: its URL, with a token."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            with client:
+                client.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    threading.Thread(target=answer, daemon=True).start()
+    yield f"sc://127.0.0.1:{listener.getsockname()[1]}/;token=s3cr3t"
+    listener.close()
+
+
+def test_a_port_that_is_not_spark_connect_is_named_without_the_token(
+        not_spark_connect: str) -> None:
+    pytest.importorskip("grpc", reason="the Spark Connect client is not installed")
+    from crmreport.engine.spark import connect_address, session
+    from crmreport.errors import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        session(not_spark_connect)
+    message = str(raised.value)
+    assert f"the server at {connect_address(not_spark_connect)} does not answer as a Spark " \
+           "Connect server" in message
+    assert "s3cr3t" not in message and "refused the setting" not in message
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.policies: list[Any] = ["pyspark's"]
+
+    def get_retry_policies(self) -> list[Any]:
+        return self.policies
+
+    def set_retry_policies(self, policies: list[Any]) -> None:
+        self.policies = list(policies)
+
+
+class FakeConnectSession:
+    """A Connect session's first call and settings, answered without a server."""
+
+    def __init__(self, version: str, refusal: Exception | None = None) -> None:
+        self.version, self.client, self.refusal = version, FakeClient(), refusal
+        self.conf = self
+
+    def set(self, key: str, value: str) -> None:
+        if self.refusal:
+            raise self.refusal
+
+
+def test_a_spark_3_connect_server_is_refused_saying_what_to_do() -> None:
+    pytest.importorskip("grpc", reason="the Spark Connect client is not installed")
+    from crmreport.engine.spark import _require_spark_4
+    from crmreport.errors import ConfigError
+
+    spark = FakeConnectSession("3.5.6")
+    with pytest.raises(ConfigError) as raised:
+        _require_spark_4(spark, "sc://spark.example:15002")
+    assert "sc://spark.example:15002 runs Spark 3.5.6; crmreport needs Spark 4" \
+        in str(raised.value)
+    assert spark.client.policies == ["pyspark's"]  # the short retries for the first call only
+    _require_spark_4(FakeConnectSession("4.0.5"), "sc://spark.example:15002")  # no error
+
+
+def test_a_setting_that_fails_otherwise_is_not_called_refused() -> None:
+    pytest.importorskip("grpc", reason="the Spark Connect client is not installed")
+    from pyspark.errors import PySparkException
+
+    from crmreport.engine.spark import _set
+    from crmreport.errors import ConfigError
+
+    spark = FakeConnectSession("4.0.5", PySparkException("the session broke\nits trace"))
+    with pytest.raises(ConfigError) as raised:
+        _set(spark, "sc://spark.example:15002", "spark.sql.ansi.enabled", "true")
+    message = str(raised.value)
+    assert "sc://spark.example:15002 failed to start the session (the session broke)" in message
+    assert "refused" not in message and "its trace" not in message
+
+
+class LostServer:
+    """A Connect session whose server stopped answering: every call's retries are spent."""
+
+    def sql(self, query: str) -> Any:
+        from pyspark.errors import RetriesExceeded
+
+        raise RetriesExceeded(errorClass="RETRIES_EXCEEDED", messageParameters={})
+
+
+def test_a_connect_server_lost_mid_run_is_one_line_naming_the_statement() -> None:
+    pytest.importorskip("grpc", reason="the Spark Connect client is not installed")
+    from crmreport.engine.spark import SparkConnection
+    from crmreport.errors import CrmError
+
+    con = SparkConnection(LostServer(), owns_session=True)  # type: ignore[arg-type]
+    with pytest.raises(CrmError) as raised:
+        con.execute("SELECT 1 AS one")
+    message = str(raised.value)
+    assert "the Spark Connect server stopped answering ([RETRIES_EXCEEDED]" in message
+    assert "\n" not in message

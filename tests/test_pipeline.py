@@ -320,6 +320,27 @@ def test_the_duckdb_engine_is_opened_as_before(shop: Path) -> None:
     assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
 
 
+def test_a_job_closes_the_spark_engine_it_opened_also_when_it_fails(
+        shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Spark Connect session holds the run's tables on its server until the engine closes."""
+    from crmreport import spark_setup
+    from crmreport.config import with_engine
+
+    closed = []
+
+    class Engine:  # no SQL at all: the job fails at its first statement
+        def close(self) -> None:
+            closed.append(self)
+
+    monkeypatch.setattr(spark_setup, "require_spark", lambda master: None)
+    monkeypatch.setattr(pipeline, "connect", lambda **settings: Engine())
+    with pytest.raises(AttributeError):
+        pipeline.plan(with_engine(load_campaign(shop / "campaign.yaml"), "spark"))
+    assert len(closed) == 1
+    pipeline.open_engine(with_engine(load_campaign(shop / "campaign.yaml"), "spark").config)
+    assert len(closed) == 1  # outside a job: its caller's to close
+
+
 def _previous(run: Run, day: dt.date) -> list[tuple[str, str]]:
     assert pipeline.previous_segments(run, day)
     return [(c, s) for c, s in run.con.execute(

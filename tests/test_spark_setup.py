@@ -16,12 +16,29 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> set[str]:
     return modules
 
 
+# What `java -version` prints to stderr, by Java release (Debian's OpenJDK builds, Oracle's 8).
+BANNERS = {
+    8: 'java version "1.8.0_392"\nJava(TM) SE Runtime Environment (build 1.8.0_392-b08)\n',
+    11: 'openjdk version "11.0.25" 2024-10-15\nOpenJDK Runtime Environment (build '
+        '11.0.25+9-post-Debian-1deb11u1)\n',
+    17: 'openjdk version "17.0.15" 2025-04-15\nOpenJDK Runtime Environment (build '
+        '17.0.15+6-Debian-1deb12u1)\n',
+    21: 'openjdk version "21" 2023-09-19\nOpenJDK Runtime Environment (build 21+35)\n',
+}
+
+
+def write_java(home: Path, banner: str) -> Path:
+    """A java under ``home``/bin that prints ``banner`` as ``java -version`` does."""
+    java = home / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text(f"#!/bin/sh\ncat >&2 <<'END'\n{banner}END\n")
+    java.chmod(0o755)
+    return java
+
+
 @pytest.fixture
 def java_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    java = tmp_path / "jdk" / "bin" / "java"
-    java.parent.mkdir(parents=True)
-    java.write_text("#!/bin/sh\n")
-    java.chmod(0o755)
+    java = write_java(tmp_path / "jdk", BANNERS[17])
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
     return java
 
@@ -56,6 +73,33 @@ def test_without_java_on_the_path_the_error_says_how_to_install_it(
         spark_setup.require_spark("local[2]")
     assert "java on the PATH not found" in str(raised.value)
     assert "default-jre-headless" in str(raised.value)
+
+
+@pytest.mark.parametrize("major", sorted(BANNERS))
+def test_java_version_is_read_from_its_banner(major: int) -> None:
+    assert spark_setup.java_major(BANNERS[major]) == major
+
+
+def test_a_banner_without_a_version_has_none() -> None:
+    assert spark_setup.java_major("Error: could not find libjava.so\n") is None
+
+
+@pytest.mark.parametrize("major", [8, 11])
+def test_java_older_than_17_is_refused_saying_how_to_install_17(
+        installed: set[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        major: int) -> None:
+    java = write_java(tmp_path / "old", BANNERS[major])
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "old"))
+    [(what, fix)] = spark_setup.missing("local[2]")
+    assert what == f"spark needs Java 17 or later, and {java} is Java {major}"
+    assert "apt-get install openjdk-17-jre-headless" in fix
+
+
+def test_java_21_is_enough(installed: set[str], tmp_path: Path,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    write_java(tmp_path / "new", BANNERS[21])
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "new"))
+    assert spark_setup.missing("local[2]") == []
 
 
 @pytest.fixture
@@ -96,13 +140,17 @@ def test_spark_connect_without_its_client_names_the_missing_packages(
 
 
 def test_the_installed_pyspark_version_is_read_without_importing_it() -> None:
+    """In a fresh interpreter: in this one an earlier test may have imported pyspark."""
+    import subprocess
     import sys
 
-    imported_before = "pyspark" in sys.modules
-    version = spark_setup.pyspark_version()
-    assert ("pyspark" in sys.modules) == imported_before
+    probe = ("import sys; from crmreport import spark_setup; "
+             "print(spark_setup.pyspark_version(), 'pyspark' in sys.modules)")
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           check=True).stdout.split()
+    assert shown[1] == "False"
     pyspark = pytest.importorskip("pyspark")
-    assert version == pyspark.__version__  # what the package says of itself
+    assert shown[0] == pyspark.__version__  # what the package says of itself
 
 
 def test_a_dotted_module_under_an_absent_package_is_not_importable() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import importlib
 import json
@@ -20,9 +21,10 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from crmreport.account import Account
 from crmreport.config import LoadedCampaign, Report, load_campaign, load_report, with_engine
@@ -140,16 +142,44 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
 
 def open_engine(config: Campaign) -> Connection:
     """The campaign's SQL engine: embedded DuckDB, or a Spark session at its master (what
-    is missing for Spark is said before any data is read)."""
+    is missing for Spark is said before any data is read). A Spark engine opened within a
+    job (``closes_engines``) is closed when the job ends."""
     if config.engine == "duckdb":
         return connect(kind="duckdb")
     from crmreport.spark_setup import require_spark
 
     spark = config.spark or SparkSettings()
     require_spark(spark.master)
-    return connect(kind="spark", master=spark.master, conf=dict(spark.conf or {}))
+    con = connect(kind="spark", master=spark.master, conf=dict(spark.conf or {}))
+    opened = _OPENED.get()
+    if opened is not None:
+        opened.append(con)
+    return con
 
 
+# The Spark engines the running job opened. A session on a Spark Connect server keeps the
+# run's tables (customer data) on the server until it is released, so a job closes its
+# engines however it ends. DuckDB's in-memory database goes with its last reference.
+_OPENED: ContextVar[list[Connection] | None] = ContextVar("opened_engines", default=None)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def closes_engines(job: Callable[P, R]) -> Callable[P, R]:
+    """``job`` closing, when it returns or fails, the Spark engines it opened."""
+    @functools.wraps(job)
+    def run_job(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = _OPENED.set([])
+        try:
+            return job(*args, **kwargs)
+        finally:
+            for con in _OPENED.get() or []:
+                con.close()
+            _OPENED.reset(token)
+    return run_job
+
+
+@closes_engines
 def check(loaded: LoadedCampaign, quarantine: Path | None = None) -> CheckResult:
     """Configuration, rules, templates and an account of every input row; the quarantined
     rows with their values go to ``quarantine`` when given.
@@ -208,6 +238,7 @@ def _plan(loaded: LoadedCampaign, con: Connection) -> Planned:
     return plan_contacts(con, config, pools, used)
 
 
+@closes_engines
 def plan(loaded: LoadedCampaign, out_dir: Path | None = None) -> Plan:
     """The dry run: counts at every step and the difference against the last run.
 
@@ -246,6 +277,7 @@ def _diff(run: Run, out_dir: Path | None) -> dict[str, Any]:
             "changes": diff_counts(theirs, mine)}
 
 
+@closes_engines
 def explain(loaded: LoadedCampaign, customer_id: str) -> Explanation:
     """Every verdict about one customer: features, segment rules, offers, channel, group."""
     from crmreport.interact.explain import explain_customer
@@ -254,6 +286,7 @@ def explain(loaded: LoadedCampaign, customer_id: str) -> Explanation:
     return explain_customer(run.con, loaded.config, run.rules, customer_id)
 
 
+@closes_engines
 def build(loaded: LoadedCampaign, out_dir: Path, secret: str | None = None,
           wait: float = DEFAULT_WAIT, on_wait: Callable[[str], None] | None = None
           ) -> BuildResult:
@@ -364,6 +397,7 @@ def unsent_folders(out_dir: Path, contacts: Path) -> list[Path]:
     return unsent
 
 
+@closes_engines
 def dry_run(loaded: LoadedCampaign, out_dir: Path, secret: str | None = None) -> BuildResult:
     """Render what build would into out_dir/<campaign>.dry-run/, recording nothing: the
     history is only read (no lock, nothing appended) and no coupon code is used up, since
@@ -386,6 +420,7 @@ def dry_run(loaded: LoadedCampaign, out_dir: Path, secret: str | None = None) ->
                        "--dry-run to send.")
 
 
+@closes_engines
 def rerender(loaded: LoadedCampaign, out_dir: Path, run_id: str,
              secret: str | None = None) -> tuple[BuildResult, Rerender]:
     """Render recorded run ``run_id`` again into out_dir/<run id>.rerender/: the same
@@ -420,6 +455,7 @@ def _unrecorded(run: Run, target: Path, run_id: str, rows: Sequence[tuple[str, .
                        rendered.oversize, len(rendered.quarantined))
 
 
+@closes_engines
 def preview(loaded: LoadedCampaign, out_dir: Path, customer_id: str | None = None,
             redact: bool = False) -> Preview:
     """Proofs of every combination the plan would send (or of one customer) into out_dir,
@@ -507,6 +543,7 @@ class ReportInputs:
     summary: PeriodSummary
 
 
+@closes_engines
 def monitor_report(
     loaded: LoadedCampaign, definition: Report, period: PeriodKind | None = None,
     as_of: dt.date | None = None,
@@ -710,6 +747,7 @@ class CustomerValue:
         return asdict(self)
 
 
+@closes_engines
 def customer_value(loaded: LoadedCampaign, out: Path) -> CustomerValue:
     """Write per-customer value predictions to ``out`` (CSV); return the model summary.
 

@@ -12,12 +12,18 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 from crmreport.errors import ConfigError, Problem
 
 SPARK_EXTRA = "pip install 'crmreport[spark]'"
+JAVA_SINCE = 17  # Spark 4's JVM
+INSTALL_JAVA = ("install Java 17, e.g. apt-get install openjdk-17-jre-headless "
+                "(default-jre-headless on Debian 12), or set JAVA_HOME to a Java 17 "
+                "installation")
 # Spark Connect 3.5 has no checkpoints, with which the adapter keeps each table it makes
 # (caching instead kept every table's lineage, which grew until planning outlasted the run).
 CONNECT_SINCE = 4
@@ -47,12 +53,36 @@ def missing(master: str) -> list[tuple[str, str]]:
                  f"{SPARK_EXTRA}, or choose engine duckdb")]
     if is_connect(master):
         return _missing_for_connect()
-    if java() is None:
+    found = java()
+    if found is None:
         where = "JAVA_HOME/bin/java" if os.environ.get("JAVA_HOME") else "java on the PATH"
-        return [(f"spark needs Java, which is missing ({where} not found)",
-                 "install Java 17, e.g. apt-get install default-jre-headless, or set "
-                 "JAVA_HOME to a Java 17 installation")]
+        return [(f"spark needs Java, which is missing ({where} not found)", INSTALL_JAVA)]
+    major = java_major(_java_banner(found))
+    if major is None or major < JAVA_SINCE:
+        which = "of unknown version" if major is None else f"Java {major}"
+        return [(f"spark needs Java {JAVA_SINCE} or later, and {found} is {which}",
+                 INSTALL_JAVA)]
     return []
+
+
+def _java_banner(java_path: str) -> str:
+    """What ``java -version`` prints (to stderr): a JVM that starts and stops at once."""
+    try:
+        done = subprocess.run([java_path, "-version"], capture_output=True, text=True,
+                              timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stderr + done.stdout
+
+
+def java_major(banner: str) -> int | None:
+    """The major version in ``java -version``'s output: ``"1.8.0_392"`` is 8 (the old
+    numbering), ``"17.0.15"`` 17, ``"21"`` 21; None where it names no version."""
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', banner)
+    if found is None:
+        return None
+    major = int(found[1])
+    return int(found[2] or 0) if major == 1 else major
 
 
 def _missing_for_connect() -> list[tuple[str, str]]:

@@ -1,5 +1,6 @@
 """The engine interface over a SparkSession (pyspark 4.0, the optional ``spark`` extra; 3.5
-classic too), in this process or over Spark Connect (``sc://host:port``, Spark 4).
+classic worked before Spark 4, not tested since), in this process or over Spark Connect
+(``sc://host:port``, Spark 4).
 
 Spark SQL has no stored tables without a warehouse and no UPDATE/DELETE on them, so a table
 here is a DataFrame, materialised once (``localCheckpoint``) and registered as a temporary
@@ -19,6 +20,7 @@ every row through one task. DDL and DML become DataFrame operations:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import itertools
@@ -38,8 +40,8 @@ from crmreport.engine.translate import (
     statement_name,
     to_spark,
 )
-from crmreport.errors import ConfigError, Problem
-from crmreport.spark_setup import is_connect
+from crmreport.errors import ConfigError, CrmError, Problem
+from crmreport.spark_setup import CONNECT_SINCE, is_connect
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -49,6 +51,14 @@ MID = "__mid_"  # a row's place before it is numbered: partition << 33 | index i
 STORED = "__stored_"  # prefix of the view holding a table with its row numbers
 CONNECT_PORT = 15002  # Spark Connect's port when the URL names none
 CONNECT_TIMEOUT = 10  # seconds to wait for a Spark Connect server's port to answer
+# The Connect client's retries (pyspark's DefaultPolicy's arguments) for the session's first
+# call, which asks the server's version, once its gRPC channel is up: an unavailable server
+# fails in about 4 seconds, not after the client's default of at least 10 minutes.
+FIRST_CALL_RETRIES = {"max_retries": 4, "initial_backoff": 250, "backoff_multiplier": 2.0,
+                      "max_backoff": 2000}
+# ... and for the rest of the run: pyspark's default (a restarting server is waited for); the
+# tests bound it.
+RUN_RETRIES: dict[str, Any] | None = None
 
 
 class SparkError(duckdb.Error):
@@ -102,44 +112,157 @@ def _quiet_query_logs() -> None:
 
 
 def remote_session(url: str, conf: Mapping[str, str] | None = None) -> SparkSession:
-    """A session on the Spark Connect server at ``url``. The server owns its JVM, web UI and
-    logs: only runtime SQL settings are set, PARITY and then ``conf``. Connect's own builder
-    is used, not pyspark's, which would switch the whole process to Connect (a classic session
-    beside it, as in the tests, would then fail)."""
-    from pyspark.errors import PySparkException
+    """The process's session on the Spark Connect server at ``url``: the active one if there
+    is one (pyspark's Connect functions look it up), else a new one, which ``stop`` releases
+    with what the server holds for it. The server owns its JVM, web UI and logs: only runtime
+    SQL settings are set, PARITY and then ``conf``. Connect's own builder is used, not
+    pyspark's, which would switch the whole process to Connect (a classic session beside it,
+    as in the tests, would then fail)."""
     from pyspark.sql.connect.session import SparkSession as RemoteSession
 
+    address = connect_address(url)
     _require_listening(url)
+    _require_grpc(url, address)
+    created = not connect_session_active()
     spark = RemoteSession.builder.remote(url).getOrCreate()
-    for key, value in {**PARITY, **(conf or {})}.items():
-        try:
-            spark.conf.set(key, value)
-        except PySparkException as exc:
-            why = next((line for line in str(exc).splitlines() if line.strip()), "")
-            raise ConfigError([Problem(
-                "environment", None, "spark.conf",
-                f"the Spark Connect server at {url} refused the setting {key}: {why}",
-                "set it on the server (start-connect-server.sh --conf ...) and remove it "
-                "from the campaign's spark.conf")]) from None
+    try:
+        _require_spark_4(spark, address)
+        for key, value in {**PARITY, **(conf or {})}.items():
+            _set(spark, address, key, value)
+    except BaseException:
+        if created:
+            spark.stop()
+        raise
+    if RUN_RETRIES is not None:
+        _retry(spark, RUN_RETRIES)
     return spark  # type: ignore[return-value]
+
+
+def connect_session_active() -> bool:
+    """Whether this thread has a Spark Connect session, which ``remote_session`` reuses."""
+    from pyspark.sql.connect.session import SparkSession as RemoteSession
+
+    return RemoteSession.getActiveSession() is not None
+
+
+def connect_address(url: str) -> str:
+    """A Spark Connect URL as sc://host:port, for messages: without its options (``;token=``)
+    or a user's name and password."""
+    host, port = _host_port(url)
+    return f"sc://[{host}]:{port}" if ":" in host else f"sc://{host}:{port}"
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url.split(";", 1)[0])
+    host = where.hostname or "localhost"
+    try:
+        return host, where.port or CONNECT_PORT
+    except ValueError:  # not a number, or out of range
+        raise ConfigError([Problem(
+            "environment", None, "spark.master",
+            f"the Spark Connect master sc://{host}:... has a port that is not a number from "
+            "1 to 65535", "write it as sc://host:port, e.g. sc://localhost:15002, in "
+            "--spark-master or the campaign's spark.master")]) from None
 
 
 def _require_listening(url: str) -> None:
     """A ConfigError unless something listens at the URL's host and port: Spark Connect's
     client would retry a closed port for minutes before failing with a gRPC trace."""
     import socket
-    from urllib.parse import urlsplit
 
-    where = urlsplit(url.split(";", 1)[0])
-    host, port = where.hostname or "localhost", where.port or CONNECT_PORT
+    address = connect_address(url)
     try:
-        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+        socket.create_connection(_host_port(url), timeout=CONNECT_TIMEOUT).close()
     except OSError as exc:
         raise ConfigError([Problem(
             "environment", None, "spark.master",
-            f"no Spark Connect server answers at {url} ({exc.strerror or exc})",
+            f"no Spark Connect server answers at {address} ({exc.strerror or exc})",
             "start the server (Spark's sbin/start-connect-server.sh) or correct the host "
             "and port in --spark-master or the campaign's spark.master")]) from None
+
+
+def _require_grpc(url: str, address: str) -> None:
+    """A ConfigError unless a gRPC channel, as the session's client would open it (TLS and
+    token from the URL), is up within CONNECT_TIMEOUT: the client's own calls would wait on
+    a port that answers in another protocol (another service, TLS on one side only) for
+    minutes each."""
+    import grpc
+    from pyspark.sql.connect.client import DefaultChannelBuilder
+
+    channel = DefaultChannelBuilder(url).toChannel()
+    try:
+        grpc.channel_ready_future(channel).result(timeout=CONNECT_TIMEOUT)
+    except grpc.FutureTimeoutError:
+        raise ConfigError([Problem(
+            "environment", None, "spark.master",
+            f"the server at {address} does not answer as a Spark Connect server (no gRPC "
+            f"connection within {CONNECT_TIMEOUT} s)", NOT_CONNECT_FIX)]) from None
+    finally:
+        channel.close()
+
+
+NOT_CONNECT_FIX = ("check that the port is the Connect server's (15002 unless set) and that "
+                   "the URL's options (use_ssl, token) match how the server is started")
+
+
+def _retry(spark: Any, policy: Mapping[str, Any]) -> None:
+    """The session's client retries a failed call as ``policy`` says (pyspark's public
+    ``SparkConnectClient.set_retry_policies``)."""
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    spark.client.set_retry_policies([DefaultPolicy(**policy)])
+
+
+def _require_spark_4(spark: Any, address: str) -> None:
+    """The session's first call, bounded: the server's Spark version, 4 or later (Connect 3.5
+    has no local checkpoints, with which the adapter keeps its tables)."""
+    from pyspark.errors import PySparkException
+
+    before = spark.client.get_retry_policies()
+    _retry(spark, FIRST_CALL_RETRIES)
+    try:
+        version = str(spark.version)
+    except PySparkException as exc:
+        raise ConfigError([Problem(
+            "environment", None, "spark.master",
+            f"the server at {address} does not answer as a Spark Connect server "
+            f"({_first_line(exc)})", NOT_CONNECT_FIX)]) from None
+    finally:
+        spark.client.set_retry_policies(before)
+    if int(version.split(".")[0]) < CONNECT_SINCE:
+        raise ConfigError([Problem(
+            "environment", None, "spark.master",
+            f"the Spark Connect server at {address} runs Spark {version}; crmreport needs "
+            f"Spark {CONNECT_SINCE} or later over Spark Connect",
+            "connect to a Spark 4 Connect server, or run on that cluster with spark-submit "
+            "(see README 'Running on Spark')")])
+
+
+def _set(spark: Any, address: str, key: str, value: str) -> None:
+    """A runtime SQL setting on the session; a ConfigError naming it if the server refuses
+    it (a static setting) or fails."""
+    from pyspark.errors import PySparkException
+
+    try:
+        spark.conf.set(key, value)
+    except PySparkException as exc:
+        if str(exc.getCondition() or "").startswith("CANNOT_MODIFY"):
+            raise ConfigError([Problem(
+                "environment", None, "spark.conf",
+                f"the Spark Connect server at {address} refused the setting {key}: "
+                f"{_first_line(exc)}",
+                "set it on the server (start-connect-server.sh --conf ...) and remove it "
+                "from the campaign's spark.conf")]) from None
+        raise ConfigError([Problem(
+            "environment", None, "spark.master",
+            f"the Spark Connect server at {address} failed to start the session "
+            f"({_first_line(exc)})", "check the server's log")]) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
 
 
 def functions(of: DataFrame | SparkSession) -> Any:
@@ -156,14 +279,19 @@ def functions(of: DataFrame | SparkSession) -> Any:
 
 
 def connect_spark(master: str, conf: Mapping[str, str] | None = None) -> SparkConnection:
-    return SparkConnection(session(master, conf))
+    """A connection over the process's session: one it starts on a Spark Connect server is
+    its own (released when it closes); one it finds (the tests') and a local or cluster
+    session are kept for the next."""
+    owns = is_connect(master) and not connect_session_active()
+    return SparkConnection(session(master, conf), owns_session=owns)
 
 
 class SparkConnection:
     """DuckDB's connection interface (``crmreport.engine.Connection``) answered by Spark."""
 
-    def __init__(self, spark: SparkSession) -> None:
+    def __init__(self, spark: SparkSession, owns_session: bool = False) -> None:
         self.spark = spark
+        self._owns_session = owns_session  # close() stops it
         self._tables: set[str] = set()
         self._counts: dict[str, int] = {}  # a stored table's rows
         # a stored table's rows with their numbers: the plan itself, not its view's name,
@@ -178,10 +306,28 @@ class SparkConnection:
     # --- the connection interface --------------------------------------------------------
 
     def execute(self, query: str, parameters: object = None, /) -> SparkConnection:
-        for tree in parse(query):
-            # bound first: a macro may repeat its argument, a ? among them
-            self._run(self._expand(bind_tree(tree, parameters)), query)
+        with self._server_lost(query):
+            for tree in parse(query):
+                # bound first: a macro may repeat its argument, a ? among them
+                self._run(self._expand(bind_tree(tree, parameters)), query)
         return self
+
+    @contextlib.contextmanager
+    def _server_lost(self, sql: str) -> Iterator[None]:
+        """A Spark Connect server that stops answering mid-run (the client retries an
+        unavailable server until its policy is spent): one line naming the statement, not
+        the gRPC trace."""
+        if not self._owns_session:  # a session in this process: no server to lose
+            yield
+            return
+        from pyspark.errors import RetriesExceeded
+
+        try:
+            yield
+        except RetriesExceeded as exc:
+            raise CrmError(f"engine spark: {statement_name(sql)}: the Spark Connect server "
+                           f"stopped answering ({_first_line(exc)}); check the server and run "
+                           "again") from None
 
     def executemany(self, query: str, parameters: object = None, /) -> SparkConnection:
         for row in parameters or []:  # type: ignore[attr-defined]
@@ -238,6 +384,14 @@ class SparkConnection:
         return self
 
     def close(self) -> None:
+        """The connection's tables dropped; a session it owns stopped, which on a Spark
+        Connect server releases the session's views and checkpoints (the customers' data)
+        at once rather than after the server's idle timeout."""
+        if self._owns_session:
+            self._tables.clear()
+            self._views.clear()
+            self.spark.stop()
+            return
         for name in [*self._tables, *self._views]:
             self._drop(name)
 
@@ -318,6 +472,8 @@ class SparkConnection:
             tree = self._without_exclude(self._with_files(self._with_rowid(tree), sql), sql)
             return self.spark.sql(to_spark(tree, sql))
         except PySparkException as exc:
+            if self._owns_session and exc.getCondition() == "RETRIES_EXCEEDED":
+                raise  # not the statement's fault: the server is gone (_server_lost)
             why = next((line for line in str(exc).splitlines() if line.strip()), "")
             raise SparkError(f"{statement_name(sql)}: {why}") from None
 
