@@ -352,18 +352,25 @@ def test_a_command_over_spark_connect_releases_its_session_on_the_server(
 
 
 def test_the_tests_connect_server_is_not_in_utc(spark_connect: str) -> None:
-    """So that parity over it shows the client's own session settings suffice."""
-    from pyspark.sql.connect.session import SparkSession as RemoteSession
+    """So that parity over it shows the client's own session settings suffice. Asked from a
+    fresh interpreter: stopping a Connect session shuts down pyspark's process-wide pool of
+    release threads, which the run's shared session still uses."""
+    import subprocess
+    import sys
 
     from .spark_server import SERVER_ZONE
 
-    untouched = RemoteSession(spark_connect)  # a session without crmreport's settings
-    try:
-        assert untouched.conf.get("spark.sql.session.timeZone") == SERVER_ZONE
-        assert untouched.sql("SELECT CAST(TIMESTAMP '2026-01-01 00:00:00+00:00' AS STRING) "
-                             "AS t").first()[0] == "2025-12-31 19:00:00"  # type: ignore[index]
-    finally:
-        untouched.stop()
+    probe = (
+        "import sys\n"
+        "from pyspark.sql.connect.session import SparkSession\n"
+        "s = SparkSession(sys.argv[1])  # a session without crmreport's settings\n"
+        "print(s.conf.get('spark.sql.session.timeZone'))\n"
+        "print(s.sql(\"SELECT CAST(TIMESTAMP '2026-01-01 00:00:00+00:00' AS STRING)\")"
+        ".first()[0])\n"
+        "s.stop()\n")
+    answer = subprocess.run([sys.executable, "-c", probe, spark_connect], capture_output=True,
+                            text=True, timeout=300, check=True)
+    assert answer.stdout.splitlines()[-2:] == [SERVER_ZONE, "2025-12-31 19:00:00"]
 
 
 def test_a_connect_url_is_shown_without_its_token_or_user() -> None:
