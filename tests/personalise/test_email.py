@@ -168,6 +168,19 @@ def test_hostile_addresses_are_quarantined_and_the_rest_built(tmp_path: Path,
     assert [p.name for p in out.iterdir()] == ["C1.eml"]
 
 
+@pytest.mark.parametrize(("text", "sendable"), [
+    ("ben@example.co.uk", "ben@example.co.uk"),
+    ("ben@example.co.uk\n", "ben@example.co.uk"),  # "$" would let the LF through as is
+    (" ben@example.co.uk\r\n", "ben@example.co.uk"),
+    ("ben@example.co.uk\nBcc: x@ex.com", None),
+    ("anna@müller.de", "anna@xn--mller-kva.de"),
+    ("a" * 243 + "@example.de", "a" * 243 + "@example.de"),  # 254 characters
+    ("a" * 244 + "@example.de", None),
+])
+def test_sendable_address_cleans_encodes_or_refuses(text: str, sendable: str | None) -> None:
+    assert crmreport.personalise.email.sendable_address(text) == sendable
+
+
 def test_an_internationalised_domain_is_written_in_ascii(tmp_path: Path) -> None:
     _, out = _build(tmp_path, [{**ANNA, "email": "anna@müller.de"}])
     message = _parse(out / "C1.eml")

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from markupsafe import Markup, escape
 
 import crmreport.personalise.email as email_module
 from crmreport.errors import TemplateError
 from crmreport.personalise import EmailBatch, EmailSettings, make_environment, render_emails
 from crmreport.personalise.legal import merge_fields
-from crmreport.personalise.shapes import OPEN, Unsafe, analyse, encoded, split
+from crmreport.personalise.shapes import OPEN, Unsafe, _escaped, analyse, encoded, split
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = EmailSettings(
@@ -339,3 +340,9 @@ def test_a_formatting_filter_refusing_a_value_reports_as_the_render_does(
         for i in range(1, 30)]
     fast, _ = _both_ways(tmp_path, monkeypatch, root, list(people))  # type: ignore[arg-type]
     assert len(fast) == 29 - 7 and not re.search(b"kein", b"".join(fast.values()))
+
+
+@pytest.mark.parametrize("value", ["plain", "O'Neill & Söhne", '<b a="1">', "&amp;", "",
+                                   Markup("<b>kept</b>"), Decimal("-1.50"), 7, None])
+def test_a_value_is_escaped_as_markupsafe_escapes_it(value: Any) -> None:
+    assert _escaped(value) == str(escape(value))

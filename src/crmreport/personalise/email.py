@@ -41,6 +41,7 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
+import io
 import itertools
 import multiprocessing
 import operator
@@ -49,12 +50,12 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from decimal import Decimal
 from email.utils import format_datetime, parseaddr
 from html import unescape
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import css_inline
 from jinja2 import Environment, FileSystemLoader, Template
@@ -193,14 +194,11 @@ def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
     columns = esp_columns(settings.export_scores)
     with contextlib.ExitStack() as stack:
         stack.enter_context(alarm_handler())
-        write_row: Callable[[list[str]], object] = lambda row: None  # noqa: E731
+        esp = None
         if esp_path is not None:
-            handle = stack.enter_context(atomic_file(esp_path, "w", encoding="utf-8",
-                                                     newline=""))
-            esp = csv.writer(handle, lineterminator="\n")
-            esp.writerow(columns)
-            write_row = esp.writerow
-        run = _Run(_Builder(env, settings), out_dir, write_row)
+            esp = stack.enter_context(atomic_file(esp_path, "w", encoding="utf-8", newline=""))
+            _csv_writer(esp).writerow(columns)
+        run = _Run(_Builder(env, settings), out_dir, esp)
         folder = stack.enter_context(_Folder(out_dir))
         stream = iter(counted(recipients, on_progress))
         template_dir = _template_dir(env)
@@ -227,7 +225,10 @@ def _build_here(run: _Run, folder: _Folder, recipients: Iterable[Mapping[str, An
     for recipient in recipients:
         job = run.claim(recipient)
         if job:
-            run.record(job.build(run.builder, folder))
+            outcome, row = _build_one(run.builder, folder, *job)
+            run.record(outcome)
+            if row is not None:
+                run.write_row(row)
 
 
 def _template_dir(env: Environment) -> Path | None:
@@ -238,41 +239,38 @@ def _template_dir(env: Environment) -> Path | None:
     return None
 
 
-@dataclass(frozen=True)
-class _Job:
-    """One recipient to render, with the file name and address the parent gave them."""
-
-    recipient: Mapping[str, Any]
-    name: str
-    addr: str
-
-    def build(self, builder: _Builder, folder: _Folder) -> _Outcome:
-        cid = str(self.recipient["customer_id"])
-        template = str(self.recipient.get("template", ""))
-        try:
-            data, row = builder.build(self.recipient, self.addr)
-        except RecipientError as exc:  # this recipient's data, or a limit: set them aside
-            return _Outcome(cid, template, error=exc)
-        folder.write_new(self.name, data)
-        return _Outcome(cid, template, hashlib.sha256(data).hexdigest(), len(data), row)
+# One recipient to render, with the file name and address the parent gave them; and what
+# became of it: customer id, template, the file's sha256 and size, or the error. Plain tuples:
+# they go to and from the worker processes (a dataclass pickles several times slower).
+_Job = tuple[Mapping[str, Any], str, str]
+_Outcome = tuple[str, str, str, int, RecipientError | None]
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    customer_id: str
-    template: str
-    sha256: str = ""
-    size: int = 0
-    esp_row: list[str] = field(default_factory=list)
-    error: RecipientError | None = None
+def _build_one(builder: _Builder, folder: _Folder, recipient: Mapping[str, Any], name: str,
+               addr: str) -> tuple[_Outcome, list[str] | None]:
+    """Build and write one email: its outcome, and its esp.csv row (None if it failed)."""
+    cid = str(recipient["customer_id"])
+    template = str(recipient.get("template", ""))
+    try:
+        data, row = builder.build(recipient, addr)
+    except RecipientError as exc:  # this recipient's data, or a limit: set them aside
+        return (cid, template, "", 0, exc), None
+    folder.write_new(name, data)
+    return (cid, template, hashlib.sha256(data).hexdigest(), len(data), None), row
+
+
+def _csv_writer(handle: IO[str]) -> Any:
+    """esp.csv's dialect, for the file and for the text of a worker's batch alike."""
+    return csv.writer(handle, lineterminator="\n")
 
 
 class _Run:
     """The parent's side: file names, the batch's record and esp.csv, in recipient order."""
 
-    def __init__(self, builder: _Builder, out_dir: Path,
-                 write_row: Callable[[list[str]], object]):
-        self.builder, self.out_dir, self.write_row = builder, out_dir, write_row
+    def __init__(self, builder: _Builder, out_dir: Path, esp: IO[str] | None):
+        self.builder, self.out_dir, self.esp = builder, out_dir, esp
+        self.write_row: Callable[[list[str]], object] = \
+            _csv_writer(esp).writerow if esp else lambda row: None
         self.batch = EmailBatch()
         self.names = _FileNames()
         self.failures = TemplateFailures()
@@ -284,19 +282,20 @@ class _Run:
         if addr is None:  # one bad address must not stop everyone else's email
             self.batch.quarantined[cid] = INVALID_ADDRESS
             return None
-        return _Job(recipient, name, addr)
+        return recipient, name, addr
 
     def record(self, outcome: _Outcome) -> None:
-        cid, batch = outcome.customer_id, self.batch
-        if outcome.error is not None:
-            self.failures.add(outcome.template, outcome.error)
-            batch.quarantined[cid], batch.errors[cid] = TEMPLATE_FAILED, str(outcome.error)
+        """The batch's record of one email (its esp.csv row is the caller's to write)."""
+        cid, template, sha256, size, error = outcome
+        batch = self.batch
+        if error is not None:
+            self.failures.add(template, error)
+            batch.quarantined[cid], batch.errors[cid] = TEMPLATE_FAILED, str(error)
             return
-        self.failures.ok.add(outcome.template)
+        self.failures.ok.add(template)
         batch.count += 1
-        batch.hashes[cid] = outcome.sha256
-        self.write_row(outcome.esp_row)
-        if outcome.size > self.builder.settings.max_bytes:
+        batch.hashes[cid] = sha256
+        if size > self.builder.settings.max_bytes:
             batch.oversize.append(cid)
 
 
@@ -330,19 +329,22 @@ def _ready() -> None:
 def _render_in_workers(run: _Run, pool: ProcessPoolExecutor,
                        stream: Iterator[Mapping[str, Any]], workers: int) -> None:
     """The rest of the recipients in batches over the worker processes, taken back in order."""
-    pending: collections.deque[Future[list[tuple[Any, ...]]]] = collections.deque()
+    pending: collections.deque[Future[tuple[list[_Outcome], str]]] = collections.deque()
     while chunk := list(itertools.islice(stream, BATCH)):
-        jobs = [_as_tuple(job) for job in map(run.claim, chunk) if job]  # pickled fast
-        pending.append(pool.submit(_work, jobs))
+        jobs = [job for job in map(run.claim, chunk) if job]
+        pending.append(pool.submit(_work, jobs, run.esp is not None))
         while len(pending) > 2 * workers:
             _record_all(run, pending.popleft())
     while pending:
         _record_all(run, pending.popleft())
 
 
-def _record_all(run: _Run, future: Future[list[tuple[Any, ...]]]) -> None:
-    for outcome in future.result():
-        run.record(_Outcome(*outcome))
+def _record_all(run: _Run, future: Future[tuple[list[_Outcome], str]]) -> None:
+    outcomes, rows = future.result()
+    for outcome in outcomes:
+        run.record(outcome)
+    if run.esp:
+        run.esp.write(rows)  # the batch's esp.csv rows, in order, as the worker wrote them
 
 
 _WORKER: tuple[_Builder, _Folder] | None = None
@@ -354,17 +356,21 @@ def _start_worker(template_dir: Path, locale: str, settings: EmailSettings,
     _WORKER = _Builder(make_environment(template_dir, locale), settings), _Folder(out_dir)
 
 
-def _work(jobs: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Jobs in, outcomes out, as plain tuples (a dataclass pickles several times slower)."""
+def _work(jobs: list[_Job], esp: bool) -> tuple[list[_Outcome], str]:
+    """Jobs in; their outcomes out, and (``esp``) their esp.csv rows as one text: a string
+    pickles and is written at a fraction of the cost of the rows' lists."""
     assert _WORKER is not None, "worker not started"
     builder, folder = _WORKER
+    rows = io.StringIO()
+    write_row = _csv_writer(rows).writerow if esp else None
+    outcomes = []
     with alarm_handler():
-        return [_as_tuple(_Job(*job).build(builder, folder)) for job in jobs]
-
-
-def _as_tuple(item: _Job | _Outcome) -> tuple[Any, ...]:
-    """A dataclass's fields as a tuple, shallow (dataclasses.astuple copies deeply)."""
-    return tuple(getattr(item, f.name) for f in fields(item))
+        for job in jobs:
+            outcome, row = _build_one(builder, folder, *job)
+            outcomes.append(outcome)
+            if row is not None and write_row:
+                write_row(row)
+    return outcomes, rows.getvalue()
 
 
 class _Folder:
@@ -422,6 +428,8 @@ def sendable_address(text: str) -> str | None:
     """The address as an ASCII header can carry it (the domain IDNA-encoded), else None.
 
     A non-ASCII local part needs SMTPUTF8, which a plain .eml cannot promise to carry."""
+    if len(text) <= _MAX_ADDRESS and _ADDRESS.fullmatch(text):  # not match: "$" passes "\n"
+        return text  # nothing to clean or encode: the common case, one match
     addr = _clean(text)
     local, at, domain = addr.rpartition("@")
     try:
@@ -465,7 +473,8 @@ class _Builder:
         # The unsubscribe URL and its header around the token: token.join(parts) gives them.
         self.url_parts = settings.unsubscribe_url.split("{token}")
         self.unsubscribe_parts = _unsubscribe_parts(settings.unsubscribe_url, self.mailto)
-        self.own_columns = [(self.columns.index(c), c) for c in _OWN_COLUMNS]
+        self.own_columns = tuple(map(self.columns.index, _OWN_COLUMNS))
+        self.blanks = ("",) * len(self.columns)
         self.pairs: dict[tuple[Any, Any], tuple[Template, Template]] = {}
 
     def build(self, recipient: Mapping[str, Any], addr: str) -> tuple[bytes, list[str]]:
@@ -494,12 +503,10 @@ class _Builder:
         data = _assemble(headers, boundary,
                          _body(text, text_data, filled.text_body, filled.text_longest, boundary),
                          _body(html, html_data, filled.html_body, filled.html_longest, boundary))
-        get = recipient.get
-        row = [get(c, "") for c in self.columns]
-        own = {"email": addr, "subject": subject, "unsubscribe_url": unsubscribe,
-               "message_id": message_id}
-        for at, name in self.own_columns:
-            row[at] = own[name]
+        row = list(map(recipient.get, self.columns, self.blanks))
+        for at, value in zip(self.own_columns, (addr, subject, unsubscribe, message_id),
+                             strict=True):
+            row[at] = value  # in _OWN_COLUMNS's order
         return data, [v if type(v) is str and not v.startswith(ESCAPED_START) else _cell(v)
                       for v in row]
 
@@ -645,6 +652,8 @@ def _cell(value: Any) -> str:
     """An esp.csv cell (safe_cell of _as_cell), text taking the short way."""
     if type(value) is str:
         return "'" + value if value.startswith(ESCAPED_START) else value
+    if type(value) is dt.date:  # an ISO date starts with its year's digits: no formula
+        return value.isoformat()
     return safe_cell(_as_cell(value))
 
 

@@ -7,10 +7,14 @@ company's details by hand.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from babel import Locale
 
 from crmreport import localisation
-from crmreport.config.models import Sender
+
+if TYPE_CHECKING:  # the config package (pydantic, YAML) is not needed to write a notice:
+    from crmreport.config.models import Sender  # worker processes start without it
 
 _DEFAULT = Locale.parse("de_DE")
 _REGISTER = {"de": "Registergericht", "en": "Register"}

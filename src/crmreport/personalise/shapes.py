@@ -639,7 +639,7 @@ class Shape:
         """The content rendering, tidying and inlining give, and what encodings it can."""
         shown = [values[name] if write is None else write(values[name])
                  for name, write in self.writers]  # each formatted once
-        texts = [str(escape(shown[n])) if escaped else str(shown[n]) for n, escaped in self.texts]
+        texts = [_escaped(shown[n]) if escaped else str(shown[n]) for n, escaped in self.texts]
         subject = " ".join(self.subject.join(texts).split()) if self.subject.slots \
             else self.subject.pieces[0]  # normalised when learnt
         text_values = [texts[slot] for slot in self.tidy.slots]
@@ -661,6 +661,14 @@ class Shape:
         html_body = functools.partial(self.html_body.fill, written) if self.html_body else None
         return Filled(subject, text, html, text_body, html_body, text_longest,
                       self.html_longest + 4 * sum(map(len, written)))
+
+
+def _escaped(value: Any) -> str:
+    """``str(escape(value))``; text by the same five replacements without making a Markup."""
+    if type(value) is str:
+        return (value.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+                .replace("'", "&#39;").replace('"', "&#34;"))
+    return str(escape(value))
 
 
 # A text value that tidying could treat otherwise than a stand-in, among values joined by
