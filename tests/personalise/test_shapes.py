@@ -22,7 +22,15 @@ import crmreport.personalise.email as email_module
 from crmreport.errors import TemplateError
 from crmreport.personalise import EmailBatch, EmailSettings, make_environment, render_emails
 from crmreport.personalise.legal import merge_fields
-from crmreport.personalise.shapes import OPEN, Unsafe, _escaped, analyse, encoded, split
+from crmreport.personalise.shapes import (
+    OPEN,
+    Unsafe,
+    _escaped,
+    analyse,
+    encoded,
+    keep_lines,
+    split,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = EmailSettings(
@@ -346,3 +354,19 @@ def test_a_formatting_filter_refusing_a_value_reports_as_the_render_does(
                                    Markup("<b>kept</b>"), Decimal("-1.50"), 7, None])
 def test_a_value_is_escaped_as_markupsafe_escapes_it(value: Any) -> None:
     assert _escaped(value) == str(escape(value))
+
+
+def test_keep_lines_answers_as_one_search_over_the_joined_values() -> None:
+    """Line breaks anywhere, whitespace (as the regular expressions' \\s) ending a value:
+    the same answers as the single search it replaced (written out here)."""
+    whole = re.compile("[\\n\\r]|\\s(?=\x1f|\\Z)")
+    edgy = [" ", "\t", "\n", "\r", "\x0b", "\x1c", "\x1f", "\x85", "\xa0", "\u2028", "\u3000",
+            "a", "Ö", "-"]
+    rng = random.Random(11)
+    cases = [["".join(rng.choices(edgy, k=rng.randrange(4))) for _ in range(rng.randrange(5))]
+             for _ in range(20_000)] + [[], [""], ["a", ""]]
+    for c in map(chr, range(0x3100)):  # every character ending a value, before a separator
+        cases += [[f"a{c}", "b"], ["b", f"a{c}"]]  # and at the end
+    for values in cases:
+        expected = "" not in values and not whole.search("\x1f".join(values))
+        assert keep_lines(values) == expected, values

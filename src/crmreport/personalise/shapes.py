@@ -675,13 +675,17 @@ def _escaped(value: Any) -> str:
 # _SEP: a line break, whitespace at its end (_SEP is whitespace too: a value holding it is
 # only taken the slow way).
 _SEP = "\x1f"
-_CHANGES_LINES = re.compile(f"[\\n\\r]|\\s(?={_SEP}|\\Z)")
+_SPACE_BEFORE_SEP = re.compile(f"\\s{_SEP}")
 
 
 def keep_lines(values: list[str]) -> bool:
     """Whether tidying treats every value as it treats a stand-in: no line break, nothing
-    to strip (one search over all of them)."""
-    return "" not in values and not _CHANGES_LINES.search(_SEP.join(values))
+    to strip (searches over all of them at once: the values joined by _SEP)."""
+    if not values:
+        return True
+    joined = _SEP.join(values)
+    return ("" not in values and "\n" not in joined and "\r" not in joined
+            and not joined[-1].isspace() and _SPACE_BEFORE_SEP.search(joined) is None)
 
 
 def learn(holes: list[Hole], rendered: tuple[str, str, str], context: Mapping[str, Any],
