@@ -478,6 +478,21 @@ def test_a_template_without_the_objection_notice_stops_the_build(tmp_path: Path,
     assert not (tmp_path / "out" / "C1.eml").exists()
 
 
+def test_each_recipients_own_notice_is_looked_for_in_a_shared_shape(tmp_path: Path) -> None:
+    """A template that writes the notice out rather than showing the field: a recipient
+    with a notice of their own shares the others' shape, but not their check."""
+    root = _own_templates(tmp_path, "{{ first_name }} " + objection_notice(None, "de_DE"))
+    (root / "email" / "t.html.j2").write_text(
+        f"<p>{{{{ first_name }}}}</p><p>{objection_notice(None, 'de_DE')}</p>",
+        encoding="utf-8")
+    people = [{"customer_id": f"C{i}", "email": f"p{i}@example.de", "template": "t",
+               "first_name": f"N{i}", "locale": "de_DE"} for i in range(4)]
+    people[3]["objection_notice"] = "Schreiben Sie uns, wenn Sie keine Werbung wünschen."
+    with pytest.raises(TemplateError, match="objection notice is missing \\(first for customer "
+                                            "C3\\)"):
+        _build(tmp_path, people, templates=root)
+
+
 @pytest.mark.parametrize(("locale", "expected"), [("de_DE", "Gültig bis einschließlich "
                                                    "31. März 2026."),
                                                   ("en_GB", "Valid until 31 March 2026.")])

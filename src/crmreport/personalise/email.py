@@ -476,6 +476,7 @@ class _Builder:
         self.own_columns = tuple(map(self.columns.index, _OWN_COLUMNS))
         self.blanks = ("",) * len(self.columns)
         self.pairs: dict[tuple[Any, Any], tuple[Template, Template]] = {}
+        self.noticed: dict[tuple[int, str], bool] = {}  # (id of a shape, notice) -> shown
 
     def build(self, recipient: Mapping[str, Any], addr: str) -> tuple[bytes, list[str]]:
         cid = str(recipient["customer_id"])
@@ -490,7 +491,9 @@ class _Builder:
         text_t, html_t = self._templates(recipient)
         filled = self._content(values, text_t, html_t, cid)
         subject, text, html = filled.subject, filled.text, filled.html
-        _require_notice(str(values["objection_notice"]), cid, (text_t, text), (html_t, html))
+        notice = str(values["objection_notice"])
+        if not self._shows_notice(filled.shape, notice):
+            _require_notice(notice, cid, (text_t, text), (html_t, html))
         text_data, html_data = text.encode(), html.encode()
         # sha256 of what the message says (not keyed with the secret): same content, same ids.
         digest = hashlib.sha256(f"{cid}\x00{self.hashed}{subject}\x00".encode())
@@ -509,6 +512,20 @@ class _Builder:
             row[at] = value  # in _OWN_COLUMNS's order
         return data, [v if type(v) is str and not v.startswith(ESCAPED_START) else _cell(v)
                       for v in row]
+
+    def _shows_notice(self, shape: Shape | None, notice: str) -> bool:
+        """Whether the shape's own text shows the notice in both parts: then so does every
+        email whose parts are its pieces and values (``shape``: Filled.shape)."""
+        if shape is None or shape.layout is None:
+            return False
+        key = (id(shape), notice)  # shapes are kept for the run: their ids are not reused
+        shown = self.noticed.get(key)
+        if shown is None:
+            shown = any(notice in piece for piece in shape.tidy.pieces) and \
+                any(notice in piece for piece in shape.layout.pieces)
+            if len(self.noticed) < MAX_SHAPES:
+                self.noticed[key] = shown
+        return shown
 
     def _templates(self, recipient: Mapping[str, Any]) -> tuple[Template, Template]:
         """The recipient's text and HTML templates (by template name and locale)."""

@@ -614,6 +614,8 @@ class Filled:
     # At least the octets of the text's and the HTML's longest line, where the shape knows.
     text_longest: int | None = None
     html_longest: int | None = None
+    # The shape, when both parts are its pieces (tidied text, inlined layout) and the values.
+    shape: Shape | None = None
 
 
 @dataclass(frozen=True)
@@ -660,7 +662,8 @@ class Shape:
         html = self.layout.fill_written(written)
         html_body = functools.partial(self.html_body.fill, written) if self.html_body else None
         return Filled(subject, text, html, text_body, html_body, text_longest,
-                      self.html_longest + 4 * sum(map(len, written)))
+                      self.html_longest + 4 * sum(map(len, written)),
+                      self if text_longest is not None else None)
 
 
 def _escaped(value: Any) -> str:
