@@ -8,6 +8,7 @@ import email
 import email.policy
 import hashlib
 import hmac
+import itertools
 import re
 import shutil
 from collections.abc import Iterator, Mapping
@@ -564,12 +565,40 @@ def test_worker_processes_write_the_same_bytes_and_records_as_one_process(
         assert hashlib.sha256(data).hexdigest() in two.hashes.values()
 
 
+def test_batches_built_here_and_in_a_worker_are_recorded_in_recipient_order(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process builds every other batch (as it does when the workers have enough to
+    do): the same files, esp.csv and records as one process building them all."""
+    people = _people(23)
+    people[11]["template"] = "vip"  # no template of its own here
+    monkeypatch.setattr("crmreport.personalise.email.PARALLEL_FROM", 5)
+    monkeypatch.setattr("crmreport.personalise.email.BATCH", 3)
+    turns = itertools.cycle([True, False])
+    monkeypatch.setattr("crmreport.personalise.email._workers_have_enough",
+                        lambda pending, workers: next(turns))
+    results = {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        out.mkdir()
+        batch = render_emails(people, make_environment(ROOT / "templates"), SETTINGS, out,
+                              tmp_path / f"esp{workers}.csv", workers=workers)
+        results[workers] = (batch.count, batch.hashes, batch.quarantined, batch.oversize,
+                            {p.name: p.read_bytes() for p in out.iterdir()},
+                            (tmp_path / f"esp{workers}.csv").read_bytes())
+    assert results[1] == results[2]
+    assert results[2][0] == 22 and list(results[2][2]) == ["C007"]
+
+
+@pytest.mark.parametrize("here", [False, True], ids=["in-a-worker", "here"])
 def test_a_template_error_in_a_worker_stops_the_build(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     here: bool) -> None:
     people = [{**BEN, "customer_id": f"C{i}", "email": f"p{i}@example.de"} for i in range(9)]
     people[8]["template"] = "missing"
     monkeypatch.setattr("crmreport.personalise.email.PARALLEL_FROM", 3)
     monkeypatch.setattr("crmreport.personalise.email.BATCH", 2)
+    monkeypatch.setattr("crmreport.personalise.email._workers_have_enough",
+                        lambda pending, workers: here)
     (tmp_path / "out").mkdir()
     with pytest.raises(TemplateError, match=re.escape(
             "template not found: looked for templates/email/en/missing.txt.j2")):

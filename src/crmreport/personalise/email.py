@@ -26,8 +26,9 @@ Every email must show the objection notice (legal.objection_notice) in both part
 that does not stops the build. esp.csv has a declared column order (ESP_COLUMNS; the scores
 only on request) and is written row by row. Past PARALLEL_FROM recipients, spawned worker
 processes render batches while this process reads recipients, names files and records the
-outcomes in recipient order: the bytes, names and esp.csv do not depend on which worker
-finishes first, and no more than a few batches are held at once.
+outcomes in recipient order; it builds batches itself while the workers have enough to do,
+so it counts as one of them. The bytes, names and esp.csv do not depend on which process
+builds a batch or finishes first, and no more than a few batches are held at once.
 """
 
 from __future__ import annotations
@@ -185,9 +186,10 @@ def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
     """Write ``<out_dir>/<customer_id>.eml`` for every recipient; same inputs, same bytes.
 
     With ``esp_path``, also the ESP import file: one row per email, esp_columns() in order.
-    Past PARALLEL_FROM recipients, ``workers`` processes (default: one per core) render
-    batches; names, esp.csv rows and errors are taken in recipient order whichever worker
-    finishes first, and recipients are read as they are needed (memory stays flat).
+    Past PARALLEL_FROM recipients, ``workers`` processes (default: one per core; this one
+    and ``workers - 1`` worker processes) render batches; names, esp.csv rows and errors are
+    taken in recipient order whichever process finishes first, and recipients are read as
+    they are needed (memory stays flat).
     ``on_progress`` is called with 1 as each recipient is taken up. ``expected``: about how
     many recipients there are, if known (else their length hint): past PARALLEL_FROM the
     workers start at once, while this process builds the first emails."""
@@ -211,12 +213,13 @@ def render_emails(recipients: Iterable[Mapping[str, Any]], env: Environment,
         if (expected or operator.length_hint(recipients)) > PARALLEL_FROM:
             # Workers will be needed: they start (imports, templates) while this process
             # builds the first emails.
-            pool = stack.enter_context(_worker_pool(run, count, template_dir, settings))
+            pool = stack.enter_context(_worker_pool(run, count - 1, template_dir, settings))
         _build_here(run, folder, itertools.islice(stream, PARALLEL_FROM))
         following = list(itertools.islice(stream, 1))
         if following:
-            pool = pool or stack.enter_context(_worker_pool(run, count, template_dir, settings))
-            _render_in_workers(run, pool, itertools.chain(following, stream), count)
+            pool = pool or stack.enter_context(
+                _worker_pool(run, count - 1, template_dir, settings))
+            _render_in_workers(run, pool, folder, itertools.chain(following, stream), count - 1)
         run.failures.check()
         return run.batch
 
@@ -326,17 +329,40 @@ def _ready() -> None:
     """A worker's first task: none, but submitting it starts the worker."""
 
 
-def _render_in_workers(run: _Run, pool: ProcessPoolExecutor,
+def _render_in_workers(run: _Run, pool: ProcessPoolExecutor, folder: _Folder,
                        stream: Iterator[Mapping[str, Any]], workers: int) -> None:
-    """The rest of the recipients in batches over the worker processes, taken back in order."""
+    """The rest of the recipients in batches, taken back in order: to the ``workers``
+    processes while they have fewer than two batches each to do, else built here (this
+    process has its share of a core to give besides reading and recording for them)."""
     pending: collections.deque[Future[tuple[list[_Outcome], str]]] = collections.deque()
+    esp = run.esp is not None
     while chunk := list(itertools.islice(stream, BATCH)):
         jobs = [job for job in map(run.claim, chunk) if job]
-        pending.append(pool.submit(_work, jobs, run.esp is not None))
-        while len(pending) > 2 * workers:
+        if _workers_have_enough(pending, workers):
+            pending.append(_built_here(run.builder, folder, jobs, esp))
+        else:
+            pending.append(pool.submit(_work, jobs, esp))
+        while pending and (pending[0].done() or len(pending) > 4 * workers):
             _record_all(run, pending.popleft())
     while pending:
         _record_all(run, pending.popleft())
+
+
+def _workers_have_enough(pending: Iterable[Future[Any]], workers: int) -> bool:
+    """Whether the worker processes have two batches each still to build (or more)."""
+    return sum(not future.done() for future in pending) >= 2 * workers
+
+
+def _built_here(builder: _Builder, folder: _Folder, jobs: list[_Job],
+                esp: bool) -> Future[tuple[list[_Outcome], str]]:
+    """A batch built in this process, as a finished future: recorded in its turn, its error
+    (a template that fails everyone) raised in its turn as a worker's would be."""
+    future: Future[tuple[list[_Outcome], str]] = Future()
+    try:
+        future.set_result(_build_batch(builder, folder, jobs, esp))
+    except Exception as exc:  # raised by _record_all, in recipient order
+        future.set_exception(exc)
+    return future
 
 
 def _record_all(run: _Run, future: Future[tuple[list[_Outcome], str]]) -> None:
@@ -360,16 +386,20 @@ def _work(jobs: list[_Job], esp: bool) -> tuple[list[_Outcome], str]:
     """Jobs in; their outcomes out, and (``esp``) their esp.csv rows as one text: a string
     pickles and is written at a fraction of the cost of the rows' lists."""
     assert _WORKER is not None, "worker not started"
-    builder, folder = _WORKER
+    with alarm_handler():
+        return _build_batch(*_WORKER, jobs, esp)
+
+
+def _build_batch(builder: _Builder, folder: _Folder, jobs: list[_Job],
+                 esp: bool) -> tuple[list[_Outcome], str]:
     rows = io.StringIO()
     write_row = _csv_writer(rows).writerow if esp else None
     outcomes = []
-    with alarm_handler():
-        for job in jobs:
-            outcome, row = _build_one(builder, folder, *job)
-            outcomes.append(outcome)
-            if row is not None and write_row:
-                write_row(row)
+    for job in jobs:
+        outcome, row = _build_one(builder, folder, *job)
+        outcomes.append(outcome)
+        if row is not None and write_row:
+            write_row(row)
     return outcomes, rows.getvalue()
 
 
