@@ -17,7 +17,7 @@ median and range of each are printed, and their ratios, for each number of email
 
 - crmreport: ``render_emails`` as ``build`` calls it: render text and HTML (sandboxed Jinja2),
   inline the CSS, assemble the MIME bytes, write ``<id>.eml`` and esp.csv; ``--workers``
-  worker processes (default: one per core).
+  processes building emails, the main one among them (default: one per core).
 - baseline: ``render_emails`` of another crmreport checkout (``--baseline``: its ``src``), on
   the same recipients and templates: the rate before a change, measured in the same run.
 - stdlib: the same rendering through crmreport's templating and css_inline, then
@@ -187,7 +187,7 @@ def compare(count: int, rounds: int, workers: int, kinds: list[str],
     rates = {k: [count / f["seconds"] for f in results[k]] for k in kinds}
     per_cpu = {k: [count / f["cpu_seconds"] for f in results[k]] for k in kinds}
     per_user = {k: [count / _user(f) for f in results[k]] for k in kinds}
-    print(f"\n{count:,} emails, {rounds} round(s), crmreport with {workers} worker process(es), "
+    print(f"\n{count:,} emails, {rounds} round(s), crmreport with --workers {workers}, "
           f"written under {where or tempfile.gettempdir()}, load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for kind in kinds:
@@ -221,7 +221,10 @@ def main() -> None:
     parser.add_argument("--emails", type=int, nargs="+", default=[20_000],
                         help="numbers of emails, each measured in turn")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="render_emails's workers: processes building emails, the main "
+                             "one included (a baseline older than issue 17's third round "
+                             "starts this many worker processes besides it)")
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=KINDS[:2],
                         help="what to run (default crmreport and stdlib; stdlib alone is slow "
                              "at 100,000; baseline needs --baseline)")
