@@ -392,6 +392,8 @@ def _work(jobs: list[_Job], esp: bool) -> tuple[list[_Outcome], str]:
 
 def _build_batch(builder: _Builder, folder: _Folder, jobs: list[_Job],
                  esp: bool) -> tuple[list[_Outcome], str]:
+    """A batch built and written by this process: its outcomes, and (``esp``) its esp.csv
+    rows as one text."""
     rows = io.StringIO()
     write_row = _csv_writer(rows).writerow if esp else None
     outcomes = []
