@@ -503,14 +503,16 @@ def report(
     ``period`` (default: the definition's) sets the executive summary's period; ``as_of``
     (default: the campaign's) the day the report is made as of."""
     with _drawing_ready() as typesetter:
-        return write_monitoring_report(monitor_report(loaded, definition, period, as_of),
-                                       out_dir, typesetter=typesetter)
+        return write_monitoring_report(
+            monitor_report(loaded, definition, period, as_of, typesetter.start),
+            out_dir, typesetter=typesetter)
 
 
 @contextmanager
 def _drawing_ready() -> Iterator[Typesetter]:
-    """What the report draws with gets ready while its data is read: the chart browser starts
-    and the typesetter process imports WeasyPrint."""
+    """What the report draws with: the chart browser, started now to be ready when the data
+    is, and the typesetter process (:meth:`~crmreport.report.typeset.Typesetter.start` it
+    once the data is read)."""
     from crmreport.report.browser import browser
     from crmreport.report.typeset import Typesetter
 
@@ -546,9 +548,10 @@ class ReportInputs:
 @closes_engines
 def monitor_report(
     loaded: LoadedCampaign, definition: Report, period: PeriodKind | None = None,
-    as_of: dt.date | None = None,
+    as_of: dt.date | None = None, data_read: Callable[[], None] | None = None,
 ) -> ReportInputs:
-    """Prepare the run and compute everything the report shows (aggregates only)."""
+    """Prepare the run and compute everything the report shows (aggregates only);
+    ``data_read`` is called once the files are read and the run prepared."""
     if "currency" not in definition.model_fields_set:  # money in the campaign's currency
         definition = definition.model_copy(update={"currency": loaded.config.currency})
     if as_of is not None and as_of != loaded.config.as_of:
@@ -556,6 +559,8 @@ def monitor_report(
             update={"as_of": as_of}))
     run = prepare(loaded, contact_plan=False,  # the report shows no plan
                   preload=REPORT_MODULES)
+    if data_read:
+        data_read()
     from crmreport.monitor import collect  # after prepare, which imports it while reading
     from crmreport.monitor.periods import period_summary
     from crmreport.monitor.retention import MIGRATION_DAYS
@@ -623,7 +628,7 @@ def report_period(
     same period replaces the folder in one step. ``json_path`` gets the summary as JSON,
     ``email_path`` the executive summary as a self-contained .eml."""
     with _drawing_ready() as typesetter:
-        inputs = monitor_report(loaded, definition, period, as_of)
+        inputs = monitor_report(loaded, definition, period, as_of, typesetter.start)
         slug = inputs.summary.current.period.slug
         folder = out_root / slug
         with atomic_dir(folder) as tmp:

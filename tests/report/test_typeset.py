@@ -8,7 +8,8 @@ from tests.test_startup import imported_after
 
 from crmreport.errors import RenderError
 from crmreport.report import write_report
-from crmreport.report.typeset import Typesetter
+from crmreport.report.pdf import svg_source
+from crmreport.report.typeset import Typesetter, typeset
 
 
 def test_typesetter_writes_the_same_pdf(monitoring, tmp_path):  # noqa: F811
@@ -37,3 +38,39 @@ def test_a_typesetter_that_fails_says_so(monkeypatch):
     monkeypatch.setattr(sys, "executable", "/bin/false")  # starts, lays out nothing, exits 1
     with Typesetter() as typesetter, pytest.raises(RenderError, match="could not be laid out"):
         typesetter.submit(lambda: "<p>page</p>").result()
+
+
+SQUARE = (b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40">'
+          b'<rect width="40" height="40" fill="%s"/></svg>')
+PAGE = '<p>charts</p><img src="chart:red"><img src="chart:blue">'
+
+
+def test_charts_sent_after_the_page_are_those_it_names_inline():
+    red, blue = SQUARE % b"red", SQUARE % b"blue"
+
+    def inline(first: bytes, second: bytes) -> str:
+        return PAGE.replace("chart:red", svg_source(first)).replace("chart:blue",
+                                                                    svg_source(second))
+
+    unused = SQUARE % b"green" + b" " * 300_000  # more than a pipe holds: read, not waited on
+    with Typesetter() as typesetter:  # sent in another order than the page uses them
+        pdf = typesetter.submit(lambda: PAGE, {"blue": lambda: blue, "green": lambda: unused,
+                                               "red": lambda: red}).result()
+    assert pdf == typeset(inline(red, blue))
+    assert pdf != typeset(inline(red, red))
+
+
+def test_a_chart_the_page_names_and_nobody_sends_fails():
+    with Typesetter() as typesetter, \
+            pytest.raises(RenderError, match=r"could not be laid out.*blue were not sent"):
+        typesetter.submit(lambda: PAGE, {"red": lambda: SQUARE % b"red"}).result()
+
+
+def test_a_chart_that_could_not_be_drawn_stops_the_pdf():
+    def broken() -> bytes:
+        raise RenderError("could not draw the report charts")
+
+    with Typesetter() as typesetter:
+        with pytest.raises(RenderError, match="could not draw"):
+            typesetter.submit(lambda: PAGE, {"red": broken}).result()
+        assert typesetter._process.wait(timeout=10) is not None

@@ -7,6 +7,7 @@ suppressed once, here, before either format sees them.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,24 +72,28 @@ def write_report(
         raise RenderError("the summary email needs the period summary")
     from crmreport.report.browser import browser
     from crmreport.report.email import spark_pngs, summary_email, write_email
-    from crmreport.report.pdf import chart_svgs, draw_charts, pdf_page, write_pdf_bytes
-    from crmreport.report.typeset import typeset
+    from crmreport.report.pdf import chart_svg, draw_charts, pdf_page, svg_source, write_pdf_bytes
+    from crmreport.report.typeset import CHART
 
     html_path = email_path = pdf_path = None
     # the browser stays open until the PDF's charts are drawn (the run's own, when it has one)
     with browser() if "pdf" in formats else contextlib.nullcontext():
         laid_out: Callable[[], bytes] | None = None  # the PDF, waited for
         if "pdf" in formats:
-            # Its charts are drawn in the browser's tabs at once while this process writes
-            # the HTML and the email; the page is made as soon as they are drawn, and laid
-            # out in the typesetter.
+            # Its charts are drawn in the browser while this process writes the HTML and the
+            # email; the typesetter styles the page meanwhile and takes each chart as it is
+            # drawn.
             drawing = draw_charts(figures)
-
-            def pdf_html() -> str:
-                return pdf_page(safe, definition, *page, chart_svgs(drawing), context)
-
-            laid_out = typesetter.submit(pdf_html).result if typesetter else \
-                (lambda: typeset(pdf_html()))
+            svgs = {name: functools.partial(chart_svg, svg, name)
+                    for name, svg in drawing.items()}
+            if typesetter:
+                laid_out = typesetter.submit(lambda: pdf_page(
+                    safe, definition, *page, {name: CHART + name for name in svgs}, context),
+                    svgs).result
+            else:
+                laid_out = functools.partial(_typeset_here, lambda: pdf_page(
+                    safe, definition, *page,
+                    {name: svg_source(svg()) for name, svg in svgs.items()}, context))
         if "html" in formats:
             html_path = write_html(safe, definition, out_dir, *page, figures, context)
         if email is not None and summary is not None:
@@ -99,3 +104,9 @@ def write_report(
         if laid_out is not None:
             pdf_path = write_pdf_bytes(out_dir, laid_out())
     return [p for p in (html_path, pdf_path, email_path) if p is not None]
+
+
+def _typeset_here(page: Callable[[], str]) -> bytes:
+    from crmreport.report.typeset import typeset
+
+    return typeset(page())

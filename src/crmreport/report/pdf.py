@@ -32,14 +32,21 @@ _EMPTY_GROUP = re.compile(r"<g(?: [^>]*)?/>|<g(?: [^>]*)?></g>")
 
 def pdf_page(
     monitoring: Monitoring, definition: Report, base_dir: Path | None,
-    template_dir: Path | None, summary: PeriodSummary | None, svgs: Mapping[str, str],
+    template_dir: Path | None, summary: PeriodSummary | None, sources: Mapping[str, str],
     context: Mapping[str, Any] | None = None,
 ) -> str:
-    """The HTML the PDF is laid out from, its charts inline."""
+    """The HTML the PDF is laid out from, each chart's image from ``sources`` (its
+    :func:`svg_source` inline, or the typesetter's ``chart:NAME``)."""
     if context is None:
         context = page_context(monitoring, definition, {}, base_dir, summary)
-    charts = {name: _img(svg, name) for name, svg in svgs.items()}
+    charts = {name: f'<img class="chart" id="{name}" alt="" src="{source}">'
+              for name, source in sources.items()}
     return render({**context, "charts": charts}, "pdf", template_dir)
+
+
+def svg_source(svg: bytes) -> str:
+    """``svg`` as the data URL of an image."""
+    return f"data:image/svg+xml;base64,{base64.b64encode(svg).decode('ascii')}"
 
 
 def write_pdf_bytes(out_dir: Path, pdf: bytes) -> Path:
@@ -51,15 +58,23 @@ def write_pdf_bytes(out_dir: Path, pdf: bytes) -> Path:
 def draw_charts(figures: Mapping[str, go.Figure]) -> dict[str, Future[bytes]]:
     """Every figure set drawing as SVG in the chart browser, all at once (the caller goes
     on); inside a :func:`~crmreport.report.browser.browser` block."""
-    return {name: draw(fig.to_dict(), "svg", fig.layout.width or CHART_WIDTH,
-                       fig.layout.height or 380) for name, fig in figures.items()}
+    return {name: draw(_named_traces(fig.to_dict(), name), "svg",
+                       fig.layout.width or CHART_WIDTH, fig.layout.height or 380)
+            for name, fig in figures.items()}
 
 
-def chart_svgs(drawing: Mapping[str, Future[bytes]]) -> dict[str, str]:
-    """The drawn charts as SVG text, with plotly's random uid replaced by the chart's name
-    and without empty groups."""
-    return {name: _lean(_stable(drawn(svg).decode("utf-8"), name))
-            for name, svg in drawing.items()}
+def _named_traces(figure: dict[str, Any], name: str) -> dict[str, Any]:
+    """``figure`` with each trace's uid from the chart's name: plotly.js would make a random
+    one, which it writes into ids (a colour bar's)."""
+    for number, trace in enumerate(figure.get("data", [])):
+        trace.setdefault("uid", f"{name}-{number}")
+    return figure
+
+
+def chart_svg(drawing: Future[bytes], name: str) -> bytes:
+    """The drawn chart (waited for) as SVG, with plotly's random uid replaced by the chart's
+    name and without empty groups."""
+    return _lean(_stable(drawn(drawing).decode("utf-8"), name)).encode("utf-8")
 
 
 def _stable(svg: str, name: str) -> str:
@@ -77,7 +92,3 @@ def _lean(svg: str) -> str:
         svg = leaner
     return svg
 
-
-def _img(svg: str, name: str) -> str:
-    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    return f'<img class="chart" id="{name}" alt="" src="data:image/svg+xml;base64,{data}">'
