@@ -114,8 +114,7 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
     con = open_engine(config)
     rates = config.data.currency_rates
     files = sources(loaded)
-    importing = threading.Thread(target=_preload, args=tuple(preload), daemon=True)
-    importing.start()
+    importing = _Preloading(preload)
     with stage("ingest", unit="files") as tick:
         read = load_sources(con, files)
         tick(len(files))
@@ -125,15 +124,18 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
         identified = identify_tables(con, read, config.currency,
                                      rates=loaded.data_path(rates) if rates else None,
                                      match=config.identity.match)
-    importing.join()
     if forget_run is not None:
         con.execute("DELETE FROM contacts WHERE run_id = ?", [forget_run])
+    importing.wait("crmreport.features")
     from crmreport.features import compute_features
+
+    # the features' queries run while the rest is imported; the models' fits wait for it
+    featured = compute_features(con, config.as_of, config.churn.horizon_days,
+                                config.value.model, models_ready=importing.wait)
+    importing.wait()
     from crmreport.rules import assign, compile_rules
     from crmreport.run import Run
 
-    featured = compute_features(con, config.as_of, config.churn.horizon_days,
-                                config.value.model)
     rules = compile_rules(loaded, FEATURES.columns)
     assigned = assign(con, rules)
     return Run(loaded, con, rules, identified, featured, assigned,
@@ -520,11 +522,28 @@ def _drawing_ready() -> Iterator[Typesetter]:
         yield typesetter
 
 
-def _preload(*modules: str) -> None:
-    """Import ``modules`` ahead of their use; a failure is left to that use to report."""
-    for module in modules:
-        with suppress(Exception):  # a library that cannot load raises many kinds
-            importlib.import_module(module)
+class _Preloading:
+    """``modules`` imported in a thread, in order, ahead of their use (a failure is left to
+    that use to report). Waited for before a module is used, so that no module is imported
+    by two threads at once."""
+
+    def __init__(self, modules: Sequence[str]) -> None:
+        self._imported = {module: threading.Event() for module in modules}
+        self._thread = threading.Thread(target=self._import, daemon=True)
+        self._thread.start()
+
+    def _import(self) -> None:
+        for module, imported in self._imported.items():
+            with suppress(Exception):  # a library that cannot load raises many kinds
+                importlib.import_module(module)
+            imported.set()
+
+    def wait(self, module: str | None = None) -> None:
+        """Until ``module`` is imported (when it is one of them), or all of them."""
+        if module is None:
+            self._thread.join()
+        elif module in self._imported:
+            self._imported[module].wait()
 
 
 # What a report imports after the files are read: the models' libraries (scikit-learn for

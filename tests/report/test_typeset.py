@@ -30,8 +30,15 @@ def test_typesetter_module_loads_nothing_heavy():
 
 def test_an_unused_typesetter_ends():
     with Typesetter() as typesetter:
+        typesetter.start()
         process = typesetter._process
-    assert process.poll() is not None
+    assert process is not None and process.poll() is not None
+
+
+def test_a_typesetter_starts_its_process_when_asked_or_given_the_page():
+    with Typesetter() as typesetter:
+        assert typesetter._process is None
+        assert typesetter.submit(lambda: "<p>page</p>").result().startswith(b"%PDF")
 
 
 def test_a_typesetter_that_fails_says_so(monkeypatch):
