@@ -81,3 +81,26 @@ def test_a_chart_that_could_not_be_drawn_stops_the_pdf():
         with pytest.raises(RenderError, match="could not draw"):
             typesetter.submit(lambda: PAGE, {"red": broken}).result()
         assert typesetter._process.wait(timeout=10) is not None
+
+
+def test_a_chart_that_cannot_be_made_stops_the_report_and_its_typesetter(
+        monitoring, tmp_path, monkeypatch):  # noqa: F811
+    from crmreport.report import charts
+
+    makers = charts.chart_makers
+
+    def one_broken(*args: object) -> dict[str, object]:
+        made = makers(*args)  # type: ignore[arg-type]
+
+        def broken() -> object:
+            raise ValueError("no figure")
+
+        return {**made, "chart-rates": broken}
+
+    monkeypatch.setattr(charts, "chart_makers", one_broken)
+    with Typesetter() as typesetter:
+        with pytest.raises(ValueError, match="no figure"):
+            write_report(monitoring, DEFINITION, tmp_path, formats=("html", "pdf"),
+                         typesetter=typesetter)
+        assert typesetter._process is not None and typesetter._process.wait(timeout=30) != 0
+    assert not (tmp_path / "report.pdf").exists()

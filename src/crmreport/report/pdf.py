@@ -7,9 +7,11 @@ laid out by WeasyPrint, in the typesetter process when there is one (report/type
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import re
 from collections.abc import Mapping
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +57,12 @@ def write_pdf_bytes(out_dir: Path, pdf: bytes) -> Path:
     return path
 
 
-def draw_charts(figures: Mapping[str, go.Figure]) -> dict[str, Future[bytes]]:
-    """Every figure set drawing as SVG in the chart browser, all at once (the caller goes
-    on); inside a :func:`~crmreport.report.browser.browser` block."""
-    return {name: draw(_named_traces(fig.to_dict(), name), "svg",
-                       fig.layout.width or CHART_WIDTH, fig.layout.height or 380)
-            for name, fig in figures.items()}
+def draw_chart(name: str, figure: go.Figure, into: Future[bytes]) -> None:
+    """``figure`` set drawing as SVG in the chart browser (the caller goes on), ``into``
+    given the drawing; inside a :func:`~crmreport.report.browser.browser` block."""
+    drawing = draw(_named_traces(figure.to_dict(), name), "svg",
+                   figure.layout.width or CHART_WIDTH, figure.layout.height or 380)
+    drawing.add_done_callback(functools.partial(_settle, into))
 
 
 def _named_traces(figure: dict[str, Any], name: str) -> dict[str, Any]:
@@ -69,6 +71,15 @@ def _named_traces(figure: dict[str, Any], name: str) -> dict[str, Any]:
     for number, trace in enumerate(figure.get("data", [])):
         trace.setdefault("uid", f"{name}-{number}")
     return figure
+
+
+def _settle(target: Future[bytes], done: Future[bytes]) -> None:
+    with contextlib.suppress(InvalidStateError):  # cancelled meanwhile: nobody waits for it
+        error = done.exception()
+        if error is None:
+            target.set_result(done.result())
+        else:
+            target.set_exception(error)
 
 
 def chart_svg(drawing: Future[bytes], name: str) -> bytes:
