@@ -7,7 +7,15 @@ import plotly.graph_objects as go
 import pytest
 
 from crmreport.errors import RenderError
-from crmreport.report.browser import TABS, _sorted_attributes, browser, chart_page, draw, drawn
+from crmreport.report.browser import (
+    TABS,
+    _sorted_attributes,
+    browser,
+    chart_page,
+    draw,
+    drawing_done,
+    drawn,
+)
 
 _UID = re.compile(r"[0-9a-f]{6}")  # plotly.js's random uid, different in every drawing
 
@@ -77,3 +85,12 @@ def test_the_chart_page_loads_its_scripts_from_this_machine_only():
     sources = re.findall(r'<script src="([^"]+)"', chart_page().generate_index())
     assert len(sources) >= 2  # plotly.js and kaleido's own
     assert all(source.startswith("file:///") for source in sources), sources
+
+
+def test_a_browser_done_drawing_closes_before_its_block_ends_and_draws_no_more():
+    with browser():
+        svg = drawn(draw(_figure(1).to_dict(), "svg", 300, 200))
+        drawing_done()
+        with pytest.raises(RenderError, match="after drawing_done"):
+            draw(_figure(2).to_dict(), "svg", 300, 200)
+    assert svg.startswith(b"<svg")

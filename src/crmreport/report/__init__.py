@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Mapping, Sequence
+from concurrent import futures
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,7 +75,7 @@ def write_report(
             if "html" in formats else []
     if email is not None and summary is None:
         raise RenderError("the summary email needs the period summary")
-    from crmreport.report.browser import browser
+    from crmreport.report.browser import browser, drawing_done
     from crmreport.report.email import spark_pngs, summary_email, write_email
     from crmreport.report.pdf import chart_svg, pdf_page, svg_source, write_pdf_bytes
     from crmreport.report.typeset import CHART
@@ -106,6 +107,8 @@ def write_report(
                                     spark_pngs(summary, definition, safe),
                                     context["executive"])
             email_path = write_email(email, message)
+        futures.wait(drawing.values())
+        drawing_done()  # the browser closes while the PDF is laid out
         if laid_out is not None:
             pdf_path = write_pdf_bytes(out_dir, laid_out())
     return [p for p in (html_path, pdf_path, email_path) if p is not None]

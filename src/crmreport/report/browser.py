@@ -16,6 +16,7 @@ same whatever was drawn before.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -43,17 +44,26 @@ class _Browser:
     """kaleido with ``tabs`` tabs, opened (and used) on an event loop in its own thread."""
 
     def __init__(self, tabs: int) -> None:
+        self._kaleido: Future[kaleido.Kaleido] = Future()
+        # Every module the loop's thread uses is imported here, in the caller's thread:
+        # modules imported by two threads at once can deadlock (plotly's and narwhals' do).
+        try:
+            self._page = chart_page()
+        except Exception as exc:  # no kaleido, or no plotly.js: said when a chart is drawn
+            self._kaleido.set_exception(exc)
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
-        self._kaleido: Future[kaleido.Kaleido] = Future()
+        self._closing = False
         # the loop runs until close, so that a draw sent after a failed start still ends
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         self._served = asyncio.run_coroutine_threadsafe(self._serve(tabs), self._loop)
 
     async def _serve(self, tabs: int) -> None:
+        if self._kaleido.done():
+            return
         try:
-            async with _reusing_pages()(n=tabs, page_generator=chart_page()) as opened:
+            async with _reusing_pages()(n=tabs, page_generator=self._page) as opened:
                 self._kaleido.set_result(opened)
                 await self._stop.wait()
         except Exception as exc:  # kaleido surfaces browser trouble as many types
@@ -61,6 +71,8 @@ class _Browser:
                 self._kaleido.set_exception(exc)
 
     def draw(self, figure: dict[str, Any], options: dict[str, Any]) -> Future[bytes]:
+        if self._closing:
+            raise RenderError("a chart was sent to draw after drawing_done()")
         return asyncio.run_coroutine_threadsafe(self._draw(figure, options), self._loop)
 
     async def _draw(self, figure: dict[str, Any], options: dict[str, Any]) -> bytes:
@@ -68,8 +80,14 @@ class _Browser:
         image = bytes(await opened.calc_fig(figure, opts=options))
         return _sorted_attributes(image) if options["format"] == "svg" else image
 
-    def close(self) -> None:
+    def start_closing(self) -> None:
+        """Close the browser in the loop's thread, the caller going on; nothing is drawn
+        after."""
+        self._closing = True
         self._loop.call_soon_threadsafe(self._stop.set)
+
+    def close(self) -> None:
+        self.start_closing()
         self._served.result()  # kaleido closed (or never opened)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
@@ -115,13 +133,25 @@ def browser() -> Iterator[None]:
         _running.pop().close()
 
 
+def drawing_done() -> None:
+    """Nothing more is drawn in the outermost open block: its browser closes meanwhile, not
+    at the block's end (which waits for it)."""
+    if _running:
+        _running[-1].start_closing()
+
+
 def draw(figure: dict[str, Any], kind: str, width: int, height: int) -> Future[bytes]:
     """``figure`` (a plotly figure's dict) as an image (svg or png), drawn inside a
     :func:`browser` block that is still open when the future's result is taken."""
     if not _running:
         raise RenderError("charts are drawn inside a browser() block")
-    return _running[-1].draw(figure, {"format": kind, "width": width, "height": height,
-                                      "scale": 1})
+    from plotly.io.json import to_json_plotly
+
+    # as plain JSON values: the loop's thread would otherwise encode numpy arrays and dates
+    # with plotly's encoder, which imports modules on the way (see _Browser)
+    plain = json.loads(to_json_plotly(figure))
+    return _running[-1].draw(plain, {"format": kind, "width": width, "height": height,
+                                     "scale": 1})
 
 
 def _sorted_attributes(svg: bytes) -> bytes:
