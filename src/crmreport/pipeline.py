@@ -110,11 +110,11 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
     names modules to import in a thread while the files are read and identified (DuckDB's
     queries release the GIL); it is waited for before the features, so that no module is
     imported by two threads at once."""
+    importing = _Preloading(preload)  # first: the imports take longer than the files
     config = loaded.config
     con = open_engine(config)
     rates = config.data.currency_rates
     files = sources(loaded)
-    importing = _Preloading(preload)
     with stage("ingest", unit="files") as tick:
         read = load_sources(con, files)
         tick(len(files))
