@@ -110,12 +110,11 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
     names modules to import in a thread while the files are read and identified (DuckDB's
     queries release the GIL); it is waited for before the features, so that no module is
     imported by two threads at once."""
+    importing = _Preloading(preload)  # first: the imports take longer than the files
     config = loaded.config
     con = open_engine(config)
     rates = config.data.currency_rates
     files = sources(loaded)
-    importing = threading.Thread(target=_preload, args=tuple(preload), daemon=True)
-    importing.start()
     with stage("ingest", unit="files") as tick:
         read = load_sources(con, files)
         tick(len(files))
@@ -125,15 +124,18 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
         identified = identify_tables(con, read, config.currency,
                                      rates=loaded.data_path(rates) if rates else None,
                                      match=config.identity.match)
-    importing.join()
     if forget_run is not None:
         con.execute("DELETE FROM contacts WHERE run_id = ?", [forget_run])
+    importing.wait("crmreport.features")
     from crmreport.features import compute_features
+
+    # the features' queries run while the rest is imported; the models' fits wait for it
+    featured = compute_features(con, config.as_of, config.churn.horizon_days,
+                                config.value.model, models_ready=importing.wait)
+    importing.wait()
     from crmreport.rules import assign, compile_rules
     from crmreport.run import Run
 
-    featured = compute_features(con, config.as_of, config.churn.horizon_days,
-                                config.value.model)
     rules = compile_rules(loaded, FEATURES.columns)
     assigned = assign(con, rules)
     return Run(loaded, con, rules, identified, featured, assigned,
@@ -503,14 +505,16 @@ def report(
     ``period`` (default: the definition's) sets the executive summary's period; ``as_of``
     (default: the campaign's) the day the report is made as of."""
     with _drawing_ready() as typesetter:
-        return write_monitoring_report(monitor_report(loaded, definition, period, as_of),
-                                       out_dir, typesetter=typesetter)
+        return write_monitoring_report(
+            monitor_report(loaded, definition, period, as_of, typesetter.start),
+            out_dir, typesetter=typesetter)
 
 
 @contextmanager
 def _drawing_ready() -> Iterator[Typesetter]:
-    """What the report draws with gets ready while its data is read: the chart browser starts
-    and the typesetter process imports WeasyPrint."""
+    """What the report draws with: the chart browser, started now to be ready when the data
+    is, and the typesetter process (:meth:`~crmreport.report.typeset.Typesetter.start` it
+    once the data is read)."""
     from crmreport.report.browser import browser
     from crmreport.report.typeset import Typesetter
 
@@ -518,11 +522,28 @@ def _drawing_ready() -> Iterator[Typesetter]:
         yield typesetter
 
 
-def _preload(*modules: str) -> None:
-    """Import ``modules`` ahead of their use; a failure is left to that use to report."""
-    for module in modules:
-        with suppress(Exception):  # a library that cannot load raises many kinds
-            importlib.import_module(module)
+class _Preloading:
+    """``modules`` imported in a thread, in order, ahead of their use (a failure is left to
+    that use to report). Waited for before a module is used, so that no module is imported
+    by two threads at once."""
+
+    def __init__(self, modules: Sequence[str]) -> None:
+        self._imported = {module: threading.Event() for module in modules}
+        self._thread = threading.Thread(target=self._import, daemon=True)
+        self._thread.start()
+
+    def _import(self) -> None:
+        for module, imported in self._imported.items():
+            with suppress(Exception):  # a library that cannot load raises many kinds
+                importlib.import_module(module)
+            imported.set()
+
+    def wait(self, module: str | None = None) -> None:
+        """Until ``module`` is imported (when it is one of them), or all of them."""
+        if module is None:
+            self._thread.join()
+        elif module in self._imported:
+            self._imported[module].wait()
 
 
 # What a report imports after the files are read: the models' libraries (scikit-learn for
@@ -546,9 +567,10 @@ class ReportInputs:
 @closes_engines
 def monitor_report(
     loaded: LoadedCampaign, definition: Report, period: PeriodKind | None = None,
-    as_of: dt.date | None = None,
+    as_of: dt.date | None = None, data_read: Callable[[], None] | None = None,
 ) -> ReportInputs:
-    """Prepare the run and compute everything the report shows (aggregates only)."""
+    """Prepare the run and compute everything the report shows (aggregates only);
+    ``data_read`` is called once the files are read and the run prepared."""
     if "currency" not in definition.model_fields_set:  # money in the campaign's currency
         definition = definition.model_copy(update={"currency": loaded.config.currency})
     if as_of is not None and as_of != loaded.config.as_of:
@@ -556,6 +578,8 @@ def monitor_report(
             update={"as_of": as_of}))
     run = prepare(loaded, contact_plan=False,  # the report shows no plan
                   preload=REPORT_MODULES)
+    if data_read:
+        data_read()
     from crmreport.monitor import collect  # after prepare, which imports it while reading
     from crmreport.monitor.periods import period_summary
     from crmreport.monitor.retention import MIGRATION_DAYS
@@ -623,7 +647,7 @@ def report_period(
     same period replaces the folder in one step. ``json_path`` gets the summary as JSON,
     ``email_path`` the executive summary as a self-contained .eml."""
     with _drawing_ready() as typesetter:
-        inputs = monitor_report(loaded, definition, period, as_of)
+        inputs = monitor_report(loaded, definition, period, as_of, typesetter.start)
         slug = inputs.summary.current.period.slug
         folder = out_root / slug
         with atomic_dir(folder) as tmp:

@@ -7,7 +7,15 @@ import plotly.graph_objects as go
 import pytest
 
 from crmreport.errors import RenderError
-from crmreport.report.browser import TABS, browser, chart_page, draw, drawn
+from crmreport.report.browser import (
+    TABS,
+    _sorted_attributes,
+    browser,
+    chart_page,
+    draw,
+    drawing_done,
+    drawn,
+)
 
 _UID = re.compile(r"[0-9a-f]{6}")  # plotly.js's random uid, different in every drawing
 
@@ -27,9 +35,39 @@ def test_figures_drawn_at_once_are_those_plotly_draws_one_by_one():
                  for fig in figures]
     finally:
         kaleido.stop_sync_server()
-    assert [_UID.sub("", s) for s in svgs] == [_UID.sub("", s) for s in alone]
-    assert all('width="300" height="200"' in svg for svg in svgs)
+    assert [_UID.sub("", s) for s in svgs] == \
+        [_UID.sub("", _sorted_attributes(s.encode()).decode()) for s in alone]
+    assert all(re.match(r'<svg [^>]*height="200"[^>]*width="300"', svg) for svg in svgs)
     assert len(set(svgs)) == len(figures)
+
+
+def test_a_figure_is_drawn_the_same_whatever_the_page_drew_before(monkeypatch):
+    reloads = []
+    monkeypatch.setattr(kaleido._kaleido_tab._tab._KaleidoTab, "reload",
+                        lambda tab: reloads.append(tab))
+    legend = go.Figure([go.Bar(x=["a"], y=[1], name="one"), go.Bar(x=["a"], y=[2], name="two")],
+                       layout={"template": "none"})
+    heat = go.Figure(go.Heatmap(z=[[1, 2], [3, 4]], uid="heat"), layout={"template": "none"})
+    with browser():
+        first = [drawn(draw(fig.to_dict(), "svg", 300, 200)) for fig in (legend, heat)]
+        after_others = [drawn(draw(fig.to_dict(), "svg", 300, 200)) for fig in (heat, legend)]
+    assert [_without_uid(s.decode()) for s in first] == \
+        [_without_uid(s.decode()) for s in reversed(after_others)]
+    assert b"colorbar" in first[1] and b"legend" in first[0]
+    assert reloads == []  # the page is kept: kaleido would parse plotly.js again each time
+
+
+def _without_uid(svg: str) -> str:
+    """``svg`` without the random uid plotly.js gives the drawing (in ids and classes)."""
+    uid = re.search(r'id="defs-(\w+)"', svg)
+    assert uid
+    return svg.replace(uid[1], "")
+
+
+def test_attributes_are_sorted_by_name_and_nothing_else_changes():
+    svg = b'<svg><rect y="0" x="1" class="bg"/><text style="a: \'b\'" dy="2">x &lt; y</text></svg>'
+    assert _sorted_attributes(svg) == \
+        b'<svg><rect class="bg" x="1" y="0"/><text dy="2" style="a: \'b\'">x &lt; y</text></svg>'
 
 
 def test_drawing_outside_a_browser_block_says_so():
@@ -47,3 +85,12 @@ def test_the_chart_page_loads_its_scripts_from_this_machine_only():
     sources = re.findall(r'<script src="([^"]+)"', chart_page().generate_index())
     assert len(sources) >= 2  # plotly.js and kaleido's own
     assert all(source.startswith("file:///") for source in sources), sources
+
+
+def test_a_browser_done_drawing_closes_before_its_block_ends_and_draws_no_more():
+    with browser():
+        svg = drawn(draw(_figure(1).to_dict(), "svg", 300, 200))
+        drawing_done()
+        with pytest.raises(RenderError, match="after drawing_done"):
+            draw(_figure(2).to_dict(), "svg", 300, 200)
+    assert svg.startswith(b"<svg")

@@ -8,7 +8,8 @@ from tests.test_startup import imported_after
 
 from crmreport.errors import RenderError
 from crmreport.report import write_report
-from crmreport.report.typeset import Typesetter
+from crmreport.report.pdf import svg_source
+from crmreport.report.typeset import Typesetter, typeset
 
 
 def test_typesetter_writes_the_same_pdf(monitoring, tmp_path):  # noqa: F811
@@ -29,11 +30,77 @@ def test_typesetter_module_loads_nothing_heavy():
 
 def test_an_unused_typesetter_ends():
     with Typesetter() as typesetter:
+        typesetter.start()
         process = typesetter._process
-    assert process.poll() is not None
+    assert process is not None and process.poll() is not None
+
+
+def test_a_typesetter_starts_its_process_when_asked_or_given_the_page():
+    with Typesetter() as typesetter:
+        assert typesetter._process is None
+        assert typesetter.submit(lambda: "<p>page</p>").result().startswith(b"%PDF")
 
 
 def test_a_typesetter_that_fails_says_so(monkeypatch):
     monkeypatch.setattr(sys, "executable", "/bin/false")  # starts, lays out nothing, exits 1
     with Typesetter() as typesetter, pytest.raises(RenderError, match="could not be laid out"):
         typesetter.submit(lambda: "<p>page</p>").result()
+
+
+SQUARE = (b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40">'
+          b'<rect width="40" height="40" fill="%s"/></svg>')
+PAGE = '<p>charts</p><img src="chart:red"><img src="chart:blue">'
+
+
+def test_charts_sent_after_the_page_are_those_it_names_inline():
+    red, blue = SQUARE % b"red", SQUARE % b"blue"
+
+    def inline(first: bytes, second: bytes) -> str:
+        return PAGE.replace("chart:red", svg_source(first)).replace("chart:blue",
+                                                                    svg_source(second))
+
+    unused = SQUARE % b"green" + b" " * 300_000  # more than a pipe holds: read, not waited on
+    with Typesetter() as typesetter:  # sent in another order than the page uses them
+        pdf = typesetter.submit(lambda: PAGE, {"blue": lambda: blue, "green": lambda: unused,
+                                               "red": lambda: red}).result()
+    assert pdf == typeset(inline(red, blue))
+    assert pdf != typeset(inline(red, red))
+
+
+def test_a_chart_the_page_names_and_nobody_sends_fails():
+    with Typesetter() as typesetter, \
+            pytest.raises(RenderError, match=r"could not be laid out.*blue were not sent"):
+        typesetter.submit(lambda: PAGE, {"red": lambda: SQUARE % b"red"}).result()
+
+
+def test_a_chart_that_could_not_be_drawn_stops_the_pdf():
+    def broken() -> bytes:
+        raise RenderError("could not draw the report charts")
+
+    with Typesetter() as typesetter:
+        with pytest.raises(RenderError, match="could not draw"):
+            typesetter.submit(lambda: PAGE, {"red": broken}).result()
+        assert typesetter._process.wait(timeout=10) is not None
+
+
+def test_a_chart_that_cannot_be_made_stops_the_report_and_its_typesetter(
+        monitoring, tmp_path, monkeypatch):  # noqa: F811
+    from crmreport.report import charts
+
+    makers = charts.chart_makers
+
+    def one_broken(*args: object) -> dict[str, object]:
+        made = makers(*args)  # type: ignore[arg-type]
+
+        def broken() -> object:
+            raise ValueError("no figure")
+
+        return {**made, "chart-rates": broken}
+
+    monkeypatch.setattr(charts, "chart_makers", one_broken)
+    with Typesetter() as typesetter:
+        with pytest.raises(ValueError, match="no figure"):
+            write_report(monitoring, DEFINITION, tmp_path, formats=("html", "pdf"),
+                         typesetter=typesetter)
+        assert typesetter._process is not None and typesetter._process.wait(timeout=30) != 0
+    assert not (tmp_path / "report.pdf").exists()

@@ -13,6 +13,7 @@ customer's suggestion from it (affinity.py). Both are declared in
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from crmreport.engine import Connection
@@ -69,21 +70,24 @@ class Featured:
 
 def compute_features(con: Connection, as_of: dt.date,
                      churn_horizon_days: int = DEFAULT_HORIZON_DAYS,
-                     value_model: str = "bgnbd", *, fit_models: bool = True) -> Featured:
+                     value_model: str = "bgnbd", *, fit_models: bool = True,
+                     models_ready: Callable[[], None] = lambda: None) -> Featured:
     """Create ``net_orders`` (with its macros), ``features`` and ``co_purchase``;
     ``value_model`` is the purchase model (see ``value_models.fit_value_models``).
-    ``fit_models=False`` leaves the value columns and churn_risk NULL, for rules without them."""
+    ``fit_models=False`` leaves the value columns and churn_risk NULL, for rules without them.
+    ``models_ready`` is waited for before the models are fitted (their libraries imported)."""
     with stage("features"):
         classify_orders(con)
         compute_rfm(con, as_of)
+        compute_co_purchase(con, as_of)
+        compute_next_category(con, as_of)
     if fit_models:
+        models_ready()
         with stage("value models"):
             value = fit_value_models(con, as_of, value_model)
             churn = fit_churn(con, as_of, churn_horizon_days)
     else:
         value, churn = skip_value_models(con, as_of), skip_churn(con, as_of)
-    compute_co_purchase(con, as_of)
-    compute_next_category(con, as_of)
     con.execute(f"""CREATE OR REPLACE TABLE {FEATURES} AS
         SELECT {", ".join(_source(c) for c in FEATURES.columns)} FROM {RFM} r
         LEFT JOIN {CUSTOMER_VALUE} v USING (customer_id)

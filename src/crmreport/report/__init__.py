@@ -7,7 +7,10 @@ suppressed once, here, before either format sees them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from concurrent import futures
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +18,8 @@ from crmreport.config.models import Report
 from crmreport.errors import RenderError
 
 if TYPE_CHECKING:  # the data libraries load with write_report; the typesetter needs none
+    import plotly.graph_objects as go
+
     from crmreport.monitor import Monitoring
     from crmreport.monitor.periods import PeriodSummary
     from crmreport.report.names import Labels
@@ -56,39 +61,45 @@ def write_report(
 
     safe = with_names(suppress_small(monitoring, definition.min_cell_size), labels or {},
                       definition.language)
-    from crmreport.report.charts import make_charts
+    from crmreport.report.charts import chart_makers
     from crmreport.report.format import Formatter
     from crmreport.report.html import page_context, write_html
 
     # charts and page context once, for the HTML, the PDF and the email
-    figures = make_charts(safe, definition.branding, Formatter.for_report(definition))
+    makers = chart_makers(safe, definition.branding, Formatter.for_report(definition))
     context = page_context(safe, definition, {}, base_dir, summary)
     page = (base_dir, template_dir, summary)
     if "pdf" not in formats and email is None:
+        figures = {name: make() for name, make in makers.items()}
         return [write_html(safe, definition, out_dir, *page, figures, context)] \
             if "html" in formats else []
     if email is not None and summary is None:
         raise RenderError("the summary email needs the period summary")
-    from crmreport.report.browser import browser
+    from crmreport.report.browser import browser, drawing_done
     from crmreport.report.email import spark_pngs, summary_email, write_email
-    from crmreport.report.pdf import chart_svgs, draw_charts, pdf_page, write_pdf_bytes
-    from crmreport.report.typeset import typeset
+    from crmreport.report.pdf import chart_svg, pdf_page, svg_source, write_pdf_bytes
+    from crmreport.report.typeset import CHART
 
     html_path = email_path = pdf_path = None
     # the browser stays open until the PDF's charts are drawn (the run's own, when it has one)
     with browser() if "pdf" in formats else contextlib.nullcontext():
+        # the PDF's charts, each drawn in the browser as soon as its figure is made
+        drawing: dict[str, Future[bytes]] = {name: Future() for name in makers} \
+            if "pdf" in formats else {}
         laid_out: Callable[[], bytes] | None = None  # the PDF, waited for
-        if "pdf" in formats:
-            # Its charts are drawn in the browser's tabs at once while this process writes
-            # the HTML and the email; the page is made as soon as they are drawn, and laid
-            # out in the typesetter.
-            drawing = draw_charts(figures)
-
-            def pdf_html() -> str:
-                return pdf_page(safe, definition, *page, chart_svgs(drawing), context)
-
-            laid_out = typesetter.submit(pdf_html).result if typesetter else \
-                (lambda: typeset(pdf_html()))
+        if typesetter and drawing:
+            # the typesetter styles the page while the charts are made and drawn, and takes
+            # each as it comes; this process writes the HTML and the email meanwhile
+            laid_out = typesetter.submit(lambda: pdf_page(
+                safe, definition, *page, {name: CHART + name for name in drawing}, context),
+                {name: functools.partial(chart_svg, svg, name)
+                 for name, svg in drawing.items()}).result
+        elif drawing:
+            laid_out = functools.partial(_typeset_here, lambda: pdf_page(
+                safe, definition, *page,
+                {name: svg_source(chart_svg(svg, name)) for name, svg in drawing.items()},
+                context))
+        figures = _made(makers, drawing)
         if "html" in formats:
             html_path = write_html(safe, definition, out_dir, *page, figures, context)
         if email is not None and summary is not None:
@@ -96,6 +107,33 @@ def write_report(
                                     spark_pngs(summary, definition, safe),
                                     context["executive"])
             email_path = write_email(email, message)
+        futures.wait(drawing.values())
+        drawing_done()  # the browser closes while the PDF is laid out
         if laid_out is not None:
             pdf_path = write_pdf_bytes(out_dir, laid_out())
     return [p for p in (html_path, pdf_path, email_path) if p is not None]
+
+
+def _made(makers: Mapping[str, Callable[[], go.Figure]],
+          drawing: Mapping[str, Future[bytes]]) -> dict[str, go.Figure]:
+    """The figures ``makers`` make, each one ``drawing`` has a future for set drawing into it
+    as soon as it is made; if one cannot be made, the drawings not made are cancelled."""
+    from crmreport.report.pdf import draw_chart
+
+    figures = {}
+    try:
+        for name, make in makers.items():
+            figures[name] = make()
+            if name in drawing:
+                draw_chart(name, figures[name], drawing[name])
+    except BaseException:
+        for waiting in drawing.values():
+            waiting.cancel()  # the typesetter's sender waits for them no longer
+        raise
+    return figures
+
+
+def _typeset_here(page: Callable[[], str]) -> bytes:
+    from crmreport.report.typeset import typeset
+
+    return typeset(page())

@@ -8,6 +8,8 @@ undefined figures are plotted as gaps.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -26,19 +28,31 @@ INCOMPLETE = "#fff4e0"
 
 def make_charts(m: Monitoring, branding: Branding, fmt: Formatter) -> dict[str, go.Figure]:
     """Every chart of the report by stable name (also the div id in the HTML)."""
+    return {name: make() for name, make in chart_makers(m, branding, fmt).items()}
+
+
+def chart_makers(m: Monitoring, branding: Branding,
+                 fmt: Formatter) -> dict[str, Callable[[], go.Figure]]:
+    """What :func:`make_charts` makes, each chart still to be made: which charts there are
+    is known before any is made."""
     # the campaign totals of the results table, suppressed the same way as beside the charts
     totals = m.response if m.results is None else m.results.rows[
         m.results.rows["dimension"] == "total"].assign(is_total=True)
-    return {
-        "chart-uplift": uplift_chart(totals, branding, fmt),
-        "chart-rates": rates_chart(totals, branding, fmt),
-        "chart-cohorts": cohort_heatmap(m.cohorts, branding, fmt),
-        "chart-retention": retention_chart(m.retention, branding, fmt),
-        "chart-segments": segment_chart(m.segments, branding, fmt),
-        **(value_charts(m.value, branding, fmt) if m.value.reason is None else {}),
-        **({"chart-churn": churn_chart(m.churn.bands, branding, fmt)}
-           if m.churn is not None and m.churn.bands else {}),
+    makers: dict[str, Callable[[], go.Figure]] = {
+        "chart-uplift": partial(uplift_chart, totals, branding, fmt),
+        "chart-rates": partial(rates_chart, totals, branding, fmt),
+        "chart-cohorts": partial(cohort_heatmap, m.cohorts, branding, fmt),
+        "chart-retention": partial(retention_chart, m.retention, branding, fmt),
+        "chart-segments": partial(segment_chart, m.segments, branding, fmt),
     }
+    if m.value.reason is None:
+        makers["chart-clv"] = partial(clv_chart, m.value, branding, fmt)
+        makers["chart-clv-segments"] = partial(clv_segment_chart, m.value, branding, fmt)
+        if len(m.value.fit):
+            makers["chart-fit"] = partial(_fit_chart, m.value.fit, branding, fmt)
+    if m.churn is not None and m.churn.bands:
+        makers["chart-churn"] = partial(churn_chart, m.churn.bands, branding, fmt)
+    return makers
 
 
 def churn_chart(bands: list[dict[str, Any]], branding: Branding, fmt: Formatter) -> go.Figure:
@@ -181,7 +195,8 @@ def _money_axis(title: str, fmt: Formatter) -> str:
     return f"{title} ({fmt.currency_symbol})"
 
 
-def value_charts(value: ValueSummary, branding: Branding, fmt: Formatter) -> dict[str, go.Figure]:
+def clv_chart(value: ValueSummary, branding: Branding, fmt: Formatter) -> go.Figure:
+    """Customers per band of customer lifetime value."""
     t = LABELS[fmt.language]
     bands = [f"{fmt.integer(lo)}–{fmt.integer(hi)}" if hi == hi and hi is not None
              else f"≥ {fmt.integer(lo)}" for lo, hi in zip(value.distribution["low"],
@@ -191,6 +206,12 @@ def value_charts(value: ValueSummary, branding: Branding, fmt: Formatter) -> dic
                             marker_color=branding.primary_color))
     dist.update_xaxes(title=t["clv_band"], type="category")
     dist.update_yaxes(title=t["customers"], tickformat=",d")
+    return _layout(dist, branding, fmt, t["clv_chart"])
+
+
+def clv_segment_chart(value: ValueSummary, branding: Branding, fmt: Formatter) -> go.Figure:
+    """Average lifetime value and probability of being alive per segment, side by side."""
+    t = LABELS[fmt.language]
     seg = value.by_segment
     by_segment = make_subplots(rows=1, cols=2, subplot_titles=(t["avg_clv"], t["avg_p_alive"]))
     by_segment.add_trace(go.Bar(x=list(seg["segment"]), y=_floats(seg["avg_clv"]),
@@ -203,11 +224,7 @@ def value_charts(value: ValueSummary, branding: Branding, fmt: Formatter) -> dic
     by_segment.update_yaxes(title=_money_axis(t["avg_clv"], fmt), tickformat=",.0f", row=1,
                             col=1)
     by_segment.update_yaxes(title=t["avg_p_alive"], tickformat=".0%", row=1, col=2)
-    charts = {"chart-clv": _layout(dist, branding, fmt, t["clv_chart"]),
-              "chart-clv-segments": _layout(by_segment, branding, fmt, t["clv_segment_chart"])}
-    if len(value.fit):
-        charts["chart-fit"] = _fit_chart(value.fit, branding, fmt)
-    return charts
+    return _layout(by_segment, branding, fmt, t["clv_segment_chart"])
 
 
 def _fit_chart(fit: pd.DataFrame, branding: Branding, fmt: Formatter) -> go.Figure:

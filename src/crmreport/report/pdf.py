@@ -7,9 +7,11 @@ laid out by WeasyPrint, in the typesetter process when there is one (report/type
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import re
 from collections.abc import Mapping
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +34,21 @@ _EMPTY_GROUP = re.compile(r"<g(?: [^>]*)?/>|<g(?: [^>]*)?></g>")
 
 def pdf_page(
     monitoring: Monitoring, definition: Report, base_dir: Path | None,
-    template_dir: Path | None, summary: PeriodSummary | None, svgs: Mapping[str, str],
+    template_dir: Path | None, summary: PeriodSummary | None, sources: Mapping[str, str],
     context: Mapping[str, Any] | None = None,
 ) -> str:
-    """The HTML the PDF is laid out from, its charts inline."""
+    """The HTML the PDF is laid out from, each chart's image from ``sources`` (its
+    :func:`svg_source` inline, or the typesetter's ``chart:NAME``)."""
     if context is None:
         context = page_context(monitoring, definition, {}, base_dir, summary)
-    charts = {name: _img(svg, name) for name, svg in svgs.items()}
+    charts = {name: f'<img class="chart" id="{name}" alt="" src="{source}">'
+              for name, source in sources.items()}
     return render({**context, "charts": charts}, "pdf", template_dir)
+
+
+def svg_source(svg: bytes) -> str:
+    """``svg`` as the data URL of an image."""
+    return f"data:image/svg+xml;base64,{base64.b64encode(svg).decode('ascii')}"
 
 
 def write_pdf_bytes(out_dir: Path, pdf: bytes) -> Path:
@@ -48,18 +57,35 @@ def write_pdf_bytes(out_dir: Path, pdf: bytes) -> Path:
     return path
 
 
-def draw_charts(figures: Mapping[str, go.Figure]) -> dict[str, Future[bytes]]:
-    """Every figure set drawing as SVG in the chart browser, all at once (the caller goes
-    on); inside a :func:`~crmreport.report.browser.browser` block."""
-    return {name: draw(fig.to_dict(), "svg", fig.layout.width or CHART_WIDTH,
-                       fig.layout.height or 380) for name, fig in figures.items()}
+def draw_chart(name: str, figure: go.Figure, into: Future[bytes]) -> None:
+    """``figure`` set drawing as SVG in the chart browser (the caller goes on), ``into``
+    given the drawing; inside a :func:`~crmreport.report.browser.browser` block."""
+    drawing = draw(_named_traces(figure.to_dict(), name), "svg",
+                   figure.layout.width or CHART_WIDTH, figure.layout.height or 380)
+    drawing.add_done_callback(functools.partial(_settle, into))
 
 
-def chart_svgs(drawing: Mapping[str, Future[bytes]]) -> dict[str, str]:
-    """The drawn charts as SVG text, with plotly's random uid replaced by the chart's name
-    and without empty groups."""
-    return {name: _lean(_stable(drawn(svg).decode("utf-8"), name))
-            for name, svg in drawing.items()}
+def _named_traces(figure: dict[str, Any], name: str) -> dict[str, Any]:
+    """``figure`` with each trace's uid from the chart's name: plotly.js would make a random
+    one, which it writes into ids (a colour bar's)."""
+    for number, trace in enumerate(figure.get("data", [])):
+        trace.setdefault("uid", f"{name}-{number}")
+    return figure
+
+
+def _settle(target: Future[bytes], done: Future[bytes]) -> None:
+    with contextlib.suppress(InvalidStateError):  # cancelled meanwhile: nobody waits for it
+        error = done.exception()
+        if error is None:
+            target.set_result(done.result())
+        else:
+            target.set_exception(error)
+
+
+def chart_svg(drawing: Future[bytes], name: str) -> bytes:
+    """The drawn chart (waited for) as SVG, with plotly's random uid replaced by the chart's
+    name and without empty groups."""
+    return _lean(_stable(drawn(drawing).decode("utf-8"), name)).encode("utf-8")
 
 
 def _stable(svg: str, name: str) -> str:
@@ -77,7 +103,3 @@ def _lean(svg: str) -> str:
         svg = leaner
     return svg
 
-
-def _img(svg: str, name: str) -> str:
-    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    return f'<img class="chart" id="{name}" alt="" src="data:image/svg+xml;base64,{data}">'
