@@ -7,8 +7,8 @@ what a quiet 2-core machine would take: the report process until it sends the PD
 to the typesetter and until it has sent the page's last chart (its CPU counts all its
 threads: DuckDB's, the import thread, the chart browser's messages, and the HTML and email
 written while the charts are drawn), then the typesetter's layout. Runs `report_period` in
-this process as the CLI does; the typesetter's CPU is its rusage when it is reaped,
-chromium's the rest of the children's.
+this process as the CLI does; the typesetter's and chromium's CPU is their rusage when they
+are reaped, both while the PDF is laid out (the browser closes then).
 """
 
 from __future__ import annotations
@@ -76,7 +76,9 @@ def main() -> None:
     print(f"wall {wall:.2f} s")
     print(f"report process CPU until the page is sent: {sent[0]:.2f} s, until its last "
           f"chart is: {charted[0]:.2f} s, after: {main_cpu - charted[0]:.2f} s")
-    print(f"typesetter CPU: {laid_out[0]:.2f} s; chromium CPU: {children - laid_out[0]:.2f} s")
+    # chromium is closed (and reaped) while the PDF is laid out: its CPU counts there
+    print(f"typesetter and chromium CPU: {laid_out[0]:.2f} s; other children: "
+          f"{children - laid_out[0]:.2f} s")
 
 if __name__ == "__main__":
     main()

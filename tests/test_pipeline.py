@@ -370,3 +370,12 @@ def test_previous_segments_from_rfm_alone_are_those_from_all_the_features(
                                ).fetchall()
     reading = [Segment(id="high", when="CLV_52W > 100 OR churn_risk < .2")]
     assert columns_read(reading) == {"clv_52w", "churn_risk"}  # DuckDB: any case
+
+
+def test_preloading_imports_in_order_and_waits_only_for_what_it_imports():
+    importing = pipeline._Preloading(["json", "crmreport_no_such_module", "csv"])
+    importing.wait("csv")  # after a module that failed: the failure is left to its use
+    importing.wait("not_in_the_list")  # returns at once
+    importing.wait()
+    assert not importing._thread.is_alive()
+    assert all(event.is_set() for event in importing._imported.values())

@@ -107,14 +107,13 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
     ``forget_run`` leaves that run out of the contact history the features and the plan see,
     as it was before that run (for rendering it again); the account still counts its rows.
     ``contact_plan=False`` stops after the segments and offers are assigned. ``preload``
-    names modules to import in a thread while the files are read and identified (DuckDB's
-    queries release the GIL); it is waited for before the features, so that no module is
-    imported by two threads at once."""
-    importing = _Preloading(preload)  # first: the imports take longer than the files
+    names modules to import in a thread while the files are read and identified and the
+    features computed (DuckDB's queries release the GIL); the models' fits wait for it."""
     config = loaded.config
     con = open_engine(config)
     rates = config.data.currency_rates
     files = sources(loaded)
+    importing = _Preloading(preload)
     with stage("ingest", unit="files") as tick:
         read = load_sources(con, files)
         tick(len(files))
@@ -518,14 +517,14 @@ def _drawing_ready() -> Iterator[Typesetter]:
     from crmreport.report.browser import browser
     from crmreport.report.typeset import Typesetter
 
-    with Typesetter() as typesetter, browser():
+    with Typesetter() as typesetter, browser(done_early=True):  # one report: one drawing
         yield typesetter
 
 
 class _Preloading:
     """``modules`` imported in a thread, in order, ahead of their use (a failure is left to
-    that use to report). Waited for before a module is used, so that no module is imported
-    by two threads at once."""
+    that use to report). A module is waited for before it is used, and the caller meanwhile
+    runs queries, which import nothing: no module is imported by two threads at once."""
 
     def __init__(self, modules: Sequence[str]) -> None:
         self._imported = {module: threading.Event() for module in modules}

@@ -88,9 +88,25 @@ def test_the_chart_page_loads_its_scripts_from_this_machine_only():
 
 
 def test_a_browser_done_drawing_closes_before_its_block_ends_and_draws_no_more():
-    with browser():
+    with browser(done_early=True):
         svg = drawn(draw(_figure(1).to_dict(), "svg", 300, 200))
         drawing_done()
         with pytest.raises(RenderError, match="after drawing_done"):
             draw(_figure(2).to_dict(), "svg", 300, 200)
     assert svg.startswith(b"<svg")
+
+
+def test_a_browser_not_done_early_keeps_drawing_for_every_report_nested_in_it():
+    with browser():
+        for n in range(2):  # each report's own block says it is done drawing
+            with browser(done_early=True):
+                svg = drawn(draw(_figure(n).to_dict(), "svg", 300, 200))
+                drawing_done()
+            assert svg.startswith(b"<svg")
+
+
+def test_a_drawing_still_queued_when_the_browser_closes_is_cancelled():
+    with browser():
+        queued = [draw(_figure(n).to_dict(), "svg", 300, 200) for n in range(4)]
+    for image in queued:  # drawn before the close, or cancelled: none is left waiting
+        assert image.done()

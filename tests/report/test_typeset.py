@@ -1,6 +1,7 @@
 """The typesetter process lays out the same PDF as the report process would."""
 
 import sys
+import threading
 
 import pytest
 from tests.report.test_report import DEFINITION, con, monitoring  # noqa: F401  (fixtures)
@@ -35,9 +36,18 @@ def test_an_unused_typesetter_ends():
     assert process is not None and process.poll() is not None
 
 
-def test_a_typesetter_starts_its_process_when_asked_or_given_the_page():
+def test_a_typesetter_starts_its_process_once_when_asked():
     with Typesetter() as typesetter:
         assert typesetter._process is None
+        typesetter.start()
+        started = typesetter._process
+        typesetter.start()
+        assert started is not None and typesetter._process is started
+        assert typesetter.submit(lambda: "<p>page</p>").result().startswith(b"%PDF")
+
+
+def test_a_typesetter_never_started_starts_with_its_page():
+    with Typesetter() as typesetter:
         assert typesetter.submit(lambda: "<p>page</p>").result().startswith(b"%PDF")
 
 
@@ -103,4 +113,30 @@ def test_a_chart_that_cannot_be_made_stops_the_report_and_its_typesetter(
             write_report(monitoring, DEFINITION, tmp_path, formats=("html", "pdf"),
                          typesetter=typesetter)
         assert typesetter._process is not None and typesetter._process.wait(timeout=30) != 0
+    assert not (tmp_path / "report.pdf").exists()
+
+
+def test_a_failure_after_the_charts_are_made_ends_the_report_without_a_pdf(
+        monitoring, tmp_path, monkeypatch):  # noqa: F811
+    from crmreport import report
+    from crmreport.report import html
+    from crmreport.report.browser import browser
+
+    def broken(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(html, "write_html", broken)
+    ended = threading.Event()
+
+    def write() -> None:  # as the pipeline nests it: its typesetter and browser around
+        with Typesetter() as typesetter, browser(done_early=True):
+            with pytest.raises(OSError, match="disk full"):
+                report.write_report(monitoring, DEFINITION, tmp_path, formats=("html", "pdf"),
+                                    typesetter=typesetter)
+            assert typesetter._process is not None
+            assert typesetter._process.wait(timeout=30) != 0  # aborted, not laid out
+        ended.set()
+
+    threading.Thread(target=write, daemon=True).start()
+    assert ended.wait(timeout=120), "the report hung"
     assert not (tmp_path / "report.pdf").exists()

@@ -50,7 +50,7 @@ def write_report(
     ``summary`` gives the executive summary its period figures; ``labels`` the names of
     segments and offers per language (``{id: {language: name}}``; default: the id made
     readable); ``email`` is where the executive summary goes as a self-contained .eml;
-    ``typesetter`` (a started :class:`~crmreport.report.typeset.Typesetter`) lays out the PDF in
+    ``typesetter`` (a :class:`~crmreport.report.typeset.Typesetter`) lays out the PDF in
     another process while this one writes the HTML and the email (default: here, after).
     """
     unknown = sorted(set(formats) - set(FORMATS))
@@ -82,7 +82,7 @@ def write_report(
 
     html_path = email_path = pdf_path = None
     # the browser stays open until the PDF's charts are drawn (the run's own, when it has one)
-    with browser() if "pdf" in formats else contextlib.nullcontext():
+    with browser(done_early=True) if "pdf" in formats else contextlib.nullcontext():
         # the PDF's charts, each drawn in the browser as soon as its figure is made
         drawing: dict[str, Future[bytes]] = {name: Future() for name in makers} \
             if "pdf" in formats else {}
@@ -99,16 +99,24 @@ def write_report(
                 safe, definition, *page,
                 {name: svg_source(chart_svg(svg, name)) for name, svg in drawing.items()},
                 context))
-        figures = _made(makers, drawing)
-        if "html" in formats:
-            html_path = write_html(safe, definition, out_dir, *page, figures, context)
-        if email is not None and summary is not None:
-            message = summary_email(safe, summary, definition,
-                                    spark_pngs(summary, definition, safe),
-                                    context["executive"])
-            email_path = write_email(email, message)
-        futures.wait(drawing.values())
-        drawing_done()  # the browser closes while the PDF is laid out
+        try:
+            figures = _made(makers, drawing)
+            if "html" in formats:
+                html_path = write_html(safe, definition, out_dir, *page, figures, context)
+            if email is not None and summary is not None:
+                message = summary_email(safe, summary, definition,
+                                        spark_pngs(summary, definition, safe),
+                                        context["executive"])
+                email_path = write_email(email, message)
+            futures.wait(drawing.values())
+        except BaseException:
+            for waiting in drawing.values():
+                waiting.cancel()  # the typesetter's sender waits for them no longer
+            if typesetter:
+                typesetter.abort()
+            raise
+        if drawing:
+            drawing_done()  # the browser closes while the PDF is laid out
         if laid_out is not None:
             pdf_path = write_pdf_bytes(out_dir, laid_out())
     return [p for p in (html_path, pdf_path, email_path) if p is not None]
@@ -117,19 +125,14 @@ def write_report(
 def _made(makers: Mapping[str, Callable[[], go.Figure]],
           drawing: Mapping[str, Future[bytes]]) -> dict[str, go.Figure]:
     """The figures ``makers`` make, each one ``drawing`` has a future for set drawing into it
-    as soon as it is made; if one cannot be made, the drawings not made are cancelled."""
+    as soon as it is made."""
     from crmreport.report.pdf import draw_chart
 
     figures = {}
-    try:
-        for name, make in makers.items():
-            figures[name] = make()
-            if name in drawing:
-                draw_chart(name, figures[name], drawing[name])
-    except BaseException:
-        for waiting in drawing.values():
-            waiting.cancel()  # the typesetter's sender waits for them no longer
-        raise
+    for name, make in makers.items():
+        figures[name] = make()
+        if name in drawing:
+            draw_chart(name, figures[name], drawing[name])
     return figures
 
 

@@ -20,7 +20,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,7 @@ class _Browser:
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
         self._closing = False
+        self.done_early = False
         # the loop runs until close, so that a draw sent after a failed start still ends
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
@@ -77,6 +78,8 @@ class _Browser:
 
     async def _draw(self, figure: dict[str, Any], options: dict[str, Any]) -> bytes:
         opened = await asyncio.wrap_future(self._kaleido)
+        if self._stop.is_set():
+            raise RenderError("the chart browser closed before this chart was drawn")
         image = bytes(await opened.calc_fig(figure, opts=options))
         return _sorted_attributes(image) if options["format"] == "svg" else image
 
@@ -89,9 +92,18 @@ class _Browser:
     def close(self) -> None:
         self.start_closing()
         self._served.result()  # kaleido closed (or never opened)
+        # a drawing still queued is cancelled, so that nobody waits for it forever
+        asyncio.run_coroutine_threadsafe(_cancel_pending(), self._loop).result()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
+
+
+async def _cancel_pending() -> None:
+    pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
 
 
 def _reusing_pages() -> type[kaleido.Kaleido]:
@@ -115,8 +127,10 @@ def chart_page() -> Any:
 
 
 @contextmanager
-def browser() -> Iterator[None]:
-    """One chart browser for everything drawn inside the block, however deeply nested."""
+def browser(done_early: bool = False) -> Iterator[None]:
+    """One chart browser for everything drawn inside the block, however deeply nested;
+    ``done_early`` (of the outermost block): :func:`drawing_done` may close it before the
+    block ends, as nothing is drawn after it."""
     if _open[0]:
         _open[0] += 1
         try:
@@ -125,6 +139,7 @@ def browser() -> Iterator[None]:
             _open[0] -= 1
         return
     _running.append(_Browser(TABS))
+    _running[-1].done_early = done_early
     _open[0] = 1
     try:
         yield
@@ -134,9 +149,9 @@ def browser() -> Iterator[None]:
 
 
 def drawing_done() -> None:
-    """Nothing more is drawn in the outermost open block: its browser closes meanwhile, not
-    at the block's end (which waits for it)."""
-    if _running:
+    """Nothing more is drawn: the browser closes meanwhile, not at its block's end (which
+    waits for it), if the outermost block was opened with ``done_early=True``."""
+    if _running and _running[-1].done_early:
         _running[-1].start_closing()
 
 
@@ -164,5 +179,7 @@ def drawn(image: Future[bytes]) -> bytes:
     """The image a :func:`draw` future gives, or a RenderError saying what to do."""
     try:
         return image.result()
+    except CancelledError:
+        raise  # the report stopped for another reason, said where it did
     except Exception as exc:  # kaleido surfaces browser trouble as many types
         raise RenderError(f"could not draw the report charts ({exc}); {FIX}") from exc

@@ -74,8 +74,11 @@ def _named_traces(figure: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _settle(target: Future[bytes], done: Future[bytes]) -> None:
+    if done.cancelled():
+        target.cancel()
+        return
+    error = done.exception()
     with contextlib.suppress(InvalidStateError):  # cancelled meanwhile: nobody waits for it
-        error = done.exception()
         if error is None:
             target.set_result(done.result())
         else:

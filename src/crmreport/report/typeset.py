@@ -17,6 +17,7 @@ so that styling the page overlaps the drawing. This module imports nothing heavy
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -37,8 +38,7 @@ class Typesetter:
 
     def __init__(self) -> None:
         self._process: subprocess.Popen[bytes] | None = None
-        # its warnings: a pipe could fill and block it; closed on exit
-        self._said = tempfile.TemporaryFile()  # noqa: SIM115
+        self._said: IO[bytes] | None = None  # its warnings (a pipe could fill and block it)
         self._sender = ThreadPoolExecutor(max_workers=1)  # sends and waits beside the caller
 
     def start(self) -> None:
@@ -47,9 +47,15 @@ class Typesetter:
             source = str(Path(__file__).resolve().parents[2])  # this crmreport, whatever path
             env = dict(os.environ, PYTHONPATH=os.pathsep.join(
                 filter(None, [source, os.environ.get("PYTHONPATH")])))
+            self._said = tempfile.TemporaryFile()  # noqa: SIM115  (closed on exit)
             self._process = subprocess.Popen(
                 [sys.executable, "-m", __name__], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=self._said, env=env)
+
+    def abort(self) -> None:
+        """End the process now: its PDF is not wanted."""
+        if self._process and self._process.poll() is None:
+            self._process.kill()
 
     def submit(self, page: Callable[[], str],
                charts: Mapping[str, Callable[[], bytes]] | None = None) -> Future[bytes]:
@@ -76,6 +82,7 @@ class Typesetter:
             raise
         pdf = process.communicate()[0]  # closes stdin, reads the PDF
         if process.returncode or not pdf:
+            assert self._said is not None  # opened with the process
             self._said.seek(0)
             said = self._said.read().decode("utf-8", "replace").strip().splitlines()
             raise RenderError("the PDF could not be laid out "
@@ -85,12 +92,15 @@ class Typesetter:
     def __enter__(self) -> Typesetter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if kind is not None:
+            self.abort()  # the report failed: its layout is not waited for
         self._sender.shutdown(wait=True)
         if self._process and self._process.poll() is None:  # sent no page: it waits, unneeded
             self._process.kill()
             self._process.communicate()
-        self._said.close()
+        if self._said:
+            self._said.close()
 
 
 def typeset(html: str, charts: _Charts | None = None) -> bytes:
@@ -102,6 +112,8 @@ def typeset(html: str, charts: _Charts | None = None) -> bytes:
 
 
 def _send(stream: IO[bytes], name: str, data: bytes) -> None:
+    if not re.fullmatch(r"[\w.-]+", name, re.ASCII):
+        raise RenderError(f"a chart's name must be a word of ASCII letters, not {name!r}")
     stream.write(b"%s %d\n" % (name.encode("ascii"), len(data)))
     stream.write(data)
     stream.flush()
@@ -113,7 +125,10 @@ def _receive(stream: IO[bytes]) -> tuple[str, bytes] | None:
     if not header:
         return None
     name, size = header.decode("ascii").split()
-    return name, stream.read(int(size))
+    data = stream.read(int(size))
+    if len(data) != int(size):
+        raise ValueError(f"{name} ended after {len(data)} of {size} bytes")
+    return name, data
 
 
 class _Charts:
@@ -161,6 +176,8 @@ def _serve() -> None:
     page = _receive(stdin)
     if page is None:
         return
+    if page[0] != _PAGE:
+        sys.exit(f"the page came as {page[0]}")
     charts = _Charts(stdin)
     pdf = typeset(page[1].decode("utf-8"), charts)
     charts.drain()
