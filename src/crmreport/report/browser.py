@@ -2,9 +2,8 @@
 draws inside a :func:`browser` block. Its own module, light to import, so that the browser
 can start before the data (and the libraries the report draws with) is loaded.
 
-Charts are drawn in several tabs at once (:func:`draw` returns a future), from an event loop
-in a thread of its own, so that the caller goes on meanwhile; kaleido's own sync server
-draws one figure at a time and blocks its caller.
+Charts are drawn (:func:`draw` returns a future) from an event loop in a thread of its own,
+so that the caller goes on meanwhile; kaleido's own sync server blocks its caller.
 
 A tab draws figure after figure on one page: kaleido reloads its page after every figure,
 which parses plotly.js again (about 0.2 s a chart, against 0.03 s for the drawing itself).
