@@ -1,6 +1,6 @@
 """The engine's connection settings."""
 
-from crmreport.engine import connect
+from crmreport.engine import connect, second_connection
 
 
 def test_a_long_in_list_is_not_planned_as_a_join() -> None:
@@ -10,3 +10,18 @@ def test_a_long_in_list_is_not_planned_as_a_join() -> None:
     plan = con.execute(f"EXPLAIN {sql}").fetchall()[0][1]
     assert "JOIN" not in plan.upper()
     assert [r[0] for r in con.execute(sql).fetchall()] == [False] + [True] * 7 + [False] * 2
+
+
+def test_a_second_connection_sees_the_stored_tables_not_the_first_ones_own() -> None:
+    con = connect()
+    con.execute("CREATE TABLE stored AS SELECT 1 AS x")
+    con.execute("CREATE TEMP TABLE own AS SELECT 2 AS x")
+    other = second_connection(con)
+    assert other is not None
+    assert other.execute("SELECT x FROM stored").fetchall() == [(1,)]
+    assert not other.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'own'").fetchall()
+
+
+def test_spark_has_no_second_connection() -> None:
+    spark_like = type("SparkAdapter", (), {"spark": object()})()
+    assert second_connection(spark_like) is None

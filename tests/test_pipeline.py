@@ -2,21 +2,28 @@ import csv
 import datetime as dt
 import email
 import email.policy
+import functools
 import json
 import re
 import shutil
 from pathlib import Path
 
+import duckdb
+import pandas as pd
 import pytest
 from pypdf import PdfReader
 
 from crmreport import pipeline
 from crmreport.config import load_campaign
 from crmreport.config.models import Segment
+from crmreport.engine import Connection, connect
 from crmreport.errors import CrmError
+from crmreport.features.net_orders import classify_orders
 from crmreport.interact import pick_variant
+from crmreport.monitor.periods import period_summary
 from crmreport.personalise.email import ESP_COLUMNS
 from crmreport.run import Run
+from crmreport.tables import CONTACTS, ORDERS
 
 
 def _build(shop: Path, out: Path) -> pipeline.BuildResult:
@@ -379,3 +386,41 @@ def test_preloading_imports_in_order_and_waits_only_for_what_it_imports():
     importing.wait()
     assert not importing._thread.is_alive()
     assert all(event.is_set() for event in importing._imported.values())
+
+
+def _orders_and_contacts() -> Connection:
+    con = connect()
+    for table in (ORDERS, CONTACTS):
+        columns = ", ".join(f"{c} {t}" for c, t in table.columns.items())
+        con.execute(f"CREATE TABLE {table} ({columns})")
+    con.execute("INSERT INTO orders (order_id, customer_id, order_date, amount, status) VALUES "
+                "('o1', 'A', DATE '2026-02-03', 40, 'completed'), "
+                "('o2', 'B', DATE '2026-02-24', 25, 'completed'), "
+                "('o3', 'A', DATE '2026-02-25', -5, 'completed')")
+    con.execute("INSERT INTO contacts (run_id, campaign, customer_id, contacted_at, channel, "
+                "segment, test_group) VALUES ('r1', 'feb', 'A', DATE '2026-02-01', 'email', "
+                "'all', 'treatment'), ('r1', 'feb', 'B', DATE '2026-02-01', 'email', 'all', "
+                "'control')")
+    classify_orders(con)
+    return con
+
+
+def test_the_period_summary_made_beside_is_the_one_made_here() -> None:
+    con = _orders_and_contacts()
+    summarise = functools.partial(period_summary, kind="week", as_of=dt.date(2026, 3, 2),
+                                  window_days=7, costs={"email": 0.01})
+    beside, here = pipeline._beside(con, summarise).result(timeout=60), summarise(con)
+    assert [(f.period, f.revenue, f.active, f.new, f.retained, f.base)
+            for f in beside.periods] == [(f.period, f.revenue, f.active, f.new, f.retained,
+                                          f.base) for f in here.periods]
+    assert here.current.revenue == 20.0  # W09: B's 25 and A's credit note of 5
+    for a, b in zip(beside.periods, here.periods, strict=True):
+        pd.testing.assert_frame_equal(a.response, b.response)
+
+
+def test_a_failure_beside_is_raised_to_the_caller() -> None:
+    def fails(con: Connection) -> None:
+        con.execute("SELECT * FROM no_such_table")
+
+    with pytest.raises(duckdb.CatalogException, match="no_such_table"):
+        pipeline._beside(_orders_and_contacts(), fails).result(timeout=60)

@@ -20,6 +20,8 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent import futures
+from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from crmreport.account import Account
 from crmreport.config import LoadedCampaign, Report, load_campaign, load_report, with_engine
 from crmreport.config.models import UNASSIGNED, Campaign, Engine, Segment, SparkSettings
-from crmreport.engine import Connection, connect
+from crmreport.engine import Connection, connect, second_connection
 from crmreport.errors import ConfigError, CrmError, DataError, Problem
 from crmreport.files import (
     DEFAULT_WAIT,
@@ -588,13 +590,43 @@ def monitor_report(
              for name in ("email", "letter") if getattr(config.channels, name)}
     previous = config.as_of - dt.timedelta(days=MIGRATION_DAYS)
     migration = previous_segments(run, previous)
-    monitoring = collect(run.con, config.as_of, config.response.window_days, costs,
-                         _relative(run.account, loaded), definition.cohort_months,
-                         run.value, run.featured.churn, config.response.margin,
-                         config.response.pre_days, previous if migration else None)
-    summary = period_summary(run.con, period or definition.period, config.as_of,
-                             config.response.window_days, costs, monitoring.value.equity)
+    summarising = _beside(run.con, functools.partial(
+        period_summary, kind=period or definition.period, as_of=config.as_of,
+        window_days=config.response.window_days, costs=costs))
+    try:
+        monitoring = collect(run.con, config.as_of, config.response.window_days, costs,
+                             _relative(run.account, loaded), definition.cohort_months,
+                             run.value, run.featured.churn, config.response.margin,
+                             config.response.pre_days, previous if migration else None)
+    finally:
+        futures.wait([summarising])  # its queries end before the engine may be closed
+    summary = dataclasses.replace(summarising.result(), equity=monitoring.value.equity)
     return ReportInputs(loaded, definition, monitoring, summary)
+
+
+def _beside(con: Connection, work: Callable[[Connection], R]) -> Future[R]:
+    """``work`` done in a thread on a second connection to ``con``'s database, while the
+    caller goes on with ``con``: the queries of both run at once (DuckDB releases the GIL).
+    Where the engine has no second connection, done here on ``con``."""
+    from crmreport.features.net_orders import define_macros
+
+    done: Future[R] = Future()
+    other = second_connection(con)
+    if other is None:
+        done.set_result(work(con))
+        return done
+
+    def run() -> None:
+        try:
+            define_macros(other)  # a connection's own
+            done.set_result(work(other))
+        except BaseException as exc:  # given to the caller, who raises it
+            done.set_exception(exc)
+        finally:
+            other.close()
+
+    threading.Thread(target=run, daemon=True).start()
+    return done
 
 
 def _relative(account: Account, loaded: LoadedCampaign) -> Account:

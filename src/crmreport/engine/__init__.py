@@ -126,6 +126,15 @@ def is_spark(con: Connection) -> bool:
     return hasattr(con, "spark")
 
 
+def second_connection(con: Connection) -> Connection | None:
+    """Another connection to ``con``'s database, for queries run in another thread at the same
+    time (one connection runs one statement at a time), or None where the engine has none
+    (Spark). It sees the stored tables, not ``con``'s temporary tables and macros."""
+    if is_spark(con):
+        return None
+    return con.cursor()  # type: ignore[attr-defined, no-any-return]
+
+
 def _catalog(con: Connection) -> Catalog | None:
     return con if hasattr(con, "table_names") else None  # type: ignore[return-value]
 

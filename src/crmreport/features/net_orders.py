@@ -109,5 +109,11 @@ def classify_orders(con: Connection) -> None:
     """Create ``net_orders`` and the macros ``purchases``, ``net_revenue``,
     ``cancelled_orders`` and ``purchase_days`` (each takes the as-of day; rows dated before
     it)."""
-    for sql in (_CLASSIFY, _PURCHASES, _NET_REVENUE, _CANCELLED, _PURCHASE_DAYS):
+    con.execute(_CLASSIFY)
+    define_macros(con)
+
+
+def define_macros(con: Connection) -> None:
+    """The macros over an existing ``net_orders``, on ``con`` (macros are a connection's own)."""
+    for sql in (_PURCHASES, _NET_REVENUE, _CANCELLED, _PURCHASE_DAYS):
         con.execute(sql)
