@@ -33,4 +33,5 @@ def test_tables_not_sized_or_with_merged_cells_keep_the_automatic_layout() -> No
     merged = ('<table class="sized"><tr><th colspan="2">Both</th></tr>'
               "<tr><td>a</td><td>b</td></tr></table>")
     plain = "<table><tr><td>a</td><td>bb</td></tr></table>"
-    assert sized_tables(merged + plain) == merged + plain
+    empty = '<table class="sized"></table>'
+    assert sized_tables(merged + plain + empty) == merged + plain + empty

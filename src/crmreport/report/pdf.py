@@ -71,7 +71,7 @@ def _sized(table: re.Match[str]) -> str:
 def _column_widths(table: str) -> list[float]:
     """Widths (% of the table's) in proportion to what each column must show on one line:
     its longest cell, or the longest word of its heading (a heading wraps at its spaces);
-    none for a table with merged cells."""
+    none for a table with merged cells or none."""
     widest: list[int] = []
     for row in _ROW.findall(table):
         cells = _CELL.findall(row)
@@ -84,7 +84,7 @@ def _column_widths(table: str) -> list[float]:
                 widest.append(0)
             widest[column] = max(widest[column], width, 2)
     total = sum(widest)
-    return [100 * width / total for width in widest]
+    return [100 * width / total for width in widest] if total else []
 
 
 def svg_source(svg: bytes) -> str:
