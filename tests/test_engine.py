@@ -19,6 +19,7 @@ def test_a_second_connection_sees_the_stored_tables_not_the_first_ones_own() -> 
     other = second_connection(con)
     assert other is not None
     assert other.execute("SELECT x FROM stored").fetchall() == [(1,)]
+    assert other.execute("SELECT current_setting('TimeZone')").fetchall() == [("UTC",)]
     assert not other.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'own'").fetchall()
 
 

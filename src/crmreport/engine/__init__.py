@@ -115,10 +115,15 @@ def _duckdb(memory_limit: str, threads: int | None) -> duckdb.DuckDBPyConnection
     # DuckDB plans `x IN (...)` with five or more values as a join, and a table created through
     # a join is not stored in its source's order: a large export would lose its row order.
     con.execute("SET disabled_optimizers = 'in_clause'")
-    con.execute("SET TimeZone = 'UTC'")  # timestamps without an offset must not follow the host
+    _session(con)
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con
+
+
+def _session(con: duckdb.DuckDBPyConnection) -> None:
+    """The settings each connection has of its own (the others are the database's)."""
+    con.execute("SET TimeZone = 'UTC'")  # timestamps without an offset must not follow the host
 
 
 def is_spark(con: Connection) -> bool:
@@ -130,9 +135,11 @@ def second_connection(con: Connection) -> Connection | None:
     """Another connection to ``con``'s database, for queries run in another thread at the same
     time (one connection runs one statement at a time), or None where the engine has none
     (Spark). It sees the stored tables, not ``con``'s temporary tables and macros."""
-    if is_spark(con):
+    if not isinstance(con, duckdb.DuckDBPyConnection):
         return None
-    return con.cursor()  # type: ignore[attr-defined, no-any-return]
+    other = con.cursor()
+    _session(other)
+    return other
 
 
 def _catalog(con: Connection) -> Catalog | None:
