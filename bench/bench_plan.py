@@ -18,7 +18,8 @@ Runs ``pipeline.plan`` on the demo campaign over generated demo data (``crmrepor
 generator; made in DIR when it holds no orders.csv) and times each stage as it runs, by
 wrapping the stage functions: reading the files, identifying, net orders, RFM, the value
 models, the churn model, co-purchases, the features table, rules and the contact plan.
-Prints each stage's median and range over --repeat runs and the process's peak RSS.
+Prints each stage's median and range over --repeat runs, its CPU seconds (all the process's
+threads) and the process's peak RSS.
 """
 
 from __future__ import annotations
@@ -54,14 +55,16 @@ LATE = [("crmreport.identify", "identify_tables", "identify (check, persons, acc
         ("crmreport.rules", "assign", "rules: assign")]
 
 
-def _timed(func: Callable[..., Any], label: str, seen: dict[str, list[float]]) -> Any:
+def _timed(func: Callable[..., Any], label: str, seen: dict[str, list[float]],
+           cpu: dict[str, list[float]]) -> Any:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         try:
             return func(*args, **kwargs)
         finally:
             seen[label][-1] += time.perf_counter() - start
+            cpu[label][-1] += time.process_time() - start_cpu
     return wrapper
 
 
@@ -179,34 +182,40 @@ def stages(data: Path, customers: int, repeat: int) -> None:
     import importlib
 
     seen: dict[str, list[float]] = defaultdict(list)
+    cpu: dict[str, list[float]] = defaultdict(list)  # all the process's threads: DuckDB's too
     stage_list = [(pipeline if m == "pipeline" else features, n, label) for m, n, label in STAGES]
     for module, name, label in stage_list:
-        setattr(module, name, _timed(getattr(module, name), label, seen))
+        setattr(module, name, _timed(getattr(module, name), label, seen, cpu))
     for module_name, name, label in LATE:  # prepare imports these when it runs
         module = importlib.import_module(module_name)
-        setattr(module, name, _timed(getattr(module, name), label, seen))
+        setattr(module, name, _timed(getattr(module, name), label, seen, cpu))
     labels = ([STAGES[0][2], LATE[0][2]] + [s[2] for s in STAGES[1:-1]] + [s[2] for s in LATE[1:]]
               + [STAGES[-1][2]])
-    totals = []
+    totals, cpu_totals = [], []
     for _ in range(repeat):
         for label in labels:
             seen[label].append(0.0)
+            cpu[label].append(0.0)
         loaded = load_campaign(ROOT / "campaigns" / "demo.yaml", data_dir=data)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = pipeline.plan(loaded)
         totals.append(time.perf_counter() - start)
+        cpu_totals.append(time.process_time() - start_cpu)
     orders = _orders(data)
     print(f"plan over {result.customers:,} customers, {orders:,} order rows "
-          f"({repeat} runs, median and range)")
-    accounted = 0.0
+          f"({repeat} runs, median and range; CPU: the process's seconds, median)")
+    accounted = accounted_cpu = 0.0
     for label in labels:
         values = seen[label]
         accounted += statistics.median(values)
+        accounted_cpu += statistics.median(cpu[label])
         print(f"  {label:<38} {statistics.median(values):7.2f} s "
-              f"({min(values):.2f}-{max(values):.2f})")
-    total = statistics.median(totals)
-    print(f"  {'other (features table, diff, ...)':<38} {total - accounted:7.2f} s")
-    print(f"  {'total':<38} {total:7.2f} s ({min(totals):.2f}-{max(totals):.2f})")
+              f"({min(values):.2f}-{max(values):.2f})  CPU {statistics.median(cpu[label]):6.2f} s")
+    total, total_cpu = statistics.median(totals), statistics.median(cpu_totals)
+    print(f"  {'other (features table, diff, ...)':<38} {total - accounted:7.2f} s"
+          f"{'':14}CPU {total_cpu - accounted_cpu:6.2f} s")
+    print(f"  {'total':<38} {total:7.2f} s ({min(totals):.2f}-{max(totals):.2f})  "
+          f"CPU {total_cpu:6.2f} s")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

@@ -701,7 +701,7 @@ def previous_segments(run: Run, day: dt.date) -> bool:
     import duckdb
 
     from crmreport.features import MODEL_COLUMNS, RFM_COLUMNS, compute_features
-    from crmreport.features.rfm import RFM, compute_rfm
+    from crmreport.features.rfm import CATEGORY_SPEND, RFM, compute_rfm
     from crmreport.monitor.retention import PREVIOUS_SEGMENTS
     from crmreport.rules import compile_rules
 
@@ -728,6 +728,7 @@ def previous_segments(run: Run, day: dt.date) -> bool:
     finally:
         if rfm_only:
             con.execute(f"DROP TABLE IF EXISTS {RFM}")
+            con.execute(f"DROP TABLE IF EXISTS {CATEGORY_SPEND}")
         else:
             con.execute(f"DROP TABLE IF EXISTS {FEATURES}")
             con.execute(f"ALTER TABLE features_current RENAME TO {FEATURES}")

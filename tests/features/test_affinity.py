@@ -5,25 +5,29 @@ import pytest
 
 from crmreport.features.affinity import compute_co_purchase, compute_next_category
 from crmreport.features.net_orders import classify_orders
-from crmreport.tables import ORDERS
+from crmreport.features.rfm import compute_category_spend
+from crmreport.tables import ORDER_LINES, ORDERS
 
 
 def test_lift_by_hand() -> None:
     con = duckdb.connect()
     con.execute(ORDERS.create())
-    con.execute("CREATE TABLE order_lines (order_id VARCHAR, category VARCHAR)")
+    con.execute(ORDER_LINES.create())
     baskets = {"A": ["tent", "boots"], "B": ["tent", "boots"], "C": ["tent"], "D": ["books"]}
     for cid, cats in baskets.items():
         for i, cat in enumerate(cats):
             con.execute("INSERT INTO orders (order_id, customer_id, order_date, amount, status) "
                         "VALUES (?, ?, DATE '2026-01-01', 1, 'completed')",
                         [f"{cid}{i}", cid])
-            con.execute("INSERT INTO order_lines VALUES (?, ?)", [f"{cid}{i}", cat])
+            con.execute("INSERT INTO order_lines (order_id, category) VALUES (?, ?)",
+                        [f"{cid}{i}", cat])
     con.execute("INSERT INTO orders (order_id, customer_id, order_date, amount, status) "
                 "VALUES ('X', NULL, DATE '2026-01-01', 1, 'completed')")
-    con.execute("INSERT INTO order_lines VALUES ('X', 'books')")  # a guest counts for no one
+    # a guest counts for no one
+    con.execute("INSERT INTO order_lines (order_id, category) VALUES ('X', 'books')")
     classify_orders(con)
-    compute_co_purchase(con, dt.date(2026, 3, 1))
+    compute_category_spend(con, dt.date(2026, 3, 1))
+    compute_co_purchase(con)
     rows = {(a, b): (n, s, c, lift) for a, b, n, s, c, lift in
             con.execute("SELECT * FROM co_purchase").fetchall()}
     # 4 buyers; tent 3, boots 2; both 2 -> support 0.5, P(boots|tent) 2/3, lift (2/3)/(2/4)
@@ -35,7 +39,7 @@ def test_lift_by_hand() -> None:
 def test_next_category_by_hand() -> None:
     con = duckdb.connect()
     con.execute(ORDERS.create())
-    con.execute("CREATE TABLE order_lines (order_id VARCHAR, category VARCHAR)")
+    con.execute(ORDER_LINES.create())
     baskets = {"A": ["tent", "boots"], "B": ["tent", "boots"], "C": ["tent"],
                "D": ["books", "tent"], "E": ["books"], "F": []}
     for cid, cats in baskets.items():
@@ -43,10 +47,12 @@ def test_next_category_by_hand() -> None:
             con.execute("INSERT INTO orders (order_id, customer_id, order_date, amount, status) "
                         "VALUES (?, ?, DATE '2026-01-01', 1, 'completed')",
                         [f"{cid}{i}", cid])
-            con.execute("INSERT INTO order_lines VALUES (?, ?)", [f"{cid}{i}", cat])
+            con.execute("INSERT INTO order_lines (order_id, category) VALUES (?, ?)",
+                        [f"{cid}{i}", cat])
     classify_orders(con)
-    compute_co_purchase(con, dt.date(2026, 3, 1))
-    compute_next_category(con, dt.date(2026, 3, 1))
+    compute_category_spend(con, dt.date(2026, 3, 1))
+    compute_co_purchase(con)
+    compute_next_category(con)
     got = dict(con.execute("SELECT * FROM customer_next_category").fetchall())
     # 5 buyers; tent 4, boots 2, books 2; tent&boots 2, tent&books 1 (D).
     # lift tent->boots = (2/4)/(2/5) = 1.25, tent->books = (1/4)/(2/5) = 0.625,

@@ -48,6 +48,27 @@ def test_ids_are_written_formula_safe_and_read_back_exactly(tmp_path: Path) -> N
     assert history.used_coupons(path) == {f"K{cid}".strip() for cid in TRICKY}
 
 
+def test_used_coupons_reads_ragged_and_old_histories_by_hand(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_text("run_id,coupon,x,coupon\n"  # a repeated name: the last column counts
+                    "r1,A,1, ' =B \n"  # stripped; its apostrophe is not first: kept
+                    "\n"                # a blank line
+                    "r2,C\n"            # too short to reach the last coupon column
+                    "r3,D,2,\n"         # an empty code
+                    "r4,E,3,'-F,extra\n")  # the apostrophe safe_cell added, taken off
+    assert history.used_coupons(path) == {"' =B", "-F"}
+    path.write_text(OLD)
+    assert history.used_coupons(path) == set()
+    assert history.used_coupons(tmp_path / "missing.csv") == set()
+
+
+def test_used_coupons_names_the_line_it_cannot_read(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_text("run_id,coupon\nr1,A\nr2," + "B" * (history.FIELD_LIMIT + 1) + "\n")
+    with pytest.raises(DataError, match=r"line 3: the contact history cannot be read .*longer"):
+        history.used_coupons(path)
+
+
 def test_an_old_unescaped_apostrophe_is_kept(tmp_path: Path) -> None:
     path = tmp_path / "contacts.csv"
     path.write_text(OLD.replace(",C1,", ",'C1,"))  # written before apostrophes were escaped

@@ -6,8 +6,8 @@ macros ``purchases(day)`` and ``net_revenue(day)`` are what every later count re
 risk from a classifier on the shop's own history and days overdue (churn.py); alongside,
 ``co_purchase`` holds category affinity for cross-selling, and ``next_category`` each
 customer's suggestion from it (affinity.py). Both are declared in
-``crmreport.tables``; the working tables they are built from (``rfm``, ``customer_value``,
-``customer_churn``) are temporary and dropped here.
+``crmreport.tables``; the working tables they are built from (``rfm``, ``category_spend``,
+``customer_value``, ``customer_churn``) are temporary and dropped here.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from crmreport.features.churn import (
     with_btyd,
 )
 from crmreport.features.net_orders import classify_orders
+from crmreport.features.rfm import CATEGORY_SPEND, RFM, compute_rfm
 from crmreport.features.rfm import FEATURE_DOCS as RFM_DOCS
-from crmreport.features.rfm import RFM, compute_rfm
 from crmreport.features.value_models import (
     CUSTOMER_VALUE,
     MODEL_INPUTS,
@@ -79,8 +79,8 @@ def compute_features(con: Connection, as_of: dt.date,
     with stage("features"):
         classify_orders(con)
         compute_rfm(con, as_of)
-        compute_co_purchase(con, as_of)
-        compute_next_category(con, as_of)
+        compute_co_purchase(con)
+        compute_next_category(con)
     if fit_models:
         models_ready()
         with stage("value models"):
@@ -94,7 +94,7 @@ def compute_features(con: Connection, as_of: dt.date,
         LEFT JOIN {CUSTOMER_CHURN} c USING (customer_id)
         LEFT JOIN {NEXT_CATEGORY} n USING (customer_id)
         ORDER BY customer_id""")
-    for working in (RFM, CUSTOMER_VALUE, CUSTOMER_CHURN, NEXT_CATEGORY):
+    for working in (RFM, CATEGORY_SPEND, CUSTOMER_VALUE, CUSTOMER_CHURN, NEXT_CATEGORY):
         con.execute(f"DROP TABLE {working}")
     return Featured(value, (NET_ORDERS, FEATURES, CO_PURCHASE),
                     with_btyd(churn, value, con, FEATURES.name))

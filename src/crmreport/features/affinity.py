@@ -13,23 +13,20 @@ it to templates as ``suggested_category`` (interact/crosssell.py).
 
 from __future__ import annotations
 
-import datetime as dt
-
 from crmreport.engine import Connection
+from crmreport.features.rfm import CATEGORY_SPEND
 from crmreport.tables import CO_PURCHASE
 
 NEXT_CATEGORY = "customer_next_category"  # a working table: features joins it, then drops it
 
 
-def compute_co_purchase(con: Connection, as_of: dt.date) -> None:
-    """Create ``co_purchase(category_a, category_b, customers, support, confidence, lift)``."""
+def compute_co_purchase(con: Connection) -> None:
+    """Create ``co_purchase(category_a, category_b, customers, support, confidence, lift)``
+    from ``category_spend`` (rfm.py: the categories each customer bought before as_of)."""
     con.execute(f"""
     CREATE OR REPLACE TABLE {CO_PURCHASE} AS
-    WITH bought AS (
-        SELECT DISTINCT p.customer_id, l.category
-        FROM purchases(DATE '{as_of.isoformat()}') p JOIN order_lines l USING (order_id)
-        WHERE l.category IS NOT NULL
-    ), buyers AS (SELECT count(DISTINCT customer_id) AS n FROM bought),
+    WITH bought AS (SELECT customer_id, category FROM {CATEGORY_SPEND}),
+    buyers AS (SELECT count(DISTINCT customer_id) AS n FROM bought),
     single AS (SELECT category, count(*) AS n FROM bought GROUP BY category),
     pairs AS (
         SELECT a.category AS category_a, b.category AS category_b, count(*) AS customers
@@ -47,16 +44,12 @@ def compute_co_purchase(con: Connection, as_of: dt.date) -> None:
     ORDER BY category_a, lift DESC, category_b""")
 
 
-def compute_next_category(con: Connection, as_of: dt.date) -> None:
+def compute_next_category(con: Connection) -> None:
     """Create the temporary ``customer_next_category(customer_id, next_category)`` from
-    ``co_purchase``, for customers with a suggestion."""
+    ``co_purchase`` and ``category_spend``, for customers with a suggestion."""
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE {NEXT_CATEGORY} AS
-    WITH bought AS (
-        SELECT DISTINCT p.customer_id, l.category
-        FROM order_lines l JOIN purchases(DATE '{as_of.isoformat()}') p USING (order_id)
-        WHERE l.category IS NOT NULL
-    ), candidates AS (
+    WITH bought AS (SELECT customer_id, category FROM {CATEGORY_SPEND}), candidates AS (
         SELECT b.customer_id, c.category_b, c.lift, c.support
         FROM bought b JOIN {CO_PURCHASE} c ON c.category_a = b.category
         WHERE NOT EXISTS (SELECT 1 FROM bought x WHERE x.customer_id = b.customer_id

@@ -15,6 +15,9 @@ from crmreport.engine import Connection
 from crmreport.tables import CONTACTS, CUSTOMERS, ORDER_LINES
 
 RFM = "rfm"  # a working table of this stage: features joins it with the value columns
+# A working table: each customer's spend per category over purchases before as_of, joined
+# once for the top category and the co-purchases (the join of order lines is the costly part).
+CATEGORY_SPEND = "category_spend"
 
 # Column -> what it means; shown by `crmreport check` and used to suggest names in rule errors.
 FEATURE_DOCS: dict[str, str] = {
@@ -67,11 +70,24 @@ RFM_SEGMENTS: list[tuple[str, str]] = [
 
 
 def compute_rfm(con: Connection, as_of: dt.date) -> None:
-    """Create the temporary ``rfm`` table: one row per customer, columns as in FEATURE_DOCS."""
+    """Create the temporary ``rfm`` table: one row per customer, columns as in FEATURE_DOCS;
+    and ``category_spend`` (see ``compute_category_spend``), which co-purchases read too."""
     day = f"DATE '{as_of.isoformat()}'"
+    compute_category_spend(con, as_of)
     con.execute(_base_sql(day))
     con.execute(_scores_sql())
     con.execute("DROP TABLE base_features")
+
+
+def compute_category_spend(con: Connection, as_of: dt.date) -> None:
+    """Create the temporary ``category_spend(customer_id, category, spend)``: one row per
+    customer and category they bought before ``as_of`` (purchases, net_orders.py)."""
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE {CATEGORY_SPEND} AS
+    SELECT p.customer_id, l.category, sum(l.quantity * coalesce(l.unit_price, 0)) AS spend
+    FROM {ORDER_LINES} l JOIN purchases(DATE '{as_of.isoformat()}') p USING (order_id)
+    WHERE l.category IS NOT NULL
+    GROUP BY ALL""")
 
 
 def _quintile(column: str, order: str) -> str:
@@ -94,13 +110,8 @@ def _base_sql(day: str) -> str:
         SELECT customer_id, count(*) AS cancelled_orders FROM cancelled_orders({day})
         GROUP BY customer_id
     ), cat AS (
-        SELECT customer_id, arg_max(category, (spend, category)) AS top_category FROM (
-            SELECT p.customer_id, l.category,
-                   sum(l.quantity * coalesce(l.unit_price, 0)) AS spend
-            FROM {ORDER_LINES} l JOIN purchases({day}) p USING (order_id)
-            WHERE l.category IS NOT NULL
-            GROUP BY ALL)
-        GROUP BY customer_id
+        SELECT customer_id, arg_max(category, (spend, category)) AS top_category
+        FROM {CATEGORY_SPEND} GROUP BY customer_id
     ), k AS (
         SELECT customer_id, max(contacted_at) AS last_contact,
                count(*) FILTER (WHERE contacted_at > {day} - 365) AS contacts_365d

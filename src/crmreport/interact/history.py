@@ -167,8 +167,24 @@ def run_rows(path: Path, run_id: str) -> list[dict[str, str]]:
 
 
 def used_coupons(path: Path) -> set[str]:
-    """Every coupon code recorded in the history at ``path``."""
-    return {code.strip() for row in _rows(path) if (code := row.get("coupon") or "").strip()}
+    """Every coupon code recorded in the history at ``path``.
+
+    Reads the coupon column alone (a history without one is answered by its header): made
+    into dicts cell by cell, 80,000 contacts cost 0.7 s of CPU on every plan."""
+    if not path.exists():
+        return set()
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            records = csv.reader(handle)
+            header = next(records, [])
+            if "coupon" not in header:
+                return set()
+            at = len(header) - 1 - header[::-1].index("coupon")  # as DictReader: the last
+            cells = (record[at] for record in records if len(record) > at)
+            return {code for cell in cells if (code := unescape_cell(cell).strip())}
+    except csv.Error:
+        _rows(path)  # raises the error that names the line
+        raise
 
 
 Final = dict[str, dict[str, dict[str, int]]]  # offer -> channel -> group -> customers
