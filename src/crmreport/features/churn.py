@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from crmreport.clv import one_blas_thread
 from crmreport.engine import Connection
 from crmreport.features.logistic import Logistic, brier, fit_logistic, roc_auc
 from crmreport.features.model_reasons import ModelReason
@@ -215,8 +216,6 @@ def reliability(y: np.ndarray, p: np.ndarray) -> list[dict[str, float]]:
 
 def fit_churn(con: Connection, as_of: dt.date, horizon_days: int) -> ChurnModel:
     """Check on the later split, refit on it, and create ``customer_churn`` as of ``as_of``."""
-    from threadpoolctl import threadpool_limits
-
     n = dt.timedelta(days=horizon_days)
     train_at, check_at = as_of - 2 * n, as_of - n
     train, check = split(con, train_at, horizon_days), split(con, check_at, horizon_days)
@@ -232,7 +231,7 @@ def fit_churn(con: Connection, as_of: dt.date, horizon_days: int) -> ChurnModel:
     assert train.y is not None and check.y is not None
     # BLAS on one thread: its threads wait for cores more than they compute on these thin
     # matrices (a 200,000-customer plan: 5.75 s in this stage with them, 2.83 s without).
-    with threadpool_limits(1, user_api="blas"):
+    with one_blas_thread():
         p = new_model(train.x, train.y).predict_proba(_log1p(check.x))
         risk = new_model(check.x, check.y).predict_proba(_log1p(now.x))
     _store(con, now, np.round(risk, 6))
