@@ -18,7 +18,8 @@ Runs ``pipeline.plan`` on the demo campaign over generated demo data (``crmrepor
 generator; made in DIR when it holds no orders.csv) and times each stage as it runs, by
 wrapping the stage functions: reading the files, identifying, net orders, RFM, the value
 models, the churn model, co-purchases, the features table, rules and the contact plan.
-Prints each stage's median and range over --repeat runs and the process's peak RSS.
+Prints each stage's wall and CPU time (median and range over --repeat runs) and the
+process's peak RSS.
 """
 
 from __future__ import annotations
