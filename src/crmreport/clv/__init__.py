@@ -30,7 +30,7 @@ gamma=15.44 (rounding monetary to cents changes nothing). Measuring T to 1997-10
 does counting same-day purchases separately (959 repeat buyers, p=6.20, q=3.82).
 """
 
-from crmreport.clv._fit import ConvergenceError, NotFittedError
+from crmreport.clv._fit import ConvergenceError, NotFittedError, one_blas_thread
 from crmreport.clv.base import MODELS, PurchaseModel, purchase_model
 from crmreport.clv.bgnbd import BGNBD
 from crmreport.clv.gammagamma import GammaGamma
@@ -62,6 +62,7 @@ __all__ = [
     "clv",
     "holdout_fit_by_frequency",
     "holdout_verdict",
+    "one_blas_thread",
     "purchase_model",
     "select_model",
     "summarise_transactions",

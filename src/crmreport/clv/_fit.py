@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from crmreport.errors import CrmError, DataError
 
@@ -155,8 +157,21 @@ def maximise(objective: Objective, start: FloatArray, model: str, hint: str) -> 
     L-BFGS-B's tiny vector steps cost more in waking threads than they compute, much more on
     a busy machine (0.9 s of a 1M-customer fit went to them).
     """
-    with threadpool_limits(1, user_api="blas"):
+    with one_blas_thread():
         return _maximise(objective, start, model, hint)
+
+
+def one_blas_thread() -> AbstractContextManager[Any]:
+    """BLAS limited to one thread for the duration of a ``with`` block."""
+    limit: AbstractContextManager[Any] = _blas_controller().limit(limits=1, user_api="blas")
+    return limit
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    # Finding the loaded BLAS libraries walks every shared library in the process: 7-27 ms
+    # each time in a plan (threadpool_limits does it on every call), once here.
+    return ThreadpoolController()
 
 
 def _maximise(objective: Objective, start: FloatArray, model: str, hint: str) -> FloatArray:

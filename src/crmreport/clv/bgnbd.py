@@ -167,7 +167,8 @@ def _validated(
 
 def _start_alpha(x: FloatArray, t_end: FloatArray, w: FloatArray) -> float:
     """Starting alpha so that r/alpha (with r = 1) matches the average purchase rate."""
-    rate = float(w @ x) / max(float(w @ t_end), 1e-12)
+    # dot, not @: outside the fit's one-BLAS-thread block, @ took 0.2 s on a busy machine
+    rate = dot(w, x) / max(dot(w, t_end), 1e-12)
     return float(np.clip(1.0 / max(rate, 1e-6), 1e-3, 1e6))
 
 

@@ -82,19 +82,18 @@ def summary_sql(end: str, holdout_end: str | None = None) -> str:
     [end, holdout_end), as known before holdout_end, for checking predictions."""
     holdout = f"""LEFT JOIN (SELECT customer_id, count(*) AS holdout FROM ({_days(holdout_end)})
         WHERE order_date >= {end} GROUP BY ALL) h USING (customer_id)""" if holdout_end else ""
+    # One aggregate per customer, no window: a purchase day's amount is unique per
+    # (customer, day), so the first day's is arg_min(amount, order_date).
     return f"""
-    WITH days AS (
-        SELECT *, min(order_date) OVER (PARTITION BY customer_id) AS first_day
-        FROM ({_days(end)})
-    ), d AS (
+    WITH d AS (
         SELECT customer_id, count(*) - 1 AS repeat_purchase_days,
-               date_diff('day', first_day, max(order_date)) / 7.0 AS recency,
-               date_diff('day', first_day, {end} - 1) / 7.0 AS T,
+               date_diff('day', min(order_date), max(order_date)) / 7.0 AS recency,
+               date_diff('day', min(order_date), {end} - 1) / 7.0 AS T,
                -- an exact decimal sum, then one division of doubles: the same bits on every
                -- engine (DuckDB's avg divides in long double, Spark's in decimal)
-               coalesce(sum(amount) FILTER (WHERE order_date > first_day)::DOUBLE
+               coalesce((sum(amount) - arg_min(amount, order_date))::DOUBLE
                         / nullif(count(*) - 1, 0), 0) AS monetary
-        FROM days GROUP BY customer_id, first_day
+        FROM ({_days(end)}) GROUP BY customer_id
     )
     SELECT d.*{", coalesce(h.holdout, 0) AS holdout" if holdout_end else ""}
     FROM d {holdout} ORDER BY customer_id"""
