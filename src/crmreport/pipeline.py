@@ -3,9 +3,9 @@ preview, dry_run, rerender, report, clv and demo. ``prepare`` runs the stages up
 contact plan; ``outputs`` writes a build's folder.
 
 Only the stage that reads the input is imported with this module; the later ones, identify
-included, are imported where they are used, after the files are read (scipy and pandas
-take over a second to import; WeasyPrint and plotly, for the report, half a second more),
-so that `check` starts reading soon (bench/bench_startup.py).
+included, are imported where they are used, after the files are read (scikit-learn, scipy
+and pandas take over a second to import; WeasyPrint and plotly, for the report, half a
+second more), so that `check` starts reading soon (bench/bench_startup.py).
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ def check(loaded: LoadedCampaign, quarantine: Path | None = None) -> CheckResult
 
     Every template the campaign names is rendered for a sample recipient in each locale
     (see proof/templates.py); any that fails is a ConfigError naming it."""
-    run = prepare(loaded)  # first: these imports (scipy, jinja2) wait for the data read
+    run = prepare(loaded)  # first: these imports (scikit-learn, jinja2) wait for the data read
     from crmreport.outputs import write_quarantine_file
     from crmreport.proof import templates as template_proof
     from crmreport.rules.literals import empty_segments, unmatched
@@ -547,10 +547,11 @@ class _Preloading:
             self._imported[module].wait()
 
 
-# What a report imports after the files are read: the models (scipy), the monitoring and
-# the report's own.
-REPORT_MODULES = ("crmreport.features", "crmreport.rules", "crmreport.monitor",
-                  "crmreport.report.html", "crmreport.report.pdf", "crmreport.report.email",
+# What a report imports after the files are read: the models' libraries (scikit-learn for
+# the churn model, scipy for the value models), the monitoring and the report's own.
+REPORT_MODULES = ("crmreport.features", "sklearn.linear_model", "sklearn.metrics",
+                  "crmreport.rules", "crmreport.monitor", "crmreport.report.html",
+                  "crmreport.report.pdf", "crmreport.report.email",
                   "crmreport.report.summary_json")
 
 
