@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from scipy.stats import rankdata
 
 from crmreport import pipeline
 from crmreport.config import load_campaign
-from crmreport.features.churn import split
+from crmreport.features.churn import new_model, split
 from crmreport.run import Run
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "online_retail" / "online_retail.csv.gz"
@@ -87,18 +86,8 @@ def test_reported_auc_is_the_rank_count_over_independent_labels(run: Run) -> Non
     assert sorted(buyers) == check.ids.tolist()
     y = np.array([0 if buyers[c] else 1 for c in check.ids])
     train = split(run.con, train_at, churn.horizon_days)
-    p = _scikit_learn_model().fit(train.x, train.y).predict_proba(check.x)[:, 1]
+    p = new_model().fit(train.x, train.y).predict_proba(check.x)[:, 1]
     auc = mann_whitney_auc(y, p)
     assert churn.auc == pytest.approx(auc, abs=1e-4) and auc > 0.65
     assert churn.check_churn_rate == pytest.approx(y.mean(), abs=1e-4)
     assert churn.brier == pytest.approx(float(np.mean((p - y) ** 2)), abs=1e-4)
-
-
-def _scikit_learn_model() -> Any:
-    """The churn model's specification fitted by scikit-learn: an independent fit."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import FunctionTransformer, StandardScaler
-
-    return make_pipeline(FunctionTransformer(lambda x: np.log1p(np.nan_to_num(x, nan=0.0))),
-                         StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
