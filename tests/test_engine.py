@@ -14,6 +14,7 @@ def test_a_long_in_list_is_not_planned_as_a_join() -> None:
 
 def test_a_second_connection_sees_the_stored_tables_not_the_first_ones_own() -> None:
     con = connect()
+    con.execute("SET GLOBAL TimeZone = 'America/New_York'")  # a host's zone, not UTC
     con.execute("CREATE TABLE stored AS SELECT 1 AS x")
     con.execute("CREATE TEMP TABLE own AS SELECT 2 AS x")
     other = second_connection(con)

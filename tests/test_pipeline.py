@@ -6,6 +6,8 @@ import functools
 import json
 import re
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -409,7 +411,7 @@ def test_the_period_summary_made_beside_is_the_one_made_here() -> None:
     con = _orders_and_contacts()
     summarise = functools.partial(period_summary, kind="week", as_of=dt.date(2026, 3, 2),
                                   window_days=7, costs={"email": 0.01})
-    beside, here = pipeline._beside(con, summarise).result(timeout=60), summarise(con)
+    beside, here = pipeline._beside(con, summarise)[0].result(timeout=60), summarise(con)
     assert [(f.period, f.revenue, f.active, f.new, f.retained, f.base)
             for f in beside.periods] == [(f.period, f.revenue, f.active, f.new, f.retained,
                                           f.base) for f in here.periods]
@@ -423,4 +425,30 @@ def test_a_failure_beside_is_raised_to_the_caller() -> None:
         con.execute("SELECT * FROM no_such_table")
 
     with pytest.raises(duckdb.CatalogException, match="no_such_table"):
-        pipeline._beside(_orders_and_contacts(), fails).result(timeout=60)
+        pipeline._beside(_orders_and_contacts(), fails)[0].result(timeout=60)
+
+
+def test_work_beside_can_be_stopped() -> None:
+    started = threading.Event()
+
+    def slow(con: Connection) -> None:
+        started.set()
+        con.execute("SELECT count(*) FROM range(10000000000)").fetchall()
+
+    done, stop = pipeline._beside(_orders_and_contacts(), slow)
+    assert started.wait(60)
+    time.sleep(0.2)  # into the query
+    stop()
+    with pytest.raises(duckdb.InterruptException):
+        done.result(timeout=60)
+    stop()  # again, once its connection is closed: nothing to stop
+
+
+def test_without_a_second_connection_the_work_is_done_here() -> None:
+    spark_like = type("SparkAdapter", (), {"spark": object()})()
+    done, stop = pipeline._beside(spark_like, lambda con: con)
+    assert done.result(timeout=0) is spark_like
+    failed, _ = pipeline._beside(spark_like, lambda con: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        failed.result(timeout=0)
+    stop()  # nothing to stop

@@ -590,7 +590,7 @@ def monitor_report(
              for name in ("email", "letter") if getattr(config.channels, name)}
     previous = config.as_of - dt.timedelta(days=MIGRATION_DAYS)
     migration = previous_segments(run, previous)
-    summarising = _beside(run.con, functools.partial(
+    summarising, stop = _beside(run.con, functools.partial(
         period_summary, kind=period or definition.period, as_of=config.as_of,
         window_days=config.response.window_days, costs=costs))
     try:
@@ -598,35 +598,52 @@ def monitor_report(
                              _relative(run.account, loaded), definition.cohort_months,
                              run.value, run.featured.churn, config.response.margin,
                              config.response.pre_days, previous if migration else None)
+    except BaseException:
+        stop()  # its result is not wanted
+        raise
     finally:
         futures.wait([summarising])  # its queries end before the engine may be closed
     summary = dataclasses.replace(summarising.result(), equity=monitoring.value.equity)
     return ReportInputs(loaded, definition, monitoring, summary)
 
 
-def _beside(con: Connection, work: Callable[[Connection], R]) -> Future[R]:
+def _beside(con: Connection, work: Callable[[Connection], R]) -> tuple[Future[R],
+                                                                        Callable[[], None]]:
     """``work`` done in a thread on a second connection to ``con``'s database, while the
     caller goes on with ``con``: the queries of both run at once (DuckDB releases the GIL).
-    Where the engine has no second connection, done here on ``con``."""
+    Also what stops it (interrupts its query). Where the engine has no second connection,
+    done here on ``con``."""
     from crmreport.features.net_orders import define_macros
 
     done: Future[R] = Future()
     other = second_connection(con)
     if other is None:
-        done.set_result(work(con))
-        return done
+        _settle(done, functools.partial(work, con))
+        return done, lambda: None
+
+    def there() -> R:
+        define_macros(other)  # a connection's own
+        return work(other)
 
     def run() -> None:
         try:
-            define_macros(other)  # a connection's own
-            done.set_result(work(other))
-        except BaseException as exc:  # given to the caller, who raises it
-            done.set_exception(exc)
+            _settle(done, there)
         finally:
             other.close()
 
-    threading.Thread(target=run, daemon=True).start()
-    return done
+    def stop() -> None:
+        with suppress(Exception):  # closed: the work is done already
+            other.interrupt()  # type: ignore[attr-defined]
+
+    threading.Thread(target=run, name="beside", daemon=True).start()
+    return done, stop
+
+
+def _settle(done: Future[R], work: Callable[[], R]) -> None:
+    try:
+        done.set_result(work())
+    except BaseException as exc:  # given to the caller, who raises it
+        done.set_exception(exc)
 
 
 def _relative(account: Account, loaded: LoadedCampaign) -> Account:

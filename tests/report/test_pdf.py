@@ -20,18 +20,33 @@ def test_a_sized_table_gets_columns_as_wide_as_what_each_must_show() -> None:
              "<th>Revenue per customer</th></tr></thead><tbody>"
              '<tr><td class="l">Offer &amp; <b>coupon</b></td><td>€1,234.56</td></tr>'
              '<tr><td class="l">All</td><td>€7.00</td></tr></tbody></table>')
-    # by hand: the first column's longest cell is "Offer & coupon" (14 characters, the
-    # heading "By" is shorter); the second's is "€1,234.56" (9), longer than its heading's
-    # longest word "customer" (8): 14/23 and 9/23 of the width
+    # by hand: the first column needs "Offer & coupon" (14 characters, its heading "By" is
+    # shorter); the second "€1,234.56" (9), more than its heading's longest word "customer"
+    # (8); each 1.5 more for the padding: 15.5/26 and 10.5/26 of the width
     assert sized_tables(f"<p>x</p>{table}") == (
         '<p>x</p><table class="sized" style="table-layout: fixed"><colgroup>'
-        '<col style="width: 60.87%"><col style="width: 39.13%"></colgroup>'
+        '<col style="width: 59.62%"><col style="width: 40.38%"></colgroup>'
         + table.removeprefix('<table class="sized">'))
 
 
-def test_tables_not_sized_or_with_merged_cells_keep_the_automatic_layout() -> None:
+def test_a_long_text_wraps_and_a_heading_breaks_at_its_tags() -> None:
+    table = ('<table class="sized"><tr><th>Rate<br>(control)</th><th>Group</th></tr>'
+             '<tr><td>5%</td><td class="l">Customers who bought twice in autumn</td></tr>'
+             "</table>")
+    # "Rate (control)": its longest word is 9; the text cell wraps past 20 characters:
+    # 10.5/32 and 21.5/32 of the width
+    assert 'width: 32.81%"><col style="width: 67.19%"' in sized_tables(table)
+
+
+def test_tables_not_sized_merged_empty_or_wider_than_a_line_keep_the_automatic_layout(
+) -> None:
     merged = ('<table class="sized"><tr><th colspan="2">Both</th></tr>'
               "<tr><td>a</td><td>b</td></tr></table>")
     plain = "<table><tr><td>a</td><td>bb</td></tr></table>"
     empty = '<table class="sized"></table>'
-    assert sized_tables(merged + plain + empty) == merged + plain + empty
+    # a segment id of 64 characters has no space to wrap at: with the other columns the
+    # line is too long for fixed widths, and the automatic layout wraps it where it can
+    wide = ('<table class="sized"><tr>' + '<td class="l">' + "x" * 64 + "</td>"
+            + "<td>[-10,218.00; 49,611.00]</td>" * 5 + "</tr></table>")
+    page = merged + plain + empty + wide
+    assert sized_tables(page) == page

@@ -363,3 +363,19 @@ def test_a_figure_hidden_in_the_results_is_hidden_in_summary_and_json(monitoring
     results = campaign_results(_data(4, 60), 30, {"email": 0.1, "letter": 1.0}, AS_OF)
     small = dataclasses.replace(monitoring, results=results)
     assert _agreement(small, summary) > 0
+
+
+def test_the_pdf_sizes_the_response_tables(monitoring):
+    from crmreport.report.charts import chart_makers
+    from crmreport.report.format import Formatter, suppress_small
+    from crmreport.report.names import with_names
+    from crmreport.report.pdf import pdf_page
+
+    safe = with_names(suppress_small(monitoring, DEFINITION.min_cell_size), {},
+                      DEFINITION.language)
+    names = chart_makers(safe, DEFINITION.branding, Formatter.for_report(DEFINITION))
+    page = pdf_page(safe, DEFINITION, None, None, None, {n: "data:," for n in names})
+    response = page[page.index('<section id="response">'):page.index("</section>",
+                                                                      page.index('id="response"'))]
+    assert response.count("<table") == response.count(
+        '<table class="sized" style="table-layout: fixed"><colgroup>') > 0

@@ -170,7 +170,9 @@ def one_blas_thread() -> AbstractContextManager[Any]:
 @functools.cache
 def _blas_controller() -> ThreadpoolController:
     # Finding the loaded BLAS libraries walks every shared library in the process: 7-27 ms
-    # each time in a plan (threadpool_limits does it on every call), once here.
+    # each time in a plan (threadpool_limits does it on every call), once here. It knows the
+    # libraries loaded by then, numpy's and scipy's (imported at this module's top); a BLAS
+    # loaded later would not be limited.
     return ThreadpoolController()
 
 

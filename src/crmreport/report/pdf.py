@@ -37,6 +37,11 @@ _SIZED_TABLE = re.compile(r'(<table class="sized">)(.*?</table>)', re.DOTALL)
 _ROW = re.compile(r"<tr\b.*?</tr>", re.DOTALL)
 _CELL = re.compile(r"<(t[hd])\b([^>]*)>(.*?)</\1>", re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
+# Characters, counted as wide as a digit (DejaVu Sans: 0.64 em): a response table's line
+# holds about 185 at its 6.5 pt on A4 landscape; a wider table keeps the automatic layout.
+_LINE = 180
+_PADDING = 1.5  # a cell's padding, in characters
+_WRAPS = 20  # a text cell (class "l") longer than this may wrap at its spaces
 
 
 def pdf_page(
@@ -69,22 +74,35 @@ def _sized(table: re.Match[str]) -> str:
 
 
 def _column_widths(table: str) -> list[float]:
-    """Widths (% of the table's) in proportion to what each column must show on one line:
-    its longest cell, or the longest word of its heading (a heading wraps at its spaces);
-    none for a table with merged cells or none."""
-    widest: list[int] = []
+    """Widths (% of the table's) in proportion to what each column needs on a line (see
+    :func:`_needed`); none for a table with merged cells, without cells, or wider than a
+    line, whose columns the automatic layout sizes."""
+    needed: list[int] = []
     for row in _ROW.findall(table):
         cells = _CELL.findall(row)
         if any("colspan" in attributes or "rowspan" in attributes for _, attributes, _ in cells):
             return []
-        for column, (kind, _, content) in enumerate(cells):
-            text = html.unescape(_TAG.sub("", content)).strip()
-            width = max(map(len, text.split()), default=0) if kind == "th" else len(text)
-            if column == len(widest):
-                widest.append(0)
-            widest[column] = max(widest[column], width, 2)
-    total = sum(widest)
-    return [100 * width / total for width in widest] if total else []
+        for column, cell in enumerate(cells):
+            if column == len(needed):
+                needed.append(2)
+            needed[column] = max(needed[column], _needed(*cell))
+    total = sum(needed) + _PADDING * len(needed)
+    if not needed or total > _LINE:
+        return []
+    return [100 * (width + _PADDING) / total for width in needed]
+
+
+def _needed(kind: str, attributes: str, content: str) -> int:
+    """The characters a cell needs on one line: a heading its longest word (it wraps at its
+    spaces), a text cell its text up to _WRAPS characters or its longest word, a figure all
+    of it."""
+    text = " ".join(html.unescape(_TAG.sub(" ", content)).split())
+    longest = max(map(len, text.split()), default=0)
+    if kind == "th":
+        return longest
+    if 'class="l"' in attributes:
+        return max(longest, min(len(text), _WRAPS))
+    return len(text)
 
 
 def svg_source(svg: bytes) -> str:
