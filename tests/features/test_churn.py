@@ -12,6 +12,7 @@ from crmreport.engine import Connection, connect
 from crmreport.features.churn import (
     CUSTOMER_CHURN,
     MODEL_FEATURES,
+    features_sql,
     fit_churn,
     precision_top_decile,
     reliability,
@@ -174,3 +175,28 @@ def test_skipping_the_model_keeps_days_overdue_and_leaves_risk_null() -> None:
     with_model, without = fitted.execute(query).fetchall(), skipped.execute(query).fetchall()
     assert [r[:2] for r in without] == [r[:2] for r in with_model]
     assert {r[2] for r in without} == {None} and any(r[2] is not None for r in with_model)
+
+
+def test_credit_note_days_are_no_order_days_and_a_credit_only_customer_no_buyer() -> None:
+    con = connect()
+    con.execute(ORDERS.create())
+    con.executemany("INSERT INTO orders (order_id, customer_id, order_date, amount, status) "
+                    "VALUES (?, ?, ?::DATE, ?, 'completed')", [
+                        ("P0", "P", "2025-12-20", -4),  # a credit note before any purchase
+                        ("P1", "P", "2026-01-01", 10),
+                        ("P2", "P", "2026-01-05", -3),  # a credit-note-only day between
+                        ("P3", "P", "2026-01-21", 10),
+                        ("Q1", "Q", "2026-02-01", -5),  # credit notes only: no buyer
+                        ("S1", "S", "2026-02-10", 10), ("S2", "S", "2026-02-10", 20),
+                    ])
+    classify_orders(con)
+    rows = con.execute(features_sql(AS_OF)).df().set_index("customer_id")
+    assert rows.index.tolist() == ["P", "S"]
+    # by hand, as of 1 March: P bought on 2 days, 20 days apart (the credit-note days are
+    # none of them), last 39 days ago, first 59 days ago, net 10 - 4 - 3 + 10 = 13
+    assert rows.loc["P", ["orders", "recency_days", "tenure_days", "mean_gap_days",
+                          "days_overdue", "monetary", "one_time"]].tolist() == [
+        2.0, 39.0, 59.0, 20.0, 19.0, 13.0, 0.0]
+    # S: two orders on one day, a one-time buyer with the repeat buyers' median gap (P's 20)
+    assert rows.loc["S", ["orders", "recency_days", "mean_gap_days", "days_overdue",
+                          "monetary", "one_time"]].tolist() == [2.0, 19.0, 20.0, 0.0, 30.0, 1.0]

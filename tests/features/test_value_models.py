@@ -95,3 +95,20 @@ def test_sql_and_python_api_read_the_as_of_day_alike() -> None:
     for cid, (x, recency, t, m) in sql.items():
         assert (x, recency, t, m) == pytest.approx(tuple(api.loc[cid]))
     assert sql["A"] == (1, pytest.approx(31 / 7), pytest.approx(58 / 7), 30.0)
+
+
+def test_summary_leaves_out_credit_note_days_and_days_with_a_negative_net() -> None:
+    con = _orders([
+        ("A", dt.date(2026, 1, 1), 10), ("A", dt.date(2026, 1, 10), -3),  # a credit-only day
+        ("A", dt.date(2026, 1, 15), 30),
+        ("B", dt.date(2026, 2, 1), -5),  # credit notes only: no buyer
+        ("C", dt.date(2026, 2, 27), 20),  # one purchase day
+        ("D", dt.date(2026, 1, 20), 10), ("D", dt.date(2026, 1, 20), -15),  # net below 0
+        ("D", dt.date(2026, 2, 1), 20),
+    ])
+    rows = con.execute(summary_sql("DATE '2026-03-01'")).fetchall()
+    # by hand: A's purchase days are 1 and 15 January (1 repeat, 2 weeks apart, its repeat
+    # day worth 30); D's only purchase day is 1 February; T counts to 28 February
+    assert rows == [("A", 1, 2.0, pytest.approx(58 / 7), 30.0),
+                    ("C", 0, 0.0, pytest.approx(1 / 7), 0.0),
+                    ("D", 0, 0.0, pytest.approx(27 / 7), 0.0)]
