@@ -437,8 +437,10 @@ def test_work_beside_can_be_stopped() -> None:
 
     done, stop = pipeline._beside(_orders_and_contacts(), slow)
     assert started.wait(60)
-    time.sleep(0.2)  # into the query
-    stop()
+    deadline = time.monotonic() + 60
+    while not done.done() and time.monotonic() < deadline:
+        stop()  # again until the query has started and is interrupted
+        time.sleep(0.05)
     with pytest.raises(duckdb.InterruptException):
         done.result(timeout=60)
     stop()  # again, once its connection is closed: nothing to stop
