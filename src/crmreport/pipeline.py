@@ -110,7 +110,8 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
     as it was before that run (for rendering it again); the account still counts its rows.
     ``contact_plan=False`` stops after the segments and offers are assigned. ``preload``
     names modules to import in a thread while the files are read and identified and the
-    features computed (DuckDB's queries release the GIL); the models' fits wait for it."""
+    features computed (DuckDB's queries release the GIL); the models' fits wait for
+    ``FITS_NEED`` of them, the rest for all."""
     config = loaded.config
     con = open_engine(config)
     rates = config.data.currency_rates
@@ -130,9 +131,11 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
     importing.wait("crmreport.features")
     from crmreport.features import compute_features
 
-    # the features' queries run while the rest is imported; the models' fits wait for it
+    # the features' queries run while the rest is imported; the models' fits wait for what
+    # they need of it
     featured = compute_features(con, config.as_of, config.churn.horizon_days,
-                                config.value.model, models_ready=importing.wait)
+                                config.value.model,
+                                models_ready=functools.partial(importing.wait, FITS_NEED))
     importing.wait()
     from crmreport.rules import assign, compile_rules
     from crmreport.run import Run
@@ -523,6 +526,11 @@ def _drawing_ready() -> Iterator[Typesetter]:
         yield typesetter
 
 
+# The last module the models' fits need in this process, preloaded or not: a holdout
+# verdict (pandas with it) when they run in the model worker, which imports the rest.
+FITS_NEED = "crmreport.clv.holdout"
+
+
 class _Preloading:
     """``modules`` imported in a thread, in order, ahead of their use (a failure is left to
     that use to report). A module is waited for before it is used, and the caller meanwhile
@@ -547,11 +555,11 @@ class _Preloading:
             self._imported[module].wait()
 
 
-# What a report imports after the files are read: the models' libraries (scikit-learn for
-# the churn model, scipy for the value models), the monitoring and the report's own.
-REPORT_MODULES = ("crmreport.features", "sklearn.linear_model", "sklearn.metrics",
-                  "crmreport.rules", "crmreport.monitor", "crmreport.report.html",
-                  "crmreport.report.pdf", "crmreport.report.email",
+# What a report imports after the files are read: the features, the module the models'
+# results come back in (their fits run in the model worker, which imports scikit-learn and
+# scipy: crmreport.model_worker), the monitoring and the report's own.
+REPORT_MODULES = ("crmreport.features", FITS_NEED, "crmreport.rules", "crmreport.monitor",
+                  "crmreport.report.html", "crmreport.report.pdf", "crmreport.report.email",
                   "crmreport.report.summary_json")
 
 
@@ -577,6 +585,14 @@ def monitor_report(
     if as_of is not None and as_of != loaded.config.as_of:
         loaded = dataclasses.replace(loaded, config=loaded.config.model_copy(
             update={"as_of": as_of}))
+    from crmreport.model_worker import fitting_in_worker
+
+    with fitting_in_worker():  # started first: it imports the models' libraries meanwhile
+        return _monitor(loaded, definition, period, data_read)
+
+
+def _monitor(loaded: LoadedCampaign, definition: Report, period: PeriodKind | None,
+             data_read: Callable[[], None] | None) -> ReportInputs:
     run = prepare(loaded, contact_plan=False,  # the report shows no plan
                   preload=REPORT_MODULES)
     if data_read:

@@ -1,3 +1,4 @@
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from pathlib import Path
@@ -45,6 +46,18 @@ def test_holdout_check_counts_actual_purchases_independently() -> None:
     assert summary.fit["customers"].sum() == sum(1 for ds in before.values() if ds)
     assert summary.customers == 2357 and summary.equity and summary.equity > 0
     assert summary.distribution["customers"].sum() == 2357
+
+
+def test_the_verdicts_holdout_chart_is_the_one_fitted_anew() -> None:
+    # the BG/NBD verdict's calibration fit makes the chart; without it one is fitted here
+    con, _ = _cdnow()
+    model = fit_value_models(con, AS_OF)
+    con.execute("CREATE TABLE assignments AS SELECT f.*, 'all' AS segment FROM customer_value f")
+    assert model.by_frequency is not None and model.by_frequency.table is not None
+    made = value_summary(con, AS_OF, model)
+    anew = value_summary(con, AS_OF, dataclasses.replace(model, by_frequency=None))
+    assert made.fit.equals(anew.fit) and len(made.fit) == 8
+    assert made.fit_reason is anew.fit_reason is None
 
 
 def test_unavailable_model_gives_its_reason() -> None:

@@ -30,21 +30,47 @@ gamma=15.44 (rounding monetary to cents changes nothing). Measuring T to 1997-10
 does counting same-day purchases separately (959 repeat buyers, p=6.20, q=3.82).
 """
 
-from crmreport.clv._fit import ConvergenceError, NotFittedError, one_blas_thread
-from crmreport.clv.base import MODELS, PurchaseModel, purchase_model
-from crmreport.clv.bgnbd import BGNBD
-from crmreport.clv.gammagamma import GammaGamma
-from crmreport.clv.holdout import (
-    HoldoutVerdict,
-    calibration_holdout,
-    holdout_fit_by_frequency,
-    holdout_verdict,
-)
-from crmreport.clv.lifetime_value import clv
-from crmreport.clv.mbgnbd import MBGNBD
-from crmreport.clv.paretonbd import ParetoNBD
-from crmreport.clv.select import Candidate, Selection, select_model
-from crmreport.clv.summary import summarise_transactions
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from crmreport.clv._fit import ConvergenceError, NotFittedError, one_blas_thread
+    from crmreport.clv.base import MODELS, PurchaseModel, purchase_model
+    from crmreport.clv.bgnbd import BGNBD
+    from crmreport.clv.gammagamma import GammaGamma
+    from crmreport.clv.holdout import (
+        HoldoutVerdict,
+        calibration_holdout,
+        holdout_fit_by_frequency,
+        holdout_verdict,
+    )
+    from crmreport.clv.lifetime_value import clv
+    from crmreport.clv.mbgnbd import MBGNBD
+    from crmreport.clv.paretonbd import ParetoNBD
+    from crmreport.clv.select import Candidate, Selection, select_model
+    from crmreport.clv.summary import summarise_transactions
+
+# Each name's module, imported on first use: the fits need scipy.optimize, but a holdout
+# verdict sent back from the report's model worker (crmreport.model_worker) needs only
+# clv.holdout, and the report process imports no optimiser for it.
+_MODULE_OF = {
+    "ConvergenceError": "_fit", "NotFittedError": "_fit", "one_blas_thread": "_fit",
+    "MODELS": "base", "PurchaseModel": "base", "purchase_model": "base", "BGNBD": "bgnbd",
+    "GammaGamma": "gammagamma", "HoldoutVerdict": "holdout",
+    "calibration_holdout": "holdout", "holdout_fit_by_frequency": "holdout",
+    "holdout_verdict": "holdout", "clv": "lifetime_value", "MBGNBD": "mbgnbd",
+    "ParetoNBD": "paretonbd", "Candidate": "select", "Selection": "select",
+    "select_model": "select", "summarise_transactions": "summary",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+
 
 __all__ = [
     "BGNBD",

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from crmreport.clv.base import PurchaseModel
 from crmreport.clv.summary import daily_purchases, day_number, summarise_daily, unit_length
 from crmreport.errors import DataError
+
+if TYPE_CHECKING:  # the verdict's types load without the models (and scipy.optimize)
+    from crmreport.clv.base import PurchaseModel
 
 
 def calibration_holdout(

@@ -55,6 +55,15 @@ class ModelError(CrmError):
         self.reason = ModelReason(code, dict(params))
         super().__init__(str(self.reason))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its code and numbers: the default would call ModelError(message)
+        # (on its way back from the report's model worker, crmreport.model_worker).
+        return _model_error, (self.reason.code, self.reason.params)
+
+
+def _model_error(code: str, params: dict[str, Any]) -> ModelError:
+    return ModelError(code, **params)
+
 
 def reason_of(exc: Exception) -> ModelReason | None:
     """The coded reason of a ModelError, None for any other error."""

@@ -9,23 +9,30 @@ horizon is 52 weeks, discounted at 10% a year
 (``(1.10 ** (1 / 52)) - 1`` a week); the columns say "52w" because that is what they mean.
 If the models cannot be fitted (too few repeat buyers, no convergence), the value columns are
 NULL and ``ValueModel.reason`` says why, so reports show "unavailable" instead of nonsense.
+
+The queries run here; the fits take arrays and give arrays and dataclasses, and run where
+``model_worker.run`` sends them (a report's worker process, else here). They import scipy
+and crmreport.clv when called, so that a report process needs neither.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
-from crmreport.clv import GammaGamma, HoldoutVerdict, PurchaseModel, clv, holdout_verdict
-from crmreport.clv import purchase_model as new_purchase_model
-from crmreport.clv.select import select_model
+from crmreport import model_worker
 from crmreport.engine import Connection
 from crmreport.errors import CrmError, DataError
 from crmreport.features.model_reasons import ModelError, ModelReason, reason_of
+
+if TYPE_CHECKING:  # the fits' libraries are imported by the functions that fit (see below)
+    import pandas as pd
+
+    from crmreport.clv import GammaGamma, HoldoutVerdict, PurchaseModel
 
 HORIZON_WEEKS = 52
 ANNUAL_DISCOUNT = 0.10
@@ -52,6 +59,18 @@ VALUE_COLUMNS: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True, eq=False)
+class FrequencyFit:
+    """BG/NBD fitted on the calibration weeks (all but the last HOLDOUT_WEEKS before
+    ``as_of``): the mean actual and predicted purchases in the holdout weeks by calibration
+    frequency (the value summary's chart), or why there are none."""
+
+    as_of: dt.date
+    table: pd.DataFrame | None = None  # calibration_frequency, customers, actual, predicted
+    reason: str | None = None
+    reason_code: ModelReason | None = None
+
+
 @dataclass(frozen=True)
 class ValueModel:
     """The fitted models, or why there are none."""
@@ -68,6 +87,8 @@ class ValueModel:
     note: str | None = None  # a plain-words caveat, e.g. NO_DROPOUT_NOTE
     reason_code: ModelReason | None = None  # ``reason`` as a code, for the report's language
     verdict_reason_code: ModelReason | None = None
+    # made from the verdict's calibration fit when its model is BG/NBD, else None
+    by_frequency: FrequencyFit | None = field(default=None, compare=False)
 
     @property
     def available(self) -> bool:
@@ -104,14 +125,62 @@ def _days(end: str | None) -> str:
     return f"SELECT * FROM purchase_days({end})"
 
 
+def fit_value_models(con: Connection, as_of: dt.date, model: str = "bgnbd") -> ValueModel:
+    """Create the temporary ``customer_value`` (customer_id + MODEL_INPUTS + VALUE_COLUMNS)
+    and return the fitted model.
+
+    ``model``: bgnbd (default), mbgnbd, paretonbd or auto (chosen on the last HOLDOUT_WEEKS
+    weeks, see ``crmreport.clv.select``). The queries run here, the fits where
+    ``model_worker.run`` sends them."""
+    if model != "auto" and model not in PURCHASE_MODELS:
+        raise ValueError(f"unknown value model {model!r}; choose auto or one of "
+                         f"{', '.join(PURCHASE_MODELS)}")
+    data = con.execute(summary_sql(f"DATE '{as_of.isoformat()}'")).fetchnumpy()
+    ids = np.asarray(data["customer_id"])
+    x, tx, t, m = (np.asarray(data[c], dtype=float)
+                   for c in ("repeat_purchase_days", "recency", "T", "monetary"))
+    fitted, columns = model_worker.run(fit_value_arrays, x, tx, t, m,
+                                       calibration_columns(con, as_of), model, as_of)
+    _store(con, ids, x, columns)
+    return replace(fitted, customers=len(ids), repeat_buyers=int((x > 0).sum()))
+
+
+def fit_value_arrays(x: np.ndarray, tx: np.ndarray, t: np.ndarray, m: np.ndarray,
+                     calibration: dict[str, np.ndarray], model: str, as_of: dt.date,
+                     ) -> tuple[ValueModel, dict[str, np.ndarray] | None]:
+    """``fit_value_models``' numbers: the models fitted on the summary's arrays and checked
+    on ``calibration`` (``calibration_columns``), and the value columns rounded to 6 places
+    (None when the models cannot be fitted). The customer counts are left to the caller."""
+    table = holdout_frame(calibration)
+    name = model
+    try:
+        if model == "auto":
+            name = choose_model(table)
+        purchases, gammagamma = fit_models(x, tx, t, m, name)
+        columns = _predict(purchases, gammagamma, x, tx, t, m)
+    except CrmError as exc:
+        return ValueModel(reason=str(exc), model=name, reason_code=reason_of(exc)), None
+    calibrated = _fitted_or_error(table, name)
+    verdict, verdict_reason, verdict_code = _verdict(table, calibrated)
+    return ValueModel(bgnbd=purchases.params, gammagamma=gammagamma.params,
+                      log_likelihood=purchases.log_likelihood, model=name, verdict=verdict,
+                      verdict_reason=verdict_reason, verdict_reason_code=verdict_code,
+                      note=NO_DROPOUT_NOTE if purchases.no_dropout else None,
+                      by_frequency=_by_frequency(table, calibrated, as_of)
+                      if name == "bgnbd" else None,
+                      ), {k: np.round(v, 6) for k, v in columns.items()}
+
+
 def fit_purchases(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, *,
                   model: str = "bgnbd") -> PurchaseModel:
     """Fit a purchase model by name; raise CrmError with the reason when the data cannot
     support it."""
+    from crmreport.clv import purchase_model
+
     repeat = int((frequency > 0).sum())
     if repeat < MIN_REPEAT_BUYERS:
         raise ModelError("too_few_repeat_buyers", repeat=repeat, needed=MIN_REPEAT_BUYERS)
-    return new_purchase_model(model).fit(frequency, recency, T)
+    return purchase_model(model).fit(frequency, recency, T)
 
 
 def fit_models(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray,
@@ -120,6 +189,8 @@ def fit_models(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray,
     """Fit a purchase model and Gamma-Gamma; raise CrmError with the reason when the data
     cannot support them. ``model`` is bgnbd, mbgnbd, paretonbd, or auto: the one
     ``select_model`` picks on ``holdout`` (a calibration/holdout table), refitted here."""
+    from crmreport.clv import GammaGamma
+
     if model == "auto":
         if holdout is None:
             raise ValueError("model='auto' needs a calibration/holdout table to choose with")
@@ -132,6 +203,8 @@ def fit_models(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray,
 
 def choose_model(holdout: pd.DataFrame) -> str:
     """The purchase model ``select_model`` picks on a calibration/holdout table."""
+    from crmreport.clv.select import select_model
+
     selection = select_model(holdout, PURCHASE_MODELS)
     if selection.chosen is None:
         reasons = "; ".join(f"{c.model}: {c.reason}" for c in selection.candidates)
@@ -139,15 +212,27 @@ def choose_model(holdout: pd.DataFrame) -> str:
     return selection.chosen
 
 
+def calibration_columns(con: Connection, as_of: dt.date) -> dict[str, np.ndarray]:
+    """The columns of ``holdout_table`` the models read, as arrays (for the model worker)."""
+    end = as_of - dt.timedelta(weeks=HOLDOUT_WEEKS)
+    data = con.execute(summary_sql(f"DATE '{end.isoformat()}'",
+                                   f"DATE '{as_of.isoformat()}'")).fetchnumpy()
+    named = {"frequency": "repeat_purchase_days", "recency": "recency", "T": "T",
+             "frequency_holdout": "holdout"}  # the clv API's names
+    return {name: np.asarray(data[column]) for name, column in named.items()}
+
+
+def holdout_frame(calibration: dict[str, np.ndarray]) -> pd.DataFrame:
+    """``calibration_columns`` as the clv API's calibration/holdout table."""
+    import pandas as pd
+
+    return pd.DataFrame(calibration).assign(duration_holdout=float(HOLDOUT_WEEKS))
+
+
 def holdout_table(con: Connection, as_of: dt.date) -> pd.DataFrame:
     """Calibration summary up to HOLDOUT_WEEKS before ``as_of``, with the purchase days
     after it (frequency_holdout) and the holdout length (duration_holdout)."""
-    end = as_of - dt.timedelta(weeks=HOLDOUT_WEEKS)
-    data = con.execute(summary_sql(f"DATE '{end.isoformat()}'",
-                                   f"DATE '{as_of.isoformat()}'")).df()
-    return data.rename(columns={"repeat_purchase_days": "frequency",  # the clv API's names
-                                "holdout": "frequency_holdout"}).assign(
-        duration_holdout=float(HOLDOUT_WEEKS))
+    return holdout_frame(calibration_columns(con, as_of))
 
 
 def check_model(table: pd.DataFrame, model: str) -> tuple[HoldoutVerdict | None, str | None]:
@@ -159,45 +244,47 @@ def check_model(table: pd.DataFrame, model: str) -> tuple[HoldoutVerdict | None,
 def check_model_coded(table: pd.DataFrame, model: str) -> tuple[
         HoldoutVerdict | None, str | None, ModelReason | None]:
     """:func:`check_model` with the reason also as a code (for the report's language)."""
+    return _verdict(table, _fitted_or_error(table, model))
+
+
+def _fitted_or_error(table: pd.DataFrame, model: str) -> PurchaseModel | CrmError:
+    """``model`` fitted on the calibration part of ``table``, or why it cannot be."""
     try:
-        fitted = fit_purchases(*(table[c].to_numpy(dtype=float)
-                                 for c in ("frequency", "recency", "T")), model=model)
+        return fit_purchases(*(table[c].to_numpy(dtype=float)
+                               for c in ("frequency", "recency", "T")), model=model)
+    except CrmError as exc:
+        return exc
+
+
+def _verdict(table: pd.DataFrame, fitted: PurchaseModel | CrmError) -> tuple[
+        HoldoutVerdict | None, str | None, ModelReason | None]:
+    from crmreport.clv import holdout_verdict
+
+    if isinstance(fitted, CrmError):
+        return None, str(fitted), reason_of(fitted)
+    try:
         return holdout_verdict(fitted, table), None, None
     except CrmError as exc:
         return None, str(exc), reason_of(exc)
 
 
-def fit_value_models(con: Connection, as_of: dt.date, model: str = "bgnbd") -> ValueModel:
-    """Create the temporary ``customer_value`` (customer_id + MODEL_INPUTS + VALUE_COLUMNS)
-    and return the fitted model.
+def holdout_by_frequency(calibration: dict[str, np.ndarray], as_of: dt.date) -> FrequencyFit:
+    """The value summary's holdout chart from ``calibration_columns`` (for the model worker),
+    where the value model did not make it."""
+    table = holdout_frame(calibration)
+    return _by_frequency(table, _fitted_or_error(table, "bgnbd"), as_of)
 
-    ``model``: bgnbd (default), mbgnbd, paretonbd or auto (chosen on the last HOLDOUT_WEEKS
-    weeks, see ``crmreport.clv.select``)."""
-    if model != "auto" and model not in PURCHASE_MODELS:
-        raise ValueError(f"unknown value model {model!r}; choose auto or one of "
-                         f"{', '.join(PURCHASE_MODELS)}")
-    data = con.execute(summary_sql(f"DATE '{as_of.isoformat()}'")).fetchnumpy()
-    ids = np.asarray(data["customer_id"])
-    x, tx, t, m = (np.asarray(data[c], dtype=float)
-                   for c in ("repeat_purchase_days", "recency", "T", "monetary"))
-    table = holdout_table(con, as_of)
-    name = model
-    try:
-        if model == "auto":
-            name = choose_model(table)
-        purchases, gammagamma = fit_models(x, tx, t, m, name)
-        columns = _predict(purchases, gammagamma, x, tx, t, m)
-    except CrmError as exc:
-        _store(con, ids, x, None)
-        return ValueModel(reason=str(exc), customers=len(ids), repeat_buyers=int((x > 0).sum()),
-                          model=name, reason_code=reason_of(exc))
-    _store(con, ids, x, {k: np.round(v, 6) for k, v in columns.items()})
-    verdict, verdict_reason, verdict_code = check_model_coded(table, name)
-    return ValueModel(customers=len(ids), repeat_buyers=int((x > 0).sum()),
-                      bgnbd=purchases.params, gammagamma=gammagamma.params,
-                      log_likelihood=purchases.log_likelihood, model=name, verdict=verdict,
-                      verdict_reason=verdict_reason, verdict_reason_code=verdict_code,
-                      note=NO_DROPOUT_NOTE if purchases.no_dropout else None)
+
+def _by_frequency(table: pd.DataFrame, bgnbd: PurchaseModel | CrmError,
+                  as_of: dt.date) -> FrequencyFit:
+    from crmreport.clv import holdout_fit_by_frequency
+
+    if isinstance(bgnbd, CrmError):  # the chart is about purchase counts: no spend model
+        return FrequencyFit(as_of, reason=str(bgnbd), reason_code=reason_of(bgnbd))
+    fit = holdout_fit_by_frequency(bgnbd, table).reset_index()
+    fit["calibration_frequency"] = fit["calibration_frequency"].astype(str)
+    fit["predicted"] = np.round(fit["predicted"].astype(float), 6)
+    return FrequencyFit(as_of, fit)
 
 
 def skip_value_models(con: Connection, as_of: dt.date) -> ValueModel:
@@ -212,6 +299,8 @@ def skip_value_models(con: Connection, as_of: dt.date) -> ValueModel:
 def _predict(bgnbd: PurchaseModel, gammagamma: GammaGamma, x: np.ndarray, tx: np.ndarray,
              t: np.ndarray, m: np.ndarray) -> dict[str, np.ndarray]:
     """Every value column; a non-finite result means the fitted model is unusable here."""
+    from crmreport.clv import clv
+
     alive = bgnbd.probability_alive(x, tx, t)
     spend = np.maximum(m, 0)  # a repeat buyer's net spend can be <= 0 after refunds
     columns = {

@@ -8,17 +8,20 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from crmreport.clv import holdout_fit_by_frequency
+from crmreport import model_worker
 from crmreport.engine import Connection
-from crmreport.errors import CrmError
-from crmreport.features.model_reasons import ModelReason, reason_of
-from crmreport.features.value_models import ValueModel, fit_purchases, summary_sql
+from crmreport.features.model_reasons import ModelReason
+from crmreport.features.value_models import HOLDOUT_WEEKS as HOLDOUT_WEEKS
+from crmreport.features.value_models import (
+    FrequencyFit,
+    ValueModel,
+    calibration_columns,
+    holdout_by_frequency,
+)
 from crmreport.tables import ASSIGNMENTS
 
-HOLDOUT_WEEKS = 26
 BINS = (0, 10, 25, 50, 100, 250, 500, 1000, 2500)  # CLV bands in the shop's currency
 
 
@@ -51,7 +54,7 @@ def value_summary(con: Connection, as_of: dt.date, model: ValueModel) -> ValueSu
         SELECT segment, count(*) AS customers, avg(p_alive) AS avg_p_alive,
                avg(clv_52w) AS avg_clv, sum(clv_52w) AS equity
         FROM {ASSIGNMENTS} WHERE clv_52w IS NOT NULL GROUP BY segment ORDER BY segment""").df()
-    fit, fit_reason, fit_code = _holdout_fit(con, as_of)
+    fit = _holdout_fit(con, as_of, model)
     return ValueSummary(
         reason=None,
         params={**model.bgnbd, **model.gammagamma},
@@ -59,9 +62,9 @@ def value_summary(con: Connection, as_of: dt.date, model: ValueModel) -> ValueSu
         equity=float(by_segment["equity"].sum()),
         by_segment=by_segment,
         distribution=_distribution(con),
-        fit=fit,
-        fit_reason=fit_reason,
-        fit_reason_code=fit_code,
+        fit=fit.table if fit.table is not None else pd.DataFrame(),
+        fit_reason=fit.reason,
+        fit_reason_code=fit.reason_code,
         holdout=_holdout(model),
         holdout_reason=model.verdict_reason,
         holdout_reason_code=model.verdict_reason_code,
@@ -87,22 +90,10 @@ def _distribution(con: Connection) -> pd.DataFrame:
                          "customers": [counts.get(lo, 0) for lo in edges]})
 
 
-def _holdout_fit(con: Connection, as_of: dt.date) -> tuple[pd.DataFrame, str | None,
-                                                           ModelReason | None]:
-    """Mean actual vs predicted purchases in the holdout weeks, by calibration frequency."""
-    end = as_of - dt.timedelta(weeks=HOLDOUT_WEEKS)
-    data = con.execute(summary_sql(f"DATE '{end.isoformat()}'",
-                                   f"DATE '{as_of.isoformat()}'")).df()
-    try:  # the check is about purchase counts: the spend model plays no part
-        bgnbd = fit_purchases(*(data[c].to_numpy(dtype=float) for c in ("repeat_purchase_days",
-                                                                        "recency", "T")))
-    except CrmError as exc:
-        return pd.DataFrame(), str(exc), reason_of(exc)
-    # the clv API's names: frequency is the repeat purchase days
-    table = data.rename(columns={"holdout": "frequency_holdout",
-                                 "repeat_purchase_days": "frequency"}).assign(
-        duration_holdout=float(HOLDOUT_WEEKS))
-    fit = holdout_fit_by_frequency(bgnbd, table).reset_index()
-    fit["calibration_frequency"] = fit["calibration_frequency"].astype(str)
-    fit["predicted"] = np.round(fit["predicted"].astype(float), 6)
-    return fit, None, None
+def _holdout_fit(con: Connection, as_of: dt.date, model: ValueModel) -> FrequencyFit:
+    """Mean actual vs predicted purchases in the holdout weeks, by calibration frequency:
+    BG/NBD's, made with the value model's verdict when that was BG/NBD's, else fitted now."""
+    made = model.by_frequency
+    if made is not None and made.as_of == as_of:
+        return made
+    return model_worker.run(holdout_by_frequency, calibration_columns(con, as_of), as_of)

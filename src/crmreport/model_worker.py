@@ -1,0 +1,102 @@
+"""The report's model fits in a worker process of their own.
+
+A report reads and identifies its data for a few seconds; meanwhile the worker imports
+scikit-learn, scipy's optimiser and crmreport.clv on the other core, with its own GIL (in a
+thread of the report process they slowed the read down and were still not done when it
+was). The fits then run there, arrays in and results out, and the report process never
+imports those libraries.
+
+    with fitting_in_worker():            # a report: start the worker (once per process)
+        result = run(fit, arrays, ...)   # fit(arrays, ...) in the worker
+
+Outside ``fitting_in_worker`` (plan, build, tests) ``run`` calls the same function here: one
+code path. The worker is started on the first request and reused by every later report of
+the process (tests make many); the executor's own exit hook stops it at exit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
+from typing import ParamSpec, TypeVar
+
+from crmreport.errors import CrmError
+
+# What the fits import, loaded by the worker as soon as it starts.
+WARM_UP = ("numpy", "pandas", "scipy.special", "scipy.optimize", "sklearn.linear_model",
+           "sklearn.metrics", "sklearn.pipeline", "sklearn.preprocessing", "crmreport.clv",
+           "crmreport.clv.select", "crmreport.features.value_models",
+           "crmreport.features.churn")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_worker: ProcessPoolExecutor | None = None
+_starting = threading.Lock()
+_in_worker: ContextVar[bool] = ContextVar("fits_in_worker", default=False)
+
+
+@contextmanager
+def fitting_in_worker() -> Iterator[None]:
+    """Within: ``run`` sends its work to the worker, started now if it is not yet (its
+    libraries are imported while the caller reads its data)."""
+    _started()
+    token = _in_worker.set(True)
+    try:
+        yield
+    finally:
+        _in_worker.reset(token)
+
+
+def run(work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """``work(*args, **kwargs)``: in the worker within ``fitting_in_worker``, else here.
+    ``work`` must be a module-level function and its arguments picklable; what it raises
+    is raised here."""
+    if not _in_worker.get():
+        return work(*args, **kwargs)
+    worker = _started()
+    try:
+        return worker.submit(work, *args, **kwargs).result()
+    except BrokenProcessPool as exc:
+        _forget(worker)
+        raise CrmError("the process fitting the models stopped before it answered (killed, or "
+                       "out of memory?); run the command again") from exc
+
+
+def _started() -> ProcessPoolExecutor:
+    global _worker
+    with _starting:
+        if _worker is None:
+            # spawn, not fork: a fork would copy the report's DuckDB threads and locks
+            _worker = ProcessPoolExecutor(max_workers=1,
+                                          mp_context=multiprocessing.get_context("spawn"),
+                                          initializer=_ignore_interrupts)
+            _worker.submit(_warm_up, WARM_UP)  # queued first: the fits come after it
+        return _worker
+
+
+def _forget(worker: ProcessPoolExecutor) -> None:
+    """A broken worker is dropped; the next request starts a new one."""
+    global _worker
+    with _starting:
+        if _worker is worker:
+            _worker = None
+    worker.shutdown(wait=False, cancel_futures=True)
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl+C reaches the whole process group: the report process stops the worker itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _warm_up(modules: tuple[str, ...]) -> None:
+    for module in modules:
+        with suppress(ImportError):  # a missing library is reported by the fit that needs it
+            importlib.import_module(module)

@@ -1,0 +1,105 @@
+"""The report's model worker: work runs there only within fitting_in_worker, one worker is
+reused, the fits' reasons and errors come back as they are in-process, a dead worker is an
+error, and a report process imports none of the fits' libraries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from crmreport.errors import CrmError
+from crmreport.features.churn import MODEL_FEATURES, Split, score_churn
+from crmreport.features.model_reasons import ModelError, ModelReason
+from crmreport.features.value_models import fit_purchases, fit_value_arrays
+from crmreport.model_worker import fitting_in_worker, run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def in_worker(work: Any, *args: Any) -> Any:
+    with fitting_in_worker():
+        return run(work, *args)
+
+
+def test_work_runs_in_one_worker_only_within_the_scope() -> None:
+    assert run(os.getpid) == os.getpid()
+    there = in_worker(os.getpid)
+    assert there != os.getpid()
+    assert in_worker(os.getpid) == there  # the next report reuses it
+    assert run(os.getpid) == os.getpid()  # outside the scope: here again
+
+
+def test_too_few_repeat_buyers_is_the_same_reason_through_the_worker() -> None:
+    x, tx, t, m = np.array([0.0, 1, 0, 2]), np.array([0.0, 3, 0, 5]), np.full(4, 10.0), \
+        np.array([0.0, 12, 0, 8])
+    calibration = {"frequency": np.array([0, 1]), "recency": np.array([0.0, 2]),
+                   "T": np.array([5.0, 5]), "frequency_holdout": np.array([1, 0])}
+    args = (x, tx, t, m, calibration, "bgnbd", dt.date(2026, 3, 1))
+    (here, no_columns), (there, none_there) = fit_value_arrays(*args), in_worker(
+        fit_value_arrays, *args)
+    assert here.reason_code == there.reason_code == ModelReason(
+        "too_few_repeat_buyers", {"repeat": 2, "needed": 20})
+    assert here.reason == there.reason and no_columns is none_there is None
+
+
+def test_a_model_error_crosses_the_process_boundary_intact() -> None:
+    with pytest.raises(ModelError) as caught:
+        in_worker(fit_purchases, np.zeros(5), np.zeros(5), np.ones(5))
+    assert caught.value.reason == ModelReason("too_few_repeat_buyers",
+                                              {"repeat": 0, "needed": 20})
+    assert str(caught.value) == "only 0 repeat buyers; at least 20 are needed to fit the " \
+                                "value models"
+
+
+def _split(churned: list[int]) -> Split:
+    n = len(churned)
+    return Split(np.array([f"C{i:03d}" for i in range(n)]),
+                 np.ones((n, len(MODEL_FEATURES))), np.array(churned))
+
+
+def test_a_one_class_split_is_the_same_reason_through_the_worker() -> None:
+    train, check = _split([1] * 30 + [0] * 30), _split([1] * 45 + [0] * 5)
+    now = Split(check.ids, check.x, None)
+    cutoffs = (dt.date(2025, 9, 2), dt.date(2025, 12, 1))
+    here = score_churn(train, check, now, cutoffs, 90)
+    there = in_worker(score_churn, train, check, now, cutoffs, 90)
+    expected = ModelReason("one_class", {"split": "check", "cutoff": dt.date(2025, 12, 1),
+                                         "churned": 45, "stayed": 5, "horizon": 90,
+                                         "needed": 20})
+    assert here == there == ({"reason": str(expected), "reason_code": expected}, None)
+
+
+def test_a_worker_that_dies_is_an_error_and_the_next_request_starts_another() -> None:
+    before = in_worker(os.getpid)
+    with pytest.raises(CrmError, match="the process fitting the models stopped"):
+        in_worker(os._exit, 3)
+    after = in_worker(os.getpid)
+    assert after not in (before, os.getpid())
+
+
+def test_a_report_process_imports_no_fitting_library(tmp_path: Path) -> None:
+    from crmreport.demo import generate
+
+    generate(tmp_path / "data", customers=1500)
+    args = ["--quiet", "report", str(ROOT / "campaigns" / "demo.yaml"),
+            "--data-dir", str(tmp_path / "data"),
+            "--definition", str(ROOT / "reports" / "weekly.yaml"),
+            "--out", str(tmp_path / "reports"), "--json", str(tmp_path / "summary.json")]
+    code = ("import json, sys\nfrom crmreport.cli import main\nfrom crmreport import model_worker\n"
+            f"try:\n    main({args!r})\nexcept SystemExit as stop:\n    assert not stop.code\n"
+            "print(json.dumps({'worker': model_worker._worker is not None, 'imported': [m for m"
+            " in ('sklearn', 'scipy.optimize', 'scipy.stats') if m in sys.modules]}))")
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], check=True,
+                         capture_output=True, text=True).stdout
+    seen = json.loads(out.strip().splitlines()[-1])
+    assert seen == {"worker": True, "imported": []}
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["figures"]["equity"]["value"] > 0  # the value models were fitted
