@@ -508,7 +508,9 @@ def report(
 
     ``period`` (default: the definition's) sets the executive summary's period; ``as_of``
     (default: the campaign's) the day the report is made as of."""
-    with _drawing_ready() as typesetter:
+    from crmreport.model_worker import fitting_in_worker
+
+    with fitting_in_worker(), _drawing_ready() as typesetter:  # the worker first: most to import
         return write_monitoring_report(
             monitor_report(loaded, definition, period, as_of, typesetter.start),
             out_dir, typesetter=typesetter)
@@ -587,7 +589,7 @@ def monitor_report(
             update={"as_of": as_of}))
     from crmreport.model_worker import fitting_in_worker
 
-    with fitting_in_worker():  # started first: it imports the models' libraries meanwhile
+    with fitting_in_worker():  # it imports the models' libraries while the data is read
         return _monitor(loaded, definition, period, data_read)
 
 
@@ -710,7 +712,9 @@ def report_period(
     """The report into ``out_root/<period>/`` (2026-W09, 2026-03, 2026-Q1): a rerun of the
     same period replaces the folder in one step. ``json_path`` gets the summary as JSON,
     ``email_path`` the executive summary as a self-contained .eml."""
-    with _drawing_ready() as typesetter:
+    from crmreport.model_worker import fitting_in_worker
+
+    with fitting_in_worker(), _drawing_ready() as typesetter:  # the worker first: most to import
         inputs = monitor_report(loaded, definition, period, as_of, typesetter.start)
         slug = inputs.summary.current.period.slug
         folder = out_root / slug
