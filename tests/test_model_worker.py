@@ -85,6 +85,18 @@ def test_a_worker_that_dies_is_an_error_and_the_next_request_starts_another() ->
     assert after not in (before, os.getpid())
 
 
+def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
+    # a spawned process would run the parent's script again, and its report or build too
+    script = tmp_path / "job.py"
+    script.write_text("import os\nfrom crmreport.model_worker import fitting_in_worker, run\n"
+                      "print('script ran')\nwith fitting_in_worker():\n"
+                      "    print('elsewhere', run(os.getpid) != os.getpid())\n",
+                      encoding="utf-8")
+    out = subprocess.run([sys.executable, str(script)], check=True, capture_output=True,
+                         text=True).stdout
+    assert out.splitlines() == ["script ran", "elsewhere True"]
+
+
 def test_a_report_process_imports_no_fitting_library(tmp_path: Path) -> None:
     from crmreport.demo import generate
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import signal
+import sys
 import threading
+import types
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -78,8 +80,23 @@ def _started() -> ProcessPoolExecutor:
             _worker = ProcessPoolExecutor(max_workers=1,
                                           mp_context=multiprocessing.get_context("spawn"),
                                           initializer=_ignore_interrupts)
-            _worker.submit(_warm_up, WARM_UP)  # queued first: the fits come after it
+            with _no_main_script():  # this first task starts the process
+                _worker.submit(_warm_up, WARM_UP)  # queued first: the fits come after it
         return _worker
+
+
+@contextmanager
+def _no_main_script() -> Iterator[None]:
+    """The caller's main script hidden from a process started meanwhile. A spawned process
+    runs the parent's script again (as ``__mp_main__``) to find what it defines; the worker
+    runs crmreport's functions only, and a script without a ``__main__`` guard (a cron job's
+    ``pipeline.report(...)``) would make a second report, or a build, in it."""
+    script = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = script
 
 
 def _forget(worker: ProcessPoolExecutor) -> None:
