@@ -15,6 +15,29 @@ def test_an_svg_without_empty_groups_is_kept():
     assert _lean(svg) == svg
 
 
+def test_paths_that_draw_nothing_go_and_so_do_the_groups_they_leave_empty() -> None:
+    svg = ('<svg><g class="a"><path class="xlines-below"/></g>'
+           '<path class="x" d="M0,0h5"/><path d=""/></svg>')
+    assert _lean(svg) == '<svg><path class="x" d="M0,0h5"/><path d=""/></svg>'
+
+
+def test_styles_become_attributes_in_the_order_of_their_names() -> None:
+    svg = ('<svg><text style="font-family: \'DejaVu Sans\', sans-serif; font-size: 12px; '
+           'fill: rgb(34, 34, 34);" x="0">1</text><rect fill="red" style="fill: blue"/>'
+           '<g style="">x</g></svg>')
+    # by hand: the style's value wins over the attribute of the same name
+    assert _lean(svg) == ('<svg><text fill="rgb(34, 34, 34)" font-family="\'DejaVu Sans\', '
+                          'sans-serif" font-size="12px" x="0">1</text><rect fill="blue"/>'
+                          "<g>x</g></svg>")
+
+
+def test_a_style_not_plainly_names_and_values_is_kept() -> None:
+    for style in ("fill: red !important", "fill: url(&quot;#a&quot;)",
+                  "background: url(data:image/png;base64,AAA)", "fill red"):
+        svg = f'<svg><rect style="{style}" x="1"/></svg>'
+        assert _lean(svg) == svg
+
+
 def test_a_sized_table_gets_columns_as_wide_as_what_each_must_show() -> None:
     table = ('<table class="sized"><thead><tr><th class="l">By</th>'
              "<th>Revenue per customer</th></tr></thead><tbody>"

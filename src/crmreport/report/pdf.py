@@ -31,6 +31,13 @@ _UID = re.compile(r'id="defs-([0-9a-z]+)"')
 # plotly's groups for the layers a chart does not use: empty, they draw nothing, and
 # WeasyPrint's drawing takes its time per node (a quarter of the nodes of the demo's charts)
 _EMPTY_GROUP = re.compile(r"<g(?: [^>]*)?/>|<g(?: [^>]*)?></g>")
+# plotly's placeholder paths without a "d": they draw nothing, yet are nodes to cascade
+_NO_PATH = re.compile(r'<path(?: (?!d=)[\w:.-]+="[^"]*")*/>')
+# a start tag with a style attribute (the browser writes every value in double quotes)
+_STYLED_TAG = re.compile(r'<([A-Za-z][\w:.-]*)((?: [\w:.-]+="[^"]*")*) style="([^"]*)"'
+                         r'((?: [\w:.-]+="[^"]*")*)(/?)>')
+_ATTRIBUTE = re.compile(r'([\w:.-]+)="([^"]*)"')
+_DECLARATION = re.compile(r"\s*([a-z-]+)\s*:\s*([^:!&']*?(?:'[^'&]*'[^:!&']*?)*)\s*")
 # a table whose columns the page sizes (class "sized"): WeasyPrint's automatic table layout
 # first measures every cell's narrowest and widest width, 40% of the response section's layout
 _SIZED_TABLE = re.compile(r'(<table class="sized">)(.*?</table>)', re.DOTALL)
@@ -160,8 +167,25 @@ def _stable(svg: str, name: str) -> str:
 
 
 def _lean(svg: str) -> str:
-    """``svg`` without empty groups, nor the groups emptied by removing them."""
+    """``svg`` without paths that draw nothing, empty groups, nor the groups emptied by
+    removing them, its style attributes as presentation attributes."""
+    svg = _NO_PATH.sub("", svg)
     while (leaner := _EMPTY_GROUP.sub("", svg)) != svg:
         svg = leaner
-    return svg
+    return _STYLED_TAG.sub(_presented, svg)
+
+
+def _presented(tag: re.Match[str]) -> str:
+    """The start tag with its style's declarations as attributes (they win over an
+    attribute of the same name, as in CSS), in the order of their names: WeasyPrint parses
+    a style with a CSS tokenizer, element by element, and takes attributes as they are,
+    the style's last. A style not plainly "name: value; ..." is left as it is."""
+    name, before, style, after, closing = tag.groups()
+    declarations = [_DECLARATION.fullmatch(part) for part in style.split(";") if part.strip()]
+    if not all(declarations):  # an entity, a priority, a colon in a value...
+        return tag.group(0)
+    attributes = dict(_ATTRIBUTE.findall(before + after))
+    attributes.update((match[1], match[2]) for match in declarations if match)
+    listed = "".join(f' {key}="{value}"' for key, value in sorted(attributes.items()))
+    return f"<{name}{listed}{closing}>"
 
