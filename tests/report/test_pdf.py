@@ -1,6 +1,6 @@
 """The PDF's chart SVGs: what WeasyPrint is given to draw."""
 
-from crmreport.report.pdf import _lean, sized_tables
+from crmreport.report.pdf import _lean, _without_table_gaps, sized_tables
 
 
 def test_empty_groups_go_and_so_do_the_groups_they_leave_empty():
@@ -73,3 +73,13 @@ def test_tables_not_sized_merged_empty_or_wider_than_a_line_keep_the_automatic_l
             + "<td>[-10,218.00; 49,611.00]</td>" * 5 + "</tr></table>")
     page = merged + plain + empty + wide
     assert sized_tables(page) == page
+
+
+def test_the_spaces_between_rows_and_cells_go_those_in_cells_stay() -> None:
+    page = ('<table class="x">\n<thead><tr><th>a</th>\n<th>b</th></tr></thead>\n<tbody>\n\n'
+            "<tr><td> <b>1</b> <i>2</i> </td>\n<td></td></tr>\n</tbody>\n</table>\n"
+            '<img src="a"> <img src="b">')
+    assert _without_table_gaps(page) == (
+        '<table class="x"><thead><tr><th>a</th><th>b</th></tr></thead><tbody>'
+        '<tr><td> <b>1</b> <i>2</i> </td><td></td></tr></tbody></table>\n'
+        '<img src="a"> <img src="b">')

@@ -41,6 +41,11 @@ _DECLARATION = re.compile(r"\s*([a-z-]+)\s*:\s*([^:!&']*?(?:'[^'&]*'[^:!&']*?)*)
 # a table whose columns the page sizes (class "sized"): WeasyPrint's automatic table layout
 # first measures every cell's narrowest and widest width, 40% of the response section's layout
 _SIZED_TABLE = re.compile(r'(<table class="sized">)(.*?</table>)', re.DOTALL)
+# The spaces between a table's rows and cells: the layout makes a box of each and drops it
+# (a table holds only rows, a row only cells), a tenth of the page's boxes
+_TABLE_GAP = re.compile(r"(</(?:td|th|tr|thead|tbody|tfoot|colgroup|caption)>"
+                        r"|<(?:table|thead|tbody|tfoot|tr|colgroup|col)\b[^>]*>)\s+"
+                        r"(?=</?(?:table|thead|tbody|tfoot|tr|td|th|colgroup|col)\b)")
 _ROW = re.compile(r"<tr\b.*?</tr>", re.DOTALL)
 _CELL = re.compile(r"<(t[hd])\b([^>]*)>(.*?)</\1>", re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
@@ -62,7 +67,12 @@ def pdf_page(
         context = page_context(monitoring, definition, {}, base_dir, summary)
     charts = {name: f'<img class="chart" id="{name}" alt="" src="{source}">'
               for name, source in sources.items()}
-    return sized_tables(render({**context, "charts": charts}, "pdf", template_dir))
+    return _without_table_gaps(
+        sized_tables(render({**context, "charts": charts}, "pdf", template_dir)))
+
+
+def _without_table_gaps(page: str) -> str:
+    return _TABLE_GAP.sub(r"\1", page)
 
 
 def sized_tables(page: str) -> str:
