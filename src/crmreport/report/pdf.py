@@ -41,8 +41,8 @@ _DECLARATION = re.compile(r"\s*([a-z-]+)\s*:\s*([^:!&']*?(?:'[^'&]*'[^:!&']*?)*)
 # a table whose columns the page sizes (class "sized"): WeasyPrint's automatic table layout
 # first measures every cell's narrowest and widest width, 40% of the response section's layout
 _SIZED_TABLE = re.compile(r'(<table class="sized">)(.*?</table>)', re.DOTALL)
-# The spaces between a table's rows and cells: the layout makes a box of each and drops it
-# (a table holds only rows, a row only cells), a tenth of the page's boxes
+# the spaces between a table's rows and cells: the layout makes a box of each and drops it
+# (a table holds only rows, a row only cells); about 400 on the demo's page
 _TABLE_GAP = re.compile(r"(</(?:td|th|tr|thead|tbody|tfoot|colgroup|caption)>"
                         r"|<(?:table|thead|tbody|tfoot|tr|colgroup|col)\b[^>]*>)\s+"
                         r"(?=</?(?:table|thead|tbody|tfoot|tr|td|th|colgroup|col)\b)")
