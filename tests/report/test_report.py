@@ -378,4 +378,4 @@ def test_the_pdf_sizes_the_response_tables(monitoring):
     response = page[page.index('<section id="response">'):page.index("</section>",
                                                                       page.index('id="response"'))]
     assert response.count("<table") == response.count(
-        '<table class="sized" style="table-layout: fixed"><colgroup>') > 0
+        '<table class="sized fixed" style="table-layout: fixed"><colgroup>') > 0

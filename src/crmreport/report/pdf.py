@@ -31,15 +31,32 @@ _UID = re.compile(r'id="defs-([0-9a-z]+)"')
 # plotly's groups for the layers a chart does not use: empty, they draw nothing, and
 # WeasyPrint's drawing takes its time per node (a quarter of the nodes of the demo's charts)
 _EMPTY_GROUP = re.compile(r"<g(?: [^>]*)?/>|<g(?: [^>]*)?></g>")
+# plotly's placeholder paths without a "d": they draw nothing, yet are nodes to cascade
+_NO_PATH = re.compile(r'<path(?: (?!d=)[\w:.-]+="[^"]*")*/>')
+# a start tag with a style attribute (the browser writes every value in double quotes)
+_STYLED_TAG = re.compile(r'<([A-Za-z][\w:.-]*)((?: [\w:.-]+="[^"]*")*) style="([^"]*)"'
+                         r'((?: [\w:.-]+="[^"]*")*)(/?)>')
+_ATTRIBUTE = re.compile(r'([\w:.-]+)="([^"]*)"')
+_DECLARATION = re.compile(r"\s*([a-z-]+)\s*:\s*([^:!&']*?(?:'[^'&]*'[^:!&']*?)*)\s*")
 # a table whose columns the page sizes (class "sized"): WeasyPrint's automatic table layout
 # first measures every cell's narrowest and widest width, 40% of the response section's layout
 _SIZED_TABLE = re.compile(r'(<table class="sized">)(.*?</table>)', re.DOTALL)
+# the spaces between a table's rows and cells: the layout makes a box of each and drops it
+# (a table holds only rows, a row only cells); about 400 on the demo's page
+_TABLE_GAP = re.compile(r"(</(?:td|th|tr|thead|tbody|tfoot|colgroup|caption)>"
+                        r"|<(?:table|thead|tbody|tfoot|tr|colgroup|col)\b[^>]*>)\s+"
+                        r"(?=</?(?:table|thead|tbody|tfoot|tr|td|th|colgroup|col)\b)")
 _ROW = re.compile(r"<tr\b.*?</tr>", re.DOTALL)
 _CELL = re.compile(r"<(t[hd])\b([^>]*)>(.*?)</\1>", re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
-# Characters, counted as wide as a digit (DejaVu Sans: 0.64 em): a response table's line
-# holds about 185 at its 6.5 pt on A4 landscape; a wider table keeps the automatic layout.
+_BREAK = re.compile(r"<br\s*/?>")
+# Characters, counted as wide as a digit (DejaVu Sans: 0.64 em), that a table's line holds,
+# less 3%: at 6.5 pt on A4 landscape (the response section's page) about 185; at 7 pt (the
+# other sections' tables) about 172 on landscape and 117 on portrait. A wider table keeps the
+# automatic layout.
 _LINE = 180
+_LINES = {"landscape": 167, "portrait": 114}
+_BOLD = 1.1  # a total row's bold figures are about a tenth wider
 _PADDING = 1.5  # a cell's padding, in characters
 _WRAPS = 20  # a text cell (class "l") longer than this may wrap at its spaces
 
@@ -55,41 +72,71 @@ def pdf_page(
         context = page_context(monitoring, definition, {}, base_dir, summary)
     charts = {name: f'<img class="chart" id="{name}" alt="" src="{source}">'
               for name, source in sources.items()}
-    return sized_tables(render({**context, "charts": charts}, "pdf", template_dir))
+    page = render({**context, "charts": charts}, "pdf", template_dir)
+    return _without_table_gaps(_sized_sections(page, _LINES[definition.orientation]))
 
 
-def sized_tables(page: str) -> str:
+def _sized_sections(page: str, line: float) -> str:
+    """:func:`sized_tables` with the line of each table's page and type size (see _LINE):
+    the response section's on a landscape page of its own, the others' ``line``."""
+    start = page.find('<section id="response">')
+    end = page.find("</section>", start)
+    if start < 0 or end < 0:
+        return sized_tables(page, line)
+    return (sized_tables(page[:start], line) + sized_tables(page[start:end], _LINE)
+            + sized_tables(page[end:], line))
+
+
+def _without_table_gaps(page: str) -> str:
+    return _TABLE_GAP.sub(r"\1", page)
+
+
+def sized_tables(page: str, line: float = _LINE) -> str:
     """``page`` with each table of class ``sized`` given its columns' widths (a
-    ``colgroup``), which the layout then takes as they are (``table-layout: fixed``)."""
-    return _SIZED_TABLE.sub(_sized, page)
+    ``colgroup``), which the layout then takes as they are (``table-layout: fixed``), if
+    they fit on a ``line`` of that many characters."""
+    return _SIZED_TABLE.sub(functools.partial(_sized, line=line), page)
 
 
-def _sized(table: re.Match[str]) -> str:
-    widths = _column_widths(table.group(2))
-    if not widths:  # merged cells: the automatic layout
+def _sized(table: re.Match[str], line: float) -> str:
+    widths = _column_widths(table.group(2), line)
+    if not widths:  # merged cells, or too wide: the automatic layout
         return table.group(0)
     columns = "".join(f'<col style="width: {width:.2f}%">' for width in widths)
-    return ('<table class="sized" style="table-layout: fixed">'
+    return ('<table class="sized fixed" style="table-layout: fixed">'
             f"<colgroup>{columns}</colgroup>{table.group(2)}")
 
 
-def _column_widths(table: str) -> list[float]:
-    """Widths (% of the table's) in proportion to what each column needs on a line (see
-    :func:`_needed`); none for a table with merged cells, without cells, or wider than a
-    line, whose columns the automatic layout sizes."""
-    needed: list[int] = []
+def _column_widths(table: str, line: float) -> list[float]:
+    """Widths (% of the table's) in proportion to what each column needs on a line: what
+    each cell shows unwrapped if the table then fits a ``line`` (as the automatic layout
+    would do), else what it needs wrapped (see :func:`_needed`); a total row's bold a tenth
+    more. None for a table with merged cells, without cells, or wider than a line even
+    wrapped, whose columns the automatic layout sizes."""
+    wrapped: list[float] = []
+    unwrapped: list[float] = []
     for row in _ROW.findall(table):
         cells = _CELL.findall(row)
         if any("colspan" in attributes or "rowspan" in attributes for _, attributes, _ in cells):
             return []
+        bold = _BOLD if 'class="total"' in row[:row.index(">")] else 1
         for column, cell in enumerate(cells):
-            if column == len(needed):
-                needed.append(2)
-            needed[column] = max(needed[column], _needed(*cell))
-    total = sum(needed) + _PADDING * len(needed)
-    if not needed or total > _LINE:
-        return []
-    return [100 * (width + _PADDING) / total for width in needed]
+            if column == len(wrapped):
+                wrapped.append(2)
+                unwrapped.append(2)
+            wrapped[column] = max(wrapped[column], bold * _needed(*cell))
+            unwrapped[column] = max(unwrapped[column], bold * _longest_line(cell[2]))
+    for needed in (unwrapped, wrapped):
+        total = sum(needed) + _PADDING * len(needed)
+        if needed and total <= line:
+            return [100 * (width + _PADDING) / total for width in needed]
+    return []
+
+
+def _longest_line(content: str) -> int:
+    """The characters of a cell's longest line, unwrapped (a heading may break at a br)."""
+    return max(len(" ".join(html.unescape(_TAG.sub(" ", part)).split()))
+               for part in _BREAK.split(content))
 
 
 def _needed(kind: str, attributes: str, content: str) -> int:
@@ -160,8 +207,25 @@ def _stable(svg: str, name: str) -> str:
 
 
 def _lean(svg: str) -> str:
-    """``svg`` without empty groups, nor the groups emptied by removing them."""
+    """``svg`` without paths that draw nothing, empty groups, nor the groups emptied by
+    removing them, its style attributes as presentation attributes."""
+    svg = _NO_PATH.sub("", svg)
     while (leaner := _EMPTY_GROUP.sub("", svg)) != svg:
         svg = leaner
-    return svg
+    return _STYLED_TAG.sub(_presented, svg)
+
+
+def _presented(tag: re.Match[str]) -> str:
+    """The start tag with its style's declarations as attributes (they win over an
+    attribute of the same name, as in CSS), in the order of their names: WeasyPrint parses
+    a style with a CSS tokenizer, element by element, and takes attributes as they are,
+    the style's last. A style not plainly "name: value; ..." is left as it is."""
+    name, before, style, after, closing = tag.groups()
+    declarations = [_DECLARATION.fullmatch(part) for part in style.split(";") if part.strip()]
+    if not all(declarations):  # an entity, a priority, a colon in a value...
+        return tag.group(0)
+    attributes = dict(_ATTRIBUTE.findall(before + after))
+    attributes.update((match[1], match[2]) for match in declarations if match)
+    listed = "".join(f' {key}="{value}"' for key, value in sorted(attributes.items()))
+    return f"<{name}{listed}{closing}>"
 
