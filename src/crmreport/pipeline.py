@@ -584,7 +584,11 @@ def monitor_report(
     from crmreport.monitor import collect  # after prepare, which imports it while reading
     from crmreport.monitor.periods import period_summary
     from crmreport.monitor.retention import MIGRATION_DAYS
+    from crmreport.report.html import compile_templates
 
+    # the page's templates compiled while the monitoring's queries run (they free the GIL)
+    threading.Thread(target=compile_templates, args=(_report_templates(loaded),),
+                     name="templates", daemon=True).start()
     config = loaded.config
     costs = {name: getattr(config.channels, name).cost
              for name in ("email", "letter") if getattr(config.channels, name)}
@@ -661,10 +665,10 @@ def _relative(account: Account, loaded: LoadedCampaign) -> Account:
 
 
 def write_monitoring_report(inputs: ReportInputs, out_dir: Path, email: Path | None = None,
-                            typesetter: Typesetter | None = None) -> list[Path]:
+                            typesetter: Typesetter | None = None,
+                            meanwhile: Callable[[], object] | None = None) -> list[Path]:
     from crmreport.report import write_report
 
-    own = inputs.loaded.template_dir / "report"  # a campaign may replace the bundled templates
     config = inputs.loaded.config
     named: list[tuple[str, dict[Any, str]]] = [*config.labels.items(),
                                               (config.campaign, config.label)]
@@ -673,8 +677,15 @@ def write_monitoring_report(inputs: ReportInputs, out_dir: Path, email: Path | N
     labels = {ident: {str(lang): text for lang, text in label.items()}
               for ident, label in named if label}  # an id without a label keeps an earlier one
     return write_report(inputs.monitoring, inputs.definition, out_dir,
-                        template_dir=own if own.is_dir() else None, summary=inputs.summary,
-                        labels=labels, email=email, typesetter=typesetter)
+                        template_dir=_report_templates(inputs.loaded), summary=inputs.summary,
+                        labels=labels, email=email, typesetter=typesetter,
+                        meanwhile=meanwhile)
+
+
+def _report_templates(loaded: LoadedCampaign) -> Path | None:
+    """The campaign's own report templates, if it has them; None: the bundled ones."""
+    own = loaded.template_dir / "report"
+    return own if own.is_dir() else None
 
 
 @dataclass(frozen=True)
@@ -694,17 +705,23 @@ def report_period(
     """The report into ``out_root/<period>/`` (2026-W09, 2026-03, 2026-Q1): a rerun of the
     same period replaces the folder in one step. ``json_path`` gets the summary as JSON,
     ``email_path`` the executive summary as a self-contained .eml."""
+    from crmreport.report.summary_json import checks, summary_json
+
     with _drawing_ready() as typesetter:
         inputs = monitor_report(loaded, definition, period, as_of, typesetter.start)
         slug = inputs.summary.current.period.slug
         folder = out_root / slug
+
+        def write_json() -> None:  # once the page is sent: the PDF's layout needs none of it
+            if json_path is not None:
+                write_text(json_path, summary_json(inputs.monitoring, inputs.summary,
+                                                   definition))
+
         with atomic_dir(folder) as tmp:
-            written = write_monitoring_report(inputs, tmp, email_path, typesetter)
-    from crmreport.report.summary_json import checks, summary_json
+            written = write_monitoring_report(inputs, tmp, email_path, typesetter, write_json)
 
     paths = [p if p == email_path else folder / p.name for p in written]
     if json_path is not None:
-        write_text(json_path, summary_json(inputs.monitoring, inputs.summary, definition))
         paths.append(json_path)
     failed = checks(inputs.summary, inputs.monitoring.account, definition)
     return PeriodReport(slug, paths, [c.reason or c.rule for c in failed if c.failed])
