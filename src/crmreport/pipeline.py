@@ -584,11 +584,13 @@ def monitor_report(
     from crmreport.monitor import collect  # after prepare, which imports it while reading
     from crmreport.monitor.periods import period_summary
     from crmreport.monitor.retention import MIGRATION_DAYS
-    from crmreport.report.html import compile_templates
+    from crmreport.report.html import warm_up
 
-    # the page's templates compiled while the monitoring's queries run (they free the GIL)
-    threading.Thread(target=compile_templates, args=(_report_templates(loaded),),
-                     name="templates", daemon=True).start()
+    # the page's templates compiled and plotly readied while the monitoring's queries run
+    # (they free the GIL); done before the report draws (no module imported by two threads)
+    warming = threading.Thread(target=warm_up, args=(_report_templates(loaded),),
+                               name="warm-up", daemon=True)
+    warming.start()
     config = loaded.config
     costs = {name: getattr(config.channels, name).cost
              for name in ("email", "letter") if getattr(config.channels, name)}
@@ -607,6 +609,7 @@ def monitor_report(
         raise
     finally:
         futures.wait([summarising])  # its queries end before the engine may be closed
+        warming.join()
     summary = dataclasses.replace(summarising.result(), equity=monitoring.value.equity)
     return ReportInputs(loaded, definition, monitoring, summary)
 
