@@ -602,7 +602,13 @@ def _monitor(loaded: LoadedCampaign, definition: Report, period: PeriodKind | No
     from crmreport.monitor import collect  # after prepare, which imports it while reading
     from crmreport.monitor.periods import period_summary
     from crmreport.monitor.retention import MIGRATION_DAYS
+    from crmreport.report.html import warm_up
 
+    # the page's templates compiled and plotly readied while the monitoring's queries run
+    # (they free the GIL); done before the report draws (no module imported by two threads)
+    warming = threading.Thread(target=warm_up, args=(_report_templates(loaded),),
+                               name="warm-up", daemon=True)
+    warming.start()
     config = loaded.config
     costs = {name: getattr(config.channels, name).cost
              for name in ("email", "letter") if getattr(config.channels, name)}
@@ -621,6 +627,7 @@ def _monitor(loaded: LoadedCampaign, definition: Report, period: PeriodKind | No
         raise
     finally:
         futures.wait([summarising])  # its queries end before the engine may be closed
+        warming.join()
     summary = dataclasses.replace(summarising.result(), equity=monitoring.value.equity)
     return ReportInputs(loaded, definition, monitoring, summary)
 
@@ -679,10 +686,10 @@ def _relative(account: Account, loaded: LoadedCampaign) -> Account:
 
 
 def write_monitoring_report(inputs: ReportInputs, out_dir: Path, email: Path | None = None,
-                            typesetter: Typesetter | None = None) -> list[Path]:
+                            typesetter: Typesetter | None = None,
+                            meanwhile: Callable[[], object] | None = None) -> list[Path]:
     from crmreport.report import write_report
 
-    own = inputs.loaded.template_dir / "report"  # a campaign may replace the bundled templates
     config = inputs.loaded.config
     named: list[tuple[str, dict[Any, str]]] = [*config.labels.items(),
                                               (config.campaign, config.label)]
@@ -691,8 +698,15 @@ def write_monitoring_report(inputs: ReportInputs, out_dir: Path, email: Path | N
     labels = {ident: {str(lang): text for lang, text in label.items()}
               for ident, label in named if label}  # an id without a label keeps an earlier one
     return write_report(inputs.monitoring, inputs.definition, out_dir,
-                        template_dir=own if own.is_dir() else None, summary=inputs.summary,
-                        labels=labels, email=email, typesetter=typesetter)
+                        template_dir=_report_templates(inputs.loaded), summary=inputs.summary,
+                        labels=labels, email=email, typesetter=typesetter,
+                        meanwhile=meanwhile)
+
+
+def _report_templates(loaded: LoadedCampaign) -> Path | None:
+    """The campaign's own report templates, if it has them; None: the bundled ones."""
+    own = loaded.template_dir / "report"
+    return own if own.is_dir() else None
 
 
 @dataclass(frozen=True)
@@ -713,18 +727,23 @@ def report_period(
     same period replaces the folder in one step. ``json_path`` gets the summary as JSON,
     ``email_path`` the executive summary as a self-contained .eml."""
     from crmreport.model_worker import fitting_in_worker
+    from crmreport.report.summary_json import checks, summary_json
 
     with fitting_in_worker(), _drawing_ready() as typesetter:  # the worker first: most to import
         inputs = monitor_report(loaded, definition, period, as_of, typesetter.start)
         slug = inputs.summary.current.period.slug
         folder = out_root / slug
+
+        def write_json() -> None:  # once the page is sent: the PDF's layout needs none of it
+            if json_path is not None:
+                write_text(json_path, summary_json(inputs.monitoring, inputs.summary,
+                                                   definition))
+
         with atomic_dir(folder) as tmp:
-            written = write_monitoring_report(inputs, tmp, email_path, typesetter)
-    from crmreport.report.summary_json import checks, summary_json
+            written = write_monitoring_report(inputs, tmp, email_path, typesetter, write_json)
 
     paths = [p if p == email_path else folder / p.name for p in written]
     if json_path is not None:
-        write_text(json_path, summary_json(inputs.monitoring, inputs.summary, definition))
         paths.append(json_path)
     failed = checks(inputs.summary, inputs.monitoring.account, definition)
     return PeriodReport(slug, paths, [c.reason or c.rule for c in failed if c.failed])

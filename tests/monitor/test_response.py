@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from crmreport.features.net_orders import classify_orders
-from crmreport.monitor.response import response_table, uplift
+from crmreport.monitor.response import response_table, response_tables, uplift
 from crmreport.tables import CONTACTS, ORDERS
 
 D0 = dt.date(2026, 3, 1)
@@ -127,6 +127,20 @@ def test_campaigns_still_inside_their_window_are_not_measured(con):
     assert _response_table(con, 30, {}, as_of=D0 + dt.timedelta(days=30)).empty
     measured = _response_table(con, 30, {}, as_of=D0 + dt.timedelta(days=31))
     assert measured.loc[measured["is_total"], "contacted"].item() == 4
+
+
+def test_several_days_in_one_query_each_as_known_on_its_day(con):
+    _order(con, "r1", "t0", 40, "-10.00")  # reverses o1 (day 30): known from day 41 on
+    classify_orders(con)
+    days = [D0 + dt.timedelta(days=n) for n in (30, 35, 45)]
+    inside, before, after = response_tables(con, 30, {}, days)
+    assert inside.empty  # no window had closed
+    before, after = (table[table["is_total"]].iloc[0] for table in (before, after))
+    assert before.rev_per_contact_t == pytest.approx(15.5 / 4)
+    assert after.rev_per_contact_t == pytest.approx(5.5 / 4)  # o1 reversed
+    assert (after.responders_t, after.responders_c) == (1, 1)  # t0 still bought o1b
+    for day, table in zip(days, response_tables(con, 30, {}, days), strict=True):
+        pd.testing.assert_frame_equal(table, response_table(con, 30, {}, day))
 
 
 def test_no_roi_over_a_negligible_cost(con):

@@ -379,3 +379,17 @@ def test_the_pdf_sizes_the_response_tables(monitoring):
                                                                       page.index('id="response"'))]
     assert response.count("<table") == response.count(
         '<table class="sized fixed" style="table-layout: fixed"><colgroup>') > 0
+
+
+def test_templates_compiled_ahead_are_read_again_when_changed(tmp_path):
+    import os
+
+    from crmreport.report.html import compile_templates, render
+
+    (tmp_path / "report.html.j2").write_text("{{ mode }} one")
+    compile_templates(tmp_path)  # as the report does while its queries run
+    assert render({}, "pdf", tmp_path) == "pdf one"
+    (tmp_path / "report.html.j2").write_text("{{ mode }} two")
+    later = os.stat(tmp_path / "report.html.j2").st_mtime + 1  # a second later, however fast
+    os.utime(tmp_path / "report.html.j2", (later, later))
+    assert render({}, "html", tmp_path) == "html two"

@@ -19,6 +19,7 @@ from crmreport.monitor.results import CampaignResults, campaign_results
 from crmreport.monitor.retention import (
     Migration,
     Window,
+    cohort_cells,
     cohort_matrix,
     cohort_window,
     retention_curve,
@@ -77,7 +78,8 @@ def collect(
     previous: dt.date | None = None,
 ) -> Monitoring:
     """``previous``: the date of the table ``previous_segments``, for the segment migration."""
-    cohorts = cohort_matrix(con, as_of, months)
+    window = cohort_window(con, as_of, months)
+    cohorts = cohort_cells(con, as_of, window)
     return Monitoring(
         as_of=as_of,
         window_days=window_days,
@@ -88,7 +90,7 @@ def collect(
         account=account,
         value=value_summary(con, as_of, value_model) if value_model else
         ValueSummary(reason="not computed"),
-        window=cohort_window(con, as_of, months),
+        window=window,
         churn=churn,
         results=campaign_results(con, window_days, costs, as_of, margin, pre_days),
         migration=segment_migration(con, previous, as_of) if previous else None,

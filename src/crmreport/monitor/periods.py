@@ -20,13 +20,14 @@ Customer equity (sum of the 52-week CLV) exists only at ``as_of``, where the mod
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
 from crmreport.engine import Connection
-from crmreport.monitor.response import response_table
+from crmreport.monitor.response import response_table, response_tables
 
 PeriodKind = Literal["week", "month", "quarter"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("week", "month", "quarter")
@@ -112,32 +113,64 @@ class PeriodSummary:
         return self.periods[-2] if len(self.periods) > 1 else None
 
 
+# Per period (number i of {periods}: its first and last day, and its previous period's):
+# revenue, active and new customers, and those active in the period before and how many of
+# them are active in it.
 _SQL = """
-WITH bought AS (SELECT DISTINCT customer_id, order_date FROM purchases($as_of)),
-now AS (SELECT DISTINCT customer_id FROM bought WHERE order_date BETWEEN $start AND $end),
-before AS (SELECT DISTINCT customer_id FROM bought WHERE order_date BETWEEN $pstart AND $pend),
+WITH p AS ({periods}),
+bought AS (SELECT DISTINCT customer_id, order_date FROM purchases($as_of)),
+now AS (SELECT DISTINCT p.i, b.customer_id FROM p
+        JOIN bought b ON b.order_date BETWEEN p.this_start AND p.this_end),
+before AS (SELECT DISTINCT p.i, b.customer_id FROM p
+           JOIN bought b ON b.order_date BETWEEN p.before_start AND p.before_end),
 firsts AS (SELECT customer_id, min(order_date) AS first_day FROM bought GROUP BY customer_id)
-SELECT
-  (SELECT CAST(coalesce(sum(amount), 0) AS DOUBLE) FROM net_revenue($as_of)
-    WHERE order_date BETWEEN $start AND $end),
-  (SELECT count(*) FROM now),
-  (SELECT count(*) FROM firsts WHERE first_day BETWEEN $start AND $end),
-  (SELECT count(*) FROM before JOIN now USING (customer_id)),
-  (SELECT count(*) FROM before)
+SELECT CAST(coalesce(revenue.amount, 0) AS DOUBLE), coalesce(active.n, 0),
+       coalesce(new.n, 0), coalesce(retained.n, 0), coalesce(base.n, 0)
+FROM p
+LEFT JOIN (SELECT p.i, sum(r.amount) AS amount FROM p JOIN net_revenue($as_of) r
+           ON r.order_date BETWEEN p.this_start AND p.this_end GROUP BY p.i) revenue
+  ON revenue.i = p.i
+LEFT JOIN (SELECT i, count(*) AS n FROM now GROUP BY i) active ON active.i = p.i
+LEFT JOIN (SELECT p.i, count(*) AS n FROM p JOIN firsts f
+           ON f.first_day BETWEEN p.this_start AND p.this_end GROUP BY p.i) new
+  ON new.i = p.i
+LEFT JOIN (SELECT b.i, count(*) AS n FROM before b JOIN now n
+           ON n.i = b.i AND n.customer_id = b.customer_id GROUP BY b.i) retained
+  ON retained.i = p.i
+LEFT JOIN (SELECT i, count(*) AS n FROM before GROUP BY i) base ON base.i = p.i
+ORDER BY p.i
 """
 
 
 def period_figures(
     con: Connection, period: Period, as_of: dt.date, window_days: int, costs: dict[str, float],
 ) -> PeriodFigures:
-    before = period.previous()
-    revenue, active, new, retained, base = con.execute(_SQL, {
-        "as_of": as_of, "start": period.start, "end": period.end,
-        "pstart": before.start, "pend": before.end,
-    }).fetchall()[0]
-    response = response_table(con, window_days, costs, period.end + dt.timedelta(days=1))
+    response = response_table(con, window_days, costs, _day_after(period))
+    return _figures(period, _counts(con, [period], as_of)[0], response)
+
+
+def _counts(con: Connection, periods: Sequence[Period], as_of: dt.date) -> list[tuple[Any, ...]]:
+    """Each period's revenue, active, new, retained and base, in one query."""
+    listed = " UNION ALL ".join(
+        f"SELECT {i} AS i, $start{i} AS this_start, $end{i} AS this_end, "
+        f"$before_start{i} AS before_start, $before_end{i} AS before_end"
+        for i in range(len(periods)))
+    days: dict[str, dt.date] = {"as_of": as_of}
+    for i, period in enumerate(periods):
+        before = period.previous()
+        days |= {f"start{i}": period.start, f"end{i}": period.end,
+                 f"before_start{i}": before.start, f"before_end{i}": before.end}
+    return con.execute(_SQL.format(periods=listed), days).fetchall()
+
+
+def _figures(period: Period, counts: tuple[Any, ...], response: pd.DataFrame) -> PeriodFigures:
+    revenue, active, new, retained, base = counts
     return PeriodFigures(period, round(float(revenue), 2), int(active), int(new),
                          int(retained), int(base), response)
+
+
+def _day_after(period: Period) -> dt.date:
+    return period.end + dt.timedelta(days=1)
 
 
 def period_summary(
@@ -149,5 +182,8 @@ def period_summary(
     chain = [period]
     while len(chain) < periods:
         chain.append(chain[-1].previous())
-    figures = [period_figures(con, p, as_of, window_days, costs) for p in reversed(chain)]
+    chain.reverse()
+    responses = response_tables(con, window_days, costs, [_day_after(p) for p in chain])
+    figures = [_figures(*each) for each in zip(chain, _counts(con, chain, as_of), responses,
+                                               strict=True)]
     return PeriodSummary(kind, as_of, figures, equity)

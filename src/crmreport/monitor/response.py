@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,9 @@ Z95 = float(ndtri(0.975))
 MIN_COST = 1.0
 MIN_COST_SHARE = 0.01
 
-# Per campaign x segment x channel, both groups; GROUPING SETS adds the per-campaign total.
+# Per day measured as of (number i of the days), campaign x segment x channel, both groups;
+# GROUPING SETS adds the per-campaign total. One query for several days: the first contacts
+# are found once. {days} and {orders} list the days ($day0, ...) and each one's net revenue.
 _SQL = f"""
 WITH first_contact AS (
     -- one whole row per (campaign, customer): its first contact, ties broken by run and channel
@@ -40,21 +42,24 @@ WITH first_contact AS (
     WHERE customer_id IS NOT NULL
     QUALIFY row_number() OVER (PARTITION BY campaign, customer_id
                                ORDER BY contacted_at, run_id, channel, test_group) = 1
-       AND ($as_of IS NULL OR contacted_at + $window < $as_of)
+),
+measured AS (  -- those whose window has passed before the day
+    SELECT d.i, c.* FROM ({{days}}) d JOIN first_contact c ON c.contacted_at + $window < d.day
 ),
 outcome AS (
-    SELECT c.campaign, c.customer_id, c.segment, c.channel, c.test_group,
+    SELECT c.i, c.campaign, c.customer_id, c.segment, c.channel, c.test_group,
            count(o.order_id) FILTER (o.kind = 'purchase') > 0 AS responded,
            coalesce(sum(o.amount), 0) AS revenue
-    FROM first_contact c
-    -- net revenue as known now: purchases not reversed since, minus partial credit notes
-    LEFT JOIN net_revenue(coalesce($as_of, DATE '9999-12-31')) o
-      ON o.customer_id = c.customer_id
+    FROM measured c
+    -- net revenue as known on the day: purchases not reversed since, minus partial credit notes
+    LEFT JOIN ({{orders}}) o
+      ON o.i = c.i
+     AND o.customer_id = c.customer_id
      AND o.order_date > c.contacted_at
      AND o.order_date <= c.contacted_at + $window
     GROUP BY ALL
 )
-SELECT campaign, segment, channel, grouping(segment, channel) > 0 AS is_total,
+SELECT i, campaign, segment, channel, grouping(segment, channel) > 0 AS is_total,
        count(*) FILTER (test_group = 'treatment') AS contacted,
        count(*) FILTER (test_group = 'control') AS control,
        count(*) FILTER (test_group = 'treatment' AND responded) AS responders_t,
@@ -62,9 +67,10 @@ SELECT campaign, segment, channel, grouping(segment, channel) > 0 AS is_total,
        CAST(coalesce(sum(revenue) FILTER (test_group = 'treatment'), 0) AS DOUBLE) AS revenue_t,
        CAST(coalesce(sum(revenue) FILTER (test_group = 'control'), 0) AS DOUBLE) AS revenue_c
 FROM outcome
-GROUP BY GROUPING SETS ((campaign, segment, channel), (campaign))
-ORDER BY campaign, is_total, segment, channel
+GROUP BY GROUPING SETS ((i, campaign, segment, channel), (i, campaign))
+ORDER BY i, campaign, is_total, segment, channel
 """
+_NO_DAY = dt.date(9999, 12, 31)  # as of no day: every contact measured, every order counted
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,25 @@ def response_table(
     ``costs`` is the cost of one treated contact per channel; a channel missing there costs 0.
     ROI is None where the cost is negligible (see ``MIN_COST``).
     """
-    counts = con.execute(_SQL, {"window": int(window_days), "as_of": as_of}).df()
+    return response_tables(con, window_days, costs, [as_of])[0]
+
+
+def response_tables(
+    con: Connection, window_days: int, costs: dict[str, float],
+    days: Sequence[dt.date | None],
+) -> list[pd.DataFrame]:
+    """:func:`response_table` as of each of ``days``, in one query."""
+    numbers = range(len(days))
+    sql = _SQL.format(
+        days=" UNION ALL ".join(f"SELECT {i} AS i, $day{i} AS day" for i in numbers),
+        orders=" UNION ALL ".join(f"SELECT {i} AS i, * FROM net_revenue($day{i})"
+                                  for i in numbers))
+    counts = con.execute(sql, {"window": int(window_days)} | {
+        f"day{i}": _NO_DAY if day is None else day for i, day in enumerate(days)}).df()
+    return [_table(counts[counts["i"] == i], costs) for i in numbers]
+
+
+def _table(counts: pd.DataFrame, costs: dict[str, float]) -> pd.DataFrame:
     detail = counts[~counts["is_total"]]
     # The total's cost is the sum over its channels, which a single rate cannot give.
     cost = detail["contacted"] * detail["channel"].map(lambda c: costs.get(c, 0.0))

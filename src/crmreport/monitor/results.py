@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,28 +151,53 @@ def customer_outcomes(con: Connection, window_days: int,
     return base
 
 
+class _Columns:
+    """A table's columns as numpy arrays, whose rows a mask selects: a DataFrame's row filter
+    takes every column through pandas, which was most of the results' time."""
+
+    def __init__(self, columns: dict[str, np.ndarray]) -> None:
+        self.columns = columns
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, filled: Sequence[str] = ()) -> _Columns:
+        """``frame``'s columns, those in ``filled`` with "" for a missing value."""
+        return cls({str(name): (frame[name].fillna("") if name in filled else frame[name])
+                    .to_numpy() for name in frame.columns})
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values())))
+
+    def where(self, mask: np.ndarray) -> _Columns:
+        return _Columns({name: values[mask] for name, values in self.columns.items()})
+
+
 def campaign_results(con: Connection, window_days: int,
                      costs: dict[str, float], as_of: dt.date | None = None,
                      margin: float | None = None, pre_days: int = 365) -> CampaignResults:
     data = customer_outcomes(con, window_days, as_of, pre_days)
     data["cost"] = np.where(data["treated"], data["channel"].map(
         lambda c: costs.get(c, 0.0)), 0.0)
+    columns = _Columns.of(data.drop(columns="customer_id"), filled=DIMENSIONS[1:])
     rows, variants, comparisons, channels = [], [], [], []
-    for campaign, camp in data.groupby("campaign", sort=True):
+    for campaign in sorted(set(columns["campaign"])):
+        camp = columns.where(columns["campaign"] == campaign)
         for dimension in DIMENSIONS:
             if dimension == "total":
                 rows.append(_figures(camp, margin) | {"campaign": campaign,
                                                        "dimension": "total", "level": None})
                 continue
-            levels = sorted(camp[dimension].fillna("").unique())
+            levels = sorted(set(camp[dimension]))
             if len(levels) < 2:
                 continue  # one level is the total again
             for level in levels:
-                part = camp[camp[dimension].fillna("") == level]
+                part = camp.where(camp[dimension] == level)
                 rows.append(_figures(part, margin) | {"campaign": campaign,
                                                        "dimension": dimension, "level": level})
-        for offer, part in camp.groupby("offer", sort=True):
-            v, c = _variant_tests(part)
+        for offer in sorted(set(camp["offer"])):
+            v, c = _variant_tests(camp.where(camp["offer"] == offer))
             variants += [r | {"campaign": campaign, "offer": offer} for r in v]
             comparisons += [r | {"campaign": campaign, "offer": offer} for r in c]
         channels += [r | {"campaign": campaign} for r in _by_order_channel(camp)]
@@ -198,8 +224,8 @@ FIGURES = [
 ]
 
 
-def _figures(part: pd.DataFrame, margin: float | None) -> dict[str, Any]:
-    t, c = part[part["treated"]], part[~part["treated"]]
+def _figures(part: _Columns, margin: float | None) -> dict[str, Any]:
+    t, c = part.where(part["treated"]), part.where(~part["treated"])
     n_t, n_c = len(t), len(c)
     x_t, x_c = int(t["responded"].sum()), int(c["responded"].sum())
     cost = float(t["cost"].sum())
@@ -248,17 +274,22 @@ COMPARISON_COLUMNS = ["first", "second", "rate_first", "rate_second", "p_value",
 CONTROL = "control"
 
 
-def _variant_tests(part: pd.DataFrame) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _variant_tests(part: _Columns | pd.DataFrame,
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Per variant of one offer its response, and the Holm-adjusted pairwise z-tests of the
     variants' treated response against each other and against the offer's pooled control."""
-    treated = part[part["treated"]]
-    names = sorted(treated["variant"].unique())
+    variant = np.asarray(part["variant"])
+    treated = np.asarray(part["treated"], dtype=bool)
+    responded = np.asarray(part["responded"], dtype=bool)
+    names = sorted(set(variant[treated]))
     if len(names) < 2:
         return [], []
-    control = part[~part["treated"]]
-    arms = {v: (len(g), int(g["responded"].sum()))
-            for v, g in treated.groupby("variant", sort=True)}
-    arms[CONTROL] = (len(control), int(control["responded"].sum()))
+
+    def arm(mask: np.ndarray) -> tuple[int, int]:
+        return int(mask.sum()), int(responded[mask].sum())
+
+    arms = {v: arm(treated & (variant == v)) for v in names}
+    arms[CONTROL] = arm(~treated)
     pairs = [*itertools.combinations(names, 2), *((v, CONTROL) for v in names)]
     raw = [two_proportion_z(*arms[a], *arms[b]) for a, b in pairs]
     adjusted = holm(raw)
@@ -279,13 +310,11 @@ def _variant_tests(part: pd.DataFrame) -> tuple[list[dict[str, Any]], list[dict[
                                                        _rate(*arms[best[1]]))
     variants = []
     for v in names:
-        g = part[part["variant"] == v]
-        gc = g[~g["treated"]]
+        own_control = arm(~treated & (variant == v))
         variants.append({
             "variant": v, "contacted": arms[v][0], "responders_t": arms[v][1],
-            "rate_t": _rate(*arms[v]), "control": len(gc),
-            "responders_c": int(gc["responded"].sum()),
-            "rate_c": _rate(len(gc), int(gc["responded"].sum())),
+            "rate_t": _rate(*arms[v]), "control": own_control[0],
+            "responders_c": own_control[1], "rate_c": _rate(*own_control),
             "verdict": "winner" if v == winner else "no_winner" if winner is None else "lost",
             "needed_per_group": needed})
     return variants, comparisons
@@ -304,17 +333,17 @@ ORDER_CHANNEL_COLUMNS = ["contact_channel", "order_channel", "contacted", "contr
                          "inc_low", "inc_high"]
 
 
-def _by_order_channel(camp: pd.DataFrame) -> list[dict[str, Any]]:
+def _by_order_channel(camp: _Columns) -> list[dict[str, Any]]:
     """Incremental revenue per order channel, over all contacts and per contact channel."""
     order_channels = sorted(c.split(":", 1)[1] for c in camp.columns
                             if c.startswith("revenue:"))
-    parts: list[tuple[str | None, pd.DataFrame]] = [(None, camp)]
-    contact_channels = sorted(camp["channel"].unique())
+    parts: list[tuple[str | None, _Columns]] = [(None, camp)]
+    contact_channels = sorted(set(camp["channel"]))
     if len(contact_channels) > 1:
-        parts += [(ch, camp[camp["channel"] == ch]) for ch in contact_channels]
+        parts += [(ch, camp.where(camp["channel"] == ch)) for ch in contact_channels]
     rows = []
     for contact, part in parts:
-        t, c = part[part["treated"]], part[~part["treated"]]
+        t, c = part.where(part["treated"]), part.where(~part["treated"])
         for ch in order_channels:
             row: dict[str, Any] = dict.fromkeys(ORDER_CHANNEL_COLUMNS)
             row |= {"contact_channel": contact, "order_channel": ch, "contacted": len(t),

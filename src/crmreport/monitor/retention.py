@@ -101,7 +101,11 @@ def cohort_window(con: Connection, as_of: dt.date, months: int) -> Window | None
 def cohort_matrix(con: Connection, as_of: dt.date, months: int) -> pd.DataFrame:
     """Long form: cohort, cohort_size, k, month, active, share, complete, left_censored;
     the cohorts of :func:`cohort_window`."""
-    window = cohort_window(con, as_of, months)
+    return cohort_cells(con, as_of, cohort_window(con, as_of, months))
+
+
+def cohort_cells(con: Connection, as_of: dt.date, window: Window | None) -> pd.DataFrame:
+    """:func:`cohort_matrix` over its ``window``, found already."""
     if window is None:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
     frame = con.execute(_SQL, [as_of, window.first, window.last, _months(window),

@@ -42,6 +42,7 @@ def write_report(
     labels: Labels | None = None,
     email: Path | None = None,
     typesetter: Typesetter | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[Path]:
     """Write report.html and/or report.pdf into ``out_dir``; return the paths written.
 
@@ -51,7 +52,8 @@ def write_report(
     segments and offers per language (``{id: {language: name}}``; default: the id made
     readable); ``email`` is where the executive summary goes as a self-contained .eml;
     ``typesetter`` (a :class:`~crmreport.report.typeset.Typesetter`) lays out the PDF in
-    another process while this one writes the HTML and the email (default: here, after).
+    another process while this one writes the HTML and the email (default: here, after);
+    ``meanwhile`` is called once the PDF's page is sent, beside its layout.
     """
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
@@ -71,6 +73,8 @@ def write_report(
     page = (base_dir, template_dir, summary)
     if "pdf" not in formats and email is None:
         figures = {name: make() for name, make in makers.items()}
+        if meanwhile:
+            meanwhile()
         return [write_html(safe, definition, out_dir, *page, figures, context)] \
             if "html" in formats else []
     if email is not None and summary is None:
@@ -89,11 +93,13 @@ def write_report(
         laid_out: Callable[[], bytes] | None = None  # the PDF, waited for
         if typesetter and drawing:
             # the typesetter styles the page while the charts are made and drawn, and takes
-            # each as it comes; this process writes the HTML and the email meanwhile
-            laid_out = typesetter.submit(lambda: pdf_page(
-                safe, definition, *page, {name: CHART + name for name in drawing}, context),
-                {name: functools.partial(chart_svg, svg, name)
-                 for name, svg in drawing.items()}).result
+            # each as it comes; this process writes the HTML and the email meanwhile. The
+            # page is made first, alone: made beside the figures it would share the GIL.
+            pdf_html = pdf_page(safe, definition, *page,
+                                {name: CHART + name for name in drawing}, context)
+            laid_out = typesetter.submit(lambda: pdf_html, {
+                name: functools.partial(chart_svg, svg, name)
+                for name, svg in drawing.items()}).result
         elif drawing:
             laid_out = functools.partial(_typeset_here, lambda: pdf_page(
                 safe, definition, *page,
@@ -108,6 +114,8 @@ def write_report(
                                         spark_pngs(summary, definition, safe),
                                         context["executive"])
                 email_path = write_email(email, message)
+            if meanwhile:
+                meanwhile()
             futures.wait(drawing.values())
         except BaseException:
             for waiting in drawing.values():
