@@ -727,23 +727,27 @@ def report_period(
     same period replaces the folder in one step. ``json_path`` gets the summary as JSON,
     ``email_path`` the executive summary as a self-contained .eml."""
     from crmreport.model_worker import fitting_in_worker
-    from crmreport.report.summary_json import checks, summary_json
 
+    json_text: list[str] = []
     with fitting_in_worker(), _drawing_ready() as typesetter:  # the worker first: most to import
         inputs = monitor_report(loaded, definition, period, as_of, typesetter.start)
         slug = inputs.summary.current.period.slug
         folder = out_root / slug
 
-        def write_json() -> None:  # once the page is sent: the PDF's layout needs none of it
+        def make_json() -> None:  # once the page is sent: the PDF's layout needs none of it
+            from crmreport.report.summary_json import summary_json
+
             if json_path is not None:
-                write_text(json_path, summary_json(inputs.monitoring, inputs.summary,
-                                                   definition))
+                json_text.append(summary_json(inputs.monitoring, inputs.summary, definition))
 
         with atomic_dir(folder) as tmp:
-            written = write_monitoring_report(inputs, tmp, email_path, typesetter, write_json)
+            written = write_monitoring_report(inputs, tmp, email_path, typesetter, make_json)
+
+    from crmreport.report.summary_json import checks
 
     paths = [p if p == email_path else folder / p.name for p in written]
-    if json_path is not None:
+    if json_path is not None:  # written after the report's folder, as before
+        write_text(json_path, json_text[0])
         paths.append(json_path)
     failed = checks(inputs.summary, inputs.monitoring.account, definition)
     return PeriodReport(slug, paths, [c.reason or c.rule for c in failed if c.failed])
