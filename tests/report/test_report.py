@@ -393,3 +393,20 @@ def test_templates_compiled_ahead_are_read_again_when_changed(tmp_path):
     later = os.stat(tmp_path / "report.html.j2").st_mtime + 1  # a second later, however fast
     os.utime(tmp_path / "report.html.j2", (later, later))
     assert render({}, "html", tmp_path) == "html two"
+
+
+def test_the_pdf_sizes_the_other_sections_tables(monitoring):
+    from crmreport.report.charts import chart_makers
+    from crmreport.report.format import Formatter, suppress_small
+    from crmreport.report.names import with_names
+    from crmreport.report.pdf import pdf_page
+
+    safe = with_names(suppress_small(monitoring, DEFINITION.min_cell_size), {},
+                      DEFINITION.language)
+    names = chart_makers(safe, DEFINITION.branding, Formatter.for_report(DEFINITION))
+    page = pdf_page(safe, DEFINITION, None, None, None, {n: "data:," for n in names})
+    for section in ("retention", "segments", "data_quality"):  # no value models here
+        start = page.index(f'<section id="{section}">')
+        body = page[start:page.index("</section>", start)]
+        assert body.count("<table") == body.count(
+            '<table class="sized fixed" style="table-layout: fixed"><colgroup>') > 0, section
