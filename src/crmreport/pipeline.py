@@ -602,13 +602,12 @@ def _monitor(loaded: LoadedCampaign, definition: Report, period: PeriodKind | No
     from crmreport.monitor import collect  # after prepare, which imports it while reading
     from crmreport.monitor.periods import period_summary
     from crmreport.monitor.retention import MIGRATION_DAYS
-    from crmreport.report.html import warm_up
+    from crmreport.report.html import compile_templates
 
-    # the page's templates compiled and plotly readied while the monitoring's queries run
-    # (they free the GIL); done before the report draws (no module imported by two threads)
-    warming = threading.Thread(target=warm_up, args=(_report_templates(loaded),),
-                               name="warm-up", daemon=True)
-    warming.start()
+    # the page's templates compiled while the monitoring's queries run (they free the GIL)
+    compiling = threading.Thread(target=compile_templates, args=(_report_templates(loaded),),
+                                 name="templates", daemon=True)
+    compiling.start()
     config = loaded.config
     costs = {name: getattr(config.channels, name).cost
              for name in ("email", "letter") if getattr(config.channels, name)}
@@ -627,7 +626,7 @@ def _monitor(loaded: LoadedCampaign, definition: Report, period: PeriodKind | No
         raise
     finally:
         futures.wait([summarising])  # its queries end before the engine may be closed
-        warming.join()
+        compiling.join()
     summary = dataclasses.replace(summarising.result(), equity=monitoring.value.equity)
     return ReportInputs(loaded, definition, monitoring, summary)
 

@@ -55,20 +55,6 @@ def chart_makers(m: Monitoring, branding: Branding,
     return makers
 
 
-def warm_up() -> None:
-    """A throwaway figure of each kind the report makes: plotly loads its validators on first
-    use (about 0.15 s), which then falls outside the report's path (e.g. while it queries)."""
-    branding, fmt = Branding(), Formatter("en")
-    frame = pd.DataFrame({"campaign": ["a"], "is_total": [True], "uplift_abs": [0.1],
-                          "ci_low": [0.0], "ci_high": [0.2], "rate_t": [0.2], "rate_c": [0.1]})
-    uplift_chart(frame, branding, fmt)
-    rates_chart(frame, branding, fmt)
-    retention_chart(pd.DataFrame({"k": [1], "retention": [0.5]}), branding, fmt)
-    go.Heatmap(z=[[0.5]], text=[["50%"]], texttemplate="%{text}", xgap=1, ygap=1,
-               hoverongaps=False, colorbar={"title": {"text": ""}, "outlinewidth": 0})
-    make_subplots(rows=1, cols=2, subplot_titles=("a", "b"))
-
-
 def churn_chart(bands: list[dict[str, Any]], branding: Branding, fmt: Formatter) -> go.Figure:
     """The churn-risk distribution: customers per risk band (suppressed bands as gaps)."""
     t = LABELS[fmt.language]

@@ -28,7 +28,6 @@ from crmreport.files import write_text
 from crmreport.monitor import Monitoring
 from crmreport.monitor.periods import PeriodSummary
 from crmreport.reasons import label
-from crmreport.report import charts
 from crmreport.report.charts import make_charts
 from crmreport.report.format import SUPPRESSED, Formatter, as_float
 from crmreport.report.labels import DEFINITIONS, LABELS
@@ -102,20 +101,11 @@ def _environment(template_dir: Path | None) -> jinja2.Environment:
 
 def compile_templates(template_dir: Path | None = None) -> None:
     """Compile the report's templates ahead of :func:`render` (e.g. in a thread while the
-    figures are computed); a template that does not compile is left for it to report."""
+    monitoring's queries run); a template that cannot be loaded is left for it to report."""
     env = _environment(template_dir)
-    for name in env.list_templates(extensions=["j2"]):
-        with contextlib.suppress(jinja2.TemplateError):
-            env.get_template(name)
-
-
-def warm_up(template_dir: Path | None = None) -> None:
-    """What the page and the charts take longest over the first time, done ahead (in a
-    thread while the figures' queries run): the templates compiled, plotly's validators. A
-    failure is left for the report to meet where it says what to do."""
     with contextlib.suppress(Exception):
-        compile_templates(template_dir)
-        charts.warm_up()
+        for name in env.list_templates(extensions=["j2"]):
+            env.get_template(name)
 
 
 def page_context(
