@@ -37,7 +37,9 @@ _NO_PATH = re.compile(r'<path(?: (?!d=)[\w:.-]+="[^"]*")*/>')
 _STYLED_TAG = re.compile(r'<([A-Za-z][\w:.-]*)((?: [\w:.-]+="[^"]*")*) style="([^"]*)"'
                          r'((?: [\w:.-]+="[^"]*")*)(/?)>')
 _ATTRIBUTE = re.compile(r'([\w:.-]+)="([^"]*)"')
-_DECLARATION = re.compile(r"\s*([a-z-]+)\s*:\s*([^:!&']*?(?:'[^'&]*'[^:!&']*?)*)\s*")
+# a declaration "name: value"; a name starting with "-" (a vendor's, or a custom property)
+# WeasyPrint's SVG ignores, and as an attribute it would not be well-formed XML
+_DECLARATION = re.compile(r"\s*(-?-?[a-z][a-z-]*)\s*:\s*([^:!&']*?(?:'[^'&]*'[^:!&']*?)*)\s*")
 # a table whose columns the page sizes (class "sized"): WeasyPrint's automatic table layout
 # first measures every cell's narrowest and widest width, 40% of the response section's layout
 _SIZED_TABLE = re.compile(r'(<table class="sized">)(.*?</table>)', re.DOTALL)
@@ -50,13 +52,16 @@ _ROW = re.compile(r"<tr\b.*?</tr>", re.DOTALL)
 _CELL = re.compile(r"<(t[hd])\b([^>]*)>(.*?)</\1>", re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 _BREAK = re.compile(r"<br\s*/?>")
+# a class attribute with the token "total" (a row), "l" (a text cell)
+_TOTAL = re.compile(r'\bclass="(?:[^"]* )?total(?: [^"]*)?"')
+_TEXT_CELL = re.compile(r'\bclass="(?:[^"]* )?l(?: [^"]*)?"')
 # Characters, counted as wide as a digit (DejaVu Sans: 0.64 em), that a table's line holds,
 # less 3%: at 6.5 pt on A4 landscape (the response section's page) about 185; at 7 pt (the
 # other sections' tables) about 172 on landscape and 117 on portrait. A wider table keeps the
 # automatic layout.
 _LINE = 180
 _LINES = {"landscape": 167, "portrait": 114}
-_BOLD = 1.1  # a total row's bold figures are about a tenth wider
+_BOLD = 1.1  # bold (headings, a total row) is about a tenth wider
 _PADDING = 1.5  # a cell's padding, in characters
 _WRAPS = 20  # a text cell (class "l") longer than this may wrap at its spaces
 
@@ -78,7 +83,9 @@ def pdf_page(
 
 def _sized_sections(page: str, line: float) -> str:
     """:func:`sized_tables` with the line of each table's page and type size (see _LINE):
-    the response section's on a landscape page of its own, the others' ``line``."""
+    the response section's on a landscape page of its own, the others' ``line``. A page
+    without ``<section id="response">`` (a user's template) has ``line`` throughout: a
+    response table wider than that keeps the automatic layout."""
     start = page.find('<section id="response">')
     end = page.find("</section>", start)
     if start < 0 or end < 0:
@@ -110,20 +117,21 @@ def _sized(table: re.Match[str], line: float) -> str:
 def _column_widths(table: str, line: float) -> list[float]:
     """Widths (% of the table's) in proportion to what each column needs on a line: what
     each cell shows unwrapped if the table then fits a ``line`` (as the automatic layout
-    would do), else what it needs wrapped (see :func:`_needed`); a total row's bold a tenth
-    more. None for a table with merged cells, without cells, or wider than a line even
-    wrapped, whose columns the automatic layout sizes."""
+    would do), else what it needs wrapped (see :func:`_needed`); bold (a heading, a total
+    row) a tenth more. None for a table with merged cells, without cells, or wider than a
+    line even wrapped, whose columns the automatic layout sizes."""
     wrapped: list[float] = []
     unwrapped: list[float] = []
     for row in _ROW.findall(table):
         cells = _CELL.findall(row)
         if any("colspan" in attributes or "rowspan" in attributes for _, attributes, _ in cells):
             return []
-        bold = _BOLD if 'class="total"' in row[:row.index(">")] else 1
+        total_row = _TOTAL.search(row[:row.index(">")]) is not None
         for column, cell in enumerate(cells):
             if column == len(wrapped):
                 wrapped.append(2)
                 unwrapped.append(2)
+            bold = _BOLD if total_row or cell[0] == "th" else 1
             wrapped[column] = max(wrapped[column], bold * _needed(*cell))
             unwrapped[column] = max(unwrapped[column], bold * _longest_line(cell[2]))
     for needed in (unwrapped, wrapped):
@@ -147,7 +155,7 @@ def _needed(kind: str, attributes: str, content: str) -> int:
     longest = max(map(len, text.split()), default=0)
     if kind == "th":
         return longest
-    if 'class="l"' in attributes:
+    if _TEXT_CELL.search(attributes):
         return max(longest, min(len(text), _WRAPS))
     return len(text)
 
@@ -208,10 +216,14 @@ def _stable(svg: str, name: str) -> str:
 
 def _lean(svg: str) -> str:
     """``svg`` without paths that draw nothing, empty groups, nor the groups emptied by
-    removing them, its style attributes as presentation attributes."""
+    removing them, its style attributes as presentation attributes (unless it has a
+    stylesheet: its rules win over attributes but not over a style, so they would then win
+    where they did not; plotly writes none)."""
     svg = _NO_PATH.sub("", svg)
     while (leaner := _EMPTY_GROUP.sub("", svg)) != svg:
         svg = leaner
+    if "<style" in svg:
+        return svg
     return _STYLED_TAG.sub(_presented, svg)
 
 
@@ -219,13 +231,15 @@ def _presented(tag: re.Match[str]) -> str:
     """The start tag with its style's declarations as attributes (they win over an
     attribute of the same name, as in CSS), in the order of their names: WeasyPrint parses
     a style with a CSS tokenizer, element by element, and takes attributes as they are,
-    the style's last. A style not plainly "name: value; ..." is left as it is."""
+    the style's last; a declaration WeasyPrint ignores (its name starts with "-") goes. A
+    style not plainly "name: value; ..." is left as it is."""
     name, before, style, after, closing = tag.groups()
     declarations = [_DECLARATION.fullmatch(part) for part in style.split(";") if part.strip()]
     if not all(declarations):  # an entity, a priority, a colon in a value...
         return tag.group(0)
     attributes = dict(_ATTRIBUTE.findall(before + after))
-    attributes.update((match[1], match[2]) for match in declarations if match)
+    attributes.update((match[1], match[2]) for match in declarations
+                      if match and not match[1].startswith("-"))
     listed = "".join(f' {key}="{value}"' for key, value in sorted(attributes.items()))
     return f"<{name}{listed}{closing}>"
 
