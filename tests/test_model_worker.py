@@ -120,8 +120,8 @@ def test_a_result_that_cannot_be_read_here_is_an_error_naming_why(
     def unreadable(*args: object) -> None:
         raise ValueError("no Fraction here")
 
-    in_worker(os.getpid)  # started before the patch: the worker has the real Fraction
-    monkeypatch.setattr(fractions, "Fraction", unreadable)  # how this process unpickles one
+    # how this process unpickles a Fraction; the worker, a process of its own, makes one
+    monkeypatch.setattr(fractions, "Fraction", unreadable)
     with pytest.raises(CrmError, match=r"or sent back what could not be read \(ValueError: "
                                        r"no Fraction here\); run the command again"):
         in_worker(eval, "__import__('fractions').Fraction(1, 3)")

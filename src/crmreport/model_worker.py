@@ -101,8 +101,8 @@ def _submitted(work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> tuple
 
 
 def _cause(broken: BrokenProcessPool) -> str:
-    """`` (Type: message)``, the last line of the traceback of what broke the pool when
-    the executor kept one (a result that could not be unpickled), else nothing (a death)."""
+    """What broke the pool, as " (Type: message)": the last line of the traceback the
+    executor keeps of a result it could not unpickle; "" for a worker's death (none kept)."""
     lines = str(broken.__cause__ or "").strip("\n'").splitlines()
     return f" ({lines[-1].strip()})" if lines else ""
 
