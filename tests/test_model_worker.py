@@ -1,14 +1,19 @@
 """The report's model worker: work runs there only within fitting_in_worker, one worker is
 reused, the fits' reasons and errors come back as they are in-process, a dead worker is an
-error, and a report process imports none of the fits' libraries."""
+error (but not one that died idle), Ctrl+C stops the worker at once, and a report process
+imports none of the fits' libraries."""
 
 from __future__ import annotations
 
 import datetime as dt
+import fractions
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +88,64 @@ def test_a_worker_that_dies_is_an_error_and_the_next_request_starts_another() ->
         in_worker(os._exit, 3)
     after = in_worker(os.getpid)
     assert after not in (before, os.getpid())
+
+
+def _stopped(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status  # a zombie: its parent (or, orphaned, init) reaps it
+
+
+def _soon(condition: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + 30  # a bound for a busy machine, not a timing
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+def test_a_worker_that_died_idle_is_replaced_without_an_error() -> None:
+    before = in_worker(os.getpid)
+    os.kill(before, signal.SIGKILL)
+    # reaped by the executor, which marked itself broken first: a submit now raises
+    # BrokenProcessPool, though nothing was sent
+    assert _soon(lambda: not Path(f"/proc/{before}").exists())
+    after = in_worker(os.getpid)
+    assert after not in (before, os.getpid())
+
+
+def test_a_result_that_cannot_be_read_here_is_an_error_naming_why(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def unreadable(*args: object) -> None:
+        raise ValueError("no Fraction here")
+
+    # how this process unpickles a Fraction; the worker, a process of its own, makes one
+    monkeypatch.setattr(fractions, "Fraction", unreadable)
+    with pytest.raises(CrmError, match=r"or sent back what could not be read \(ValueError: "
+                                       r"no Fraction here\); run the command again"):
+        in_worker(eval, "__import__('fractions').Fraction(1, 3)")
+    monkeypatch.undo()
+    assert in_worker(eval, "__import__('fractions').Fraction(1, 3)") == fractions.Fraction(1, 3)
+
+
+def test_ctrl_c_during_a_fit_stops_the_worker_at_once() -> None:
+    code = ("import os, time\nfrom crmreport.model_worker import fitting_in_worker, run\n"
+            "with fitting_in_worker():\n    print(run(os.getpid), flush=True)\n"
+            "    run(time.sleep, 30)\n")
+    job = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        assert job.stdout is not None
+        worker = int(job.stdout.readline())
+        time.sleep(1)  # the sleep is running in the worker
+        job.send_signal(signal.SIGINT)
+        _, err = job.communicate(timeout=15)  # unfixed, it waited the 30 s out
+    finally:
+        job.kill()
+        job.wait()
+    assert "KeyboardInterrupt" in err and job.returncode != 0
+    assert _soon(lambda: _stopped(worker))
 
 
 def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:

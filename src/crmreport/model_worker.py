@@ -11,7 +11,9 @@ imports those libraries.
 
 Outside ``fitting_in_worker`` (plan, build, tests) ``run`` calls the same function here: one
 code path. The worker is started on the first request and reused by every later report of
-the process (tests make many); the executor's own exit hook stops it at exit.
+the process (tests make many); the executor's own exit hook stops it at exit. It keeps its
+libraries (about 270 MB resident) for the life of the process, a long-running caller too.
+Ctrl+C during a fit kills the worker rather than wait for the fit.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ import sys
 import threading
 import types
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from crmreport.errors import CrmError
@@ -42,7 +45,14 @@ WARM_UP = ("numpy", "pandas", "scipy.special", "scipy.optimize", "sklearn.linear
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_worker: ProcessPoolExecutor | None = None
+
+@dataclass(frozen=True)
+class _Worker:
+    pool: ProcessPoolExecutor
+    pid: Future[int]  # its process's, known once it has started: to kill it mid-fit
+
+
+_worker: _Worker | None = None
 _starting = threading.Lock()
 _in_worker: ContextVar[bool] = ContextVar("fits_in_worker", default=False)
 
@@ -65,25 +75,50 @@ def run(work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     is raised here."""
     if not _in_worker.get():
         return work(*args, **kwargs)
-    worker = _started()
+    worker, future = _submitted(work, *args, **kwargs)
     try:
-        return worker.submit(work, *args, **kwargs).result()
+        return future.result()
     except BrokenProcessPool as exc:
         _forget(worker)
-        raise CrmError("the process fitting the models stopped before it answered (killed, or "
-                       "out of memory?); run the command again") from exc
+        raise CrmError("the process fitting the models stopped (killed, or out of memory?) or "
+                       f"sent back what could not be read{_cause(exc)}; run the command "
+                       "again") from exc
+    except BaseException:  # Ctrl+C (or SystemExit) while it fits: the fit is abandoned
+        if not future.done():
+            _kill(worker)
+        raise
 
 
-def _started() -> ProcessPoolExecutor:
+def _submitted(work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> tuple[
+        _Worker, Future[R]]:
+    worker = _started()
+    try:
+        return worker, worker.pool.submit(work, *args, **kwargs)
+    except BrokenProcessPool:  # it died while idle, and nothing was sent: a new one is
+        _forget(worker)  # asked once; a second failure is the caller's error
+        worker = _started()
+        return worker, worker.pool.submit(work, *args, **kwargs)
+
+
+def _cause(broken: BrokenProcessPool) -> str:
+    """What broke the pool, as " (Type: message)": the last line of the traceback the
+    executor keeps of a result it could not unpickle; "" for a worker's death (none kept)."""
+    lines = str(broken.__cause__ or "").strip("\n'").splitlines()
+    return f" ({lines[-1].strip()})" if lines else ""
+
+
+def _started() -> _Worker:
     global _worker
     with _starting:
         if _worker is None:
             # spawn, not fork: a fork would copy the report's DuckDB threads and locks
-            _worker = ProcessPoolExecutor(max_workers=1,
-                                          mp_context=multiprocessing.get_context("spawn"),
-                                          initializer=_in_the_worker)
+            pool = ProcessPoolExecutor(max_workers=1,
+                                       mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_in_the_worker)
             with _no_main_script():  # this first task starts the process
-                _worker.submit(_warm_up, WARM_UP)  # queued first: the fits come after it
+                pid = pool.submit(os.getpid)  # first: known before the imports are done
+            pool.submit(_warm_up, WARM_UP)  # queued before the fits
+            _worker = _Worker(pool, pid)
         return _worker
 
 
@@ -92,7 +127,11 @@ def _no_main_script() -> Iterator[None]:
     """The caller's main script hidden from a process started meanwhile. A spawned process
     runs the parent's script again (as ``__mp_main__``) to find what it defines; the worker
     runs crmreport's functions only, and a script without a ``__main__`` guard (a cron job's
-    ``pipeline.report(...)``) would make a second report, or a build, in it."""
+    ``pipeline.report(...)``) would make a second report, or a build, in it.
+
+    The swap is process-wide but lasts only while the first task starts the process (the
+    executor spawns it within ``submit``): another thread of the caller reading ``__main__``
+    then would see an empty module; crmreport's own (imports, the chart browser) do not."""
     script = sys.modules["__main__"]
     sys.modules["__main__"] = types.ModuleType("__main__")
     try:
@@ -101,13 +140,21 @@ def _no_main_script() -> Iterator[None]:
         sys.modules["__main__"] = script
 
 
-def _forget(worker: ProcessPoolExecutor) -> None:
-    """A broken worker is dropped; the next request starts a new one."""
+def _forget(worker: _Worker) -> None:
+    """A broken or killed worker is dropped; the next request starts a new one."""
     global _worker
     with _starting:
         if _worker is worker:
             _worker = None
-    worker.shutdown(wait=False, cancel_futures=True)
+    worker.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _kill(worker: _Worker) -> None:
+    """Stop the worker now: it ignores SIGINT, and the executor (its shutdown, its exit
+    hook) would wait for the running fit to end."""
+    with suppress(TimeoutError, BrokenProcessPool, ProcessLookupError):  # never started,
+        os.kill(worker.pid.result(timeout=10), signal.SIGKILL)  # or already gone
+    _forget(worker)
 
 
 def _in_the_worker() -> None:
@@ -115,7 +162,9 @@ def _in_the_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # At its end the worker has sent every result and holds no file: the interpreter's
     # teardown (scikit-learn, scipy and pandas loaded), which the report process waits for
-    # at its own exit, is skipped (0.4-0.6 s at a load of 7).
+    # at its own exit, is skipped (0.4-0.6 s at a load of 7). So its exit code is always 0
+    # (the executor watches its sentinel, not its code), and the exit hooks registered before
+    # this one do not run: a coverage run measures nothing in the worker.
     atexit.register(os._exit, 0)
 
 

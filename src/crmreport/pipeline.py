@@ -103,7 +103,8 @@ def sources(loaded: LoadedCampaign) -> list[SourceFile]:
 
 
 def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
-            contact_plan: bool = True, preload: Sequence[str] = ()) -> Run:
+            contact_plan: bool = True, preload: Sequence[str] = (),
+            holdout_chart: bool = False) -> Run:
     """Identify, differentiate, customize and plan: everything up to writing.
 
     ``forget_run`` leaves that run out of the contact history the features and the plan see,
@@ -111,7 +112,8 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
     ``contact_plan=False`` stops after the segments and offers are assigned. ``preload``
     names modules to import in a thread while the files are read and identified and the
     features computed (DuckDB's queries release the GIL); the models' fits wait for
-    ``FITS_NEED`` of them, the rest for all."""
+    ``FITS_NEED`` of them, the rest for all. ``holdout_chart``: the value model also makes
+    the report's holdout chart (``ValueModel.by_frequency``)."""
     config = loaded.config
     con = open_engine(config)
     rates = config.data.currency_rates
@@ -135,7 +137,8 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
     # they need of it
     featured = compute_features(con, config.as_of, config.churn.horizon_days,
                                 config.value.model,
-                                models_ready=functools.partial(importing.wait, FITS_NEED))
+                                models_ready=functools.partial(importing.wait, FITS_NEED),
+                                holdout_chart=holdout_chart)
     importing.wait()
     from crmreport.rules import assign, compile_rules
     from crmreport.run import Run
@@ -596,7 +599,7 @@ def monitor_report(
 def _monitor(loaded: LoadedCampaign, definition: Report, period: PeriodKind | None,
              data_read: Callable[[], None] | None) -> ReportInputs:
     run = prepare(loaded, contact_plan=False,  # the report shows no plan
-                  preload=REPORT_MODULES)
+                  preload=REPORT_MODULES, holdout_chart=True)
     if data_read:
         data_read()
     from crmreport.monitor import collect  # after prepare, which imports it while reading

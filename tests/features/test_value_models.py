@@ -44,6 +44,7 @@ def test_sql_summary_reproduces_the_published_cdnow_fits() -> None:
     # 39-week calibration from 1997-01-01: the last observed day is 1997-09-30
     model = fit_value_models(con, dt.date(1997, 10, 1))
     assert model.customers == 2357 and model.repeat_buyers == 946
+    assert model.by_frequency is None  # the report's holdout chart only when it is asked for
     r, alpha, a, b = (model.bgnbd[k] for k in ("r", "alpha", "a", "b"))
     assert (round(r, 3), round(alpha, 3), round(a, 3), round(b, 3)) == (0.243, 4.414, 0.793,
                                                                           2.426)

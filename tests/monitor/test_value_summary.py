@@ -48,16 +48,34 @@ def test_holdout_check_counts_actual_purchases_independently() -> None:
     assert summary.distribution["customers"].sum() == 2357
 
 
-def test_the_verdicts_holdout_chart_is_the_one_fitted_anew() -> None:
+def test_the_report_reuses_the_verdicts_holdout_chart_which_is_the_one_fitted_anew() -> None:
     # the BG/NBD verdict's calibration fit makes the chart; without it one is fitted here
     con, _ = _cdnow()
-    model = fit_value_models(con, AS_OF)
+    model = fit_value_models(con, AS_OF, holdout_chart=True)
     con.execute("CREATE TABLE assignments AS SELECT f.*, 'all' AS segment FROM customer_value f")
     assert model.by_frequency is not None and model.by_frequency.table is not None
     made = value_summary(con, AS_OF, model)
+    assert made.fit is model.by_frequency.table  # reused, not fitted again
     anew = value_summary(con, AS_OF, dataclasses.replace(model, by_frequency=None))
     assert made.fit.equals(anew.fit) and len(made.fit) == 8
     assert made.fit_reason is anew.fit_reason is None
+
+
+def test_a_report_as_of_another_day_fits_its_own_holdout_chart() -> None:
+    con, purchases = _cdnow()
+    model = fit_value_models(con, AS_OF, holdout_chart=True)
+    con.execute("CREATE TABLE assignments AS SELECT f.*, 'all' AS segment FROM customer_value f")
+    earlier = AS_OF - dt.timedelta(weeks=13)
+    summary = value_summary(con, earlier, model)
+    end = earlier - dt.timedelta(weeks=HOLDOUT_WEEKS)
+    days: dict[str, set[dt.date]] = defaultdict(set)
+    for customer, day in purchases:
+        if day < end:
+            days[customer].add(day)
+    one_timers = sum(1 for ds in days.values() if len(ds) == 1)
+    assert one_timers == 1411  # 1318 at AS_OF's end: a different chart
+    row = summary.fit[summary.fit["calibration_frequency"] == "0"].iloc[0]
+    assert row["customers"] == one_timers and summary.fit["customers"].sum() == len(days)
 
 
 def test_unavailable_model_gives_its_reason() -> None:

@@ -72,6 +72,10 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
 
 
+def __dir__() -> list[str]:  # the names not yet loaded too, for dir() and completion
+    return sorted({*globals(), *__all__})
+
+
 __all__ = [
     "BGNBD",
     "MBGNBD",

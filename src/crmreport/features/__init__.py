@@ -71,9 +71,11 @@ class Featured:
 def compute_features(con: Connection, as_of: dt.date,
                      churn_horizon_days: int = DEFAULT_HORIZON_DAYS,
                      value_model: str = "bgnbd", *, fit_models: bool = True,
-                     models_ready: Callable[[], None] = lambda: None) -> Featured:
+                     models_ready: Callable[[], None] = lambda: None,
+                     holdout_chart: bool = False) -> Featured:
     """Create ``net_orders`` (with its macros), ``features`` and ``co_purchase``;
-    ``value_model`` is the purchase model (see ``value_models.fit_value_models``).
+    ``value_model`` is the purchase model (see ``value_models.fit_value_models``, and there
+    ``holdout_chart``, which a report sets).
     ``fit_models=False`` leaves the value columns and churn_risk NULL, for rules without them.
     ``models_ready`` is waited for before the models are fitted (their libraries imported)."""
     with stage("features"):
@@ -84,7 +86,7 @@ def compute_features(con: Connection, as_of: dt.date,
     if fit_models:
         models_ready()
         with stage("value models"):
-            value = fit_value_models(con, as_of, value_model)
+            value = fit_value_models(con, as_of, value_model, holdout_chart=holdout_chart)
             churn = fit_churn(con, as_of, churn_horizon_days)
     else:
         value, churn = skip_value_models(con, as_of), skip_churn(con, as_of)

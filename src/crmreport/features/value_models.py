@@ -125,13 +125,15 @@ def _days(end: str | None) -> str:
     return f"SELECT * FROM purchase_days({end})"
 
 
-def fit_value_models(con: Connection, as_of: dt.date, model: str = "bgnbd") -> ValueModel:
+def fit_value_models(con: Connection, as_of: dt.date, model: str = "bgnbd", *,
+                     holdout_chart: bool = False) -> ValueModel:
     """Create the temporary ``customer_value`` (customer_id + MODEL_INPUTS + VALUE_COLUMNS)
     and return the fitted model.
 
     ``model``: bgnbd (default), mbgnbd, paretonbd or auto (chosen on the last HOLDOUT_WEEKS
-    weeks, see ``crmreport.clv.select``). The queries run here, the fits where
-    ``model_worker.run`` sends them."""
+    weeks, see ``crmreport.clv.select``). ``holdout_chart`` (for a report) also makes
+    ``by_frequency`` from the verdict's fit when the model is BG/NBD. The queries run here,
+    the fits where ``model_worker.run`` sends them."""
     if model != "auto" and model not in PURCHASE_MODELS:
         raise ValueError(f"unknown value model {model!r}; choose auto or one of "
                          f"{', '.join(PURCHASE_MODELS)}")
@@ -140,13 +142,15 @@ def fit_value_models(con: Connection, as_of: dt.date, model: str = "bgnbd") -> V
     x, tx, t, m = (np.asarray(data[c], dtype=float)
                    for c in ("repeat_purchase_days", "recency", "T", "monetary"))
     fitted, columns = model_worker.run(fit_value_arrays, x, tx, t, m,
-                                       calibration_columns(con, as_of), model, as_of)
+                                       calibration_columns(con, as_of), model, as_of,
+                                       holdout_chart=holdout_chart)
     _store(con, ids, x, columns)
     return replace(fitted, customers=len(ids), repeat_buyers=int((x > 0).sum()))
 
 
 def fit_value_arrays(x: np.ndarray, tx: np.ndarray, t: np.ndarray, m: np.ndarray,
-                     calibration: dict[str, np.ndarray], model: str, as_of: dt.date,
+                     calibration: dict[str, np.ndarray], model: str, as_of: dt.date, *,
+                     holdout_chart: bool = False,
                      ) -> tuple[ValueModel, dict[str, np.ndarray] | None]:
     """``fit_value_models``' numbers: the models fitted on the summary's arrays and checked
     on ``calibration`` (``calibration_columns``), and the value columns rounded to 6 places
@@ -167,7 +171,7 @@ def fit_value_arrays(x: np.ndarray, tx: np.ndarray, t: np.ndarray, m: np.ndarray
                       verdict_reason=verdict_reason, verdict_reason_code=verdict_code,
                       note=NO_DROPOUT_NOTE if purchases.no_dropout else None,
                       by_frequency=_by_frequency(table, calibrated, as_of)
-                      if name == "bgnbd" else None,
+                      if holdout_chart and name == "bgnbd" else None,
                       ), {k: np.round(v, 6) for k, v in columns.items()}
 
 
