@@ -426,3 +426,26 @@ def test_a_spark_master_without_the_spark_engine_is_refused(shop: Path) -> None:
                                        "--spark-master", "local[2]"])
     assert result.exit_code == 1
     assert "--spark-master: a Spark master is given but the engine is duckdb" in result.stderr
+
+
+def test_the_console_command_ends_with_its_exit_code_and_all_its_output(tmp_path):
+    """``python -m crmreport`` ends without the interpreter's teardown (cli.run): its output
+    is still whole on a pipe, its exit code the command's, and other exit handlers run."""
+    import subprocess
+    import sys
+
+    schema = CliRunner().invoke(main, ["schema"]).output
+    done = subprocess.run([sys.executable, "-m", "crmreport", "schema"], capture_output=True,
+                          text=True, check=False)
+    assert (done.returncode, done.stdout) == (0, schema) and len(schema) > 10_000
+    usage = subprocess.run([sys.executable, "-m", "crmreport", "check",
+                            str(tmp_path / "missing.yaml")], capture_output=True, text=True,
+                           check=False)
+    assert usage.returncode == 2 and "does not exist" in usage.stderr
+    # a command's own exit handlers (logging's, multiprocessing's) run before the end
+    command = ("import atexit, sys\nimport crmreport.cli as cli\ndef command():\n"
+               "    atexit.register(lambda: print('handler ran', file=sys.stderr))\n"
+               "    print('written')\n    raise SystemExit(3)\ncli.main = command\ncli.run()")
+    ended = subprocess.run([sys.executable, "-c", command], capture_output=True, text=True,
+                           check=False)
+    assert (ended.returncode, ended.stdout, ended.stderr) == (3, "written\n", "handler ran\n")

@@ -1,3 +1,3 @@
-from crmreport.cli import main
+from crmreport.cli import run
 
-main()
+run()
