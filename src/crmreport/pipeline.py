@@ -739,11 +739,11 @@ def report_period(
         def make_json() -> None:  # once the page is sent: the PDF's layout needs none of it
             from crmreport.report.summary_json import summary_json
 
-            if json_path is not None:
-                json_text.append(summary_json(inputs.monitoring, inputs.summary, definition))
+            json_text.append(summary_json(inputs.monitoring, inputs.summary, definition))
 
         with atomic_dir(folder) as tmp:
-            written = write_monitoring_report(inputs, tmp, email_path, typesetter, make_json)
+            written = write_monitoring_report(inputs, tmp, email_path, typesetter,
+                                              make_json if json_path is not None else None)
 
     from crmreport.report.summary_json import checks
 
