@@ -24,7 +24,7 @@ from crmreport.errors import CrmError
 from crmreport.features.churn import MODEL_FEATURES, Split, score_churn
 from crmreport.features.model_reasons import ModelError, ModelReason
 from crmreport.features.value_models import fit_purchases, fit_value_arrays
-from crmreport.model_worker import fitting_in_worker, run
+from crmreport.model_worker import begun, fitting_in_worker, run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,6 +40,35 @@ def test_work_runs_in_one_worker_only_within_the_scope() -> None:
     assert there != os.getpid()
     assert in_worker(os.getpid) == there  # the next report reuses it
     assert run(os.getpid) == os.getpid()  # outside the scope: here again
+
+
+def test_begun_work_runs_in_the_worker_while_the_block_goes_on(tmp_path: Path) -> None:
+    flag = tmp_path / "flag"
+    with fitting_in_worker(), begun(_wait_for, flag) as waited:
+        flag.write_text("set", encoding="utf-8")  # what the work waits for, made meanwhile
+        assert waited() == "set"
+
+
+def test_begun_work_runs_here_when_asked_outside_the_scope() -> None:
+    done: list[int] = []
+    with begun(done.append, 1) as appended:
+        assert done == []
+        appended()
+    assert done == [1]
+
+
+def test_a_block_that_fails_while_its_work_runs_stops_the_worker() -> None:
+    with fitting_in_worker():
+        worker = run(os.getpid)
+        with pytest.raises(ValueError, match="the block failed"), begun(time.sleep, 30):
+            raise ValueError("the block failed")
+    assert _soon(lambda: _stopped(worker))
+    assert in_worker(os.getpid) not in (worker, os.getpid())  # the next asks for another
+
+
+def _wait_for(path: Path) -> str:
+    assert _soon(path.exists)
+    return path.read_text(encoding="utf-8")
 
 
 def test_too_few_repeat_buyers_is_the_same_reason_through_the_worker() -> None:

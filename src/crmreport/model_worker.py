@@ -19,6 +19,7 @@ Ctrl+C during a fit kills the worker rather than wait for the fit.
 from __future__ import annotations
 
 import atexit
+import functools
 import importlib
 import multiprocessing
 import os
@@ -73,9 +74,30 @@ def run(work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """``work(*args, **kwargs)``: in the worker within ``fitting_in_worker``, else here.
     ``work`` must be a module-level function and its arguments picklable; what it raises
     is raised here."""
+    with begun(work, *args, **kwargs) as result:
+        return result()
+
+
+@contextmanager
+def begun(work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Iterator[
+        Callable[[], R]]:
+    """:func:`run`'s work sent to the worker now; the block goes on meanwhile and calls
+    what this yields for its result (waiting for it). Leaving the block by an exception
+    while the work runs kills the worker, as Ctrl+C during ``run`` does. Outside
+    ``fitting_in_worker`` the work runs here when its result is asked for."""
     if not _in_worker.get():
-        return work(*args, **kwargs)
+        yield functools.partial(work, *args, **kwargs)
+        return
     worker, future = _submitted(work, *args, **kwargs)
+    try:
+        yield functools.partial(_result, worker, future)
+    except BaseException:  # Ctrl+C (or SystemExit, or the block's error) while it fits:
+        if not future.done():  # the fit is abandoned
+            _kill(worker)
+        raise
+
+
+def _result(worker: _Worker, future: Future[R]) -> R:
     try:
         return future.result()
     except BrokenProcessPool as exc:
@@ -83,10 +105,6 @@ def run(work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         raise CrmError("the process fitting the models stopped (killed, or out of memory?) or "
                        f"sent back what could not be read{_cause(exc)}; run the command "
                        "again") from exc
-    except BaseException:  # Ctrl+C (or SystemExit) while it fits: the fit is abandoned
-        if not future.done():
-            _kill(worker)
-        raise
 
 
 def _submitted(work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> tuple[

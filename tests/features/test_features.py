@@ -21,13 +21,13 @@ def _identified(shop: Path):  # type: ignore[no-untyped-def]
 
 def test_models_ready_is_waited_for_after_the_queries_and_before_the_fits(shop, monkeypatch):
     steps: list[str] = []
-    for name in ("compute_rfm", "compute_co_purchase", "fit_value_models", "fit_churn"):
+    for name in ("compute_rfm", "compute_co_purchase", "fitting_value_models", "fit_churn"):
         step = getattr(features, name)
         monkeypatch.setattr(features, name, lambda *a, _n=name, _s=step, **k: (
             steps.append(_n), _s(*a, **k))[1])
     compute_features(_identified(shop), dt.date(2026, 3, 1),
                      models_ready=lambda: steps.append("ready"))
-    assert steps == ["compute_rfm", "compute_co_purchase", "ready", "fit_value_models",
+    assert steps == ["compute_rfm", "compute_co_purchase", "ready", "fitting_value_models",
                      "fit_churn"]
 
 

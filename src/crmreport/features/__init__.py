@@ -39,7 +39,7 @@ from crmreport.features.value_models import (
     MODEL_INPUTS,
     VALUE_COLUMNS,
     ValueModel,
-    fit_value_models,
+    fitting_value_models,
     skip_value_models,
 )
 from crmreport.progress import stage
@@ -85,9 +85,10 @@ def compute_features(con: Connection, as_of: dt.date,
         compute_next_category(con)
     if fit_models:
         models_ready()
-        with stage("value models"):
-            value = fit_value_models(con, as_of, value_model, holdout_chart=holdout_chart)
-            churn = fit_churn(con, as_of, churn_horizon_days)
+        with stage("value models"), fitting_value_models(
+                con, as_of, value_model, holdout_chart=holdout_chart) as value_fitted:
+            churn = fit_churn(con, as_of, churn_horizon_days)  # queried while those fit
+            value = value_fitted()
     else:
         value, churn = skip_value_models(con, as_of), skip_churn(con, as_of)
     con.execute(f"""CREATE OR REPLACE TABLE {FEATURES} AS

@@ -18,6 +18,8 @@ and crmreport.clv when called, so that a report process needs neither.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -134,6 +136,16 @@ def fit_value_models(con: Connection, as_of: dt.date, model: str = "bgnbd", *,
     weeks, see ``crmreport.clv.select``). ``holdout_chart`` (for a report) also makes
     ``by_frequency`` from the verdict's fit when the model is BG/NBD. The queries run here,
     the fits where ``model_worker.run`` sends them."""
+    with fitting_value_models(con, as_of, model, holdout_chart=holdout_chart) as fitted:
+        return fitted()
+
+
+@contextmanager
+def fitting_value_models(con: Connection, as_of: dt.date, model: str = "bgnbd", *,
+                         holdout_chart: bool = False) -> Iterator[Callable[[], ValueModel]]:
+    """:func:`fit_value_models` begun: its queries run now, its fits in the model worker
+    while the block goes on (``model_worker.begun``); calling what this yields waits for
+    them, creates ``customer_value`` and returns the model."""
     if model != "auto" and model not in PURCHASE_MODELS:
         raise ValueError(f"unknown value model {model!r}; choose auto or one of "
                          f"{', '.join(PURCHASE_MODELS)}")
@@ -141,11 +153,15 @@ def fit_value_models(con: Connection, as_of: dt.date, model: str = "bgnbd", *,
     ids = np.asarray(data["customer_id"])
     x, tx, t, m = (np.asarray(data[c], dtype=float)
                    for c in ("repeat_purchase_days", "recency", "T", "monetary"))
-    fitted, columns = model_worker.run(fit_value_arrays, x, tx, t, m,
-                                       calibration_columns(con, as_of), model, as_of,
-                                       holdout_chart=holdout_chart)
-    _store(con, ids, x, columns)
-    return replace(fitted, customers=len(ids), repeat_buyers=int((x > 0).sum()))
+    with model_worker.begun(fit_value_arrays, x, tx, t, m, calibration_columns(con, as_of),
+                            model, as_of, holdout_chart=holdout_chart) as fits:
+
+        def stored() -> ValueModel:
+            fitted, columns = fits()
+            _store(con, ids, x, columns)
+            return replace(fitted, customers=len(ids), repeat_buyers=int((x > 0).sum()))
+
+        yield stored
 
 
 def fit_value_arrays(x: np.ndarray, tx: np.ndarray, t: np.ndarray, m: np.ndarray,
