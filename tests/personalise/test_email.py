@@ -646,9 +646,9 @@ def test_a_part_goes_as_it_is_only_when_its_lines_fit(text: str, as_is: bool) ->
     either way the standard library reads back the text (line ends as LF)."""
     module = crmreport.personalise.email
     boundary = "=_crm_0123456789abcdef01234567"
-    body = module._body(text, text.encode(), None, None, boundary)
+    body = module._body(text.encode(), None, None, boundary)
     assert body[0] == ("8bit" if as_is else "quoted-printable")
-    data = module._assemble("Subject: x\r\n", boundary, body, body)
+    data = module._assemble("Subject: x\r\n", boundary, *body, *body)
     message = email.message_from_bytes(data, policy=email.policy.default)
     assert not message.defects and all(not part.defects for part in message.walk())
     assert isinstance(message, EmailMessage)
@@ -663,5 +663,5 @@ def test_a_part_goes_as_it_is_only_when_its_lines_fit(text: str, as_is: bool) ->
 def test_a_body_holding_the_boundary_is_encoded() -> None:
     boundary = "=_crm_0123456789abcdef01234567"
     text = f"a\n--{boundary}--\nb"
-    kind, body = crmreport.personalise.email._body(text, text.encode(), None, 10, boundary)
+    kind, body = crmreport.personalise.email._body(text.encode(), None, 10, boundary)
     assert kind == "quoted-printable" and boundary.encode() not in body

@@ -522,22 +522,24 @@ class _Builder:
             values["objection_notice"] = self._notice(self._locale(recipient))
         text_t, html_t = self._templates(recipient)
         filled = self._content(values, text_t, html_t, cid)
-        subject, text, html = filled.subject, filled.text, filled.html
+        subject, text_data, html_data = filled.subject, filled.text, filled.html
         notice = str(values["objection_notice"])
         if not self._shows_notice(filled.shape, notice):
-            _require_notice(notice, cid, (text_t, text), (html_t, html))
-        text_data, html_data = text.encode(), html.encode()
+            _require_notice(notice, cid, (text_t, text_data.decode()),
+                            (html_t, html_data.decode()))
         # sha256 of what the message says (not keyed with the secret): same content, same ids.
         digest = hashlib.sha256(f"{cid}\x00{self.hashed}{subject}\x00".encode())
         for chunk in (text_data, b"\x00", html_data, b"\x00"):
             digest.update(chunk)
-        content = digest.hexdigest()
-        message_id = f"<{_label('message-id', content)[:32]}@{self.domain}>"
-        headers = self._headers(recipient, addr, subject, message_id, unsubscribe, token)
-        boundary = "=_crm_" + _label("boundary", content)[:24]
-        data = _assemble(headers, boundary,
-                         _body(text, text_data, filled.text_body, filled.text_longest, boundary),
-                         _body(html, html_data, filled.html_body, filled.html_longest, boundary))
+        content = digest.hexdigest().encode()
+        message_id = f"<{_label(b'message-id:', content)[:32]}@{self.domain}>"
+        boundary = "=_crm_" + _label(b"boundary:", content)[:24]
+        text_cte, text_body = _body(text_data, filled.text_body, filled.text_longest, boundary)
+        html_cte, html_body = _body(html_data, filled.html_body, filled.html_longest, boundary)
+        headers = (f"{self.common}To: {_address(_display_name(recipient), addr)}\r\n"
+                   f"Subject: {_header_text(subject)}\r\nMessage-ID: {message_id}\r\n"
+                   f"{self._unsubscribe_header(unsubscribe, token)}{_FIXED_HEADERS}")
+        data = _assemble(headers, boundary, text_cte, text_body, html_cte, html_body)
         row = list(map(recipient.get, self.columns, self.blanks))
         for at, value in zip(self.own_columns, (addr, subject, unsubscribe, message_id),
                              strict=True):
@@ -615,15 +617,15 @@ class _Builder:
             return None
         same = (filled.subject, filled.text, filled.html) == (
             rendered.subject, rendered.text, rendered.html) and \
-            (filled.text_body is None or filled.text_body() == _qp(filled.text)) and \
-            (filled.html_body is None or filled.html_body() == _qp(filled.html))
+            (filled.text_body is None or filled.text_body() == _qp(filled.text.decode())) and \
+            (filled.html_body is None or filled.html_body() == _qp(filled.html.decode()))
         return shape if same else None
 
     def _render(self, values: dict[str, Any], text_t: Template, html_t: Template,
                 cid: str) -> Filled:
         subject, text, html_parts = self._render_parts(values, text_t, html_t, cid)
         html = self.layouts.inline(html_parts, lambda whole: _inline(html_t, whole, cid))
-        return Filled(" ".join(subject.split()), _tidy_text(text), html)
+        return Filled(" ".join(subject.split()), _tidy_text(text).encode(), html.encode())
 
     def _render_parts(self, values: dict[str, Any], text_t: Template, html_t: Template,
                       cid: str) -> tuple[str, str, list[str]]:
@@ -644,17 +646,9 @@ class _Builder:
         return str(recipient.get("locale") or self.templates.env.globals.get("campaign_locale")
                    or "de_DE")
 
-    def _headers(self, recipient: Mapping[str, Any], addr: str, subject: str,
-                 message_id: str, unsubscribe: str, token: str) -> str:
-        return "".join([
-            self.common,
-            _header("To", _address(_display_name(recipient), addr)),
-            _header("Subject", _header_text(subject)),
-            _header("Message-ID", message_id),
-            token.join(self.unsubscribe_parts) if self.unsubscribe_parts
-            else _unsubscribe_header(unsubscribe, self.mailto),
-            _FIXED_HEADERS,
-        ])
+    def _unsubscribe_header(self, unsubscribe: str, token: str) -> str:
+        return token.join(self.unsubscribe_parts) if self.unsubscribe_parts \
+            else _unsubscribe_header(unsubscribe, self.mailto)
 
 
 def unsubscribe_token(secret: str, customer_id: str) -> str:
@@ -662,8 +656,9 @@ def unsubscribe_token(secret: str, customer_id: str) -> str:
     return hmac.digest(secret.encode(), customer_id.encode(), "sha256").hex()[:_TOKEN_CHARS]
 
 
-def _label(purpose: str, content: str) -> str:
-    return hashlib.sha256(f"{purpose}:{content}".encode()).hexdigest()
+def _label(purpose: bytes, content: bytes) -> str:
+    """A hash of the content hash for one purpose (``purpose``: its name and a colon)."""
+    return hashlib.sha256(purpose + content).hexdigest()
 
 
 def _inline(template: Template, html: str, cid: str) -> str:
@@ -731,6 +726,10 @@ def _header(name: str, value: str) -> str:
 
 _FIXED_HEADERS = (_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
                   + "MIME-Version: 1.0\r\n")
+# The MIME structure around the boundary and the parts' transfer encodings.
+_PREAMBLE = "This is a multi-part message in MIME format.\r\n\r\n"
+_PLAIN = "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: "
+_HTML = "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: "
 
 
 def _address(name: str, addr: str) -> str:
@@ -835,7 +834,7 @@ def _as_is(data: bytes, longest: int | None = None) -> bool:
         or max(map(len, data.split(b"\n"))) <= _MAX_OCTETS)
 
 
-def _body(text: str, data: bytes, encoded: Callable[[], bytes] | None, longest: int | None,
+def _body(data: bytes, encoded: Callable[[], bytes] | None, longest: int | None,
           boundary: str) -> tuple[str, bytes]:
     """A part's transfer encoding and body (``data``: its UTF-8): as it is where it can, else
     quoted-printable (``encoded``: made from the shape's encoded lines, where it has a shape)."""
@@ -843,19 +842,14 @@ def _body(text: str, data: bytes, encoded: Callable[[], bytes] | None, longest: 
     # "=_" never occurs in quoted-printable output.
     if _as_is(data, longest) and boundary.encode() not in data:
         return "8bit", data.replace(b"\n", b"\r\n")
-    return "quoted-printable", encoded() if encoded else _qp(text)
+    return "quoted-printable", encoded() if encoded else _qp(data.decode())
 
 
-def _assemble(headers: str, boundary: str, text: tuple[str, bytes],
-              html: tuple[str, bytes]) -> bytes:
-    """The message from its headers and its two parts' (transfer encoding, body)."""
-    part = ("--{b}\r\nContent-Type: text/{kind}; charset=utf-8\r\n"
-            "Content-Transfer-Encoding: {cte}\r\n\r\n")
-    head = (f'{headers}Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
-            "This is a multi-part message in MIME format.\r\n\r\n")
+def _assemble(headers: str, boundary: str, text_cte: str, text: bytes, html_cte: str,
+              html: bytes) -> bytes:
+    """The message from its headers and its two parts' transfer encodings and bodies."""
     return b"".join([
-        head.encode("ascii"),
-        part.format(b=boundary, kind="plain", cte=text[0]).encode("ascii"), text[1], b"\r\n",
-        part.format(b=boundary, kind="html", cte=html[0]).encode("ascii"), html[1], b"\r\n",
-        f"--{boundary}--\r\n".encode("ascii"),
-    ])
+        f'{headers}Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
+        f"{_PREAMBLE}--{boundary}\r\n{_PLAIN}{text_cte}\r\n\r\n".encode("ascii"), text,
+        f"\r\n--{boundary}\r\n{_HTML}{html_cte}\r\n\r\n".encode("ascii"), html,
+        f"\r\n--{boundary}--\r\n".encode("ascii")])

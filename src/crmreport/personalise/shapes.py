@@ -601,14 +601,15 @@ def encoded(pieces: tuple[str, ...], encode: Callable[[str], bytes]) -> Encoded 
     return Encoded(tuple(items), encode)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Filled:
-    """One recipient's content, and how to make its parts' transfer encodings from the shape's
-    encoded lines where it can (made only for a part that needs them)."""
+    """One recipient's content (the parts as UTF-8), and how to make its parts' transfer
+    encodings from the shape's encoded lines where it can (made only for a part that needs
+    them)."""
 
     subject: str
-    text: str
-    html: str
+    text: bytes
+    html: bytes
     text_body: Callable[[], bytes] | None = None
     html_body: Callable[[], bytes] | None = None
     # At least the octets of the text's and the HTML's longest line, where the shape knows.
@@ -635,6 +636,10 @@ class Shape:
     html_body: Encoded | None  # the inlined layout's encoding
     text_longest: int  # octets of the longest line of the tidied text without its values
     html_longest: int  # and of the inlined layout's
+    # The tidied text's and the inlined layout's pieces as UTF-8, encoded once: an email
+    # encodes only its values.
+    tidy_utf8: tuple[bytes, ...] = ()
+    layout_utf8: tuple[bytes, ...] = ()
 
     def fill(self, values: Mapping[str, Any], tidy: Callable[[str], str],
              inline: Callable[[str], str]) -> Filled:
@@ -647,22 +652,22 @@ class Shape:
         text_values = [texts[slot] for slot in self.tidy.slots]
         text_body, text_longest = None, None
         if keep_lines(text_values):
-            text = self.tidy.join(texts)
+            utf8 = list(map(str.encode, text_values))
+            text = interleave(self.tidy_utf8, utf8)
             if self.text_body:
                 text_body = functools.partial(self.text_body.fill, text_values)
-            # A value adds at most 4 octets a character to the line it is on.
-            text_longest = self.text_longest + 4 * sum(map(len, text_values))
+            text_longest = self.text_longest + sum(map(len, utf8))  # a value stays on its line
         else:
-            text = tidy(self.text.join(texts))
+            text = tidy(self.text.join(texts)).encode()
         html_values = [texts[slot] for slot in self.html.slots]
         if self.layout is None or not all_plain(html_values):
-            return Filled(subject, text, inline(self.html.join(texts)), text_body, None,
-                          text_longest)
+            return Filled(subject, text, inline(self.html.join(texts)).encode(), text_body,
+                          None, text_longest)
         written = self.layout.written(html_values)
-        html = self.layout.fill_written(written)
+        utf8 = list(map(str.encode, written))
         html_body = functools.partial(self.html_body.fill, written) if self.html_body else None
-        return Filled(subject, text, html, text_body, html_body, text_longest,
-                      self.html_longest + 4 * sum(map(len, written)),
+        return Filled(subject, text, interleave(self.layout_utf8, utf8), text_body, html_body,
+                      text_longest, self.html_longest + sum(map(len, utf8)),
                       self if text_longest is not None else None)
 
 
@@ -718,7 +723,12 @@ def learn(holes: list[Hole], rendered: tuple[str, str, str], context: Mapping[st
                  tuple((used.index(holes[n]), escaped) for n, escaped in index),
                  subject, body, tidied, html, layout, encoded(tidied.pieces, encode),
                  encoded(layout.pieces, encode) if layout else None,
-                 _longest(tidied.pieces), _longest(layout.pieces) if layout else 0)
+                 _longest(tidied.pieces), _longest(layout.pieces) if layout else 0,
+                 _utf8(tidied.pieces), _utf8(layout.pieces) if layout else ())
+
+
+def _utf8(pieces: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(piece.encode() for piece in pieces)
 
 
 def _longest(pieces: tuple[str, ...]) -> int:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import AnyStr
 
 from markupsafe import Markup
 
@@ -85,15 +86,15 @@ class Layout:
                 for value, write in zip(values, self.writers, strict=True)]
 
 
-def interleave(pieces: Sequence[str], values: Iterable[str]) -> str:
-    """``pieces`` with a value between each two, joined: all in C, one pass (str.format
-    would read the whole text for its fields each time; chaining zipped pairs into the
-    join took four times as long as two slice assignments). Raises ValueError unless there
-    is one value fewer than pieces."""
-    joined: list[str] = [""] * (2 * len(pieces) - 1)
+def interleave(pieces: Sequence[AnyStr], values: Iterable[AnyStr]) -> AnyStr:
+    """``pieces`` with a value between each two, joined (text or UTF-8 alike): all in C, one
+    pass (str.format would read the whole text for its fields each time; chaining zipped
+    pairs into the join took four times as long as two slice assignments). Raises ValueError
+    unless there is one value fewer than pieces."""
+    joined: list[AnyStr] = [pieces[0]] * (2 * len(pieces) - 1)
     joined[::2] = pieces
     joined[1::2] = values
-    return "".join(joined)
+    return pieces[0][:0].join(joined)
 
 
 def _is_plain(chunk: str) -> bool:
