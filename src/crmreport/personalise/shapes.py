@@ -23,7 +23,6 @@ email.py still renders the first recipient of every shape in full and compares.
 from __future__ import annotations
 
 import functools
-import itertools
 import operator
 import os
 import re
@@ -94,20 +93,43 @@ class Spec:
     def stand_ins(self) -> frozenset[str]:
         return frozenset(name for name, _, _ in self.shown)
 
-    def key(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        """What of ``values`` decides the shape (raises what a comparison raises)."""
-        parts: list[Any] = [
-            value if type(value) is str or value is _MISSING else (type(value), repr(value))
-            for value in map(values.get, self.steering, itertools.repeat(_MISSING))]
-        for group in (self.shown, self.tested):
-            for name, truth, tests in group:
-                if name not in values:
-                    parts.append(_MISSING)
-                    continue
-                value = values[name]
-                parts.append((bool(value) if truth else None,
-                              *[op(value, const) for op, const in tests]))
-        return tuple(parts)
+    @functools.cached_property
+    def key(self) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+        """What of a recipient's values decides the shape (raises what a comparison raises):
+        a function written for this spec, each value read once and tested in line."""
+        return _key_function(self)
+
+
+# The comparisons a key makes, as Python writes them (the value on the left).
+_SYMBOLS = {operator.eq: "==", operator.ne: "!=", operator.lt: "<", operator.le: "<=",
+            operator.gt: ">", operator.ge: ">=", _OPS["in"]: "in", _OPS["notin"]: "not in"}
+
+
+def _key_function(spec: Spec) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """Spec.key's function: per steering field its text, or its type and repr (1 and 1.0,
+    or "1" and 1, steer apart), or _MISSING; per shown or tested field its truth where the
+    templates test it and each comparison's result, or _MISSING. Field names and constants
+    reach the code as literals and names bound here, never as code."""
+    names: dict[str, Any] = {"MISSING": _MISSING}
+    lines = ["def key(values):", "    get = values.get"]
+    parts = []
+    for number, name in enumerate(spec.steering):
+        value = f"s{number}"
+        lines.append(f"    {value} = get({name!r}, MISSING)")
+        parts.append(f"{value} if type({value}) is str or {value} is MISSING "
+                     f"else (type({value}), repr({value}))")
+    for number, (name, truth, tests) in enumerate((*spec.shown, *spec.tested)):
+        value = f"v{number}"
+        lines.append(f"    {value} = get({name!r}, MISSING)")
+        results = [f"bool({value})" if truth else "None"]
+        for op, const in tests:
+            names[f"c{len(names)}"] = const
+            results.append(f"({value} {_SYMBOLS[op]} c{len(names) - 1})")
+        parts.append(f"MISSING if {value} is MISSING else ({', '.join(results)},)")
+    lines.append(f"    return ({''.join(part + ', ' for part in parts)})")
+    exec("\n".join(lines), names)  # the code above: names, symbols and literals only
+    key: Callable[[Mapping[str, Any]], tuple[Any, ...]] = names["key"]
+    return key
 
 
 def spec(uses: Mapping[str, Use], fixed: Collection[str] = ()) -> Spec:
