@@ -22,6 +22,7 @@ email.py still renders the first recipient of every shape in full and compares.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import operator
 import os
@@ -564,6 +565,14 @@ class Part:
     def join(self, texts: Sequence[str]) -> str:
         return interleave(self.pieces, map(texts.__getitem__, self.slots))
 
+    @functools.cached_property
+    def pick(self) -> Callable[[Sequence[str]], Sequence[str]]:
+        """A recipient's texts -> the texts in this part's slots, in order (in C: an
+        itemgetter, which gives a lone item rather than a tuple of one)."""
+        if len(self.slots) > 1:
+            return operator.itemgetter(*self.slots)
+        return lambda texts: tuple(map(texts.__getitem__, self.slots))
+
 
 @dataclass(frozen=True)
 class Encoded:
@@ -671,7 +680,7 @@ class Shape:
         texts = [_escaped(shown[n]) if escaped else str(shown[n]) for n, escaped in self.texts]
         subject = " ".join(self.subject.join(texts).split()) if self.subject.slots \
             else self.subject.pieces[0]  # normalised when learnt
-        text_values = [texts[slot] for slot in self.tidy.slots]
+        text_values = self.tidy.pick(texts)
         text_body, text_longest = None, None
         if keep_lines(text_values):
             utf8 = list(map(str.encode, text_values))
@@ -681,7 +690,7 @@ class Shape:
             text_longest = self.text_longest + sum(map(len, utf8))  # a value stays on its line
         else:
             text = tidy(self.text.join(texts)).encode()
-        html_values = [texts[slot] for slot in self.html.slots]
+        html_values = self.html.pick(texts)
         if self.layout is None or not all_plain(html_values):
             return Filled(subject, text, inline(self.html.join(texts)).encode(), text_body,
                           None, text_longest)
@@ -708,7 +717,7 @@ _SEP = "\x1f"
 _SPACE_BEFORE_SEP = re.compile(f"\\s{_SEP}")
 
 
-def keep_lines(values: list[str]) -> bool:
+def keep_lines(values: Sequence[str]) -> bool:
     """Whether tidying treats every value as it treats a stand-in: no line break, nothing
     to strip (searches over all of them at once: the values joined by _SEP)."""
     if not values:
@@ -766,8 +775,15 @@ def _writer(hole: Hole, context: Mapping[str, Any]) -> Callable[[Any], str] | No
     if hole.filter == "money":
         return money_writer(context, *hole.args, **dict(hole.kwargs))
     fixed = {name: context.get(name) for name in _CONTEXT_FIELDS}
-    return functools.partial(_formatted, _FORMAT[hole.filter], fixed, hole.args,
-                             dict(hole.kwargs))
+    write = functools.partial(_formatted, _FORMAT[hole.filter], fixed, hole.args,
+                              dict(hole.kwargs))
+    if hole.filter != "date":
+        return write
+    # Most recipients of a shape share a few dates (a coupon's last day): each written once.
+    # Only exact dates are cached: equal values of other types (a datetime, a text) may
+    # be written otherwise.
+    cached = functools.lru_cache(maxsize=256)(write)
+    return lambda value: cached(value) if type(value) is dt.date else write(value)
 
 
 def _formatted(format_filter: Callable[..., str], context: Mapping[str, Any],

@@ -69,14 +69,14 @@ class Layout:
     pieces: tuple[str, ...]  # inlined text around the slots: one more than slots
     writers: tuple[Callable[[str], str], ...]  # per slot: text or attribute escaping
 
-    def fill(self, values: list[str]) -> str:
+    def fill(self, values: Sequence[str]) -> str:
         return self.fill_written(self.written(values))
 
     def fill_written(self, written: Iterable[str]) -> str:
         """The document with values already written as the inliner writes them."""
         return interleave(self.pieces, written)
 
-    def written(self, values: list[str]) -> list[str]:
+    def written(self, values: Sequence[str]) -> Sequence[str]:
         """The values as the inlined document has them, slot by slot."""
         joined = "".join(values)
         if "&" not in joined and "\xa0" not in joined:
@@ -106,7 +106,7 @@ def plain(value: str) -> bool:
     return value != "" and not _NOT_PLAIN.search(value)
 
 
-def all_plain(values: list[str]) -> bool:
+def all_plain(values: Sequence[str]) -> bool:
     """``all(map(plain, values))`` in one search: the values joined by a character that only
     makes the search stricter (it is no entity's, and a start may follow it). Values
     without markup, ampersands or the like (most) only need their first characters
