@@ -28,11 +28,14 @@ from crmreport.personalise.shapes import (
     Spec,
     Unsafe,
     _escaped,
+    _unmarked,
     analyse,
     encoded,
+    free_of,
     keep_lines,
     split,
 )
+from crmreport.personalise.styles import interleave
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = EmailSettings(
@@ -412,3 +415,22 @@ def test_a_specs_key_function_answers_as_reading_each_value_does(tmp_path: Path)
         except TypeError as exc:
             got = type(exc)
         assert got == expected, values
+
+
+def test_pieces_free_of_the_boundary_start_and_unmarked_values_make_no_boundary() -> None:
+    """What lets an email skip looking for its boundary, CR and NUL in a part: pieces
+    free_of the boundary's start and values without "=", CR or NUL never make one."""
+    start = "=_crm_"
+    rng = random.Random(5)
+    alphabet = ["=", "_", "c", "r", "m", "0", "a", "\r", "\x00", " ", "=_crm_", "=_cr", "m_"]
+    free = 0
+    for _ in range(50_000):
+        pieces = ["".join(rng.choices(alphabet, k=rng.randrange(4))) for _ in range(3)]
+        values = ["".join(rng.choices(alphabet, k=rng.randrange(3))) for _ in range(2)]
+        if free_of(pieces, start) and _unmarked("".join(values)):
+            free += 1
+            whole = interleave(pieces, values)
+            assert start not in whole and "\r" not in whole and "\x00" not in whole
+    assert free > 1_000
+    assert not free_of(["a=_c", "b"], start) and not free_of(["x\r"], start)
+    assert free_of(["a=b", "=_crx_"], start)

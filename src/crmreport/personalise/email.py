@@ -92,6 +92,7 @@ _MAX_NAME = 64  # display name characters; longer names are cut at a word bounda
 _MAX_ADDRESS = 254  # RFC 5321's limit on a forward path
 _LINE = 78  # RFC 5322's recommended line length; 998 is the hard limit
 _MAX_OCTETS = 998  # RFC 5322's limit on a line, CRLF not counted
+_BOUNDARY_START = "=_crm_"  # then 24 hex digits of the content's hash
 _TOKEN_CHARS = 32
 MIN_SECRET = 16
 _SECRET_FIX = ("set CRMREPORT_SECRET to a long random string; it keeps unsubscribe links "
@@ -533,9 +534,11 @@ class _Builder:
             digest.update(chunk)
         content = digest.hexdigest().encode()
         message_id = f"<{_label(b'message-id:', content)[:32]}@{self.domain}>"
-        boundary = "=_crm_" + _label(b"boundary:", content)[:24]
-        text_cte, text_body = _body(text_data, filled.text_body, filled.text_longest, boundary)
-        html_cte, html_body = _body(html_data, filled.html_body, filled.html_longest, boundary)
+        boundary = _BOUNDARY_START + _label(b"boundary:", content)[:24]
+        text_cte, text_body = _body(text_data, filled.text_body, filled.text_longest, boundary,
+                                    filled.text_free)
+        html_cte, html_body = _body(html_data, filled.html_body, filled.html_longest, boundary,
+                                    filled.html_free)
         headers = (f"{self.common}To: {_address(_display_name(recipient), addr)}\r\n"
                    f"Subject: {_header_text(subject)}\r\nMessage-ID: {message_id}\r\n"
                    f"{self._unsubscribe_header(unsubscribe, token)}{_FIXED_HEADERS}")
@@ -611,7 +614,8 @@ class _Builder:
         try:
             parts = self._render_parts({**values, **shown}, text_t, html_t, cid)
             shape = learn(holes, (parts[0], parts[1], "".join(parts[2])),
-                          self.templates.context(text_t, values), _tidy_text, inline, _qp)
+                          self.templates.context(text_t, values), _tidy_text, inline, _qp,
+                          _BOUNDARY_START)
             filled = shape.fill(values, _tidy_text, inline)
         except Exception:  # a stand-in used in a way the analysis missed: no shape
             return None
@@ -835,12 +839,14 @@ def _as_is(data: bytes, longest: int | None = None) -> bool:
 
 
 def _body(data: bytes, encoded: Callable[[], bytes] | None, longest: int | None,
-          boundary: str) -> tuple[str, bytes]:
+          boundary: str, free: bool = False) -> tuple[str, bytes]:
     """A part's transfer encoding and body (``data``: its UTF-8): as it is where it can, else
-    quoted-printable (``encoded``: made from the shape's encoded lines, where it has a shape)."""
+    quoted-printable (``encoded``: made from the shape's encoded lines, where it has a shape).
+    ``free``: the shape knows it holds no CR, NUL or boundary (Filled.text_free)."""
     # A body holding the boundary (it would have to hold a hash of itself) is encoded:
     # "=_" never occurs in quoted-printable output.
-    if _as_is(data, longest) and boundary.encode() not in data:
+    if (free and longest is not None and longest <= _MAX_OCTETS) or (
+            _as_is(data, longest) and boundary.encode() not in data):
         return "8bit", data.replace(b"\n", b"\r\n")
     return "quoted-printable", encoded() if encoded else _qp(data.decode())
 

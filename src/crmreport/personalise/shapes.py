@@ -648,6 +648,10 @@ class Filled:
     html_longest: int | None = None
     # The shape, when both parts are its pieces (tidied text, inlined layout) and the values.
     shape: Shape | None = None
+    # Whether the text's and the HTML's pieces and values can hold no CR, NUL or boundary
+    # (see free_of); then only their lines' length decides whether they go as they are.
+    text_free: bool = False
+    html_free: bool = False
 
 
 @dataclass(frozen=True)
@@ -671,6 +675,9 @@ class Shape:
     # encodes only its values.
     tidy_utf8: tuple[bytes, ...] = ()
     layout_utf8: tuple[bytes, ...] = ()
+    # Whether the tidied text's and the layout's pieces are free_of the boundary's start.
+    tidy_free: bool = False
+    layout_free: bool = False
 
     def fill(self, values: Mapping[str, Any], tidy: Callable[[str], str],
              inline: Callable[[str], str]) -> Filled:
@@ -681,13 +688,14 @@ class Shape:
         subject = " ".join(self.subject.join(texts).split()) if self.subject.slots \
             else self.subject.pieces[0]  # normalised when learnt
         text_values = self.tidy.pick(texts)
-        text_body, text_longest = None, None
+        text_body, text_longest, text_free = None, None, False
         if keep_lines(text_values):
             utf8 = list(map(str.encode, text_values))
             text = interleave(self.tidy_utf8, utf8)
             if self.text_body:
                 text_body = functools.partial(self.text_body.fill, text_values)
             text_longest = self.text_longest + sum(map(len, utf8))  # a value stays on its line
+            text_free = self.tidy_free and _unmarked("".join(text_values))
         else:
             text = tidy(self.text.join(texts)).encode()
         html_values = self.html.pick(texts)
@@ -699,7 +707,23 @@ class Shape:
         html_body = functools.partial(self.html_body.fill, written) if self.html_body else None
         return Filled(subject, text, interleave(self.layout_utf8, utf8), text_body, html_body,
                       text_longest, self.html_longest + sum(map(len, utf8)),
-                      self if text_longest is not None else None)
+                      self if text_longest is not None else None, text_free,
+                      self.layout_free and _unmarked("".join(written)))
+
+
+def _unmarked(values: str) -> bool:
+    """Whether values (joined) hold no "=", CR or NUL: with pieces free_of the boundary's
+    start, neither the boundary nor a CR or NUL can then be in the part."""
+    return "=" not in values and "\r" not in values and "\x00" not in values
+
+
+def free_of(pieces: Sequence[str], start: str) -> bool:
+    """Whether ``pieces``, with values free of "=", CR and NUL between them (_unmarked), can
+    make no text holding ``start`` (which begins with "="), CR or NUL: its "=" would be a
+    piece's, so the piece holds ``start`` or ends with a beginning of it."""
+    return not any("\r" in piece or "\x00" in piece or start in piece
+                   or any(piece.endswith(start[:size]) for size in range(1, len(start)))
+                   for piece in pieces)
 
 
 def _escaped(value: Any) -> str:
@@ -729,9 +753,9 @@ def keep_lines(values: Sequence[str]) -> bool:
 
 def learn(holes: list[Hole], rendered: tuple[str, str, str], context: Mapping[str, Any],
           tidy: Callable[[str], str], inline: Callable[[str], str],
-          encode: Callable[[str], bytes]) -> Shape:
+          encode: Callable[[str], bytes], boundary_start: str) -> Shape:
     """The shape of (subject, text, html) rendered with stand-ins from ``context``; raises
-    Unsafe."""
+    Unsafe. ``boundary_start``: how every MIME boundary of the emails begins ("=" first)."""
     index: dict[tuple[int, bool], int] = {}
 
     def part(text: str, html: bool = False) -> Part:
@@ -755,7 +779,9 @@ def learn(holes: list[Hole], rendered: tuple[str, str, str], context: Mapping[st
                  subject, body, tidied, html, layout, encoded(tidied.pieces, encode),
                  encoded(layout.pieces, encode) if layout else None,
                  _longest(tidied.pieces), _longest(layout.pieces) if layout else 0,
-                 _utf8(tidied.pieces), _utf8(layout.pieces) if layout else ())
+                 _utf8(tidied.pieces), _utf8(layout.pieces) if layout else (),
+                 free_of(tidied.pieces, boundary_start),
+                 layout is not None and free_of(layout.pieces, boundary_start))
 
 
 def _utf8(pieces: tuple[str, ...]) -> tuple[bytes, ...]:
