@@ -506,7 +506,8 @@ class _Builder:
         # The unsubscribe URL and its header around the token: token.join(parts) gives them.
         self.url_parts = settings.unsubscribe_url.split("{token}")
         self.unsubscribe_parts = _unsubscribe_parts(settings.unsubscribe_url, self.mailto)
-        self.own_columns = tuple(map(self.columns.index, _OWN_COLUMNS))
+        self.email_at, self.subject_at, self.unsubscribe_at, self.message_id_at = \
+            map(self.columns.index, _OWN_COLUMNS)
         self.blanks = ("",) * len(self.columns)
         self.pairs: dict[tuple[Any, Any], tuple[Template, Template]] = {}
         self.noticed: dict[tuple[int, str], bool] = {}  # (id of a shape, notice) -> shown
@@ -544,9 +545,8 @@ class _Builder:
                    f"{self._unsubscribe_header(unsubscribe, token)}{_FIXED_HEADERS}")
         data = _assemble(headers, boundary, text_cte, text_body, html_cte, html_body)
         row = list(map(recipient.get, self.columns, self.blanks))
-        for at, value in zip(self.own_columns, (addr, subject, unsubscribe, message_id),
-                             strict=True):
-            row[at] = value  # in _OWN_COLUMNS's order
+        row[self.email_at], row[self.subject_at], row[self.unsubscribe_at], \
+            row[self.message_id_at] = addr, subject, unsubscribe, message_id
         return data, [v if type(v) is str and not v.startswith(ESCAPED_START) else _cell(v)
                       for v in row]
 

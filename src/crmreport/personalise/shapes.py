@@ -679,12 +679,17 @@ class Shape:
     tidy_free: bool = False
     layout_free: bool = False
 
+    @functools.cached_property
+    def texts_of(self) -> Callable[[Mapping[str, Any]], list[str]]:
+        """A recipient's values -> the texts the shape's parts take (Part.slots index them):
+        a function written for this shape, each value read and formatted once, then
+        shown as it is or escaped."""
+        return _texts_function(self.writers, self.texts)
+
     def fill(self, values: Mapping[str, Any], tidy: Callable[[str], str],
              inline: Callable[[str], str]) -> Filled:
         """The content rendering, tidying and inlining give, and what encodings it can."""
-        shown = [values[name] if write is None else write(values[name])
-                 for name, write in self.writers]  # each formatted once
-        texts = [_escaped(shown[n]) if escaped else str(shown[n]) for n, escaped in self.texts]
+        texts = self.texts_of(values)
         subject = " ".join(self.subject.join(texts).split()) if self.subject.slots \
             else self.subject.pieces[0]  # normalised when learnt
         text_values = self.tidy.pick(texts)
@@ -724,6 +729,27 @@ def free_of(pieces: Sequence[str], start: str) -> bool:
     return not any("\r" in piece or "\x00" in piece or start in piece
                    or any(piece.endswith(start[:size]) for size in range(1, len(start)))
                    for piece in pieces)
+
+
+def _texts_function(writers: tuple[tuple[str, Callable[[Any], str] | None], ...],
+                    texts: tuple[tuple[int, bool], ...]
+                    ) -> Callable[[Mapping[str, Any]], list[str]]:
+    """Shape.texts_of's function. Field names reach the code as literals, the formatting
+    functions as bound names, never as code."""
+    names: dict[str, Any] = {"escaped": _escaped}
+    lines = ["def texts(values):"]
+    for number, (name, write) in enumerate(writers):
+        if write is None:
+            lines.append(f"    v{number} = values[{name!r}]")
+        else:
+            names[f"w{number}"] = write
+            lines.append(f"    v{number} = w{number}(values[{name!r}])")
+    shown = [f"escaped(v{number})" if escaped else f"str(v{number})"
+             for number, escaped in texts]
+    lines.append(f"    return [{', '.join(shown)}]")
+    exec("\n".join(lines), names)  # the code above: names and literals only
+    function: Callable[[Mapping[str, Any]], list[str]] = names["texts"]
+    return function
 
 
 def _escaped(value: Any) -> str:
