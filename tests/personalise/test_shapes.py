@@ -23,14 +23,19 @@ from crmreport.errors import TemplateError
 from crmreport.personalise import EmailBatch, EmailSettings, make_environment, render_emails
 from crmreport.personalise.legal import merge_fields
 from crmreport.personalise.shapes import (
+    _MISSING,
     OPEN,
+    Spec,
     Unsafe,
     _escaped,
+    _unmarked,
     analyse,
     encoded,
+    free_of,
     keep_lines,
     split,
 )
+from crmreport.personalise.styles import interleave
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = EmailSettings(
@@ -370,3 +375,62 @@ def test_keep_lines_answers_as_one_search_over_the_joined_values() -> None:
     for values in cases:
         expected = "" not in values and not whole.search("\x1f".join(values))
         assert keep_lines(values) == expected, values
+
+
+def _key_as_read(spec: Spec, values: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What Spec.key's written code must give, read the plain way."""
+    parts: list[Any] = [
+        v if type(v) is str or v is _MISSING else (type(v), repr(v))
+        for v in (values.get(name, _MISSING) for name in spec.steering)]
+    for name, truth, tests in (*spec.shown, *spec.tested):
+        parts.append(_MISSING if name not in values else (
+            bool(values[name]) if truth else None,
+            *[op(values[name], const) for op, const in tests]))
+    return tuple(parts)
+
+
+def test_a_specs_key_function_answers_as_reading_each_value_does(tmp_path: Path) -> None:
+    """Steering text, typed values and missing fields; truth and every comparison, those a
+    value cannot make raising as they do (the render reports them); names that are not
+    identifiers reach the code as literals."""
+    spec = _names('{% block subject %}{{ tier }}{% if amount > 100 %}big{% endif %}'
+                  '{% if code in ("A", "B") %}ab{% endif %}{% endblock %}{% block body %}'
+                  '{{ name }}{% if name %}{{ name }}{% endif %}{{ city | upper }}'
+                  "{{ tier | lower }}{{ amount }}{{ code }}{% if 3 <= score %}top{% endif %}"
+                  "{% endblock %}", "<p>{{ name }}</p>", tmp_path)
+    assert spec is not None and "city" in spec.steering and spec.tested
+    spec = Spec((*spec.steering, "odd name'\"\\"), spec.shown, spec.tested)
+    rng = random.Random(17)
+    pool = ["", "A", "B", "x", 0, 1, 1.0, 150, Decimal("100"), None, True, Markup("A"),
+            dt.date(2026, 3, 1), ("A",)]
+    names = ["tier", "amount", "code", "name", "city", "score", "odd name'\"\\"]
+    for _ in range(5_000):
+        values = {name: rng.choice(pool) for name in names if rng.random() < 0.8}
+        try:
+            expected: Any = _key_as_read(spec, values)
+        except TypeError as exc:
+            expected = type(exc)
+        try:
+            got: Any = spec.key(values)
+        except TypeError as exc:
+            got = type(exc)
+        assert got == expected, values
+
+
+def test_pieces_free_of_the_boundary_start_and_unmarked_values_make_no_boundary() -> None:
+    """What lets an email skip looking for its boundary, CR and NUL in a part: pieces
+    free_of the boundary's start and values without "=", CR or NUL never make one."""
+    start = "=_crm_"
+    rng = random.Random(5)
+    alphabet = ["=", "_", "c", "r", "m", "0", "a", "\r", "\x00", " ", "=_crm_", "=_cr", "m_"]
+    free = 0
+    for _ in range(50_000):
+        pieces = ["".join(rng.choices(alphabet, k=rng.randrange(4))) for _ in range(3)]
+        values = ["".join(rng.choices(alphabet, k=rng.randrange(3))) for _ in range(2)]
+        if free_of(pieces, start) and _unmarked("".join(values)):
+            free += 1
+            whole = interleave(pieces, values)
+            assert start not in whole and "\r" not in whole and "\x00" not in whole
+    assert free > 1_000
+    assert not free_of(["a=_c", "b"], start) and not free_of(["x\r"], start)
+    assert free_of(["a=b", "=_crx_"], start)

@@ -92,6 +92,7 @@ _MAX_NAME = 64  # display name characters; longer names are cut at a word bounda
 _MAX_ADDRESS = 254  # RFC 5321's limit on a forward path
 _LINE = 78  # RFC 5322's recommended line length; 998 is the hard limit
 _MAX_OCTETS = 998  # RFC 5322's limit on a line, CRLF not counted
+_BOUNDARY_START = "=_crm_"  # then 24 hex digits of the content's hash
 _TOKEN_CHARS = 32
 MIN_SECRET = 16
 _SECRET_FIX = ("set CRMREPORT_SECRET to a long random string; it keeps unsubscribe links "
@@ -267,13 +268,29 @@ def _csv_writer(handle: IO[str]) -> Any:
     return csv.writer(handle, lineterminator="\n")
 
 
+def _row_writer(handle: IO[str]) -> Callable[[list[str]], object]:
+    """Writes an esp.csv row of text cells as the csv writer does: a row with nothing to
+    quote (no comma, quote, CR or LF in a cell; not one empty cell) is its cells joined by
+    commas, made in C without the writer's look at every character; others go to the
+    writer, into the same handle, in turn."""
+    write, writerow = handle.write, _csv_writer(handle).writerow
+
+    def write_row(row: list[str]) -> object:
+        line = ",".join(row)
+        if line.count(",") == len(row) - 1 and line and '"' not in line \
+                and "\n" not in line and "\r" not in line:
+            return write(line + "\n")
+        return writerow(row)
+    return write_row
+
+
 class _Run:
     """The parent's side: file names, the batch's record and esp.csv, in recipient order."""
 
     def __init__(self, builder: _Builder, out_dir: Path, esp: IO[str] | None):
         self.builder, self.out_dir, self.esp = builder, out_dir, esp
         self.write_row: Callable[[list[str]], object] = \
-            _csv_writer(esp).writerow if esp else lambda row: None
+            _row_writer(esp) if esp else lambda row: None
         self.batch = EmailBatch()
         self.names = _FileNames()
         self.failures = TemplateFailures()
@@ -395,7 +412,7 @@ def _build_batch(builder: _Builder, folder: _Folder, jobs: list[_Job],
     """A batch built and written by this process: its outcomes, and (``esp``) its esp.csv
     rows as one text."""
     rows = io.StringIO()
-    write_row = _csv_writer(rows).writerow if esp else None
+    write_row = _row_writer(rows) if esp else None
     outcomes = []
     for job in jobs:
         outcome, row = _build_one(builder, folder, *job)
@@ -505,7 +522,8 @@ class _Builder:
         # The unsubscribe URL and its header around the token: token.join(parts) gives them.
         self.url_parts = settings.unsubscribe_url.split("{token}")
         self.unsubscribe_parts = _unsubscribe_parts(settings.unsubscribe_url, self.mailto)
-        self.own_columns = tuple(map(self.columns.index, _OWN_COLUMNS))
+        self.email_at, self.subject_at, self.unsubscribe_at, self.message_id_at = \
+            map(self.columns.index, _OWN_COLUMNS)
         self.blanks = ("",) * len(self.columns)
         self.pairs: dict[tuple[Any, Any], tuple[Template, Template]] = {}
         self.noticed: dict[tuple[int, str], bool] = {}  # (id of a shape, notice) -> shown
@@ -522,26 +540,29 @@ class _Builder:
             values["objection_notice"] = self._notice(self._locale(recipient))
         text_t, html_t = self._templates(recipient)
         filled = self._content(values, text_t, html_t, cid)
-        subject, text, html = filled.subject, filled.text, filled.html
+        subject, text_data, html_data = filled.subject, filled.text, filled.html
         notice = str(values["objection_notice"])
         if not self._shows_notice(filled.shape, notice):
-            _require_notice(notice, cid, (text_t, text), (html_t, html))
-        text_data, html_data = text.encode(), html.encode()
+            _require_notice(notice, cid, (text_t, text_data.decode()),
+                            (html_t, html_data.decode()))
         # sha256 of what the message says (not keyed with the secret): same content, same ids.
         digest = hashlib.sha256(f"{cid}\x00{self.hashed}{subject}\x00".encode())
         for chunk in (text_data, b"\x00", html_data, b"\x00"):
             digest.update(chunk)
-        content = digest.hexdigest()
-        message_id = f"<{_label('message-id', content)[:32]}@{self.domain}>"
-        headers = self._headers(recipient, addr, subject, message_id, unsubscribe, token)
-        boundary = "=_crm_" + _label("boundary", content)[:24]
-        data = _assemble(headers, boundary,
-                         _body(text, text_data, filled.text_body, filled.text_longest, boundary),
-                         _body(html, html_data, filled.html_body, filled.html_longest, boundary))
+        content = digest.hexdigest().encode()
+        message_id = f"<{_label(b'message-id:', content)[:32]}@{self.domain}>"
+        boundary = _BOUNDARY_START + _label(b"boundary:", content)[:24]
+        text_cte, text_body = _body(text_data, filled.text_body, filled.text_longest, boundary,
+                                    filled.text_free)
+        html_cte, html_body = _body(html_data, filled.html_body, filled.html_longest, boundary,
+                                    filled.html_free)
+        headers = (f"{self.common}To: {_address(_display_name(recipient), addr)}\r\n"
+                   f"Subject: {_header_text(subject)}\r\nMessage-ID: {message_id}\r\n"
+                   f"{self._unsubscribe_header(unsubscribe, token)}{_FIXED_HEADERS}")
+        data = _assemble(headers, boundary, text_cte, text_body, html_cte, html_body)
         row = list(map(recipient.get, self.columns, self.blanks))
-        for at, value in zip(self.own_columns, (addr, subject, unsubscribe, message_id),
-                             strict=True):
-            row[at] = value  # in _OWN_COLUMNS's order
+        row[self.email_at], row[self.subject_at], row[self.unsubscribe_at], \
+            row[self.message_id_at] = addr, subject, unsubscribe, message_id
         return data, [v if type(v) is str and not v.startswith(ESCAPED_START) else _cell(v)
                       for v in row]
 
@@ -609,21 +630,22 @@ class _Builder:
         try:
             parts = self._render_parts({**values, **shown}, text_t, html_t, cid)
             shape = learn(holes, (parts[0], parts[1], "".join(parts[2])),
-                          self.templates.context(text_t, values), _tidy_text, inline, _qp)
+                          self.templates.context(text_t, values), _tidy_text, inline, _qp,
+                          _BOUNDARY_START)
             filled = shape.fill(values, _tidy_text, inline)
         except Exception:  # a stand-in used in a way the analysis missed: no shape
             return None
         same = (filled.subject, filled.text, filled.html) == (
             rendered.subject, rendered.text, rendered.html) and \
-            (filled.text_body is None or filled.text_body() == _qp(filled.text)) and \
-            (filled.html_body is None or filled.html_body() == _qp(filled.html))
+            (filled.text_body is None or filled.text_body() == _qp(filled.text.decode())) and \
+            (filled.html_body is None or filled.html_body() == _qp(filled.html.decode()))
         return shape if same else None
 
     def _render(self, values: dict[str, Any], text_t: Template, html_t: Template,
                 cid: str) -> Filled:
         subject, text, html_parts = self._render_parts(values, text_t, html_t, cid)
         html = self.layouts.inline(html_parts, lambda whole: _inline(html_t, whole, cid))
-        return Filled(" ".join(subject.split()), _tidy_text(text), html)
+        return Filled(" ".join(subject.split()), _tidy_text(text).encode(), html.encode())
 
     def _render_parts(self, values: dict[str, Any], text_t: Template, html_t: Template,
                       cid: str) -> tuple[str, str, list[str]]:
@@ -644,17 +666,9 @@ class _Builder:
         return str(recipient.get("locale") or self.templates.env.globals.get("campaign_locale")
                    or "de_DE")
 
-    def _headers(self, recipient: Mapping[str, Any], addr: str, subject: str,
-                 message_id: str, unsubscribe: str, token: str) -> str:
-        return "".join([
-            self.common,
-            _header("To", _address(_display_name(recipient), addr)),
-            _header("Subject", _header_text(subject)),
-            _header("Message-ID", message_id),
-            token.join(self.unsubscribe_parts) if self.unsubscribe_parts
-            else _unsubscribe_header(unsubscribe, self.mailto),
-            _FIXED_HEADERS,
-        ])
+    def _unsubscribe_header(self, unsubscribe: str, token: str) -> str:
+        return token.join(self.unsubscribe_parts) if self.unsubscribe_parts \
+            else _unsubscribe_header(unsubscribe, self.mailto)
 
 
 def unsubscribe_token(secret: str, customer_id: str) -> str:
@@ -662,8 +676,9 @@ def unsubscribe_token(secret: str, customer_id: str) -> str:
     return hmac.digest(secret.encode(), customer_id.encode(), "sha256").hex()[:_TOKEN_CHARS]
 
 
-def _label(purpose: str, content: str) -> str:
-    return hashlib.sha256(f"{purpose}:{content}".encode()).hexdigest()
+def _label(purpose: bytes, content: bytes) -> str:
+    """A hash of the content hash for one purpose (``purpose``: its name and a colon)."""
+    return hashlib.sha256(purpose + content).hexdigest()
 
 
 def _inline(template: Template, html: str, cid: str) -> str:
@@ -731,6 +746,10 @@ def _header(name: str, value: str) -> str:
 
 _FIXED_HEADERS = (_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
                   + "MIME-Version: 1.0\r\n")
+# The MIME structure around the boundary and the parts' transfer encodings.
+_PREAMBLE = "This is a multi-part message in MIME format.\r\n\r\n"
+_PLAIN = "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: "
+_HTML = "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: "
 
 
 def _address(name: str, addr: str) -> str:
@@ -835,27 +854,24 @@ def _as_is(data: bytes, longest: int | None = None) -> bool:
         or max(map(len, data.split(b"\n"))) <= _MAX_OCTETS)
 
 
-def _body(text: str, data: bytes, encoded: Callable[[], bytes] | None, longest: int | None,
-          boundary: str) -> tuple[str, bytes]:
+def _body(data: bytes, encoded: Callable[[], bytes] | None, longest: int | None,
+          boundary: str, free: bool = False) -> tuple[str, bytes]:
     """A part's transfer encoding and body (``data``: its UTF-8): as it is where it can, else
-    quoted-printable (``encoded``: made from the shape's encoded lines, where it has a shape)."""
+    quoted-printable (``encoded``: made from the shape's encoded lines, where it has a shape).
+    ``free``: the shape knows it holds no CR, NUL or boundary (Filled.text_free)."""
     # A body holding the boundary (it would have to hold a hash of itself) is encoded:
     # "=_" never occurs in quoted-printable output.
-    if _as_is(data, longest) and boundary.encode() not in data:
+    if (free and longest is not None and longest <= _MAX_OCTETS) or (
+            _as_is(data, longest) and boundary.encode() not in data):
         return "8bit", data.replace(b"\n", b"\r\n")
-    return "quoted-printable", encoded() if encoded else _qp(text)
+    return "quoted-printable", encoded() if encoded else _qp(data.decode())
 
 
-def _assemble(headers: str, boundary: str, text: tuple[str, bytes],
-              html: tuple[str, bytes]) -> bytes:
-    """The message from its headers and its two parts' (transfer encoding, body)."""
-    part = ("--{b}\r\nContent-Type: text/{kind}; charset=utf-8\r\n"
-            "Content-Transfer-Encoding: {cte}\r\n\r\n")
-    head = (f'{headers}Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
-            "This is a multi-part message in MIME format.\r\n\r\n")
+def _assemble(headers: str, boundary: str, text_cte: str, text: bytes, html_cte: str,
+              html: bytes) -> bytes:
+    """The message from its headers and its two parts' transfer encodings and bodies."""
     return b"".join([
-        head.encode("ascii"),
-        part.format(b=boundary, kind="plain", cte=text[0]).encode("ascii"), text[1], b"\r\n",
-        part.format(b=boundary, kind="html", cte=html[0]).encode("ascii"), html[1], b"\r\n",
-        f"--{boundary}--\r\n".encode("ascii"),
-    ])
+        f'{headers}Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
+        f"{_PREAMBLE}--{boundary}\r\n{_PLAIN}{text_cte}\r\n\r\n".encode("ascii"), text,
+        f"\r\n--{boundary}\r\n{_HTML}{html_cte}\r\n\r\n".encode("ascii"), html,
+        f"\r\n--{boundary}--\r\n".encode("ascii")])

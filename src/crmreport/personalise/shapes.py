@@ -22,8 +22,8 @@ email.py still renders the first recipient of every shape in full and compares.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
-import itertools
 import operator
 import os
 import re
@@ -94,20 +94,43 @@ class Spec:
     def stand_ins(self) -> frozenset[str]:
         return frozenset(name for name, _, _ in self.shown)
 
-    def key(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        """What of ``values`` decides the shape (raises what a comparison raises)."""
-        parts: list[Any] = [
-            value if type(value) is str or value is _MISSING else (type(value), repr(value))
-            for value in map(values.get, self.steering, itertools.repeat(_MISSING))]
-        for group in (self.shown, self.tested):
-            for name, truth, tests in group:
-                if name not in values:
-                    parts.append(_MISSING)
-                    continue
-                value = values[name]
-                parts.append((bool(value) if truth else None,
-                              *[op(value, const) for op, const in tests]))
-        return tuple(parts)
+    @functools.cached_property
+    def key(self) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+        """What of a recipient's values decides the shape (raises what a comparison raises):
+        a function written for this spec, each value read once and tested in line."""
+        return _key_function(self)
+
+
+# The comparisons a key makes, as Python writes them (the value on the left).
+_SYMBOLS = {operator.eq: "==", operator.ne: "!=", operator.lt: "<", operator.le: "<=",
+            operator.gt: ">", operator.ge: ">=", _OPS["in"]: "in", _OPS["notin"]: "not in"}
+
+
+def _key_function(spec: Spec) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """Spec.key's function: per steering field its text, or its type and repr (1 and 1.0,
+    or "1" and 1, steer apart), or _MISSING; per shown or tested field its truth where the
+    templates test it and each comparison's result, or _MISSING. Field names and constants
+    reach the code as literals and names bound here, never as code."""
+    names: dict[str, Any] = {"MISSING": _MISSING}
+    lines = ["def key(values):", "    get = values.get"]
+    parts = []
+    for number, name in enumerate(spec.steering):
+        value = f"s{number}"
+        lines.append(f"    {value} = get({name!r}, MISSING)")
+        parts.append(f"{value} if type({value}) is str or {value} is MISSING "
+                     f"else (type({value}), repr({value}))")
+    for number, (name, truth, tests) in enumerate((*spec.shown, *spec.tested)):
+        value = f"v{number}"
+        lines.append(f"    {value} = get({name!r}, MISSING)")
+        results = [f"bool({value})" if truth else "None"]
+        for op, const in tests:
+            names[f"c{len(names)}"] = const
+            results.append(f"({value} {_SYMBOLS[op]} c{len(names) - 1})")
+        parts.append(f"MISSING if {value} is MISSING else ({', '.join(results)},)")
+    lines.append(f"    return ({''.join(part + ', ' for part in parts)})")
+    exec("\n".join(lines), names)  # the code above: names, symbols and literals only
+    key: Callable[[Mapping[str, Any]], tuple[Any, ...]] = names["key"]
+    return key
 
 
 def spec(uses: Mapping[str, Use], fixed: Collection[str] = ()) -> Spec:
@@ -542,6 +565,14 @@ class Part:
     def join(self, texts: Sequence[str]) -> str:
         return interleave(self.pieces, map(texts.__getitem__, self.slots))
 
+    @functools.cached_property
+    def pick(self) -> Callable[[Sequence[str]], Sequence[str]]:
+        """A recipient's texts -> the texts in this part's slots, in order (in C: an
+        itemgetter, which gives a lone item rather than a tuple of one)."""
+        if len(self.slots) > 1:
+            return operator.itemgetter(*self.slots)
+        return lambda texts: tuple(map(texts.__getitem__, self.slots))
+
 
 @dataclass(frozen=True)
 class Encoded:
@@ -601,14 +632,15 @@ def encoded(pieces: tuple[str, ...], encode: Callable[[str], bytes]) -> Encoded 
     return Encoded(tuple(items), encode)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Filled:
-    """One recipient's content, and how to make its parts' transfer encodings from the shape's
-    encoded lines where it can (made only for a part that needs them)."""
+    """One recipient's content (the parts as UTF-8), and how to make its parts' transfer
+    encodings from the shape's encoded lines where it can (made only for a part that needs
+    them)."""
 
     subject: str
-    text: str
-    html: str
+    text: bytes
+    html: bytes
     text_body: Callable[[], bytes] | None = None
     html_body: Callable[[], bytes] | None = None
     # At least the octets of the text's and the HTML's longest line, where the shape knows.
@@ -616,6 +648,10 @@ class Filled:
     html_longest: int | None = None
     # The shape, when both parts are its pieces (tidied text, inlined layout) and the values.
     shape: Shape | None = None
+    # Whether the text's and the HTML's pieces and values can hold no CR, NUL or boundary
+    # (see free_of); then only their lines' length decides whether they go as they are.
+    text_free: bool = False
+    html_free: bool = False
 
 
 @dataclass(frozen=True)
@@ -635,35 +671,85 @@ class Shape:
     html_body: Encoded | None  # the inlined layout's encoding
     text_longest: int  # octets of the longest line of the tidied text without its values
     html_longest: int  # and of the inlined layout's
+    # The tidied text's and the inlined layout's pieces as UTF-8, encoded once: an email
+    # encodes only its values.
+    tidy_utf8: tuple[bytes, ...] = ()
+    layout_utf8: tuple[bytes, ...] = ()
+    # Whether the tidied text's and the layout's pieces are free_of the boundary's start.
+    tidy_free: bool = False
+    layout_free: bool = False
+
+    @functools.cached_property
+    def texts_of(self) -> Callable[[Mapping[str, Any]], list[str]]:
+        """A recipient's values -> the texts the shape's parts take (Part.slots index them):
+        a function written for this shape, each value read and formatted once, then
+        shown as it is or escaped."""
+        return _texts_function(self.writers, self.texts)
 
     def fill(self, values: Mapping[str, Any], tidy: Callable[[str], str],
              inline: Callable[[str], str]) -> Filled:
         """The content rendering, tidying and inlining give, and what encodings it can."""
-        shown = [values[name] if write is None else write(values[name])
-                 for name, write in self.writers]  # each formatted once
-        texts = [_escaped(shown[n]) if escaped else str(shown[n]) for n, escaped in self.texts]
+        texts = self.texts_of(values)
         subject = " ".join(self.subject.join(texts).split()) if self.subject.slots \
             else self.subject.pieces[0]  # normalised when learnt
-        text_values = [texts[slot] for slot in self.tidy.slots]
-        text_body, text_longest = None, None
+        text_values = self.tidy.pick(texts)
+        text_body, text_longest, text_free = None, None, False
         if keep_lines(text_values):
-            text = self.tidy.join(texts)
+            utf8 = list(map(str.encode, text_values))
+            text = interleave(self.tidy_utf8, utf8)
             if self.text_body:
                 text_body = functools.partial(self.text_body.fill, text_values)
-            # A value adds at most 4 octets a character to the line it is on.
-            text_longest = self.text_longest + 4 * sum(map(len, text_values))
+            text_longest = self.text_longest + sum(map(len, utf8))  # a value stays on its line
+            text_free = self.tidy_free and _unmarked("".join(text_values))
         else:
-            text = tidy(self.text.join(texts))
-        html_values = [texts[slot] for slot in self.html.slots]
+            text = tidy(self.text.join(texts)).encode()
+        html_values = self.html.pick(texts)
         if self.layout is None or not all_plain(html_values):
-            return Filled(subject, text, inline(self.html.join(texts)), text_body, None,
-                          text_longest)
+            return Filled(subject, text, inline(self.html.join(texts)).encode(), text_body,
+                          None, text_longest)
         written = self.layout.written(html_values)
-        html = self.layout.fill_written(written)
+        utf8 = list(map(str.encode, written))
         html_body = functools.partial(self.html_body.fill, written) if self.html_body else None
-        return Filled(subject, text, html, text_body, html_body, text_longest,
-                      self.html_longest + 4 * sum(map(len, written)),
-                      self if text_longest is not None else None)
+        return Filled(subject, text, interleave(self.layout_utf8, utf8), text_body, html_body,
+                      text_longest, self.html_longest + sum(map(len, utf8)),
+                      self if text_longest is not None else None, text_free,
+                      self.layout_free and _unmarked("".join(written)))
+
+
+def _unmarked(values: str) -> bool:
+    """Whether values (joined) hold no "=", CR or NUL: with pieces free_of the boundary's
+    start, neither the boundary nor a CR or NUL can then be in the part."""
+    return "=" not in values and "\r" not in values and "\x00" not in values
+
+
+def free_of(pieces: Sequence[str], start: str) -> bool:
+    """Whether ``pieces``, with values free of "=", CR and NUL between them (_unmarked), can
+    make no text holding ``start`` (which begins with "="), CR or NUL: its "=" would be a
+    piece's, so the piece holds ``start`` or ends with a beginning of it."""
+    return not any("\r" in piece or "\x00" in piece or start in piece
+                   or any(piece.endswith(start[:size]) for size in range(1, len(start)))
+                   for piece in pieces)
+
+
+def _texts_function(writers: tuple[tuple[str, Callable[[Any], str] | None], ...],
+                    texts: tuple[tuple[int, bool], ...]
+                    ) -> Callable[[Mapping[str, Any]], list[str]]:
+    """Shape.texts_of's function. Field names reach the code as literals, the formatting
+    functions as bound names, never as code."""
+    names: dict[str, Any] = {"escaped": _escaped}
+    lines = ["def texts(values):"]
+    for number, (name, write) in enumerate(writers):
+        if write is None:
+            lines.append(f"    v{number} = values[{name!r}]")
+        else:
+            names[f"w{number}"] = write
+            lines.append(f"    v{number} = w{number}(values[{name!r}])")
+    shown = [f"escaped(v{number})" if escaped else f"str(v{number})"
+             for number, escaped in texts]
+    lines.append(f"    return [{', '.join(shown)}]")
+    exec("\n".join(lines), names)  # the code above: names and literals only
+    function: Callable[[Mapping[str, Any]], list[str]] = names["texts"]
+    return function
 
 
 def _escaped(value: Any) -> str:
@@ -681,7 +767,7 @@ _SEP = "\x1f"
 _SPACE_BEFORE_SEP = re.compile(f"\\s{_SEP}")
 
 
-def keep_lines(values: list[str]) -> bool:
+def keep_lines(values: Sequence[str]) -> bool:
     """Whether tidying treats every value as it treats a stand-in: no line break, nothing
     to strip (searches over all of them at once: the values joined by _SEP)."""
     if not values:
@@ -693,9 +779,9 @@ def keep_lines(values: list[str]) -> bool:
 
 def learn(holes: list[Hole], rendered: tuple[str, str, str], context: Mapping[str, Any],
           tidy: Callable[[str], str], inline: Callable[[str], str],
-          encode: Callable[[str], bytes]) -> Shape:
+          encode: Callable[[str], bytes], boundary_start: str) -> Shape:
     """The shape of (subject, text, html) rendered with stand-ins from ``context``; raises
-    Unsafe."""
+    Unsafe. ``boundary_start``: how every MIME boundary of the emails begins ("=" first)."""
     index: dict[tuple[int, bool], int] = {}
 
     def part(text: str, html: bool = False) -> Part:
@@ -718,7 +804,14 @@ def learn(holes: list[Hole], rendered: tuple[str, str, str], context: Mapping[st
                  tuple((used.index(holes[n]), escaped) for n, escaped in index),
                  subject, body, tidied, html, layout, encoded(tidied.pieces, encode),
                  encoded(layout.pieces, encode) if layout else None,
-                 _longest(tidied.pieces), _longest(layout.pieces) if layout else 0)
+                 _longest(tidied.pieces), _longest(layout.pieces) if layout else 0,
+                 _utf8(tidied.pieces), _utf8(layout.pieces) if layout else (),
+                 free_of(tidied.pieces, boundary_start),
+                 layout is not None and free_of(layout.pieces, boundary_start))
+
+
+def _utf8(pieces: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(piece.encode() for piece in pieces)
 
 
 def _longest(pieces: tuple[str, ...]) -> int:
@@ -734,8 +827,15 @@ def _writer(hole: Hole, context: Mapping[str, Any]) -> Callable[[Any], str] | No
     if hole.filter == "money":
         return money_writer(context, *hole.args, **dict(hole.kwargs))
     fixed = {name: context.get(name) for name in _CONTEXT_FIELDS}
-    return functools.partial(_formatted, _FORMAT[hole.filter], fixed, hole.args,
-                             dict(hole.kwargs))
+    write = functools.partial(_formatted, _FORMAT[hole.filter], fixed, hole.args,
+                              dict(hole.kwargs))
+    if hole.filter != "date":
+        return write
+    # Most recipients of a shape share a few dates (a coupon's last day): each written once.
+    # Only exact dates are cached: equal values of other types (a datetime, a text) may
+    # be written otherwise.
+    cached = functools.lru_cache(maxsize=256)(write)
+    return lambda value: cached(value) if type(value) is dt.date else write(value)
 
 
 def _formatted(format_filter: Callable[..., str], context: Mapping[str, Any],

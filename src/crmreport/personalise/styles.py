@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import AnyStr
 
 from markupsafe import Markup
 
@@ -68,14 +69,14 @@ class Layout:
     pieces: tuple[str, ...]  # inlined text around the slots: one more than slots
     writers: tuple[Callable[[str], str], ...]  # per slot: text or attribute escaping
 
-    def fill(self, values: list[str]) -> str:
+    def fill(self, values: Sequence[str]) -> str:
         return self.fill_written(self.written(values))
 
     def fill_written(self, written: Iterable[str]) -> str:
         """The document with values already written as the inliner writes them."""
         return interleave(self.pieces, written)
 
-    def written(self, values: list[str]) -> list[str]:
+    def written(self, values: Sequence[str]) -> Sequence[str]:
         """The values as the inlined document has them, slot by slot."""
         joined = "".join(values)
         if "&" not in joined and "\xa0" not in joined:
@@ -85,15 +86,15 @@ class Layout:
                 for value, write in zip(values, self.writers, strict=True)]
 
 
-def interleave(pieces: Sequence[str], values: Iterable[str]) -> str:
-    """``pieces`` with a value between each two, joined: all in C, one pass (str.format
-    would read the whole text for its fields each time; chaining zipped pairs into the
-    join took four times as long as two slice assignments). Raises ValueError unless there
-    is one value fewer than pieces."""
-    joined: list[str] = [""] * (2 * len(pieces) - 1)
+def interleave(pieces: Sequence[AnyStr], values: Iterable[AnyStr]) -> AnyStr:
+    """``pieces`` with a value between each two, joined (text or UTF-8 alike): all in C, one
+    pass (str.format would read the whole text for its fields each time; chaining zipped
+    pairs into the join took four times as long as two slice assignments). Raises ValueError
+    unless there is one value fewer than pieces."""
+    joined: list[AnyStr] = [pieces[0]] * (2 * len(pieces) - 1)
     joined[::2] = pieces
     joined[1::2] = values
-    return "".join(joined)
+    return pieces[0][:0].join(joined)
 
 
 def _is_plain(chunk: str) -> bool:
@@ -105,7 +106,7 @@ def plain(value: str) -> bool:
     return value != "" and not _NOT_PLAIN.search(value)
 
 
-def all_plain(values: list[str]) -> bool:
+def all_plain(values: Sequence[str]) -> bool:
     """``all(map(plain, values))`` in one search: the values joined by a character that only
     makes the search stricter (it is no entity's, and a start may follow it). Values
     without markup, ampersands or the like (most) only need their first characters
