@@ -114,15 +114,17 @@ def test_a_drawing_still_queued_when_the_browser_closes_is_cancelled():
 
 
 def _chromiums() -> set[int]:
-    """The chromium processes among this process's children (kaleido's launcher's own)."""
+    """The chromium processes among this process's descendants (kaleido's launcher too)."""
     import os
+    from contextlib import suppress
     from pathlib import Path
     found, todo = set(), [os.getpid()]
     while todo:
         for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
-            kids = [int(k) for k in (task / "children").read_text().split()]
-            todo += kids
-            found |= {k for k in kids if "chrom" in Path(f"/proc/{k}/cmdline").read_text()}
+            with suppress(OSError):  # a process that ended meanwhile
+                kids = [int(k) for k in (task / "children").read_text().split()]
+                todo += kids
+                found |= {k for k in kids if b"chrom" in Path(f"/proc/{k}/cmdline").read_bytes()}
     return found
 
 
