@@ -104,7 +104,7 @@ def sources(loaded: LoadedCampaign) -> list[SourceFile]:
 
 def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
             contact_plan: bool = True, preload: Sequence[str] = (),
-            holdout_chart: bool = False) -> Run:
+            holdout_chart: bool = False, on_identified: Callable[[], None] | None = None) -> Run:
     """Identify, differentiate, customize and plan: everything up to writing.
 
     ``forget_run`` leaves that run out of the contact history the features and the plan see,
@@ -113,7 +113,8 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
     names modules to import in a thread while the files are read and identified and the
     features computed (DuckDB's queries release the GIL); the models' fits wait for
     ``FITS_NEED`` of them, the rest for all. ``holdout_chart``: the value model also makes
-    the report's holdout chart (``ValueModel.by_frequency``)."""
+    the report's holdout chart (``ValueModel.by_frequency``). ``on_identified`` is called once
+    the data is identified."""
     config = loaded.config
     con = open_engine(config)
     rates = config.data.currency_rates
@@ -128,6 +129,8 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
         identified = identify_tables(con, read, config.currency,
                                      rates=loaded.data_path(rates) if rates else None,
                                      match=config.identity.match)
+    if on_identified:
+        on_identified()
     if forget_run is not None:
         con.execute("DELETE FROM contacts WHERE run_id = ?", [forget_run])
     importing.wait("crmreport.features")
@@ -512,23 +515,27 @@ def report(
     ``period`` (default: the definition's) sets the executive summary's period; ``as_of``
     (default: the campaign's) the day the report is made as of."""
     from crmreport.model_worker import fitting_in_worker
+    from crmreport.report.browser import start_browser
 
     with fitting_in_worker(), _drawing_ready() as typesetter:  # the worker first: most to import
         return write_monitoring_report(
-            monitor_report(loaded, definition, period, as_of, typesetter.start),
+            monitor_report(loaded, definition, period, as_of, typesetter.start,
+                           identified=start_browser),
             out_dir, typesetter=typesetter)
 
 
 @contextmanager
 def _drawing_ready() -> Iterator[Typesetter]:
-    """What the report draws with: the chart browser, started now to be ready when the data
-    is, and the typesetter process (:meth:`~crmreport.report.typeset.Typesetter.start` it
-    once the data is read)."""
+    """What the report draws with: the chart browser (``start_browser`` it once the data is
+    identified: its start, a few seconds of a core, would slow the read and identify down;
+    the charts come seconds later) and the typesetter process
+    (:meth:`~crmreport.report.typeset.Typesetter.start` it once the data is read)."""
     from crmreport.report.browser import browser
     from crmreport.report.typeset import Typesetter
 
-    with Typesetter() as typesetter, browser(done_early=True):  # one report: one drawing
+    with Typesetter() as typesetter, browser(done_early=True, start=False):  # one drawing
         yield typesetter
+
 
 
 # The last module the models' fits need in this process, preloaded or not: a holdout
@@ -582,9 +589,11 @@ class ReportInputs:
 def monitor_report(
     loaded: LoadedCampaign, definition: Report, period: PeriodKind | None = None,
     as_of: dt.date | None = None, data_read: Callable[[], None] | None = None,
+    identified: Callable[[], None] | None = None,
 ) -> ReportInputs:
     """Prepare the run and compute everything the report shows (aggregates only);
-    ``data_read`` is called once the files are read and the run prepared."""
+    ``identified`` is called once the data is identified, ``data_read`` once the run is
+    prepared."""
     if "currency" not in definition.model_fields_set:  # money in the campaign's currency
         definition = definition.model_copy(update={"currency": loaded.config.currency})
     if as_of is not None and as_of != loaded.config.as_of:
@@ -593,13 +602,14 @@ def monitor_report(
     from crmreport.model_worker import fitting_in_worker
 
     with fitting_in_worker():  # it imports the models' libraries while the data is read
-        return _monitor(loaded, definition, period, data_read)
+        return _monitor(loaded, definition, period, data_read, identified)
 
 
 def _monitor(loaded: LoadedCampaign, definition: Report, period: PeriodKind | None,
-             data_read: Callable[[], None] | None) -> ReportInputs:
+             data_read: Callable[[], None] | None,
+             identified: Callable[[], None] | None) -> ReportInputs:
     run = prepare(loaded, contact_plan=False,  # the report shows no plan
-                  preload=REPORT_MODULES, holdout_chart=True)
+                  preload=REPORT_MODULES, holdout_chart=True, on_identified=identified)
     if data_read:
         data_read()
     from crmreport.monitor import collect  # after prepare, which imports it while reading
@@ -729,10 +739,12 @@ def report_period(
     same period replaces the folder in one step. ``json_path`` gets the summary as JSON,
     ``email_path`` the executive summary as a self-contained .eml."""
     from crmreport.model_worker import fitting_in_worker
+    from crmreport.report.browser import start_browser
 
     json_text: list[str] = []
     with fitting_in_worker(), _drawing_ready() as typesetter:  # the worker first: most to import
-        inputs = monitor_report(loaded, definition, period, as_of, typesetter.start)
+        inputs = monitor_report(loaded, definition, period, as_of, typesetter.start,
+                                identified=start_browser)
         slug = inputs.summary.current.period.slug
         folder = out_root / slug
 

@@ -15,6 +15,7 @@ from crmreport.report.browser import (
     draw,
     drawing_done,
     drawn,
+    start_browser,
 )
 
 _UID = re.compile(r"[0-9a-f]{6}")  # plotly.js's random uid, different in every drawing
@@ -110,3 +111,30 @@ def test_a_drawing_still_queued_when_the_browser_closes_is_cancelled():
         queued = [draw(_figure(n).to_dict(), "svg", 300, 200) for n in range(4)]
     for image in queued:  # drawn before the close, or cancelled: none is left waiting
         assert image.done()
+
+
+def _chromiums() -> set[int]:
+    """The chromium processes among this process's descendants (kaleido's launcher too)."""
+    import os
+    from contextlib import suppress
+    from pathlib import Path
+    found, todo = set(), [os.getpid()]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            with suppress(OSError):  # a process that ended meanwhile
+                kids = [int(k) for k in (task / "children").read_text().split()]
+                todo += kids
+                found |= {k for k in kids if b"chrom" in Path(f"/proc/{k}/cmdline").read_bytes()}
+    return found
+
+
+def test_a_browser_not_started_opens_chromium_only_when_asked_or_drawn_in():
+    with browser(start=False):
+        assert _chromiums() == set()  # nothing opened yet
+        start_browser()
+        assert drawn(draw(_figure(1).to_dict(), "svg", 300, 200)).startswith(b"<svg")
+        assert _chromiums()
+    with browser(done_early=True, start=False):  # never started: nothing to close
+        drawing_done()
+    with browser(start=False):  # the first drawing starts it
+        assert drawn(draw(_figure(2).to_dict(), "svg", 300, 200)).startswith(b"<svg")

@@ -165,11 +165,22 @@ def is_view(con: Connection, name: str) -> bool:
                             [name]).fetchall())
 
 
+# The columns of the one view of that name (none when a table or a second view has it).
+_VIEW_COLUMNS = """SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = $1
+    AND (SELECT count(*) FROM duckdb_views() WHERE view_name = $1 AND NOT internal) = 1
+    AND NOT EXISTS (SELECT 1 FROM duckdb_tables() WHERE table_name = $1)
+    ORDER BY column_index"""
+
+
 def columns(con: Connection, relation: str) -> list[tuple[str, str]]:
     """The (name, type) of each column of a table, a view, or ``SELECT ...`` text."""
     catalog = _catalog(con)
     if catalog is not None:
         return catalog.columns(relation)
+    if relation.isidentifier():  # a view's columns as stored: DESCRIBE would bind it again,
+        rows = con.execute(_VIEW_COLUMNS, [relation]).fetchall()  # its CSV sniffed again
+        if rows:
+            return [(str(r[0]), str(r[1])) for r in rows]
     rows = con.execute(f"DESCRIBE {relation}").fetchall()
     return [(str(r[0]), str(r[1])) for r in rows]
 

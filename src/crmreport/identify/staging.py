@@ -70,9 +70,10 @@ def _rejects(con: Connection, account: Account) -> None:
     con.execute(f"""INSERT INTO {QUARANTINE} SELECT NULL, _file, NULL, line,
                     {parser_reject_sql('error')}, csv_line FROM {RAW_REJECTS}
                     ORDER BY _file, line""")
-    for entry, index in ((e, i) for i, e in enumerate(account.files)):
-        con.execute(f"UPDATE {QUARANTINE} SET tbl = ? WHERE _file = ? AND tbl IS NULL",
-                    [entry.table, index])
+    tables = " ".join(f"WHEN {index} THEN '{entry.table}'"
+                      for index, entry in enumerate(account.files))
+    if tables:  # each file's declared table, in one statement
+        con.execute(f"UPDATE {QUARANTINE} SET tbl = CASE _file {tables} END WHERE tbl IS NULL")
 
 
 def _settle(con: Connection, sources: Sources, spec: Spec) -> None:
@@ -248,8 +249,15 @@ def _count(con: Connection, account: Account, spec: Spec, dups: bool) -> None:
     first = (f"{KEPT} AND _counted" if not dups else
              f"{KEPT} AND _counted AND rowid IN (SELECT min(rowid) FROM {STAGING} "
              f"WHERE {KEPT} GROUP BY {group})")
-    judged = [(code, f"_flag_{code}") for code, _ in spec.flags] + spec.across
-    for code, sql in judged:
+    flags = [code for code, _ in spec.flags]
+    if flags:  # the flag columns counted in one scan
+        counted = ", ".join(f"count(*) FILTER (WHERE _flag_{code})" for code in flags)
+        rows = con.execute(
+            f"SELECT _file, {counted} FROM {STAGING} WHERE {first} GROUP BY _file").fetchall()
+        for place, code in enumerate(flags, start=1):
+            for row in rows:
+                account.files[row[0]].flag(code, row[place])
+    for code, sql in spec.across:  # a check against other rows (a subquery): alone
         for file_index, count in con.execute(
             f"SELECT _file, count(*) FROM {STAGING} WHERE {first} AND ({sql}) GROUP BY _file"
         ).fetchall():

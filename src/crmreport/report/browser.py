@@ -43,7 +43,17 @@ class _Browser:
     """kaleido with ``tabs`` tabs, opened (and used) on an event loop in its own thread."""
 
     def __init__(self, tabs: int) -> None:
+        self._tabs = tabs
         self._kaleido: Future[kaleido.Kaleido] = Future()
+        self._closing = False
+        self._started = False
+        self.done_early = False
+
+    def start(self) -> None:
+        """Open chromium, once; the caller goes on meanwhile."""
+        if self._started:
+            return
+        self._started = True
         # Every module the loop's thread uses is imported here, in the caller's thread:
         # modules imported by two threads at once can deadlock (plotly's and narwhals' do).
         try:
@@ -52,12 +62,10 @@ class _Browser:
             self._kaleido.set_exception(exc)
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
-        self._closing = False
-        self.done_early = False
         # the loop runs until close, so that a draw sent after a failed start still ends
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
-        self._served = asyncio.run_coroutine_threadsafe(self._serve(tabs), self._loop)
+        self._served = asyncio.run_coroutine_threadsafe(self._serve(self._tabs), self._loop)
 
     async def _serve(self, tabs: int) -> None:
         if self._kaleido.done():
@@ -73,6 +81,7 @@ class _Browser:
     def draw(self, figure: dict[str, Any], options: dict[str, Any]) -> Future[bytes]:
         if self._closing:
             raise RenderError("a chart was sent to draw after drawing_done()")
+        self.start()
         return asyncio.run_coroutine_threadsafe(self._draw(figure, options), self._loop)
 
     async def _draw(self, figure: dict[str, Any], options: dict[str, Any]) -> bytes:
@@ -86,10 +95,13 @@ class _Browser:
         """Close the browser in the loop's thread, the caller going on; nothing is drawn
         after."""
         self._closing = True
-        self._loop.call_soon_threadsafe(self._stop.set)
+        if self._started:
+            self._loop.call_soon_threadsafe(self._stop.set)
 
     def close(self) -> None:
         self.start_closing()
+        if not self._started:
+            return
         self._served.result()  # kaleido closed (or never opened)
         # a drawing still queued is cancelled, so that nobody waits for it forever
         asyncio.run_coroutine_threadsafe(_cancel_pending(), self._loop).result()
@@ -126,10 +138,12 @@ def chart_page() -> Any:
 
 
 @contextmanager
-def browser(done_early: bool = False) -> Iterator[None]:
+def browser(done_early: bool = False, start: bool = True) -> Iterator[None]:
     """One chart browser for everything drawn inside the block, however deeply nested;
     ``done_early`` (of the outermost block): :func:`drawing_done` may close it before the
-    block ends, as nothing is drawn after it."""
+    block ends, as nothing is drawn after it. ``start=False`` (of the outermost block):
+    chromium is opened by :func:`start_browser` or the first drawing, not now (its start
+    takes a core for a few seconds)."""
     if _open[0]:
         _open[0] += 1
         try:
@@ -139,12 +153,20 @@ def browser(done_early: bool = False) -> Iterator[None]:
         return
     _running.append(_Browser(TABS))
     _running[-1].done_early = done_early
+    if start:
+        _running[-1].start()
     _open[0] = 1
     try:
         yield
     finally:
         _open[0] = 0
         _running.pop().close()
+
+
+def start_browser() -> None:
+    """Open the chromium of the outermost :func:`browser` block, if it is not yet open."""
+    if _running:
+        _running[-1].start()
 
 
 def drawing_done() -> None:
