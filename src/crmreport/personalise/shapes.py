@@ -706,7 +706,7 @@ class Shape:
         html_values = self.html.pick(texts)
         if self.layout is None or not all_plain(html_values):
             return Filled(subject, text, inline(self.html.join(texts)).encode(), text_body,
-                          None, text_longest)
+                          None, text_longest, text_free=text_free)
         written = self.layout.written(html_values)
         utf8 = list(map(str.encode, written))
         html_body = functools.partial(self.html_body.fill, written) if self.html_body else None
