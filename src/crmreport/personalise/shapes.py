@@ -832,8 +832,9 @@ def _writer(hole: Hole, context: Mapping[str, Any]) -> Callable[[Any], str] | No
     if hole.filter != "date":
         return write
     # Most recipients of a shape share a few dates (a coupon's last day): each written once.
-    # Only exact dates are cached: equal values of other types (a datetime, a text) may
-    # be written otherwise.
+    # Only exact dates are cached: not to tell equal values apart (a datetime or a text is
+    # never equal to a date, so the cache could not mix them up), but to keep it to values
+    # that are hashable and few.
     cached = functools.lru_cache(maxsize=256)(write)
     return lambda value: cached(value) if type(value) is dt.date else write(value)
 
