@@ -92,7 +92,7 @@ _MAX_NAME = 64  # display name characters; longer names are cut at a word bounda
 _MAX_ADDRESS = 254  # RFC 5321's limit on a forward path
 _LINE = 78  # RFC 5322's recommended line length; 998 is the hard limit
 _MAX_OCTETS = 998  # RFC 5322's limit on a line, CRLF not counted
-_BOUNDARY_START = "=_crm_"  # then 24 hex digits of the content's hash
+_BOUNDARY_START = "=_crm_"  # then 24 hex digits of a hash of the content hash ("boundary:")
 _TOKEN_CHARS = 32
 MIN_SECRET = 16
 _SECRET_FIX = ("set CRMREPORT_SECRET to a long random string; it keeps unsubscribe links "
