@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import binascii
 import datetime as dt
+import operator
 import random
 import re
 import shutil
@@ -24,6 +25,8 @@ from crmreport.personalise import EmailBatch, EmailSettings, make_environment, r
 from crmreport.personalise.legal import merge_fields
 from crmreport.personalise.shapes import (
     _MISSING,
+    _OPS,
+    _SYMBOLS,
     OPEN,
     Spec,
     Unsafe,
@@ -434,3 +437,20 @@ def test_pieces_free_of_the_boundary_start_and_unmarked_values_make_no_boundary(
     assert free > 1_000
     assert not free_of(["a=_c", "b"], start) and not free_of(["x\r"], start)
     assert free_of(["a=b", "=_crx_"], start)
+
+
+def test_a_spec_whose_key_cannot_be_written_fails_when_built() -> None:
+    """Every comparison the analysis records has a symbol; one without, or a name that is
+    not a str, fails building the Spec (once), not each recipient's key."""
+    assert set(_OPS.values()) <= set(_SYMBOLS)
+    with pytest.raises(ValueError, match="no symbol"):
+        Spec((), (("amount", False, ((operator.is_, None),)),), ())
+
+    class Name(str):
+        def __repr__(self) -> str:
+            return "x"
+
+    with pytest.raises(TypeError):
+        Spec((Name("tier"),), (), ())
+    with pytest.raises(TypeError):
+        Spec((), (), ((Name("tier"), True, ()),))
