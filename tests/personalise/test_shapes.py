@@ -46,12 +46,14 @@ SETTINGS = EmailSettings(
     unsubscribe_url="https://shop.example/unsubscribe?t={token}",
     unsubscribe_mailto="unsubscribe@shop.example", max_bytes=102_000,
     date=dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC), secret="k3y-0f-th3-t3st-shop-2026")
-# Merge values that HTML, headers, tidying, quoted-printable or the shapes' own tokens could
-# treat apart from plain text.
+# Merge values that HTML, headers, tidying, quoted-printable, the MIME boundary (and the 998
+# octets of a line) or the shapes' own tokens could treat apart from plain text.
 HOSTILE = ["Anna", "Müller", "<script>alert(1)</script>", "O'Neill & Söhne", 'Zoë "Z"',
            "&amp; &euro;", "Anna\xa0Maria", " Leading", "trailing ", "a\nb", "a\r\nb", "",
            "=?utf-8?b?QQ==?=", "x" * 90, ".", "=3D", "tab\there", f"{OPEN}0\"\ue011",
-           "\ue000&#34;&lt; \ue001", "Łódź 🎉", "<b>bold</b>", "&lt", "Øster;gaard"]
+           "\ue000&#34;&lt; \ue001", "Łódź 🎉", "<b>bold</b>", "&lt", "Øster;gaard",
+           "nul\x00here", "lone\rcr", "=_crm_", "a=_crm_0123456789abcdef01234567b",
+           "y" * 1000, "ü" * 499]  # the last two: over 998 octets on any line they are on
 
 
 def _recipient(rng: random.Random, i: int, templates: list[str]) -> dict[str, Any]:
