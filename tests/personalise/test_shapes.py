@@ -397,18 +397,21 @@ def _key_as_read(spec: Spec, values: Mapping[str, Any]) -> tuple[Any, ...]:
 def test_a_specs_key_function_answers_as_reading_each_value_does(tmp_path: Path) -> None:
     """Steering text, typed values and missing fields; truth and every comparison, those a
     value cannot make raising as they do (the render reports them); names that are not
-    identifiers reach the code as literals."""
+    identifiers (steering, shown and tested) reach the code as literals."""
     spec = _names('{% block subject %}{{ tier }}{% if amount > 100 %}big{% endif %}'
                   '{% if code in ("A", "B") %}ab{% endif %}{% endblock %}{% block body %}'
                   '{{ name }}{% if name %}{{ name }}{% endif %}{{ city | upper }}'
                   "{{ tier | lower }}{{ amount }}{{ code }}{% if 3 <= score %}top{% endif %}"
                   "{% endblock %}", "<p>{{ name }}</p>", tmp_path)
     assert spec is not None and "city" in spec.steering and spec.tested
-    spec = Spec((*spec.steering, "odd name'\"\\"), spec.shown, spec.tested)
+    odd = ["odd name'\"\\", "shown'); import os #", 'tested"\n\x00\\']  # steering, shown, tested
+    spec = Spec((*spec.steering, odd[0]),
+                (*spec.shown, (odd[1], True, ((_OPS["gt"], 100),))),
+                (*spec.tested, (odd[2], False, ((_OPS["in"], ("A", "B")), (_OPS["ne"], 0)))))
     rng = random.Random(17)
     pool = ["", "A", "B", "x", 0, 1, 1.0, 150, Decimal("100"), None, True, Markup("A"),
             dt.date(2026, 3, 1), ("A",)]
-    names = ["tier", "amount", "code", "name", "city", "score", "odd name'\"\\"]
+    names = ["tier", "amount", "code", "name", "city", "score", *odd]
     for _ in range(5_000):
         values = {name: rng.choice(pool) for name in names if rng.random() < 0.8}
         try:
