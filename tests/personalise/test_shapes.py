@@ -28,6 +28,8 @@ from crmreport.personalise.shapes import (
     _OPS,
     _SYMBOLS,
     OPEN,
+    Part,
+    Shape,
     Spec,
     Unsafe,
     _escaped,
@@ -459,3 +461,25 @@ def test_a_spec_whose_key_cannot_be_written_fails_when_built() -> None:
         Spec((Name("tier"),), (), ())
     with pytest.raises(TypeError):
         Spec((), (), ((Name("tier"), True, ()),))
+
+
+def test_a_shapes_texts_function_reads_hostile_names_as_literals() -> None:
+    """Shape.texts_of's written code: each value read by its name (quotes, backslashes, a
+    line break, NUL, code), formatted or not, then shown as it is or escaped."""
+    names = ["plain", "odd name'\"\\", "x'); import os #", 'q"\n\x00\\', "ü{0}"]
+    writers: tuple[tuple[str, Any], ...] = (
+        (names[0], None), (names[1], lambda v: str(v).upper()), (names[2], None),
+        (names[3], lambda v: f"<{v}>"), (names[4], None))
+    texts = ((0, False), (1, True), (2, True), (3, False), (3, True), (4, False), (0, True))
+    empty = Part(("",), ())
+    shape = Shape(writers, texts, empty, empty, empty, empty, None, None, None, 0, 0)
+    rng = random.Random(11)
+    pool = [*HOSTILE, 0, 1.5, None, Markup("<b>&amp;</b>"), dt.date(2026, 3, 1)]
+    for _ in range(2_000):
+        values = {name: rng.choice(pool) for name in names}
+        written = [write(values[name]) if write else values[name] for name, write in writers]
+        expected = [str(escape(written[at])) if escaped else str(written[at])
+                    for at, escaped in texts]
+        assert shape.texts_of(values) == expected, values
+    with pytest.raises(KeyError):
+        shape.texts_of({name: "a" for name in names[1:]})
