@@ -684,3 +684,26 @@ def test_esp_rows_are_written_as_the_csv_writer_writes_them() -> None:
         write_row(row)
         writerow(row)
     assert fast.getvalue() == plain.getvalue()
+
+
+def test_a_free_body_goes_by_its_longest_line_alone() -> None:
+    """``free`` (the shape knows the part holds no CR, NUL or boundary): a longest line
+    within 998 octets sends it as it is unread; else it is looked at as any body is. For a
+    body that is free, the same result as without ``free``."""
+    body = crmreport.personalise.email._body
+    boundary = "=_crm_0123456789abcdef01234567"
+    unread = f"a\n--{boundary}\n\x00".encode()  # what free=True vouches is not there
+    assert body(unread, None, 10, boundary, free=True) == ("8bit", unread.replace(b"\n", b"\r\n"))
+    assert body(unread, None, None, boundary, free=True)[0] == "quoted-printable"
+    assert body(unread, None, 999, boundary, free=True)[0] == "quoted-printable"
+    assert body(b"short", None, 5_000, boundary, free=True) == ("8bit", b"short")
+    assert body(b"y" * 999, lambda: b"ENCODED", 999, boundary, free=True) == (
+        "quoted-printable", b"ENCODED")
+    rng = random.Random(23)
+    alphabet = ["a", "€", " ", "\n", "=", "_", "x" * 300, "ü" * 150, "=_crm_"]
+    for _ in range(3_000):
+        data = "".join(rng.choices(alphabet, k=rng.randrange(12))).encode()
+        longest = max(map(len, data.split(b"\n"))) + rng.choice([0, 0, 1, 500])
+        for known in (longest, None):
+            assert body(data, None, known, boundary, free=True) == \
+                body(data, None, known, boundary), (data, known)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import binascii
 import datetime as dt
+import operator
 import random
 import re
 import shutil
@@ -24,7 +25,11 @@ from crmreport.personalise import EmailBatch, EmailSettings, make_environment, r
 from crmreport.personalise.legal import merge_fields
 from crmreport.personalise.shapes import (
     _MISSING,
+    _OPS,
+    _SYMBOLS,
     OPEN,
+    Part,
+    Shape,
     Spec,
     Unsafe,
     _escaped,
@@ -43,12 +48,14 @@ SETTINGS = EmailSettings(
     unsubscribe_url="https://shop.example/unsubscribe?t={token}",
     unsubscribe_mailto="unsubscribe@shop.example", max_bytes=102_000,
     date=dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC), secret="k3y-0f-th3-t3st-shop-2026")
-# Merge values that HTML, headers, tidying, quoted-printable or the shapes' own tokens could
-# treat apart from plain text.
+# Merge values that HTML, headers, tidying, quoted-printable, the MIME boundary (and the 998
+# octets of a line) or the shapes' own tokens could treat apart from plain text.
 HOSTILE = ["Anna", "Müller", "<script>alert(1)</script>", "O'Neill & Söhne", 'Zoë "Z"',
            "&amp; &euro;", "Anna\xa0Maria", " Leading", "trailing ", "a\nb", "a\r\nb", "",
            "=?utf-8?b?QQ==?=", "x" * 90, ".", "=3D", "tab\there", f"{OPEN}0\"\ue011",
-           "\ue000&#34;&lt; \ue001", "Łódź 🎉", "<b>bold</b>", "&lt", "Øster;gaard"]
+           "\ue000&#34;&lt; \ue001", "Łódź 🎉", "<b>bold</b>", "&lt", "Øster;gaard",
+           "nul\x00here", "lone\rcr", "=_crm_", "a=_crm_0123456789abcdef01234567b",
+           "y" * 1000, "ü" * 499]  # the last two: over 998 octets on any line they are on
 
 
 def _recipient(rng: random.Random, i: int, templates: list[str]) -> dict[str, Any]:
@@ -392,18 +399,21 @@ def _key_as_read(spec: Spec, values: Mapping[str, Any]) -> tuple[Any, ...]:
 def test_a_specs_key_function_answers_as_reading_each_value_does(tmp_path: Path) -> None:
     """Steering text, typed values and missing fields; truth and every comparison, those a
     value cannot make raising as they do (the render reports them); names that are not
-    identifiers reach the code as literals."""
+    identifiers (steering, shown and tested) reach the code as literals."""
     spec = _names('{% block subject %}{{ tier }}{% if amount > 100 %}big{% endif %}'
                   '{% if code in ("A", "B") %}ab{% endif %}{% endblock %}{% block body %}'
                   '{{ name }}{% if name %}{{ name }}{% endif %}{{ city | upper }}'
                   "{{ tier | lower }}{{ amount }}{{ code }}{% if 3 <= score %}top{% endif %}"
                   "{% endblock %}", "<p>{{ name }}</p>", tmp_path)
     assert spec is not None and "city" in spec.steering and spec.tested
-    spec = Spec((*spec.steering, "odd name'\"\\"), spec.shown, spec.tested)
+    odd = ["odd name'\"\\", "shown'); import os #", 'tested"\n\x00\\']  # steering, shown, tested
+    spec = Spec((*spec.steering, odd[0]),
+                (*spec.shown, (odd[1], True, ((_OPS["gt"], 100),))),
+                (*spec.tested, (odd[2], False, ((_OPS["in"], ("A", "B")), (_OPS["ne"], 0)))))
     rng = random.Random(17)
     pool = ["", "A", "B", "x", 0, 1, 1.0, 150, Decimal("100"), None, True, Markup("A"),
             dt.date(2026, 3, 1), ("A",)]
-    names = ["tier", "amount", "code", "name", "city", "score", "odd name'\"\\"]
+    names = ["tier", "amount", "code", "name", "city", "score", *odd]
     for _ in range(5_000):
         values = {name: rng.choice(pool) for name in names if rng.random() < 0.8}
         try:
@@ -434,3 +444,42 @@ def test_pieces_free_of_the_boundary_start_and_unmarked_values_make_no_boundary(
     assert free > 1_000
     assert not free_of(["a=_c", "b"], start) and not free_of(["x\r"], start)
     assert free_of(["a=b", "=_crx_"], start)
+
+
+def test_a_spec_whose_key_cannot_be_written_fails_when_built() -> None:
+    """Every comparison the analysis records has a symbol; one without, or a name that is
+    not a str, fails building the Spec (once), not each recipient's key."""
+    assert set(_OPS.values()) <= set(_SYMBOLS)
+    with pytest.raises(ValueError, match="no symbol"):
+        Spec((), (("amount", False, ((operator.is_, None),)),), ())
+
+    class Name(str):
+        def __repr__(self) -> str:
+            return "x"
+
+    with pytest.raises(TypeError):
+        Spec((Name("tier"),), (), ())
+    with pytest.raises(TypeError):
+        Spec((), (), ((Name("tier"), True, ()),))
+
+
+def test_a_shapes_texts_function_reads_hostile_names_as_literals() -> None:
+    """Shape.texts_of's written code: each value read by its name (quotes, backslashes, a
+    line break, NUL, code), formatted or not, then shown as it is or escaped."""
+    names = ["plain", "odd name'\"\\", "x'); import os #", 'q"\n\x00\\', "ü{0}"]
+    writers: tuple[tuple[str, Any], ...] = (
+        (names[0], None), (names[1], lambda v: str(v).upper()), (names[2], None),
+        (names[3], lambda v: f"<{v}>"), (names[4], None))
+    texts = ((0, False), (1, True), (2, True), (3, False), (3, True), (4, False), (0, True))
+    empty = Part(("",), ())
+    shape = Shape(writers, texts, empty, empty, empty, empty, None, None, None, 0, 0)
+    rng = random.Random(11)
+    pool = [*HOSTILE, 0, 1.5, None, Markup("<b>&amp;</b>"), dt.date(2026, 3, 1)]
+    for _ in range(2_000):
+        values = {name: rng.choice(pool) for name in names}
+        written = [write(values[name]) if write else values[name] for name, write in writers]
+        expected = [str(escape(written[at])) if escaped else str(written[at])
+                    for at, escaped in texts]
+        assert shape.texts_of(values) == expected, values
+    with pytest.raises(KeyError):
+        shape.texts_of({name: "a" for name in names[1:]})

@@ -139,3 +139,5 @@ def test_interleave_puts_one_value_between_each_two_pieces() -> None:
     for values in (["1"], ["1", "2", "3"]):
         with pytest.raises(ValueError):
             interleave(("a", "b", "c"), values)
+    with pytest.raises(IndexError):
+        interleave((), [])

@@ -92,7 +92,7 @@ _MAX_NAME = 64  # display name characters; longer names are cut at a word bounda
 _MAX_ADDRESS = 254  # RFC 5321's limit on a forward path
 _LINE = 78  # RFC 5322's recommended line length; 998 is the hard limit
 _MAX_OCTETS = 998  # RFC 5322's limit on a line, CRLF not counted
-_BOUNDARY_START = "=_crm_"  # then 24 hex digits of the content's hash
+_BOUNDARY_START = "=_crm_"  # then 24 hex digits of a hash of the content hash ("boundary:")
 _TOKEN_CHARS = 32
 MIN_SECRET = 16
 _SECRET_FIX = ("set CRMREPORT_SECRET to a long random string; it keeps unsubscribe links "
@@ -558,7 +558,7 @@ class _Builder:
                                     filled.html_free)
         headers = (f"{self.common}To: {_address(_display_name(recipient), addr)}\r\n"
                    f"Subject: {_header_text(subject)}\r\nMessage-ID: {message_id}\r\n"
-                   f"{self._unsubscribe_header(unsubscribe, token)}{_FIXED_HEADERS}")
+                   f"{self._list_unsubscribe(unsubscribe, token)}{_FIXED_HEADERS}")
         data = _assemble(headers, boundary, text_cte, text_body, html_cte, html_body)
         row = list(map(recipient.get, self.columns, self.blanks))
         row[self.email_at], row[self.subject_at], row[self.unsubscribe_at], \
@@ -666,7 +666,9 @@ class _Builder:
         return str(recipient.get("locale") or self.templates.env.globals.get("campaign_locale")
                    or "de_DE")
 
-    def _unsubscribe_header(self, unsubscribe: str, token: str) -> str:
+    def _list_unsubscribe(self, unsubscribe: str, token: str) -> str:
+        """The List-Unsubscribe header: the token joined into its parts (made once) where the
+        URL allows, else the whole header made for this recipient."""
         return token.join(self.unsubscribe_parts) if self.unsubscribe_parts \
             else _unsubscribe_header(unsubscribe, self.mailto)
 

@@ -90,15 +90,18 @@ class Spec:
     shown: tuple[tuple[str, bool, tuple[tuple[Callable[[Any, Any], bool], Any], ...]], ...]
     tested: tuple[tuple[str, bool, tuple[tuple[Callable[[Any, Any], bool], Any], ...]], ...]
 
+    # What of a recipient's values decides the shape (raises what a comparison raises): a
+    # function written for this spec, each value read once and tested in line. Written when
+    # the spec is built, so a name or comparison it cannot write fails there, once.
+    key: Callable[[Mapping[str, Any]], tuple[Any, ...]] = field(
+        init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", _key_function(self))
+
     @property
     def stand_ins(self) -> frozenset[str]:
         return frozenset(name for name, _, _ in self.shown)
-
-    @functools.cached_property
-    def key(self) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
-        """What of a recipient's values decides the shape (raises what a comparison raises):
-        a function written for this spec, each value read once and tested in line."""
-        return _key_function(self)
 
 
 # The comparisons a key makes, as Python writes them (the value on the left).
@@ -110,27 +113,41 @@ def _key_function(spec: Spec) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     """Spec.key's function: per steering field its text, or its type and repr (1 and 1.0,
     or "1" and 1, steer apart), or _MISSING; per shown or tested field its truth where the
     templates test it and each comparison's result, or _MISSING. Field names and constants
-    reach the code as literals and names bound here, never as code."""
+    reach the code as literals and names bound here, never as code; a comparison without a
+    symbol in _SYMBOLS raises ValueError."""
     names: dict[str, Any] = {"MISSING": _MISSING}
     lines = ["def key(values):", "    get = values.get"]
     parts = []
     for number, name in enumerate(spec.steering):
         value = f"s{number}"
-        lines.append(f"    {value} = get({name!r}, MISSING)")
+        lines.append(f"    {value} = get({_literal(name)}, MISSING)")
         parts.append(f"{value} if type({value}) is str or {value} is MISSING "
                      f"else (type({value}), repr({value}))")
+    constants = 0  # c0, c1, ...: the comparisons' constants, bound in names
     for number, (name, truth, tests) in enumerate((*spec.shown, *spec.tested)):
         value = f"v{number}"
-        lines.append(f"    {value} = get({name!r}, MISSING)")
+        lines.append(f"    {value} = get({_literal(name)}, MISSING)")
         results = [f"bool({value})" if truth else "None"]
         for op, const in tests:
-            names[f"c{len(names)}"] = const
-            results.append(f"({value} {_SYMBOLS[op]} c{len(names) - 1})")
+            if op not in _SYMBOLS:
+                raise ValueError(f"no symbol for the comparison {op!r}")
+            constant = f"c{constants}"
+            constants += 1
+            names[constant] = const
+            results.append(f"({value} {_SYMBOLS[op]} {constant})")
         parts.append(f"MISSING if {value} is MISSING else ({', '.join(results)},)")
     lines.append(f"    return ({''.join(part + ', ' for part in parts)})")
     exec("\n".join(lines), names)  # the code above: names, symbols and literals only
     key: Callable[[Mapping[str, Any]], tuple[Any, ...]] = names["key"]
     return key
+
+
+def _literal(name: str) -> str:
+    """A field name as a literal in written code: only a str itself (a subclass's repr could
+    be any text), checked whether or not asserts run."""
+    if type(name) is not str:
+        raise TypeError(f"a field name that is not a str: {type(name).__name__}")
+    return repr(name)
 
 
 def spec(uses: Mapping[str, Use], fixed: Collection[str] = ()) -> Spec:
@@ -706,7 +723,7 @@ class Shape:
         html_values = self.html.pick(texts)
         if self.layout is None or not all_plain(html_values):
             return Filled(subject, text, inline(self.html.join(texts)).encode(), text_body,
-                          None, text_longest)
+                          None, text_longest, text_free=text_free)
         written = self.layout.written(html_values)
         utf8 = list(map(str.encode, written))
         html_body = functools.partial(self.html_body.fill, written) if self.html_body else None
@@ -740,10 +757,10 @@ def _texts_function(writers: tuple[tuple[str, Callable[[Any], str] | None], ...]
     lines = ["def texts(values):"]
     for number, (name, write) in enumerate(writers):
         if write is None:
-            lines.append(f"    v{number} = values[{name!r}]")
+            lines.append(f"    v{number} = values[{_literal(name)}]")
         else:
             names[f"w{number}"] = write
-            lines.append(f"    v{number} = w{number}(values[{name!r}])")
+            lines.append(f"    v{number} = w{number}(values[{_literal(name)}])")
     shown = [f"escaped(v{number})" if escaped else f"str(v{number})"
              for number, escaped in texts]
     lines.append(f"    return [{', '.join(shown)}]")
@@ -832,8 +849,9 @@ def _writer(hole: Hole, context: Mapping[str, Any]) -> Callable[[Any], str] | No
     if hole.filter != "date":
         return write
     # Most recipients of a shape share a few dates (a coupon's last day): each written once.
-    # Only exact dates are cached: equal values of other types (a datetime, a text) may
-    # be written otherwise.
+    # Only exact dates are cached: not to tell equal values apart (a datetime or a text is
+    # never equal to a date, so the cache could not mix them up), but to keep it to values
+    # that are hashable and few.
     cached = functools.lru_cache(maxsize=256)(write)
     return lambda value: cached(value) if type(value) is dt.date else write(value)
 

@@ -90,7 +90,8 @@ def interleave(pieces: Sequence[AnyStr], values: Iterable[AnyStr]) -> AnyStr:
     """``pieces`` with a value between each two, joined (text or UTF-8 alike): all in C, one
     pass (str.format would read the whole text for its fields each time; chaining zipped
     pairs into the join took four times as long as two slice assignments). Raises ValueError
-    unless there is one value fewer than pieces."""
+    unless there is one value fewer than pieces, and IndexError where there are no pieces
+    (the first piece tells text from UTF-8)."""
     joined: list[AnyStr] = [pieces[0]] * (2 * len(pieces) - 1)
     joined[::2] = pieces
     joined[1::2] = values
