@@ -174,9 +174,13 @@ def write_pdf_bytes(out_dir: Path, pdf: bytes) -> Path:
 def draw_chart(name: str, figure: go.Figure, into: Future[bytes]) -> None:
     """``figure`` set drawing as SVG in the chart browser (the caller goes on), ``into``
     given the drawing; inside a :func:`~crmreport.report.browser.browser` block."""
-    drawing = draw(_named_traces(figure.to_dict(), name), "svg",
-                   figure.layout.width or CHART_WIDTH, figure.layout.height or 380)
+    drawing = draw(_named_traces(figure.to_dict(), name), "svg", *chart_size(figure))
     drawing.add_done_callback(functools.partial(_settle, into))
+
+
+def chart_size(figure: go.Figure) -> tuple[int, int]:
+    """The width and height, in pixels, ``figure`` is drawn at (its SVG's size)."""
+    return figure.layout.width or CHART_WIDTH, figure.layout.height or 380
 
 
 def _named_traces(figure: dict[str, Any], name: str) -> dict[str, Any]:
