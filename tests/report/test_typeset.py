@@ -1,7 +1,6 @@
 """The typesetter process lays out the same PDF as the report process would."""
 
 import io
-import json
 import sys
 import threading
 from collections.abc import Iterator
@@ -79,7 +78,7 @@ def test_charts_sent_after_the_page_are_those_it_names_inline():
     unused = SQUARE % b"green" + b" " * 300_000  # more than a pipe holds: read, not waited on
     with Typesetter() as typesetter:  # sent in another order than the page uses them
         pdf = typesetter.submit(lambda: PAGE, {"blue": lambda: WIDE, "green": lambda: unused,
-                                               "red": lambda: red}, lambda: SIZES).result()
+                                               "red": lambda: red}, SIZES).result()
     assert pdf == typeset(inline(red, WIDE))
     assert pdf != typeset(inline(red, SQUARE % b"blue"))
 
@@ -91,14 +90,13 @@ def frame(name: str, data: bytes) -> bytes:
 def test_the_page_is_laid_out_before_its_charts_come_and_drawn_with_them():
     import weasyprint
 
-    stream = io.BytesIO(frame("sizes", json.dumps(SIZES).encode("ascii")))
-    charts = _Charts(stream)  # the sizes only, so far: the layout must not need a chart
+    stream = io.BytesIO()
+    charts = _Charts(stream, SIZES)  # no chart yet: the layout must not need one
     document = weasyprint.HTML(string=PAGE, url_fetcher=charts.fetcher()).render(
         cache=charts.images)
     laid_out = [(box.width, box.height) for box in _images(document)]
-    read = stream.tell()
     stream.write(frame("blue", WIDE) + frame("red", SQUARE % b"red"))  # the charts come
-    stream.seek(read)
+    stream.seek(0)
     charts.fill()
     assert laid_out == [(40, 40), (80, 20)]  # the placeholders, of the charts' sizes
     assert document.write_pdf() == typeset(inline(SQUARE % b"red", WIDE))
@@ -123,21 +121,20 @@ def test_a_chart_of_another_size_than_announced_fails():
             RenderError, match=r"could not be laid out.*chart blue has the size.*'80'.*"
                                r"'40'.*as announced"):
         typesetter.submit(lambda: PAGE, {"red": lambda: SQUARE % b"red", "blue": lambda: WIDE},
-                          lambda: wrong).result()
+                          wrong).result()
 
 
 def test_a_chart_the_page_names_and_nobody_sends_fails():
     with Typesetter() as typesetter, \
             pytest.raises(RenderError, match=r"could not be laid out.*blue were not sent"):
-        typesetter.submit(lambda: PAGE, {"red": lambda: SQUARE % b"red"},
-                          lambda: SIZES).result()
+        typesetter.submit(lambda: PAGE, {"red": lambda: SQUARE % b"red"}, SIZES).result()
 
 
 def test_a_chart_the_page_names_without_a_size_fails():
     with Typesetter() as typesetter, \
             pytest.raises(RenderError, match=r"could not be laid out.*blue were not sent"):
         typesetter.submit(lambda: PAGE, {"red": lambda: SQUARE % b"red", "blue": lambda: WIDE},
-                          lambda: {"red": (40, 40)}).result()
+                          {"red": (40, 40)}).result()
 
 
 def test_a_chart_that_could_not_be_drawn_stops_the_pdf():

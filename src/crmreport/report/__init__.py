@@ -81,7 +81,7 @@ def write_report(
         raise RenderError("the summary email needs the period summary")
     from crmreport.report.browser import browser, drawing_done
     from crmreport.report.email import spark_pngs, summary_email, write_email
-    from crmreport.report.pdf import chart_size, chart_svg, pdf_page, svg_source, write_pdf_bytes
+    from crmreport.report.pdf import chart_sizes, chart_svg, pdf_page, svg_source, write_pdf_bytes
     from crmreport.report.typeset import CHART
 
     html_path = email_path = pdf_path = None
@@ -90,19 +90,17 @@ def write_report(
         # the PDF's charts, each drawn in the browser as soon as its figure is made
         drawing: dict[str, Future[bytes]] = {name: Future() for name in makers} \
             if "pdf" in formats else {}
-        # each chart's size, once the figures are made
-        sized: Future[dict[str, tuple[int, int]]] = Future()
         laid_out: Callable[[], bytes] | None = None  # the PDF, waited for
         if typesetter and drawing:
-            # the typesetter styles the page while the figures are made, lays it out with
-            # each chart's size while the charts are drawn, and draws them once they came;
-            # this process writes the HTML and the email meanwhile. The page is made first,
-            # alone: made beside the figures it would share the GIL.
+            # the typesetter lays the page out with each chart's size while the charts are
+            # made and drawn, and draws it once they came; this process writes the HTML and
+            # the email meanwhile. The page is made first, alone: made beside the figures it
+            # would share the GIL.
             pdf_html = pdf_page(safe, definition, *page,
                                 {name: CHART + name for name in drawing}, context)
             laid_out = typesetter.submit(lambda: pdf_html, {
                 name: functools.partial(chart_svg, svg, name)
-                for name, svg in drawing.items()}, sized.result).result
+                for name, svg in drawing.items()}, chart_sizes(safe, drawing)).result
         elif drawing:
             laid_out = functools.partial(_typeset_here, lambda: pdf_page(
                 safe, definition, *page,
@@ -110,7 +108,6 @@ def write_report(
                 context))
         try:
             figures = _made(makers, drawing)
-            sized.set_result({name: chart_size(figures[name]) for name in drawing})
             if "html" in formats:
                 html_path = write_html(safe, definition, out_dir, *page, figures, context)
             if email is not None and summary is not None:
@@ -122,9 +119,8 @@ def write_report(
                 meanwhile()
             futures.wait(drawing.values())
         except BaseException:
-            sized.cancel()  # the typesetter's sender waits for these no longer
             for waiting in drawing.values():
-                waiting.cancel()
+                waiting.cancel()  # the typesetter's sender waits for them no longer
             if typesetter:
                 typesetter.abort()
             raise

@@ -9,13 +9,13 @@ which runs the caller's main module again). The report starts it once its data i
 its figures; it then reads one page from stdin and writes its PDF to stdout. An empty stdin
 (the report ended without a PDF, or its process died) ends it.
 
-The page may name charts still being drawn (``<img src="chart:NAME">``). After the page
-comes each chart's size (its figure's width and height, known once the figures are made),
-then each chart's SVG as it is drawn. The page is styled, laid out and paginated with a
+The page may name charts still being made and drawn (``<img src="chart:NAME">``). Before
+the page comes each chart's size (its width and height, known before its figure is made),
+after it each chart's SVG as it is drawn. The page is styled, laid out and paginated with a
 placeholder of each chart's size (an SVG of that width, height and viewBox: all the layout
-reads of an image), so that the layout overlaps the drawing; each placeholder is then given
-its chart's SVG, which must be of the size announced, and the pages are drawn. This module
-imports nothing heavy.
+reads of an image), so that the layout overlaps the charts' making and drawing; each
+placeholder is then given its chart's SVG, which must be of the size announced, and the
+pages are drawn. This module imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from crmreport.errors import RenderError
 CHART = "chart:"  # the URL scheme of a chart sent after the page
 Size = tuple[int, int]  # a chart's width and height, in pixels
 _PAGE = "page"  # the name of the page's frame
-_SIZES = "sizes"  # the name of the frame after it: each chart's [width, height], as JSON
+_SIZES = "sizes"  # the name of the frame before it: each chart's [width, height], as JSON
 # the root attributes an image's layout reads (SVG.get_intrinsic_size, get_viewbox)
 _SIZE_ATTRIBUTES = ("width", "height", "viewBox")
 
@@ -68,22 +68,22 @@ class Typesetter:
 
     def submit(self, page: Callable[[], str],
                charts: Mapping[str, Callable[[], bytes]] | None = None,
-               sizes: Callable[[], Mapping[str, Size]] | None = None) -> Future[bytes]:
+               sizes: Mapping[str, Size] | None = None) -> Future[bytes]:
         """The PDF of the page ``page`` makes (in a thread), with the SVG each of ``charts``
         gives (it may wait for its drawing) where the page names ``chart:NAME``, of the
-        (width, height) in pixels ``sizes`` gives for it (it may wait for the figures); the
-        page fetches nothing else but data URLs."""
-        return self._sender.submit(self._lay_out, page, charts or {}, sizes or dict)
+        (width, height) in pixels of ``sizes``; the page fetches nothing else but data
+        URLs."""
+        return self._sender.submit(self._lay_out, page, charts or {}, sizes or {})
 
     def _lay_out(self, page: Callable[[], str], charts: Mapping[str, Callable[[], bytes]],
-                 sizes: Callable[[], Mapping[str, Size]]) -> bytes:
+                 sizes: Mapping[str, Size]) -> bytes:
         self.start()
         process = self._process
         assert process is not None and process.stdin is not None  # started, with a pipe
         stdin = process.stdin
         try:
+            _send(stdin, _SIZES, json.dumps(sizes).encode("ascii"))
             _send(stdin, _PAGE, page().encode("utf-8"))
-            _send(stdin, _SIZES, json.dumps(sizes()).encode("ascii"))
             for name, chart in charts.items():
                 _send(stdin, name, chart())
         except BrokenPipeError:
@@ -149,31 +149,20 @@ def _receive(stream: IO[bytes]) -> tuple[str, bytes] | None:
 
 
 class _Charts:
-    """The charts that follow the page on ``stream``: each laid out as a placeholder of the
-    size announced for it, then given its SVG (:meth:`fill`)."""
+    """The charts that follow the page on ``stream``, of the sizes announced before it:
+    each laid out as a placeholder of its size, then given its SVG (:meth:`fill`)."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: IO[bytes], sizes: Mapping[str, Size]) -> None:
         self._stream = stream
-        self._sizes: dict[str, Size] | None = None
+        self._sizes = sizes
         self.images: dict[str, Any] = {}  # WeasyPrint's images by URL, the placeholders'
         self.missing: list[str] = []
 
-    def sizes(self) -> dict[str, Size]:
-        """Each chart's size, the frame after the page (read when the layout first needs
-        one: the figures are made meanwhile)."""
-        if self._sizes is None:
-            frame = _receive(self._stream)
-            if frame is not None and frame[0] != _SIZES:
-                raise RenderError(f"the charts' sizes came as {frame[0]}")
-            self._sizes = {name: (width, height) for name, (width, height)
-                           in json.loads(frame[1] if frame else b"{}").items()}
-        return self._sizes
-
     def placeholder(self, name: str) -> bytes:
-        if name not in self.sizes():  # WeasyPrint would leave the image out and go on
+        if name not in self._sizes:  # WeasyPrint would leave the image out and go on
             self.missing.append(name)
             raise ValueError(f"the chart {name} has no size")
-        return _placeholder(*self.sizes()[name])
+        return _placeholder(*self._sizes[name])
 
     def fetcher(self) -> Any:
         """WeasyPrint's URL fetcher, with ``chart:NAME`` a placeholder of its size."""
@@ -196,11 +185,10 @@ class _Charts:
         comes, or if one's size is not the size announced."""
         waiting = {url.removeprefix(CHART): image for url, image in self.images.items()
                    if url.startswith(CHART) and image is not None}
-        self.sizes()  # the frame before the charts, even if the page names none
         while waiting and (frame := _receive(self._stream)) is not None:
             name, svg = frame
             if name in waiting:
-                _give_svg(waiting.pop(name), name, svg, self.sizes()[name])
+                _give_svg(waiting.pop(name), name, svg, self._sizes[name])
         self.missing += waiting
         if self.missing:
             raise RenderError(f"the charts {', '.join(self.missing)} were not sent")
@@ -246,12 +234,13 @@ def _serve() -> None:
     # fontconfig's and Pango's first use, a tenth of a second, while the page is awaited
     weasyprint.HTML(string="<p>1,234.50 <b>x</b></p>").render()
     stdin = sys.stdin.buffer
-    page = _receive(stdin)
-    if page is None:
+    sizes, page = _receive(stdin), _receive(stdin)
+    if sizes is None or page is None:
         return
-    if page[0] != _PAGE:
-        sys.exit(f"the page came as {page[0]}")
-    charts = _Charts(stdin)
+    if (sizes[0], page[0]) != (_SIZES, _PAGE):
+        sys.exit(f"the charts' sizes and the page came as {sizes[0]} and {page[0]}")
+    charts = _Charts(stdin, {name: (width, height)
+                             for name, (width, height) in json.loads(sizes[1]).items()})
     try:
         pdf = typeset(page[1].decode("utf-8"), charts)
     except RenderError as error:
