@@ -6,8 +6,8 @@ typesetter is a fresh interpreter (``python -m crmreport.report.typeset``: not a
 process holding DuckDB's and the chart browser's threads, and not multiprocessing's spawn,
 which runs the caller's main module again). The report starts it once its data is read
 (before, both cores are busy reading it) and it imports WeasyPrint while the report computes
-its figures; it then reads one page from stdin and writes its PDF to stdout. An empty stdin
-(the report ended without a PDF, or its process died) ends it.
+its figures; it then reads the charts' sizes and one page from stdin and writes its PDF to
+stdout. An empty stdin (the report ended without a PDF, or its process died) ends it.
 
 The page may name charts still being made and drawn (``<img src="chart:NAME">``). Before
 the page comes each chart's size (its width and height, known before its figure is made),
