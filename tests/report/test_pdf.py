@@ -1,11 +1,27 @@
 """The PDF's page and chart SVGs: what WeasyPrint is given to lay out and draw."""
 
+import dataclasses
+import datetime as dt
 from typing import Any
 from xml.etree import ElementTree
 
+import pandas as pd
+from tests.report.test_report import DEFINITION, con, monitoring  # noqa: F401  (fixtures)
+
 from crmreport.config.models import Branding
+from crmreport.report.charts import chart_makers
+from crmreport.report.format import Formatter, suppress_small
 from crmreport.report.html import TEMPLATE_DIR
-from crmreport.report.pdf import _LINES, _lean, _sized_sections, _without_table_gaps, sized_tables
+from crmreport.report.names import with_names
+from crmreport.report.pdf import (
+    _LINES,
+    _lean,
+    _sized_sections,
+    _without_table_gaps,
+    chart_size,
+    chart_sizes,
+    sized_tables,
+)
 
 
 def test_empty_groups_go_and_so_do_the_groups_they_leave_empty():
@@ -186,3 +202,19 @@ def test_a_sized_tables_figures_stay_on_one_line_its_text_wraps() -> None:
         '<col style="width: 6%"><col style="width: 6%"><col style="width: 88%"></colgroup>'
         '<tr><td>1.234,56 €</td><td class="l">Two words</td><td>x</td></tr></table>')
     assert [len(_lines(cell)) for cell in cells] == [1, 2, 1]
+
+
+def test_the_charts_sizes_known_before_they_are_made_are_those_they_are_drawn_at(
+        monitoring):  # noqa: F811
+    # the PDF is laid out with these sizes while the charts are made and drawn
+    months = [dt.date(2024, month, 1) for month in range(1, 13)]
+    many = pd.DataFrame({"cohort": months, "k": 0, "share": 1.0, "complete": True,
+                         "left_censored": False})
+    safe = with_names(suppress_small(monitoring, DEFINITION.min_cell_size), {},
+                      DEFINITION.language)  # as the report has it
+    for cohorts in (safe.cohorts, many):
+        charts = dataclasses.replace(safe, cohorts=cohorts)
+        makers = chart_makers(charts, DEFINITION.branding, Formatter.for_report(DEFINITION))
+        sizes = chart_sizes(charts, makers)
+        assert sizes == {name: chart_size(make()) for name, make in makers.items()}
+    assert sizes["chart-cohorts"] == (900, 60 + 26 * 12)  # a row per cohort

@@ -1,7 +1,10 @@
 """The typesetter process lays out the same PDF as the report process would."""
 
+import io
 import sys
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from tests.report.test_report import DEFINITION, con, monitoring  # noqa: F401  (fixtures)
@@ -10,7 +13,7 @@ from tests.test_startup import imported_after
 from crmreport.errors import RenderError
 from crmreport.report import write_report
 from crmreport.report.pdf import svg_source
-from crmreport.report.typeset import Typesetter, typeset
+from crmreport.report.typeset import Typesetter, _Charts, typeset
 
 
 def test_typesetter_writes_the_same_pdf(monitoring, tmp_path):  # noqa: F811
@@ -57,30 +60,81 @@ def test_a_typesetter_that_fails_says_so(monkeypatch):
         typesetter.submit(lambda: "<p>page</p>").result()
 
 
-SQUARE = (b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40">'
-          b'<rect width="40" height="40" fill="%s"/></svg>')
+SQUARE = (b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40" '
+          b'viewBox="0 0 40 40"><rect width="40" height="40" fill="%s"/></svg>')
+WIDE = (b'<svg xmlns="http://www.w3.org/2000/svg" width="80" height="20" viewBox="0 0 80 20">'
+        b'<rect width="80" height="20" fill="blue"/></svg>')
 PAGE = '<p>charts</p><img src="chart:red"><img src="chart:blue">'
+SIZES = {"red": (40, 40), "blue": (80, 20), "green": (40, 40)}
+
+
+def inline(red: bytes, blue: bytes) -> str:
+    """PAGE with the charts in it, as the report's own process lays it out."""
+    return PAGE.replace("chart:red", svg_source(red)).replace("chart:blue", svg_source(blue))
 
 
 def test_charts_sent_after_the_page_are_those_it_names_inline():
-    red, blue = SQUARE % b"red", SQUARE % b"blue"
-
-    def inline(first: bytes, second: bytes) -> str:
-        return PAGE.replace("chart:red", svg_source(first)).replace("chart:blue",
-                                                                    svg_source(second))
-
+    red = SQUARE % b"red"
     unused = SQUARE % b"green" + b" " * 300_000  # more than a pipe holds: read, not waited on
     with Typesetter() as typesetter:  # sent in another order than the page uses them
-        pdf = typesetter.submit(lambda: PAGE, {"blue": lambda: blue, "green": lambda: unused,
-                                               "red": lambda: red}).result()
-    assert pdf == typeset(inline(red, blue))
-    assert pdf != typeset(inline(red, red))
+        pdf = typesetter.submit(lambda: PAGE, {"blue": lambda: WIDE, "green": lambda: unused,
+                                               "red": lambda: red}, SIZES).result()
+    assert pdf == typeset(inline(red, WIDE))
+    assert pdf != typeset(inline(red, SQUARE % b"blue"))
+
+
+def frame(name: str, data: bytes) -> bytes:
+    return b"%s %d\n%s" % (name.encode("ascii"), len(data), data)
+
+
+def test_the_page_is_laid_out_before_its_charts_come_and_drawn_with_them():
+    import weasyprint
+
+    stream = io.BytesIO()
+    charts = _Charts(stream, SIZES)  # no chart yet: the layout must not need one
+    document = weasyprint.HTML(string=PAGE, url_fetcher=charts.fetcher()).render(
+        cache=charts.images)
+    laid_out = [(box.width, box.height) for box in _images(document)]
+    stream.write(frame("blue", WIDE) + frame("red", SQUARE % b"red"))  # the charts come
+    stream.seek(0)
+    charts.fill()
+    assert laid_out == [(40, 40), (80, 20)]  # the placeholders, of the charts' sizes
+    assert document.write_pdf() == typeset(inline(SQUARE % b"red", WIDE))
+
+
+def _images(document: Any) -> list[Any]:
+    """The image boxes of ``document``'s pages, in order."""
+    from weasyprint.formatting_structure import boxes
+
+    def walk(box: Any) -> Iterator[Any]:
+        if isinstance(box, boxes.InlineReplacedBox):
+            yield box
+        for child in getattr(box, "children", ()):
+            yield from walk(child)
+
+    return [image for page in document.pages for image in walk(page._page_box)]
+
+
+def test_a_chart_of_another_size_than_announced_fails():
+    wrong = {**SIZES, "blue": (40, 40)}  # the WIDE chart announced square: it would be squashed
+    with Typesetter() as typesetter, pytest.raises(
+            RenderError, match=r"could not be laid out.*chart blue has the size.*'80'.*"
+                               r"'40'.*as announced"):
+        typesetter.submit(lambda: PAGE, {"red": lambda: SQUARE % b"red", "blue": lambda: WIDE},
+                          wrong).result()
 
 
 def test_a_chart_the_page_names_and_nobody_sends_fails():
     with Typesetter() as typesetter, \
             pytest.raises(RenderError, match=r"could not be laid out.*blue were not sent"):
-        typesetter.submit(lambda: PAGE, {"red": lambda: SQUARE % b"red"}).result()
+        typesetter.submit(lambda: PAGE, {"red": lambda: SQUARE % b"red"}, SIZES).result()
+
+
+def test_a_chart_the_page_names_without_a_size_fails():
+    with Typesetter() as typesetter, \
+            pytest.raises(RenderError, match=r"could not be laid out.*blue were not sent"):
+        typesetter.submit(lambda: PAGE, {"red": lambda: SQUARE % b"red", "blue": lambda: WIDE},
+                          {"red": (40, 40)}).result()
 
 
 def test_a_chart_that_could_not_be_drawn_stops_the_pdf():

@@ -81,7 +81,7 @@ def write_report(
         raise RenderError("the summary email needs the period summary")
     from crmreport.report.browser import browser, drawing_done
     from crmreport.report.email import spark_pngs, summary_email, write_email
-    from crmreport.report.pdf import chart_svg, pdf_page, svg_source, write_pdf_bytes
+    from crmreport.report.pdf import chart_sizes, chart_svg, pdf_page, svg_source, write_pdf_bytes
     from crmreport.report.typeset import CHART
 
     html_path = email_path = pdf_path = None
@@ -92,14 +92,15 @@ def write_report(
             if "pdf" in formats else {}
         laid_out: Callable[[], bytes] | None = None  # the PDF, waited for
         if typesetter and drawing:
-            # the typesetter styles the page while the charts are made and drawn, and takes
-            # each as it comes; this process writes the HTML and the email meanwhile. The
-            # page is made first, alone: made beside the figures it would share the GIL.
+            # the typesetter lays the page out with each chart's size while the charts are
+            # made and drawn, and draws it once they came; this process writes the HTML and
+            # the email meanwhile. The page is made first, alone: made beside the figures it
+            # would share the GIL.
             pdf_html = pdf_page(safe, definition, *page,
                                 {name: CHART + name for name in drawing}, context)
             laid_out = typesetter.submit(lambda: pdf_html, {
                 name: functools.partial(chart_svg, svg, name)
-                for name, svg in drawing.items()}).result
+                for name, svg in drawing.items()}, chart_sizes(safe, drawing)).result
         elif drawing:
             laid_out = functools.partial(_typeset_here, lambda: pdf_page(
                 safe, definition, *page,

@@ -8,7 +8,7 @@ undefined figures are plotted as gaps.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -24,6 +24,7 @@ from crmreport.report.labels import LABELS
 GREY = "#9aa5b1"
 GRID = "#e3e7eb"
 INCOMPLETE = "#fff4e0"
+HEIGHT = 380  # a chart's height in pixels (the cohorts' heatmap: see cohort_height)
 
 
 def make_charts(m: Monitoring, branding: Branding, fmt: Formatter) -> dict[str, go.Figure]:
@@ -55,6 +56,13 @@ def chart_makers(m: Monitoring, branding: Branding,
     return makers
 
 
+def chart_heights(m: Monitoring, names: Iterable[str]) -> dict[str, int]:
+    """The height in pixels of each chart of ``names`` (from :func:`chart_makers`), known
+    before any is made: the PDF's layout takes it while the charts are drawn."""
+    return {name: cohort_height(m.cohorts) if name == "chart-cohorts" else HEIGHT
+            for name in names}
+
+
 def churn_chart(bands: list[dict[str, Any]], branding: Branding, fmt: Formatter) -> go.Figure:
     """The churn-risk distribution: customers per risk band (suppressed bands as gaps)."""
     t = LABELS[fmt.language]
@@ -76,7 +84,7 @@ def _layout(fig: go.Figure, branding: Branding, fmt: Formatter, title: str) -> g
         separators=fmt.plotly_separators,
         margin={"l": 60, "r": 20, "t": 50, "b": 50},
         legend={"orientation": "h", "y": -0.18},
-        height=380,
+        height=HEIGHT,
     )
     fig.update_xaxes(showgrid=False, linecolor=GREY, automargin=True)
     fig.update_yaxes(gridcolor=GRID, zerolinecolor=GREY, automargin=True)
@@ -154,8 +162,13 @@ def cohort_heatmap(cohorts: pd.DataFrame, branding: Branding, fmt: Formatter) ->
     fig.update_yaxes(autorange="reversed", type="category", title=t["cohort"])
     fig.update_xaxes(type="category", title=t["month_k"])
     fig = _layout(fig, branding, fmt, t["cohort_chart"])
-    fig.update_layout(height=max(300, 60 + 26 * len(rows)))
+    fig.update_layout(height=cohort_height(cohorts))
     return fig
+
+
+def cohort_height(cohorts: pd.DataFrame) -> int:
+    """The cohorts' heatmap's height in pixels: a row per cohort."""
+    return max(300, 60 + 26 * len(set(cohorts["cohort"])))
 
 
 def _cohort_label(cohort: dt.date, censored: set[dt.date], fmt: Formatter) -> str:

@@ -11,7 +11,7 @@ import contextlib
 import functools
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, InvalidStateError
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from crmreport.files import write_bytes
 from crmreport.monitor import Monitoring
 from crmreport.monitor.periods import PeriodSummary
 from crmreport.report.browser import draw, drawn
+from crmreport.report.charts import HEIGHT, chart_heights
 from crmreport.report.html import page_context, render
 
 CHART_WIDTH = 900
@@ -174,9 +175,20 @@ def write_pdf_bytes(out_dir: Path, pdf: bytes) -> Path:
 def draw_chart(name: str, figure: go.Figure, into: Future[bytes]) -> None:
     """``figure`` set drawing as SVG in the chart browser (the caller goes on), ``into``
     given the drawing; inside a :func:`~crmreport.report.browser.browser` block."""
-    drawing = draw(_named_traces(figure.to_dict(), name), "svg",
-                   figure.layout.width or CHART_WIDTH, figure.layout.height or 380)
+    drawing = draw(_named_traces(figure.to_dict(), name), "svg", *chart_size(figure))
     drawing.add_done_callback(functools.partial(_settle, into))
+
+
+def chart_size(figure: go.Figure) -> tuple[int, int]:
+    """The width and height in pixels ``figure`` is drawn at (its SVG's)."""
+    return figure.layout.width or CHART_WIDTH, figure.layout.height or HEIGHT
+
+
+def chart_sizes(monitoring: Monitoring, names: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """:func:`chart_size` of each chart of ``names``, before the figures are made (see
+    :func:`~crmreport.report.charts.chart_heights`; their figures set no width)."""
+    return {name: (CHART_WIDTH, height)
+            for name, height in chart_heights(monitoring, names).items()}
 
 
 def _named_traces(figure: dict[str, Any], name: str) -> dict[str, Any]:

@@ -6,16 +6,21 @@ typesetter is a fresh interpreter (``python -m crmreport.report.typeset``: not a
 process holding DuckDB's and the chart browser's threads, and not multiprocessing's spawn,
 which runs the caller's main module again). The report starts it once its data is read
 (before, both cores are busy reading it) and it imports WeasyPrint while the report computes
-its figures; it then reads one page from stdin and writes its PDF to stdout. An empty stdin
-(the report ended without a PDF, or its process died) ends it.
+its figures; it then reads the charts' sizes and one page from stdin and writes its PDF to
+stdout. An empty stdin (the report ended without a PDF, or its process died) ends it.
 
-The page may name charts still being drawn (``<img src="chart:NAME">``): they follow the
-page on stdin, each as it is drawn, and the layout waits for one only when it gets to it,
-so that styling the page overlaps the drawing. This module imports nothing heavy.
+The page may name charts still being made and drawn (``<img src="chart:NAME">``). Before
+the page comes each chart's size (its width and height, known before its figure is made),
+after it each chart's SVG as it is drawn. The page is styled, laid out and paginated with a
+placeholder of each chart's size (an SVG of that width, height and viewBox: all the layout
+reads of an image), so that the layout overlaps the charts' making and drawing; each
+placeholder is then given its chart's SVG, which must be of the size announced, and the
+pages are drawn. This module imports nothing heavy.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -29,7 +34,11 @@ from typing import IO, Any
 from crmreport.errors import RenderError
 
 CHART = "chart:"  # the URL scheme of a chart sent after the page
+Size = tuple[int, int]  # a chart's width and height, in pixels
 _PAGE = "page"  # the name of the page's frame
+_SIZES = "sizes"  # the name of the frame before it: each chart's [width, height], as JSON
+# the root attributes an image's layout reads (SVG.get_intrinsic_size, get_viewbox)
+_SIZE_ATTRIBUTES = ("width", "height", "viewBox")
 
 
 class Typesetter:
@@ -58,19 +67,22 @@ class Typesetter:
             self._process.kill()
 
     def submit(self, page: Callable[[], str],
-               charts: Mapping[str, Callable[[], bytes]] | None = None) -> Future[bytes]:
+               charts: Mapping[str, Callable[[], bytes]] | None = None,
+               sizes: Mapping[str, Size] | None = None) -> Future[bytes]:
         """The PDF of the page ``page`` makes (in a thread), with the SVG each of ``charts``
-        gives (it may wait for its drawing) where the page names ``chart:NAME``; the page
-        fetches nothing else but data URLs."""
-        return self._sender.submit(self._lay_out, page, charts or {})
+        gives (it may wait for its drawing) where the page names ``chart:NAME``, of the
+        (width, height) in pixels of ``sizes``; the page fetches nothing else but data
+        URLs."""
+        return self._sender.submit(self._lay_out, page, charts or {}, sizes or {})
 
-    def _lay_out(self, page: Callable[[], str],
-                 charts: Mapping[str, Callable[[], bytes]]) -> bytes:
+    def _lay_out(self, page: Callable[[], str], charts: Mapping[str, Callable[[], bytes]],
+                 sizes: Mapping[str, Size]) -> bytes:
         self.start()
         process = self._process
         assert process is not None and process.stdin is not None  # started, with a pipe
         stdin = process.stdin
         try:
+            _send(stdin, _SIZES, json.dumps(sizes).encode("ascii"))
             _send(stdin, _PAGE, page().encode("utf-8"))
             for name, chart in charts.items():
                 _send(stdin, name, chart())
@@ -104,11 +116,16 @@ class Typesetter:
 
 
 def typeset(html: str, charts: _Charts | None = None) -> bytes:
-    """The PDF of ``html``, laid out in this process (``charts``: those sent after it)."""
+    """The PDF of ``html``, laid out in this process (``charts``: those sent after it, laid
+    out as placeholders and drawn once they came)."""
     import weasyprint
 
-    fetcher = charts.fetcher() if charts else None
-    return bytes(weasyprint.HTML(string=html, base_url=None, url_fetcher=fetcher).write_pdf())
+    if charts is None:
+        return bytes(weasyprint.HTML(string=html, base_url=None).write_pdf())
+    document = weasyprint.HTML(string=html, base_url=None, url_fetcher=charts.fetcher()
+                               ).render(cache=charts.images)
+    charts.fill()
+    return bytes(document.write_pdf())
 
 
 def _send(stream: IO[bytes], name: str, data: bytes) -> None:
@@ -132,24 +149,23 @@ def _receive(stream: IO[bytes]) -> tuple[str, bytes] | None:
 
 
 class _Charts:
-    """The charts that follow the page on ``stream``, read as the layout asks for them."""
+    """The charts that follow the page on ``stream``, of the sizes announced before it:
+    each laid out as a placeholder of its size, then given its SVG (:meth:`fill`)."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: IO[bytes], sizes: Mapping[str, Size]) -> None:
         self._stream = stream
-        self._arrived: dict[str, bytes] = {}
+        self._sizes = sizes
+        self.images: dict[str, Any] = {}  # WeasyPrint's images by URL, the placeholders'
         self.missing: list[str] = []
 
-    def svg(self, name: str) -> bytes:
-        while name not in self._arrived:
-            frame = _receive(self._stream)
-            if frame is None:  # WeasyPrint would leave the image out and go on
-                self.missing.append(name)
-                raise ValueError(f"the chart {name} was not sent")
-            self._arrived[frame[0]] = frame[1]
-        return self._arrived[name]
+    def placeholder(self, name: str) -> bytes:
+        if name not in self._sizes:  # WeasyPrint would leave the image out and go on
+            self.missing.append(name)
+            raise ValueError(f"the chart {name} has no size")
+        return _placeholder(*self._sizes[name])
 
     def fetcher(self) -> Any:
-        """WeasyPrint's URL fetcher, with ``chart:NAME`` from the stream."""
+        """WeasyPrint's URL fetcher, with ``chart:NAME`` a placeholder of its size."""
         from weasyprint.urls import URLFetcher, URLFetcherResponse
 
         charts = self
@@ -158,15 +174,58 @@ class _Charts:
             def fetch(self, url: str, headers: Any = None) -> Any:
                 if not url.startswith(CHART):
                     return super().fetch(url, headers)
-                return URLFetcherResponse(url, charts.svg(url.removeprefix(CHART)),
+                return URLFetcherResponse(url, charts.placeholder(url.removeprefix(CHART)),
                                           {"Content-Type": "image/svg+xml"})
 
         return Fetcher()
+
+    def fill(self) -> None:
+        """Give each placeholder the layout made its chart's SVG, as the charts come (those
+        the page does not name are left for :meth:`drain`); a RenderError if one never
+        comes, or if one's size is not the size announced."""
+        waiting = {url.removeprefix(CHART): image for url, image in self.images.items()
+                   if url.startswith(CHART) and image is not None}
+        while waiting and (frame := _receive(self._stream)) is not None:
+            name, svg = frame
+            if name in waiting:
+                _give_svg(waiting.pop(name), name, svg, self._sizes[name])
+        self.missing += waiting
+        if self.missing:
+            raise RenderError(f"the charts {', '.join(self.missing)} were not sent")
 
     def drain(self) -> None:
         """Read what was sent and not asked for, so that the sender does not block."""
         while _receive(self._stream) is not None:
             pass
+
+
+def _size_attributes(width: int, height: int) -> dict[str, str]:
+    return dict(zip(_SIZE_ATTRIBUTES, (str(width), str(height), f"0 0 {width} {height}"),
+                    strict=True))
+
+
+def _placeholder(width: int, height: int) -> bytes:
+    """An empty SVG the layout sizes as it would the chart."""
+    attributes = "".join(f' {key}="{value}"'
+                         for key, value in _size_attributes(width, height).items())
+    return f'<svg xmlns="http://www.w3.org/2000/svg"{attributes}/>'.encode("ascii")
+
+
+def _give_svg(image: Any, name: str, svg: bytes, size: Size) -> None:
+    """The placeholder ``image`` (WeasyPrint's SVGImage) made again from ``svg`` by its own
+    constructor, with the arguments WeasyPrint made it with: the image is then what it
+    would have been had the chart come first, and, of the same size, it lays out the same."""
+    from xml.etree import ElementTree
+
+    from weasyprint.images import SVGImage
+
+    tree = ElementTree.fromstring(svg)
+    expected = _size_attributes(*size)
+    found = {key: tree.get(key) for key in _SIZE_ATTRIBUTES}
+    if found != expected:
+        raise RenderError(f"the chart {name} has the size {found}, not {expected} as "
+                          "announced: its place in the layout would distort it")
+    SVGImage.__init__(image, tree, image._base_url, image._url_fetcher, image._context)
 
 
 def _serve() -> None:
@@ -175,16 +234,18 @@ def _serve() -> None:
     # fontconfig's and Pango's first use, a tenth of a second, while the page is awaited
     weasyprint.HTML(string="<p>1,234.50 <b>x</b></p>").render()
     stdin = sys.stdin.buffer
-    page = _receive(stdin)
-    if page is None:
+    sizes, page = _receive(stdin), _receive(stdin)
+    if sizes is None or page is None:
         return
-    if page[0] != _PAGE:
-        sys.exit(f"the page came as {page[0]}")
-    charts = _Charts(stdin)
-    pdf = typeset(page[1].decode("utf-8"), charts)
+    if (sizes[0], page[0]) != (_SIZES, _PAGE):
+        sys.exit(f"the charts' sizes and the page came as {sizes[0]} and {page[0]}")
+    charts = _Charts(stdin, {name: (width, height)
+                             for name, (width, height) in json.loads(sizes[1]).items()})
+    try:
+        pdf = typeset(page[1].decode("utf-8"), charts)
+    except RenderError as error:
+        sys.exit(str(error))
     charts.drain()
-    if charts.missing:
-        sys.exit(f"the charts {', '.join(charts.missing)} were not sent")
     sys.stdout.buffer.write(pdf)
 
 
