@@ -1,6 +1,6 @@
 """The engine's connection settings."""
 
-from crmreport.engine import connect, second_connection
+from crmreport.engine import columns, connect, second_connection
 
 
 def test_a_long_in_list_is_not_planned_as_a_join() -> None:
@@ -27,3 +27,11 @@ def test_a_second_connection_sees_the_stored_tables_not_the_first_ones_own() -> 
 def test_spark_has_no_second_connection() -> None:
     spark_like = type("SparkAdapter", (), {"spark": object()})()
     assert second_connection(spark_like) is None
+
+
+def test_a_views_columns_are_its_own_even_named_as_a_catalog_view():
+    con = connect()
+    con.execute("CREATE VIEW tables AS SELECT 1 AS a, 'x' AS \"odd name\"")
+    con.execute("CREATE VIEW v AS SELECT 2.5::DECIMAL(9, 2) AS d")
+    assert columns(con, "tables") == [("a", "INTEGER"), ("odd name", "VARCHAR")]
+    assert columns(con, "v") == [("d", "DECIMAL(9,2)")]

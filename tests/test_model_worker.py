@@ -44,7 +44,11 @@ def test_work_runs_in_one_worker_only_within_the_scope() -> None:
 
 def test_begun_work_runs_in_the_worker_while_the_block_goes_on(tmp_path: Path) -> None:
     flag = tmp_path / "flag"
-    with fitting_in_worker(), begun(_wait_for, flag) as waited:
+    # the worker imports crmreport and the standard library only (not these tests)
+    waits_for_flag = (f"([__import__('time').sleep(0.05) for _ in iter(lambda: "
+                      f"__import__('os').path.exists({str(flag)!r}), True)], "
+                      f"open({str(flag)!r}).read())[1]")
+    with fitting_in_worker(), begun(eval, waits_for_flag) as waited:
         flag.write_text("set", encoding="utf-8")  # what the work waits for, made meanwhile
         assert waited() == "set"
 
@@ -57,18 +61,21 @@ def test_begun_work_runs_here_when_asked_outside_the_scope() -> None:
     assert done == [1]
 
 
-def test_a_block_that_fails_while_its_work_runs_stops_the_worker() -> None:
+def test_a_block_that_fails_while_its_work_runs_leaves_the_worker_for_the_next() -> None:
     with fitting_in_worker():
         worker = run(os.getpid)
-        with pytest.raises(ValueError, match="the block failed"), begun(time.sleep, 30):
+        with pytest.raises(ValueError, match="the block failed"), begun(time.sleep, 1):
             raise ValueError("the block failed")
+        assert run(os.getpid) == worker
+
+
+def test_ctrl_c_in_a_block_while_its_work_runs_stops_the_worker() -> None:
+    with fitting_in_worker():
+        worker = run(os.getpid)
+        with pytest.raises(KeyboardInterrupt), begun(time.sleep, 30):
+            raise KeyboardInterrupt
     assert _soon(lambda: _stopped(worker))
     assert in_worker(os.getpid) not in (worker, os.getpid())  # the next asks for another
-
-
-def _wait_for(path: Path) -> str:
-    assert _soon(path.exists)
-    return path.read_text(encoding="utf-8")
 
 
 def test_too_few_repeat_buyers_is_the_same_reason_through_the_worker() -> None:

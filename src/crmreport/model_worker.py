@@ -82,17 +82,20 @@ def run(work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
 def begun(work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Iterator[
         Callable[[], R]]:
     """:func:`run`'s work sent to the worker now; the block goes on meanwhile and calls
-    what this yields for its result (waiting for it). Leaving the block by an exception
-    while the work runs kills the worker, as Ctrl+C during ``run`` does. Outside
-    ``fitting_in_worker`` the work runs here when its result is asked for."""
+    what this yields for its result (waiting for it). Ctrl+C (or SystemExit) while the
+    work runs kills the worker, as during ``run``; the block's own error leaves the work to
+    end there, unwanted, and the worker to the next request. Outside ``fitting_in_worker``
+    the work runs here when its result is asked for."""
     if not _in_worker.get():
         yield functools.partial(work, *args, **kwargs)
         return
     worker, future = _submitted(work, *args, **kwargs)
     try:
         yield functools.partial(_result, worker, future)
-    except BaseException:  # Ctrl+C (or SystemExit, or the block's error) while it fits:
-        if not future.done():  # the fit is abandoned
+    except Exception:
+        raise  # an error of the block (or of the work): the worker stays, for the next
+    except BaseException:  # Ctrl+C (or SystemExit) while it fits: the fit is abandoned
+        if not future.done():
             _kill(worker)
         raise
 
@@ -112,8 +115,8 @@ def _submitted(work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> tuple
     worker = _started()
     try:
         return worker, worker.pool.submit(work, *args, **kwargs)
-    except BrokenProcessPool:  # it died while idle, and nothing was sent: a new one is
-        _forget(worker)  # asked once; a second failure is the caller's error
+    except BrokenProcessPool:  # it died (idle, or killed during earlier work) and nothing
+        _forget(worker)  # was sent: a new one is asked once; a second failure is the caller's
         worker = _started()
         return worker, worker.pool.submit(work, *args, **kwargs)
 

@@ -114,7 +114,7 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
     features computed (DuckDB's queries release the GIL); the models' fits wait for
     ``FITS_NEED`` of them, the rest for all. ``holdout_chart``: the value model also makes
     the report's holdout chart (``ValueModel.by_frequency``). ``on_identified`` is called once
-    the data is identified."""
+    the data is identified and ``preload`` imported (it may import modules of its own)."""
     config = loaded.config
     con = open_engine(config)
     rates = config.data.currency_rates
@@ -130,6 +130,7 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
                                      rates=loaded.data_path(rates) if rates else None,
                                      match=config.identity.match)
     if on_identified:
+        importing.wait()  # no module imported by two threads at once (see _Preloading)
         on_identified()
     if forget_run is not None:
         con.execute("DELETE FROM contacts WHERE run_id = ?", [forget_run])

@@ -138,3 +138,13 @@ def test_a_browser_not_started_opens_chromium_only_when_asked_or_drawn_in():
         drawing_done()
     with browser(start=False):  # the first drawing starts it
         assert drawn(draw(_figure(2).to_dict(), "svg", 300, 200)).startswith(b"<svg")
+
+
+def test_ctrl_c_while_the_browser_starts_leaves_nothing_to_close(monkeypatch):
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("crmreport.report.browser.chart_page", interrupted)
+    with pytest.raises(KeyboardInterrupt), browser(start=False):  # not an AttributeError
+        start_browser()
+    assert _chromiums() == set()

@@ -167,6 +167,7 @@ def is_view(con: Connection, name: str) -> bool:
 
 # The columns of the one view of that name (none when a table or a second view has it).
 _VIEW_COLUMNS = """SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = $1
+    AND NOT internal
     AND (SELECT count(*) FROM duckdb_views() WHERE view_name = $1 AND NOT internal) = 1
     AND NOT EXISTS (SELECT 1 FROM duckdb_tables() WHERE table_name = $1)
     ORDER BY column_index"""

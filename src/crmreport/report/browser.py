@@ -53,7 +53,6 @@ class _Browser:
         """Open chromium, once; the caller goes on meanwhile."""
         if self._started:
             return
-        self._started = True
         # Every module the loop's thread uses is imported here, in the caller's thread:
         # modules imported by two threads at once can deadlock (plotly's and narwhals' do).
         try:
@@ -66,6 +65,7 @@ class _Browser:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         self._served = asyncio.run_coroutine_threadsafe(self._serve(self._tabs), self._loop)
+        self._started = True  # last: a Ctrl+C before leaves nothing for close() to wait for
 
     async def _serve(self, tabs: int) -> None:
         if self._kaleido.done():
