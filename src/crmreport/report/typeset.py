@@ -124,7 +124,9 @@ def typeset(html: str, charts: _Charts | None = None) -> bytes:
         return bytes(weasyprint.HTML(string=html, base_url=None).write_pdf())
     document = weasyprint.HTML(string=html, base_url=None, url_fetcher=charts.fetcher()
                                ).render(cache=charts.images)
-    charts.fill()
+    if not charts.fill():  # a chart not of its announced size: laid out again, as it came
+        document = weasyprint.HTML(string=html, base_url=None,
+                                   url_fetcher=charts.fetcher()).render()
     return bytes(document.write_pdf())
 
 
@@ -157,8 +159,12 @@ class _Charts:
         self._sizes = sizes
         self.images: dict[str, Any] = {}  # WeasyPrint's images by URL, the placeholders'
         self.missing: list[str] = []
+        self.arrived: dict[str, bytes] | None = None  # once filled: the charts as they came
 
     def placeholder(self, name: str) -> bytes:
+        """The chart's placeholder, or its SVG once the charts came."""
+        if self.arrived is not None:
+            return self.arrived[name]
         if name not in self._sizes:  # WeasyPrint would leave the image out and go on
             self.missing.append(name)
             raise ValueError(f"the chart {name} has no size")
@@ -179,19 +185,24 @@ class _Charts:
 
         return Fetcher()
 
-    def fill(self) -> None:
+    def fill(self) -> bool:
         """Give each placeholder the layout made its chart's SVG, as the charts come (those
         the page does not name are left for :meth:`drain`); a RenderError if one never
-        comes, or if one's size is not the size announced."""
+        comes. False if one's size is not the size announced (its place in the layout
+        would distort it): the page is then to be laid out again with the charts as they
+        came (:meth:`fetcher` now gives them)."""
         waiting = {url.removeprefix(CHART): image for url, image in self.images.items()
                    if url.startswith(CHART) and image is not None}
-        while waiting and (frame := _receive(self._stream)) is not None:
-            name, svg = frame
-            if name in waiting:
-                _give_svg(waiting.pop(name), name, svg, self._sizes[name])
-        self.missing += waiting
+        arrived: dict[str, bytes] = {}
+        while len(arrived) < len(waiting) and (frame := _receive(self._stream)) is not None:
+            if frame[0] in waiting:
+                arrived[frame[0]] = frame[1]
+        self.missing += [name for name in waiting if name not in arrived]
         if self.missing:
             raise RenderError(f"the charts {', '.join(self.missing)} were not sent")
+        self.arrived = arrived
+        return all([_give_svg(waiting[name], svg, self._sizes[name])
+                    for name, svg in arrived.items()])
 
     def drain(self) -> None:
         """Read what was sent and not asked for, so that the sender does not block."""
@@ -211,10 +222,11 @@ def _placeholder(width: int, height: int) -> bytes:
     return f'<svg xmlns="http://www.w3.org/2000/svg"{attributes}/>'.encode("ascii")
 
 
-def _give_svg(image: Any, name: str, svg: bytes, size: Size) -> None:
+def _give_svg(image: Any, svg: bytes, size: Size) -> bool:
     """The placeholder ``image`` (WeasyPrint's SVGImage) made again from ``svg`` by its own
     constructor, with the arguments WeasyPrint made it with: the image is then what it
-    would have been had the chart come first, and, of the same size, it lays out the same."""
+    would have been had the chart come first, and, of the same size, it lays out the same.
+    False, and the image left as it is, if ``svg`` is not of ``size``."""
     from xml.etree import ElementTree
 
     from weasyprint.images import SVGImage
@@ -223,9 +235,9 @@ def _give_svg(image: Any, name: str, svg: bytes, size: Size) -> None:
     expected = _size_attributes(*size)
     found = {key: tree.get(key) for key in _SIZE_ATTRIBUTES}
     if found != expected:
-        raise RenderError(f"the chart {name} has the size {found}, not {expected} as "
-                          "announced: its place in the layout would distort it")
+        return False
     SVGImage.__init__(image, tree, image._base_url, image._url_fetcher, image._context)
+    return True
 
 
 def _serve() -> None:
