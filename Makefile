@@ -31,6 +31,7 @@ $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/python -m crmreport.report.plotly_bundle
 	touch $(STAMP)
 
 # Debian packages: chromium renders the report charts to SVG, fonts make PDFs legible, Java

@@ -129,12 +129,14 @@ def _reusing_pages() -> type[kaleido.Kaleido]:
 
 
 def chart_page() -> Any:
-    """kaleido's page for drawing, with plotly.js from the installed plotly and without
-    MathJax, which kaleido would otherwise fetch from a CDN at every start: a report is drawn
-    offline, and asks nothing of a third party (no chart uses LaTeX)."""
+    """kaleido's page for drawing, with plotly.js from this machine (see plotly_bundle) and
+    without MathJax, which kaleido would otherwise fetch from a CDN at every start: a report
+    is drawn offline, and asks nothing of a third party (no chart uses LaTeX)."""
     from kaleido import PageGenerator
 
-    return PageGenerator(mathjax=False)
+    from crmreport.report.plotly_bundle import chart_script
+
+    return PageGenerator(plotly=chart_script().as_uri(), mathjax=False)
 
 
 @contextmanager
