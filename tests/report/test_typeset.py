@@ -194,3 +194,19 @@ def test_a_failure_after_the_charts_are_made_ends_the_report_without_a_pdf(
     threading.Thread(target=write, daemon=True).start()
     assert ended.wait(timeout=120), "the report hung"
     assert not (tmp_path / "report.pdf").exists()
+
+
+def test_a_weasyprint_that_makes_its_images_otherwise_lays_the_page_out_again(monkeypatch):
+    from weasyprint.images import SVGImage
+
+    made = SVGImage.__init__
+
+    def first_time_only(self: Any, *args: Any) -> None:
+        if hasattr(self, "_svg"):  # made again from its own attributes: as if kept otherwise
+            raise TypeError("another signature")
+        made(self, *args)
+
+    monkeypatch.setattr(SVGImage, "__init__", first_time_only)
+    red = SQUARE % b"red"
+    stream = io.BytesIO(frame("blue", WIDE) + frame("red", red))
+    assert typeset(PAGE, _Charts(stream, SIZES)) == typeset(inline(red, WIDE))

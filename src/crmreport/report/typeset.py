@@ -226,7 +226,8 @@ def _give_svg(image: Any, svg: bytes, size: Size) -> bool:
     """The placeholder ``image`` (WeasyPrint's SVGImage) made again from ``svg`` by its own
     constructor, with the arguments WeasyPrint made it with: the image is then what it
     would have been had the chart come first, and, of the same size, it lays out the same.
-    False, and the image left as it is, if ``svg`` is not of ``size``."""
+    False, and the image left as it is, if ``svg`` is not of ``size`` (or this WeasyPrint
+    makes its images otherwise)."""
     from xml.etree import ElementTree
 
     from weasyprint.images import SVGImage
@@ -234,9 +235,12 @@ def _give_svg(image: Any, svg: bytes, size: Size) -> bool:
     tree = ElementTree.fromstring(svg)
     expected = _size_attributes(*size)
     found = {key: tree.get(key) for key in _SIZE_ATTRIBUTES}
-    if found != expected:
+    if found != expected or not isinstance(image, SVGImage):
         return False
-    SVGImage.__init__(image, tree, image._base_url, image._url_fetcher, image._context)
+    try:  # WeasyPrint 70's own arguments: another version may keep them otherwise
+        SVGImage.__init__(image, tree, image._base_url, image._url_fetcher, image._context)
+    except (AttributeError, TypeError):
+        return False
     return True
 
 
