@@ -14,8 +14,9 @@ the page comes each chart's size (its width and height, known before its figure 
 after it each chart's SVG as it is drawn. The page is styled, laid out and paginated with a
 placeholder of each chart's size (an SVG of that width, height and viewBox: all the layout
 reads of an image), so that the layout overlaps the charts' making and drawing; each
-placeholder is then given its chart's SVG, which must be of the size announced, and the
-pages are drawn. This module imports nothing heavy.
+placeholder is then given its chart's SVG and the pages are drawn (a chart of another size
+than announced has the page laid out again with the charts as they came). This module
+imports nothing heavy.
 """
 
 from __future__ import annotations
