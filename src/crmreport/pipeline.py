@@ -538,7 +538,6 @@ def _drawing_ready() -> Iterator[Typesetter]:
         yield typesetter
 
 
-
 # The last module the models' fits need in this process, preloaded or not: a holdout
 # verdict (pandas with it) when they run in the model worker, which imports the rest.
 FITS_NEED = "crmreport.clv.holdout"
