@@ -11,7 +11,7 @@ If the models cannot be fitted (too few repeat buyers, no convergence), the valu
 NULL and ``ValueModel.reason`` says why, so reports show "unavailable" instead of nonsense.
 
 The queries run here; the fits take arrays and give arrays and dataclasses, and run where
-``model_worker.run`` sends them (a report's worker process, else here). They import scipy
+``model_worker.begun`` sends them (a report's worker process, else here). They import scipy
 and crmreport.clv when called, so that a report process needs neither.
 """
 
@@ -135,7 +135,7 @@ def fit_value_models(con: Connection, as_of: dt.date, model: str = "bgnbd", *,
     ``model``: bgnbd (default), mbgnbd, paretonbd or auto (chosen on the last HOLDOUT_WEEKS
     weeks, see ``crmreport.clv.select``). ``holdout_chart`` (for a report) also makes
     ``by_frequency`` from the verdict's fit when the model is BG/NBD. The queries run here,
-    the fits where ``model_worker.run`` sends them."""
+    the fits where ``model_worker.begun`` sends them (see :func:`fitting_value_models`)."""
     with fitting_value_models(con, as_of, model, holdout_chart=holdout_chart) as fitted:
         return fitted()
 
