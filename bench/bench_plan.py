@@ -19,12 +19,14 @@ generator; made in DIR when it holds no orders.csv) and times each stage as it r
 wrapping the stage functions: reading the files, identifying, net orders, RFM, the value
 models, the churn model, co-purchases, the features table, rules and the contact plan.
 Prints each stage's median and range over --repeat runs, its CPU seconds (all the process's
-threads) and the process's peak RSS.
+threads; the value models' fits run in the model worker, a process of their own, and are not
+counted) and the process's peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -34,7 +36,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +46,14 @@ STAGES = [
     ("pipeline", "load_sources", "read files"),
     ("features", "classify_orders", "net orders"),
     ("features", "compute_rfm", "RFM"),
-    ("features", "fit_value_models", "value models (BG/NBD, Gamma-Gamma)"),
-    ("features", "fit_churn", "churn model"),
     ("features", "compute_co_purchase", "co-purchases"),
+    ("features", "fit_churn", "churn model (beside the value fits)"),
     ("features", "with_btyd", "churn check against BG/NBD"),
     ("pipeline", "_plan", "contact plan"),
 ]
+# The value models' block: its queries as it begins (the fits then start in the model worker),
+# and the wait for the fits when their result is taken, after the churn model's queries.
+FITTING = ("value models: queries, fits begun", "value models: fits awaited")
 LATE = [("crmreport.identify", "identify_tables", "identify (check, persons, account)"),
         ("crmreport.rules", "compile_rules", "rules: compile"),
         ("crmreport.rules", "assign", "rules: assign")]
@@ -65,6 +69,17 @@ def _timed(func: Callable[..., Any], label: str, seen: dict[str, list[float]],
         finally:
             seen[label][-1] += time.perf_counter() - start
             cpu[label][-1] += time.process_time() - start_cpu
+    return wrapper
+
+
+def _timed_fitting(fitting: Callable[..., Any], seen: dict[str, list[float]],
+                   cpu: dict[str, list[float]]) -> Any:
+    """``features.fitting_value_models`` with its two ends timed (see ``FITTING``)."""
+    @contextlib.contextmanager
+    def wrapper(*args: Any, **kwargs: Any) -> Iterator[Callable[[], Any]]:
+        with contextlib.ExitStack() as stack:
+            begin = _timed(stack.enter_context, FITTING[0], seen, cpu)
+            yield _timed(begin(fitting(*args, **kwargs)), FITTING[1], seen, cpu)
     return wrapper
 
 
@@ -186,11 +201,14 @@ def stages(data: Path, customers: int, repeat: int) -> None:
     stage_list = [(pipeline if m == "pipeline" else features, n, label) for m, n, label in STAGES]
     for module, name, label in stage_list:
         setattr(module, name, _timed(getattr(module, name), label, seen, cpu))
+    features.fitting_value_models = _timed_fitting(  # type: ignore[attr-defined]
+        features.fitting_value_models, seen, cpu)
     for module_name, name, label in LATE:  # prepare imports these when it runs
         module = importlib.import_module(module_name)
         setattr(module, name, _timed(getattr(module, name), label, seen, cpu))
-    labels = ([STAGES[0][2], LATE[0][2]] + [s[2] for s in STAGES[1:-1]] + [s[2] for s in LATE[1:]]
-              + [STAGES[-1][2]])
+    labels = ([STAGES[0][2], LATE[0][2]] + [s[2] for s in STAGES[1:4]] + [FITTING[0]]
+              + [STAGES[4][2], FITTING[1]] + [s[2] for s in STAGES[5:-1]]
+              + [s[2] for s in LATE[1:]] + [STAGES[-1][2]])
     totals, cpu_totals = [], []
     for _ in range(repeat):
         for label in labels:

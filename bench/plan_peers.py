@@ -14,10 +14,12 @@ models left out (their columns NULL, as when the data are too few to fit them).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -132,23 +134,17 @@ def campaign_file(folder: Path, fmt: str) -> Path:
 
 
 def leave_out_value_models() -> None:
-    """Replace the value models by their NULL columns, as when there is too little to fit."""
+    """Replace the value models by their NULL columns, as when there is too little to fit;
+    the churn model is fitted still."""
     from crmreport import features
-    from crmreport.features.value_models import (
-        CUSTOMER_VALUE,
-        VALUE_COLUMNS,
-        ValueModel,
-        summary_sql,
-    )
+    from crmreport.features.value_models import ValueModel, skip_value_models
 
-    def no_models(con: Any, as_of: dt.date, model: str = "bgnbd") -> ValueModel:
-        nulls = ", ".join(f"NULL::DOUBLE AS {c}" for c in VALUE_COLUMNS)
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE {CUSTOMER_VALUE} AS
-            SELECT customer_id, repeat_purchase_days, {nulls}
-            FROM ({summary_sql(f"DATE '{as_of}'")})""")  # the models' input stays a feature
-        return ValueModel(reason="left out by the benchmark")
+    @contextlib.contextmanager
+    def no_models(con: Any, as_of: dt.date, model: str = "bgnbd", *,
+                  holdout_chart: bool = False) -> Iterator[Callable[[], ValueModel]]:
+        yield lambda: skip_value_models(con, as_of)  # the models' input stays a feature
 
-    features.fit_value_models = no_models  # type: ignore[assignment]
+    features.fitting_value_models = no_models  # type: ignore[assignment]
 
 
 def crmreport_plan(data: Path, fmt: str, value: bool) -> dict[str, int]:
