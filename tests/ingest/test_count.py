@@ -61,3 +61,20 @@ def test_non_blank_lines_of_a_whitespace_file(parts: list[bytes], size: int) -> 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(tc, "CHUNK", size)
         assert tc.count_lines(io.BytesIO(data)) == expected, chunks
+
+
+FIELDS = st.sampled_from([b"a", b"", b'"x\ny"', b'"q""r"', b'"\r\n"', b'"c\rd"', b'","'])
+RECORDS = st.lists(st.lists(FIELDS, min_size=1, max_size=3), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(RECORDS, st.sampled_from([b"\n", b"\r\n", b"\r"]), st.integers(1, 9))
+def test_records_with_quoted_line_ends_in_any_chunks(records: list[list[bytes]], end: bytes,
+                                                    size: int) -> None:
+    """Quoted values holding line ends, blank lines, each kind of line end: the csv module's
+    count and the file's line ends, however the bytes are cut."""
+    data = b"".join(b",".join(fields) + end for fields in records)
+    whole = tc.count_chunks([data])
+    assert whole.records == csv_records(data)
+    assert sum(whole.endings.values()) == len(records) and not whole.open_quote
+    assert tc.count_chunks([data[i:i + size] for i in range(0, len(data), size)]) == whole
