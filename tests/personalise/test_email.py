@@ -686,6 +686,26 @@ def test_esp_rows_are_written_as_the_csv_writer_writes_them() -> None:
     assert fast.getvalue() == plain.getvalue()
 
 
+def test_an_esp_row_has_the_cells_of_each_value_made_safe_in_column_order() -> None:
+    """The row function written for the columns gives what reading each column (the email's
+    own values in theirs) and making it a safe cell gives: random recipients of formula
+    starts, quotes, empty and missing fields, dates, times, numbers, None and booleans."""
+    module = crmreport.personalise.email
+    rng = random.Random(5)
+    kinds = ["", "a", "=1+1", "+49", "-3", "@x", "\tt", "\rr", "'q", "Ö,\"",
+             dt.date(2026, 3, 31), dt.datetime(2026, 3, 31, 8), Decimal("-9.50"), -2, 0.5,
+             None, True]
+    texts = [kind for kind in kinds if isinstance(kind, str)]  # an email's own values
+    for columns in (ESP_COLUMNS, ESP_COLUMNS + SCORE_COLUMNS):
+        row_of = module._row_function(columns)
+        for _ in range(3_000):
+            recipient = {column: rng.choice(kinds) for column in columns if rng.random() < 0.8}
+            own = dict(zip(module._OWN_COLUMNS, rng.choices(texts, k=4), strict=True))
+            wanted = [module._cell(own.get(column, recipient.get(column, "")))
+                      for column in columns]
+            assert row_of(recipient.get, *own.values()) == wanted
+
+
 def test_a_free_body_goes_by_its_longest_line_alone() -> None:
     """``free`` (the shape knows the part holds no CR, NUL or boundary): a longest line
     within 998 octets sends it as it is unread; else it is looked at as any body is. For a

@@ -483,3 +483,29 @@ def test_a_shapes_texts_function_reads_hostile_names_as_literals() -> None:
         assert shape.texts_of(values) == expected, values
     with pytest.raises(KeyError):
         shape.texts_of({name: "a" for name in names[1:]})
+
+
+def test_a_filled_parts_longest_line_is_the_shapes_and_its_values_octets(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the fill says of a part's longest line (its pieces' longest line and all its
+    values' octets, from the part's length) is at least the longest line it has: the 8bit
+    check relies on it. Demo templates, hostile values (some over 998 octets)."""
+    fills: list[tuple[Shape, Any]] = []
+    fill = Shape.fill
+
+    def recorded(self: Shape, *args: Any) -> Any:
+        filled = fill(self, *args)
+        fills.append((self, filled))
+        return filled
+
+    monkeypatch.setattr(Shape, "fill", recorded)
+    _build(tmp_path / "run", ROOT / "templates", _people(400, ["vip", "winback", "welcome"]))
+    measured = [(shape, filled) for shape, filled in fills if filled.text_longest is not None]
+    assert len(measured) > 200
+    for shape, filled in measured:
+        values = len(filled.text) - sum(map(len, shape.tidy_utf8))
+        assert filled.text_longest == shape.text_longest + values
+        assert filled.text_longest >= max(map(len, filled.text.split(b"\n")))
+        if filled.html_longest is not None:
+            assert filled.html_longest >= max(map(len, filled.html.split(b"\n")))
+    assert any(filled.html_longest is not None for _, filled in measured)

@@ -522,9 +522,7 @@ class _Builder:
         # The unsubscribe URL and its header around the token: token.join(parts) gives them.
         self.url_parts = settings.unsubscribe_url.split("{token}")
         self.unsubscribe_parts = _unsubscribe_parts(settings.unsubscribe_url, self.mailto)
-        self.email_at, self.subject_at, self.unsubscribe_at, self.message_id_at = \
-            map(self.columns.index, _OWN_COLUMNS)
-        self.blanks = ("",) * len(self.columns)
+        self.row = _row_function(self.columns)
         self.pairs: dict[tuple[Any, Any], tuple[Template, Template]] = {}
         self.noticed: dict[tuple[int, str], bool] = {}  # (id of a shape, notice) -> shown
 
@@ -546,10 +544,9 @@ class _Builder:
             _require_notice(notice, cid, (text_t, text_data.decode()),
                             (html_t, html_data.decode()))
         # sha256 of what the message says (not keyed with the secret): same content, same ids.
-        digest = hashlib.sha256(f"{cid}\x00{self.hashed}{subject}\x00".encode())
-        for chunk in (text_data, b"\x00", html_data, b"\x00"):
-            digest.update(chunk)
-        content = digest.hexdigest().encode()
+        content = hashlib.sha256(b"".join((f"{cid}\x00{self.hashed}{subject}\x00".encode(),
+                                           text_data, b"\x00", html_data, b"\x00"))
+                                 ).hexdigest().encode()
         message_id = f"<{_label(b'message-id:', content)[:32]}@{self.domain}>"
         boundary = _BOUNDARY_START + _label(b"boundary:", content)[:24]
         text_cte, text_body = _body(text_data, filled.text_body, filled.text_longest, boundary,
@@ -560,11 +557,7 @@ class _Builder:
                    f"Subject: {_header_text(subject)}\r\nMessage-ID: {message_id}\r\n"
                    f"{self._list_unsubscribe(unsubscribe, token)}{_FIXED_HEADERS}")
         data = _assemble(headers, boundary, text_cte, text_body, html_cte, html_body)
-        row = list(map(recipient.get, self.columns, self.blanks))
-        row[self.email_at], row[self.subject_at], row[self.unsubscribe_at], \
-            row[self.message_id_at] = addr, subject, unsubscribe, message_id
-        return data, [v if type(v) is str and not v.startswith(ESCAPED_START) else _cell(v)
-                      for v in row]
+        return data, self.row(recipient.get, addr, subject, unsubscribe, message_id)
 
     def _shows_notice(self, shape: Shape | None, notice: str) -> bool:
         """Whether the shape's own text shows the notice in both parts: then so does every
@@ -712,6 +705,24 @@ def _tidy_text(text: str) -> str:
     """Trailing spaces and the blank lines left by template tags removed."""
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
     return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip("\n") + "\n"
+
+
+def _row_function(columns: tuple[str, ...]) -> Callable[..., list[str]]:
+    """The esp.csv row's cells in ``columns``' order, as _cell makes them: a function written
+    for the columns, taking the recipient's ``get`` and the email's own values (_OWN_COLUMNS),
+    each cell read and checked in line (no list to fill by index, no call per text cell).
+    The column names (this module's constants) reach the code as literals."""
+    cells = []
+    for column in columns:
+        value = column if column in _OWN_COLUMNS else f"get({column!r}, '')"
+        cells.append(f"(v if type(v := {value}) is str and not v.startswith(ESCAPED_START) "
+                     "else cell(v))")
+    code = (f"def row(get, {', '.join(_OWN_COLUMNS)}):\n"
+            f"    return [{', '.join(cells)}]")
+    names: dict[str, Any] = {"ESCAPED_START": ESCAPED_START, "cell": _cell}
+    exec(code, names)  # the code above: the columns as literals, names bound here
+    row: Callable[..., list[str]] = names["row"]
+    return row
 
 
 def _cell(value: Any) -> str:

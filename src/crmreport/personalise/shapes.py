@@ -697,6 +697,16 @@ class Shape:
     layout_free: bool = False
 
     @functools.cached_property
+    def tidy_octets(self) -> int:
+        """The tidied text's pieces' octets: a filled text's less these are its values'."""
+        return sum(map(len, self.tidy_utf8))
+
+    @functools.cached_property
+    def layout_octets(self) -> int:
+        """The inlined layout's pieces' octets, likewise."""
+        return sum(map(len, self.layout_utf8))
+
+    @functools.cached_property
     def texts_of(self) -> Callable[[Mapping[str, Any]], list[str]]:
         """A recipient's values -> the texts the shape's parts take (Part.slots index them):
         a function written for this shape, each value read and formatted once, then
@@ -712,11 +722,11 @@ class Shape:
         text_values = self.tidy.pick(texts)
         text_body, text_longest, text_free = None, None, False
         if keep_lines(text_values):
-            utf8 = list(map(str.encode, text_values))
-            text = interleave(self.tidy_utf8, utf8)
+            text = interleave(self.tidy_utf8, map(str.encode, text_values))
             if self.text_body:
                 text_body = functools.partial(self.text_body.fill, text_values)
-            text_longest = self.text_longest + sum(map(len, utf8))  # a value stays on its line
+            # Bounds the longest line: the pieces' longest and all the values' octets.
+            text_longest = self.text_longest + len(text) - self.tidy_octets
             text_free = self.tidy_free and _unmarked("".join(text_values))
         else:
             text = tidy(self.text.join(texts)).encode()
@@ -725,10 +735,10 @@ class Shape:
             return Filled(subject, text, inline(self.html.join(texts)).encode(), text_body,
                           None, text_longest, text_free=text_free)
         written = self.layout.written(html_values)
-        utf8 = list(map(str.encode, written))
+        html = interleave(self.layout_utf8, map(str.encode, written))
         html_body = functools.partial(self.html_body.fill, written) if self.html_body else None
-        return Filled(subject, text, interleave(self.layout_utf8, utf8), text_body, html_body,
-                      text_longest, self.html_longest + sum(map(len, utf8)),
+        return Filled(subject, text, html, text_body, html_body,
+                      text_longest, self.html_longest + len(html) - self.layout_octets,
                       self if text_longest is not None else None, text_free,
                       self.layout_free and _unmarked("".join(written)))
 
