@@ -6,6 +6,7 @@ from crmreport.engine import connect
 from crmreport.features import FEATURE_DOCS, compute_features
 from crmreport.identify import identify_tables
 from crmreport.ingest import SourceFile, load_sources
+from crmreport.tables import INPUTS
 
 
 def _features(shop: Path) -> dict[str, dict]:
@@ -43,3 +44,25 @@ def test_rfm_matches_hand_computation(shop: Path) -> None:
 
 def test_guest_orders_create_no_customer(shop: Path) -> None:
     assert set(_features(shop)) == {"C1", "C2", "C3", "C4", "C5"}
+
+
+def test_credit_notes_alone_make_net_revenue_but_no_buyer() -> None:
+    # the purchase counts and net revenue come from one scan of net revenue's rows: a
+    # customer whose only row is a partial credit note has revenue there but no purchase
+    con = connect()
+    for table in INPUTS:
+        con.execute(table.create())
+    con.execute("INSERT INTO customers (customer_id) VALUES ('C1'), ('C2')")
+    con.execute("""INSERT INTO orders (order_id, customer_id, order_date, ordered_at, amount,
+                   status) VALUES
+                   ('K1', 'C1', '2026-01-10', '2026-01-10', -30.00, 'refunded'),
+                   ('K2', 'C2', '2026-01-12', '2026-01-12', 40.00, 'completed'),
+                   ('K3', 'C2', '2026-02-12', '2026-02-12', -15.00, 'refunded')""")
+    compute_features(con, dt.date(2026, 3, 1), fit_models=False)
+    rows = con.execute("""SELECT customer_id, orders, repeat_orders, monetary, avg_order_value,
+                          first_order_date, recency_days, rfm_segment
+                          FROM features ORDER BY customer_id""").fetchall()
+    assert rows == [
+        ("C1", 0, 0, Decimal("-30.00"), None, None, None, "prospect"),
+        ("C2", 1, 0, Decimal("25.00"), Decimal("25.00"), dt.date(2026, 1, 12), 48, "lost"),
+    ]

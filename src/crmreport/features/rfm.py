@@ -100,12 +100,12 @@ def _quintile(column: str, order: str) -> str:
 def _base_sql(day: str) -> str:
     return f"""
     CREATE OR REPLACE TEMP TABLE base_features AS
-    WITH o AS (
-        SELECT customer_id, count(*) AS orders, min(order_date) AS first_order_date,
-               max(order_date) AS last_order_date
-        FROM purchases({day}) GROUP BY customer_id
-    ), m AS (
-        SELECT customer_id, sum(amount) AS monetary FROM net_revenue({day}) GROUP BY customer_id
+    WITH o AS (  -- net revenue's rows hold the purchases (kind 'purchase'): one scan for both
+        SELECT customer_id, count(*) FILTER (WHERE kind = 'purchase') AS orders,
+               min(order_date) FILTER (WHERE kind = 'purchase') AS first_order_date,
+               max(order_date) FILTER (WHERE kind = 'purchase') AS last_order_date,
+               sum(amount) AS monetary
+        FROM net_revenue({day}) GROUP BY customer_id
     ), x AS (
         SELECT customer_id, count(*) AS cancelled_orders FROM cancelled_orders({day})
         GROUP BY customer_id
@@ -125,8 +125,8 @@ def _base_sql(day: str) -> str:
            date_diff('day', c.signup_date, {day}) AS signup_days,
            coalesce(o.orders, 0)::INTEGER AS orders,
            greatest(coalesce(o.orders, 0) - 1, 0)::INTEGER AS repeat_orders,
-           coalesce(m.monetary, 0)::DECIMAL(18,2) AS monetary,
-           CASE WHEN o.orders > 0 THEN round(coalesce(m.monetary, 0) / o.orders, 2)
+           coalesce(o.monetary, 0)::DECIMAL(18,2) AS monetary,
+           CASE WHEN o.orders > 0 THEN round(coalesce(o.monetary, 0) / o.orders, 2)
                END::DECIMAL(18,2) AS avg_order_value,
            coalesce(x.cancelled_orders, 0)::INTEGER AS cancelled_orders,
            o.first_order_date, o.last_order_date,
@@ -137,7 +137,6 @@ def _base_sql(day: str) -> str:
            coalesce(k.contacts_365d, 0)::INTEGER AS contacts_365d
     FROM {CUSTOMERS} c
     LEFT JOIN o USING (customer_id)
-    LEFT JOIN m USING (customer_id)
     LEFT JOIN x USING (customer_id)
     LEFT JOIN cat USING (customer_id)
     LEFT JOIN k USING (customer_id)
