@@ -19,8 +19,7 @@ generator; made in DIR when it holds no orders.csv) and times each stage as it r
 wrapping the stage functions: reading the files, identifying, net orders, RFM, the value
 models, the churn model, co-purchases, the features table, rules and the contact plan.
 Prints each stage's median and range over --repeat runs, its CPU seconds (all the process's
-threads; the value models' fits run in the model worker, a process of their own, and are not
-counted) and the process's peak RSS.
+threads) and the process's peak RSS.
 """
 
 from __future__ import annotations
@@ -47,13 +46,13 @@ STAGES = [
     ("features", "classify_orders", "net orders"),
     ("features", "compute_rfm", "RFM"),
     ("features", "compute_co_purchase", "co-purchases"),
-    ("features", "fit_churn", "churn model (beside the value fits)"),
+    ("features", "fit_churn", "churn model"),
     ("features", "with_btyd", "churn check against BG/NBD"),
     ("pipeline", "_plan", "contact plan"),
 ]
-# The value models' block: its queries as it begins (the fits then start in the model worker),
-# and the wait for the fits when their result is taken, after the churn model's queries.
-FITTING = ("value models: queries, fits begun", "value models: fits awaited")
+# The value models' block: its queries as it begins, and the fits when their result is taken,
+# after the churn model (plan fits here; a report in the model worker, beside the churn model).
+FITTING = ("value models: queries", "value models: fits")
 LATE = [("crmreport.identify", "identify_tables", "identify (check, persons, account)"),
         ("crmreport.rules", "compile_rules", "rules: compile"),
         ("crmreport.rules", "assign", "rules: assign")]
