@@ -34,10 +34,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from crmreport.engine import Connection, connect  # noqa: E402
+from crmreport.engine import connect  # noqa: E402
 from crmreport.identify import identify_tables, lane, staging  # noqa: E402
 from crmreport.ingest import SourceFile, load_sources  # noqa: E402
 from crmreport.ingest.readers import BUFFER  # noqa: E402
+from profile_identify import Timed  # noqa: E402  (bench/ is the script's folder)
 
 # file column -> canonical column, for --layout explicit: a mapping given in the campaign
 EXPLICIT = {"Order No": "order_id", "Customer No": "customer_id", "Ordered At": "ordered_at",
@@ -119,24 +120,6 @@ def plain(path: Path, tuned: bool = False) -> tuple[float, int]:
     return elapsed, con.execute("SELECT count(*) FROM t").fetchall()[0][0]
 
 
-class Timed:
-    """A connection that times each statement (``--profile``)."""
-
-    def __init__(self, con: Connection) -> None:
-        self.con = con
-        self.log: list[tuple[float, str]] = []
-
-    def execute(self, sql: str, *args: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return self.con.execute(sql, *args)
-        finally:  # a statement that fails (the typed lane abandoned) took its time too
-            self.log.append((time.perf_counter() - start, " ".join(sql.split())))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.con, name)
-
-
 LANE: list[bool] = []  # whether the typed lane read the orders file, per run
 
 
@@ -151,9 +134,6 @@ def _noted(settle: Any) -> Any:
 
 def _lane_taken() -> str:
     return "taken" if LANE and all(LANE) else "not taken" if not any(LANE) else str(LANE)
-
-
-staging.settle = _noted(lane.settle)  # type: ignore[attr-defined]
 
 
 def ours(path: Path, mapping: str | dict[str, str] = "crmreport",
@@ -182,6 +162,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="also print crmreport's slowest statements (one more run)")
     args = parser.parse_args()
+    staging.settle = _noted(lane.settle)  # type: ignore[attr-defined]
     path = ROOT / "bench" / ".data" / f"orders_{args.rows}.csv"
     start = time.perf_counter()
     generate(path, args.rows)
@@ -212,7 +193,7 @@ def main() -> None:
     if args.profile:
         timed = Timed(connect())
         ours(path, mapping, timed)
-        for seconds, sql in sorted(timed.log, reverse=True)[:8]:
+        for seconds, _, sql in sorted(timed.seen, reverse=True)[:8]:
             print(f"{seconds:7.3f} s  {sql[:100]}")
 
 
