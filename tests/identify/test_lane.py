@@ -9,6 +9,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from crmreport.engine import connect
@@ -29,11 +30,11 @@ O4,C2,,2025-01-05T10:00:00+01:00, 7 ,EUR,completed,Online
 
 
 def _run(tmp_path: Path, orders: str | bytes, lane: bool, monkeypatch: pytest.MonkeyPatch,
-         lines: str | None = None, name: str = "orders.csv") -> Any:
+         lines: str | bytes | None = None, name: str = "orders.csv") -> Any:
     """Build from the files; whether the lane read each table, and what was built (or the
-    error message)."""
-    files = {"customers.csv": CUSTOMERS, name: orders,
-             **({"order_lines.csv": lines} if lines else {})}
+    error message). Order lines given as bytes are in the orders file's format."""
+    lines_name = "order_lines" + (Path(name).suffix if isinstance(lines, bytes) else ".csv")
+    files = {"customers.csv": CUSTOMERS, name: orders, **({lines_name: lines} if lines else {})}
     for file, text in files.items():
         data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
         (tmp_path / file).write_bytes(data)
@@ -61,7 +62,8 @@ def _run(tmp_path: Path, orders: str | bytes, lane: bool, monkeypatch: pytest.Mo
 
 
 def _both(tmp_path: Path, orders: str | bytes, monkeypatch: pytest.MonkeyPatch,
-          lines: str | None = None, name: str = "orders.csv") -> tuple[dict[str, bool], Any]:
+          lines: str | bytes | None = None,
+          name: str = "orders.csv") -> tuple[dict[str, bool], Any]:
     used, result = _run(tmp_path, orders, True, monkeypatch, lines, name)
     unused, staged = _run(tmp_path, orders, False, monkeypatch, lines, name)
     assert staged == result and not any(unused.values())
@@ -170,6 +172,48 @@ def test_an_order_line_staging_would_change_sends_the_lines_through_staging(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str) -> None:
     used, _ = _both(tmp_path, CLEAN, monkeypatch, LINES + line + "\n")
     assert used == {"orders": True, "order_lines": False}
+
+
+def _parquet(tmp_path: Path, csv: str, types: dict[str, str] | None = None) -> bytes:
+    """The CSV as a Parquet file: its columns text, or typed by ``types`` (native DATE,
+    TIMESTAMP, DOUBLE ... as a database export writes them)."""
+    (tmp_path / "source.csv").write_text(csv)
+    con = duckdb.connect()
+    read = f"read_csv('{tmp_path / 'source.csv'}', all_varchar = true)"
+    names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {read}").fetchall()]
+    columns = ", ".join(f'CAST("{n}" AS {(types or {}).get(n, "VARCHAR")}) AS "{n}"'
+                        for n in names)
+    con.execute(f"COPY (SELECT {columns} FROM {read}) TO '{tmp_path / 'source.parquet'}' "
+                "(FORMAT parquet)")
+    return (tmp_path / "source.parquet").read_bytes()
+
+
+TYPED = HEADER + """\
+O1,C1,2025-01-02 23:30:00,2025-01-02,10.5,EUR,completed,online
+O2,,,2025-01-03,12.345,,cancelled,
+O3,C9,2025-01-04 08:00:00,2025-01-04,1000.125,EUR,refunded,Store
+"""
+NATIVE = {"ordered_at": "TIMESTAMP", "order_date": "DATE", "amount": "DOUBLE"}
+
+
+@pytest.mark.parametrize(("orders", "types", "lane"), [
+    (CLEAN, None, True),  # every column text, as written
+    (TYPED, NATIVE, True),
+    (TYPED, {**NATIVE, "amount": "DECIMAL(18,3)"}, True),
+    (CLEAN + "O9,C1,,31.12.2024,5,EUR,completed,\n", None, False),  # a date staging parses
+    (CLEAN + "O1,C1,,2025-01-09,5,EUR,completed,\n", None, False),  # a repeated order id
+])
+def test_a_parquet_export_takes_the_lane_as_a_csv_export_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, orders: str,
+        types: dict[str, str] | None, lane: bool) -> None:
+    data, lines = _parquet(tmp_path, orders, types), _parquet(tmp_path, LINES)
+    used, (rows, lines_built, _, files) = _both(tmp_path, data, monkeypatch, lines,
+                                                name="orders.parquet")
+    assert used == {"orders": lane, "order_lines": True}
+    entry = files[1]
+    assert entry["rows_in"] == len(orders.splitlines()) - 1 == len(rows) + entry["merged"] + \
+        entry["quarantined"]
+    assert [r[4] for r in lines_built] == [2, 1, 3]  # 2.5 rounded as staging rounds it
 
 
 def _in_order(keys: list[str]) -> bool:

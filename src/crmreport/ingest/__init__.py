@@ -36,6 +36,7 @@ from crmreport.ingest.readers import (
     read_raw,
     take_rejects,
     typed_csv,
+    typed_parquet,
     why,
 )
 from crmreport.tables import RAW_REJECTS, TABLES
@@ -62,8 +63,9 @@ class RawPart:
     select: str
     lazy: bool  # the file itself is read when this part is scanned
     reordered: bool  # rows may come out of file order (a transform's windows): sort by _row
-    # canonical column -> the file's column, for a lazily read text file whose columns map
-    # one to one with nothing to rewrite (decimal point, ISO dates): DuckDB can type it
+    # canonical column -> the file's column, for a lazily read file (text or Parquet) whose
+    # columns map one to one with nothing to rewrite (decimal point, ISO dates): DuckDB can
+    # type it
     plain: dict[str, str] | None = None
 
 
@@ -87,7 +89,8 @@ class Sources:
             with parse_errors(source.path, read.backslash):
                 rows = int(con.execute(sql).fetchall()[0][0])
         except duckdb.Error as exc:  # a problem past the sniffed head of the file
-            raise DataError(f"{source.path}: cannot be read as CSV: {why(exc)}") from None
+            kind = "PARQUET" if read.parquet else "CSV"
+            raise DataError(f"{source.path}: cannot be read as {kind}: {why(exc)}") from None
         by = take_rejects(con, f"src_{part.file}")
         read = replace(read, rejected=sum(by.values()), rejected_by=by)
         _count_read(self.account.files[part.file], source, read, rows)
@@ -111,6 +114,8 @@ class Sources:
         columns = ", ".join(
             f"{_quoted(part.plain[c])} AS {c}" if c in part.plain
             else f"CAST(NULL AS {types.get(c, 'VARCHAR')}) AS {c}" for c in TABLES[table])
+        if read.parquet is not None:
+            return f"SELECT {columns} FROM {typed_parquet(read.parquet, read.columns, by_column)}"
         assert read.csv is not None
         return f"SELECT {columns} FROM {typed_csv(read.csv, read.columns, by_column)}"
 
@@ -188,7 +193,8 @@ def _read_source(con: Connection, source: SourceFile, entry: FileAccount,
     entry.read = read.notes
     raw = RawFile(table, staging, found, read.decimal, preset.date_formats)
     plain = None
-    if transform is None and read.csv is not None and read.decimal == "." and \
+    lazy_file = read.csv is not None or read.parquet is not None
+    if transform is None and lazy_file and read.decimal == "." and \
             not preset.date_formats:
         plain = found
     if transform is None:

@@ -11,6 +11,10 @@ DuckDB cannot read as they are (cp1252, UTF-16, a footer) are transcoded first, 
 line, into a temporary UTF-8 file and stored; so are files a preset's transform reads with
 window functions (see ``materialise``). ``typed_csv`` reads a lazy file again with DuckDB
 typing some of its columns, strictly (identify's typed lane).
+
+A Parquet file is lazy too, a view of its columns as text, counted by its footer; on its
+typed lane (``typed_parquet``) a column is typed from that same text, so the lane and
+staging see the same values whatever types the file itself stores.
 """
 
 from __future__ import annotations
@@ -85,6 +89,7 @@ class RawRead:
     # A view over the file, not yet read: no ``_row``; rows and rejects are known once read.
     lazy: bool = False
     csv: CsvFile | None = None  # a lazy read's file, for a typed read of it (``typed_csv``)
+    parquet: str | None = None  # a lazy Parquet read's file (``typed_parquet``)
     # Data rows in the file as counted apart from the parser (``count``; Excel, Parquet and
     # JSON: their own readers' counts), the account's rows_in; None: the rows read.
     counted: int | None = None
@@ -333,7 +338,8 @@ def materialise(con: Connection, table: str, read: RawRead) -> RawRead:
     names = ", ".join(_quoted(name) for name, _ in columns(con, f"{table}_csv"))
     con.execute(f"CREATE VIEW {table} AS SELECT rowid + 1 AS _row, {names} FROM {table}_csv")
     by = take_rejects(con, table)
-    return replace(read, rejected=sum(by.values()), rejected_by=by, lazy=False, csv=None)
+    return replace(read, rejected=sum(by.values()), rejected_by=by, lazy=False, csv=None,
+                   parquet=None)
 
 
 def take_rejects(con: Connection, table: str) -> dict[str, int]:
@@ -660,19 +666,26 @@ def _read_parquet(con: Connection, path: Path, table: str) -> RawRead:
         names = stage_parquet(con, str(path), table)  # type: ignore[arg-type]
         return RawRead(names, 0, ".", {"format": "parquet"},
                        counted=pq.read_metadata(path).num_rows)
-    source = f"SELECT * FROM read_parquet('{_literal(str(path))}')"
-    names = [name for name, _ in columns(con, source)]
-    casts = ", ".join(f'CAST("{n}" AS VARCHAR) AS "{n}"' for n in names)
-    con.execute(
-        f"""CREATE OR REPLACE TABLE {table} AS
-        SELECT CAST(file_row_number + 1 AS BIGINT) AS _row, {casts}
-        FROM read_parquet(?, file_row_number = true)""",
-        [str(path)],
-    )
-    # Its rows as the file's footer declares them, not as the scan returned them.
+    source = f"read_parquet('{_literal(str(path))}')"
+    names = [name for name, _ in columns(con, f"SELECT * FROM {source}")]
+    casts = ", ".join(f"CAST({_quoted(n)} AS VARCHAR) AS {_quoted(n)}" for n in names)
+    con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT {casts} FROM {source}")
+    # Its rows as the file's footer declares them, not as the scan returns them.
     declared = con.execute("SELECT sum(num_rows) FROM parquet_file_metadata(?)",
                            [str(path)]).fetchall()[0][0]
-    return RawRead(names, 0, ".", {"format": "parquet"}, counted=int(declared or 0))
+    return RawRead(names, 0, ".", {"format": "parquet"}, lazy=True, parquet=str(path),
+                   counted=int(declared or 0))
+
+
+def typed_parquet(path: str, columns: list[str], types: dict[str, str]) -> str:
+    """The file read with the columns in ``types`` cast to them and the others text. Each is
+    typed from its text, as staging reads it, so a value the file stores typed (a DATE, a
+    DOUBLE) comes out as staging would make it; a value that does not cast fails the
+    statement."""
+    casts = ", ".join(
+        f"CAST(CAST({_quoted(c)} AS VARCHAR) AS {types[c]}) AS {_quoted(c)}" if c in types
+        else f"CAST({_quoted(c)} AS VARCHAR) AS {_quoted(c)}" for c in columns)
+    return f"(SELECT {casts} FROM read_parquet('{_literal(path)}'))"
 
 
 def _read_json(con: Connection, path: Path, table: str) -> RawRead:
