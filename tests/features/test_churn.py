@@ -18,6 +18,7 @@ from crmreport.features.churn import (
     reliability,
     skip_churn,
     split,
+    splits,
 )
 from crmreport.features.net_orders import classify_orders
 from crmreport.tables import ORDERS
@@ -95,6 +96,53 @@ def test_training_split_uses_nothing_after_its_label_window() -> None:
     con.execute(f"INSERT INTO orders (order_id, customer_id, order_date, amount, status) "
                 f"VALUES ('Y', '{churner}', DATE '{window_end}' - 1, 10, 'completed')")
     assert _table(con, cutoff, n) != before
+
+
+def _by_macros(con: Connection, cutoff: dt.date, n: int | None) -> list[tuple[object, ...]]:
+    """Orders, net revenue and (given n) churned per buyer as of ``cutoff``, from the macros
+    ``net_revenue`` and ``purchases`` each stage reads."""
+    c = f"DATE '{cutoff.isoformat()}'"
+    churned = "NULL" if n is None else f"""(customer_id NOT IN (SELECT customer_id FROM
+        purchases({c} + {n}) WHERE order_date >= {c}))::INTEGER"""
+    return con.execute(f"""
+        SELECT customer_id, count(*) FILTER (WHERE kind = 'purchase')::DOUBLE,
+               greatest(sum(amount), 0)::DOUBLE, {churned}
+        FROM net_revenue({c}) GROUP BY customer_id
+        HAVING count(*) FILTER (WHERE kind = 'purchase') > 0 ORDER BY customer_id""").fetchall()
+
+
+def test_the_splits_from_one_scan_agree_with_the_macros_and_read_nothing_from_as_of_on() -> None:
+    n, con = 90, _orders(_shop(2))
+    cutoffs = [AS_OF - dt.timedelta(days=2 * n), AS_OF - dt.timedelta(days=n), AS_OF]
+    # Credit notes: reversing a purchase before the first cut-off on a day between each
+    # two cut-offs (a purchase as of one, none as of the next), and a partial refund.
+    for i, day in enumerate(["2025-10-01", "2025-12-15", "2026-02-20"]):
+        con.execute(f"""INSERT INTO orders (order_id, customer_id, order_date, amount, status)
+            SELECT 'R{i}' || customer_id, customer_id, DATE '{day}', -10, 'completed'
+            FROM orders WHERE order_date < DATE '2025-09-01' AND customer_id LIKE 'C{i}%'
+            GROUP BY customer_id""")
+    con.execute("""INSERT INTO orders (order_id, customer_id, order_date, amount, status)
+        SELECT 'P' || customer_id, customer_id, DATE '2025-11-01', -3, 'completed'
+        FROM (SELECT DISTINCT customer_id FROM orders WHERE customer_id LIKE 'C2%')""")
+    classify_orders(con)
+    together = splits(con, cutoffs, n)
+    for cutoff, got, labelled in zip(cutoffs, together, (True, True, False), strict=True):
+        assert got.y is not None if labelled else got.y is None
+        y = got.y.tolist() if got.y is not None else [None] * len(got.ids)
+        rows = list(zip(got.ids.tolist(), got.x[:, 1].tolist(), got.x[:, 2].tolist(), y,
+                        strict=True))
+        assert rows == _by_macros(con, cutoff, n if labelled else None)
+        assert len(rows) > 100
+    # Orders on and after as_of, and a credit note then reversing an earlier purchase.
+    con.execute("""INSERT INTO orders (order_id, customer_id, order_date, amount, status)
+        SELECT 'F' || customer_id, customer_id, DATE '2026-03-01', -10, 'completed'
+        FROM (SELECT DISTINCT customer_id FROM orders)""")
+    classify_orders(con)
+    again = splits(con, cutoffs, n)
+    for before, after in zip(together, again, strict=True):
+        assert np.array_equal(before.ids, after.ids)
+        assert np.array_equal(before.x, after.x, equal_nan=True)
+        assert (before.y is None and after.y is None) or np.array_equal(before.y, after.y)
 
 
 def test_fit_on_the_synthetic_shop_is_deterministic_and_ranks() -> None:

@@ -93,55 +93,84 @@ class ChurnModel:
                 if k != "reason_code"} | {"btyd_note": self.btyd_note}
 
 
-def features_sql(cutoff: dt.date) -> str:
-    """One row per buyer with completed orders before ``cutoff``: the model's inputs.
+def history_sql(cutoffs: list[dt.date], horizon_days: int, labelled: int) -> str:
+    """One row per customer, for each cut-off k the raw inputs as of it (columns ending in
+    ``_k``) and, for the first ``labelled`` ones, ``bought_k``: whether they bought in
+    [cut-off, cut-off + N), as known at its end. One scan of net revenue's rows
+    (``net_revenue_spans``) serves every cut-off, and reads nothing on or after the last day
+    a cut-off or label window needs.
 
-    The mean gap is over distinct order days (orders on one day are one visit); a one-time
-    buyer's expected gap is the median of the repeat buyers' mean gaps as of the same cut-off.
+    Rows are summed per order day first, then per customer: days with a purchase are the
+    order days (a DISTINCT aggregate cost more than the rest of the query), and a
+    credit-note-only day is none.
     """
-    c = f"DATE '{cutoff.isoformat()}'"
-    # Net revenue's rows (net_orders.py: purchases and partial credit notes) summed per day,
-    # then per customer: one scan, and distinct order days counted as days with a purchase
-    # (a DISTINCT aggregate cost more than the rest of the query).
+    cuts = [f"DATE '{c.isoformat()}'" for c in cutoffs]
+    ends = [f"{c} + {int(horizon_days)}" for c in cuts[:labelled]]
+    span = dt.timedelta(days=horizon_days)
+    last = f"DATE '{max([*cutoffs, *(c + span for c in cutoffs[:labelled])]).isoformat()}'"
+    per_day, per_customer = [], []
+    for k, c in enumerate(cuts):
+        known = f"order_date < {c} AND coalesce(ends >= {c}, true)"
+        per_day += [f"count(*) FILTER (WHERE kind = 'purchase' AND {known}) AS orders_{k}",
+                    f"sum(amount) FILTER (WHERE {known}) AS net_{k}"]
+        bought = f"orders_{k} > 0"
+        per_customer += [
+            f"sum(orders_{k}) AS orders_{k}",
+            f"count(*) FILTER (WHERE {bought}) AS order_days_{k}",
+            f"min(order_date) FILTER (WHERE {bought}) AS first_day_{k}",
+            f"max(order_date) FILTER (WHERE {bought}) AS last_day_{k}",
+            f"coalesce(sum(orders_{k}) FILTER (WHERE order_date >= {c} - 90), 0) "
+            f"AS orders_90d_{k}",
+            f"coalesce(sum(orders_{k}) FILTER (WHERE order_date >= {c} - 365), 0) "
+            f"AS orders_365d_{k}",
+            f"greatest(sum(net_{k}), 0)::DOUBLE AS monetary_{k}"]  # log1p: not below 0
+    for k, (c, end) in enumerate(zip(cuts, ends, strict=False)):
+        window = f"order_date >= {c} AND order_date < {end} AND coalesce(ends >= {end}, true)"
+        per_day.append(f"count(*) FILTER (WHERE kind = 'purchase' AND {window}) AS later_{k}")
+        per_customer.append(f"sum(later_{k}) > 0 AS bought_{k}")
     return f"""
     WITH days AS (
-        SELECT customer_id, order_date, count(*) FILTER (WHERE kind = 'purchase') AS orders,
-               sum(amount) AS net
-        FROM net_revenue({c}) WHERE customer_id IS NOT NULL GROUP BY customer_id, order_date
-    ), o AS (
-        SELECT customer_id, sum(orders) AS orders,
-               count(*) FILTER (WHERE orders > 0) AS order_days,
-               min(order_date) FILTER (WHERE orders > 0) AS first_day,
-               max(order_date) FILTER (WHERE orders > 0) AS last_day,
-               coalesce(sum(orders) FILTER (WHERE order_date >= {c} - 90), 0) AS orders_90d,
-               coalesce(sum(orders) FILTER (WHERE order_date >= {c} - 365), 0) AS orders_365d,
-               greatest(sum(net), 0)::DOUBLE AS monetary  -- log1p: not below 0
-        FROM days GROUP BY customer_id HAVING sum(orders) > 0  -- buyers only
-    ), g AS (
-        SELECT o.*, CASE WHEN order_days > 1 THEN
-                   date_diff('day', first_day, last_day) / (order_days - 1) END AS own_gap
-        FROM o
+        SELECT customer_id, order_date, {", ".join(per_day)}
+        FROM net_revenue_spans({last}) WHERE customer_id IS NOT NULL
+        GROUP BY customer_id, order_date
+    )
+    SELECT customer_id, {", ".join(per_customer)} FROM days GROUP BY customer_id"""
+
+
+def cut_sql(history: str, k: int, cutoff: dt.date, labelled: bool) -> str:
+    """The model's inputs as of cut-off ``k`` of ``history`` (``history_sql``), one row per
+    buyer, sorted by customer_id; with ``churned`` (1: no purchase in the next N days) when
+    ``labelled``.
+
+    A one-time buyer's expected gap is the median of the repeat buyers' mean gaps between
+    order days as of the same cut-off.
+    """
+    c = f"DATE '{cutoff.isoformat()}'"
+    churned = f", (NOT bought_{k})::INTEGER AS churned" if labelled else ""
+    return f"""
+    WITH g AS (
+        SELECT *, CASE WHEN order_days_{k} > 1 THEN date_diff('day', first_day_{k},
+                   last_day_{k}) / (order_days_{k} - 1) END AS own_gap
+        FROM {history} WHERE orders_{k} > 0  -- buyers only
     ), typical AS (SELECT median(own_gap) AS gap FROM g)
-    SELECT customer_id, date_diff('day', last_day, {c})::DOUBLE AS recency_days,
-           orders::DOUBLE AS orders, monetary,
-           date_diff('day', first_day, {c})::DOUBLE AS tenure_days,
+    SELECT customer_id, date_diff('day', last_day_{k}, {c})::DOUBLE AS recency_days,
+           orders_{k}::DOUBLE AS orders, monetary_{k} AS monetary,
+           date_diff('day', first_day_{k}, {c})::DOUBLE AS tenure_days,
            coalesce(own_gap, typical.gap)::DOUBLE AS mean_gap_days,
            CASE WHEN coalesce(own_gap, typical.gap) IS NOT NULL  -- else no repeat buyers
-                THEN round(greatest(0, date_diff('day', last_day, {c})
+                THEN round(greatest(0, date_diff('day', last_day_{k}, {c})
                      - coalesce(own_gap, typical.gap)), 1) END::DOUBLE AS days_overdue,
-           orders_90d::DOUBLE AS orders_90d, orders_365d::DOUBLE AS orders_365d,
-           (order_days = 1)::DOUBLE AS one_time
+           orders_90d_{k}::DOUBLE AS orders_90d, orders_365d_{k}::DOUBLE AS orders_365d,
+           (order_days_{k} = 1)::DOUBLE AS one_time{churned}
     FROM g, typical ORDER BY customer_id"""
 
 
-def labelled_sql(cutoff: dt.date, horizon_days: int) -> str:
-    """``features_sql`` plus ``churned``: 1 if no completed order in [cutoff, cutoff + N)."""
-    c, end = f"DATE '{cutoff.isoformat()}'", f"DATE '{cutoff.isoformat()}' + {horizon_days}"
-    return f"""
-    SELECT f.*, (a.customer_id IS NULL)::INTEGER AS churned FROM ({features_sql(cutoff)}) f
-    LEFT JOIN (SELECT DISTINCT customer_id FROM purchases({end}) WHERE order_date >= {c}) a
-    USING (customer_id)
-    ORDER BY customer_id"""
+def features_sql(cutoff: dt.date, horizon_days: int | None = None) -> str:
+    """One row per buyer with purchases before ``cutoff``: the model's inputs, and, given a
+    horizon, ``churned``."""
+    labelled = horizon_days is not None
+    history = f"({history_sql([cutoff], horizon_days or 0, int(labelled))})"
+    return cut_sql(history, 0, cutoff, labelled)
 
 
 @dataclass(frozen=True)
@@ -153,12 +182,27 @@ class Split:
 
 def split(con: Connection, cutoff: dt.date, horizon_days: int | None) -> Split:
     """Features (and labels, given a horizon) as of ``cutoff``, sorted by customer_id."""
-    sql = features_sql(cutoff) if horizon_days is None else labelled_sql(cutoff, horizon_days)
+    return _fetch(con, features_sql(cutoff, horizon_days), horizon_days is not None)
+
+
+def splits(con: Connection, cutoffs: list[dt.date], horizon_days: int) -> list[Split]:
+    """``split`` at each cut-off from one scan of the orders, labelled but the last."""
+    history, labelled = "churn_history", len(cutoffs) - 1
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {history} AS "
+                f"{history_sql(cutoffs, horizon_days, labelled)}")
+    try:
+        return [_fetch(con, cut_sql(history, k, c, k < labelled), k < labelled)
+                for k, c in enumerate(cutoffs)]
+    finally:
+        con.execute(f"DROP TABLE {history}")
+
+
+def _fetch(con: Connection, sql: str, labelled: bool) -> Split:
     data = con.execute(sql).fetchnumpy()
     # fetchnumpy masks NULLs; filled() makes them NaN rather than the mask's fill value.
     x: np.ndarray = np.column_stack([np.ma.asarray(data[c], dtype=float).filled(np.nan)
                          for c in MODEL_FEATURES])
-    y = None if horizon_days is None else np.asarray(data["churned"], dtype=int)
+    y = np.asarray(data["churned"], dtype=int) if labelled else None
     return Split(np.asarray(data["customer_id"]), x.reshape(-1, len(MODEL_FEATURES)), y)
 
 
@@ -224,11 +268,10 @@ def fit_churn(con: Connection, as_of: dt.date, horizon_days: int) -> ChurnModel:
     The splits are queried here, the fits run where ``model_worker.run`` sends them."""
     n = dt.timedelta(days=horizon_days)
     train_at, check_at = as_of - 2 * n, as_of - n
-    train, check = split(con, train_at, horizon_days), split(con, check_at, horizon_days)
+    train, check, now = splits(con, [train_at, check_at, as_of], horizon_days)
     base = ChurnModel(horizon_days=horizon_days, train_cutoff=train_at.isoformat(),
                       check_cutoff=check_at.isoformat(), train_customers=len(train.ids),
                       check_customers=len(check.ids))
-    now = split(con, as_of, None)
     figures, risk = model_worker.run(score_churn, train, check, now, (train_at, check_at),
                                      horizon_days)
     _store(con, now, risk)

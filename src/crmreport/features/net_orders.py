@@ -11,8 +11,8 @@ The rule (README, "Customer value"):
   known yet.
 
 ``net_orders`` classifies every order of a known customer once; the table macros
-``purchases(day)`` and ``net_revenue(day)`` apply the as-of day, so every stage counts
-purchases and revenue the same way.
+``purchases(day)`` and ``net_revenue(day)`` (``net_revenue_spans`` for several days in one
+scan) apply the as-of day, so every stage counts purchases and revenue the same way.
 """
 
 from __future__ import annotations
@@ -78,12 +78,19 @@ WHERE kind = 'purchase' AND order_date < day AND coalesce(cancelled_on >= day, t
 # The rows whose sum is net revenue before ``day``: those purchases and the credit notes
 # that reverse nothing (partial refunds). A reversing credit note and its order are left out
 # together, which nets to the same sum and keeps the order out of every count.
-_NET_REVENUE = f"""
+# ``net_revenue_spans(day)`` holds them for every as-of day up to ``day`` at once: each with
+# the day it stops counting (``ends``, a purchase's cancellation; NULL: never). As of a day
+# d, a row counts when order_date < d AND coalesce(ends >= d, true): one scan serves several
+# as-of days (the churn model's splits).
+_NET_REVENUE_SPANS = f"""
+CREATE OR REPLACE TEMP MACRO net_revenue_spans(day) AS TABLE
+SELECT order_id, customer_id, order_date, amount, kind, cancelled_on AS ends FROM {NET_ORDERS}
+WHERE order_date < day AND (kind = 'purchase' OR (kind = 'credit' AND reverses IS NULL))
+"""
+_NET_REVENUE = """
 CREATE OR REPLACE TEMP MACRO net_revenue(day) AS TABLE
-SELECT * FROM purchases(day)
-UNION ALL
-SELECT order_id, customer_id, order_date, amount, kind FROM {NET_ORDERS}
-WHERE kind = 'credit' AND reverses IS NULL AND order_date < day
+SELECT order_id, customer_id, order_date, amount, kind FROM net_revenue_spans(day)
+WHERE coalesce(ends >= day, true)
 """
 
 # Orders cancelled in full before ``day``: by status, or reversed by a credit note.
@@ -106,14 +113,14 @@ HAVING bool_or(kind = 'purchase') AND sum(amount) >= 0
 
 
 def classify_orders(con: Connection) -> None:
-    """Create ``net_orders`` and the macros ``purchases``, ``net_revenue``,
-    ``cancelled_orders`` and ``purchase_days`` (each takes the as-of day; rows dated before
-    it)."""
+    """Create ``net_orders`` and the macros ``purchases``, ``net_revenue`` (and
+    ``net_revenue_spans``), ``cancelled_orders`` and ``purchase_days`` (each takes the as-of
+    day; rows dated before it)."""
     con.execute(_CLASSIFY)
     define_macros(con)
 
 
 def define_macros(con: Connection) -> None:
     """The macros over an existing ``net_orders``, on ``con`` (macros are a connection's own)."""
-    for sql in (_PURCHASES, _NET_REVENUE, _CANCELLED, _PURCHASE_DAYS):
+    for sql in (_PURCHASES, _NET_REVENUE_SPANS, _NET_REVENUE, _CANCELLED, _PURCHASE_DAYS):
         con.execute(sql)
