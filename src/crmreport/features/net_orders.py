@@ -26,6 +26,8 @@ from crmreport.vocabulary import COMPLETED
 # stack depth is the running sum clamped at 0 (a credit note with nothing to reverse leaves
 # it at 0): depth = sum - least(0, running minimum of sum). The order a credit note pops is
 # the latest earlier order pushed to the depth the credit note found.
+# The table is not sorted: every reader aggregates it, and sorting every order took three
+# quarters of this statement (bench/README.md, "net orders unsorted").
 _CLASSIFY = f"""
 CREATE OR REPLACE TABLE {NET_ORDERS} AS
 WITH o AS (
@@ -65,7 +67,6 @@ SELECT o.order_id, o.customer_id, o.order_date, o.amount,
 FROM o
 LEFT JOIN reversal cancel ON cancel.reversed_id = o.order_id
 LEFT JOIN reversal rev ON rev.credit_id = o.order_id
-ORDER BY o.customer_id, o.order_date, o.order_id
 """
 
 # Purchases known before ``day``: completed, not reversed by a credit note dated before it.
