@@ -5,7 +5,12 @@ import duckdb
 import pytest
 
 from crmreport.features.net_orders import classify_orders
-from crmreport.features.value_models import fit_value_models, summary_sql
+from crmreport.features.value_models import (
+    HOLDOUT_WEEKS,
+    fit_value_models,
+    summaries,
+    summary_sql,
+)
 from crmreport.tables import ORDERS
 
 CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
@@ -113,3 +118,58 @@ def test_summary_leaves_out_credit_note_days_and_days_with_a_negative_net() -> N
     assert rows == [("A", 1, 2.0, pytest.approx(58 / 7), 30.0),
                     ("C", 0, 0.0, pytest.approx(1 / 7), 0.0),
                     ("D", 0, 0.0, pytest.approx(27 / 7), 0.0)]
+
+
+def _by_macro(con: duckdb.DuckDBPyConnection, end: dt.date,
+              holdout_end: dt.date | None = None) -> dict[str, list[float]]:
+    """The summary from the ``purchase_days`` macro, per customer by hand in Python."""
+    days: dict[str, list[tuple[dt.date, float]]] = {}
+    for customer, day, amount in con.execute(
+            f"SELECT * FROM purchase_days(DATE '{end}') ORDER BY ALL").fetchall():
+        days.setdefault(customer, []).append((day, float(amount)))
+    later: dict[str, int] = {}
+    if holdout_end:
+        for (customer,) in con.execute(f"SELECT customer_id FROM purchase_days("
+                                       f"DATE '{holdout_end}') WHERE order_date >= ?",
+                                       [end]).fetchall():
+            later[customer] = later.get(customer, 0) + 1
+    summary = {}
+    for customer, seen in days.items():
+        first, last, x = seen[0][0], seen[-1][0], len(seen) - 1
+        summary[customer] = [x, (last - first).days / 7, ((end - first).days - 1) / 7,
+                             sum(a for _, a in seen[1:]) / x if x else 0.0,
+                             *([later.get(customer, 0)] if holdout_end else [])]
+    return summary
+
+
+def _same(got: dict[str, list[float]], want: dict[str, list[float]]) -> None:
+    assert got.keys() == want.keys()
+    assert all(got[k] == pytest.approx(want[k], abs=1e-9) for k in got)
+
+
+def test_the_summary_and_calibration_from_one_scan_agree_with_the_purchase_days() -> None:
+    con = _cdnow()
+    as_of = dt.date(1998, 7, 1)
+    end = as_of - dt.timedelta(weeks=HOLDOUT_WEEKS)
+    # Credit notes reversing a customer's first order: after the calibration end (a purchase
+    # then, none by as_of), before it, and one partial refund, on days with a purchase or not.
+    for digit, day, share in (("7", end + dt.timedelta(days=10), 1), ("3", end, 1),
+                              ("5", end - dt.timedelta(days=40), 0.5)):
+        con.execute("""INSERT INTO orders (order_id, customer_id, order_date, amount, status)
+            SELECT 'R' || customer_id, customer_id, ?, -arg_min(amount, order_id) * ?,
+                   'completed'
+            FROM orders WHERE customer_id LIKE ? AND amount > 0 GROUP BY customer_id""",
+                    [day, share, f"%{digit}"])
+    classify_orders(con)
+    summary, calibration = summaries(con, as_of)
+    got = {c: [x, tx, t, m] for c, x, tx, t, m in zip(
+        *(summary[k].tolist() for k in ("customer_id", "repeat_purchase_days", "recency", "T",
+                                        "monetary")), strict=True)}
+    _same(got, _by_macro(con, as_of))
+    ids = con.execute(f"SELECT DISTINCT customer_id FROM purchase_days(DATE '{end}') "
+                      "ORDER BY 1").fetchall()
+    columns = ("frequency", "recency", "T", "frequency_holdout")
+    got = {c: values for (c,), *values in zip(
+        ids, *(calibration[k].tolist() for k in columns), strict=True)}
+    _same(got, {c: v[:3] + v[4:] for c, v in _by_macro(con, end, as_of).items()})  # no spend
+    assert sum(v[-1] for v in got.values()) > 100 and len(got) > 1000

@@ -103,28 +103,69 @@ def summary_sql(end: str, holdout_end: str | None = None) -> str:
     whose net revenue (net_orders.py: fully reversed orders left out, partial credit notes
     subtracted) is not negative. With ``holdout_end``, also ``holdout``: the purchase days in
     [end, holdout_end), as known before holdout_end, for checking predictions."""
-    holdout = f"""LEFT JOIN (SELECT customer_id, count(*) AS holdout FROM ({_days(holdout_end)})
-        WHERE order_date >= {end} GROUP BY ALL) h USING (customer_id)""" if holdout_end else ""
-    # One aggregate per customer, no window: a purchase day's amount is unique per
-    # (customer, day), so the first day's is arg_min(amount, order_date).
+    cuts = [end, *([holdout_end] if holdout_end else [])]
+    holdout = [_holdout(end, 1)] if holdout_end else []
     return f"""
-    WITH d AS (
-        SELECT customer_id, count(*) - 1 AS repeat_purchase_days,
-               date_diff('day', min(order_date), max(order_date)) / 7.0 AS recency,
-               date_diff('day', min(order_date), {end} - 1) / 7.0 AS T,
-               -- an exact decimal sum, then one division of doubles: the same bits on every
-               -- engine (DuckDB's avg divides in long double, Spark's in decimal)
-               coalesce((sum(amount) - arg_min(amount, order_date))::DOUBLE
-                        / nullif(count(*) - 1, 0), 0) AS monetary
-        FROM ({_days(end)}) GROUP BY customer_id
-    )
-    SELECT d.*{", coalesce(h.holdout, 0) AS holdout" if holdout_end else ""}
-    FROM d {holdout} ORDER BY customer_id"""
+    SELECT customer_id, {", ".join([*_summary(end, 0), *holdout])}
+    FROM ({_days_sql(cuts)}) GROUP BY customer_id HAVING bool_or(day_0) ORDER BY customer_id"""
 
 
-def _days(end: str | None) -> str:
-    """Purchase days before ``end``, by the rule in net_orders.py (``purchase_days``)."""
-    return f"SELECT * FROM purchase_days({end})"
+def _days_sql(cuts: list[str]) -> str:
+    """Per customer and order day, for each cut-off k whether it is a purchase day before it
+    (``day_k``: a purchase among its rows and a net amount not below 0, as ``purchase_days``
+    says) and its net amount (``amount_k``): one scan of net revenue's rows for every cut-off
+    (``net_revenue_spans``)."""
+    columns = []
+    for k, cut in enumerate(cuts):
+        known = f"order_date < {cut} AND coalesce(ends >= {cut}, true)"
+        columns += [f"sum(amount) FILTER (WHERE {known}) AS amount_{k}",
+                    f"coalesce(bool_or(kind = 'purchase') FILTER (WHERE {known}) AND "
+                    f"sum(amount) FILTER (WHERE {known}) >= 0, false) AS day_{k}"]
+    last = cuts[0] if len(cuts) == 1 else f"greatest({', '.join(cuts)})"
+    return f"""SELECT customer_id, order_date, {", ".join(columns)}
+        FROM net_revenue_spans({last}) GROUP BY customer_id, order_date"""
+
+
+def _summary(end: str, k: int, suffix: str = "") -> list[str]:
+    """``summary_sql``'s columns as of cut-off ``k`` of ``_days_sql`` (``end``), per customer.
+
+    One aggregate per customer, no window: a purchase day's amount is unique per (customer,
+    day), so the first day's is arg_min(amount, order_date).
+    """
+    day = f"FILTER (WHERE day_{k})"
+    return [
+        f"count(*) {day} - 1 AS repeat_purchase_days{suffix}",
+        f"date_diff('day', min(order_date) {day}, max(order_date) {day}) / 7.0 "
+        f"AS recency{suffix}",
+        f"date_diff('day', min(order_date) {day}, {end} - 1) / 7.0 AS T{suffix}",
+        # an exact decimal sum, then one division of doubles: the same bits on every engine
+        # (DuckDB's avg divides in long double, Spark's in decimal)
+        f"coalesce((sum(amount_{k}) {day} - arg_min(amount_{k}, order_date) {day})::DOUBLE"
+        f" / nullif(count(*) {day} - 1, 0), 0) AS monetary{suffix}"]
+
+
+def _holdout(end: str, k: int) -> str:
+    """The purchase days on or after ``end`` as of cut-off ``k``."""
+    return f"count(*) FILTER (WHERE day_{k} AND order_date >= {end}) AS holdout"
+
+
+def summaries(con: Connection, as_of: dt.date) -> tuple[dict[str, np.ndarray],
+                                                        dict[str, np.ndarray]]:
+    """The summary as of ``as_of`` and ``calibration_columns``, from one scan of the orders."""
+    now, end = f"DATE '{as_of.isoformat()}'", f"DATE '{_calibration_end(as_of).isoformat()}'"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE value_history AS
+        SELECT customer_id, bool_or(day_0) AS buyer, bool_or(day_1) AS calibrated,
+               {", ".join([*_summary(now, 0), *_summary(end, 1, "_c"), _holdout(end, 0)])}
+        FROM ({_days_sql([now, end])}) GROUP BY customer_id""")
+    try:
+        summary = con.execute("SELECT customer_id, repeat_purchase_days, recency, T, monetary "
+                              "FROM value_history WHERE buyer ORDER BY customer_id").fetchnumpy()
+        calibration = con.execute("SELECT repeat_purchase_days_c AS repeat_purchase_days, "
+                                  "recency_c AS recency, T_c AS T, holdout FROM value_history "
+                                  "WHERE calibrated ORDER BY customer_id").fetchnumpy()
+    finally:
+        con.execute("DROP TABLE value_history")
+    return summary, _calibration(calibration)
 
 
 def fit_value_models(con: Connection, as_of: dt.date, model: str = "bgnbd", *,
@@ -149,12 +190,12 @@ def fitting_value_models(con: Connection, as_of: dt.date, model: str = "bgnbd", 
     if model != "auto" and model not in PURCHASE_MODELS:
         raise ValueError(f"unknown value model {model!r}; choose auto or one of "
                          f"{', '.join(PURCHASE_MODELS)}")
-    data = con.execute(summary_sql(f"DATE '{as_of.isoformat()}'")).fetchnumpy()
+    data, calibration = summaries(con, as_of)
     ids = np.asarray(data["customer_id"])
     x, tx, t, m = (np.asarray(data[c], dtype=float)
                    for c in ("repeat_purchase_days", "recency", "T", "monetary"))
-    with model_worker.begun(fit_value_arrays, x, tx, t, m, calibration_columns(con, as_of),
-                            model, as_of, holdout_chart=holdout_chart) as fits:
+    with model_worker.begun(fit_value_arrays, x, tx, t, m, calibration, model, as_of,
+                            holdout_chart=holdout_chart) as fits:
 
         def stored() -> ValueModel:
             fitted, columns = fits()
@@ -234,9 +275,16 @@ def choose_model(holdout: pd.DataFrame) -> str:
 
 def calibration_columns(con: Connection, as_of: dt.date) -> dict[str, np.ndarray]:
     """The columns of ``holdout_table`` the models read, as arrays (for the model worker)."""
-    end = as_of - dt.timedelta(weeks=HOLDOUT_WEEKS)
-    data = con.execute(summary_sql(f"DATE '{end.isoformat()}'",
-                                   f"DATE '{as_of.isoformat()}'")).fetchnumpy()
+    end = _calibration_end(as_of)
+    return _calibration(con.execute(summary_sql(f"DATE '{end.isoformat()}'",
+                                                f"DATE '{as_of.isoformat()}'")).fetchnumpy())
+
+
+def _calibration_end(as_of: dt.date) -> dt.date:
+    return as_of - dt.timedelta(weeks=HOLDOUT_WEEKS)
+
+
+def _calibration(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     named = {"frequency": "repeat_purchase_days", "recency": "recency", "T": "T",
              "frequency_holdout": "holdout"}  # the clv API's names
     return {name: np.asarray(data[column]) for name, column in named.items()}
