@@ -124,8 +124,9 @@ def history_sql(cutoffs: list[dt.date], horizon_days: int, labelled: int) -> str
             f"coalesce(sum(orders_{k}) FILTER (WHERE order_date >= {c} - 365), 0) "
             f"AS orders_365d_{k}",
             f"greatest(sum(net_{k}), 0)::DOUBLE AS monetary_{k}"]  # log1p: not below 0
-    for k, (c, end) in enumerate(zip(cuts, ends, strict=False)):
-        window = f"order_date >= {c} AND order_date < {end} AND coalesce(ends >= {end}, true)"
+    for k, end in enumerate(ends):  # the label windows [cut-off, end)
+        window = (f"order_date >= {cuts[k]} AND order_date < {end} "
+                  f"AND coalesce(ends >= {end}, true)")
         per_day.append(f"count(*) FILTER (WHERE kind = 'purchase' AND {window}) AS later_{k}")
         per_customer.append(f"sum(later_{k}) > 0 AS bought_{k}")
     return f"""

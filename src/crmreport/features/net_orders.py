@@ -82,7 +82,7 @@ WHERE kind = 'purchase' AND order_date < day AND coalesce(cancelled_on >= day, t
 # ``net_revenue_spans(day)`` holds them for every as-of day up to ``day`` at once: each with
 # the day it stops counting (``ends``, a purchase's cancellation; NULL: never). As of a day
 # d, a row counts when order_date < d AND coalesce(ends >= d, true): one scan serves several
-# as-of days (the churn model's splits).
+# as-of days (the churn model's splits, the value models' summary and calibration).
 _NET_REVENUE_SPANS = f"""
 CREATE OR REPLACE TEMP MACRO net_revenue_spans(day) AS TABLE
 SELECT order_id, customer_id, order_date, amount, kind, cancelled_on AS ends FROM {NET_ORDERS}
