@@ -27,7 +27,7 @@ from crmreport.vocabulary import COMPLETED
 # it at 0): depth = sum - least(0, running minimum of sum). The order a credit note pops is
 # the latest earlier order pushed to the depth the credit note found.
 # The table is not sorted: every reader aggregates it, and sorting every order took three
-# quarters of this statement (bench/README.md, "net orders unsorted").
+# quarters of this statement (bench/README.md, "net orders unsorted", 2 December).
 _CLASSIFY = f"""
 CREATE OR REPLACE TABLE {NET_ORDERS} AS
 WITH o AS (
