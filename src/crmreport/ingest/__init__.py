@@ -63,9 +63,8 @@ class RawPart:
     select: str
     lazy: bool  # the file itself is read when this part is scanned
     reordered: bool  # rows may come out of file order (a transform's windows): sort by _row
-    # canonical column -> the file's column, for a lazily read file (text or Parquet) whose
-    # columns map one to one with nothing to rewrite (decimal point, ISO dates): DuckDB can
-    # type it
+    # canonical column -> the file's column, for a lazy text or Parquet file whose columns
+    # map one to one with nothing to rewrite (decimal point, ISO dates): DuckDB can type it
     plain: dict[str, str] | None = None
 
 
