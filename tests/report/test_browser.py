@@ -1,5 +1,6 @@
 """The chart browser draws figures in several tabs at once, as plotly alone would draw them."""
 
+import asyncio
 import re
 
 import kaleido
@@ -138,6 +139,49 @@ def test_a_browser_not_started_opens_chromium_only_when_asked_or_drawn_in():
         drawing_done()
     with browser(start=False):  # the first drawing starts it
         assert drawn(draw(_figure(2).to_dict(), "svg", 300, 200)).startswith(b"<svg")
+
+
+def _blank_page_load_seen_as_the_charts(monkeypatch, tmp_path) -> None:
+    """kaleido as it runs on a busy machine: the load event it waits for is one already
+    fired (the blank page's), and the chart page's scripts take a second to run."""
+    from kaleido import PageGenerator
+    from kaleido._kaleido_tab import _tab
+
+    from crmreport.report.plotly_bundle import chart_script
+
+    slow = tmp_path / "slow.js"
+    slow.write_text("const until = Date.now() + 1000; while (Date.now() < until) {}")
+    monkeypatch.setattr("crmreport.report.browser.chart_page", lambda: PageGenerator(
+        plotly=chart_script().as_uri(), mathjax=False, others=[slow.as_uri()]))
+    subscribe = _tab._subscribe_new
+
+    def stale_load(tab, event):
+        if event != "Page.loadEventFired":
+            return subscribe(tab, event)
+        fired = asyncio.get_running_loop().create_future()
+        fired.set_result({})
+        return fired
+
+    monkeypatch.setattr(_tab, "_subscribe_new", stale_load)
+
+
+def test_a_chart_waits_for_its_page_when_kaleido_sees_the_blank_pages_load(monkeypatch,
+                                                                            tmp_path):
+    _blank_page_load_seen_as_the_charts(monkeypatch, tmp_path)
+    with browser():
+        assert drawn(draw(_figure(1).to_dict(), "svg", 300, 200)).startswith(b"<svg")
+
+
+def test_without_the_wait_that_chart_is_drawn_before_its_page_has_loaded(monkeypatch,
+                                                                         tmp_path):
+    _blank_page_load_seen_as_the_charts(monkeypatch, tmp_path)
+
+    async def not_waiting(tab):
+        pass
+
+    monkeypatch.setattr("crmreport.report.browser._page_loaded", not_waiting)
+    with browser(), pytest.raises(RenderError, match="kaleido_scopes is not defined"):
+        drawn(draw(_figure(1).to_dict(), "svg", 300, 200))
 
 
 def test_ctrl_c_while_the_browser_starts_leaves_nothing_to_close(monkeypatch):

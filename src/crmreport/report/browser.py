@@ -118,14 +118,39 @@ async def _cancel_pending() -> None:
 
 
 def _reusing_pages() -> type[kaleido.Kaleido]:
-    """kaleido whose tabs go back to drawing without reloading their page."""
+    """kaleido whose tabs go back to drawing without reloading their page, and draw only
+    once their page has loaded."""
     import kaleido
 
     class Reusing(kaleido.Kaleido):  # type: ignore[misc]
+        async def _get_kaleido_tab(self) -> Any:
+            tab = await super()._get_kaleido_tab()
+            await _page_loaded(tab)
+            return tab
+
         async def _return_kaleido_tab(self, tab: Any) -> None:
             await self.tabs_ready.put(tab)
 
     return Reusing
+
+
+# resolves with the type of kaleido's drawing object once the page's load event has fired
+_LOADED = ("function() { return new Promise(done => document.readyState === 'complete'"
+           " ? done(typeof kaleido_scopes)"
+           " : addEventListener('load', () => done(typeof kaleido_scopes))); }")
+
+
+async def _page_loaded(tab: Any) -> None:
+    """Wait until ``tab`` (a kaleido tab) has loaded its page. kaleido takes a page for loaded
+    at the first load event it sees, which on a busy machine can be the blank page's that
+    the tab opened with: the chart page was then still loading, its script not yet run, and
+    drawing failed with "kaleido_scopes is not defined"."""
+    reply = await tab.tab.send_command("Runtime.callFunctionOn", params={
+        "functionDeclaration": _LOADED, "executionContextId": tab._current_js_id,
+        "awaitPromise": True, "returnByValue": True})
+    loaded = reply.get("result", {}).get("result", {}).get("value")
+    if loaded != "object":
+        raise RenderError(f"the chart page did not load ({reply.get('error') or loaded})")
 
 
 def chart_page() -> Any:
