@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +13,7 @@ from scipy import integrate, stats
 from scipy.special import hyp2f1
 
 from crmreport.clv import BGNBD, ConvergenceError, NotFittedError
+from crmreport.clv.bgnbd import alive_expectation
 from crmreport.errors import CrmError, DataError
 
 CDNOW = {"r": 0.2426, "alpha": 4.414, "a": 0.7929, "b": 2.426}
@@ -109,6 +112,31 @@ def test_conditional_expectation_finite_and_non_negative(
     tx = T * share if x else 0.0
     e = MODEL.conditional_expected_purchases(t, [x], [tx], [T])
     assert np.isfinite(e).all() and (e >= 0).all()
+
+
+def _series_2f1(a: float, b: float, c: float, z: float) -> float:
+    """Gauss's series, summed term by term (|z| < 1): independent of scipy's hyp2f1."""
+    total, term, k = 0.0, 1.0, 0
+    while abs(term) > 1e-17 * abs(total) or k < 5:
+        total += term
+        term *= (a + k) * (b + k) / ((c + k) * (k + 1)) * z
+        k += 1
+    return total
+
+
+def test_a_and_b_far_beyond_the_data_give_the_papers_expectation_without_warnings() -> None:
+    # a fit on the 500-customer demo's short calibration period: a and b in the tens of
+    # millions, where Euler's form is 0 * inf
+    r, alpha, a, b = 0.19881234531541972, 5.104061275390482, 10882350.506182857, 73794465.78
+    x, T, t = np.array([0.0, 0.0, 3.0]), np.array([1.14, 2.71, 30.0]), 26.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = alive_expectation(r, alpha, a, b, x, T, t)
+    z = t / (alpha + T + t)
+    paper = [(a + b + xi - 1) / (a - 1) * (1 - (1 - zi) ** (r + xi) * _series_2f1(
+        r + xi, b + xi, a + b + xi - 1, zi)) for xi, zi in zip(x, z, strict=True)]
+    assert got == pytest.approx(paper, rel=1e-9)
+    assert 0 < got[1] < got[0] < got[2]  # longer without a purchase: fewer; more bought: more
 
 
 def test_extreme_customers() -> None:

@@ -144,7 +144,13 @@ def alive_expectation(
     if abs(a - 1.0) < 1e-7:  # removable singularity at a = 1
         a = 1.0 + np.copysign(1e-7, a - 1.0)
     z = t / (alpha + t_end + t)
-    tail = np.exp((a - 1.0) * np.log1p(-z)) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+    with np.errstate(over="ignore", invalid="ignore"):
+        tail = np.exp((a - 1.0) * np.log1p(-z)) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+    failed = ~np.isfinite(tail)
+    if failed.any():  # a and b far beyond the data (a fit on a short calibration period)
+        # overflow Euler's form (0 * inf); the paper's form holds there
+        paper = np.exp((r + x) * np.log1p(-z)) * hyp2f1(r + x, b + x, a + b + x - 1, z)
+        tail = np.where(failed, paper, tail)
     value = (a + b + x - 1) / (a - 1) * (1.0 - tail)
     return np.maximum(np.asarray(value, dtype=np.float64), 0.0)
 
