@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import decimal
 import warnings
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -114,29 +116,36 @@ def test_conditional_expectation_finite_and_non_negative(
     assert np.isfinite(e).all() and (e >= 0).all()
 
 
-def _series_2f1(a: float, b: float, c: float, z: float) -> float:
-    """Gauss's series, summed term by term (|z| < 1): independent of scipy's hyp2f1."""
-    total, term, k = 0.0, 1.0, 0
-    while abs(term) > 1e-17 * abs(total) or k < 5:
-        total += term
-        term *= (a + k) * (b + k) / ((c + k) * (k + 1)) * z
-        k += 1
-    return total
+def _papers_expectation(r: float, alpha: float, a: float, b: float, x: float, T: float,
+                        t: float) -> float:
+    """The paper's form, Gauss's series summed term by term in 60-digit decimals: independent
+    of scipy's hyp2f1 and of floating point's range."""
+    with decimal.localcontext() as context:
+        context.prec = 60
+        big_a, big_b, big_c = (Decimal(v) for v in (r + x, b + x, a + b + x - 1))
+        z = Decimal(t) / (Decimal(alpha) + Decimal(T) + Decimal(t))
+        total, term, k = Decimal(0), Decimal(1), 0
+        while term > total * Decimal("1e-30") or k < 5:
+            total += term
+            term *= (big_a + k) * (big_b + k) / ((big_c + k) * (k + 1)) * z
+            k += 1
+        tail = (1 - z) ** big_a * total
+        return float((big_c / (Decimal(a) - 1)) * (1 - tail))
 
 
 def test_a_and_b_far_beyond_the_data_give_the_papers_expectation_without_warnings() -> None:
     # a fit on the 500-customer demo's short calibration period: a and b in the tens of
-    # millions, where Euler's form is 0 * inf
+    # millions, where Euler's form is 0 * inf; with 500 purchases and a long horizon the
+    # paper's form overflows too
     r, alpha, a, b = 0.19881234531541972, 5.104061275390482, 10882350.506182857, 73794465.78
-    x, T, t = np.array([0.0, 0.0, 3.0]), np.array([1.14, 2.71, 30.0]), 26.0
+    x, T, t = np.array([0.0, 0.0, 3.0, 500.0]), np.array([1.14, 2.71, 30.0, 30.0]), \
+        np.array([26.0, 26.0, 26.0, 300.0])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         got = alive_expectation(r, alpha, a, b, x, T, t)
-    z = t / (alpha + T + t)
-    paper = [(a + b + xi - 1) / (a - 1) * (1 - (1 - zi) ** (r + xi) * _series_2f1(
-        r + xi, b + xi, a + b + xi - 1, zi)) for xi, zi in zip(x, z, strict=True)]
+    paper = [_papers_expectation(r, alpha, a, b, *case) for case in zip(x, T, t, strict=True)]
     assert got == pytest.approx(paper, rel=1e-9)
-    assert 0 < got[1] < got[0] < got[2]  # longer without a purchase: fewer; more bought: more
+    assert 0 < got[1] < got[0] < got[2] < got[3]  # longer without a purchase: fewer
 
 
 def test_extreme_customers() -> None:

@@ -2,6 +2,7 @@
 
 import asyncio
 import re
+import threading
 
 import kaleido
 import plotly.graph_objects as go
@@ -182,6 +183,32 @@ def test_without_the_wait_that_chart_is_drawn_before_its_page_has_loaded(monkeyp
     monkeypatch.setattr("crmreport.report.browser._page_loaded", not_waiting)
     with browser(), pytest.raises(RenderError, match="kaleido_scopes is not defined"):
         drawn(draw(_figure(1).to_dict(), "svg", 300, 200))
+
+
+def test_a_page_that_never_loads_fails_each_drawing_and_the_browser_still_closes(monkeypatch):
+    checks = []
+
+    async def never_loaded(tab):
+        checks.append(tab)
+        return "kaleido_scopes is undefined"
+
+    monkeypatch.setattr("crmreport.report.browser._page_loaded", never_loaded)
+    failures = []
+
+    def run() -> None:
+        with browser():
+            for n in range(2):  # the tab is back for the second: it fails too, not hangs
+                with pytest.raises(RenderError) as failed:
+                    draw(_figure(n).to_dict(), "svg", 300, 200).result(timeout=60)
+                failures.append(str(failed.value))
+
+    closing = threading.Thread(target=run)
+    closing.start()
+    closing.join(timeout=120)
+    assert not closing.is_alive()
+    assert len(failures) == 2 and len(checks) == 4  # each drawing: checked, opened again
+    assert all("the chart page did not load (kaleido_scopes is undefined); run the command "
+               "again" in failure for failure in failures)
 
 
 def test_ctrl_c_while_the_browser_starts_leaves_nothing_to_close(monkeypatch):

@@ -26,6 +26,8 @@ from crmreport.clv._fit import (
 )
 from crmreport.errors import DataError
 
+_MAX_TERMS = 100_000  # of the log-space series (alive_expectation's last resort)
+
 # Mean dropout chance (BG/NBD, MBG/NBD) or rate (Pareto/NBD) below which a fit "finds no
 # dropout": P(alive) is then ~1 for everyone and cannot rank lapsed against active customers.
 NO_DROPOUT = 1e-4
@@ -140,19 +142,48 @@ def alive_expectation(
     r: float, alpha: float, a: float, b: float, x: FloatArray, t_end: FloatArray, t: FloatArray
 ) -> FloatArray:
     """(a+b+x-1)/(a-1) * (1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)),
-    z = t/(alpha+T+t), via Euler's transformation (see BGNBD.alive_expectation)."""
+    z = t/(alpha+T+t), via Euler's transformation (see BGNBD.alive_expectation). Where a and
+    b are far beyond the data (a fit on a short calibration period) Euler's form is 0 * inf:
+    the paper's form is used there, and its series summed in log space where that
+    overflows too."""
     if abs(a - 1.0) < 1e-7:  # removable singularity at a = 1
         a = 1.0 + np.copysign(1e-7, a - 1.0)
     z = t / (alpha + t_end + t)
     with np.errstate(over="ignore", invalid="ignore"):
         tail = np.exp((a - 1.0) * np.log1p(-z)) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
-    failed = ~np.isfinite(tail)
-    if failed.any():  # a and b far beyond the data (a fit on a short calibration period)
-        # overflow Euler's form (0 * inf); the paper's form holds there
-        paper = np.exp((r + x) * np.log1p(-z)) * hyp2f1(r + x, b + x, a + b + x - 1, z)
-        tail = np.where(failed, paper, tail)
+        failed = ~np.isfinite(tail)
+        if failed.any():
+            x, z = np.broadcast_arrays(x, z)
+            paper = np.exp((r + x[failed]) * np.log1p(-z[failed])) * hyp2f1(
+                r + x[failed], b + x[failed], a + b + x[failed] - 1, z[failed])
+            overflowed = ~np.isfinite(paper)
+            paper[overflowed] = np.exp((r + x[failed][overflowed]) * np.log1p(
+                -z[failed][overflowed]) + _log_series(r, a, b, x[failed][overflowed],
+                                                      z[failed][overflowed]))
+            tail = np.array(np.broadcast_to(tail, z.shape))
+            tail[failed] = paper
     value = (a + b + x - 1) / (a - 1) * (1.0 - tail)
     return np.maximum(np.asarray(value, dtype=np.float64), 0.0)
+
+
+def _log_series(r: float, a: float, b: float, x: FloatArray, z: FloatArray) -> FloatArray:
+    """log 2F1(r+x, b+x; a+b+x-1; z), its terms summed in log space until the rest (each
+    later ratio of terms bounded by its factors' bound) is below 1e-15 of the sum; NaN
+    where that takes more than _MAX_TERMS terms."""
+    big_a, big_b, big_c = r + x, b + x, a + b + x - 1
+    log_term, log_sum = np.zeros_like(z), np.zeros_like(z)
+    active = np.ones(z.shape, dtype=bool)
+    k = 0
+    while active.any() and k < _MAX_TERMS:
+        log_term = log_term + np.log((big_a + k) * (big_b + k) / ((big_c + k) * (k + 1)) * z)
+        log_sum = np.where(active, np.logaddexp(log_sum, log_term), log_sum)
+        k += 1
+        bound = (z * np.maximum(1.0, (big_a + k) / (k + 1))
+                 * np.maximum(1.0, (big_b + k) / (big_c + k)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rest = log_term + np.log(bound / (1.0 - bound))
+        active &= ~((bound < 1.0) & (rest < log_sum - 34.6))  # e^-34.6: 1e-15
+    return np.where(active, np.nan, log_sum)
 
 
 def _validated(

@@ -123,10 +123,29 @@ def _reusing_pages() -> type[kaleido.Kaleido]:
     import kaleido
 
     class Reusing(kaleido.Kaleido):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._loaded_tabs: set[int] = set()  # id() of the tabs seen with their page loaded
+
         async def _get_kaleido_tab(self) -> Any:
             tab = await super()._get_kaleido_tab()
-            await _page_loaded(tab)
+            if id(tab) not in self._loaded_tabs:
+                try:  # kaleido's own time limit does not cover taking a tab
+                    await asyncio.wait_for(self._loaded(tab), self._timeout)
+                except BaseException:
+                    await self.tabs_ready.put(tab)  # else the next drawing waits for it forever
+                    raise
+                self._loaded_tabs.add(id(tab))
             return tab
+
+        async def _loaded(self, tab: Any) -> None:
+            """Wait for ``tab``'s page; if kaleido took the blank page for it (its context),
+            open the chart page once more."""
+            if await _page_loaded(tab) is not None:
+                await tab.navigate(self._index)
+                if (trouble := await _page_loaded(tab)) is not None:
+                    raise RenderError(f"the chart page did not load ({trouble}); run the "
+                                      "command again, or `crmreport doctor`")
 
         async def _return_kaleido_tab(self, tab: Any) -> None:
             await self.tabs_ready.put(tab)
@@ -140,17 +159,19 @@ _LOADED = ("function() { return new Promise(done => document.readyState === 'com
            " : addEventListener('load', () => done(typeof kaleido_scopes))); }")
 
 
-async def _page_loaded(tab: Any) -> None:
-    """Wait until ``tab`` (a kaleido tab) has loaded its page. kaleido takes a page for loaded
-    at the first load event it sees, which on a busy machine can be the blank page's that
-    the tab opened with: the chart page was then still loading, its script not yet run, and
-    drawing failed with "kaleido_scopes is not defined"."""
+async def _page_loaded(tab: Any) -> str | None:
+    """Wait until ``tab`` (a kaleido tab) has loaded its page: None once kaleido's script is
+    there, else what went wrong. kaleido takes a page for loaded at the first load event it
+    sees, which on a busy machine can be the blank page's that the tab opened with: the
+    chart page was then still loading, its script not yet run, and drawing failed with
+    "kaleido_scopes is not defined"."""
     reply = await tab.tab.send_command("Runtime.callFunctionOn", params={
         "functionDeclaration": _LOADED, "executionContextId": tab._current_js_id,
         "awaitPromise": True, "returnByValue": True})
+    if "error" in reply:  # the context kaleido kept is gone
+        return str(reply["error"].get("message", reply["error"]))
     loaded = reply.get("result", {}).get("result", {}).get("value")
-    if loaded != "object":
-        raise RenderError(f"the chart page did not load ({reply.get('error') or loaded})")
+    return None if loaded == "object" else f"kaleido_scopes is {loaded}"
 
 
 def chart_page() -> Any:
@@ -227,7 +248,7 @@ def drawn(image: Future[bytes]) -> bytes:
     """The image a :func:`draw` future gives, or a RenderError saying what to do."""
     try:
         return image.result()
-    except CancelledError:
-        raise  # the report stopped for another reason, said where it did
+    except (CancelledError, RenderError):
+        raise  # the report stopped for another reason, said where it did; or says what to do
     except Exception as exc:  # kaleido surfaces browser trouble as many types
         raise RenderError(f"could not draw the report charts ({exc}); {FIX}") from exc
