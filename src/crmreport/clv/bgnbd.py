@@ -154,16 +154,20 @@ def alive_expectation(
         failed = ~np.isfinite(tail)
         if failed.any():
             x, z = np.broadcast_arrays(x, z)
-            paper = np.exp((r + x[failed]) * np.log1p(-z[failed])) * hyp2f1(
-                r + x[failed], b + x[failed], a + b + x[failed] - 1, z[failed])
-            overflowed = ~np.isfinite(paper)
-            paper[overflowed] = np.exp((r + x[failed][overflowed]) * np.log1p(
-                -z[failed][overflowed]) + _log_series(r, a, b, x[failed][overflowed],
-                                                      z[failed][overflowed]))
             tail = np.array(np.broadcast_to(tail, z.shape))
-            tail[failed] = paper
+            tail[failed] = _papers_tail(r, a, b, x[failed], z[failed])
     value = (a + b + x - 1) / (a - 1) * (1.0 - tail)
     return np.maximum(np.asarray(value, dtype=np.float64), 0.0)
+
+
+def _papers_tail(r: float, a: float, b: float, x: FloatArray, z: FloatArray) -> FloatArray:
+    """(1-z)^(r+x) 2F1(r+x, b+x; a+b+x-1; z), as the paper writes it; the series summed in
+    log space where scipy's value overflows."""
+    tail = np.exp((r + x) * np.log1p(-z)) * hyp2f1(r + x, b + x, a + b + x - 1, z)
+    over = ~np.isfinite(tail)
+    tail[over] = np.exp((r + x[over]) * np.log1p(-z[over]) + _log_series(r, a, b, x[over],
+                                                                         z[over]))
+    return np.asarray(tail, dtype=np.float64)
 
 
 def _log_series(r: float, a: float, b: float, x: FloatArray, z: FloatArray) -> FloatArray:
