@@ -184,6 +184,15 @@ def test_ctrl_c_during_a_fit_stops_the_worker_at_once() -> None:
     assert _soon(lambda: _stopped(worker))
 
 
+def test_a_worker_ends_with_a_parent_that_ends_without_stopping_it() -> None:
+    code = ("import os\nfrom crmreport.model_worker import fitting_in_worker, run\n"
+            "with fitting_in_worker():\n    print(run(os.getpid), flush=True)\n"
+            "    os._exit(0)\n")  # as a SIGKILL would: no exit hook stops the worker
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)  # unfixed, the orphan held stdout open: no end
+    assert _soon(lambda: _stopped(int(done.stdout)))
+
+
 def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
     # a spawned process would run the parent's script again, and its report or build too
     script = tmp_path / "job.py"

@@ -1,19 +1,22 @@
-"""The report's model fits in a worker process of their own.
+"""The model fits in a worker process of their own.
 
-A report reads and identifies its data for a few seconds; meanwhile the worker imports
+Every command that prepares a run (pipeline.prepare: check, plan, build, a report) starts
+the worker once its files are opened; while the data is identified, the worker imports
 scikit-learn, scipy's optimiser and crmreport.clv on the other core, with its own GIL (in a
-thread of the report process they slowed the read down and were still not done when it
-was). The fits then run there, arrays in and results out, and the report process never
-imports those libraries.
+thread of the main process they slowed the read down and were still not done when it was).
+The fits then run there, arrays in and results out, and the main process never imports
+those libraries.
 
-    with fitting_in_worker():            # a report: start the worker (once per process)
+    start()                              # the worker started (once per process)
+    with fitting_in_worker():            # started now if it is not yet
         result = run(fit, arrays, ...)   # fit(arrays, ...) in the worker
 
-Outside ``fitting_in_worker`` (plan, build, tests) ``run`` calls the same function here: one
-code path. The worker is started on the first request and reused by every later report of
-the process (tests make many); the executor's own exit hook stops it at exit. It keeps its
-libraries (about 270 MB resident) for the life of the process, a long-running caller too.
-Ctrl+C during a fit kills the worker rather than wait for the fit.
+Outside ``fitting_in_worker`` (tests calling a stage directly) ``run`` calls the same
+function here: one code path. The worker is reused by every later run of the process
+(tests make many); the executor's own exit hook stops it at exit, and it ends with a parent
+that ends otherwise. It keeps its libraries (about 270 MB resident) for the life of the
+process, a long-running caller too. Ctrl+C during a fit kills the worker rather than wait
+for the fit.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
+from multiprocessing.connection import wait
 from typing import ParamSpec, TypeVar
 
 from crmreport.errors import CrmError
@@ -68,6 +72,11 @@ def fitting_in_worker() -> Iterator[None]:
         yield
     finally:
         _in_worker.reset(token)
+
+
+def start() -> None:
+    """Start the worker now, if it is not yet: its libraries are imported meanwhile."""
+    _started()
 
 
 def run(work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -179,14 +188,24 @@ def _kill(worker: _Worker) -> None:
 
 
 def _in_the_worker() -> None:
-    # Ctrl+C reaches the whole process group: the report process stops the worker itself.
+    # Ctrl+C reaches the whole process group: the main process stops the worker itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A parent that ends without stopping it (killed, or os._exit) would leave the worker
+    # waiting for work forever, holding the parent's output pipes: it ends with its parent.
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_end_with, args=(parent.sentinel,), daemon=True).start()
     # At its end the worker has sent every result and holds no file: the interpreter's
     # teardown (scikit-learn, scipy and pandas loaded), which the report process waits for
     # at its own exit, is skipped (0.4-0.6 s at a load of 7). So its exit code is always 0
     # (the executor watches its sentinel, not its code), and the exit hooks registered before
     # this one do not run: a coverage run measures nothing in the worker.
     atexit.register(os._exit, 0)
+
+
+def _end_with(parent: int) -> None:
+    wait([parent])
+    os._exit(0)
 
 
 def _warm_up(modules: tuple[str, ...]) -> None:

@@ -114,7 +114,9 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
     features computed (DuckDB's queries release the GIL); the models' fits wait for
     ``FITS_NEED`` of them, the rest for all. ``holdout_chart``: the value model also makes
     the report's holdout chart (``ValueModel.by_frequency``). ``on_identified`` is called once
-    the data is identified and ``preload`` imported (it may import modules of its own)."""
+    the data is identified and ``preload`` imported (it may import modules of its own).
+    The models are fitted in the model worker, started once the files are opened: it
+    imports their libraries on the other core while the data is identified."""
     config = loaded.config
     con = open_engine(config)
     rates = config.data.currency_rates
@@ -123,6 +125,9 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
     with stage("ingest", unit="files") as tick:
         read = load_sources(con, files)
         tick(len(files))
+    from crmreport import model_worker
+
+    model_worker.start()
     from crmreport.identify import identify_tables  # after the read: see the module's doc
 
     with stage("identify"):
@@ -139,10 +144,11 @@ def prepare(loaded: LoadedCampaign, forget_run: str | None = None, *,
 
     # the features' queries run while the rest is imported; the models' fits wait for what
     # they need of it
-    featured = compute_features(con, config.as_of, config.churn.horizon_days,
-                                config.value.model,
-                                models_ready=functools.partial(importing.wait, FITS_NEED),
-                                holdout_chart=holdout_chart)
+    with model_worker.fitting_in_worker():
+        featured = compute_features(con, config.as_of, config.churn.horizon_days,
+                                    config.value.model,
+                                    models_ready=functools.partial(importing.wait, FITS_NEED),
+                                    holdout_chart=holdout_chart)
     importing.wait()
     from crmreport.rules import assign, compile_rules
     from crmreport.run import Run
