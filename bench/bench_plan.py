@@ -51,7 +51,7 @@ STAGES = [
     ("pipeline", "_plan", "contact plan"),
 ]
 # The value models' block: its queries as it begins, and the fits when their result is taken,
-# after the churn model (plan fits here; a report in the model worker, beside the churn model).
+# after the churn model (fitted meanwhile in the model worker, beside the churn model).
 FITTING = ("value models: queries", "value models: fits")
 LATE = [("crmreport.identify", "identify_tables", "identify (check, persons, account)"),
         ("crmreport.rules", "compile_rules", "rules: compile"),

@@ -1,13 +1,16 @@
-"""The report's model worker: work runs there only within fitting_in_worker, one worker is
-reused, the fits' reasons and errors come back as they are in-process, a dead worker is an
-error (but not one that died idle), Ctrl+C stops the worker at once, and a report process
-imports none of the fits' libraries."""
+"""The model worker: work runs there only within fitting_in_worker, one worker is reused,
+the fits' reasons and errors come back as they are in-process, a dead worker is an error
+(but not one that died idle), Ctrl+C stops the worker at once, it ends with its parent, a
+daemonic process fits in-process, and a report or plan process imports none of the fits'
+libraries."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fractions
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -188,9 +191,34 @@ def test_a_worker_ends_with_a_parent_that_ends_without_stopping_it() -> None:
     code = ("import os\nfrom crmreport.model_worker import fitting_in_worker, run\n"
             "with fitting_in_worker():\n    print(run(os.getpid), flush=True)\n"
             "    os._exit(0)\n")  # as a SIGKILL would: no exit hook stops the worker
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)  # unfixed, the orphan held stdout open: no end
-    assert _soon(lambda: _stopped(int(done.stdout)))
+    job = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert job.stdout is not None
+    worker = int(job.stdout.readline())
+    try:
+        assert job.wait(timeout=60) == 0
+        assert _soon(lambda: _stopped(worker))  # unfixed, it waited for work forever
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker, signal.SIGKILL)
+        job.stdout.close()
+
+
+def _fit_in_a_daemon(answer: Any) -> None:
+    with fitting_in_worker():
+        answer.put(run(os.getpid) == os.getpid())
+
+
+def test_a_daemonic_process_fits_in_process() -> None:
+    # a multiprocessing pool's processes may have no children of their own
+    spawn = multiprocessing.get_context("spawn")
+    answer = spawn.Queue()
+    daemon = spawn.Process(target=_fit_in_a_daemon, args=(answer,), daemon=True)
+    daemon.start()
+    try:
+        assert answer.get(timeout=60) is True
+    finally:
+        daemon.join(timeout=60)
+    assert daemon.exitcode == 0
 
 
 def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
@@ -205,14 +233,17 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
     assert out.splitlines() == ["script ran", "elsewhere True"]
 
 
-def test_a_report_process_imports_no_fitting_library(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["report", "plan"])
+def test_a_report_or_plan_process_imports_no_fitting_library(tmp_path: Path,
+                                                             command: str) -> None:
     from crmreport.demo import generate
 
     generate(tmp_path / "data", customers=1500)
-    args = ["--quiet", "report", str(ROOT / "campaigns" / "demo.yaml"),
-            "--data-dir", str(tmp_path / "data"),
-            "--definition", str(ROOT / "reports" / "weekly.yaml"),
-            "--out", str(tmp_path / "reports"), "--json", str(tmp_path / "summary.json")]
+    args = ["--quiet", command, str(ROOT / "campaigns" / "demo.yaml"),
+            "--data-dir", str(tmp_path / "data")]
+    if command == "report":
+        args += ["--definition", str(ROOT / "reports" / "weekly.yaml"),
+                 "--out", str(tmp_path / "reports"), "--json", str(tmp_path / "summary.json")]
     code = ("import json, sys\nfrom crmreport.cli import main\nfrom crmreport import model_worker\n"
             f"try:\n    main({args!r})\nexcept SystemExit as stop:\n    assert not stop.code\n"
             "print(json.dumps({'worker': model_worker._worker is not None, 'imported': [m for m"
@@ -221,5 +252,6 @@ def test_a_report_process_imports_no_fitting_library(tmp_path: Path) -> None:
                          capture_output=True, text=True).stdout
     seen = json.loads(out.strip().splitlines()[-1])
     assert seen == {"worker": True, "imported": []}
-    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
-    assert summary["figures"]["equity"]["value"] > 0  # the value models were fitted
+    if command == "report":
+        summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+        assert summary["figures"]["equity"]["value"] > 0  # the value models were fitted

@@ -615,6 +615,8 @@ def run() -> None:
         main()
     except SystemExit as done:  # click ends every command so
         ending.append(done.code if isinstance(done.code, int) else 0 if done.code is None else 1)
+        if ending[0] and (worker := sys.modules.get("crmreport.model_worker")):
+            worker.stop()  # an error or Ctrl+C: the exit does not wait for its imports or fits
         raise
 
 

@@ -65,7 +65,11 @@ _in_worker: ContextVar[bool] = ContextVar("fits_in_worker", default=False)
 @contextmanager
 def fitting_in_worker() -> Iterator[None]:
     """Within: ``run`` sends its work to the worker, started now if it is not yet (its
-    libraries are imported while the caller reads its data)."""
+    libraries are imported while the caller reads its data). A daemonic process (a
+    multiprocessing pool's) may have no children: there the work runs here."""
+    if not _may_start():
+        yield
+        return
     _started()
     token = _in_worker.set(True)
     try:
@@ -76,7 +80,19 @@ def fitting_in_worker() -> Iterator[None]:
 
 def start() -> None:
     """Start the worker now, if it is not yet: its libraries are imported meanwhile."""
-    _started()
+    if _may_start():
+        _started()
+
+
+def stop() -> None:
+    """Kill the worker, if one runs: a process ending on an error or Ctrl+C would otherwise
+    wait for the worker's imports, or a fit nobody wants."""
+    if _worker is not None:
+        _kill(_worker)
+
+
+def _may_start() -> bool:
+    return not multiprocessing.current_process().daemon
 
 
 def run(work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -196,7 +212,7 @@ def _in_the_worker() -> None:
     if parent is not None:
         threading.Thread(target=_end_with, args=(parent.sentinel,), daemon=True).start()
     # At its end the worker has sent every result and holds no file: the interpreter's
-    # teardown (scikit-learn, scipy and pandas loaded), which the report process waits for
+    # teardown (scikit-learn, scipy and pandas loaded), which the main process waits for
     # at its own exit, is skipped (0.4-0.6 s at a load of 7). So its exit code is always 0
     # (the executor watches its sentinel, not its code), and the exit hooks registered before
     # this one do not run: a coverage run measures nothing in the worker.

@@ -53,8 +53,8 @@ if TYPE_CHECKING:
     from crmreport.clv.summary import summarise_transactions
 
 # Each name's module, imported on first use: the fits need scipy.optimize, but a holdout
-# verdict sent back from the report's model worker (crmreport.model_worker) needs only
-# clv.holdout, and the report process imports no optimiser for it.
+# verdict sent back from the model worker (crmreport.model_worker) needs only clv.holdout,
+# and the main process imports no optimiser for it.
 _MODULE_OF = {
     "ConvergenceError": "_fit", "NotFittedError": "_fit", "one_blas_thread": "_fit",
     "MODELS": "base", "PurchaseModel": "base", "purchase_model": "base", "BGNBD": "bgnbd",

@@ -57,7 +57,7 @@ class ModelError(CrmError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Rebuilt from its code and numbers: the default would call ModelError(message)
-        # (on its way back from the report's model worker, crmreport.model_worker).
+        # (on its way back from the model worker, crmreport.model_worker).
         return _model_error, (self.reason.code, self.reason.params)
 
 

@@ -11,8 +11,8 @@ If the models cannot be fitted (too few repeat buyers, no convergence), the valu
 NULL and ``ValueModel.reason`` says why, so reports show "unavailable" instead of nonsense.
 
 The queries run here; the fits take arrays and give arrays and dataclasses, and run where
-``model_worker.begun`` sends them (a report's worker process, else here). They import scipy
-and crmreport.clv when called, so that a report process needs neither.
+``model_worker.begun`` sends them (the run's worker process, else here). They import scipy
+and crmreport.clv when called, so that the main process needs neither.
 """
 
 from __future__ import annotations
