@@ -10,7 +10,6 @@ import contextlib
 import datetime as dt
 import fractions
 import json
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -203,22 +202,21 @@ def test_a_worker_ends_with_a_parent_that_ends_without_stopping_it() -> None:
         job.stdout.close()
 
 
-def _fit_in_a_daemon(answer: Any) -> None:
-    with fitting_in_worker():
-        answer.put(run(os.getpid) == os.getpid())
-
-
-def test_a_daemonic_process_fits_in_process() -> None:
+def test_a_daemonic_process_fits_in_process(tmp_path: Path) -> None:
     # a multiprocessing pool's processes may have no children of their own
-    spawn = multiprocessing.get_context("spawn")
-    answer = spawn.Queue()
-    daemon = spawn.Process(target=_fit_in_a_daemon, args=(answer,), daemon=True)
-    daemon.start()
-    try:
-        assert answer.get(timeout=60) is True
-    finally:
-        daemon.join(timeout=60)
-    assert daemon.exitcode == 0
+    script = tmp_path / "daemon.py"
+    script.write_text(
+        "import multiprocessing, os\nfrom crmreport.model_worker import fitting_in_worker, run\n"
+        "def fit(answer):\n    with fitting_in_worker():\n"
+        "        answer.put(run(os.getpid) == os.getpid())\n"
+        "if __name__ == '__main__':\n    spawn = multiprocessing.get_context('spawn')\n"
+        "    answer = spawn.Queue()\n"
+        "    daemon = spawn.Process(target=fit, args=(answer,), daemon=True)\n"
+        "    daemon.start()\n    print(answer.get(timeout=60))\n    daemon.join(timeout=60)\n"
+        "    print(daemon.exitcode)\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=180)
+    assert done.stdout.split() == ["True", "0"], done.stderr
 
 
 def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
