@@ -1,6 +1,6 @@
 """The peers bench_plan.py runs against crmreport's ``plan``, each alone in a fresh process.
 
-    python bench/plan_peers.py duckdb|pandas|plan|plan-novalue DATA_DIR [csv|parquet]
+    python bench/plan_peers.py duckdb|duckdb-all|pandas|plan|plan-novalue DATA_DIR [csv|parquet]
 
 The hand-written DuckDB job and the pandas script do the same work: read customers and
 orders, RFM as of the demo campaign's as_of (purchases = completed orders before it; tie-aware
@@ -8,6 +8,9 @@ quintiles, 5 best), six rules (the demo campaign's five segments, first match wi
 channel rule: email with consent, else a letter to an address without objection) and a
 cohort matrix (first purchase month x months since, buying customers). Each prints its
 segment counts as JSON, so the bench can check that all of them agree with crmreport's.
+``duckdb-all`` is the DuckDB job that also reads the other files ``plan`` reads (order lines,
+the contact history, the unsubscribes) into tables of DuckDB's own types and does nothing
+more with them: the part of the gap that is reading more files, not doing more with them.
 ``plan`` is ``pipeline.plan`` on the demo campaign; ``plan-novalue`` the same with the value
 models left out (their columns NULL, as when the data are too few to fit them).
 """
@@ -41,11 +44,20 @@ def _quintile(column: str, order: str) -> str:
             f"OVER (PARTITION BY {column} IS NULL)))::INTEGER END")
 
 
-def duckdb_job(data: Path, fmt: str) -> dict[str, int]:
+# What plan reads besides customers and orders (the contact history is CSV in either format).
+OTHER_FILES = (("order_lines", None), ("contacts", "csv"), ("unsubscribes", None))
+
+
+def duckdb_job(data: Path, fmt: str, every_file: bool = False) -> dict[str, int]:
     from crmreport.engine import connect  # the same settings as crmreport's connection
 
     con = connect()
     read = "read_parquet" if fmt == "parquet" else "read_csv"
+    for name, own in OTHER_FILES if every_file else ():
+        ext = own or fmt
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM "
+                    f"{'read_parquet' if ext == 'parquet' else 'read_csv'}(?)",
+                    [str(data / f"{name}.{ext}")])
     con.execute(f"CREATE TABLE orders AS SELECT * FROM {read}(?)", [str(data / f"orders.{fmt}")])
     con.execute(f"CREATE TABLE customers AS SELECT * FROM {read}(?)",
                 [str(data / f"customers.{fmt}")])
@@ -162,8 +174,8 @@ def crmreport_plan(data: Path, fmt: str, value: bool) -> dict[str, int]:
 def main() -> None:
     kind, data = sys.argv[1], Path(sys.argv[2])
     fmt = sys.argv[3] if len(sys.argv) > 3 else "csv"
-    if kind == "duckdb":
-        counts = duckdb_job(data, fmt)
+    if kind in ("duckdb", "duckdb-all"):
+        counts = duckdb_job(data, fmt, every_file=kind == "duckdb-all")
     elif kind == "pandas":
         counts = pandas_script(data, fmt)
     else:

@@ -133,6 +133,8 @@ def test_the_splits_from_one_scan_agree_with_the_macros_and_read_nothing_from_as
                         strict=True))
         assert rows == _by_macros(con, cutoff, n if labelled else None)
         assert len(rows) > 100
+        # rising ids: precision_top_decile breaks ties by position, meaning by id
+        assert got.ids.tolist() == sorted(set(got.ids.tolist()))
     # Orders on and after as_of, and a credit note then reversing an earlier purchase.
     con.execute("""INSERT INTO orders (order_id, customer_id, order_date, amount, status)
         SELECT 'F' || customer_id, customer_id, DATE '2026-03-01', -10, 'completed'
@@ -180,11 +182,11 @@ def test_precision_top_decile_and_reliability_by_hand() -> None:
     p = np.array([0.9, 0.8, 0.8, 0.1, 0.3, 0.2, 0.5, 0.6, 0.05, 0.15,
                   0.7, 0.4, 0.35, 0.25, 0.45, 0.55, 0.65, 0.75, 0.85, 0.95])
     y = np.array([1, 0, 1, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 1, 1, 1, 0, 1, 1])
-    ids = np.array([f"C{i:02d}" for i in range(20)])
-    # top 2 of 20: 0.95 (C19, churned) and 0.9 (C00, churned)
-    assert precision_top_decile(y, p, ids) == 1.0
+    # rows in customer id order, C00 to C19; top 2 of 20: 0.95 (C19, churned) and 0.9 (C00)
+    assert precision_top_decile(y, p) == 1.0
     # ties at the cut go by id: of 0.8 (C01 stayed, C02 churned) only C01 makes a top 1
-    assert precision_top_decile(np.array([0, 1]), np.array([0.8, 0.8]), ids[1:3]) == 0.0
+    assert precision_top_decile(np.array([0, 1]), np.array([0.8, 0.8])) == 0.0
+    assert precision_top_decile(np.array([1, 0]), np.array([0.8, 0.8])) == 1.0
     table = reliability(y, p)
     # [0, .2): .1 .05 .15; [.2, .4): .3 .2 .35 .25; [.4, .6): .5 .4 .45 .55;
     # [.6, .8): .6 .7 .65 .75; [.8, 1]: .9 .8 .8 .85 .95 (C00 C01 C02 C18 C19: 1 0 1 1 1)
