@@ -23,6 +23,8 @@ median and range of each are printed, and their ratios, for each number of email
 - files: no email at all: as many files of the emails' mean size, each created and written
   by one ``open``, ``write`` and ``close`` in the folder, as crmreport writes its emails. The
   floor any writer of one file per email pays on that file system, mostly the kernel's time.
+  One process, whatever ``--workers`` says; its user time is near nothing, so no rate per
+  user second is printed for it.
 - stdlib: the same rendering through crmreport's templating and css_inline, then
   ``MIMEMultipart('alternative')`` with two ``MIMEText`` parts, ``Header`` and ``formataddr``
   for the headers, ``as_bytes()`` and ``Path.write_bytes``: what a short script would do.
@@ -203,8 +205,9 @@ def compare(count: int, rounds: int, workers: int, kinds: list[str],
             print(f"round {round_ + 1} {kind:9} {count:,} emails in {figures['seconds']:.1f} s: "
                   f"{count / figures['seconds']:8,.0f} emails/s, "
                   f"{count / figures['cpu_seconds']:8,.0f} per CPU second "
-                  f"({figures['system_seconds'] / figures['cpu_seconds']:.0%} system; "
-                  f"{count / _user(figures):,.0f} per user second), "
+                  f"({figures['system_seconds'] / figures['cpu_seconds']:.0%} system"
+                  + ("" if kind == "files" else f"; {count / _user(figures):,.0f} per user second")
+                  + "), "
                   f"peak RSS {figures['rss_mb']:.0f} MB (workers {figures['workers_rss_mb']:.0f}"
                   f" MB), load {figures['load']:.1f}", flush=True)
     rates = {k: [count / f["seconds"] for f in results[k]] for k in kinds}
@@ -220,9 +223,11 @@ def compare(count: int, rounds: int, workers: int, kinds: list[str],
               f"(range {min(rates[kind]):,.0f}-{max(rates[kind]):,.0f}; wall "
               f"{statistics.median(walls):.1f} s); per CPU second median "
               f"{statistics.median(per_cpu[kind]):,.0f} (range {min(per_cpu[kind]):,.0f}-"
-              f"{max(per_cpu[kind]):,.0f}; {system:.0%} of it system time); per user second "
-              f"{statistics.median(per_user[kind]):,.0f} (range {min(per_user[kind]):,.0f}-"
-              f"{max(per_user[kind]):,.0f}); peak RSS "
+              f"{max(per_cpu[kind]):,.0f}; {system:.0%} of it system time); "
+              + ("" if kind == "files" else
+                 f"per user second {statistics.median(per_user[kind]):,.0f} (range "
+                 f"{min(per_user[kind]):,.0f}-{max(per_user[kind]):,.0f}); ")
+              + "peak RSS "
               f"{max(f['rss_mb'] for f in results[kind]):.0f} MB, workers "
               f"{max(f['workers_rss_mb'] for f in results[kind]):.0f} MB")
     for peer in ("stdlib", "baseline", "files"):
@@ -230,8 +235,8 @@ def compare(count: int, rounds: int, workers: int, kinds: list[str],
             ratio = statistics.median(rates["crmreport"]) / statistics.median(rates[peer])
             cpu = statistics.median(per_cpu["crmreport"]) / statistics.median(per_cpu[peer])
             user = statistics.median(per_user["crmreport"]) / statistics.median(per_user[peer])
-            print(f"crmreport / {peer}: {ratio:.1f}x in wall time, {cpu:.1f}x per CPU second, "
-                  f"{user:.1f}x per user second")
+            print(f"crmreport / {peer}: {ratio:.1f}x in wall time, {cpu:.1f}x per CPU second"
+                  + (f", {user:.1f}x per user second" if peer != "files" else ""))
     print(flush=True)
 
 

@@ -8,9 +8,10 @@ quintiles, 5 best), six rules (the demo campaign's five segments, first match wi
 channel rule: email with consent, else a letter to an address without objection) and a
 cohort matrix (first purchase month x months since, buying customers). Each prints its
 segment counts as JSON, so the bench can check that all of them agree with crmreport's.
-``duckdb-all`` is the DuckDB job that also reads the other files ``plan`` reads (order lines,
-the contact history, the unsubscribes) into tables of DuckDB's own types and does nothing
-more with them: the part of the gap that is reading more files, not doing more with them.
+``duckdb-all`` is the DuckDB job that also reads the other tables ``plan`` reads (order lines,
+the contact history, the unsubscribes; the coupon pool, under 1 MB, aside) into tables of
+DuckDB's own types and does nothing more with them: the part of the gap that is reading
+more files, not doing more with them.
 ``plan`` is ``pipeline.plan`` on the demo campaign; ``plan-novalue`` the same with the value
 models left out (their columns NULL, as when the data are too few to fit them).
 """

@@ -289,8 +289,8 @@ def fit_churn(con: Connection, as_of: dt.date, horizon_days: int) -> ChurnModel:
 
 def score_churn(train: Split, check: Split, now: Split, cutoffs: tuple[dt.date, dt.date],
                 horizon_days: int) -> tuple[dict[str, Any], np.ndarray | None]:
-    """``fit_churn``'s numbers from its splits (``cutoffs``: the training and check splits';
-    their ids are not read):
+    """``fit_churn``'s numbers from its splits, whose ids are not read (``cutoffs``: the
+    training and check splits'):
     the check's figures, or why there are none, and the risk as of now rounded to 6 places
     (None without a model)."""
     reason = (_missing_class("training", train, cutoffs[0], horizon_days)
