@@ -8,9 +8,9 @@
 ``--generate`` writes a large data folder (plan_data.py). ``--peers`` runs, alternately and
 each in a fresh process, the hand-written DuckDB job, the same job reading the other tables
 plan reads, the pandas script (plan_peers.py), crmreport's ``plan`` on the demo campaign
-without and with the value models; it prints each
-one's wall time (median and range, process start included) and peak RSS (the child's
-ru_maxrss from wait4), the ratios to the DuckDB job, and checks that all of them count the
+without and with the value models; it prints each one's wall time (median and range,
+process start included) and peak RSS (the child's ru_maxrss from wait4), the ratios to the
+DuckDB job, and checks that all of them count the
 same customers in each segment. ``--curve`` runs the DuckDB job and both plans on each folder
 and prints seconds per million orders.
 

@@ -45,7 +45,8 @@ def _quintile(column: str, order: str) -> str:
             f"OVER (PARTITION BY {column} IS NULL)))::INTEGER END")
 
 
-# What plan reads besides customers and orders (the contact history is CSV in either format).
+# What plan reads besides customers and orders, the coupon pool aside (the contact history
+# is CSV in either format).
 OTHER_FILES = (("order_lines", None), ("contacts", "csv"), ("unsubscribes", None))
 
 
